@@ -1,0 +1,117 @@
+"""The typer application: global options, the verbs, and the one handler that turns errors into
+`error:` / `hint:` lines and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from agentfiles import __version__
+from agentfiles.commands.output import Options, Output, print_error
+from agentfiles.errors import EXIT_INTERRUPTED, EXIT_STEP_FAILED, EXIT_USAGE, AgentsError, ConventionError
+
+HELP = """Coordinate AI agent steps through files in a git repository.
+
+Each step reads only its declared inputs, writes only its declared outputs, leaves a handoff,
+and lands as one commit. Start with `agents init`, then `agents status`."""
+
+app = typer.Typer(
+    name="agents",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"agents {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    directory: Optional[Path] = typer.Option(
+        None, "-C", metavar="DIR", help="Run as if started in DIR (like git -C)."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object (read commands)."),
+    color: Optional[bool] = typer.Option(
+        None, "--color/--no-color", help="Colour the output (default: when writing to a terminal)."
+    ),
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    ctx.obj = Options(directory=(directory or Path.cwd()), json=json_output, color=color)
+
+
+def _register() -> None:
+    from agentfiles.commands import graph, init, new, roles, status, validate
+
+    for module in (init, new, validate, status, graph, roles):
+        module.register(app)
+
+
+_register()
+
+
+def _report_unexpected(exc: BaseException) -> str:
+    fd, path = tempfile.mkstemp(prefix="agents-crash-", suffix=".txt")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"agents {__version__}\nargv: {sys.argv!r}\n\n")
+        handle.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    return path
+
+
+def render_error(exc: AgentsError) -> None:
+    out = Output()
+    if isinstance(exc, ConventionError) and exc.diagnostics:
+        for diag in exc.diagnostics:
+            out.diagnostic(diag.severity, f"{diag.where}{diag.message}", diag.hint)
+    out.diagnostic("error", str(exc), exc.hint)
+
+
+def run(args: list[str]) -> int:
+    """Run the CLI with `args`; returns the exit code. Every failure ends here, without a traceback."""
+    debug = os.environ.get("AGENTS_DEBUG") == "1"
+    try:
+        result = app(args=args, prog_name="agents", standalone_mode=False)
+    except AgentsError as exc:
+        if debug:
+            raise
+        render_error(exc)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        print_error("interrupted")
+        return EXIT_INTERRUPTED
+    except typer.TyperException as exc:  # bad usage found by the parser
+        if debug:
+            raise
+        command = " ".join(a for a in args[:1] if not a.startswith("-"))
+        print_error(exc.format_message(), hint=f"run `agents {command + ' ' if command else ''}--help`")
+        return getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line and a report, never a traceback
+        if debug:
+            raise
+        report = _report_unexpected(exc)
+        print_error(
+            f"unexpected {type(exc).__name__}: {exc}",
+            hint=f"this is a bug in agents; the full report is in {report} (AGENTS_DEBUG=1 shows it here)",
+        )
+        return EXIT_STEP_FAILED
+    return result if isinstance(result, int) else 0

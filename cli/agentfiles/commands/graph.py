@@ -1,0 +1,109 @@
+"""`agents graph`: the task graph as Mermaid (default) or Graphviz DOT, nodes labelled with their state."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+from agentfiles.commands.output import Options
+
+_FILL = {
+    "done": "#d3f9d8",
+    "stale": "#fff3bf",
+    "ready": "#d0ebff",
+    "pending": "#f1f3f5",
+    "blocked": "#e5dbff",
+    "failed": "#ffc9c9",
+    "rejected": "#ffc9c9",
+}
+
+
+class Format(str, Enum):
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def _links(edges) -> dict[tuple[str, str], list[str]]:  # type: ignore[no-untyped-def]
+    """Edge labels grouped by (source, target): `needs`, `handoff`, `reads <path>`."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for edge in edges:
+        label = f"reads {edge.detail}" if edge.kind == "reads" else edge.kind
+        labels = grouped.setdefault((edge.source, edge.target), [])
+        if label not in labels:
+            labels.append(label)
+    return grouped
+
+
+def _mermaid(nodes: list[tuple[str, str, str]], links: dict[tuple[str, str], list[str]]) -> str:
+    ids = {task_id: f"t{i}" for i, (task_id, _, _) in enumerate(nodes)}
+    lines = ["flowchart LR"]
+    for task_id, state, kind in nodes:
+        lines.append(f'  {ids[task_id]}["{task_id}<br/>{state} · {kind}"]:::{state}')
+    for (source, target), labels in links.items():
+        if source not in ids or target not in ids:
+            continue
+        arrow = "-->" if "needs" in labels else "-.->"
+        text = " + ".join(labels).replace('"', "'")
+        lines.append(f'  {ids[source]} {arrow}|"{text}"| {ids[target]}')
+    for state, fill in _FILL.items():
+        lines.append(f"  classDef {state} fill:{fill},stroke:#495057")
+    return "\n".join(lines) + "\n"
+
+
+def _dot(nodes: list[tuple[str, str, str]], links: dict[tuple[str, str], list[str]]) -> str:
+    def quote(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = ["digraph agents {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled"];']
+    known = {task_id for task_id, _, _ in nodes}
+    for task_id, state, kind in nodes:
+        label = quote(f"{task_id}\\n{state} · {kind}").replace("\\\\n", "\\n")
+        lines.append(f"  {quote(task_id)} [label={label}, fillcolor={quote(_FILL[state])}];")
+    for (source, target), labels in links.items():
+        if source not in known or target not in known:
+            continue
+        style = "" if "needs" in labels else ", style=dashed"
+        lines.append(f"  {quote(source)} -> {quote(target)} [label={quote(' + '.join(labels))}{style}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def graph_command(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.mermaid, "--format", "-f", help="mermaid or dot."),
+    json_output: bool = typer.Option(False, "--json", help="Print nodes and edges as one JSON object."),
+) -> int:
+    """Print the task graph: nodes labelled with state and kind, edges with the link (needs, handoff, reads)."""
+    from agentfiles.storage.workspace import open_workspace
+
+    opts: Options = ctx.obj
+    out = opts.out(json_output)
+    workspace = open_workspace(opts.directory)
+    workspace.require_loaded()
+    states = workspace.states()
+    tasks = workspace.project.tasks
+    nodes = [
+        (task_id, states[task_id].state, "command" if tasks[task_id].model.is_command else "agent")
+        for task_id in states
+    ]
+    edges = workspace.graph.edges
+    if out.json_mode:
+        out.json(
+            "graph",
+            {
+                "nodes": [{"id": t, "state": s, "kind": k} for t, s, k in nodes],
+                "edges": [
+                    {"from": e.source, "to": e.target, "kind": e.kind, "path": e.detail or None} for e in edges
+                ],
+            },
+        )
+        return 0
+    links = _links(edges)
+    text = _mermaid(nodes, links) if fmt is Format.mermaid else _dot(nodes, links)
+    out.line(text.rstrip("\n"))
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("graph")(graph_command)

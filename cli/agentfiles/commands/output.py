@@ -1,0 +1,79 @@
+"""How commands print: plain text (coloured on a terminal) or one versioned JSON object, and the error lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+SCHEMA_VERSION = 1
+
+_COLORS = {
+    "done": "32",
+    "stale": "33",
+    "ready": "36",
+    "pending": "2",
+    "blocked": "35",
+    "failed": "31",
+    "rejected": "31",
+    "error": "31;1",
+    "warning": "33;1",
+    "hint": "2",
+    "bold": "1",
+    "dim": "2",
+}
+
+
+def _wants_color(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR") is not None or os.environ.get("TERM") == "dumb":
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+@dataclass
+class Options:
+    """Global options, shared by every command through typer's context object."""
+
+    directory: Path = field(default_factory=Path.cwd)
+    json: bool = False
+    color: bool | None = None
+
+    def out(self, local_json: bool = False) -> Output:
+        return Output(json_mode=self.json or local_json, color=self.color)
+
+
+class Output:
+    def __init__(self, json_mode: bool = False, color: bool | None = None) -> None:
+        self.json_mode = json_mode
+        self.stdout_color = _wants_color(sys.stdout) if color is None else color
+        self.stderr_color = _wants_color(sys.stderr) if color is None else color
+
+    def paint(self, text: str, style: str, *, stream: TextIO | None = None) -> str:
+        use = self.stderr_color if stream is sys.stderr else self.stdout_color
+        code = _COLORS.get(style)
+        return f"\x1b[{code}m{text}\x1b[0m" if use and code else text
+
+    def line(self, text: str = "") -> None:
+        sys.stdout.write(text + "\n")
+
+    def json(self, kind: str, payload: dict[str, Any]) -> None:
+        document = {"schema_version": SCHEMA_VERSION, "kind": kind, **payload}
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+    def note(self, text: str) -> None:
+        """Progress and side remarks: stderr, so that stdout stays clean for pipes."""
+        sys.stderr.write(text + "\n")
+
+    def diagnostic(self, severity: str, text: str, hint: str | None = None) -> None:
+        sys.stderr.write(f"{self.paint(severity + ':', severity, stream=sys.stderr)} {text}\n")
+        if hint:
+            sys.stderr.write(f"{self.paint('hint:', 'hint', stream=sys.stderr)} {hint}\n")
+
+
+def print_error(message: str, hint: str | None = None) -> None:
+    Output().diagnostic("error", message, hint)

@@ -1,0 +1,59 @@
+"""`agents status`: the derived state of every task, with the reasons."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from agentfiles.commands.output import Options
+from agentfiles.errors import UsageError
+
+
+def status_command(
+    ctx: typer.Context,
+    tasks: Optional[List[str]] = typer.Argument(None, metavar="[TASK]...", help="Only these tasks."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> int:
+    """Show each task's state: done, stale (with what changed), ready, pending, blocked, failed, rejected.
+
+    A task is done while its handoff says so and every recorded hash (definition, inputs, outputs) still
+    matches and every task it needs is done and is the run it saw.
+    """
+    from agentfiles.storage.workspace import open_workspace
+
+    opts: Options = ctx.obj
+    out = opts.out(json_output)
+    workspace = open_workspace(opts.directory)
+    workspace.require_loaded()
+    states = workspace.states()
+    wanted = list(tasks or [])
+    unknown = [t for t in wanted if t not in states]
+    if unknown:
+        raise UsageError(f"unknown task: {', '.join(unknown)}", hint="run `agents status` to list the tasks")
+    order = wanted or list(states)
+    rows = [states[t] for t in order]
+    if out.json_mode:
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row.state] = counts.get(row.state, 0) + 1
+        out.json("status", {"tasks": [r.to_json() for r in rows], "counts": counts})
+        return 0
+    if not rows:
+        out.line("No tasks yet: add one with `agents new task ID`.")
+        return 0
+    width = max(len(r.id) for r in rows)
+    for row in rows:
+        state = out.paint(f"{row.state:<8}", row.state)
+        reasons = "; ".join(row.reasons)
+        out.line(f"{state} {row.id:<{width}}  {reasons}".rstrip())
+    counts = {}
+    for row in rows:
+        counts[row.state] = counts.get(row.state, 0) + 1
+    out.line("")
+    out.line(f"{len(rows)} tasks: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status_command)

@@ -1,0 +1,35 @@
+"""The managed block of CLAUDE.md: `agents init` owns the text between its markers and nothing else."""
+
+from __future__ import annotations
+
+BEGIN = "<!-- agents:begin - managed by `agents init`; edit outside this block -->"
+END = "<!-- agents:end -->"
+
+
+def render_block(body: str, import_agents_md: bool) -> str:
+    lines = [BEGIN, body.strip()]
+    if import_agents_md:
+        lines += ["", "Project instructions shared with other agent tools:", "", "@AGENTS.md"]
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def merge_block(existing: str | None, block: str, new_file_text: str) -> str:
+    """CLAUDE.md with `block` in place: replaced between the markers, or appended; other bytes kept as they are."""
+    if existing is None:
+        return new_file_text.rstrip("\n") + "\n\n" + block
+    start = existing.find(BEGIN)
+    if start != -1:
+        end = existing.find(END, start)
+        if end != -1:
+            after = end + len(END)
+            if existing.startswith("\n", after):
+                after += 1
+            return existing[:start] + block + existing[after:]
+    if not existing or existing.endswith("\n\n"):
+        separator = ""
+    elif existing.endswith("\n"):
+        separator = "\n"
+    else:
+        separator = "\n\n"
+    return existing + separator + block

@@ -1,0 +1,117 @@
+"""The hashes that decide whether a step is current: of files, of a task's definition, of a handoff,
+and the expansion of a task's declared inputs into the files they name."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+from agentfiles.core.models import Handoff, Role, Task
+from agentfiles.core.paths import has_glob
+
+PREFIX = "sha256:"
+FileHasher = Callable[[str], "str | None"]
+
+
+def digest_bytes(data: bytes) -> str:
+    return PREFIX + hashlib.sha256(data).hexdigest()
+
+
+def digest_file(path: str | os.PathLike[str]) -> str | None:
+    """`sha256:<hex>` of a file's bytes, or None when it does not exist or is not a file."""
+    try:
+        with open(path, "rb") as handle:
+            return PREFIX + hashlib.file_digest(handle, "sha256").hexdigest()  # type: ignore[attr-defined]
+    except AttributeError:  # Python 3.10 has no hashlib.file_digest
+        with open(path, "rb") as handle:
+            return digest_bytes(handle.read())
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        return None
+
+
+def _canonical(data: object) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def definition_digest(task: Task, intent: str, role: Role | None, role_prompt: str, model: str | None) -> str:
+    """What a step is asked to do: the task's fields and intent, its role's fields and prompt, the model.
+
+    Fields are hashed after parsing (not the file bytes), so comments and formatting do not make a task
+    stale; fields left at their defaults are left out, so a new optional field does not either.
+    """
+    parts: dict[str, object] = {
+        "task": task.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+        "intent": intent.strip(),
+    }
+    if role is not None and not task.is_command:
+        parts["role"] = role.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        parts["prompt"] = role_prompt.strip()
+    if model and not task.is_command:
+        parts["model"] = model
+    return digest_bytes(_canonical(parts))
+
+
+def handoff_digest(handoff_body: str) -> str:
+    """A handoff as a downstream step sees it: its markdown body (reviews and stats do not count)."""
+    return digest_bytes(handoff_body.strip().encode("utf-8"))
+
+
+def expand_path_input(root: Path, pattern: str) -> list[str]:
+    """The repo-relative files a path input names: itself, the files under a folder, or a glob's matches."""
+    full = root / pattern
+    if not has_glob(pattern):
+        if full.is_file():
+            return [pattern]
+        if full.is_dir():
+            return sorted(_files_under(root, pattern))
+        return []
+    matches = glob.glob(pattern, root_dir=root, recursive=True)
+    found: set[str] = set()
+    for match in matches:
+        rel = match.replace(os.sep, "/")
+        if rel.split("/", 1)[0] == ".git":
+            continue
+        if (root / rel).is_file():
+            found.add(rel)
+        elif (root / rel).is_dir() and pattern.endswith("**"):
+            found.update(_files_under(root, rel))
+    return sorted(found)
+
+
+def _files_under(root: Path, rel: str) -> list[str]:
+    out: list[str] = []
+    for folder, dirs, files in os.walk(root / rel):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        base = Path(folder).relative_to(root).as_posix()
+        out.extend(f"{base}/{name}" for name in files)
+    return out
+
+
+def input_digests(
+    root: Path,
+    task: Task,
+    hash_file: FileHasher,
+    handoffs: dict[str, tuple[Handoff, str]],
+) -> dict[str, str | None]:
+    """Current hashes of everything a task declares as input, keyed as a handoff records them.
+
+    Path inputs expand to files (a literal path that is missing maps to None); `handoff: x` inputs map
+    `handoff:x` to the digest of x's handoff body, or None when x has no handoff.
+    """
+    result: dict[str, str | None] = {}
+    for spec in task.inputs:
+        if spec.handoff is not None:
+            found = handoffs.get(spec.handoff)
+            result[spec.key] = handoff_digest(found[1]) if found else None
+            continue
+        assert spec.path is not None
+        files = expand_path_input(root, spec.path)
+        if not files and not has_glob(spec.path):
+            result[spec.path] = None
+        for rel in files:
+            result[rel] = hash_file(rel)
+    return result

@@ -1,0 +1,405 @@
+"""Typed models of the convention's files: config, role, task and handoff (CONVENTION.md sections 2-5).
+
+Every model forbids unknown keys, so a typo is an error that names the nearest valid key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agentfiles.core.paths import check_repo_path, is_valid_id, normalize_repo_path
+
+Executor = Literal["auto", "agent", "command", "claude-code"]
+HandoffStatus = Literal["done", "failed", "rejected"]
+FailureKind = Literal[
+    "crash", "hang", "invalid_output", "check_failed", "rejected", "budget", "api", "interrupted"
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+
+
+def _repo_path(value: str) -> str:
+    problem = check_repo_path(value)
+    if problem:
+        raise ValueError(problem)
+    return normalize_repo_path(value)
+
+
+def _task_id(value: str) -> str:
+    if not is_valid_id(value):
+        raise ValueError(
+            f"{value!r} is not a valid task id (lowercase letters, digits, '.', '_', '-'; "
+            "starting with a letter or digit)"
+        )
+    return value
+
+
+class Budget(Strict):
+    """Limits of one step; a missing value falls back from task to role to config."""
+
+    context_tokens: int | None = Field(None, gt=0)
+    output_tokens: int | None = Field(None, gt=0)
+    usd: float | None = Field(None, gt=0)
+
+    def over(self, fallback: Budget | None) -> Budget:
+        """This budget with its unset values taken from `fallback`."""
+        if fallback is None:
+            return self
+        return Budget(
+            context_tokens=self.context_tokens or fallback.context_tokens,
+            output_tokens=self.output_tokens or fallback.output_tokens,
+            usd=self.usd or fallback.usd,
+        )
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+class Price(Strict):
+    """US dollars per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write: float = Field(0.0, ge=0)
+    cache_read: float = Field(0.0, ge=0)
+
+
+class ApiSettings(Strict):
+    provider: Literal["anthropic", "bedrock", "vertex"] = "anthropic"
+    base_url: str | None = None
+    retries: int = Field(4, ge=0, le=20)
+    stall_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(600.0, gt=0)
+
+
+class CommitPolicy(Strict):
+    enabled: bool = True
+    sign: bool = False
+
+
+# Model aliases (Claude Code's names) and list prices in USD per million tokens, used where the config
+# does not say otherwise. Cache writes are 1.25x input, cache reads 0.1x input.
+DEFAULT_MODELS = {
+    "opus": "claude-opus-4-6",
+    "sonnet": "claude-sonnet-4-6",
+    "haiku": "claude-haiku-4-5",
+}
+DEFAULT_PRICES = {
+    "claude-opus-4-6": Price(input=5.0, output=25.0, cache_write=6.25, cache_read=0.5),
+    "claude-sonnet-4-6": Price(input=3.0, output=15.0, cache_write=3.75, cache_read=0.3),
+    "claude-haiku-4-5": Price(input=1.0, output=5.0, cache_write=1.25, cache_read=0.1),
+}
+
+
+class Config(Strict):
+    """`.agents/config.yaml`: project defaults."""
+
+    schema_version: int = Field(1, alias="schema", ge=1, le=1)
+    model: str = "sonnet"
+    models: dict[str, str] = Field(default_factory=dict)
+    executor: Executor = "auto"
+    jobs: int = Field(4, ge=1, le=256)
+    max_turns: int = Field(30, ge=1)
+    timeout: float | None = Field(None, gt=0)
+    verifier: str | None = None
+    budget: Budget = Field(default_factory=Budget)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    commit: CommitPolicy = Field(default_factory=CommitPolicy)
+    prices: dict[str, Price] = Field(default_factory=dict)
+
+    def resolve_model(self, name: str | None) -> str:
+        """A model alias (or None / `inherit`) to the model id sent to the API."""
+        if not name or name == "inherit":
+            name = self.model
+        return self.models.get(name) or DEFAULT_MODELS.get(name, name)
+
+    def price(self, model_id: str) -> Price | None:
+        return self.prices.get(model_id) or DEFAULT_PRICES.get(model_id)
+
+
+# ------------------------------------------------------------------------------------------------ role
+
+
+class RoleExtras(Strict):
+    """Our keys inside a role file, under `agents:`."""
+
+    labels: dict[str, str | list[str]] = Field(default_factory=dict)
+    budget: Budget | None = None
+    max_turns: int | None = Field(None, ge=1)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _label_values_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: ([_scalar_text(v) for v in val] if isinstance(val, list) else _scalar_text(val))
+                for k, val in value.items()
+            }
+        return value
+
+
+def _scalar_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+class Role(Strict):
+    """A role (agent definition) in Claude Code's subagent format."""
+
+    name: str
+    description: str
+    model: str | None = None
+    tools: str | list[str] | None = None
+    agents: RoleExtras = Field(default_factory=RoleExtras)
+    # Claude Code's own keys: accepted for compatibility, not used by the runner.
+    disallowedTools: str | list[str] | None = None  # noqa: N815
+    permissionMode: str | None = None  # noqa: N815
+    maxTurns: int | None = None  # noqa: N815
+    skills: str | list[str] | None = None
+    mcpServers: Any = None  # noqa: N815
+    hooks: Any = None
+    memory: str | None = None
+    background: bool | None = None
+    isolation: str | None = None
+    color: str | None = None
+    effort: str | None = None
+    disabled: bool | None = None
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    def labels(self) -> dict[str, list[str]]:
+        return {
+            k: (list(v) if isinstance(v, list) else [v]) for k, v in self.agents.labels.items()
+        }
+
+
+# ------------------------------------------------------------------------------------------------ task
+
+
+class Input(Strict):
+    """One entry of a task's `inputs`: a path or glob (optionally as an outline), or a handoff."""
+
+    path: str | None = None
+    view: Literal["full", "outline"] = "full"
+    handoff: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, value: str | None) -> str | None:
+        return None if value is None else _repo_path(value)
+
+    @field_validator("handoff")
+    @classmethod
+    def _check_handoff(cls, value: str | None) -> str | None:
+        return None if value is None else _task_id(value)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Input:
+        if (self.path is None) == (self.handoff is None):
+            raise ValueError("an input is either a path (`path:`) or a handoff (`handoff:`), not both or neither")
+        if self.handoff is not None and self.view != "full":
+            raise ValueError("`view` applies to path inputs only")
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"handoff:{self.handoff}" if self.handoff else str(self.path)
+
+
+class Criterion(Strict):
+    """One acceptance criterion: prose judged by the verifier, or `run:` a command that must exit 0."""
+
+    text: str | None = None
+    run: str | None = None
+    timeout: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Criterion:
+        if (self.text is None) == (self.run is None):
+            raise ValueError("a criterion is either a sentence or `run: <command>`")
+        return self
+
+
+class Task(Strict):
+    """A task file's frontmatter (CONVENTION.md section 3); the body is the intent."""
+
+    title: str = Field(min_length=1)
+    role: str | None = None
+    select: dict[str, str] | None = None
+    route: Literal["labels", "model"] = "labels"
+    needs: list[str] = Field(default_factory=list)
+    inputs: list[Input] = Field(default_factory=list)
+    outputs: list[str] = Field(default_factory=list)
+    acceptance: list[Criterion] = Field(default_factory=list)
+    verifier: str | None = None
+    retries: int = Field(0, ge=0, le=10)
+    budget: Budget | None = None
+    executor: Executor = "auto"
+    run: str | None = None
+    env: list[str] = Field(default_factory=list)
+    timeout: float | None = Field(None, gt=0)
+    foreach: str | None = None
+    mode: Literal["single", "discussion"] = "single"
+    participants: list[str] = Field(default_factory=list)
+    rounds: int = Field(1, ge=1, le=20)
+    model: str | None = None
+    max_turns: int | None = Field(None, ge=1)
+
+    @field_validator("needs", "outputs", "env", "participants", mode="before")
+    @classmethod
+    def _one_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _inputs_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            return [{"path": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("acceptance", mode="before")
+    @classmethod
+    def _acceptance_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            return [{"text": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("needs")
+    @classmethod
+    def _check_needs(cls, value: list[str]) -> list[str]:
+        return [_task_id(v) for v in value]
+
+    @field_validator("outputs")
+    @classmethod
+    def _check_outputs(cls, value: list[str]) -> list[str]:
+        return [_repo_path(v) for v in value]
+
+    @field_validator("foreach")
+    @classmethod
+    def _check_foreach(cls, value: str | None) -> str | None:
+        return None if value is None else _repo_path(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Task:
+        if self.role and self.select:
+            raise ValueError("give either `role` or `select`, not both")
+        if self.executor == "command" and not self.run:
+            raise ValueError("`executor: command` needs `run: <shell command>`")
+        if self.run and self.executor not in ("auto", "command"):
+            raise ValueError(f"`run` is for command steps; this task has `executor: {self.executor}`")
+        if not self.is_command and not (self.role or self.select):
+            raise ValueError("missing `role` (or `select` labels, or `run` for a command step)")
+        if self.mode == "discussion" and len(self.participants) < 2:
+            raise ValueError("`mode: discussion` needs at least two `participants`")
+        if self.participants and self.mode != "discussion":
+            raise ValueError("`participants` only apply with `mode: discussion`")
+        return self
+
+    @property
+    def is_command(self) -> bool:
+        return self.executor == "command" or (self.executor == "auto" and bool(self.run))
+
+    @property
+    def prose_criteria(self) -> list[str]:
+        return [c.text for c in self.acceptance if c.text is not None]
+
+    @property
+    def checks(self) -> list[Criterion]:
+        return [c for c in self.acceptance if c.run is not None]
+
+
+# --------------------------------------------------------------------------------------------- handoff
+
+
+class Usage(Strict):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cost_usd: float = 0.0
+    turns: int = 0
+    duration_s: float = 0.0
+
+
+class Failure(Strict):
+    kind: FailureKind
+    detail: str = ""
+
+
+class CheckVerdict(Strict):
+    criterion: str
+    verdict: Literal["pass", "fail"]
+    evidence: str = ""
+
+
+class Verification(Strict):
+    verdict: Literal["pass", "fail"]
+    verifier: str | None = None
+    checks: list[CheckVerdict] = Field(default_factory=list)
+
+
+class Candidate(Strict):
+    role: str
+    score: float
+    matched: list[str] = Field(default_factory=list)
+
+
+class Routing(Strict):
+    role: str
+    reason: str = ""
+    method: Literal["labels", "model"] = "labels"
+    candidates: list[Candidate] = Field(default_factory=list)
+
+
+class Review(Strict):
+    state: Literal["approved", "rejected"]
+    by: str | None = None
+    at: str | None = None
+    reason: str | None = None
+
+
+class Handoff(Strict):
+    """`.agents/handoffs/<task>.md` frontmatter (CONVENTION.md section 5); the body is the summary."""
+
+    schema_version: int = Field(1, alias="schema", ge=1, le=1)
+    task: str
+    run: str
+    status: HandoffStatus
+    role: str | None = None
+    executor: str | None = None
+    model: str | None = None
+    definition: str | None = None
+    inputs: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    upstream: dict[str, str] = Field(default_factory=dict)
+    usage: Usage | None = None
+    failure: Failure | None = None
+    verification: Verification | None = None
+    routing: Routing | None = None
+    review: Review | None = None
+    started: str | None = None
+    finished: str | None = None
+
+    @field_validator("task")
+    @classmethod
+    def _check_task(cls, value: str) -> str:
+        return _task_id(value)
+
+    @field_validator("inputs", "outputs", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value

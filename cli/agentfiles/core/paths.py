@@ -1,0 +1,143 @@
+"""Where the convention's files live, how the project root is found, and what a valid repo path is."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from agentfiles.errors import PreconditionError
+
+AGENTS_DIR = ".agents"
+ID_PATTERN = r"[a-z0-9][a-z0-9._-]*"
+ID_RE = re.compile(ID_PATTERN + r"\Z")
+GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of the convention (CONVENTION.md section 1) under one project root."""
+
+    root: Path
+
+    @property
+    def agents(self) -> Path:
+        return self.root / AGENTS_DIR
+
+    @property
+    def config(self) -> Path:
+        return self.agents / "config.yaml"
+
+    @property
+    def roles(self) -> Path:
+        return self.agents / "roles"
+
+    @property
+    def claude_agents(self) -> Path:
+        return self.root / ".claude" / "agents"
+
+    @property
+    def tasks(self) -> Path:
+        return self.agents / "tasks"
+
+    @property
+    def handoffs(self) -> Path:
+        return self.agents / "handoffs"
+
+    @property
+    def runs(self) -> Path:
+        return self.agents / "runs"
+
+    @property
+    def cache(self) -> Path:
+        """Machine-local state (hash cache, locks): ignored by git."""
+        return self.agents / "cache"
+
+    @property
+    def claude_md(self) -> Path:
+        return self.root / "CLAUDE.md"
+
+    def task_file(self, task_id: str) -> Path:
+        return self.tasks / f"{task_id}.md"
+
+    def role_file(self, name: str) -> Path:
+        return self.roles / f"{name}.md"
+
+    def handoff_file(self, task_id: str) -> Path:
+        return self.handoffs / f"{task_id}.md"
+
+    def rel(self, path: Path) -> str:
+        """A path as shown to users: relative to the root, with forward slashes."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def find_git_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` holding `.git` (a folder, or a file for worktrees)."""
+    path = start.resolve()
+    for folder in (path, *path.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def find_project_root(start: Path) -> Path:
+    """The root of the agents project containing `start`: the git top level that holds `.agents/`."""
+    if not start.is_dir():
+        raise PreconditionError(
+            f"no such directory: {start}", hint="pass an existing directory to -C"
+        )
+    root = find_git_root(start)
+    if root is None:
+        raise PreconditionError(
+            f"not inside a git repository: {start.resolve()}",
+            hint="run `agents init --git` to create a repository with the agents layout",
+        )
+    if not (root / AGENTS_DIR).is_dir():
+        raise PreconditionError(
+            f"no agents project in {root} (there is no {AGENTS_DIR}/ folder)",
+            hint="run `agents init` to create the layout",
+        )
+    return root
+
+
+def is_valid_id(value: str) -> bool:
+    return bool(ID_RE.match(value))
+
+
+def has_glob(pattern: str) -> bool:
+    return any(ch in GLOB_CHARS for ch in pattern)
+
+
+def check_repo_path(value: str) -> str | None:
+    """Why `value` is not an acceptable repo-relative path, or None when it is.
+
+    Symlinks are checked against the file system separately (see `escapes_root`).
+    """
+    if not value or not value.strip():
+        return "a path may not be empty"
+    if "\\" in value:
+        return f"path {value!r} uses backslashes; write repo paths with forward slashes"
+    if value.startswith("/") or re.match(r"[A-Za-z]:", value) or value.startswith("~"):
+        return f"path {value!r} is absolute; paths are relative to the repository root"
+    parts = PurePosixPath(value).parts
+    if ".." in parts:
+        return f"path {value!r} contains '..'; paths must stay inside the repository"
+    if parts and parts[0] == ".git":
+        return f"path {value!r} is inside .git"
+    return None
+
+
+def normalize_repo_path(value: str) -> str:
+    """`./a//b/` -> `a/b` (callers check the path first)."""
+    return PurePosixPath(value).as_posix().removeprefix("./").rstrip("/") or "."
+
+
+def escapes_root(root: Path, rel: str) -> bool:
+    """True when `rel` (or a folder on its way) is a symlink resolving outside `root`."""
+    real_root = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(root, rel))
+    return not (target == real_root or target.startswith(real_root + os.sep))

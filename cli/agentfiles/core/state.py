@@ -1,0 +1,153 @@
+"""The derived state of every task (CONVENTION.md section 4), decided by hashes against handoff records.
+
+Staleness follows DVC's rules: a step is current while its definition, every input and every output
+hash as recorded, and every upstream step is done and is the run it saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agentfiles.core.fingerprint import FileHasher, definition_digest, input_digests
+from agentfiles.core.graph import TaskGraph
+from agentfiles.core.models import Handoff, Role
+from agentfiles.core.project import Project
+
+State = Literal["pending", "blocked", "ready", "done", "stale", "failed", "rejected"]
+STATES: tuple[State, ...] = ("done", "stale", "ready", "pending", "blocked", "failed", "rejected")
+
+
+@dataclass
+class TaskState:
+    id: str
+    state: State
+    reasons: list[str] = field(default_factory=list)
+    run: str | None = None
+    definition: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "reasons": self.reasons,
+            "run": self.run,
+            "definition": self.definition,
+        }
+
+
+def role_for(project: Project, task_id: str) -> Role | None:
+    """The role whose prompt a task's definition includes: named, or the one recorded by routing."""
+    task = project.tasks[task_id].model
+    name = task.role
+    if name is None:
+        handoff = project.handoffs.get(task_id)
+        name = handoff.model.role if handoff else None
+    entry = project.roles.get(name) if name else None
+    return entry.model if entry else None
+
+
+def current_definition(project: Project, task_id: str) -> str:
+    entry = project.tasks[task_id]
+    role = role_for(project, task_id)
+    role_entry = project.roles.get(role.name) if role else None
+    return definition_digest(
+        entry.model,
+        entry.body,
+        role,
+        role_entry.body if role_entry else "",
+        project.model_of(entry.model, role),
+    )
+
+
+def _never_run(task_id: str, needs: list[str], states: dict[str, TaskState]) -> TaskState:
+    waiting = [n for n in needs if n not in states or states[n].state != "done"]
+    if not waiting:
+        return TaskState(task_id, "ready", ["never run"])
+    stuck = [n for n in waiting if n not in states or states[n].state in ("failed", "rejected", "blocked")]
+    if stuck:
+        reasons = [
+            f"need {n} is {states[n].state}" if n in states else f"need {n} does not exist" for n in stuck
+        ]
+        return TaskState(task_id, "blocked", reasons)
+    return TaskState(task_id, "pending", [f"waiting for {n} ({states[n].state})" for n in waiting])
+
+
+def _compare_done(
+    project: Project,
+    task_id: str,
+    handoff: Handoff,
+    states: dict[str, TaskState],
+    hash_file: FileHasher,
+    definition: str,
+    bodies: dict[str, tuple[Handoff, str]],
+) -> list[str]:
+    entry = project.tasks[task_id]
+    task = entry.model
+    reasons: list[str] = []
+    if handoff.review is not None and handoff.review.state == "rejected":
+        why = f": {handoff.review.reason}" if handoff.review.reason else ""
+        reasons.append(f"rejected in review{why}")
+    if handoff.definition is not None and handoff.definition != definition:
+        reasons.append("definition changed")
+    current = input_digests(project.layout.root, task, hash_file, bodies)
+    for key, digest in current.items():
+        recorded = handoff.inputs.get(key)
+        if digest is None:
+            if recorded is not None:
+                reasons.append(f"input missing: {key}")
+        elif recorded is None:
+            reasons.append(f"input added: {key}")
+        elif recorded != digest:
+            reasons.append(f"input changed: {key}")
+    for key in handoff.inputs:
+        if key not in current:
+            reasons.append(f"input removed: {key}")
+    for path, recorded in handoff.outputs.items():
+        digest = hash_file(path)
+        if digest is None:
+            reasons.append(f"output missing: {path}")
+        elif digest != recorded:
+            reasons.append(f"output modified: {path}")
+    for need in task.needs:
+        upstream = states.get(need)
+        if upstream is None or upstream.state != "done":
+            shown = upstream.state if upstream else "missing"
+            reasons.append(f"upstream not done: {need} ({shown})")
+            continue
+        seen = handoff.upstream.get(need)
+        if seen is not None and seen != upstream.run:
+            reasons.append(f"upstream re-ran: {need}")
+    return reasons
+
+
+def derive_states(project: Project, graph: TaskGraph, hash_file: FileHasher) -> dict[str, TaskState]:
+    """The state of every loaded task, in dependency order (tasks on a cycle are `blocked`)."""
+    states: dict[str, TaskState] = {}
+    bodies = {tid: (h.model, h.body) for tid, h in project.handoffs.items()}
+    order, cyclic = graph.order()
+    for task_id in order:
+        task = project.tasks[task_id].model
+        handoff_entry = project.handoffs.get(task_id)
+        if handoff_entry is None:
+            states[task_id] = _never_run(task_id, task.needs, states)
+            continue
+        handoff = handoff_entry.model
+        definition = current_definition(project, task_id)
+        if handoff.status == "failed":
+            failure = handoff.failure
+            detail = f"{failure.kind}: {failure.detail}" if failure else "the last run failed"
+            state = TaskState(task_id, "failed", [detail.rstrip(": ")], handoff.run, definition)
+        elif handoff.status == "rejected":
+            failed = [c.criterion for c in handoff.verification.checks if c.verdict == "fail"] if (
+                handoff.verification
+            ) else []
+            reasons = [f"verification failed: {c}" for c in failed] or ["rejected by the verifier"]
+            state = TaskState(task_id, "rejected", reasons, handoff.run, definition)
+        else:
+            reasons = _compare_done(project, task_id, handoff, states, hash_file, definition, bodies)
+            state = TaskState(task_id, "stale" if reasons else "done", reasons, handoff.run, definition)
+        states[task_id] = state
+    for task_id in cyclic:
+        states[task_id] = TaskState(task_id, "blocked", ["on or after a dependency cycle"])
+    return states

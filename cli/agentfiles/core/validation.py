@@ -1,0 +1,213 @@
+"""Checks beyond the schema: references between files, the dependency graph, outputs and paths."""
+
+from __future__ import annotations
+
+from agentfiles.core.diagnostics import Diagnostic, did_you_mean
+from agentfiles.core.fingerprint import expand_path_input
+from agentfiles.core.graph import OutputIndex, TaskGraph
+from agentfiles.core.models import Task
+from agentfiles.core.paths import AGENTS_DIR, escapes_root, has_glob
+from agentfiles.core.project import Entry, Project
+from agentfiles.core.routing import RouteProblem, route_by_labels
+
+
+class _Checker:
+    def __init__(self, project: Project, graph: TaskGraph) -> None:
+        self.project = project
+        self.graph = graph
+        self.found: list[Diagnostic] = []
+        self.known_tasks = set(project.tasks) | project.broken_tasks
+        self.known_roles = set(project.roles) | project.broken_roles
+        self.outputs = OutputIndex({t: e.model for t, e in project.tasks.items()})
+
+    def error(self, entry: Entry[Task] | None, line: int | None, message: str, hint: str | None = None) -> None:
+        self.found.append(Diagnostic("error", message, entry.path if entry else None, line, hint))
+
+    def warning(self, entry: Entry[Task] | None, line: int | None, message: str, hint: str | None = None) -> None:
+        self.found.append(Diagnostic("warning", message, entry.path if entry else None, line, hint))
+
+    def unknown(self, kind: str, name: str, known: set[str]) -> str:
+        guess = did_you_mean(name, known)
+        return f"unknown {kind} '{name}'" + (f" - did you mean '{guess}'?" if guess else "")
+
+    # ------------------------------------------------------------------------------------------ roles
+
+    def roles(self, task_id: str, entry: Entry[Task]) -> None:
+        task = entry.model
+        roles_hint = "see `agents roles` for the registry, or create one with `agents new role NAME`"
+        if task.role and task.role not in self.known_roles:
+            self.error(entry, entry.line("role"), self.unknown("role", task.role, self.known_roles), roles_hint)
+        verifier = self.project.verifier_of(task)
+        if task.verifier and task.verifier not in self.known_roles:
+            self.error(
+                entry, entry.line("verifier"), self.unknown("verifier role", task.verifier, self.known_roles), roles_hint
+            )
+        if verifier and task.role and verifier == task.role:
+            self.error(
+                entry,
+                entry.line("verifier") if task.verifier else entry.line("role"),
+                f"the verifier '{verifier}' is the doer's own role; the doer must not mark its own homework",
+                "name a different role under `verifier:`",
+            )
+        if task.prose_criteria and not verifier and not task.is_command:
+            self.warning(
+                entry,
+                entry.line("acceptance"),
+                "prose acceptance criteria but no verifier to judge them",
+                "set `verifier:` in the task, or a default `verifier:` in .agents/config.yaml",
+            )
+        for index, name in enumerate(task.participants):
+            if name not in self.known_roles:
+                self.error(
+                    entry, entry.line("participants", index), self.unknown("participant role", name, self.known_roles)
+                )
+        if task.select is not None and task.route == "labels":
+            roles = {name: e.model for name, e in self.project.roles.items()}
+            decision = route_by_labels(task.select, roles)
+            if isinstance(decision, RouteProblem):
+                shown = ", ".join(f"{c.role} ({c.score:g})" for c in decision.candidates[:6]) or "no roles"
+                self.error(
+                    entry,
+                    entry.line("select"),
+                    f"{decision.message}; candidates: {shown}",
+                    "adjust the labels, give the task a `role:`, or set `route: model` to let a router decide",
+                )
+
+    # ------------------------------------------------------------------------------------------ needs
+
+    def needs(self, task_id: str, entry: Entry[Task]) -> None:
+        task = entry.model
+        for index, need in enumerate(task.needs):
+            if need not in self.known_tasks:
+                self.error(
+                    entry,
+                    entry.line("needs", index),
+                    self.unknown("task", need, self.known_tasks) + " in needs",
+                    "needs lists task ids: the names of files in .agents/tasks/ without .md",
+                )
+        for index, spec in enumerate(task.inputs):
+            if spec.handoff is None:
+                continue
+            line = entry.line("inputs", index)
+            if spec.handoff not in self.known_tasks:
+                self.error(entry, line, self.unknown("task", spec.handoff, self.known_tasks) + " in a handoff input")
+            elif spec.handoff in self.project.tasks and not self._requires(task_id, spec.handoff):
+                self.warning(
+                    entry,
+                    line,
+                    f"reads the handoff of '{spec.handoff}' without needing it: a race",
+                    f"add '{spec.handoff}' to needs",
+                )
+
+    def _requires(self, task_id: str, other: str) -> bool:
+        return other == task_id or self.graph.requires(task_id, other)
+
+    def cycles(self) -> None:
+        for cycle in self.graph.cycles():
+            entry = self.project.tasks[cycle[0]]
+            self.error(
+                entry,
+                entry.line("needs"),
+                "dependency cycle: " + " -> ".join(cycle),
+                "remove one of these needs so the tasks can run in order",
+            )
+
+    # ------------------------------------------------------------------------------------------ paths
+
+    def paths(self, task_id: str, entry: Entry[Task]) -> None:
+        task = entry.model
+        root = self.project.layout.root
+        for index, path in enumerate(task.outputs):
+            line = entry.line("outputs", index)
+            if has_glob(path):
+                self.error(entry, line, f"output '{path}' is a glob; outputs are the exact files a step writes")
+            elif path == AGENTS_DIR or path.startswith(AGENTS_DIR + "/"):
+                self.error(entry, line, f"output '{path}' is inside {AGENTS_DIR}/, which the runner owns")
+            elif escapes_root(root, path):
+                self.error(entry, line, f"output '{path}' leaves the repository through a symlink")
+            if "{item}" in path and not task.foreach:
+                self.error(entry, line, f"output '{path}' uses {{item}} but the task has no `foreach`")
+        if len(set(task.outputs)) != len(task.outputs):
+            self.warning(entry, entry.line("outputs"), "an output is listed twice")
+        for index, spec in enumerate(task.inputs):
+            if spec.path is None:
+                continue
+            line = entry.line("inputs", index)
+            if "{item}" in spec.path:
+                if not task.foreach:
+                    self.error(entry, line, f"input '{spec.path}' uses {{item}} but the task has no `foreach`")
+                continue
+            if not has_glob(spec.path) and escapes_root(root, spec.path):
+                self.error(entry, line, f"input '{spec.path}' leaves the repository through a symlink")
+                continue
+            producers = self.outputs.covering(spec.path)
+            for path, owner in producers:
+                if owner != task_id and not self._requires(task_id, owner):
+                    self.warning(
+                        entry,
+                        line,
+                        f"reads '{path}', an output of '{owner}', without needing '{owner}': a race",
+                        f"add '{owner}' to needs",
+                    )
+            if not producers:
+                files = expand_path_input(root, spec.path)
+                outside = [f for f in files if escapes_root(root, f)]
+                for rel in outside:
+                    self.error(entry, line, f"input '{rel}' leaves the repository through a symlink")
+                if not files:
+                    self.warning(
+                        entry,
+                        line,
+                        f"input '{spec.path}' matches no file, and no task declares it as an output",
+                        "check the path, or add the task that produces it to the pipeline",
+                    )
+
+    def shared_outputs(self) -> None:
+        for path, owners in self.outputs.owners.items():
+            if len(owners) > 1:
+                for owner in owners[1:]:
+                    entry = self.project.tasks[owner]
+                    index = entry.model.outputs.index(path)
+                    self.error(
+                        entry,
+                        entry.line("outputs", index),
+                        f"output '{path}' is also declared by task '{owners[0]}'",
+                        "each file has one owner; let one task write it and the other read it",
+                    )
+
+    def handoffs(self) -> None:
+        for task_id, handoff in self.project.handoffs.items():
+            if task_id not in self.known_tasks:
+                self.found.append(
+                    Diagnostic(
+                        "warning",
+                        f"handoff of unknown task '{task_id}'",
+                        handoff.path,
+                        1,
+                        "delete it if the task was removed on purpose",
+                    )
+                )
+
+    def config(self) -> None:
+        entry = self.project.config_entry
+        verifier = self.project.config.verifier
+        if entry is not None and verifier and verifier not in self.known_roles:
+            self.found.append(
+                Diagnostic("error", self.unknown("verifier role", verifier, self.known_roles), entry.path,
+                           entry.line("verifier"))
+            )
+
+
+def validate_project(project: Project, graph: TaskGraph | None = None) -> list[Diagnostic]:
+    """All problems of the project, schema and semantic, sorted by file and line."""
+    graph = graph or TaskGraph.build({t: e.model for t, e in project.tasks.items()})
+    checker = _Checker(project, graph)
+    checker.config()
+    for task_id, entry in project.tasks.items():
+        checker.roles(task_id, entry)
+        checker.needs(task_id, entry)
+        checker.paths(task_id, entry)
+    checker.cycles()
+    checker.shared_outputs()
+    checker.handoffs()
+    return sorted([*project.diagnostics, *checker.found], key=lambda d: (d.severity != "error", *d.sort_key()))

@@ -1,0 +1,205 @@
+"""Loads every convention file of a repository into a Project, collecting all problems instead of stopping
+at the first."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from agentfiles.core.diagnostics import Diagnostic, problems_from
+from agentfiles.core.models import Config, Handoff, Role, Task
+from agentfiles.core.paths import Layout, is_valid_id
+from agentfiles.core.project import Entry, Project
+from agentfiles.storage.documents import (
+    DocumentError,
+    SourceMap,
+    load_yaml_text,
+    parse_document,
+    read_text,
+)
+
+M = TypeVar("M", bound=BaseModel)
+SKIPPED_NAMES = frozenset({"README.md", "readme.md"})
+
+
+def markdown_files(folder: Path) -> list[Path]:
+    """The `*.md` files directly in `folder`, sorted by name; dotfiles and READMEs are not convention files."""
+    try:
+        with os.scandir(folder) as it:
+            names = [
+                e.name
+                for e in it
+                if e.name.endswith(".md") and not e.name.startswith((".", "_")) and e.name not in SKIPPED_NAMES
+                and e.is_file()
+            ]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [folder / name for name in sorted(names)]
+
+
+class _Loader:
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, message: str, file: str | None, line: int | None = None, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic("error", message, file, line, hint))
+
+    def warning(self, message: str, file: str | None, line: int | None = None, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic("warning", message, file, line, hint))
+
+    def validate(
+        self, model: type[M], data: dict[str, Any], rel: str, source: SourceMap, *, lenient_keys: bool = False
+    ) -> M | None:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            problems = problems_from(model, exc)
+        if lenient_keys and all(p.key_error for p in problems):
+            # Files owned by another tool (Claude Code): keys we do not know are theirs, not typos.
+            for p in problems:
+                self.warning(f"{p.message} (ignored)", rel, source.line(p.loc))
+            trimmed = dict(data)
+            for p in problems:
+                if len(p.loc) == 1:
+                    trimmed.pop(str(p.loc[0]), None)
+            try:
+                return model.model_validate(trimmed)
+            except ValidationError:
+                return None
+        for p in problems:
+            self.error(p.message, rel, source.line(p.loc))
+        return None
+
+    def document(self, path: Path, model: type[M], *, lenient_keys: bool = False) -> Entry[M] | None:
+        rel = self.layout.rel(path)
+        try:
+            doc = parse_document(read_text(path))
+        except DocumentError as exc:
+            self.error(exc.message, rel, exc.line)
+            return None
+        except OSError as exc:
+            self.error(f"cannot read: {exc.strerror}", rel)
+            return None
+        parsed = self.validate(model, doc.meta, rel, doc.source, lenient_keys=lenient_keys)
+        if parsed is None:
+            return None
+        return Entry(model=parsed, body=doc.body, path=rel, locate=doc.source.line)
+
+    def config(self) -> tuple[Config, Entry[Config] | None]:
+        path = self.layout.config
+        rel = self.layout.rel(path)
+        try:
+            text = read_text(path)
+        except FileNotFoundError:
+            self.error("missing project config", rel, hint="run `agents init` to create it")
+            return Config(), None
+        except (DocumentError, OSError) as exc:
+            self.error(str(getattr(exc, "message", exc)), rel)
+            return Config(), None
+        source = SourceMap(text, 1)
+        try:
+            data = load_yaml_text(text) or {}
+        except DocumentError as exc:
+            self.error(exc.message, rel, exc.line)
+            return Config(), None
+        if not isinstance(data, dict):
+            self.error("the config must be a mapping of keys to values", rel, 1)
+            return Config(), None
+        parsed = self.validate(Config, data, rel, source)
+        if parsed is None:
+            return Config(), None
+        return parsed, Entry(model=parsed, body="", path=rel, locate=source.line)
+
+    def roles(self, broken: set[str]) -> dict[str, Entry[Role]]:
+        roles: dict[str, Entry[Role]] = {}
+        for folder, origin, lenient in (
+            (self.layout.claude_agents, ".claude/agents", True),
+            (self.layout.roles, ".agents/roles", False),
+        ):
+            for path in markdown_files(folder):
+                entry = self.document(path, Role, lenient_keys=lenient)
+                if entry is None:
+                    broken.add(path.stem)
+                    continue
+                entry.origin = origin
+                name = entry.model.name
+                if not lenient and name != path.stem:
+                    self.error(
+                        f"role name '{name}' differs from the file name '{path.stem}'",
+                        entry.path,
+                        entry.line("name"),
+                        hint=f"rename the file to {name}.md or set `name: {path.stem}`",
+                    )
+                    broken.add(path.stem)
+                    continue
+                if not is_valid_id(name):
+                    self.error(
+                        f"role name '{name}' is not valid (lowercase letters, digits, '.', '_', '-')",
+                        entry.path,
+                        entry.line("name"),
+                    )
+                    broken.add(name)
+                    continue
+                roles[name] = entry
+        return roles
+
+    def tasks(self, broken: set[str]) -> dict[str, Entry[Task]]:
+        tasks: dict[str, Entry[Task]] = {}
+        for path in markdown_files(self.layout.tasks):
+            task_id = path.stem
+            if not is_valid_id(task_id):
+                self.error(
+                    f"'{task_id}' is not a valid task id (lowercase letters, digits, '.', '_', '-')",
+                    self.layout.rel(path),
+                    hint="rename the file: the task id is the file name without .md",
+                )
+                continue
+            entry = self.document(path, Task)
+            if entry is None:
+                broken.add(task_id)
+                continue
+            tasks[task_id] = entry
+        return tasks
+
+    def handoffs(self) -> dict[str, Entry[Handoff]]:
+        handoffs: dict[str, Entry[Handoff]] = {}
+        for path in markdown_files(self.layout.handoffs):
+            entry = self.document(path, Handoff)
+            if entry is None:
+                continue
+            if entry.model.task != path.stem:
+                self.error(
+                    f"handoff names task '{entry.model.task}' but its file is {path.name}",
+                    entry.path,
+                    entry.line("task"),
+                )
+                continue
+            handoffs[path.stem] = entry
+        return handoffs
+
+
+def load_project(root: Path) -> Project:
+    """Read config, roles, tasks and handoffs under `root`; problems are collected in `diagnostics`."""
+    layout = Layout(root)
+    loader = _Loader(layout)
+    config, config_entry = loader.config()
+    broken_roles: set[str] = set()
+    broken_tasks: set[str] = set()
+    roles = loader.roles(broken_roles)
+    tasks = loader.tasks(broken_tasks)
+    handoffs = loader.handoffs()
+    return Project(
+        layout=layout,
+        config=config,
+        config_entry=config_entry,
+        roles=roles,
+        tasks=tasks,
+        handoffs=handoffs,
+        diagnostics=loader.diagnostics,
+        broken_tasks=broken_tasks,
+        broken_roles=broken_roles,
+    )

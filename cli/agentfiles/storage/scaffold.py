@@ -1,0 +1,214 @@
+"""Writing the convention's files for users: `agents init` (idempotent) and `agents new task|role`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from agentfiles.core.claude_md import merge_block, render_block
+from agentfiles.core.diagnostics import did_you_mean, problems_from
+from agentfiles.core.models import Role, Task
+from agentfiles.core.paths import Layout, find_git_root, find_project_root, is_valid_id
+from agentfiles.errors import PreconditionError, UsageError
+from agentfiles.storage.documents import atomic_write, dump_document
+from agentfiles.storage.project import load_project
+from agentfiles.storage.templates import template_names, template_text
+
+
+@dataclass
+class InitResult:
+    root: Path
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    git_initialised: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "git_initialised": self.git_initialised,
+        }
+
+
+def init_project(directory: Path, *, git: bool = False) -> InitResult:
+    """Create the layout of CONVENTION.md section 1 at the git top level; a second run changes nothing."""
+    if not directory.is_dir():
+        raise PreconditionError(f"no such directory: {directory}", hint="pass an existing directory to -C")
+    root = find_git_root(directory)
+    initialised = False
+    if root is None:
+        if not git:
+            raise PreconditionError(
+                f"not inside a git repository: {directory.resolve()}",
+                hint="run `git init` first, or `agents init --git` to create the repository here",
+            )
+        from agentfiles.storage.git import init_repository
+
+        root = init_repository(directory)
+        initialised = True
+    layout = Layout(root)
+    result = InitResult(root=root, git_initialised=initialised)
+
+    def ensure(path: Path, text: str) -> None:
+        rel = layout.rel(path)
+        if path.exists():
+            result.unchanged.append(rel)
+            return
+        atomic_write(path, text)
+        result.created.append(rel)
+
+    ensure(layout.config, template_text("config.yaml"))
+    ensure(layout.agents / ".gitignore", template_text("gitignore.txt"))
+    for name in template_names("roles"):
+        ensure(layout.roles / name, template_text(f"roles/{name}"))
+    if not layout.tasks.exists():
+        for name in template_names("tasks"):
+            ensure(layout.tasks / name, template_text(f"tasks/{name}"))
+    for folder in (layout.handoffs, layout.runs):
+        if not folder.exists():
+            ensure(folder / ".gitkeep", "")
+    _ensure_claude_md(layout, result)
+    return result
+
+
+def _ensure_claude_md(layout: Layout, result: InitResult) -> None:
+    path = layout.claude_md
+    rel = layout.rel(path)
+    block = render_block(template_text("claude-block.md"), (layout.root / "AGENTS.md").exists())
+    existing = path.read_bytes().decode("utf-8") if path.exists() else None
+    wanted = merge_block(existing, block, template_text("claude-md.md"))
+    if wanted == existing:
+        result.unchanged.append(rel)
+        return
+    atomic_write(path, wanted)
+    (result.created if existing is None else result.updated).append(rel)
+
+
+# --------------------------------------------------------------------------------------------- new
+
+
+def _check_new_id(kind: str, value: str, path: Path, layout: Layout) -> None:
+    if not is_valid_id(value):
+        raise UsageError(
+            f"'{value}' is not a valid {kind} id",
+            hint="use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit",
+        )
+    if path.exists():
+        raise UsageError(
+            f"{kind} '{value}' already exists: {layout.rel(path)}",
+            hint=f"edit that file, or pick another {kind} id",
+        )
+
+
+def _validated(model: type[Task] | type[Role], meta: dict[str, Any], rel: str) -> None:
+    try:
+        model.model_validate(meta)
+    except ValidationError as exc:
+        problems = problems_from(model, exc)
+        raise UsageError(
+            f"{rel}: " + "; ".join(p.message for p in problems),
+            hint="fix the flags; `agents new --help` lists them",
+        ) from None
+
+
+def new_task(
+    directory: Path,
+    task_id: str,
+    *,
+    title: str | None = None,
+    role: str | None = None,
+    inputs: list[str] | None = None,
+    outputs: list[str] | None = None,
+    needs: list[str] | None = None,
+    acceptance: list[str] | None = None,
+    checks: list[str] | None = None,
+    command: str | None = None,
+    verifier: str | None = None,
+    intent: str | None = None,
+) -> Path:
+    """Write `.agents/tasks/<id>.md` from flags; refuses an existing or invalid id and unknown references."""
+    layout = Layout(find_project_root(directory))
+    path = layout.task_file(task_id)
+    _check_new_id("task", task_id, path, layout)
+    if not role and not command:
+        raise UsageError(
+            "a task needs a role (--role NAME) or a command (--command 'shell command')",
+            hint="`agents roles` lists the roles",
+        )
+    meta: dict[str, Any] = {"title": title or task_id.replace("-", " ").replace("_", " ").capitalize()}
+    if command:
+        meta["executor"] = "command"
+        meta["run"] = command
+    if role:
+        meta["role"] = role
+    if needs:
+        meta["needs"] = list(needs)
+    meta["inputs"] = list(inputs or [])
+    meta["outputs"] = list(outputs or [])
+    criteria: list[Any] = list(acceptance or []) + [{"run": c} for c in checks or []]
+    if criteria:
+        meta["acceptance"] = criteria
+    if verifier:
+        meta["verifier"] = verifier
+    _validated(Task, meta, layout.rel(path))
+
+    project = load_project(layout.root)
+    known_roles = set(project.roles) | project.broken_roles
+    known_tasks = set(project.tasks) | project.broken_tasks
+    for kind, name, known in (("role", role, known_roles), ("verifier role", verifier, known_roles)):
+        if name and name not in known:
+            guess = did_you_mean(name, known)
+            raise UsageError(
+                f"unknown {kind} '{name}'" + (f" - did you mean '{guess}'?" if guess else ""),
+                hint="`agents roles` lists the roles; `agents new role NAME` adds one",
+            )
+    for need in needs or []:
+        if need not in known_tasks:
+            guess = did_you_mean(need, known_tasks)
+            raise UsageError(
+                f"unknown task '{need}' in --need" + (f" - did you mean '{guess}'?" if guess else ""),
+                hint="`agents status` lists the tasks",
+            )
+    if verifier and role and verifier == role:
+        raise UsageError(
+            f"the verifier '{verifier}' is the doer's own role", hint="name a different role with --verifier"
+        )
+    body = template_text("task.md").replace("{intent}", (intent or "What outcome is wanted, and why. Not the steps.").strip())
+    atomic_write(path, dump_document(meta, body))
+    return path
+
+
+def new_role(
+    directory: Path,
+    name: str,
+    *,
+    description: str | None = None,
+    model: str | None = None,
+    labels: dict[str, str] | None = None,
+    prompt: str | None = None,
+) -> Path:
+    """Write `.agents/roles/<name>.md` in Claude Code's subagent format."""
+    layout = Layout(find_project_root(directory))
+    path = layout.role_file(name)
+    _check_new_id("role", name, path, layout)
+    description = (description or f"The {name} of this project.").strip()
+    meta: dict[str, Any] = {"name": name, "description": description}
+    if model:
+        meta["model"] = model
+    meta["tools"] = "Read, Write"
+    if labels:
+        meta["agents"] = {"labels": dict(labels)}
+    _validated(Role, meta, layout.rel(path))
+    lowered = description[0].lower() + description[1:] if description else description
+    if not lowered.endswith("."):
+        lowered += "."
+    body = prompt.strip() if prompt else template_text("role.md").replace("{description_lower}", lowered)
+    atomic_write(path, dump_document(meta, body))
+    return path
+

@@ -20,23 +20,20 @@ def status_command(
     A task is done while its handoff says so and every recorded hash (definition, inputs, outputs) still
     matches and every task it needs is done and is the run it saw.
     """
+    from agentfiles.core.state import STATES
     from agentfiles.storage.workspace import open_workspace
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
-    workspace = open_workspace(opts.directory)
-    workspace.require_loaded()
-    states = workspace.states()
+    states = open_workspace(opts.directory).states()
     wanted = list(tasks or [])
     unknown = [t for t in wanted if t not in states]
     if unknown:
         raise UsageError(f"unknown task: {', '.join(unknown)}", hint="run `agents status` to list the tasks")
     order = wanted or list(states)
     rows = [states[t] for t in order]
+    counts = {s: n for s in STATES if (n := sum(1 for r in rows if r.state == s))}
     if out.json_mode:
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row.state] = counts.get(row.state, 0) + 1
         out.json("status", {"tasks": [r.to_json() for r in rows], "counts": counts})
         return 0
     if not rows:
@@ -47,9 +44,6 @@ def status_command(
         state = out.paint(f"{row.state:<8}", row.state)
         reasons = "; ".join(row.reasons)
         out.line(f"{state} {row.id:<{width}}  {reasons}".rstrip())
-    counts = {}
-    for row in rows:
-        counts[row.state] = counts.get(row.state, 0) + 1
     out.line("")
     out.line(f"{len(rows)} tasks: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     return 0

@@ -8,10 +8,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from agentfiles.core.models import Handoff, Role, Task
 from agentfiles.core.paths import has_glob
+
+if TYPE_CHECKING:
+    from agentfiles.core.models import Role, Task
 
 PREFIX = "sha256:"
 FileHasher = Callable[[str], "str | None"]
@@ -93,25 +95,29 @@ def _files_under(root: Path, rel: str) -> list[str]:
 
 def input_digests(
     root: Path,
-    task: Task,
+    inputs: list[list[str]],
     hash_file: FileHasher,
-    handoffs: dict[str, tuple[Handoff, str]],
+    handoff_digests: dict[str, str],
 ) -> dict[str, str | None]:
     """Current hashes of everything a task declares as input, keyed as a handoff records them.
 
-    Path inputs expand to files (a literal path that is missing maps to None); `handoff: x` inputs map
-    `handoff:x` to the digest of x's handoff body, or None when x has no handoff.
+    `inputs` holds `["path", pattern]` and `["handoff", task]` pairs. Path inputs expand to files (a
+    literal path that is missing maps to None); `handoff: x` maps `handoff:x` to the digest of x's
+    handoff body, or None when x has no handoff.
     """
     result: dict[str, str | None] = {}
-    for spec in task.inputs:
-        if spec.handoff is not None:
-            found = handoffs.get(spec.handoff)
-            result[spec.key] = handoff_digest(found[1]) if found else None
+    for kind, value in inputs:
+        if kind == "handoff":
+            result[f"handoff:{value}"] = handoff_digests.get(value)
             continue
-        assert spec.path is not None
-        files = expand_path_input(root, spec.path)
-        if not files and not has_glob(spec.path):
-            result[spec.path] = None
+        if not has_glob(value):
+            digest = hash_file(value)  # the common case: one existing file, one stat
+            if digest is not None:
+                result[value] = digest
+                continue
+        files = expand_path_input(root, value)
+        if not files and not has_glob(value):
+            result[value] = None
         for rel in files:
             result[rel] = hash_file(rel)
     return result

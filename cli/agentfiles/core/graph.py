@@ -6,10 +6,12 @@ import bisect
 import fnmatch
 import heapq
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from agentfiles.core.models import Task
 from agentfiles.core.paths import has_glob
+
+if TYPE_CHECKING:
+    from agentfiles.core.models import Task
 
 EdgeKind = Literal["needs", "handoff", "reads"]
 
@@ -27,12 +29,22 @@ class Edge:
 @dataclass
 class TaskGraph:
     tasks: dict[str, Task]
+    _needs: dict[str, list[str]] | None = None
     _edges: list[Edge] | None = None
     _ancestors: dict[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self._needs is None:
+            self._needs = {t: [n for n in task.needs if n in self.tasks] for t, task in self.tasks.items()}
 
     @classmethod
     def build(cls, tasks: dict[str, Task]) -> TaskGraph:
         return cls(tasks)
+
+    @classmethod
+    def from_needs(cls, needs: dict[str, list[str]]) -> TaskGraph:
+        """A graph of ids and needs only (no task models): enough for order, cycles and reachability."""
+        return cls({}, {t: [n for n in ns if n in needs] for t, ns in needs.items()})
 
     @property
     def edges(self) -> list[Edge]:
@@ -54,13 +66,20 @@ class TaskGraph:
         return self._edges
 
     def needs(self, task_id: str) -> list[str]:
-        return [n for n in self.tasks[task_id].needs if n in self.tasks]
+        """The known tasks `task_id` needs directly."""
+        assert self._needs is not None
+        return self._needs[task_id]
+
+    @property
+    def ids(self) -> list[str]:
+        assert self._needs is not None
+        return list(self._needs)
 
     def order(self) -> tuple[list[str], list[str]]:
         """A dependency order of the tasks (by `needs`, ties by id), and the tasks a cycle keeps out of it."""
-        indegree = {t: 0 for t in self.tasks}
-        dependents: dict[str, list[str]] = {t: [] for t in self.tasks}
-        for task_id in self.tasks:
+        indegree = {t: 0 for t in self.ids}
+        dependents: dict[str, list[str]] = {t: [] for t in self.ids}
+        for task_id in self.ids:
             for need in set(self.needs(task_id)):
                 indegree[task_id] += 1
                 dependents[need].append(task_id)
@@ -75,12 +94,12 @@ class TaskGraph:
                 if indegree[dependent] == 0:
                     heapq.heappush(ready, dependent)
         placed = set(order)
-        return order, sorted(t for t in self.tasks if t not in placed)
+        return order, sorted(t for t in self.ids if t not in placed)
 
     def cycles(self) -> list[list[str]]:
         """Each dependency cycle once, as a closed path `[a, b, a]` starting at its smallest id."""
         found: list[list[str]] = []
-        for component in _strong_components({t: self.needs(t) for t in self.tasks}):
+        for component in _strong_components({t: self.needs(t) for t in self.ids}):
             members = set(component)
             start = min(component)
             if len(component) == 1 and start not in self.needs(start):
@@ -97,7 +116,7 @@ class TaskGraph:
         return bool(self._ancestors.get(task_id, 0) >> index & 1)
 
     def _compute_ancestors(self) -> dict[str, int]:
-        self._index = {t: i for i, t in enumerate(sorted(self.tasks))}
+        self._index = {t: i for i, t in enumerate(sorted(self.ids))}
         order, _ = self.order()
         bits: dict[str, int] = {}
         for task_id in order:

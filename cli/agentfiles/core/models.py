@@ -3,11 +3,12 @@
 Every model forbids unknown keys, so a typo is an error that names the nearest valid key.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: pydantic would evaluate every string annotation when
+# the classes are built, which triples the import time of this module (it is on every command's path).
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agentfiles.core.paths import check_repo_path, is_valid_id, normalize_repo_path
 
@@ -38,6 +39,10 @@ def _task_id(value: str) -> str:
     return value
 
 
+RepoPath = Annotated[str, AfterValidator(_repo_path)]
+TaskId = Annotated[str, AfterValidator(_task_id)]
+
+
 class Budget(Strict):
     """Limits of one step; a missing value falls back from task to role to config."""
 
@@ -45,7 +50,7 @@ class Budget(Strict):
     output_tokens: int | None = Field(None, gt=0)
     usd: float | None = Field(None, gt=0)
 
-    def over(self, fallback: Budget | None) -> Budget:
+    def over(self, fallback: "Budget | None") -> "Budget":
         """This budget with its unset values taken from `fallback`."""
         if fallback is None:
             return self
@@ -189,22 +194,12 @@ class Role(Strict):
 class Input(Strict):
     """One entry of a task's `inputs`: a path or glob (optionally as an outline), or a handoff."""
 
-    path: str | None = None
+    path: RepoPath | None = None
     view: Literal["full", "outline"] = "full"
-    handoff: str | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _check_path(cls, value: str | None) -> str | None:
-        return None if value is None else _repo_path(value)
-
-    @field_validator("handoff")
-    @classmethod
-    def _check_handoff(cls, value: str | None) -> str | None:
-        return None if value is None else _task_id(value)
+    handoff: TaskId | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Input:
+    def _one_kind(self) -> "Input":
         if (self.path is None) == (self.handoff is None):
             raise ValueError("an input is either a path (`path:`) or a handoff (`handoff:`), not both or neither")
         if self.handoff is not None and self.view != "full":
@@ -224,7 +219,7 @@ class Criterion(Strict):
     timeout: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Criterion:
+    def _one_kind(self) -> "Criterion":
         if (self.text is None) == (self.run is None):
             raise ValueError("a criterion is either a sentence or `run: <command>`")
         return self
@@ -237,9 +232,9 @@ class Task(Strict):
     role: str | None = None
     select: dict[str, str] | None = None
     route: Literal["labels", "model"] = "labels"
-    needs: list[str] = Field(default_factory=list)
+    needs: list[TaskId] = Field(default_factory=list)
     inputs: list[Input] = Field(default_factory=list)
-    outputs: list[str] = Field(default_factory=list)
+    outputs: list[RepoPath] = Field(default_factory=list)
     acceptance: list[Criterion] = Field(default_factory=list)
     verifier: str | None = None
     retries: int = Field(0, ge=0, le=10)
@@ -248,53 +243,32 @@ class Task(Strict):
     run: str | None = None
     env: list[str] = Field(default_factory=list)
     timeout: float | None = Field(None, gt=0)
-    foreach: str | None = None
+    foreach: RepoPath | None = None
     mode: Literal["single", "discussion"] = "single"
     participants: list[str] = Field(default_factory=list)
     rounds: int = Field(1, ge=1, le=20)
     model: str | None = None
     max_turns: int | None = Field(None, ge=1)
 
-    @field_validator("needs", "outputs", "env", "participants", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _one_is_a_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("inputs", mode="before")
-    @classmethod
-    def _inputs_shorthand(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            return [{"path": item} if isinstance(item, str) else item for item in value]
-        return value
-
-    @field_validator("acceptance", mode="before")
-    @classmethod
-    def _acceptance_shorthand(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            return [{"text": item} if isinstance(item, str) else item for item in value]
-        return value
-
-    @field_validator("needs")
-    @classmethod
-    def _check_needs(cls, value: list[str]) -> list[str]:
-        return [_task_id(v) for v in value]
-
-    @field_validator("outputs")
-    @classmethod
-    def _check_outputs(cls, value: list[str]) -> list[str]:
-        return [_repo_path(v) for v in value]
-
-    @field_validator("foreach")
-    @classmethod
-    def _check_foreach(cls, value: str | None) -> str | None:
-        return None if value is None else _repo_path(value)
+    def _shorthands(cls, data: Any) -> Any:
+        """One value where a list is expected is a list of one; a string input is a path; a string
+        criterion is prose."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in ("needs", "outputs", "env", "participants", "inputs", "acceptance"):
+            if isinstance(data.get(key), str):
+                data[key] = [data[key]]
+        if isinstance(data.get("inputs"), list):
+            data["inputs"] = [{"path": v} if isinstance(v, str) else v for v in data["inputs"]]
+        if isinstance(data.get("acceptance"), list):
+            data["acceptance"] = [{"text": v} if isinstance(v, str) else v for v in data["acceptance"]]
+        return data
 
     @model_validator(mode="after")
-    def _consistent(self) -> Task:
+    def _consistent(self) -> "Task":
         if self.role and self.select:
             raise ValueError("give either `role` or `select`, not both")
         if self.executor == "command" and not self.run:
@@ -376,7 +350,7 @@ class Handoff(Strict):
     """`.agents/handoffs/<task>.md` frontmatter (CONVENTION.md section 5); the body is the summary."""
 
     schema_version: int = Field(1, alias="schema", ge=1, le=1)
-    task: str
+    task: TaskId
     run: str
     status: HandoffStatus
     role: str | None = None
@@ -393,11 +367,6 @@ class Handoff(Strict):
     review: Review | None = None
     started: str | None = None
     finished: str | None = None
-
-    @field_validator("task")
-    @classmethod
-    def _check_task(cls, value: str) -> str:
-        return _task_id(value)
 
     @field_validator("inputs", "outputs", mode="before")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from agentfiles.errors import PreconditionError
 
@@ -69,10 +69,13 @@ class Layout:
 
     def rel(self, path: Path) -> str:
         """A path as shown to users: relative to the root, with forward slashes."""
+        text, root = str(path), str(self.root)
+        if text.startswith(root + os.sep):
+            return text[len(root) + 1 :].replace(os.sep, "/")
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:
-            return str(path)
+            return text
 
 
 def find_git_root(start: Path) -> Path | None:
@@ -109,7 +112,10 @@ def is_valid_id(value: str) -> bool:
 
 
 def has_glob(pattern: str) -> bool:
-    return any(ch in GLOB_CHARS for ch in pattern)
+    return not GLOB_CHARS.isdisjoint(pattern)
+
+
+_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 def check_repo_path(value: str) -> str | None:
@@ -121,19 +127,22 @@ def check_repo_path(value: str) -> str | None:
         return "a path may not be empty"
     if "\\" in value:
         return f"path {value!r} uses backslashes; write repo paths with forward slashes"
-    if value.startswith("/") or re.match(r"[A-Za-z]:", value) or value.startswith("~"):
+    if value[0] in "/~" or _DRIVE.match(value):
         return f"path {value!r} is absolute; paths are relative to the repository root"
-    parts = PurePosixPath(value).parts
+    parts = value.split("/")
     if ".." in parts:
         return f"path {value!r} contains '..'; paths must stay inside the repository"
-    if parts and parts[0] == ".git":
+    if parts[0] == ".git" or (parts[0] == "." and len(parts) > 1 and parts[1] == ".git"):
         return f"path {value!r} is inside .git"
     return None
 
 
 def normalize_repo_path(value: str) -> str:
     """`./a//b/` -> `a/b` (callers check the path first)."""
-    return PurePosixPath(value).as_posix().removeprefix("./").rstrip("/") or "."
+    if "//" not in value and not value.startswith("./") and not value.endswith("/") and "/./" not in value:
+        return value
+    parts = [p for p in value.split("/") if p not in ("", ".")]
+    return "/".join(parts) or "."
 
 
 def escapes_root(root: Path, rel: str) -> bool:

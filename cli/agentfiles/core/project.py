@@ -35,8 +35,9 @@ class Project:
     tasks: dict[str, Entry[Task]] = field(default_factory=dict)
     handoffs: dict[str, Entry[Handoff]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    # Files that could not be loaded at all, by kind: ids still reserved (validation must not call them unknown).
-    broken_tasks: set[str] = field(default_factory=set)
+    # Files that could not be loaded: their ids stay known (validation must not call them unknown), and
+    # a broken task's `needs`, when readable, still count for finding cycles.
+    broken_tasks: dict[str, list[str]] = field(default_factory=dict)
     broken_roles: set[str] = field(default_factory=set)
 
     @property

@@ -1,18 +1,23 @@
 """The derived state of every task (CONVENTION.md section 4), decided by hashes against handoff records.
 
 Staleness follows DVC's rules: a step is current while its definition, every input and every output
-hash as recorded, and every upstream step is done and is the run it saw.
+hash as recorded, and every upstream step is done and is the run it saw. This module works on plain
+facts (core/facts.py) so that a warm `agents status` never needs pydantic.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
+from agentfiles.core.facts import Facts, HandoffFacts
 from agentfiles.core.fingerprint import FileHasher, definition_digest, input_digests
 from agentfiles.core.graph import TaskGraph
-from agentfiles.core.models import Handoff, Role
-from agentfiles.core.project import Project
+
+if TYPE_CHECKING:
+    from agentfiles.core.models import Role
+    from agentfiles.core.project import Project
 
 State = Literal["pending", "blocked", "ready", "done", "stale", "failed", "rejected"]
 STATES: tuple[State, ...] = ("done", "stale", "ready", "pending", "blocked", "failed", "rejected")
@@ -48,6 +53,7 @@ def role_for(project: Project, task_id: str) -> Role | None:
 
 
 def current_definition(project: Project, task_id: str) -> str:
+    """The definition digest a run of this task would record now."""
     entry = project.tasks[task_id]
     role = role_for(project, task_id)
     role_entry = project.roles.get(role.name) if role else None
@@ -74,23 +80,22 @@ def _never_run(task_id: str, needs: list[str], states: dict[str, TaskState]) -> 
 
 
 def _compare_done(
-    project: Project,
+    root: Path,
+    facts: Facts,
     task_id: str,
-    handoff: Handoff,
+    handoff: HandoffFacts,
     states: dict[str, TaskState],
     hash_file: FileHasher,
-    definition: str,
-    bodies: dict[str, tuple[Handoff, str]],
+    body_digests: dict[str, str],
 ) -> list[str]:
-    entry = project.tasks[task_id]
-    task = entry.model
+    task = facts.tasks[task_id]
     reasons: list[str] = []
-    if handoff.review is not None and handoff.review.state == "rejected":
-        why = f": {handoff.review.reason}" if handoff.review.reason else ""
+    if handoff.review_rejected is not None:
+        why = f": {handoff.review_rejected}" if handoff.review_rejected else ""
         reasons.append(f"rejected in review{why}")
-    if handoff.definition is not None and handoff.definition != definition:
+    if handoff.definition is not None and handoff.definition != task.definition:
         reasons.append("definition changed")
-    current = input_digests(project.layout.root, task, hash_file, bodies)
+    current = input_digests(root, task.inputs, hash_file, body_digests)
     for key, digest in current.items():
         recorded = handoff.inputs.get(key)
         if digest is None:
@@ -121,32 +126,30 @@ def _compare_done(
     return reasons
 
 
-def derive_states(project: Project, graph: TaskGraph, hash_file: FileHasher) -> dict[str, TaskState]:
-    """The state of every loaded task, in dependency order (tasks on a cycle are `blocked`)."""
+def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, TaskState]:
+    """The state of every task, in dependency order (tasks on or after a cycle are `blocked`)."""
     states: dict[str, TaskState] = {}
-    bodies = {tid: (h.model, h.body) for tid, h in project.handoffs.items()}
+    body_digests = {tid: h.body_digest for tid, h in facts.handoffs.items()}
+    graph = TaskGraph.from_needs({t: f.needs for t, f in facts.tasks.items()})
     order, cyclic = graph.order()
     for task_id in order:
-        task = project.tasks[task_id].model
-        handoff_entry = project.handoffs.get(task_id)
-        if handoff_entry is None:
-            states[task_id] = _never_run(task_id, task.needs, states)
+        task = facts.tasks[task_id]
+        handoff = facts.handoffs.get(task_id)
+        if handoff is None:
+            state = _never_run(task_id, task.needs, states)
+            state.definition = task.definition
+            states[task_id] = state
             continue
-        handoff = handoff_entry.model
-        definition = current_definition(project, task_id)
         if handoff.status == "failed":
-            failure = handoff.failure
-            detail = f"{failure.kind}: {failure.detail}" if failure else "the last run failed"
-            state = TaskState(task_id, "failed", [detail.rstrip(": ")], handoff.run, definition)
+            state = TaskState(task_id, "failed", [handoff.failure or "the last run failed"])
         elif handoff.status == "rejected":
-            failed = [c.criterion for c in handoff.verification.checks if c.verdict == "fail"] if (
-                handoff.verification
-            ) else []
-            reasons = [f"verification failed: {c}" for c in failed] or ["rejected by the verifier"]
-            state = TaskState(task_id, "rejected", reasons, handoff.run, definition)
+            reasons = [f"verification failed: {c}" for c in handoff.failed_criteria] or ["rejected by the verifier"]
+            state = TaskState(task_id, "rejected", reasons)
         else:
-            reasons = _compare_done(project, task_id, handoff, states, hash_file, definition, bodies)
-            state = TaskState(task_id, "stale" if reasons else "done", reasons, handoff.run, definition)
+            reasons = _compare_done(root, facts, task_id, handoff, states, hash_file, body_digests)
+            state = TaskState(task_id, "stale" if reasons else "done", reasons)
+        state.run = handoff.run
+        state.definition = task.definition
         states[task_id] = state
     for task_id in cyclic:
         states[task_id] = TaskState(task_id, "blocked", ["on or after a dependency cycle"])

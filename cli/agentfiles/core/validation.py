@@ -16,7 +16,7 @@ class _Checker:
         self.project = project
         self.graph = graph
         self.found: list[Diagnostic] = []
-        self.known_tasks = set(project.tasks) | project.broken_tasks
+        self.known_tasks = set(project.tasks) | set(project.broken_tasks)
         self.known_roles = set(project.roles) | project.broken_roles
         self.outputs = OutputIndex({t: e.model for t, e in project.tasks.items()})
 
@@ -103,13 +103,23 @@ class _Checker:
         return other == task_id or self.graph.requires(task_id, other)
 
     def cycles(self) -> None:
-        for cycle in self.graph.cycles():
-            entry = self.project.tasks[cycle[0]]
-            self.error(
-                entry,
-                entry.line("needs"),
-                "dependency cycle: " + " -> ".join(cycle),
-                "remove one of these needs so the tasks can run in order",
+        graph = self.graph
+        if self.project.broken_tasks:
+            # A task that failed its schema still declares needs: a cycle through it is still a cycle.
+            needs = {t: e.model.needs for t, e in self.project.tasks.items()}
+            needs.update(self.project.broken_tasks)
+            graph = TaskGraph.from_needs(needs)
+        for cycle in graph.cycles():
+            entry = self.project.tasks.get(cycle[0])
+            file = entry.path if entry else self.project.layout.rel(self.project.layout.task_file(cycle[0]))
+            self.found.append(
+                Diagnostic(
+                    "error",
+                    "dependency cycle: " + " -> ".join(cycle),
+                    file,
+                    entry.line("needs") if entry else None,
+                    "remove one of these needs so the tasks can run in order",
+                )
             )
 
     # ------------------------------------------------------------------------------------------ paths

@@ -1,11 +1,9 @@
 """Markdown documents with YAML frontmatter, and plain YAML files: reading with exact line numbers,
-writing with a stable key order, and atomic replacement on disk."""
+writing with a stable key order."""
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +104,12 @@ def load_yaml_text(text: str, first_line: int = 1) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = first_line + mark.line if mark else first_line
         problem = (exc.problem or "invalid YAML").strip()
-        context = f" ({exc.context.strip()})" if exc.context else ""
+        context = ""
+        if exc.context:
+            context = f" ({exc.context.strip()}"
+            if exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+                context += f" started at line {first_line + exc.context_mark.line}"
+            context += ")"
         raise DocumentError(f"YAML syntax error: {problem}{context}", line=line) from None
     except yaml.YAMLError as exc:
         raise DocumentError(f"YAML syntax error: {exc}", line=first_line) from None
@@ -176,26 +179,3 @@ def dump_document(meta: dict[str, Any], body: str) -> str:
     post = frontmatter.Post(body.strip("\n"), **meta)
     text = frontmatter.dumps(post, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return text if text.endswith("\n") else text + "\n"
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Replace `path` with `data` so that readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

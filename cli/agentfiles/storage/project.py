@@ -9,10 +9,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agentfiles.core.diagnostics import Diagnostic, problems_from
+from agentfiles.core.diagnostics import Diagnostic, Loc, problems_from
 from agentfiles.core.models import Config, Handoff, Role, Task
 from agentfiles.core.paths import Layout, is_valid_id
 from agentfiles.core.project import Entry, Project
+from agentfiles.storage.cache import StatCache, signature
+from agentfiles.storage.files import markdown_names
 from agentfiles.storage.documents import (
     DocumentError,
     SourceMap,
@@ -22,27 +24,16 @@ from agentfiles.storage.documents import (
 )
 
 M = TypeVar("M", bound=BaseModel)
-SKIPPED_NAMES = frozenset({"README.md", "readme.md"})
 
 
 def markdown_files(folder: Path) -> list[Path]:
-    """The `*.md` files directly in `folder`, sorted by name; dotfiles and READMEs are not convention files."""
-    try:
-        with os.scandir(folder) as it:
-            names = [
-                e.name
-                for e in it
-                if e.name.endswith(".md") and not e.name.startswith((".", "_")) and e.name not in SKIPPED_NAMES
-                and e.is_file()
-            ]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return [folder / name for name in sorted(names)]
+    return [folder / name for name in markdown_names(folder)]
 
 
 class _Loader:
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, cache: StatCache) -> None:
         self.layout = layout
+        self.cache = cache
         self.diagnostics: list[Diagnostic] = []
 
     def error(self, message: str, file: str | None, line: int | None = None, hint: str | None = None) -> None:
@@ -77,17 +68,26 @@ class _Loader:
     def document(self, path: Path, model: type[M], *, lenient_keys: bool = False) -> Entry[M] | None:
         rel = self.layout.rel(path)
         try:
-            doc = parse_document(read_text(path))
+            sig = signature(os.stat(path))
+            cached = self.cache.get("doc", rel, sig)
+            if cached is not None:
+                meta, body = cached
+                source: SourceMap = _LazySourceMap(path)
+            else:
+                doc = parse_document(read_text(path))
+                meta, body, source = doc.meta, doc.body, doc.source
         except DocumentError as exc:
             self.error(exc.message, rel, exc.line)
             return None
         except OSError as exc:
             self.error(f"cannot read: {exc.strerror}", rel)
             return None
-        parsed = self.validate(model, doc.meta, rel, doc.source, lenient_keys=lenient_keys)
+        parsed = self.validate(model, meta, rel, source, lenient_keys=lenient_keys)
         if parsed is None:
             return None
-        return Entry(model=parsed, body=doc.body, path=rel, locate=doc.source.line)
+        if cached is None:
+            self.cache.put("doc", rel, sig, [meta, body])
+        return Entry(model=parsed, body=body, path=rel, locate=source.line)
 
     def config(self) -> tuple[Config, Entry[Config] | None]:
         path = self.layout.config
@@ -147,7 +147,7 @@ class _Loader:
                 roles[name] = entry
         return roles
 
-    def tasks(self, broken: set[str]) -> dict[str, Entry[Task]]:
+    def tasks(self, broken: dict[str, list[str]]) -> dict[str, Entry[Task]]:
         tasks: dict[str, Entry[Task]] = {}
         for path in markdown_files(self.layout.tasks):
             task_id = path.stem
@@ -160,10 +160,20 @@ class _Loader:
                 continue
             entry = self.document(path, Task)
             if entry is None:
-                broken.add(task_id)
+                broken[task_id] = self._raw_needs(path)
                 continue
             tasks[task_id] = entry
         return tasks
+
+    @staticmethod
+    def _raw_needs(path: Path) -> list[str]:
+        try:
+            needs = parse_document(read_text(path)).meta.get("needs")
+        except (DocumentError, OSError):
+            return []
+        if isinstance(needs, str):
+            needs = [needs]
+        return [n for n in needs if isinstance(n, str)] if isinstance(needs, list) else []
 
     def handoffs(self) -> dict[str, Entry[Handoff]]:
         handoffs: dict[str, Entry[Handoff]] = {}
@@ -182,13 +192,30 @@ class _Loader:
         return handoffs
 
 
-def load_project(root: Path) -> Project:
+class _LazySourceMap(SourceMap):
+    """The source map of a document served from the cache: the file is parsed again only to find a line."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("", 1)
+        self._path = path
+        self._real: SourceMap | None = None
+
+    def line(self, loc: Loc) -> int:
+        if self._real is None:
+            try:
+                self._real = parse_document(read_text(self._path)).source
+            except (DocumentError, OSError):
+                return 1
+        return self._real.line(loc)
+
+
+def load_project(root: Path, cache: StatCache | None = None) -> Project:
     """Read config, roles, tasks and handoffs under `root`; problems are collected in `diagnostics`."""
     layout = Layout(root)
-    loader = _Loader(layout)
+    loader = _Loader(layout, cache or StatCache(None))
     config, config_entry = loader.config()
     broken_roles: set[str] = set()
-    broken_tasks: set[str] = set()
+    broken_tasks: dict[str, list[str]] = {}
     roles = loader.roles(broken_roles)
     tasks = loader.tasks(broken_tasks)
     handoffs = loader.handoffs()

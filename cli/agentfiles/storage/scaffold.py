@@ -13,7 +13,8 @@ from agentfiles.core.diagnostics import did_you_mean, problems_from
 from agentfiles.core.models import Role, Task
 from agentfiles.core.paths import Layout, find_git_root, find_project_root, is_valid_id
 from agentfiles.errors import PreconditionError, UsageError
-from agentfiles.storage.documents import atomic_write, dump_document
+from agentfiles.storage.documents import dump_document
+from agentfiles.storage.files import atomic_write
 from agentfiles.storage.project import load_project
 from agentfiles.storage.templates import template_names, template_text
 
@@ -160,7 +161,7 @@ def new_task(
 
     project = load_project(layout.root)
     known_roles = set(project.roles) | project.broken_roles
-    known_tasks = set(project.tasks) | project.broken_tasks
+    known_tasks = set(project.tasks) | set(project.broken_tasks)
     for kind, name, known in (("role", role, known_roles), ("verifier role", verifier, known_roles)):
         if name and name not in known:
             guess = did_you_mean(name, known)

@@ -1,0 +1,98 @@
+"""Generates agents projects of N tasks for benchmarks: a DAG with needs, file inputs, a handoff input,
+outputs, and a handoff record per task whose hashes match, so that every task is `done`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from agentfiles.core.fingerprint import digest_file, handoff_digest
+from agentfiles.core.models import Config, Task
+from agentfiles.storage.documents import dump_document
+from agentfiles.storage.scaffold import init_project
+
+RUN_ID = "20261124T120000Z-bench0"
+
+
+def task_id(i: int) -> str:
+    return f"task-{i:05d}"
+
+
+def needs_of(i: int) -> list[int]:
+    """Task i needs task i-1 and task i//2 (when they exist and differ from i): a deep, wide DAG."""
+    return sorted({j for j in (i - 1, i // 2) if 0 <= j < i})
+
+
+def git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.invalid",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.invalid",
+    )
+    return env
+
+
+def make_agents_project(root: Path, n_tasks: int, *, commit: bool = True) -> None:
+    """An initialised repository at `root` with `n_tasks` done tasks (see module docstring)."""
+    root.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True, env=git_env())
+    init_project(root)
+    (root / ".agents" / "tasks" / "describe-project.md").unlink()
+    config = Config()
+    tasks_dir = root / ".agents" / "tasks"
+    handoffs_dir = root / ".agents" / "handoffs"
+    (root / "data").mkdir(exist_ok=True)
+    (root / "out").mkdir(exist_ok=True)
+    from agentfiles.core.fingerprint import definition_digest
+
+    bodies: dict[int, str] = {}
+    for i in range(n_tasks):
+        tid = task_id(i)
+        needs = [task_id(j) for j in needs_of(i)]
+        source = f"data/in-{i:05d}.txt"
+        output = f"out/{tid}.txt"
+        (root / source).write_text(f"input {i}\n")
+        (root / output).write_text(f"output {i}\n")
+        inputs: list[object] = [source]
+        if i > 0:
+            inputs.append(f"out/{task_id(i - 1)}.txt")
+            inputs.append({"handoff": task_id(i - 1)})
+        meta = {
+            "title": f"Task {i}: step {i}",
+            "executor": "command",
+            "run": f"cat {source} > {output}",
+            "needs": needs,
+            "inputs": inputs,
+            "outputs": [output],
+            "acceptance": [{"run": f"test -s {output}"}],
+        }
+        intent = f"## Intent\n\nProduce {output} from {source}.\n"
+        (tasks_dir / f"{tid}.md").write_text(dump_document(meta, intent))
+        task = Task.model_validate(meta)
+        recorded_inputs = {source: digest_file(root / source)}
+        if i > 0:
+            recorded_inputs[f"out/{task_id(i - 1)}.txt"] = digest_file(root / f"out/{task_id(i - 1)}.txt")
+            recorded_inputs[f"handoff:{task_id(i - 1)}"] = handoff_digest(bodies[i - 1])
+        body = f"## Summary\n\nWrote {output}.\n"
+        bodies[i] = body
+        handoff = {
+            "schema": 1,
+            "task": tid,
+            "run": RUN_ID,
+            "status": "done",
+            "executor": "command",
+            "definition": definition_digest(task, intent, None, "", config.resolve_model(None)),
+            "inputs": recorded_inputs,
+            "outputs": {output: digest_file(root / output)},
+            "upstream": {n: RUN_ID for n in needs},
+        }
+        (handoffs_dir / f"{tid}.md").write_text(dump_document(handoff, body))
+    if commit:
+        env = git_env()
+        subprocess.run(["git", "-C", str(root), "add", "-A"], check=True, env=env)
+        subprocess.run(["git", "-C", str(root), "commit", "-qm", "bench fixture"], check=True, env=env)

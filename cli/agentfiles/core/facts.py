@@ -1,0 +1,119 @@
+"""The facts that decide task state, as plain data: what each task declares and what each handoff
+recorded. They are extracted once from the validated models and can be cached as JSON, so that a
+warm `agents status` needs neither YAML parsing nor pydantic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentfiles.core.project import Project
+
+
+@dataclass
+class TaskFacts:
+    id: str
+    needs: list[str]
+    inputs: list[list[str]]  # ["path", "docs/*.md"] or ["handoff", "api-design"]
+    outputs: list[str]
+    definition: str
+    command: bool
+
+    def to_json(self) -> list[Any]:
+        return [self.id, self.needs, self.inputs, self.outputs, self.definition, self.command]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> TaskFacts:
+        return cls(*data)
+
+
+@dataclass
+class HandoffFacts:
+    run: str
+    status: str
+    definition: str | None
+    inputs: dict[str, str]
+    outputs: dict[str, str]
+    upstream: dict[str, str]
+    body_digest: str
+    failure: str | None = None  # "kind: detail"
+    review_rejected: str | None = None  # the reason, "" when none was given
+    failed_criteria: list[str] = field(default_factory=list)
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.run,
+            self.status,
+            self.definition,
+            self.inputs,
+            self.outputs,
+            self.upstream,
+            self.body_digest,
+            self.failure,
+            self.review_rejected,
+            self.failed_criteria,
+        ]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> HandoffFacts:
+        return cls(*data)
+
+
+@dataclass
+class Facts:
+    tasks: dict[str, TaskFacts]
+    handoffs: dict[str, HandoffFacts]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tasks": [t.to_json() for t in self.tasks.values()],
+            "handoffs": {k: h.to_json() for k, h in self.handoffs.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Facts:
+        tasks = [TaskFacts.from_json(t) for t in data["tasks"]]
+        return cls(
+            {t.id: t for t in tasks},
+            {k: HandoffFacts.from_json(h) for k, h in data["handoffs"].items()},
+        )
+
+
+def facts_of(project: Project) -> Facts:
+    """Extract the state-deciding facts from a loaded project."""
+    from agentfiles.core.fingerprint import handoff_digest
+    from agentfiles.core.state import current_definition
+
+    tasks: dict[str, TaskFacts] = {}
+    for task_id, entry in project.tasks.items():
+        task = entry.model
+        tasks[task_id] = TaskFacts(
+            id=task_id,
+            needs=list(task.needs),
+            inputs=[["handoff", s.handoff] if s.handoff else ["path", str(s.path)] for s in task.inputs],
+            outputs=list(task.outputs),
+            definition=current_definition(project, task_id),
+            command=task.is_command,
+        )
+    handoffs: dict[str, HandoffFacts] = {}
+    for task_id, entry in project.handoffs.items():
+        h = entry.model
+        failure = f"{h.failure.kind}: {h.failure.detail}".rstrip(": ") if h.failure else None
+        review = None
+        if h.review is not None and h.review.state == "rejected":
+            review = h.review.reason or ""
+        failed = [c.criterion for c in h.verification.checks if c.verdict == "fail"] if h.verification else []
+        handoffs[task_id] = HandoffFacts(
+            run=h.run,
+            status=h.status,
+            definition=h.definition,
+            inputs=dict(h.inputs),
+            outputs=dict(h.outputs),
+            upstream=dict(h.upstream),
+            body_digest=handoff_digest(entry.body),
+            failure=failure,
+            review_rejected=review,
+            failed_criteria=failed,
+        )
+    return Facts(tasks, handoffs)

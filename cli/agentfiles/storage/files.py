@@ -1,0 +1,52 @@
+"""Small file-system primitives shared by storage: atomic replacement, listing convention files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+SKIPPED_NAMES = frozenset({"README.md", "readme.md"})
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Replace `path` with `data` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def markdown_names(folder: Path) -> list[str]:
+    """The `*.md` file names directly in `folder`, sorted; dotfiles, `_`-files and READMEs are not
+    convention files."""
+    try:
+        with os.scandir(folder) as it:
+            names = [
+                e.name
+                for e in it
+                if e.name.endswith(".md")
+                and not e.name.startswith((".", "_"))
+                and e.name not in SKIPPED_NAMES
+                and e.is_file()
+            ]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    names.sort()
+    return names

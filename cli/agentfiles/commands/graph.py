@@ -46,8 +46,10 @@ def _mermaid(nodes: list[tuple[str, str, str]], links: dict[tuple[str, str], lis
         arrow = "-->" if "needs" in labels else "-.->"
         text = " + ".join(labels).replace('"', "'")
         lines.append(f'  {ids[source]} {arrow}|"{text}"| {ids[target]}')
+    used = {state for _, state, _ in nodes}
     for state, fill in _FILL.items():
-        lines.append(f"  classDef {state} fill:{fill},stroke:#495057")
+        if state in used:
+            lines.append(f"  classDef {state} fill:{fill},stroke:#495057")
     return "\n".join(lines) + "\n"
 
 

@@ -26,9 +26,10 @@ class _Checker:
     def warning(self, entry: Entry[Task] | None, line: int | None, message: str, hint: str | None = None) -> None:
         self.found.append(Diagnostic("warning", message, entry.path if entry else None, line, hint))
 
-    def unknown(self, kind: str, name: str, known: set[str]) -> str:
+    def unknown(self, kind: str, name: str, known: set[str], where: str = "") -> str:
         guess = did_you_mean(name, known)
-        return f"unknown {kind} '{name}'" + (f" - did you mean '{guess}'?" if guess else "")
+        text = f"unknown {kind} '{name}'" + (f" {where}" if where else "")
+        return text + (f" - did you mean '{guess}'?" if guess else "")
 
     # ------------------------------------------------------------------------------------------ roles
 
@@ -82,7 +83,7 @@ class _Checker:
                 self.error(
                     entry,
                     entry.line("needs", index),
-                    self.unknown("task", need, self.known_tasks) + " in needs",
+                    self.unknown("task", need, self.known_tasks, "in needs"),
                     "needs lists task ids: the names of files in .agents/tasks/ without .md",
                 )
         for index, spec in enumerate(task.inputs):
@@ -90,7 +91,7 @@ class _Checker:
                 continue
             line = entry.line("inputs", index)
             if spec.handoff not in self.known_tasks:
-                self.error(entry, line, self.unknown("task", spec.handoff, self.known_tasks) + " in a handoff input")
+                self.error(entry, line, self.unknown("task", spec.handoff, self.known_tasks, "in a handoff input"))
             elif spec.handoff in self.project.tasks and not self._requires(task_id, spec.handoff):
                 self.warning(
                     entry,

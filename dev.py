@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Set-up and chores from a fresh clone, with nothing but python3 and git:
+
+    python3 dev.py demo    run a demo pipeline in a scratch repository
+    python3 dev.py test    run the test suite
+
+Both create `.venv/` on first use and install the project into it (again when pyproject.toml changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+MARKER = VENV / ".agentfiles-installed"
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the project with its test extras, unless already done for this pyproject."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if MARKER.exists() and MARKER.read_text() == wanted and (BIN / "agents").exists():
+        return
+    if not (BIN / "python").exists():
+        print(f"dev: creating {VENV.relative_to(ROOT)}/", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    print("dev: installing agentfiles and its test dependencies (first run only)", flush=True)
+    pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "-U", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[test]"], check=True)
+    MARKER.write_text(wanted)
+
+
+def test(args: list[str]) -> int:
+    ensure_venv()
+    return subprocess.run([str(BIN / "python"), "-m", "pytest", *args], cwd=ROOT).returncode
+
+
+def demo(args: list[str]) -> int:
+    ensure_venv()
+    sys.path.insert(0, str(ROOT / "demo"))
+    from pipeline import run_demo
+
+    target = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="agents-demo-"))
+    return run_demo(target, BIN / "agents")
+
+
+def main() -> int:
+    commands = {"test": test, "demo": demo}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__.strip())
+        return 2
+    return commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

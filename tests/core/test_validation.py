@@ -1,0 +1,183 @@
+"""`agents validate` on real repositories: every problem at once, with file and line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conftest import task_text, write_files
+
+
+def validate(agents, root: Path):  # type: ignore[no-untyped-def]
+    return agents("-C", str(root), "validate", "--json")
+
+
+def messages(result) -> list[str]:  # type: ignore[no-untyped-def]
+    data = result.json
+    return [f"{d['severity']} {d['file']}:{d['line']}: {d['message']}" for d in data["errors"] + data["warnings"]]
+
+
+def test_the_three_classic_mistakes_at_once(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(
+        project,
+        {
+            ".agents/tasks/broken.md": "---\ntitle: Broken\nrole: developer\ninputs: [a.md, b.md\n---\n",
+            ".agents/tasks/typo.md": "---\ntitle: Typo\nrole: developer\noutput: [x.md]\n---\n",
+            ".agents/tasks/a.md": task_text("A", run="true", needs=["b"]),
+            ".agents/tasks/b.md": task_text("B", run="true", needs=["a"]),
+        },
+    )
+    result = agents("-C", str(project), "validate")
+    assert result.code == 2
+    assert "Traceback" not in result.err
+    lines = result.err.splitlines()
+    assert any(line.startswith("error: .agents/tasks/broken.md:5: YAML syntax error") for line in lines)
+    assert "error: .agents/tasks/typo.md:4: unknown key 'output' - did you mean 'outputs'?" in lines
+    assert any(line.startswith("error: .agents/tasks/a.md:") and "dependency cycle: a -> b -> a" in line for line in lines)
+    assert result.out == ""
+
+
+def test_valid_project_says_ok(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {"in.txt": "x", ".agents/tasks/t.md": task_text("T", run="true", inputs=["in.txt"])})
+    result = agents("-C", str(project), "validate")
+    assert result.code == 0 and result.out.startswith("ok: 1 tasks, 3 roles, 0 handoffs")
+
+
+def test_unknown_references_with_suggestions(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(
+        project,
+        {
+            ".agents/tasks/first.md": task_text("First", run="true"),
+            ".agents/tasks/t.md": task_text(
+                "T", role="developr", needs=["first", "frist"], verifier="reviewr", inputs=[{"handoff": "ghost"}]
+            ),
+        },
+    )
+    found = messages(validate(agents, project))
+    assert "error .agents/tasks/t.md:3: unknown role 'developr' - did you mean 'developer'?" in found
+    assert "error .agents/tasks/t.md:4: unknown task 'frist' in needs - did you mean 'first'?" in found
+    assert "error .agents/tasks/t.md:5: unknown verifier role 'reviewr' - did you mean 'reviewer'?" in found
+    assert "error .agents/tasks/t.md:7: unknown task 'ghost' in a handoff input" in found
+
+
+def test_verifier_must_not_be_the_doer(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/t.md": task_text("T", role="reviewer", acceptance=["Good"])})
+    found = messages(validate(agents, project))
+    assert any("the verifier 'reviewer' is the doer's own role" in m for m in found)
+
+
+def test_two_tasks_declaring_one_output(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(
+        project,
+        {
+            ".agents/tasks/a.md": task_text("A", run="true", outputs=["out/x.md"]),
+            ".agents/tasks/b.md": task_text("B", run="true", outputs=["out/y.md", "out/x.md"]),
+        },
+    )
+    found = messages(validate(agents, project))
+    assert "error .agents/tasks/b.md:4: output 'out/x.md' is also declared by task 'a'" in found
+
+
+def test_reading_another_tasks_output_without_needing_it_is_a_race(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(
+        project,
+        {
+            ".agents/tasks/a.md": task_text("A", run="true", outputs=["out/x.md"]),
+            ".agents/tasks/b.md": task_text("B", run="true", inputs=["out/*.md", {"handoff": "a"}]),
+            ".agents/tasks/c.md": task_text("C", run="true", needs=["d"], inputs=["out/x.md"]),
+            ".agents/tasks/d.md": task_text("D", run="true", needs=["a"]),
+        },
+    )
+    result = validate(agents, project)
+    assert result.code == 0  # warnings only
+    found = messages(result)
+    assert "warning .agents/tasks/b.md:5: reads 'out/x.md', an output of 'a', without needing 'a': a race" in found
+    assert "warning .agents/tasks/b.md:6: reads the handoff of 'a' without needing it: a race" in found
+    assert not any("tasks/c.md" in m for m in found)  # c needs a through d
+
+
+def test_paths_leaving_the_repository(project: Path, agents, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("s")
+    os.symlink(outside, project / "link")
+    write_files(
+        project,
+        {
+            ".agents/tasks/t.md": task_text(
+                "T", run="true", inputs=["link/secret.txt", "/etc/passwd"], outputs=["../up.txt", "link/out.txt"]
+            )
+        },
+    )
+    found = messages(validate(agents, project))
+    assert any("'/etc/passwd' is absolute" in m for m in found)
+    assert any("'../up.txt' contains '..'" in m for m in found)
+    # Schema errors stop the file there; fix them and the symlinks are checked.
+    write_files(
+        project,
+        {".agents/tasks/t.md": task_text("T", run="true", inputs=["link/secret.txt"], outputs=["link/out.txt"])},
+    )
+    found = messages(validate(agents, project))
+    assert "error .agents/tasks/t.md:4: input 'link/secret.txt' leaves the repository through a symlink" in found
+    assert "error .agents/tasks/t.md:5: output 'link/out.txt' leaves the repository through a symlink" in found
+
+
+def test_inputs_matching_nothing_warn_unless_a_task_produces_them(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(
+        project,
+        {
+            ".agents/tasks/a.md": task_text("A", run="true", outputs=["gen/made.md"]),
+            ".agents/tasks/b.md": task_text("B", run="true", needs=["a"], inputs=["gen/made.md", "nowhere/*.md"]),
+        },
+    )
+    found = messages(validate(agents, project))
+    assert found == [
+        "warning .agents/tasks/b.md:5: input 'nowhere/*.md' matches no file, and no task declares it as an output"
+    ]
+
+
+def test_outputs_inside_agents_or_globs_are_refused(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="true", outputs=[".agents/x.md", "out/*.md"])})
+    found = messages(validate(agents, project))
+    assert any("inside .agents/" in m for m in found) and any("is a glob" in m for m in found)
+
+
+def test_strict_turns_warnings_into_failure(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="true", inputs=["missing.txt"])})
+    assert agents("-C", str(project), "validate").code == 0
+    assert agents("-C", str(project), "validate", "--strict").code == 2
+
+
+def test_role_files_are_checked(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(
+        project,
+        {
+            ".agents/roles/writer.md": "---\nname: author\ndescription: Writes.\n---\nYou write.\n",
+            ".agents/roles/bad.md": "---\nname: bad\ndescription: x\nmodle: opus\n---\n",
+            ".claude/agents/helper.md": "---\nname: helper\ndescription: Helps.\nfuture-key: 1\n---\nHelp.\n",
+        },
+    )
+    found = messages(validate(agents, project))
+    assert "error .agents/roles/writer.md:2: role name 'author' differs from the file name 'writer'" in found
+    assert "error .agents/roles/bad.md:4: unknown key 'modle' - did you mean 'model'?" in found
+    # Claude Code's own files may carry keys we do not know: a warning, not an error.
+    assert any(m.startswith("warning .claude/agents/helper.md:4: unknown key 'future-key'") for m in found)
+
+
+def test_config_errors_have_lines(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    path = project / ".agents/config.yaml"
+    path.write_text(path.read_text() + "\njobz: 3\n")
+    found = messages(validate(agents, project))
+    assert any(m.startswith("error .agents/config.yaml:") and "unknown key 'jobz' - did you mean 'jobs'?" in m for m in found)
+
+
+def test_not_utf8_and_unreadable_files(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    (project / ".agents/tasks/bin.md").write_bytes(b"---\ntitle: \xff\xfe\n---\n")
+    found = messages(validate(agents, project))
+    assert any("bin.md" in m and "not UTF-8" in m for m in found)
+
+
+def test_invalid_task_file_name(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/Bad Name.md": task_text("T", run="true")})
+    found = messages(validate(agents, project))
+    assert any("'Bad Name' is not a valid task id" in m for m in found)

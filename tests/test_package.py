@@ -1,0 +1,126 @@
+"""Packaging and start-up: what the wheel holds, which modules each command imports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, git, make_repo, task_text, write_files
+
+PROBE = textwrap.dedent(
+    """
+    import sys
+    from agentfiles.commands.app import run
+    code = run(sys.argv[1:])
+    heavy = sorted(m for m in ("anthropic", "git", "pydantic", "yaml", "typer", "rich") if m in sys.modules)
+    print("MODULES", ",".join(heavy), "CODE", code)
+    """
+)
+
+
+def loaded_modules(*args: str, cwd: Path) -> tuple[set[str], int]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True, text=True)
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("MODULES")][-1]
+    _, modules, _, code = line.split(" ")
+    return set(filter(None, modules.split(","))), int(code)
+
+
+def test_version_imports_nothing_heavy() -> None:
+    code = "import sys; from agentfiles.entry import main\ntry:\n main(['--version'])\nexcept SystemExit: pass\nprint(sorted(m for m in ('typer','pydantic','yaml','anthropic','git') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.fixture
+def warm_project(tmp_path: Path) -> Path:
+    repo = make_repo(tmp_path / "warm", {"data/in.txt": "x\n"})
+    subprocess.run([sys.executable, "-m", "agentfiles", "-C", str(repo), "init"], check=True, capture_output=True)
+    write_files(repo, {".agents/tasks/t.md": task_text("T", run="true", inputs=["data/in.txt"], outputs=["o.txt"])})
+    old = time.time() - 60  # older than the caches' racy window, as files edited a while ago are
+    for path in repo.rglob("*"):
+        if ".git" not in path.parts:
+            os.utime(path, (old, old))
+    return repo
+
+
+@pytest.mark.parametrize("args", [["--help"], ["validate"], ["status"], ["status", "--json"], ["graph"], ["roles"]])
+def test_read_commands_import_neither_anthropic_nor_gitpython(warm_project: Path, args: list[str]) -> None:
+    modules, code = loaded_modules(*args, cwd=warm_project)
+    assert code == 0
+    assert "anthropic" not in modules and "git" not in modules
+
+
+def test_warm_status_needs_neither_yaml_nor_pydantic(warm_project: Path) -> None:
+    first, _ = loaded_modules("status", cwd=warm_project)
+    assert "yaml" in first  # the first run parses the files and writes the index
+    second, code = loaded_modules("status", cwd=warm_project)
+    assert code == 0 and "yaml" not in second and "pydantic" not in second
+    # A changed task file is noticed: the index is bypassed and the change shows.
+    path = warm_project / ".agents/tasks/t.md"
+    path.write_text(path.read_text().replace("title: T", "title: T2"))
+    third, _ = loaded_modules("status", cwd=warm_project)
+    assert "yaml" in third
+
+
+def test_core_imports_neither_typer_nor_anthropic() -> None:
+    code = (
+        "import sys, pkgutil, importlib, agentfiles.core as core\n"
+        "for m in pkgutil.iter_modules(core.__path__): importlib.import_module('agentfiles.core.' + m.name)\n"
+        "print(sorted(m for m in ('typer','rich','anthropic','git','httpx') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_pyproject_lists_every_package() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {"agentfiles.templates"} | {
+        "agentfiles" + ("." + ".".join(p.relative_to(ROOT / "cli/agentfiles").parts) if p != ROOT / "cli/agentfiles" else "")
+        for p in (ROOT / "cli/agentfiles").rglob("*")
+        if p.is_dir() and (p / "__init__.py").exists()
+    } | {"agentfiles"}
+    assert listed == found
+
+
+def test_wheel_installs_and_runs_init(tmp_path: Path) -> None:
+    """Build the wheel, install it alone into a fresh virtual environment, run `agents init` from it."""
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = dist.glob("agentfiles-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    # Dependencies come from this environment's site-packages, appended after the venv's own (so the
+    # wheel's agentfiles wins over any editable install here).
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    here = [p for p in sys.path if p.endswith("site-packages")]
+    Path(site, "zz_deps.pth").write_text("\n".join(here) + "\n")
+    repo = make_repo(tmp_path / "proj")
+    done = subprocess.run([str(venv / "bin" / "agents"), "init"], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (repo / ".agents/roles/reviewer.md").read_text().startswith("---\nname: reviewer\n")
+    where = subprocess.run(
+        [str(python), "-c", "import agentfiles, importlib.resources as r; print(agentfiles.__file__); "
+         "print(r.files('agentfiles.templates'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert all(str(venv) in line for line in where.splitlines())
+    checked = subprocess.run([str(venv / "bin" / "agents"), "validate"], cwd=repo, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    git(repo, "status", "--porcelain")

@@ -124,3 +124,11 @@ def test_wheel_installs_and_runs_init(tmp_path: Path) -> None:
     checked = subprocess.run([str(venv / "bin" / "agents"), "validate"], cwd=repo, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     git(repo, "status", "--porcelain")
+
+
+def test_cli_reference_is_current() -> None:
+    """docs/cli.md is what the project's own `cli-reference` step generates from --help."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "generate_cli_reference.py")], capture_output=True, text=True, check=True
+    )
+    assert (ROOT / "docs" / "cli.md").read_text() == done.stdout, "regenerate: python3 docs/generate_cli_reference.py > docs/cli.md"

@@ -82,7 +82,10 @@ def test_pyproject_lists_every_package() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     listed = set(config["tool"]["setuptools"]["packages"])
-    found = {"agentfiles.templates"} | {
+    templates = {"agentfiles.templates"} | {
+        f"agentfiles.templates.{p.name}" for p in (ROOT / "templates").iterdir() if p.is_dir() and p.name != "__pycache__"
+    }
+    found = templates | {
         "agentfiles" + ("." + ".".join(p.relative_to(ROOT / "cli/agentfiles").parts) if p != ROOT / "cli/agentfiles" else "")
         for p in (ROOT / "cli/agentfiles").rglob("*")
         if p.is_dir() and (p / "__init__.py").exists()

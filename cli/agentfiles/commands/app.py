@@ -56,9 +56,9 @@ def main_options(
 
 
 def _register() -> None:
-    from agentfiles.commands import graph, init, new, roles, status, validate
+    from agentfiles.commands import graph, history, init, new, roles, run, status, validate
 
-    for module in (init, new, validate, status, graph, roles):
+    for module in (init, new, validate, status, run, history, graph, roles):
         module.register(app)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agentfiles.core.models import Task
     from agentfiles.core.project import Project
 
 
@@ -19,9 +20,11 @@ class TaskFacts:
     outputs: list[str]
     definition: str
     command: bool
+    item: str | None = None  # set on one item of a foreach task
+    family: bool = False  # a foreach task itself: it needs its items and never runs
 
     def to_json(self) -> list[Any]:
-        return [self.id, self.needs, self.inputs, self.outputs, self.definition, self.command]
+        return [self.id, self.needs, self.inputs, self.outputs, self.definition, self.command, self.item, self.family]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> TaskFacts:
@@ -64,11 +67,13 @@ class HandoffFacts:
 class Facts:
     tasks: dict[str, TaskFacts]
     handoffs: dict[str, HandoffFacts]
+    foreach: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # task -> (glob, items)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "tasks": [t.to_json() for t in self.tasks.values()],
             "handoffs": {k: h.to_json() for k, h in self.handoffs.items()},
+            "foreach": {k: [g, items] for k, (g, items) in self.foreach.items()},
         }
 
     @classmethod
@@ -77,21 +82,47 @@ class Facts:
         return cls(
             {t.id: t for t in tasks},
             {k: HandoffFacts.from_json(h) for k, h in data["handoffs"].items()},
+            {k: (g, items) for k, (g, items) in data.get("foreach", {}).items()},
         )
 
 
+def _inputs(task: Task) -> list[list[str]]:
+    return [["handoff", s.handoff] if s.handoff else ["path", str(s.path)] for s in task.inputs]
+
+
 def facts_of(project: Project) -> Facts:
-    """Extract the state-deciding facts from a loaded project."""
+    """Extract the state-deciding facts from a loaded project (foreach tasks expanded into their items)."""
     from agentfiles.core.fingerprint import handoff_digest
+    from agentfiles.core.foreach import item_task, items_of, step_id
     from agentfiles.core.state import current_definition
 
     tasks: dict[str, TaskFacts] = {}
+    foreach: dict[str, tuple[str, list[str]]] = {}
     for task_id, entry in project.tasks.items():
         task = entry.model
+        if task.foreach:
+            items = items_of(project.layout.root, task.foreach)
+            foreach[task_id] = (task.foreach, items)
+            steps = []
+            for item in items:
+                sid = step_id(task_id, item)
+                one = item_task(task, item)
+                tasks[sid] = TaskFacts(
+                    id=sid,
+                    needs=list(task.needs),
+                    inputs=_inputs(one),
+                    outputs=list(one.outputs),
+                    definition=current_definition(project, task_id, item),
+                    command=task.is_command,
+                    item=item,
+                )
+                steps.append(sid)
+            tasks[task_id] = TaskFacts(task_id, steps, [], [], "", task.is_command, family=True)
+            continue
         tasks[task_id] = TaskFacts(
             id=task_id,
             needs=list(task.needs),
-            inputs=[["handoff", s.handoff] if s.handoff else ["path", str(s.path)] for s in task.inputs],
+            inputs=_inputs(task),
             outputs=list(task.outputs),
             definition=current_definition(project, task_id),
             command=task.is_command,
@@ -116,4 +147,4 @@ def facts_of(project: Project) -> Facts:
             review_rejected=review,
             failed_criteria=failed,
         )
-    return Facts(tasks, handoffs)
+    return Facts(tasks, handoffs, foreach)

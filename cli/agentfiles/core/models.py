@@ -10,12 +10,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agentfiles.core.paths import check_repo_path, is_valid_id, normalize_repo_path
+from agentfiles.core.paths import check_repo_path, is_valid_id, is_valid_step_id, normalize_repo_path
 
 Executor = Literal["auto", "agent", "command", "claude-code"]
 HandoffStatus = Literal["done", "failed", "rejected"]
 FailureKind = Literal[
-    "crash", "hang", "invalid_output", "check_failed", "rejected", "budget", "api", "interrupted"
+    "crash", "hang", "invalid_output", "missing_input", "check_failed", "rejected", "budget", "api", "interrupted"
 ]
 
 
@@ -39,8 +39,15 @@ def _task_id(value: str) -> str:
     return value
 
 
+def _step_id(value: str) -> str:
+    if not is_valid_step_id(value):
+        raise ValueError(f"{value!r} is not a valid task id (or `task@item` of a foreach task)")
+    return value
+
+
 RepoPath = Annotated[str, AfterValidator(_repo_path)]
 TaskId = Annotated[str, AfterValidator(_task_id)]
+StepId = Annotated[str, AfterValidator(_step_id)]
 
 
 class Budget(Strict):
@@ -350,7 +357,8 @@ class Handoff(Strict):
     """`.agents/handoffs/<task>.md` frontmatter (CONVENTION.md section 5); the body is the summary."""
 
     schema_version: int = Field(1, alias="schema", ge=1, le=1)
-    task: TaskId
+    task: StepId
+    item: str | None = None  # the file a foreach step ran for
     run: str
     status: HandoffStatus
     role: str | None = None

@@ -12,6 +12,7 @@ from agentfiles.errors import PreconditionError
 AGENTS_DIR = ".agents"
 ID_PATTERN = r"[a-z0-9][a-z0-9._-]*"
 ID_RE = re.compile(ID_PATTERN + r"\Z")
+STEP_ID_RE = re.compile(ID_PATTERN + r"(@[A-Za-z0-9._-]+)?\Z")  # a task, or one item of a foreach task
 GLOB_CHARS = frozenset("*?[")
 
 
@@ -109,6 +110,10 @@ def find_project_root(start: Path) -> Path:
 
 def is_valid_id(value: str) -> bool:
     return bool(ID_RE.match(value))
+
+
+def is_valid_step_id(value: str) -> bool:
+    return bool(STEP_ID_RE.match(value))
 
 
 def has_glob(pattern: str) -> bool:

@@ -52,18 +52,44 @@ def role_for(project: Project, task_id: str) -> Role | None:
     return entry.model if entry else None
 
 
-def current_definition(project: Project, task_id: str) -> str:
-    """The definition digest a run of this task would record now."""
+def current_definition(project: Project, task_id: str, item: str | None = None) -> str:
+    """The definition digest a run of this task (or of one item of a foreach task) would record now."""
+    from agentfiles.core.foreach import item_task, substitute
+
     entry = project.tasks[task_id]
     role = role_for(project, task_id)
     role_entry = project.roles.get(role.name) if role else None
+    task, intent = entry.model, entry.body
+    if item is not None:
+        task, intent = item_task(task, item), substitute(intent, item)
     return definition_digest(
-        entry.model,
-        entry.body,
+        task,
+        intent,
         role,
         role_entry.body if role_entry else "",
         project.model_of(entry.model, role),
     )
+
+
+_WORST_FIRST: tuple[State, ...] = ("failed", "rejected", "blocked", "stale", "ready", "pending")
+
+
+def _family(task_id: str, items: list[str], states: dict[str, TaskState]) -> TaskState:
+    """A foreach task's state: done when every item is, else the worst of its items'."""
+    from agentfiles.core.foreach import family_run
+
+    if not items:
+        return TaskState(task_id, "done", ["foreach matches no file"])
+    found = [states[i] for i in items]
+    runs = [s.run for s in found if s.run]
+    run = family_run(runs) if len(runs) == len(found) else None
+    if all(s.state == "done" for s in found):
+        return TaskState(task_id, "done", [], run)
+    worst = next(state for state in _WORST_FIRST if any(s.state == state for s in found))
+    open_items = [s for s in found if s.state != "done"]
+    reasons = [f"{len(found) - len(open_items)} of {len(found)} items done"]
+    reasons += [f"{s.id}: {s.state}" + (f" ({s.reasons[0]})" if s.reasons else "") for s in open_items[:5]]
+    return TaskState(task_id, worst, reasons, run)
 
 
 def _never_run(task_id: str, needs: list[str], states: dict[str, TaskState]) -> TaskState:
@@ -134,6 +160,9 @@ def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, 
     order, cyclic = graph.order()
     for task_id in order:
         task = facts.tasks[task_id]
+        if task.family:
+            states[task_id] = _family(task_id, task.needs, states)
+            continue
         handoff = facts.handoffs.get(task_id)
         if handoff is None:
             state = _never_run(task_id, task.needs, states)

@@ -133,16 +133,25 @@ class Workspace:
         cached = _read_index(index_path)
         if cached is not None and cached.get("files") == files:
             try:
-                self._facts = Facts.from_json(cached["facts"])
-                return self._facts
+                facts = Facts.from_json(cached["facts"])
             except (KeyError, TypeError, ValueError):
-                pass
+                facts = None
+            if facts is not None and self._items_unchanged(facts):
+                self._facts = facts
+                return facts
         self.require_loaded()
         from agentfiles.core.facts import facts_of
 
         self._facts = facts_of(self.project)
         _write_index(index_path, files, self._facts)
         return self._facts
+
+    def _items_unchanged(self, facts: Facts) -> bool:
+        """A foreach task's items are files anywhere in the repository: the index holds only while its
+        globs match the same files."""
+        from agentfiles.core.fingerprint import expand_path_input
+
+        return all(expand_path_input(self.root, glob) == items for glob, items in facts.foreach.values())
 
     def states(self) -> dict[str, TaskState]:
         if self._states is None:

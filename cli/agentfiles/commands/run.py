@@ -1,0 +1,175 @@
+"""`agents run`: carry out the steps that are not done, one commit per step, with progress on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import List, Optional
+
+import typer
+
+from agentfiles.commands.output import Options, Output
+from agentfiles.errors import EXIT_INTERRUPTED, EXIT_STEP_FAILED
+
+
+class PlainProgress:
+    """One line per event: for logs, pipes and CI."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+
+    def __call__(self, kind: str, payload: object) -> None:
+        with self.lock:
+            if kind == "start":
+                self.out.note(f"run   {payload}")
+            elif kind == "finish":
+                self.out.note(_finish_line(self.out, payload))
+            elif kind == "skip":
+                self.out.note(f"skip  {payload.task}: {payload.reason}")  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        pass
+
+
+def _finish_line(out: Output, outcome) -> str:  # type: ignore[no-untyped-def]
+    commit = (outcome.commit or "")[:8]
+    if outcome.ok:
+        changed = f", changed {', '.join(outcome.changed)}" if outcome.changed else ", no output changed"
+        return f"{out.paint('done', 'done', stream=sys.stderr)}  {outcome.task} in {outcome.duration_s:.2f} s ({commit}{changed})"
+    detail = f"{outcome.failure_kind}: {outcome.failure_detail}"
+    return f"{out.paint(outcome.status, 'failed', stream=sys.stderr)} {outcome.task} in {outcome.duration_s:.2f} s ({commit}) {detail}"
+
+
+class LiveProgress:
+    """A live table of running steps with their elapsed time, finished steps printed above it."""
+
+    def __init__(self, out: Output) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.out = out
+        self.console = Console(stderr=True)
+        self.running: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+        self.live.__enter__()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+        self._ticker.start()
+
+    def _render(self):  # type: ignore[no-untyped-def]
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
+        now = time.monotonic()
+        for task, since in sorted(self.running.items(), key=lambda kv: kv[1]):
+            table.add_row("[cyan]running[/]", task, f"{now - since:5.1f} s")
+        return table
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.25):
+            with self.lock:
+                self.live.update(self._render())
+
+    def __call__(self, kind: str, payload: object) -> None:
+        with self.lock:
+            if kind == "start":
+                self.running[str(payload)] = time.monotonic()
+            elif kind == "finish":
+                self.running.pop(payload.task, None)  # type: ignore[attr-defined]
+                self.console.print(_finish_line(Output(color=False), payload), highlight=False, markup=False)
+            elif kind == "skip":
+                self.console.print(f"skip  {payload.task}: {payload.reason}", highlight=False, markup=False)  # type: ignore[attr-defined]
+            self.live.update(self._render())
+
+    def close(self) -> None:
+        self._stop.set()
+        self.live.__exit__(None, None, None)
+
+
+def run_command(
+    ctx: typer.Context,
+    tasks: Optional[List[str]] = typer.Argument(None, metavar="[TASK]...", help="Only these tasks (and what they need)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Steps run at once (default: config jobs)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the plan with each step's reasons; run nothing."),
+    force: bool = typer.Option(False, "--force", help="Run even done steps; overwrite uncommitted output edits."),
+    keep_going: bool = typer.Option(False, "--keep-going", "-k", help="After a failure, go on with independent steps."),
+    no_deps: bool = typer.Option(False, "--no-deps", help="Run only the named tasks, not the needs that are not done."),
+    json_output: bool = typer.Option(False, "--json", help="Print the plan and outcomes as one JSON object."),
+) -> int:
+    """Run every step that is not done, in dependency order, each in a clean sandbox, one commit per step.
+
+    A step sees only its declared inputs and may write only its declared outputs; its `run:` checks must
+    pass before anything lands. A failed step commits its handoff and run record only.
+    """
+    from agentfiles.runner.reconcile import RunOptions, reconcile
+
+    opts: Options = ctx.obj
+    out = opts.out(json_output)
+    options = RunOptions(
+        targets=list(tasks or []), jobs=jobs, force=force, keep_going=keep_going, dry_run=dry_run,
+        with_needs=not no_deps,
+    )
+    live = not out.json_mode and not dry_run and sys.stderr.isatty()
+    progress = LiveProgress(out) if live else PlainProgress(out)
+    try:
+        result = reconcile(opts.directory, options, progress if not out.json_mode else (lambda *a: None))
+    except KeyboardInterrupt:
+        progress.close()
+        out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed")
+        return EXIT_INTERRUPTED
+    finally:
+        progress.close()
+    report = result.report
+    failed = bool(report and report.failed)
+    if out.json_mode:
+        out.json(
+            "run",
+            {
+                "dry_run": dry_run,
+                "plan": [s.to_json() for s in result.plan],
+                "outcomes": [o.to_json() for o in report.outcomes] if report else [],
+                "skipped": [{"task": s.task, "reason": s.reason} for s in report.skipped] if report else [],
+                "recovered": result.recovered,
+            },
+        )
+        return EXIT_STEP_FAILED if failed else 0
+    for run_id in result.recovered:
+        out.note(f"recovered the unfinished step of run {run_id}")
+    if dry_run:
+        if not result.plan:
+            out.line("Nothing to run: every task is done.")
+        for step in result.plan:
+            after = f"  (after {', '.join(step.needs)})" if step.needs else ""
+            out.line(f"{step.task}: {'; '.join(step.reasons)}{after}")
+        return 0
+    if not result.plan:
+        out.line("Nothing to run: every task is done.")
+        return 0
+    if report is None:
+        return 0
+    ok = len(report.outcomes) - len(report.failed)
+    parts = [f"{ok} done"]
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed")
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped")
+    out.line(f"{len(result.plan)} steps: " + ", ".join(parts))
+    if report.interrupted:
+        out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed")
+        return EXIT_INTERRUPTED
+    if failed:
+        first = report.failed[0]
+        out.diagnostic(
+            "error",
+            f"step {first.task} {first.status}: {first.failure_kind}: {first.failure_detail}",
+            f"see `agents show {first.task}`; fix and run `agents run` again",
+        )
+        return EXIT_STEP_FAILED
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)

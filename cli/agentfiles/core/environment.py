@@ -1,0 +1,31 @@
+"""What a command step's environment may hold: the caller's variables minus secrets, plus the step's own."""
+
+from __future__ import annotations
+
+import re
+
+_SECRET_NAME = re.compile(r"(_KEY|_TOKEN|_SECRET)$|PASSWORD|^ANTHROPIC_API_KEY$", re.IGNORECASE)
+
+
+def is_secret(name: str) -> bool:
+    """True for ANTHROPIC_API_KEY and any name ending in _KEY, _TOKEN or _SECRET or containing PASSWORD."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def step_environment(
+    environ: dict[str, str], allowed: list[str], extra: dict[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """The environment of a step and the names of the secrets withheld from it.
+
+    `allowed` are names the task lists under `env:`: kept even when they look secret.
+    """
+    keep = set(allowed)
+    env: dict[str, str] = {}
+    withheld: list[str] = []
+    for name, value in environ.items():
+        if is_secret(name) and name not in keep:
+            withheld.append(name)
+        elif not name.startswith("AGENTS_"):
+            env[name] = value
+    env.update(extra)
+    return env, sorted(withheld)

@@ -1,0 +1,49 @@
+"""The interface every executor shares: a step request in, a step result out.
+
+The runner prepares the sandbox and collects the outputs; an executor only carries the step out
+inside the sandbox (a command, a model conversation, a Claude Code session) and reports how it went.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from agentfiles.core.models import Task
+
+
+@dataclass
+class StepRequest:
+    task_id: str
+    run_id: str
+    task: Task
+    intent: str
+    sandbox: Path
+    inputs: list[str]  # repo-relative files present in the sandbox
+    outputs: list[str]  # repo-relative files the step may write
+    env: dict[str, str]  # the environment the step runs with (secrets already withheld)
+    timeout: float | None = None
+    cancel: threading.Event | None = None  # set when the run is interrupted: stop at once
+
+
+@dataclass
+class StepResult:
+    ok: bool
+    failure_kind: str | None = None  # crash | hang | api | budget | invalid_output | ...
+    failure_detail: str = ""
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    summary: str = ""  # the handoff's Summary section
+    sections: dict[str, str] = field(default_factory=dict)  # other handoff sections by heading
+    record: dict[str, Any] = field(default_factory=dict)  # executor-specific facts for the run record
+
+
+class Executor(Protocol):
+    name: str
+
+    def execute(self, request: StepRequest) -> StepResult: ...

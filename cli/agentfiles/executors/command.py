@@ -1,0 +1,118 @@
+"""The deterministic executor: `run:` a shell command in the sandbox, with a scrubbed environment and a
+timeout that kills the whole process tree."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from agentfiles.executors.base import StepRequest, StepResult
+
+OUTPUT_CAP = 64 * 1024  # bytes of stdout and of stderr kept in the run record (the tail)
+KILL_GRACE_S = 2.0
+
+
+def run_shell(
+    command: str,
+    cwd: str,
+    env: dict[str, str],
+    timeout: float | None,
+    cancel: threading.Event | None = None,
+) -> tuple[int | None, bytes, bytes, float, bool]:
+    """Run `command` with /bin/sh in its own process group; returns (exit code, stdout, stderr, seconds,
+    timed out). Output goes to files, not pipes, so a background child holding them open cannot keep
+    the step alive. On timeout the group gets SIGTERM, then SIGKILL after a grace period; processes the
+    command left behind are killed when it ends."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        timed_out = False
+        deadline = None if timeout is None else start + timeout
+        try:
+            while proc.poll() is None:
+                if cancel is not None and cancel.is_set():
+                    _kill_group(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                    break
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise subprocess.TimeoutExpired(command, timeout or 0)
+                try:
+                    proc.wait(timeout=0.05 if left is None else min(0.05, left))
+                except subprocess.TimeoutExpired:
+                    continue
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=KILL_GRACE_S)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+        except BaseException:
+            _kill_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        finally:
+            _kill_group(proc.pid, signal.SIGKILL)
+        seconds = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        return (None if timed_out else proc.returncode), _read_tail(out), _read_tail(err), seconds, timed_out
+
+
+def _read_tail(handle) -> bytes:  # type: ignore[no-untyped-def]
+    size = handle.seek(0, os.SEEK_END)
+    if size > OUTPUT_CAP:
+        handle.seek(size - OUTPUT_CAP)
+        return b"[... cut ...]\n" + handle.read()
+    handle.seek(0)
+    return handle.read()
+
+
+def _kill_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class CommandExecutor:
+    name = "command"
+
+    def execute(self, request: StepRequest) -> StepResult:
+        command = request.task.run or ""
+        code, out, err, seconds, timed_out = run_shell(
+            command, str(request.sandbox), request.env, request.timeout, request.cancel
+        )
+        result = StepResult(
+            ok=code == 0 and not timed_out,
+            exit_code=code,
+            stdout=out.decode("utf-8", "replace"),
+            stderr=err.decode("utf-8", "replace"),
+            duration_s=round(seconds, 3),
+            record={"command": command},
+        )
+        if timed_out:
+            result.failure_kind = "hang"
+            result.failure_detail = f"still running after {request.timeout:g} s; its process tree was killed"
+        elif code != 0:
+            result.failure_kind = "crash"
+            last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+            result.failure_detail = f"exit {code}" + (f": {last[0][:200]}" if last[0] else "")
+        result.summary = f"Ran `{command}`: " + (
+            "exit 0" if result.ok else (result.failure_detail or "failed")
+        ) + f" in {seconds:.2f} s."
+        return result

@@ -1,0 +1,165 @@
+"""`agents run`: bring the repository to its declared state. Takes the run lock, finishes or undoes what a
+killed run left, plans the steps that are not done, refuses what would lose the user's work, and runs
+the plan."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentfiles.core.facts import facts_of
+from agentfiles.core.plan import PlannedStep, plan_run
+from agentfiles.errors import ConventionError, PreconditionError, UsageError
+from agentfiles.executors.base import Executor
+from agentfiles.executors.command import CommandExecutor
+from agentfiles.runner.scheduler import Report, run_steps
+from agentfiles.core.foreach import family_of
+from agentfiles.runner.step import RunContext, StepRunner, resolve_step
+from agentfiles.storage.git import Git
+from agentfiles.storage.journal import pending_journals, roll_back
+from agentfiles.storage.lock import RunLock
+from agentfiles.storage.workspace import Workspace, open_workspace
+
+
+@dataclass
+class RunOptions:
+    targets: list[str] = field(default_factory=list)
+    jobs: int | None = None
+    force: bool = False
+    keep_going: bool = False
+    dry_run: bool = False
+    with_needs: bool = True
+    lock_wait_s: float = 3.0
+
+
+@dataclass
+class RunResult:
+    plan: list[PlannedStep]
+    report: Report | None = None
+    recovered: list[str] = field(default_factory=list)
+
+
+def _check_project(workspace: Workspace, targets: list[str]) -> None:
+    workspace.require_loaded()
+    errors = [d for d in workspace.validate() if d.severity == "error"]
+    if errors:
+        raise ConventionError(
+            f"{len(errors)} problem(s) in the project's files", diagnostics=errors, hint="fix them, then run again"
+        )
+    unknown = [t for t in targets if t not in workspace.project.tasks]
+    if unknown:
+        raise UsageError(f"unknown task: {', '.join(unknown)}", hint="`agents status` lists the tasks")
+
+
+def recover(workspace: Workspace, git: Git) -> list[str]:
+    """Complete or undo every step a killed run left half-landed; returns their run ids."""
+    layout = workspace.layout
+    found = pending_journals(layout.agents / "tmp" / "journal")
+    head = git.head() if found else None
+    for run_id, files, folder in found:
+        if head and git.contains_trailer(head, "Agents-Run", run_id):
+            git.run("add", "--force", "-A", "--", *files)  # the commit landed: sync the index only
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            roll_back(layout.root, files, folder)
+    if found or (workspace.root / ".git" / "worktrees").is_dir():
+        git.run("worktree", "prune", check=False)  # checkouts of checks a killed run left behind
+    return [run_id for run_id, _, _ in found]
+
+
+def executor_resolver(workspace: Workspace) -> Callable[[str], Executor]:
+    command = CommandExecutor()
+
+    def executor_for(task_id: str) -> Executor:
+        task = workspace.project.tasks[family_of(task_id)].model
+        if task.is_command:
+            return command
+        raise PreconditionError(
+            f"task '{task_id}' is a model step, and no model executor is available yet",
+            hint="model steps need the Anthropic executor; run command steps by name meanwhile",
+        )
+
+    return executor_for
+
+
+def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, object], None]) -> RunResult:
+    workspace = open_workspace(directory)
+    _check_project(workspace, options.targets)
+    git = Git(workspace.root)
+    lock = RunLock(workspace.layout.agents / "run.lock")
+    if options.dry_run:
+        states = workspace.states()
+        facts = facts_of(workspace.project)
+        return RunResult(plan_run(facts, states, options.targets, force=options.force, with_needs=options.with_needs))
+    lock.acquire(options.lock_wait_s)
+    try:
+        recovered = recover(workspace, git)
+        if recovered:
+            workspace = open_workspace(directory)
+            workspace.require_loaded()
+        states = workspace.states()
+        facts = facts_of(workspace.project)
+        plan = plan_run(facts, states, options.targets, force=options.force, with_needs=options.with_needs)
+        result = RunResult(plan, recovered=recovered)
+        if not plan:
+            return result
+        executor_for = executor_resolver(workspace)
+        for step in plan:
+            executor_for(step.task)  # fail before anything runs when a step cannot be carried out
+        _refuse_dirty_outputs(workspace, git, plan, options.force)
+        ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for)
+        runner = StepRunner(ctx)
+        jobs = options.jobs or workspace.project.config.jobs
+        with _interrupts_cancel(ctx.cancelled):
+            result.report = run_steps(
+                plan, runner.run, jobs=jobs, keep_going=options.keep_going, on_event=on_event,
+                cancelled=ctx.cancelled,
+            )
+        return result
+    finally:
+        lock.release()
+
+
+def _refuse_dirty_outputs(workspace: Workspace, git: Git, plan: list[PlannedStep], force: bool) -> None:
+    if force:
+        return
+    project = workspace.project
+    paths = []
+    for step in plan:
+        paths.extend(resolve_step(project, step.task).task.outputs)
+    dirty = git.dirty(paths)
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise PreconditionError(
+            f"declared outputs have uncommitted changes: {shown}",
+            hint="commit or stash them first, or pass --force to let the steps overwrite them",
+        )
+
+
+class _interrupts_cancel:
+    """Within the block, SIGINT and SIGTERM set `cancelled` (steps stop, nothing half-lands) and then raise
+    KeyboardInterrupt once the running steps have wound down."""
+
+    def __init__(self, cancelled: threading.Event) -> None:
+        self.cancelled = cancelled
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.cancelled.set()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        if self.cancelled.is_set() and exc[0] is None:
+            raise KeyboardInterrupt

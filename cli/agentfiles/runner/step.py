@@ -1,0 +1,403 @@
+"""One step, start to commit: hash and copy the declared inputs into a clean sandbox, execute, collect the
+declared outputs (refusing anything else), run the `run:` checks in a throwaway worktree, then apply the
+outputs, write the handoff and run record, and commit them as one commit. Nothing lands from a failed step
+but its handoff and record."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+from agentfiles.core.environment import step_environment
+from agentfiles.core.fingerprint import digest_bytes, expand_path_input, handoff_digest
+from agentfiles.core.models import Handoff
+from agentfiles.core.paths import has_glob
+from agentfiles.core.project import Entry
+from agentfiles.core.state import current_definition
+from agentfiles.executors.base import Executor, StepRequest, StepResult
+from agentfiles.executors.command import run_shell
+from agentfiles.executors.sandbox import Sandbox
+from agentfiles.storage.journal import Journal
+from agentfiles.storage.records import handoff_body, handoff_file, record_files
+
+if TYPE_CHECKING:
+    from agentfiles.core.models import Task
+    from agentfiles.core.project import Project
+    from agentfiles.storage.git import Git
+
+DEFAULT_CHECK_TIMEOUT_S = 600.0
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class StepOutcome:
+    task: str
+    run_id: str
+    status: str  # done | failed | rejected
+    failure_kind: str | None = None
+    failure_detail: str = ""
+    commit: str | None = None
+    duration_s: float = 0.0
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "run": self.run_id,
+            "status": self.status,
+            "failure": {"kind": self.failure_kind, "detail": self.failure_detail} if self.failure_kind else None,
+            "commit": self.commit,
+            "duration_s": self.duration_s,
+            "changed": self.changed,
+        }
+
+
+@dataclass
+class RunContext:
+    """What the steps of one `agents run` share."""
+
+    project: Project
+    git: Git
+    executor_for: Callable[[str], Executor]
+    commit_lock: threading.Lock = field(default_factory=threading.Lock)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def root(self):  # type: ignore[no-untyped-def]
+        return self.project.layout.root
+
+
+@dataclass
+class ResolvedStep:
+    """A step as it runs: a plain task, or one item of a foreach task with its placeholders filled in."""
+
+    step_id: str
+    task_id: str
+    item: str | None
+    task: Task
+    intent: str
+
+
+def resolve_step(project: Project, step_id: str) -> ResolvedStep:
+    from agentfiles.core.foreach import family_of, item_slug, item_task, items_of, substitute
+
+    task_id = family_of(step_id)
+    entry = project.tasks[task_id]
+    if step_id == task_id:
+        return ResolvedStep(step_id, task_id, None, entry.model, entry.body)
+    slug = step_id.split("@", 1)[1]
+    items = items_of(project.layout.root, entry.model.foreach or "")
+    item = next((i for i in items if item_slug(i) == slug), None)
+    if item is None:
+        raise KeyError(step_id)
+    return ResolvedStep(step_id, task_id, item, item_task(entry.model, item), substitute(entry.body, item))
+
+
+def upstream_runs(project: Project, needs: list[str]) -> dict[str, str]:
+    """The run of each needed task as a step records it (a foreach family's stand-in for its items)."""
+    from agentfiles.core.foreach import family_run, items_of, step_id
+
+    runs: dict[str, str] = {}
+    for need in needs:
+        entry = project.tasks.get(need)
+        if entry is not None and entry.model.foreach:
+            items = [step_id(need, i) for i in items_of(project.layout.root, entry.model.foreach)]
+            found = [project.handoffs[i].model.run for i in items if i in project.handoffs]
+            if len(found) == len(items):
+                runs[need] = family_run(found)
+        elif need in project.handoffs:
+            runs[need] = project.handoffs[need].model.run
+    return runs
+
+
+class StepCancelled(Exception):
+    """The run was interrupted before this step committed anything."""
+
+
+class StepRunner:
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    def run(self, step_id: str) -> StepOutcome:
+        ctx = self.ctx
+        project = ctx.project
+        step = resolve_step(project, step_id)
+        task = step.task
+        task_id = step_id
+        run_id = new_run_id()
+        started, clock = _now(), time.monotonic()
+        sandbox = Sandbox(project.layout.root)
+        try:
+            files, missing = self._input_files(task)
+            seen = sandbox.populate(files, task.outputs)
+            input_hashes = self._input_hashes(task, seen)
+            upstream = upstream_runs(project, task.needs)
+            env, withheld = step_environment(
+                dict(os.environ),
+                task.env,
+                {
+                    "AGENTS_TASK": task_id,
+                    "AGENTS_RUN": run_id,
+                    "AGENTS_INPUTS": "\n".join(files),
+                    "AGENTS_OUTPUTS": "\n".join(task.outputs),
+                    **({"AGENTS_ITEM": step.item} if step.item else {}),
+                },
+            )
+            request = StepRequest(
+                task_id=task_id,
+                run_id=run_id,
+                task=task,
+                intent=step.intent,
+                sandbox=sandbox.path,
+                inputs=files,
+                outputs=list(task.outputs),
+                env=env,
+                timeout=task.timeout or project.config.timeout,
+                cancel=ctx.cancelled,
+            )
+            if missing:
+                result = StepResult(
+                    ok=False,
+                    failure_kind="missing_input",
+                    failure_detail="declared input missing: " + ", ".join(missing),
+                    summary="Did not run: a declared input does not exist.",
+                )
+            else:
+                result = ctx.executor_for(step.task_id).execute(request)
+            if ctx.cancelled.is_set():
+                raise StepCancelled(task_id)
+            collected = sandbox.collect(task.outputs)
+            checks: list[dict[str, Any]] = []
+            if result.ok and collected.undeclared:
+                result.ok = False
+                result.failure_kind = "invalid_output"
+                result.failure_detail = "wrote undeclared files: " + ", ".join(collected.undeclared)
+            elif result.ok and collected.missing:
+                result.ok = False
+                result.failure_kind = "invalid_output"
+                result.failure_detail = "declared output missing: " + ", ".join(collected.missing)
+            if result.ok and task.checks:
+                checks = self._run_checks(task, sandbox, files, collected.outputs, env)
+                failed = [c for c in checks if not c["ok"]]
+                if failed:
+                    result.ok = False
+                    result.failure_kind = "check_failed"
+                    first = failed[0]
+                    why = "timed out" if first["timed_out"] else f"exited {first['exit_code']}"
+                    result.failure_detail = f"check `{first['run']}` {why}"
+            if ctx.cancelled.is_set():
+                raise StepCancelled(task_id)
+            return self._land(
+                step, run_id, started, clock, result, collected.outputs, input_hashes, upstream, checks,
+                env_names=sorted(env), withheld=withheld,
+            )
+        finally:
+            sandbox.cleanup()
+
+    # ------------------------------------------------------------------------------------------ inputs
+
+    def _input_files(self, task: Task) -> tuple[list[str], list[str]]:
+        """The repo files a step gets (expanded, sorted, handoff files included) and missing literal inputs."""
+        project = self.ctx.project
+        root = project.layout.root
+        files: list[str] = []
+        missing: list[str] = []
+        for spec in task.inputs:
+            if spec.handoff is not None:
+                rel = project.layout.rel(project.layout.handoff_file(spec.handoff))
+                if (root / rel).is_file():
+                    files.append(rel)
+                else:
+                    missing.append(f"handoff:{spec.handoff}")
+                continue
+            assert spec.path is not None
+            found = expand_path_input(root, spec.path)
+            if not found and not has_glob(spec.path):
+                missing.append(spec.path)
+            files.extend(found)
+        return sorted(set(files)), missing
+
+    def _input_hashes(self, task: Task, seen: dict[str, str]) -> dict[str, str]:
+        """As a handoff records them: each path input file, and `handoff:x` as the digest of x's body."""
+        project = self.ctx.project
+        hashes: dict[str, str] = {}
+        handoff_files = {}
+        for spec in task.inputs:
+            if spec.handoff is not None:
+                entry = project.handoffs.get(spec.handoff)
+                if entry is not None:
+                    hashes[spec.key] = handoff_digest(entry.body)
+                    handoff_files[project.layout.rel(project.layout.handoff_file(spec.handoff))] = True
+        for rel, digest in seen.items():
+            if rel not in handoff_files:
+                hashes[rel] = digest
+        return dict(sorted(hashes.items()))
+
+    # ------------------------------------------------------------------------------------------ checks
+
+    def _run_checks(
+        self, task, sandbox: Sandbox, files: list[str], outputs: dict[str, bytes], env: dict[str, str]  # type: ignore[no-untyped-def]
+    ) -> list[dict[str, Any]]:
+        """Run each `run:` criterion against HEAD with the step's inputs and outputs laid over it."""
+        results: list[dict[str, Any]] = []
+        with self.ctx.git.worktree() as tree:
+            for rel in files:
+                target = tree / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(sandbox.path / rel, target)
+            for rel, data in outputs.items():
+                target = tree / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            for check in task.checks:
+                timeout = check.timeout or task.timeout or DEFAULT_CHECK_TIMEOUT_S
+                code, out, err, seconds, timed_out = run_shell(check.run, str(tree), env, timeout, self.ctx.cancelled)
+                results.append(
+                    {
+                        "run": check.run,
+                        "ok": code == 0 and not timed_out,
+                        "exit_code": code,
+                        "timed_out": timed_out,
+                        "duration_s": round(seconds, 3),
+                        "output": (out + err).decode("utf-8", "replace")[-4000:],
+                    }
+                )
+                if not results[-1]["ok"]:
+                    break
+        return results
+
+    # ------------------------------------------------------------------------------------------ landing
+
+    def _land(
+        self,
+        step: ResolvedStep,
+        run_id: str,
+        started: str,
+        clock: float,
+        result: StepResult,
+        outputs: dict[str, bytes],
+        input_hashes: dict[str, str],
+        upstream: dict[str, str],
+        checks: list[dict[str, Any]],
+        *,
+        env_names: list[str],
+        withheld: list[str],
+    ) -> StepOutcome:
+        ctx = self.ctx
+        project = ctx.project
+        layout = project.layout
+        task_id = step.step_id
+        task = step.task
+        status = "done" if result.ok else "failed"
+        duration = round(time.monotonic() - clock, 3)
+        output_hashes = {rel: digest_bytes(data) for rel, data in sorted(outputs.items())}
+        work = [f"- Wrote `{rel}` ({len(outputs[rel])} bytes)." for rel in sorted(outputs)] if result.ok else []
+        work += [f"- Check `{c['run']}`: {'passed' if c['ok'] else 'failed'}." for c in checks]
+        sections = dict(result.sections)
+        if work and "Work completed" not in sections:
+            sections["Work completed"] = "\n".join(work)
+        summary = result.summary
+        if not result.ok:
+            summary = f"Failed ({result.failure_kind}): {result.failure_detail}\n\n{summary}".strip()
+        body = handoff_body(summary, sections)
+        meta: dict[str, Any] = {
+            "schema": 1,
+            "task": task_id,
+            "item": step.item,
+            "run": run_id,
+            "status": status,
+            "role": None if task.is_command else task.role,
+            "executor": "command" if task.is_command else task.executor,
+            "model": None,
+            "definition": current_definition(project, step.task_id, step.item),
+            "inputs": input_hashes,
+            "outputs": output_hashes if result.ok else {},
+            "upstream": upstream,
+            "usage": {"duration_s": duration},
+        }
+        if not result.ok:
+            meta["failure"] = {"kind": result.failure_kind or "crash", "detail": result.failure_detail}
+        meta["started"], meta["finished"] = started, _now()
+        meta = {k: v for k, v in meta.items() if v is not None}
+        record = {
+            "schema": 1,
+            "task": task_id,
+            "run": run_id,
+            "status": status,
+            "executor": meta["executor"],
+            **result.record,
+            "env": env_names,
+            "env_withheld": withheld,
+            "exit_code": result.exit_code,
+            "timeout_s": task.timeout or project.config.timeout,
+            "inputs": input_hashes,
+            "outputs": output_hashes,
+            "checks": checks,
+            "failure": meta.get("failure"),
+            "started": started,
+            "finished": meta["finished"],
+            "duration_s": duration,
+        }
+        files = record_files(layout, run_id, record, result.stdout, result.stderr, {} if result.ok else outputs)
+        handoff_rel = layout.rel(layout.handoff_file(task_id))
+        files[handoff_rel] = handoff_file(meta, body)
+        changed: list[str] = []
+        if result.ok:
+            for rel, data in outputs.items():
+                current = layout.root / rel
+                if not current.is_file() or current.read_bytes() != data:
+                    files[rel] = data
+                    changed.append(rel)
+        message = _commit_message(task_id, task.title, run_id, status, meta, summary)
+        with ctx.commit_lock:
+            if ctx.cancelled.is_set():
+                raise StepCancelled(task_id)
+            journal = Journal(layout.agents / "tmp" / "journal", layout.root, run_id)
+            journal.apply(files)
+            commit = ctx.git.commit_paths(sorted(files), message)
+            journal.close()
+            handoff = Handoff.model_validate(meta)
+            project.handoffs[task_id] = Entry(model=handoff, body=body, path=handoff_rel)
+        return StepOutcome(
+            task=task_id,
+            run_id=run_id,
+            status=status,
+            failure_kind=result.failure_kind if not result.ok else None,
+            failure_detail=result.failure_detail,
+            commit=commit,
+            duration_s=duration,
+            changed=sorted(changed),
+        )
+
+
+def _commit_message(task_id: str, title: str, run_id: str, status: str, meta: dict[str, Any], summary: str) -> str:
+    first = summary.strip().splitlines()[0] if summary.strip() else ""
+    lines = [f"agents({task_id}): {title}", ""]
+    if first:
+        lines += [first, ""]
+    lines += [
+        f"Agents-Task: {task_id}",
+        f"Agents-Run: {run_id}",
+        f"Agents-Status: {status}",
+        f"Agents-Role: {meta.get('role') or 'none'}",
+        f"Agents-Model: {meta.get('model') or 'none'}",
+        f"Agents-Executor: {meta['executor']}",
+    ]
+    return "\n".join(lines) + "\n"

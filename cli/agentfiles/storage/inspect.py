@@ -1,0 +1,72 @@
+"""Reading a step back: its handoff (latest, or the one of an earlier run from history), its run record
+and captured output, and the commit that landed it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentfiles.core.paths import Layout, find_project_root, is_valid_id
+from agentfiles.errors import UsageError
+from agentfiles.storage.documents import DocumentError, parse_document
+from agentfiles.storage.git import Git, step_commits
+from agentfiles.storage.records import read_record
+
+
+@dataclass
+class StepView:
+    task: str
+    meta: dict[str, Any]
+    body: str
+    record: dict[str, Any] | None
+    commit: str | None = None
+    streams: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "handoff": self.meta,
+            "summary": self.body,
+            "record": self.record,
+            "commit": self.commit,
+            "stdout": self.streams.get("stdout", ""),
+            "stderr": self.streams.get("stderr", ""),
+        }
+
+
+def load_step(directory: Path, task: str, run: str | None) -> StepView:
+    root = find_project_root(directory)
+    layout = Layout(root)
+    if not is_valid_id(task):
+        raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
+    commits = step_commits(root, task)
+    commit = None
+    if run is None:
+        path = layout.handoff_file(task)
+        if not path.is_file():
+            if not layout.task_file(task).is_file():
+                raise UsageError(f"unknown task: {task}", hint="`agents status` lists the tasks")
+            raise UsageError(f"task '{task}' has not run yet", hint=f"run it with `agents run {task}`")
+        text = path.read_text(encoding="utf-8")
+    else:
+        match = [c for c in commits if c.trailers.get("Agents-Run") == run]
+        if not match:
+            known = ", ".join(c.trailers.get("Agents-Run", "?") for c in commits[:5]) or "none"
+            raise UsageError(f"no run {run} of task '{task}'", hint=f"its recent runs: {known}")
+        commit = match[0].sha
+        text = Git(root).text("show", f"{commit}:{layout.rel(layout.handoff_file(task))}")
+    try:
+        doc = parse_document(text)
+    except DocumentError as exc:
+        raise UsageError(f"the handoff of '{task}' cannot be read: {exc.message}", hint="see `agents validate`") from None
+    run_id = str(doc.meta.get("run", ""))
+    if commit is None:
+        commit = next((c.sha for c in commits if c.trailers.get("Agents-Run") == run_id), None)
+    record = read_record(layout, run_id) if run_id else None
+    streams = {}
+    for name in ("stdout", "stderr"):
+        path = layout.runs / run_id / f"{name}.txt"
+        if run_id and path.is_file():
+            streams[name] = path.read_text(encoding="utf-8", errors="replace")
+    return StepView(task=task, meta=doc.meta, body=doc.body, record=record, commit=commit, streams=streams)

@@ -1,0 +1,82 @@
+"""Applying a step's files to the work tree so that a kill at any moment can be undone or completed.
+
+Before anything changes, the journal records every path a step will write and keeps a copy of what is
+there now. After the step's commit it is deleted. The next `agents run` finds a journal left by a killed
+run: if that run's commit landed, the work tree is brought in line with it; if not, the old files are
+put back. Either way no half-applied step remains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from agentfiles.storage.files import atomic_write
+
+
+class Journal:
+    def __init__(self, folder: Path, root: Path, run_id: str) -> None:
+        self.folder = folder / run_id
+        self.root = root
+        self.run_id = run_id
+
+    def apply(self, files: dict[str, bytes]) -> None:
+        """Back up the current state of `files`' paths, record the intent, then write them atomically."""
+        backup = self.folder / "backup"
+        backup.mkdir(parents=True, exist_ok=True)
+        entries = {}
+        for rel in files:
+            current = self.root / rel
+            existed = current.is_file()
+            if existed:
+                target = backup / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(current, target)
+            entries[rel] = existed
+        atomic_write(self.folder / "journal.json", json.dumps({"run": self.run_id, "files": entries}))
+        for rel, data in files.items():
+            atomic_write(self.root / rel, data)
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def pending_journals(folder: Path) -> list[tuple[str, dict[str, bool], Path]]:
+    """Journals left by runs that did not finish: (run id, {path: existed before}, folder)."""
+    found = []
+    if not folder.is_dir():
+        return found
+    for entry in sorted(folder.iterdir()):
+        path = entry / "journal.json"
+        try:
+            data = json.loads(path.read_text())
+            found.append((data["run"], dict(data["files"]), entry))
+        except (OSError, ValueError, KeyError):
+            shutil.rmtree(entry, ignore_errors=True)  # died before the intent was recorded: nothing applied
+    return found
+
+
+def roll_back(root: Path, files: dict[str, bool], folder: Path) -> None:
+    """Put back what was there before an unfinished step wrote its files."""
+    for rel, existed in files.items():
+        target = root / rel
+        if existed:
+            atomic_write(target, (folder / "backup" / rel).read_bytes())
+        else:
+            try:
+                os.unlink(target)
+            except FileNotFoundError:
+                pass
+            _remove_empty_parents(target.parent, root)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_empty_parents(folder: Path, root: Path) -> None:
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent

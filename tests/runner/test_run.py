@@ -1,0 +1,315 @@
+"""`agents run` on real repositories: what lands, what does not, and how it reconciles."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import git, task_text, write_files
+
+
+def commits(root: Path) -> list[str]:
+    return git(root, "log", "--format=%s").splitlines()
+
+
+def files_of(root: Path, rev: str = "HEAD") -> list[str]:
+    return sorted(git(root, "show", "--name-only", "--format=", rev).split())
+
+
+def states(agents, root: Path) -> dict[str, dict]:  # type: ignore[no-untyped-def,type-arg]
+    return {t["id"]: t for t in agents("-C", str(root), "status", "--json").json["tasks"]}
+
+
+@pytest.fixture
+def greet(project: Path) -> Path:
+    write_files(
+        project,
+        {
+            "data/name.txt": "Ada\n",
+            ".agents/tasks/greet.md": task_text(
+                "Greet the user",
+                run='printf "Hello %s\\n" "$(cat data/name.txt)" > out/greeting.txt',
+                inputs=["data/name.txt"],
+                outputs=["out/greeting.txt"],
+                acceptance=[{"run": "grep -q Hello out/greeting.txt"}],
+            ),
+            ".agents/tasks/shout.md": task_text(
+                "Shout it",
+                run="tr a-z A-Z < out/greeting.txt > out/shout.txt",
+                needs=["greet"],
+                inputs=["out/greeting.txt", {"handoff": "greet"}],
+                outputs=["out/shout.txt"],
+            ),
+        },
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "pipeline")
+    return project
+
+
+def test_a_command_step_lands_as_one_commit(greet: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(greet), "run", "greet", "--no-deps")
+    assert result.code == 0, result.err
+    assert (greet / "out/greeting.txt").read_text() == "Hello Ada\n"
+    assert commits(greet)[0] == "agents(greet): Greet the user"
+    handoff = (greet / ".agents/handoffs/greet.md").read_text()
+    run_id = next(line.split(": ")[1] for line in handoff.splitlines() if line.startswith("run: "))
+    assert files_of(greet) == sorted(
+        [".agents/handoffs/greet.md", f".agents/runs/{run_id}/record.json", "out/greeting.txt"]
+    )
+    message = git(greet, "log", "-1", "--format=%B")
+    for trailer in (
+        "Agents-Task: greet", f"Agents-Run: {run_id}", "Agents-Status: done", "Agents-Role: none",
+        "Agents-Model: none",
+    ):
+        assert trailer in message.splitlines()
+    expected = "sha256:" + hashlib.sha256(b"Ada\n").hexdigest()
+    assert f"data/name.txt: {expected}" in handoff
+    assert states(agents, greet)["greet"]["state"] == "done"
+    assert git(greet, "status", "--porcelain") == ""
+
+
+def test_reconcile_runs_what_is_not_done_and_nothing_twice(greet: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(greet), "run").code == 0
+    assert commits(greet)[:2] == ["agents(shout): Shout it", "agents(greet): Greet the user"]
+    before = len(commits(greet))
+    again = agents("-C", str(greet), "run")
+    assert again.code == 0 and "Nothing to run" in again.out
+    assert len(commits(greet)) == before
+    (greet / "data/name.txt").write_text("Bob\n")
+    found = states(agents, greet)
+    assert found["greet"]["state"] == "stale" and found["greet"]["reasons"] == ["input changed: data/name.txt"]
+    plan = agents("-C", str(greet), "run", "--dry-run").out
+    assert plan.splitlines() == [
+        "greet: stale; input changed: data/name.txt",
+        "shout: stale; upstream not done: greet (stale)  (after greet)",
+    ]
+    assert agents("-C", str(greet), "run").code == 0
+    assert (greet / "out/shout.txt").read_text() == "HELLO BOB\n"
+    assert len(commits(greet)) == before + 2
+    assert {s["state"] for s in states(agents, greet).values()} == {"done"}
+    # The user's own edit to the input is theirs to commit: no step swept it in.
+    assert git(greet, "status", "--porcelain").strip() == "M data/name.txt"
+
+
+def test_undeclared_write_fails_and_lands_nothing_but_the_record(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/sneaky.md": task_text(
+        "Sneaky", run="echo ok > out.txt; echo gotcha > README.md", outputs=["out.txt"])})
+    write_files(project, {"README.md": "original\n"})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    result = agents("-C", str(project), "run")
+    assert result.code == 1
+    assert "invalid_output: wrote undeclared files: README.md" in result.err
+    assert (project / "README.md").read_text() == "original\n"
+    assert not (project / "out.txt").exists()
+    changed = files_of(project)
+    assert ".agents/handoffs/sneaky.md" in changed and "out.txt" not in changed and "README.md" not in changed
+    assert all(p.startswith(".agents/") for p in changed)
+    assert "status: failed" in (project / ".agents/handoffs/sneaky.md").read_text()
+    assert git(project, "status", "--porcelain") == ""
+    assert states(agents, project)["sneaky"]["state"] == "failed"
+
+
+def test_failing_check_keeps_the_working_tree_and_the_proposal(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/t.md": task_text(
+        "T", run="echo draft > out.txt", outputs=["out.txt"], acceptance=[{"run": "grep -q final out.txt"}])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    result = agents("-C", str(project), "run")
+    assert result.code == 1 and "check_failed: check `grep -q final out.txt` exited 1" in result.err
+    assert not (project / "out.txt").exists()
+    proposed = [p for p in files_of(project) if p.endswith("/proposed/out.txt")]
+    assert len(proposed) == 1 and (project / proposed[0]).read_text() == "draft\n"
+
+
+def test_checks_see_the_repository_with_the_outputs(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "tests/check.sh": "test \"$(cat out.txt)\" = \"$(cat expected.txt)\"\n",
+        "expected.txt": "42\n",
+        ".agents/tasks/t.md": task_text("T", run="echo 42 > out.txt", outputs=["out.txt"],
+                                        acceptance=[{"run": "sh tests/check.sh"}]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    result = agents("-C", str(project), "run")
+    assert result.code == 0, result.err
+    assert git(project, "worktree", "list").count("\n") == 1  # the throwaway checkout is gone
+
+
+def test_missing_output_and_crash_and_missing_input(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        ".agents/tasks/lazy.md": task_text("Lazy", run="true", outputs=["out.txt"]),
+        ".agents/tasks/crash.md": task_text("Crash", run="echo boom >&2; exit 3", outputs=["c.txt"]),
+        ".agents/tasks/needy.md": task_text("Needy", run="cat in.txt > n.txt", inputs=["in.txt"], outputs=["n.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    result = agents("-C", str(project), "run", "--keep-going")
+    assert result.code == 1
+    found = states(agents, project)
+    assert found["lazy"]["reasons"] == ["invalid_output: declared output missing: out.txt"]
+    assert found["crash"]["reasons"] == ["crash: exit 3: boom"]
+    assert found["needy"]["reasons"] == ["missing_input: declared input missing: in.txt"]
+
+
+def test_secrets_are_withheld_unless_declared(project: Path, agents, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-value")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-secret")
+    monkeypatch.setenv("DB_PASSWORD_FILE", "/x")
+    monkeypatch.setenv("DEPLOY_TOKEN", "allowed-value")
+    monkeypatch.setenv("PLAIN_SETTING", "visible")
+    write_files(project, {".agents/tasks/env.md": task_text(
+        "Env", run="env | sort > env.txt", outputs=["env.txt"], env=["DEPLOY_TOKEN"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    assert agents("-C", str(project), "run").code == 0
+    seen = (project / "env.txt").read_text()
+    assert "sk-ant-secret-value" not in seen and "ANTHROPIC_API_KEY" not in seen
+    assert "GITHUB_TOKEN" not in seen and "DB_PASSWORD_FILE" not in seen
+    assert "DEPLOY_TOKEN=allowed-value" in seen and "PLAIN_SETTING=visible" in seen
+    assert "AGENTS_TASK=env" in seen and "AGENTS_OUTPUTS=env.txt" in seen
+    record = next((project / ".agents/runs").glob("*/record.json")).read_text()
+    assert "ANTHROPIC_API_KEY" in json.loads(record)["env_withheld"]
+    # No file anywhere in the repository or its history holds the secret.
+    assert "sk-ant-secret-value" not in git(project, "log", "-p", "--all")
+
+
+def test_the_sandbox_holds_only_the_declared_inputs(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "secret.txt": "do not read\n",
+        "data/in.txt": "in\n",
+        ".agents/tasks/look.md": task_text("Look", run="find . -type f ! -name seen.txt | sort > seen.txt; cat secret.txt >> seen.txt || true",
+                                           inputs=["data/in.txt"], outputs=["seen.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    assert agents("-C", str(project), "run").code == 0
+    assert (project / "seen.txt").read_text() == "./data/in.txt\n"
+
+
+def test_uncommitted_edits_to_outputs_are_refused_unless_forced(greet: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(greet), "run").code == 0
+    (greet / "out/greeting.txt").write_text("my own edit\n")
+    (greet / "data/name.txt").write_text("Cy\n")
+    result = agents("-C", str(greet), "run")
+    assert result.code == 2
+    assert "declared outputs have uncommitted changes: out/greeting.txt" in result.err and "--force" in result.err
+    assert (greet / "out/greeting.txt").read_text() == "my own edit\n"
+    assert agents("-C", str(greet), "run", "--force").code == 0
+    assert (greet / "out/greeting.txt").read_text() == "Hello Cy\n"
+
+
+def test_other_staged_and_unstaged_changes_stay_out_of_step_commits(greet: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(greet, {"notes.md": "staged\n", "scratch.md": "unstaged\n"})
+    git(greet, "add", "notes.md")
+    assert agents("-C", str(greet), "run").code == 0
+    for rev in ("HEAD", "HEAD~1"):
+        assert "notes.md" not in files_of(greet, rev) and "scratch.md" not in files_of(greet, rev)
+    status = git(greet, "status", "--porcelain").splitlines()
+    assert "A  notes.md" in status and "?? scratch.md" in status
+
+
+def test_timeout_is_a_hang_and_kills_the_process_tree(project: Path, agents, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    marker = tmp_path / "child-alive"
+    write_files(project, {".agents/tasks/slow.md": task_text(
+        "Slow", run=f"(sleep 3; touch {marker}) & sleep 30", outputs=["o.txt"], timeout=0.5)})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    result = agents("-C", str(project), "run")
+    assert result.code == 1 and "hang: still running after 0.5 s" in result.err
+    import time
+
+    time.sleep(3.5)
+    assert not marker.exists()
+
+
+def test_jobs_keep_going_and_skips(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        ".agents/tasks/bad.md": task_text("Bad", run="exit 1", outputs=["b.txt"]),
+        ".agents/tasks/after-bad.md": task_text("After bad", run="echo > a.txt", needs=["bad"], outputs=["a.txt"]),
+        ".agents/tasks/fine.md": task_text("Fine", run="echo > f.txt", outputs=["f.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    result = agents("-C", str(project), "--json", "run", "--keep-going", "--jobs", "2")
+    assert result.code == 1
+    data = result.json
+    outcome = {o["task"]: o["status"] for o in data["outcomes"]}
+    assert outcome == {"bad": "failed", "fine": "done"}
+    assert data["skipped"] == [{"task": "after-bad", "reason": "needs bad, which failed"}]
+
+
+def test_foreach_runs_one_step_per_match(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "docs/a.md": "one two\n",
+        "docs/b.md": "three\n",
+        ".agents/tasks/count.md": task_text(
+            "Count {name}", foreach="docs/*.md", run="wc -w < {item} | tr -d ' ' > counts/{stem}.txt",
+            inputs=["{item}"], outputs=["counts/{stem}.txt"]),
+        ".agents/tasks/total.md": task_text(
+            "Total", run="cat counts/*.txt | paste -sd+ - | bc > total.txt", needs=["count"],
+            inputs=["counts/*.txt"], outputs=["total.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    assert agents("-C", str(project), "validate").code == 0
+    assert agents("-C", str(project), "run").code == 0, "run failed"
+    assert (project / "counts/a.txt").read_text() == "2\n" and (project / "total.txt").read_text() == "3\n"
+    assert {"agents(count@docs--a.md): Count a.md", "agents(count@docs--b.md): Count b.md"} <= set(commits(project))
+    write_files(project, {"docs/c.md": "four five six\n"})
+    found = states(agents, project)
+    assert found["count@docs--c.md"]["state"] == "ready" and found["count"]["state"] == "ready"
+    assert agents("-C", str(project), "run").code == 0
+    assert (project / "total.txt").read_text() == "6\n"
+    assert {s["state"] for s in states(agents, project).values()} == {"done"}
+
+
+def test_model_steps_are_refused_before_anything_runs(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        ".agents/tasks/a.md": task_text("A", run="echo > a.txt", outputs=["a.txt"]),
+        ".agents/tasks/b.md": task_text("B", role="developer", outputs=["b.md"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    head = git(project, "rev-parse", "HEAD")
+    result = agents("-C", str(project), "run")
+    assert result.code == 2 and "hint:" in result.err
+    assert git(project, "rev-parse", "HEAD") == head
+
+
+def test_show_and_log(greet: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(greet), "run").code == 0
+    shown = agents("-C", str(greet), "show", "greet")
+    assert shown.code == 0
+    assert "greet  done  run" in shown.out and "command: printf" in shown.out and "exit code: 0" in shown.out
+    data = agents("-C", str(greet), "show", "greet", "--json").json
+    assert data["handoff"]["status"] == "done" and data["record"]["exit_code"] == 0
+    logged = agents("-C", str(greet), "log", "--json").json["steps"]
+    assert [s["task"] for s in logged] == ["shout", "greet"]
+    assert logged[1]["run"] == data["handoff"]["run"]
+    old_run = data["handoff"]["run"]
+    (greet / "data/name.txt").write_text("Zed\n")
+    assert agents("-C", str(greet), "run").code == 0
+    earlier = agents("-C", str(greet), "show", "greet", "--run", old_run, "--json").json
+    assert earlier["handoff"]["run"] == old_run
+    assert agents("-C", str(greet), "show", "nope").code == 2
+    assert agents("-C", str(greet), "show", "shout", "--run", "nope").code == 2
+
+
+def test_agents_run_outside_a_project(tmp_path: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(tmp_path), "run")
+    assert result.code == 2 and result.err.startswith("error: not inside a git repository")
+
+
+def test_run_refuses_invalid_projects_and_unknown_tasks(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/a.md": task_text("A", run="true", needs=["ghost"])})
+    result = agents("-C", str(project), "run")
+    assert result.code == 2 and "unknown task 'ghost' in needs" in result.err
+    os.unlink(project / ".agents/tasks/a.md")
+    result = agents("-C", str(project), "run", "nope")
+    assert result.code == 2 and "unknown task: nope" in result.err

@@ -148,3 +148,62 @@ def test_global_json_flag_and_envelope(project: Path, agents) -> None:  # type: 
 def test_init_json(repo: Path, agents) -> None:  # type: ignore[no-untyped-def]
     data = agents("-C", str(repo), "init", "--json").json
     assert data["kind"] == "init" and ".agents/config.yaml" in data["created"]
+
+
+def test_new_task_refuses_what_validate_would(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(project), "new", "task", "up", "--command", "true", "-o", "out/u.txt").code == 0
+    taken = agents("-C", str(project), "new", "task", "x", "--role", "developer", "-o", "out/u.txt")
+    assert taken.code == 2 and "output 'out/u.txt' is also declared by task 'up'" in taken.err
+    owned = agents("-C", str(project), "new", "task", "h", "--role", "developer", "-o", ".agents/tasks/p.md")
+    assert owned.code == 2 and "inside .agents/" in owned.err
+    cycle = agents("-C", str(project), "new", "task", "up2", "--command", "true", "--need", "up")
+    assert cycle.code == 0
+    empty = agents("-C", str(project), "new", "task", "e", "--role", "developer", "--title", "")
+    assert empty.code == 2 and "--title may not be empty" in empty.err
+    handoff = agents("-C", str(project), "new", "task", "reader", "--role", "developer", "--need", "up",
+                     "-i", "handoff:up", "-o", "notes.md")
+    assert handoff.code == 0, handoff.err
+    assert "- {handoff: up}" in (project / ".agents/tasks/reader.md").read_text()
+    assert not (project / ".agents/tasks/x.md").exists() and not (project / ".agents/tasks/h.md").exists()
+
+
+def test_json_errors_are_json_too(tmp_path: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(tmp_path), "status", "--json")
+    assert result.code == 2
+    data = result.json
+    assert data["kind"] == "error" and data["command"] == "status"
+    assert "not inside a git repository" in data["error"]["message"] and data["error"]["hint"]
+
+
+def test_global_options_after_the_verb_get_a_hint(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("status", "-C", str(project))
+    assert result.code == 2 and "global options go before the verb" in result.err
+
+
+def test_roles_with_a_broken_role_file_exit_2(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/roles/r2.md": "---\nname: r2\ndescrption: x\n---\n"})
+    result = agents("-C", str(project), "roles")
+    assert result.code == 2 and "unknown key 'descrption' - did you mean 'description'?" in result.err
+
+
+def test_handwritten_handoffs_are_checked(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        ".agents/tasks/t.md": task_text("T", run="true"),
+        ".agents/handoffs/t.md": "---\nschema: 1\ntask: t\nrun: r\nstatus: done\ndefinition: md5:abc\n"
+                                 "inputs: {/etc/passwd: 'sha256:zz'}\noutputs: {a: deadbeef}\n---\nbody\n",
+    })
+    found = agents("-C", str(project), "validate", "--json").json["errors"]
+    messages = [e["message"] for e in found]
+    assert "definition: a hash is written sha256:<64 lowercase hex digits> (got 'md5:abc')" in messages
+    assert any("'/etc/passwd' is absolute" in m for m in messages)
+    assert any(m.startswith("outputs.a: a hash is written") for m in messages)
+    assert all(e["hint"] for e in found)
+
+
+def test_an_output_inside_another_output(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        ".agents/tasks/a.md": task_text("A", run="true", outputs=["out"]),
+        ".agents/tasks/b.md": task_text("B", run="true", outputs=["out/x.txt"]),
+    })
+    found = agents("-C", str(project), "validate", "--json").json["errors"]
+    assert [e["message"] for e in found] == ["output 'out/x.txt' is inside 'out', an output of 'a'"]

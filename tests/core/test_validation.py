@@ -40,7 +40,7 @@ def test_the_three_classic_mistakes_at_once(project: Path, agents) -> None:  # t
 def test_valid_project_says_ok(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     write_files(project, {"in.txt": "x", ".agents/tasks/t.md": task_text("T", run="true", inputs=["in.txt"])})
     result = agents("-C", str(project), "validate")
-    assert result.code == 0 and result.out.startswith("ok: 1 tasks, 3 roles, 0 handoffs")
+    assert result.code == 0 and result.out.startswith("ok: 1 task, 3 roles, 0 handoffs")
 
 
 def test_unknown_references_with_suggestions(project: Path, agents) -> None:  # type: ignore[no-untyped-def]

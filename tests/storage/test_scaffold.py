@@ -27,7 +27,7 @@ def test_init_creates_the_layout_and_it_validates(repo: Path, agents) -> None:  
         assert rel in result.out
     checked = agents("-C", str(repo), "validate")
     assert checked.code == 0, checked.err
-    assert checked.out.startswith("ok: 1 tasks, 3 roles")
+    assert checked.out.startswith("ok: 1 task, 3 roles")
     assert "warning" not in checked.err
 
 
@@ -106,3 +106,37 @@ def test_deleted_example_task_is_not_recreated(repo: Path, agents) -> None:  # t
     (repo / ".agents" / "tasks" / "describe-project.md").unlink()
     assert agents("-C", str(repo), "init").code == 0
     assert not (repo / ".agents" / "tasks" / "describe-project.md").exists()
+
+
+def test_a_stray_begin_marker_of_the_user_is_kept(tmp_path: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    from agentfiles.core.claude_md import BEGIN
+
+    original = f"top\n{BEGIN}\nmine\n"
+    repo = make_repo(tmp_path / "r", {"CLAUDE.md": original})
+    assert agents("-C", str(repo), "init").code == 0
+    once = (repo / "CLAUDE.md").read_text()
+    assert once.startswith(original)
+    assert "Nothing to do" in agents("-C", str(repo), "init").out
+    assert (repo / "CLAUDE.md").read_text() == once
+
+
+def test_symlinked_claude_md_is_left_alone(tmp_path: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    repo = make_repo(tmp_path / "r", {"AGENTS.md": "# Rules\n"})
+    os.symlink("AGENTS.md", repo / "CLAUDE.md")
+    result = agents("-C", str(repo), "init")
+    assert result.code == 0 and "symbolic link" in result.err
+    assert (repo / "CLAUDE.md").is_symlink() and (repo / "AGENTS.md").read_text() == "# Rules\n"
+
+
+def test_unreadable_claude_md_stops_init_before_writing(tmp_path: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo(tmp_path / "r")
+    (repo / "CLAUDE.md").write_bytes(b"caf\xe9\n")
+    result = agents("-C", str(repo), "init")
+    assert result.code == 2 and "not UTF-8" in result.err and "hint:" in result.err
+    assert not (repo / ".agents").exists()
+    (repo / "CLAUDE.md").unlink()
+    (repo / "CLAUDE.md").mkdir()
+    result = agents("-C", str(repo), "init")
+    assert result.code == 2 and "not a regular file" in result.err

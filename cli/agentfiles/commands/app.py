@@ -81,6 +81,36 @@ def render_error(exc: AgentsError) -> None:
     out.diagnostic("error", str(exc), exc.hint)
 
 
+def _verb(args: list[str]) -> str:
+    """The command word of `args` (global options and their values skipped)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "-C":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return ""
+
+
+def _json_error(args: list[str], exc: AgentsError) -> None:
+    """With --json, an error is also one JSON object on stdout, so a program reading it gets an answer."""
+    if "--json" not in args:
+        return
+    import json
+
+    verb = _verb(args) or "agents"
+    payload = {
+        "schema_version": 1,
+        "kind": "error",
+        "command": verb,
+        "error": {"message": str(exc), "hint": exc.hint, "exit_code": exc.exit_code},
+        "problems": [d.to_json() for d in getattr(exc, "diagnostics", [])],
+    }
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
 def run(args: list[str]) -> int:
     """Run the CLI with `args`; returns the exit code. Every failure ends here, without a traceback."""
     debug = os.environ.get("AGENTS_DEBUG") == "1"
@@ -90,6 +120,7 @@ def run(args: list[str]) -> int:
         if debug:
             raise
         render_error(exc)
+        _json_error(args, exc)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
@@ -99,8 +130,12 @@ def run(args: list[str]) -> int:
     except typer.TyperException as exc:  # bad usage found by the parser
         if debug:
             raise
-        command = " ".join(a for a in args[:1] if not a.startswith("-"))
-        print_error(exc.format_message(), hint=f"run `agents {command + ' ' if command else ''}--help`")
+        command = _verb(args)
+        message = exc.format_message()
+        hint = f"run `agents {command + ' ' if command else ''}--help`"
+        if "No such option" in message and any(a in ("-C", "--color", "--no-color") for a in args):
+            hint = "global options go before the verb, as in `agents -C DIR status`"
+        print_error(message, hint=hint)
         return getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
     except BrokenPipeError:
         sys.stderr.close()

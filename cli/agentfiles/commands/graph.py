@@ -85,10 +85,13 @@ def graph_command(
     workspace.require_loaded()
     states = workspace.states()
     tasks = workspace.project.tasks
-    nodes = [
-        (task_id, states[task_id].state, "command" if tasks[task_id].model.is_command else "agent")
-        for task_id in states
-    ]
+    def kind(task_id: str) -> str:
+        task = tasks[task_id].model
+        base = "command" if task.is_command else "agent"
+        return f"{base} · foreach" if task.foreach else base
+
+    # A foreach task is one node (its state sums up its items'), as it is one file.
+    nodes = [(task_id, states[task_id].state, kind(task_id)) for task_id in states if task_id in tasks]
     edges = workspace.graph.edges
     if out.json_mode:
         out.json(

@@ -61,7 +61,9 @@ def show_command(
             out.line(f"  exit code: {record.get('exit_code')}")
         names = record.get("env") or []
         if names:
-            out.line(f"  environment: {', '.join(names)}")
+            own = [n for n in names if n.startswith("AGENTS_")]
+            others = len(names) - len(own)
+            out.line(f"  environment: {', '.join(own)}" + (f" and {others} inherited (names in record.json)" if others else ""))
         if record.get("env_withheld"):
             out.line(f"  withheld: {', '.join(record['env_withheld'])}")
         for check in record.get("checks") or []:

@@ -26,6 +26,8 @@ def init_command(
         return 0
     if result.git_initialised:
         out.line(f"Initialised an empty git repository in {result.root}")
+    for note in result.notes:
+        out.note(f"note: {note}")
     if not result.created and not result.updated:
         out.line(f"Nothing to do: the agents layout is complete in {result.root}")
         return 0

@@ -17,7 +17,9 @@ def new_task_command(
     task_id: str = typer.Argument(..., metavar="ID", help="The task id, also its file name."),
     title: Optional[str] = typer.Option(None, "--title", "-t", help="One line: what the step achieves."),
     role: Optional[str] = typer.Option(None, "--role", "-r", help="The role that does the step."),
-    inputs: Optional[List[str]] = typer.Option(None, "--input", "-i", help="A file or glob the step reads."),
+    inputs: Optional[List[str]] = typer.Option(
+        None, "--input", "-i", help="A file or glob the step reads, or handoff:TASK for a task's handoff."
+    ),
     outputs: Optional[List[str]] = typer.Option(None, "--output", "-o", help="A file the step writes."),
     needs: Optional[List[str]] = typer.Option(None, "--need", "-n", help="A task that must be done first."),
     acceptance: Optional[List[str]] = typer.Option(
@@ -29,6 +31,9 @@ def new_task_command(
     ),
     verifier: Optional[str] = typer.Option(None, "--verifier", help="The role that verifies the step."),
     intent: Optional[str] = typer.Option(None, "--intent", help="The outcome wanted, and why."),
+    foreach: Optional[str] = typer.Option(
+        None, "--foreach", help="One step per file matching this glob; {item}, {name}, {stem} in the flags."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
     """Write .agents/tasks/ID.md (refuses an existing or invalid id, and unknown roles or needs)."""
@@ -36,7 +41,7 @@ def new_task_command(
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
-    path = new_task(
+    path, warnings = new_task(
         opts.directory,
         task_id,
         title=title,
@@ -49,11 +54,14 @@ def new_task_command(
         command=command,
         verifier=verifier,
         intent=intent,
+        foreach=foreach,
     )
     if out.json_mode:
-        out.json("new", {"type": "task", "id": task_id, "path": str(path)})
-    else:
-        out.line(f"created {path}")
+        out.json("new", {"type": "task", "id": task_id, "path": str(path), "warnings": [w.to_json() for w in warnings]})
+        return 0
+    for warning in warnings:
+        out.diagnostic("warning", warning.message, warning.hint)
+    out.line(f"created {path}")
     return 0
 
 

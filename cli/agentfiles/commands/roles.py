@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agentfiles.commands.output import Options
+from agentfiles.errors import ConventionError
 
 
 def roles_command(
@@ -18,6 +19,12 @@ def roles_command(
     out = opts.out(json_output)
     workspace = open_workspace(opts.directory)
     project = workspace.project
+    role_dirs = (".agents/roles/", ".claude/agents/")
+    broken = [d for d in project.errors if (d.file or "").startswith(role_dirs)]
+    if broken:
+        raise ConventionError(
+            f"{len(broken)} problem(s) in role files", diagnostics=broken, hint="fix them; `agents validate` lists every problem"
+        )
     rows = []
     for name in sorted(project.roles):
         entry = project.roles[name]
@@ -34,10 +41,8 @@ def roles_command(
             }
         )
     if out.json_mode:
-        out.json("roles", {"roles": rows, "problems": [d.to_json() for d in project.errors]})
+        out.json("roles", {"roles": rows})
         return 0
-    for diag in project.errors:
-        out.diagnostic(diag.severity, f"{diag.where}{diag.message}", diag.hint)
     if not rows:
         out.line("No roles yet: run `agents init`, or add one with `agents new role NAME`.")
         return 0

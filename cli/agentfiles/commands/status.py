@@ -45,7 +45,8 @@ def status_command(
         reasons = "; ".join(row.reasons)
         out.line(f"{state} {row.id:<{width}}  {reasons}".rstrip())
     out.line("")
-    out.line(f"{len(rows)} tasks: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    noun = "task" if len(rows) == 1 else "tasks"
+    out.line(f"{len(rows)} {noun}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     return 0
 
 

@@ -27,7 +27,11 @@ def validate_command(
     warnings = [d for d in found if d.severity == "warning"]
     failed = bool(errors) or (strict and bool(warnings))
     project = workspace.project
-    counts = {"tasks": len(project.tasks), "roles": len(project.roles), "handoffs": len(project.handoffs)}
+    counts = {
+        "tasks": len(project.tasks) + len(project.broken_tasks),
+        "roles": len(project.roles) + len(project.broken_roles),
+        "handoffs": len(project.handoffs),
+    }
     if out.json_mode:
         out.json(
             "validate",
@@ -41,7 +45,7 @@ def validate_command(
         return EXIT_USAGE if failed else 0
     for diag in found:
         out.diagnostic(diag.severity, f"{diag.where}{diag.message}", diag.hint)
-    summary = f"{counts['tasks']} tasks, {counts['roles']} roles, {counts['handoffs']} handoffs"
+    summary = ", ".join(f"{n} {kind[:-1] if n == 1 else kind}" for kind, n in counts.items())
     if failed:
         out.note(f"invalid: {len(errors)} error(s), {len(warnings)} warning(s) in {summary}")
         return EXIT_USAGE

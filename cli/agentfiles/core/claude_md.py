@@ -18,14 +18,14 @@ def merge_block(existing: str | None, block: str, new_file_text: str) -> str:
     """CLAUDE.md with `block` in place: replaced between the markers, or appended; other bytes kept as they are."""
     if existing is None:
         return new_file_text.rstrip("\n") + "\n\n" + block
-    start = existing.find(BEGIN)
+    # The block is the last BEGIN before the last END: a stray marker of the user's is text, not a block.
+    end = existing.rfind(END)
+    start = existing.rfind(BEGIN, 0, end) if end != -1 else -1
     if start != -1:
-        end = existing.find(END, start)
-        if end != -1:
-            after = end + len(END)
-            if existing.startswith("\n", after):
-                after += 1
-            return existing[:start] + block + existing[after:]
+        after = end + len(END)
+        if existing.startswith("\n", after):
+            after += 1
+        return existing[:start] + block + existing[after:]
     if not existing or existing.endswith("\n\n"):
         separator = ""
     elif existing.endswith("\n"):

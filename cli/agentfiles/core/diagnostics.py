@@ -63,10 +63,15 @@ def did_you_mean(word: str, choices: typing.Iterable[str]) -> str | None:
 
 
 def format_loc(loc: Loc) -> str:
+    """`inputs[2].view`, `outputs['out/a.txt']`; a mapping key's own problems end in ` (key)`."""
     text = ""
     for part in loc:
-        if isinstance(part, int):
+        if part == "[key]":
+            text += " (key)"
+        elif isinstance(part, int):
             text += f"[{part}]"
+        elif not part.isidentifier():
+            text += f"[{part!r}]"
         else:
             text += f".{part}" if text else str(part)
     return text
@@ -125,6 +130,10 @@ def problems_from(model: type[BaseModel], error: ValidationError) -> list[FieldP
             problems.append(FieldProblem(loc, message, key_error=True))
         elif kind == "missing":
             problems.append(FieldProblem(loc[:-1], f"{prefix}missing required key '{loc[-1]}'"))
+        elif kind == "string_pattern_mismatch" and "sha256" in str(item.get("ctx", {}).get("pattern", "")):
+            target = format_loc(loc)
+            shown = _short_repr(item.get("input"))
+            problems.append(FieldProblem(loc, f"{target}: a hash is written sha256:<64 lowercase hex digits> (got {shown})"))
         elif kind == "value_error":
             text = str(item["msg"]).removeprefix("Value error, ")
             target = format_loc(loc)

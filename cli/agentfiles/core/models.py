@@ -8,7 +8,7 @@ Every model forbids unknown keys, so a typo is an error that names the nearest v
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from agentfiles.core.paths import check_repo_path, is_valid_id, is_valid_step_id, normalize_repo_path
 
@@ -45,9 +45,18 @@ def _step_id(value: str) -> str:
     return value
 
 
+def _input_key(value: str) -> str:
+    if value.startswith("handoff:"):
+        _step_id(value[len("handoff:") :])
+        return value
+    return _repo_path(value)
+
+
 RepoPath = Annotated[str, AfterValidator(_repo_path)]
 TaskId = Annotated[str, AfterValidator(_task_id)]
 StepId = Annotated[str, AfterValidator(_step_id)]
+Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
+InputKey = Annotated[str, AfterValidator(_input_key)]
 
 
 class Budget(Strict):
@@ -364,10 +373,10 @@ class Handoff(Strict):
     role: str | None = None
     executor: str | None = None
     model: str | None = None
-    definition: str | None = None
-    inputs: dict[str, str] = Field(default_factory=dict)
-    outputs: dict[str, str] = Field(default_factory=dict)
-    upstream: dict[str, str] = Field(default_factory=dict)
+    definition: Digest | None = None
+    inputs: dict[InputKey, Digest] = Field(default_factory=dict)
+    outputs: dict[RepoPath, Digest] = Field(default_factory=dict)
+    upstream: dict[StepId, str] = Field(default_factory=dict)
     usage: Usage | None = None
     failure: Failure | None = None
     verification: Verification | None = None

@@ -88,12 +88,16 @@ def find_git_root(start: Path) -> Path | None:
     return None
 
 
+def require_directory(path: Path) -> None:
+    if not path.exists():
+        raise PreconditionError(f"no such directory: {path}", hint="pass an existing directory to -C")
+    if not path.is_dir():
+        raise PreconditionError(f"not a directory: {path}", hint="pass a directory to -C")
+
+
 def find_project_root(start: Path) -> Path:
     """The root of the agents project containing `start`: the git top level that holds `.agents/`."""
-    if not start.is_dir():
-        raise PreconditionError(
-            f"no such directory: {start}", hint="pass an existing directory to -C"
-        )
+    require_directory(start)
     root = find_git_root(start)
     if root is None:
         raise PreconditionError(

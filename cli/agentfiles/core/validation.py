@@ -174,6 +174,17 @@ class _Checker:
                     )
 
     def shared_outputs(self) -> None:
+        paths = sorted(self.outputs.owners)
+        for before, after in zip(paths, paths[1:]):
+            if after.startswith(before + "/"):
+                owner = self.outputs.owners[after][0]
+                entry = self.project.tasks[owner]
+                self.error(
+                    entry,
+                    entry.line("outputs", entry.model.outputs.index(after)),
+                    f"output '{after}' is inside '{before}', an output of '{self.outputs.owners[before][0]}'",
+                    "an output is a file; give each file one owner",
+                )
         for path, owners in self.outputs.owners.items():
             if len(owners) > 1:
                 for owner in owners[1:]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -157,6 +158,7 @@ class StepRunner:
                     "AGENTS_RUN": run_id,
                     "AGENTS_INPUTS": "\n".join(files),
                     "AGENTS_OUTPUTS": "\n".join(task.outputs),
+                    "AGENTS_PYTHON": sys.executable,
                     **({"AGENTS_ITEM": step.item} if step.item else {}),
                 },
             )

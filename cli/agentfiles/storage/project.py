@@ -30,6 +30,31 @@ def markdown_files(folder: Path) -> list[Path]:
     return [folder / name for name in markdown_names(folder)]
 
 
+def _hint_for(message: str) -> str | None:
+    """What to do about the common kinds of problem in a file."""
+    if message.startswith("YAML syntax error"):
+        return "fix the YAML at that line; quote a value that contains ': ' or starts with '[', '{', '*' or '#'"
+    if message.startswith("duplicate key"):
+        return "merge the two entries into one"
+    if "unknown key" in message and "did you mean" not in message:
+        return "the keys of each file are listed in docs/convention.md"
+    if "unknown key" in message:
+        return "rename the key"
+    if "missing required key" in message:
+        return "add the key; docs/convention.md describes each one"
+    if "frontmatter" in message:
+        return "a convention file starts with a '---' line, YAML, and a closing '---' line"
+    if "not UTF-8" in message:
+        return "save the file as UTF-8"
+    if "is absolute" in message or "contains '..'" in message or "inside .git" in message:
+        return "write paths relative to the repository root, with forward slashes"
+    if "not a valid task id" in message:
+        return "task ids are file names: lowercase letters, digits, '.', '_' and '-'"
+    if "a hash is written" in message:
+        return "copy the hash from `agents status --json` or `sha256sum`, prefixed with sha256:"
+    return None
+
+
 class _Loader:
     def __init__(self, layout: Layout, cache: StatCache) -> None:
         self.layout = layout
@@ -62,7 +87,7 @@ class _Loader:
             except ValidationError:
                 return None
         for p in problems:
-            self.error(p.message, rel, source.line(p.loc))
+            self.error(p.message, rel, source.line(p.loc), _hint_for(p.message))
         return None
 
     def document(self, path: Path, model: type[M], *, lenient_keys: bool = False) -> Entry[M] | None:
@@ -77,7 +102,7 @@ class _Loader:
                 doc = parse_document(read_text(path))
                 meta, body, source = doc.meta, doc.body, doc.source
         except DocumentError as exc:
-            self.error(exc.message, rel, exc.line)
+            self.error(exc.message, rel, exc.line, _hint_for(exc.message))
             return None
         except OSError as exc:
             self.error(f"cannot read: {exc.strerror}", rel)

@@ -9,9 +9,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from agentfiles.core.claude_md import merge_block, render_block
-from agentfiles.core.diagnostics import did_you_mean, problems_from
+from agentfiles.core.diagnostics import Diagnostic, problems_from
+from agentfiles.core.project import Entry
+from agentfiles.core.validation import validate_project
 from agentfiles.core.models import Role, Task
-from agentfiles.core.paths import Layout, find_git_root, find_project_root, is_valid_id
+from agentfiles.core.paths import Layout, find_git_root, find_project_root, is_valid_id, require_directory
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.storage.documents import dump_document
 from agentfiles.storage.files import atomic_write
@@ -25,6 +27,7 @@ class InitResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     git_initialised: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -33,14 +36,14 @@ class InitResult:
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "notes": self.notes,
             "git_initialised": self.git_initialised,
         }
 
 
 def init_project(directory: Path, *, git: bool = False) -> InitResult:
     """Create the layout of CONVENTION.md section 1 at the git top level; a second run changes nothing."""
-    if not directory.is_dir():
-        raise PreconditionError(f"no such directory: {directory}", hint="pass an existing directory to -C")
+    require_directory(directory)
     root = find_git_root(directory)
     initialised = False
     if root is None:
@@ -55,6 +58,7 @@ def init_project(directory: Path, *, git: bool = False) -> InitResult:
         initialised = True
     layout = Layout(root)
     result = InitResult(root=root, git_initialised=initialised)
+    claude = _claude_md_plan(layout)  # checked before anything is written
 
     def ensure(path: Path, text: str) -> None:
         rel = layout.rel(path)
@@ -74,21 +78,39 @@ def init_project(directory: Path, *, git: bool = False) -> InitResult:
     for folder in (layout.handoffs, layout.runs):
         if not folder.exists():
             ensure(folder / ".gitkeep", "")
-    _ensure_claude_md(layout, result)
+    rel = layout.rel(layout.claude_md)
+    if claude is None:
+        result.unchanged.append(rel)
+        result.notes.append(f"{rel} is a symbolic link; left as it is (add the agents block to its target if you want it)")
+    else:
+        existing, wanted = claude
+        if wanted == existing:
+            result.unchanged.append(rel)
+        else:
+            atomic_write(layout.claude_md, wanted)
+            (result.created if existing is None else result.updated).append(rel)
     return result
 
 
-def _ensure_claude_md(layout: Layout, result: InitResult) -> None:
+def _claude_md_plan(layout: Layout) -> tuple[str | None, str] | None:
+    """CLAUDE.md as it is and as it should be; None when it is a symlink (often to AGENTS.md), which
+    init leaves alone rather than replace it with a copy."""
     path = layout.claude_md
-    rel = layout.rel(path)
+    if path.is_symlink():
+        return None
+    existing: str | None = None
+    if path.exists():
+        if not path.is_file():
+            raise PreconditionError(f"{layout.rel(path)} is not a regular file", hint="move it aside and run `agents init` again")
+        try:
+            existing = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PreconditionError(
+                f"{layout.rel(path)} is not UTF-8 text (byte {exc.start})",
+                hint="convert it to UTF-8, then run `agents init` again; nothing was written",
+            ) from None
     block = render_block(template_text("claude-block.md"), (layout.root / "AGENTS.md").exists())
-    existing = path.read_bytes().decode("utf-8") if path.exists() else None
-    wanted = merge_block(existing, block, template_text("claude-md.md"))
-    if wanted == existing:
-        result.unchanged.append(rel)
-        return
-    atomic_write(path, wanted)
-    (result.created if existing is None else result.updated).append(rel)
+    return existing, merge_block(existing, block, template_text("claude-md.md"))
 
 
 # --------------------------------------------------------------------------------------------- new
@@ -118,6 +140,14 @@ def _validated(model: type[Task] | type[Role], meta: dict[str, Any], rel: str) -
         ) from None
 
 
+def _input_entry(value: str) -> Any:
+    """`-i path` is a path or glob; `-i handoff:task` the handoff of a task."""
+    kind, sep, rest = value.partition(":")
+    if sep and kind.strip() == "handoff":
+        return {"handoff": rest.strip()}
+    return value
+
+
 def new_task(
     directory: Path,
     task_id: str,
@@ -132,8 +162,11 @@ def new_task(
     command: str | None = None,
     verifier: str | None = None,
     intent: str | None = None,
-) -> Path:
-    """Write `.agents/tasks/<id>.md` from flags; refuses an existing or invalid id and unknown references."""
+    foreach: str | None = None,
+) -> tuple[Path, list[Diagnostic]]:
+    """Write `.agents/tasks/<id>.md` from flags, refusing anything `agents validate` would call an error
+    in it (an existing or invalid id, unknown roles or needs, a cycle, an output another task owns...).
+    Returns the path and the warnings about the new task."""
     layout = Layout(find_project_root(directory))
     path = layout.task_file(task_id)
     _check_new_id("task", task_id, path, layout)
@@ -142,7 +175,11 @@ def new_task(
             "a task needs a role (--role NAME) or a command (--command 'shell command')",
             hint="`agents roles` lists the roles",
         )
+    if title is not None and not title.strip():
+        raise UsageError("--title may not be empty", hint="say in one line what the step achieves")
     meta: dict[str, Any] = {"title": title or task_id.replace("-", " ").replace("_", " ").capitalize()}
+    if foreach:
+        meta["foreach"] = foreach
     if command:
         meta["executor"] = "command"
         meta["run"] = command
@@ -150,39 +187,29 @@ def new_task(
         meta["role"] = role
     if needs:
         meta["needs"] = list(needs)
-    meta["inputs"] = list(inputs or [])
+    meta["inputs"] = [_input_entry(i) for i in inputs or []]
     meta["outputs"] = list(outputs or [])
     criteria: list[Any] = list(acceptance or []) + [{"run": c} for c in checks or []]
     if criteria:
         meta["acceptance"] = criteria
     if verifier:
         meta["verifier"] = verifier
-    _validated(Task, meta, layout.rel(path))
-
+    rel = layout.rel(path)
+    _validated(Task, meta, rel)
+    body = template_text("task.md").replace(
+        "{intent}", (intent or "What outcome is wanted, and why. Not the steps.").strip()
+    )
     project = load_project(layout.root)
-    known_roles = set(project.roles) | project.broken_roles
-    known_tasks = set(project.tasks) | set(project.broken_tasks)
-    for kind, name, known in (("role", role, known_roles), ("verifier role", verifier, known_roles)):
-        if name and name not in known:
-            guess = did_you_mean(name, known)
-            raise UsageError(
-                f"unknown {kind} '{name}'" + (f" - did you mean '{guess}'?" if guess else ""),
-                hint="`agents roles` lists the roles; `agents new role NAME` adds one",
-            )
-    for need in needs or []:
-        if need not in known_tasks:
-            guess = did_you_mean(need, known_tasks)
-            raise UsageError(
-                f"unknown task '{need}' in --need" + (f" - did you mean '{guess}'?" if guess else ""),
-                hint="`agents status` lists the tasks",
-            )
-    if verifier and role and verifier == role:
+    project.tasks[task_id] = Entry(model=Task.model_validate(meta), body=body, path=rel)
+    found = [d for d in validate_project(project) if d.file == rel]
+    errors = [d for d in found if d.severity == "error"]
+    if errors:
         raise UsageError(
-            f"the verifier '{verifier}' is the doer's own role", hint="name a different role with --verifier"
+            "; ".join(d.message for d in errors),
+            hint=errors[0].hint or "fix the flags; `agents new task --help` lists them",
         )
-    body = template_text("task.md").replace("{intent}", (intent or "What outcome is wanted, and why. Not the steps.").strip())
     atomic_write(path, dump_document(meta, body))
-    return path
+    return path, [d for d in found if d.severity == "warning"]
 
 
 def new_role(

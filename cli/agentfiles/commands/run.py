@@ -156,7 +156,7 @@ def run_command(
         parts.append(f"{len(report.failed)} failed")
     if report.skipped:
         parts.append(f"{len(report.skipped)} skipped")
-    out.line(f"{len(result.plan)} steps: " + ", ".join(parts))
+    out.line(f"{len(result.plan)} step{'' if len(result.plan) == 1 else 's'}: " + ", ".join(parts))
     if report.interrupted:
         out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed")
         return EXIT_INTERRUPTED

@@ -103,7 +103,7 @@ class CommandExecutor:
             stdout=out.decode("utf-8", "replace"),
             stderr=err.decode("utf-8", "replace"),
             duration_s=round(seconds, 3),
-            record={"command": command},
+            record={"command": command, "command_s": round(seconds, 4)},
         )
         if timed_out:
             result.failure_kind = "hang"

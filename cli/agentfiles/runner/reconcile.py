@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentfiles.core.facts import facts_of
 from agentfiles.core.plan import PlannedStep, plan_run
 from agentfiles.errors import ConventionError, PreconditionError, UsageError
 from agentfiles.executors.base import Executor
@@ -89,22 +88,21 @@ def executor_resolver(workspace: Workspace) -> Callable[[str], Executor]:
 
 def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, object], None]) -> RunResult:
     workspace = open_workspace(directory)
-    _check_project(workspace, options.targets)
+    if options.dry_run:
+        _check_project(workspace, options.targets)
+        facts = workspace.facts()
+        return RunResult(
+            plan_run(facts, workspace.states(), options.targets, force=options.force, with_needs=options.with_needs)
+        )
     git = Git(workspace.root)
     lock = RunLock(workspace.layout.agents / "run.lock")
-    if options.dry_run:
-        states = workspace.states()
-        facts = facts_of(workspace.project)
-        return RunResult(plan_run(facts, states, options.targets, force=options.force, with_needs=options.with_needs))
     lock.acquire(options.lock_wait_s)
     try:
-        recovered = recover(workspace, git)
-        if recovered:
-            workspace = open_workspace(directory)
-            workspace.require_loaded()
-        states = workspace.states()
-        facts = facts_of(workspace.project)
-        plan = plan_run(facts, states, options.targets, force=options.force, with_needs=options.with_needs)
+        recovered = recover(workspace, git)  # before reading anything a killed run may have half-written
+        workspace = open_workspace(directory)
+        _check_project(workspace, options.targets)
+        facts = workspace.facts()
+        plan = plan_run(facts, workspace.states(), options.targets, force=options.force, with_needs=options.with_needs)
         result = RunResult(plan, recovered=recovered)
         if not plan:
             return result

@@ -1,0 +1,109 @@
+"""Times `agents run`: its own overhead on a trivial command step, a 100-step chain reconciled from
+scratch, and 16 independent `sleep 1` steps with --jobs 8.
+
+Usage (with the project's .venv): .venv/bin/python bench/run_bench.py [--repeat 7]
+
+Prints figures; asserts nothing. Targets (issue 3, 2-core machine): overhead < 0.3 s per trivial step;
+the 100-step chain < 30 s of overhead in total; the 16 sleeps with --jobs 8 < 2.6 s wall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import git_env  # noqa: E402
+
+AGENTS = Path(sys.executable).parent / "agents"
+
+
+def project(root: Path, tasks: dict[str, str]) -> Path:
+    """A committed repository after `agents init` holding `tasks` ({id: task file text})."""
+    env = git_env()
+    subprocess.run(["git", "init", "-q", str(root)], check=True, env=env)
+    subprocess.run([str(AGENTS), "-C", str(root), "init"], check=True, capture_output=True, env=env)
+    (root / ".agents" / "tasks" / "describe-project.md").unlink()
+    for task_id, text in tasks.items():
+        (root / ".agents" / "tasks" / f"{task_id}.md").write_text(text)
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "-C", str(root), "commit", "-qm", "fixture"], check=True, env=env)
+    return root
+
+
+def task(run: str, outputs: list[str], inputs: list[str] = (), needs: list[str] = ()) -> str:  # type: ignore[assignment]
+    lines = ["---", "title: bench step", f"run: {json.dumps(run)}"]
+    if needs:
+        lines.append(f"needs: {json.dumps(list(needs))}")
+    lines.append(f"inputs: {json.dumps(list(inputs))}")
+    lines.append(f"outputs: {json.dumps(list(outputs))}")
+    lines += ["---", "## Intent", "", "Benchmark.", ""]
+    return "\n".join(lines)
+
+
+def wall(args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, cwd=cwd, check=True, capture_output=True, env=git_env())
+    return time.perf_counter() - start
+
+
+def command_seconds(root: Path) -> float:
+    """The commands' own time, as the run records measured it around the shell."""
+    total = 0.0
+    for record in (root / ".agents" / "runs").glob("*/record.json"):
+        data = json.loads(record.read_text())
+        total += float(data.get("command_s") or 0.0)
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="agents-run-bench-"))
+
+    # 1. One trivial step, forced again and again: wall time minus the shell command's own time.
+    root = project(work / "trivial", {"t": task("echo hi > o.txt", ["o.txt"])})
+    wall([str(AGENTS), "run"], root)
+    walls, own = [], []
+    for _ in range(args.repeat):
+        walls.append(wall([str(AGENTS), "run", "--force"], root))
+        start = time.perf_counter()
+        subprocess.run(["/bin/sh", "-c", "echo hi > /dev/null"], check=True)
+        own.append(time.perf_counter() - start)
+    overhead = [w - o for w, o in zip(walls, own)]
+    print(f"trivial step: wall median {statistics.median(walls):.3f} s, overhead median "
+          f"{statistics.median(overhead):.3f} s, min {min(overhead):.3f} s (n={args.repeat})")
+
+    # 2. A chain of 100 steps, each reading the previous one's output.
+    tasks = {"s000": task("echo 0 > out/s000.txt", ["out/s000.txt"])}
+    for i in range(1, 100):
+        prev, cur = f"s{i - 1:03d}", f"s{i:03d}"
+        tasks[cur] = task(f"cat out/{prev}.txt > out/{cur}.txt; echo {i} >> out/{cur}.txt",
+                          [f"out/{cur}.txt"], [f"out/{prev}.txt"], [prev])
+    root = project(work / "chain", tasks)
+    seconds = wall([str(AGENTS), "run"], root)
+    commits = int(subprocess.run(["git", "-C", str(root), "rev-list", "--count", "HEAD"], capture_output=True,
+                                 text=True, check=True).stdout) - 1
+    spent = command_seconds(root)
+    print(f"100-step chain: wall {seconds:.2f} s for {commits} step commits; the commands took {spent:.2f} s; "
+          f"overhead {seconds - spent:.2f} s in total, {(seconds - spent) / 100:.3f} s per step")
+
+    # 3. Sixteen independent one-second sleeps, eight at a time.
+    root = project(work / "sleeps", {f"z{i:02d}": task(f"sleep 1; echo {i} > out/z{i:02d}.txt", [f"out/z{i:02d}.txt"])
+                                     for i in range(16)})
+    seconds = wall([str(AGENTS), "run", "--jobs", "8"], root)
+    print(f"16 x `sleep 1` with --jobs 8: wall {seconds:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

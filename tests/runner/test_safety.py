@@ -1,0 +1,115 @@
+"""One run at a time, and nothing half-landed: the lock, a real SIGKILL, and the journal's recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import git, run_program, task_text, write_files
+
+
+@pytest.fixture
+def slow(project: Path) -> Path:
+    write_files(project, {
+        "in.txt": "x\n",
+        ".agents/tasks/slow.md": task_text(
+            "Slow", run="sleep 2; cat in.txt > out.txt", inputs=["in.txt"], outputs=["out.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "slow")
+    return project
+
+
+def test_a_second_run_waits_then_names_the_holder(slow: Path) -> None:
+    from agentfiles.storage.lock import RunLock
+
+    lock = RunLock(slow / ".agents" / "run.lock")
+    lock.acquire()
+    try:
+        started = time.monotonic()
+        result = run_program("-C", str(slow), "run")
+        assert result.code == 2
+        assert f"another `agents run` is running in this repository (pid {os.getpid()}" in result.err
+        assert "hint:" in result.err
+        assert time.monotonic() - started >= 2.5  # it waited before giving up
+    finally:
+        lock.release()
+
+
+def test_a_lock_left_by_a_killed_process_is_taken_over(slow: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from agentfiles.storage.lock import RunLock; "
+         "RunLock(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(60)",
+         str(slow / ".agents" / "run.lock")],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    result = run_program("-C", str(slow), "run")
+    assert result.code == 0, result.err
+
+
+def test_sigkill_during_a_step_lands_nothing_and_the_next_run_completes(slow: Path) -> None:
+    head = git(slow, "rev-parse", "HEAD")
+    proc = subprocess.Popen([sys.executable, "-m", "agentfiles", "-C", str(slow), "run"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # inside `sleep 2`
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert git(slow, "rev-parse", "HEAD") == head
+    assert git(slow, "status", "--porcelain") == ""
+    assert not (slow / "out.txt").exists()
+    result = run_program("-C", str(slow), "run")
+    assert result.code == 0, result.err
+    assert (slow / "out.txt").read_text() == "x\n"
+    assert git(slow, "log", "-1", "--format=%s") == "agents(slow): Slow\n"
+
+
+def _half_landed(root: Path, files: dict[str, bytes], *, commit: bool) -> str:
+    """What a run killed after applying a step's files (and, with `commit`, after committing) leaves."""
+    from agentfiles.storage.git import Git
+    from agentfiles.storage.journal import Journal
+
+    run_id = "20260101T000000Z-dead01"
+    Journal(root / ".agents" / "tmp" / "journal", root, run_id).apply(files)
+    if commit:
+        Git(root).commit_paths(sorted(files), f"agents(slow): Slow\n\nAgents-Task: slow\nAgents-Run: {run_id}\n")
+    return run_id
+
+
+def test_recovery_rolls_back_a_step_that_did_not_commit(slow: Path) -> None:
+    (slow / "out.txt").write_text("old\n")
+    git(slow, "add", "out.txt")
+    git(slow, "commit", "-qm", "old output")
+    head = git(slow, "rev-parse", "HEAD").strip()
+    _half_landed(slow, {"out.txt": b"half\n", ".agents/handoffs/slow.md": b"---\nbroken\n"}, commit=False)
+    result = run_program("-C", str(slow), "run")
+    assert result.code == 0, result.err
+    assert "recovered the unfinished step of run 20260101T000000Z-dead01" in result.err
+    assert (slow / "out.txt").read_text() == "x\n"
+    assert git(slow, "rev-list", "--count", f"{head}..HEAD").strip() == "1"
+    assert git(slow, "status", "--porcelain") == ""
+    assert not any((slow / ".agents" / "tmp" / "journal").iterdir())
+
+
+def test_recovery_keeps_a_step_that_committed(slow: Path) -> None:
+    assert run_program("-C", str(slow), "run").code == 0
+    handoff = (slow / ".agents/handoffs/slow.md").read_bytes()
+    head = git(slow, "rev-parse", "HEAD")
+    # The same step again, killed after its commit but before the journal was closed.
+    _half_landed(slow, {".agents/handoffs/slow.md": handoff.replace(b"Ran", b"Ran again")}, commit=True)
+    landed = git(slow, "rev-parse", "HEAD")
+    assert landed != head
+    result = run_program("-C", str(slow), "run")
+    assert result.code == 0, result.err
+    assert git(slow, "rev-parse", "HEAD") == landed
+    assert b"Ran again" in (slow / ".agents/handoffs/slow.md").read_bytes()
+    assert git(slow, "status", "--porcelain") == ""

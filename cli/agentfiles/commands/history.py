@@ -15,15 +15,26 @@ def show_command(
     ctx: typer.Context,
     task: str = typer.Argument(..., metavar="TASK", help="The task to show."),
     run: Optional[str] = typer.Option(None, "--run", help="An earlier run by its id (default: the latest)."),
+    context: bool = typer.Option(False, "--context", help="Print exactly what the model was sent, from the record."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
     """Print a task's handoff and the record of its run: inputs and outputs with their hashes, the
-    command, its exit code, the environment's names, checks, and the tail of its output."""
+    command or model, exit code or usage, the environment's names, checks, and the tail of its output."""
     from agentfiles.storage.inspect import load_step
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
     step = load_step(opts.directory, task, run)
+    if context:
+        from agentfiles.runner.agent import render_request
+
+        if not step.requests:
+            raise UsageError(f"run {step.meta.get('run')} of {task} sent nothing to a model", hint="--context is for model steps")
+        if out.json_mode:
+            out.json("show", {"task": task, "run": step.meta.get("run"), "requests": step.requests})
+        else:
+            out.line(render_request(step.requests[0]).rstrip())
+        return 0
     if out.json_mode:
         out.json("show", step.to_json())
         return 0
@@ -59,6 +70,19 @@ def show_command(
         if record.get("command") is not None:
             out.line(f"  command: {record['command']}")
             out.line(f"  exit code: {record.get('exit_code')}")
+        if record.get("model"):
+            used = record.get("usage") or {}
+            out.line(f"  model: {record['model']}, {record.get('turns', 0)} turns, context ~{record.get('context_tokens')} tokens")
+            out.line(
+                f"  usage: {used.get('input_tokens', 0)} in, {used.get('output_tokens', 0)} out, "
+                f"{used.get('cache_read_input_tokens', 0)} cache read, {used.get('cache_creation_input_tokens', 0)} cache write, "
+                f"${used.get('cost_usd', 0):.4f}"
+            )
+            refused = [t for t in record.get("tools") or [] if t.get("refused")]
+            for call in refused:
+                out.line(f"  refused {call['tool']}({call.get('path')}): {call['refused']}")
+            for retry in record.get("retries") or []:
+                out.line(f"  retried after: {retry.get('error')}")
         names = record.get("env") or []
         if names:
             own = [n for n in names if n.startswith("AGENTS_")]
@@ -111,6 +135,42 @@ def log_command(
     return 0
 
 
+def replay_command(
+    ctx: typer.Context,
+    task: str = typer.Argument(..., metavar="TASK", help="The task whose run to replay."),
+    run: Optional[str] = typer.Option(None, "--run", help="An earlier run by its id (default: the latest)."),
+    force: bool = typer.Option(False, "--force", help="Replay even though the inputs changed since the run."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> int:
+    """Carry a recorded step out again with no network (recorded answers, or the command again) and
+    compare its outputs with the recorded ones byte for byte. Commits nothing; exits 1 on a difference."""
+    from agentfiles.runner.replay import replay
+
+    opts: Options = ctx.obj
+    out = opts.out(json_output)
+    report = replay(opts.directory, task, run, force=force)
+    if out.json_mode:
+        out.json("replay", report.to_json())
+        return 0 if report.identical else 1
+    for line in report.input_differences:
+        out.diagnostic("warning", f"input changed since the run: {line}")
+    for path, hashes in report.outputs.items():
+        same = hashes["recorded"] == hashes["replayed"]
+        mark = out.paint("same", "done") if same else out.paint("DIFFERS", "failed")
+        out.line(f"{mark}  {path}  recorded {str(hashes['recorded'])[:19]}  replayed {str(hashes['replayed'])[:19]}")
+    for line in report.request_differences:
+        out.line(f"note: {line}")
+    if report.failure:
+        out.line(f"the replayed step failed: {report.failure}")
+    if report.identical:
+        out.line(f"replayed run {report.run} of {task}: outputs identical")
+        return 0
+    out.diagnostic("error", f"replaying run {report.run} of {task} did not reproduce its outputs",
+                   "see the differences above; `agents show --context` prints what the model was sent")
+    return 1
+
+
 def register(app: typer.Typer) -> None:
     app.command("show")(show_command)
     app.command("log")(log_command)
+    app.command("replay")(replay_command)

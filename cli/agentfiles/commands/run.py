@@ -93,7 +93,10 @@ def run_command(
     ctx: typer.Context,
     tasks: Optional[List[str]] = typer.Argument(None, metavar="[TASK]...", help="Only these tasks (and what they need)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Steps run at once (default: config jobs)."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the plan with each step's reasons; run nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", "-n",
+        help="Print the plan with each step's reasons (and, for named model steps, exactly what would be sent); run nothing.",
+    ),
     force: bool = typer.Option(False, "--force", help="Run even done steps; overwrite uncommitted output edits."),
     keep_going: bool = typer.Option(False, "--keep-going", "-k", help="After a failure, go on with independent steps."),
     no_deps: bool = typer.Option(False, "--no-deps", help="Run only the named tasks, not the needs that are not done."),
@@ -133,6 +136,11 @@ def run_command(
                 "outcomes": [o.to_json() for o in report.outcomes] if report else [],
                 "skipped": [{"task": s.task, "reason": s.reason} for s in report.skipped] if report else [],
                 "recovered": result.recovered,
+                "previews": [
+                    {"step": p.step, "role": p.role, "model": p.model, "tokens": p.tokens, "budget": p.budget,
+                     "request": p.request}
+                    for p in result.previews
+                ],
             },
         )
         return EXIT_STEP_FAILED if failed else 0
@@ -144,6 +152,15 @@ def run_command(
         for step in result.plan:
             after = f"  (after {', '.join(step.needs)})" if step.needs else ""
             out.line(f"{step.task}: {'; '.join(step.reasons)}{after}")
+        if result.previews:
+            from agentfiles.runner.agent import render_request
+
+            for preview in result.previews:
+                budget = f" of a budget of {preview.budget}" if preview.budget else ""
+                verdict = " - OVER BUDGET, it would be refused" if preview.budget and preview.tokens > preview.budget else ""
+                out.line("")
+                out.line(f"# {preview.step}: role {preview.role}, model {preview.model}, ~{preview.tokens} tokens{budget}{verdict}")
+                out.line(render_request(preview.request).rstrip())
         return 0
     if not result.plan:
         out.line("Nothing to run: every task is done.")

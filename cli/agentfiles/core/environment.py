@@ -29,3 +29,15 @@ def step_environment(
             env[name] = value
     env.update(extra)
     return env, sorted(withheld)
+
+
+def api_configured(base_url: str | None, provider: str, environ: dict[str, str]) -> bool:
+    """Whether `executor: auto` should use the API: a key, an auth token or a base URL is configured, or
+    a cloud provider is chosen."""
+    return bool(
+        environ.get("ANTHROPIC_API_KEY")
+        or environ.get("ANTHROPIC_AUTH_TOKEN")
+        or environ.get("ANTHROPIC_BASE_URL")
+        or base_url
+        or provider != "anthropic"
+    )

@@ -65,6 +65,7 @@ class Budget(Strict):
     context_tokens: int | None = Field(None, gt=0)
     output_tokens: int | None = Field(None, gt=0)
     usd: float | None = Field(None, gt=0)
+    precise: bool | None = None  # count the context's tokens with the API instead of the local estimate
 
     def over(self, fallback: "Budget | None") -> "Budget":
         """This budget with its unset values taken from `fallback`."""
@@ -74,6 +75,7 @@ class Budget(Strict):
             context_tokens=self.context_tokens or fallback.context_tokens,
             output_tokens=self.output_tokens or fallback.output_tokens,
             usd=self.usd or fallback.usd,
+            precise=self.precise if self.precise is not None else fallback.precise,
         )
 
 
@@ -93,6 +95,7 @@ class ApiSettings(Strict):
     provider: Literal["anthropic", "bedrock", "vertex"] = "anthropic"
     base_url: str | None = None
     retries: int = Field(4, ge=0, le=20)
+    backoff_s: float = Field(1.0, ge=0)  # first retry waits about this long, doubling each time
     stall_s: float = Field(60.0, gt=0)
     timeout_s: float = Field(600.0, gt=0)
 

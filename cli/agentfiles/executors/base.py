@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from agentfiles.core.models import Task
+    from agentfiles.core.context import StepContext
+    from agentfiles.core.models import Budget, Price, Task
 
 
 @dataclass
@@ -27,6 +28,14 @@ class StepRequest:
     env: dict[str, str]  # the environment the step runs with (secrets already withheld)
     timeout: float | None = None
     cancel: threading.Event | None = None  # set when the run is interrupted: stop at once
+    # Model steps only:
+    context: StepContext | None = None
+    first_request: dict[str, Any] | None = None
+    model: str | None = None
+    role: str | None = None
+    budget: Budget | None = None
+    price: Price | None = None
+    max_turns: int = 30
 
 
 @dataclass
@@ -41,6 +50,9 @@ class StepResult:
     summary: str = ""  # the handoff's Summary section
     sections: dict[str, str] = field(default_factory=dict)  # other handoff sections by heading
     record: dict[str, Any] = field(default_factory=dict)  # executor-specific facts for the run record
+    files: dict[str, bytes] = field(default_factory=dict)  # more run-record files (requests, responses)
+    usage: dict[str, Any] = field(default_factory=dict)  # tokens, cost_usd, turns
+    model: str | None = None
 
 
 class Executor(Protocol):

@@ -23,21 +23,39 @@ def run_shell(
     timeout: float | None,
     cancel: threading.Event | None = None,
 ) -> tuple[int | None, bytes, bytes, float, bool]:
-    """Run `command` with /bin/sh in its own process group; returns (exit code, stdout, stderr, seconds,
-    timed out). Output goes to files, not pipes, so a background child holding them open cannot keep
-    the step alive. On timeout the group gets SIGTERM, then SIGKILL after a grace period; processes the
-    command left behind are killed when it ends."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run `command` with /bin/sh (see `run_process`)."""
+    return run_process(["/bin/sh", "-c", command], cwd, env, timeout, cancel)
+
+
+def run_process(
+    argv: list[str],
+    cwd: str,
+    env: dict[str, str],
+    timeout: float | None,
+    cancel: threading.Event | None = None,
+    stdin: bytes | None = None,
+) -> tuple[int | None, bytes, bytes, float, bool]:
+    """Run `argv` in its own process group; returns (exit code, stdout, stderr, seconds, timed out).
+    Output goes to files, not pipes, so a background child holding them open cannot keep the step
+    alive. On timeout the group gets SIGTERM, then SIGKILL after a grace period; processes the command
+    left behind are killed when it ends. The command is cancelled (killed) when `cancel` is set."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as given:
+        if stdin is not None:
+            given.write(stdin)
+            given.seek(0)
         start = time.monotonic()
-        proc = subprocess.Popen(
-            ["/bin/sh", "-c", command],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=given if stdin is not None else subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return 127, b"", f"cannot start {argv[0]}: {exc.strerror}\n".encode(), 0.0, False
         timed_out = False
         deadline = None if timeout is None else start + timeout
         try:
@@ -48,7 +66,7 @@ def run_shell(
                     break
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    raise subprocess.TimeoutExpired(command, timeout or 0)
+                    raise subprocess.TimeoutExpired(argv, timeout or 0)
                 try:
                     proc.wait(timeout=0.05 if left is None else min(0.05, left))
                 except subprocess.TimeoutExpired:

@@ -4,6 +4,7 @@ the plan."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -35,10 +36,23 @@ class RunOptions:
 
 
 @dataclass
+class Preview:
+    """What a model step would be sent now, for `--dry-run`."""
+
+    step: str
+    role: str
+    model: str
+    tokens: int
+    budget: int | None
+    request: dict[str, object]
+
+
+@dataclass
 class RunResult:
     plan: list[PlannedStep]
     report: Report | None = None
     recovered: list[str] = field(default_factory=list)
+    previews: list[Preview] = field(default_factory=list)
 
 
 def _check_project(workspace: Workspace, targets: list[str]) -> None:
@@ -71,17 +85,48 @@ def recover(workspace: Workspace, git: Git) -> list[str]:
     return [run_id for run_id, _, _ in found]
 
 
-def executor_resolver(workspace: Workspace) -> Callable[[str], Executor]:
-    command = CommandExecutor()
+def executor_resolver(workspace: Workspace, environ: dict[str, str] | None = None) -> Callable[[str], Executor]:
+    """Which executor carries out each step: `command` for `run:` steps; for model steps the task's
+    `executor`, else the config's; `auto` is the API when a key or base URL is configured, else a
+    `claude` CLI on PATH. Executors are made once and shared by the run's steps."""
+    environ = dict(os.environ if environ is None else environ)
+    config = workspace.project.config
+    made: dict[str, Executor] = {"command": CommandExecutor()}
+
+    def make(kind: str) -> Executor:
+        if kind not in made:
+            if kind == "agent":
+                from agentfiles.executors.anthropic import AnthropicExecutor
+
+                made[kind] = AnthropicExecutor(config.api, environ)
+            else:
+                from agentfiles.executors.claude_code import ClaudeCodeExecutor
+
+                made[kind] = ClaudeCodeExecutor(environ)
+        return made[kind]
 
     def executor_for(task_id: str) -> Executor:
         task = workspace.project.tasks[family_of(task_id)].model
         if task.is_command:
-            return command
-        raise PreconditionError(
-            f"task '{task_id}' is a model step, and no model executor is available yet",
-            hint="model steps need the Anthropic executor; run command steps by name meanwhile",
-        )
+            return made["command"]
+        kind = task.executor if task.executor != "auto" else config.executor
+        if kind == "command":
+            kind = "auto"
+        if kind == "auto":
+            from agentfiles.core.environment import api_configured
+            from agentfiles.executors.claude_code import claude_available
+
+            if api_configured(config.api.base_url, config.api.provider, environ):
+                kind = "agent"
+            elif claude_available(environ):
+                kind = "claude-code"
+            else:
+                raise PreconditionError(
+                    f"step {task_id} needs a model, and none is configured",
+                    hint="set ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL, or api.base_url in .agents/config.yaml "
+                    "for an Anthropic-compatible endpoint), or log in to Claude Code so `claude` is on PATH",
+                )
+        return make(kind)
 
     return executor_for
 
@@ -91,9 +136,8 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
     if options.dry_run:
         _check_project(workspace, options.targets)
         facts = workspace.facts()
-        return RunResult(
-            plan_run(facts, workspace.states(), options.targets, force=options.force, with_needs=options.with_needs)
-        )
+        plan = plan_run(facts, workspace.states(), options.targets, force=options.force, with_needs=options.with_needs)
+        return RunResult(plan, previews=_previews(workspace, plan, options.targets))
     git = Git(workspace.root)
     lock = RunLock(workspace.layout.agents / "run.lock")
     lock.acquire(options.lock_wait_s)
@@ -121,6 +165,29 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         return result
     finally:
         lock.release()
+
+
+def _previews(workspace: Workspace, plan: list[PlannedStep], targets: list[str]) -> list[Preview]:
+    """The exact requests of the named model steps, from the files as they are now."""
+    from agentfiles.runner.agent import agent_plan
+
+    project = workspace.project
+    root = workspace.root
+    previews = []
+    for planned in plan:
+        if not targets or (planned.task not in targets and family_of(planned.task) not in targets):
+            continue
+        step = resolve_step(project, planned.task)
+        if step.task.is_command:
+            continue
+
+        def read(rel: str) -> str:
+            path = root / rel
+            return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+
+        agent = agent_plan(project, step, read)
+        previews.append(Preview(planned.task, agent.role, agent.model, agent.tokens, agent.budget.context_tokens, agent.request))
+    return previews
 
 
 def _refuse_dirty_outputs(workspace: Workspace, git: Git, plan: list[PlannedStep], force: bool) -> None:

@@ -24,6 +24,7 @@ from agentfiles.core.state import current_definition
 from agentfiles.executors.base import Executor, StepRequest, StepResult
 from agentfiles.executors.command import run_shell
 from agentfiles.executors.sandbox import Sandbox
+from agentfiles.runner.agent import AgentPlan, agent_plan
 from agentfiles.storage.journal import Journal
 from agentfiles.storage.records import handoff_body, handoff_file, record_files
 
@@ -174,6 +175,7 @@ class StepRunner:
                 timeout=task.timeout or project.config.timeout,
                 cancel=ctx.cancelled,
             )
+            plan = None
             if missing:
                 result = StepResult(
                     ok=False,
@@ -181,8 +183,10 @@ class StepRunner:
                     failure_detail="declared input missing: " + ", ".join(missing),
                     summary="Did not run: a declared input does not exist.",
                 )
-            else:
+            elif task.is_command:
                 result = ctx.executor_for(step.task_id).execute(request)
+            else:
+                plan, result = self._model_step(step, sandbox, request)
             if ctx.cancelled.is_set():
                 raise StepCancelled(task_id)
             collected = sandbox.collect(task.outputs)
@@ -208,10 +212,38 @@ class StepRunner:
                 raise StepCancelled(task_id)
             return self._land(
                 step, run_id, started, clock, result, collected.outputs, input_hashes, upstream, checks,
-                env_names=sorted(env), withheld=withheld,
+                env_names=sorted(env), withheld=withheld, plan=plan,
             )
         finally:
             sandbox.cleanup()
+
+    def _model_step(self, step: ResolvedStep, sandbox: Sandbox, request: StepRequest) -> tuple[AgentPlan, StepResult]:
+        """Assemble the context from what the sandbox holds, refuse it when over budget, else execute."""
+        ctx = self.ctx
+
+        def read(rel: str) -> str:
+            return (sandbox.path / rel).read_text(encoding="utf-8", errors="replace")
+
+        plan = agent_plan(ctx.project, step, read, self.extra_sections(step))
+        executor = ctx.executor_for(step.task_id)
+        if plan.budget.precise and hasattr(executor, "count_tokens"):
+            plan.tokens = executor.count_tokens(plan.request)
+        over = plan.over_budget()
+        if over:
+            return plan, StepResult(ok=False, failure_kind="budget", failure_detail=over,
+                                    summary="Nothing was sent to the model: the context is over its budget.")
+        request.context = plan.context
+        request.first_request = plan.request
+        request.model = plan.model
+        request.role = plan.role
+        request.budget = plan.budget
+        request.price = plan.price
+        request.max_turns = plan.max_turns
+        return plan, executor.execute(request)
+
+    def extra_sections(self, step: ResolvedStep) -> list[tuple[str, str]]:
+        """Further sections of a model step's brief (a review's reason, a verdict to address)."""
+        return []
 
     # ------------------------------------------------------------------------------------------ inputs
 
@@ -301,6 +333,7 @@ class StepRunner:
         *,
         env_names: list[str],
         withheld: list[str],
+        plan: AgentPlan | None = None,
     ) -> StepOutcome:
         ctx = self.ctx
         project = ctx.project
@@ -325,15 +358,17 @@ class StepRunner:
             "item": step.item,
             "run": run_id,
             "status": status,
-            "role": None if task.is_command else task.role,
-            "executor": "command" if task.is_command else task.executor,
-            "model": None,
+            "role": plan.role if plan else (None if task.is_command else task.role),
+            "executor": "command" if task.is_command else ctx.executor_for(step.task_id).name,
+            "model": plan.model if plan else None,
             "definition": current_definition(project, step.task_id, step.item),
             "inputs": input_hashes,
             "outputs": output_hashes if result.ok else {},
             "upstream": upstream,
-            "usage": {"duration_s": duration},
+            "usage": {**result.usage, "duration_s": duration},
         }
+        if plan is not None and plan.routing is not None:
+            meta["routing"] = plan.routing.model_dump(mode="json")
         if not result.ok:
             meta["failure"] = {"kind": result.failure_kind or "crash", "detail": result.failure_detail}
         meta["started"], meta["finished"] = started, _now()
@@ -352,12 +387,17 @@ class StepRunner:
             "inputs": input_hashes,
             "outputs": output_hashes,
             "checks": checks,
+            "context_tokens": plan.tokens if plan else None,
+            "budget": plan.budget.model_dump(exclude_none=True) if plan else None,
+            "usage": meta["usage"],
             "failure": meta.get("failure"),
             "started": started,
             "finished": meta["finished"],
             "duration_s": duration,
         }
         files = record_files(layout, run_id, record, result.stdout, result.stderr, {} if result.ok else outputs)
+        for rel, data in result.files.items():
+            files[f"{layout.rel(layout.runs)}/{run_id}/{rel}"] = data
         handoff_rel = layout.rel(layout.handoff_file(task_id))
         files[handoff_rel] = handoff_file(meta, body)
         changed: list[str] = []

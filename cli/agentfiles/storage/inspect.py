@@ -22,6 +22,7 @@ class StepView:
     record: dict[str, Any] | None
     commit: str | None = None
     streams: dict[str, str] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)  # model steps: exactly what was sent
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,4 +70,11 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
         path = layout.runs / run_id / f"{name}.txt"
         if run_id and path.is_file():
             streams[name] = path.read_text(encoding="utf-8", errors="replace")
-    return StepView(task=task, meta=doc.meta, body=doc.body, record=record, commit=commit, streams=streams)
+    requests = []
+    folder = layout.runs / run_id / "requests"
+    if run_id and folder.is_dir():
+        import json
+
+        requests = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    return StepView(task=task, meta=doc.meta, body=doc.body, record=record, commit=commit, streams=streams,
+                    requests=requests)

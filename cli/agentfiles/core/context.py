@@ -1,0 +1,250 @@
+"""What the model sees (CONVENTION.md section 7), assembled deterministically: the role's prompt and the
+context files as the system prompt, then one message with the task's intent, acceptance criteria,
+outputs to write, inputs (full or outlined) and upstream handoffs. Identical inputs give a byte-identical
+request."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from agentfiles.core.outline import outline
+from agentfiles.core.tokens import estimate_request, estimate_tokens
+from agentfiles.errors import ConventionError
+
+MAX_IMPORT_DEPTH = 5
+_IMPORT = re.compile(r"(?:^|(?<=\s))@([^\s`]+)")
+_TRAILING = ".,;:!?)]}>\"'"
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "name": "read_file",
+        "description": "Read the full text of one of this step's declared inputs (an outlined input's full "
+        "text, within the step's budget). Any other path is refused.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"path": {"type": "string", "description": "Repository-relative path of a declared input."}},
+            "required": ["path"],
+        },
+    },
+    {
+        "name": "write_file",
+        "description": "Write the whole content of one of this step's declared outputs. Any other path is refused.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "path": {"type": "string", "description": "Repository-relative path of a declared output."},
+                "content": {"type": "string", "description": "The complete new content of the file."},
+            },
+            "required": ["path", "content"],
+        },
+    },
+    {
+        "name": "finish",
+        "description": "End the step once every declared output is written. The fields become the handoff "
+        "the next steps read (markdown).",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "summary": {"type": "string", "description": "What was done, in a few sentences."},
+                "work_completed": {"type": "string"},
+                "decisions": {"type": "string", "description": "Decisions made and why."},
+                "open_questions": {"type": "string"},
+                "next_steps": {"type": "string"},
+            },
+            "required": ["summary"],
+        },
+    },
+]
+
+
+@dataclass
+class Part:
+    """One piece of the context, for budget reports: what it is and what it costs."""
+
+    kind: str  # role | context | brief | input | outline | handoff
+    label: str
+    tokens: int
+
+
+@dataclass
+class StepContext:
+    system: list[str]  # role prompt, then context files
+    brief: str  # the first user message
+    parts: list[Part] = field(default_factory=list)
+    full_inputs: dict[str, str] = field(default_factory=dict)  # path -> full text, for read_file
+    outlined: list[str] = field(default_factory=list)
+
+    def request(self, model: str, max_tokens: int, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The first request body: a cache breakpoint ends the stable prefix (tools + system)."""
+        system = [{"type": "text", "text": text} for text in self.system if text]
+        if system:
+            system[-1]["cache_control"] = {"type": "ephemeral"}
+        return {
+            "model": model,
+            "max_tokens": max_tokens,
+            "system": system,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": self.brief}]}],
+            "tools": TOOLS if tools is None else tools,
+        }
+
+    def estimate(self) -> int:
+        return estimate_request(self.request("m", 1))
+
+    def largest(self, n: int = 5) -> list[Part]:
+        return sorted(self.parts, key=lambda p: -p.tokens)[:n]
+
+
+# ------------------------------------------------------------------------------------------ CLAUDE.md
+
+
+def _imports(text: str) -> list[tuple[int, str]]:
+    """`@path` imports of a markdown text with their line numbers, outside code blocks and code spans."""
+    found: list[tuple[int, str]] = []
+    fenced = False
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        plain = re.sub(r"`[^`]*`", " ", line)
+        for match in _IMPORT.finditer(plain):
+            path = match.group(1).rstrip(_TRAILING)
+            if path:
+                found.append((number, path))
+    return found
+
+
+def context_files(root: Path, declared: list[str]) -> list[tuple[str, str]]:
+    """(path, text) of every context file a step gets, in order: CLAUDE.md with its imports, then the
+    nested CLAUDE.md files in the folders on the way to each declared path (shallowest first)."""
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    starts = ["CLAUDE.md"]
+    nested: set[str] = set()
+    for path in declared:
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            candidate = "/".join(parts[:depth]) + "/CLAUDE.md"
+            nested.add(candidate)
+    starts += sorted(nested, key=lambda p: (p.count("/"), p))
+    for start in starts:
+        if (root / start).is_file() and start not in seen:
+            _collect(root, start, [], seen, out)
+    return out
+
+
+def _collect(root: Path, rel: str, chain: list[str], seen: set[str], out: list[tuple[str, str]]) -> None:
+    if rel in chain:
+        raise ConventionError(
+            "CLAUDE.md import cycle: " + " -> ".join([*chain, rel]),
+            file=chain[-1] if chain else rel,
+            hint="remove one of these @imports",
+        )
+    if len(chain) > MAX_IMPORT_DEPTH:
+        raise ConventionError(
+            f"CLAUDE.md imports nest deeper than {MAX_IMPORT_DEPTH} levels: " + " -> ".join([*chain, rel]),
+            file=chain[-1],
+            hint="import the deepest file from higher up",
+        )
+    if rel in seen:
+        return
+    seen.add(rel)
+    text = (root / rel).read_text(encoding="utf-8", errors="replace")
+    out.append((rel, text))
+    base = os.path.dirname(rel)
+    for _, target in _imports(text):
+        if target.startswith(("/", "~")) or "\\" in target:
+            continue  # outside the repository: never read
+        joined = os.path.normpath(os.path.join(base, target)).replace(os.sep, "/")
+        if joined.startswith("../") or joined == ".." or not (root / joined).is_file():
+            continue
+        real_root = os.path.realpath(root)
+        if not os.path.realpath(root / joined).startswith(real_root + os.sep):
+            continue
+        _collect(root, joined, [*chain, rel], seen, out)
+
+
+# ------------------------------------------------------------------------------------------ assembly
+
+
+def _fenced(text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}{'' if text.endswith(chr(10)) else chr(10)}{fence}"
+
+
+@dataclass
+class Brief:
+    """What a step is asked, before it becomes text."""
+
+    step_id: str
+    title: str
+    intent: str
+    criteria: list[str]
+    checks: list[str]
+    outputs: list[str]
+    inputs: list[tuple[str, str]]  # (path, "full" | "outline") in declared order, globs expanded
+    handoffs: list[tuple[str, str]]  # (task, body)
+
+
+def assemble(
+    root: Path, role_prompt: str, brief: Brief, read: Callable[[str], str], extra: list[tuple[str, str]] = ()  # type: ignore[assignment]
+) -> StepContext:
+    """The step's context. `read(path)` returns an input's text as the step sees it; `extra` are
+    further (heading, markdown) sections for the brief (a verdict to address, a review's reason)."""
+    parts: list[Part] = [Part("role", "role prompt", estimate_tokens(role_prompt))]
+    declared = [p for p, _ in brief.inputs] + list(brief.outputs)
+    files = context_files(root, declared)
+    context_text = "\n\n".join(f"# Context file: {path}\n\n{text.strip()}" for path, text in files)
+    for path, text in files:
+        parts.append(Part("context", path, estimate_tokens(text)))
+    intent = re.sub(r"\A\s*#{1,3}\s*Intent\s*\n", "", brief.intent).strip()
+    sections = [f"# Step `{brief.step_id}`: {brief.title}", "## Intent", intent or "(none given)"]
+    if brief.criteria or brief.checks:
+        lines = [f"- {c}" for c in brief.criteria] + [f"- `{c}` must exit 0 (checked after you finish)" for c in brief.checks]
+        sections += ["## Acceptance criteria", "\n".join(lines)]
+    outputs = "\n".join(f"- `{o}`" for o in brief.outputs) or "- (none)"
+    sections += [
+        "## Outputs to write",
+        outputs + "\n\nWrite each with `write_file`; no other path may be written. When every output is "
+        "written, call `finish` with your handoff.",
+    ]
+    full: dict[str, str] = {}
+    outlined: list[str] = []
+    if brief.inputs:
+        sections.append("## Inputs")
+        for path, view in brief.inputs:
+            text = read(path)
+            full[path] = text
+            if view == "outline":
+                shown = outline(path, text)
+                outlined.append(path)
+                sections += [f"### `{path}` (outline; `read_file` gives the full text)", _fenced(shown)]
+                parts.append(Part("outline", path, estimate_tokens(shown)))
+            else:
+                sections += [f"### `{path}`", _fenced(text)]
+                parts.append(Part("input", path, estimate_tokens(text)))
+    if brief.handoffs:
+        sections.append("## Handoffs from earlier steps")
+        for task, body in brief.handoffs:
+            sections += [f"### {task}", body.strip()]
+            parts.append(Part("handoff", task, estimate_tokens(body)))
+    for heading, text in extra:
+        sections += [f"## {heading}", text.strip()]
+        parts.append(Part("brief", heading, estimate_tokens(text)))
+    text = "\n\n".join(sections) + "\n"
+    parts.append(Part("brief", "intent, criteria and outputs", estimate_tokens(text) - sum(
+        p.tokens for p in parts if p.kind in ("input", "outline", "handoff", "brief"))))
+    return StepContext(
+        system=[role_prompt.strip(), context_text] if context_text else [role_prompt.strip()],
+        brief=text,
+        parts=parts,
+        full_inputs=full,
+        outlined=outlined,
+    )

@@ -1,0 +1,134 @@
+"""Preparing a model step: which role does it and with which model, under which budget, and exactly what
+context it is sent. Used by a run, by `agents run --dry-run` and by `agents replay`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from agentfiles.core.context import Brief, StepContext, assemble
+from agentfiles.core.fingerprint import expand_path_input
+from agentfiles.core.models import Budget, Price, Routing
+from agentfiles.core.routing import RouteProblem, route_by_labels
+from agentfiles.errors import ConventionError
+
+if TYPE_CHECKING:
+    from agentfiles.core.project import Project
+    from agentfiles.runner.step import ResolvedStep
+
+DEFAULT_OUTPUT_TOKENS = 8000
+
+
+@dataclass
+class AgentPlan:
+    role: str
+    model: str
+    budget: Budget
+    price: Price | None
+    max_turns: int
+    routing: Routing | None
+    context: StepContext
+    request: dict[str, Any]
+    tokens: int  # the context's estimated tokens
+
+    def over_budget(self) -> str | None:
+        """Why the context does not fit its budget, naming the largest parts, or None when it fits."""
+        limit = self.budget.context_tokens
+        if not limit or self.tokens <= limit:
+            return None
+        largest = ", ".join(f"{p.label} (~{p.tokens} tokens)" for p in self.context.largest(4))
+        return (
+            f"the context is ~{self.tokens} tokens, over the budget of {limit}; largest: {largest}. "
+            "Use `view: outline` for large inputs, or split the task"
+        )
+
+
+def choose_role(project: Project, step_id: str, select: dict[str, str] | None, role: str | None) -> tuple[str, Routing | None]:
+    if role:
+        return role, None
+    assert select is not None
+    decision = route_by_labels(select, {n: e.model for n, e in project.roles.items()})
+    if isinstance(decision, RouteProblem):
+        raise ConventionError(f"cannot route step {step_id}: {decision.message}", hint="adjust the task's `select` labels")
+    return decision.role, decision
+
+
+def input_views(root: Path, step: ResolvedStep) -> list[tuple[str, str]]:
+    """(file, view) for every path input, globs expanded in declared order."""
+    views: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for spec in step.task.inputs:
+        if spec.path is None:
+            continue
+        for rel in expand_path_input(root, spec.path):
+            if rel not in seen:
+                seen.add(rel)
+                views.append((rel, spec.view))
+    return views
+
+
+def agent_plan(
+    project: Project,
+    step: ResolvedStep,
+    read: Callable[[str], str],
+    extra: list[tuple[str, str]] | None = None,
+) -> AgentPlan:
+    config = project.config
+    task = step.task
+    role_name, routing = choose_role(project, step.step_id, task.select, task.role)
+    entry = project.roles.get(role_name)
+    if entry is None:
+        raise ConventionError(f"step {step.step_id}: unknown role '{role_name}'", hint="`agents roles` lists the roles")
+    role = entry.model
+    model = project.model_of(task, role)
+    budget = (task.budget or Budget()).over(role.agents.budget).over(config.budget)
+    max_turns = task.max_turns or role.agents.max_turns or role.maxTurns or config.max_turns
+    handoffs = []
+    for spec in task.inputs:
+        if spec.handoff is not None and spec.handoff in project.handoffs:
+            handoffs.append((spec.handoff, project.handoffs[spec.handoff].body))
+    brief = Brief(
+        step_id=step.step_id,
+        title=task.title,
+        intent=step.intent,
+        criteria=task.prose_criteria,
+        checks=[c.run for c in task.checks if c.run],
+        outputs=list(task.outputs),
+        inputs=input_views(project.layout.root, step),
+        handoffs=handoffs,
+    )
+    context = assemble(project.layout.root, entry.body, brief, read, extra or [])
+    request = context.request(model, budget.output_tokens or DEFAULT_OUTPUT_TOKENS)
+    return AgentPlan(
+        role=role_name,
+        model=model,
+        budget=budget,
+        price=config.price(model),
+        max_turns=max_turns,
+        routing=routing,
+        context=context,
+        request=request,
+        tokens=context.estimate(),
+    )
+
+
+def render_request(request: dict[str, Any]) -> str:
+    """A request as a person reads it: each system block, then each message, verbatim."""
+    out: list[str] = []
+    for number, block in enumerate(request.get("system") or [], 1):
+        cached = "  [cache breakpoint]" if block.get("cache_control") else ""
+        out.append(f"===== system {number}{cached} =====\n{block.get('text', '')}")
+    for message in request.get("messages") or []:
+        content = message["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        for block in blocks:
+            if block.get("type") == "text":
+                out.append(f"===== {message['role']} =====\n{block['text']}")
+            else:
+                import json
+
+                out.append(f"===== {message['role']} ({block.get('type')}) =====\n{json.dumps(block, indent=2, ensure_ascii=False)}")
+    tools = ", ".join(t["name"] for t in request.get("tools") or [])
+    out.append(f"===== tools: {tools}; model {request.get('model')}, max_tokens {request.get('max_tokens')} =====")
+    return "\n\n".join(out) + "\n"

@@ -1,0 +1,148 @@
+"""`agents replay`: carry a recorded step out again without the network. A model step gets its recorded
+answers back in order (each request is compared with the recorded one); a command step runs its command
+again. The outputs are compared with the recorded hashes, byte for byte; nothing is committed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentfiles.core.conversation import CallFailed, Limits, converse
+from agentfiles.core.fingerprint import digest_bytes
+from agentfiles.errors import UsageError
+from agentfiles.executors.command import CommandExecutor
+from agentfiles.executors.sandbox import Sandbox
+from agentfiles.runner.agent import agent_plan
+from agentfiles.runner.step import resolve_step
+from agentfiles.storage.inspect import load_step
+from agentfiles.storage.workspace import open_workspace
+
+
+@dataclass
+class ReplayReport:
+    task: str
+    run: str
+    identical: bool
+    outputs: dict[str, dict[str, str | None]] = field(default_factory=dict)  # path -> recorded, replayed
+    request_differences: list[str] = field(default_factory=list)
+    input_differences: list[str] = field(default_factory=list)
+    failure: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "run": self.run,
+            "identical": self.identical,
+            "outputs": self.outputs,
+            "request_differences": self.request_differences,
+            "input_differences": self.input_differences,
+            "failure": self.failure,
+        }
+
+
+def _recorded(folder: Path, kind: str) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((folder / kind).glob("*.json"))] if (folder / kind).is_dir() else []
+
+
+def replay(directory: Path, task_id: str, run: str | None = None, *, force: bool = False) -> ReplayReport:
+    workspace = open_workspace(directory)
+    workspace.require_loaded()
+    project = workspace.project
+    view = load_step(directory, task_id, run)
+    run_id = str(view.meta.get("run"))
+    record = view.record or {}
+    folder = project.layout.runs / run_id
+    if not record:
+        raise UsageError(f"run {run_id} of {task_id} has no record to replay", hint="replay needs .agents/runs/<run>/record.json")
+    if task_id.split("@", 1)[0] not in project.tasks:
+        raise UsageError(f"unknown task: {task_id}", hint="`agents status` lists the tasks")
+    step = resolve_step(project, task_id)
+    report = ReplayReport(task_id, run_id, identical=False)
+    sandbox = Sandbox(project.layout.root)
+    try:
+        files = sorted({p for p in (record.get("inputs") or {}) if not p.startswith("handoff:")})
+        present = [f for f in files if (project.layout.root / f).is_file()]
+        seen = sandbox.populate(present, step.task.outputs)
+        for path, digest in (record.get("inputs") or {}).items():
+            if path.startswith("handoff:"):
+                continue
+            if seen.get(path) != digest:
+                report.input_differences.append(f"{path}: recorded {digest[:19]}, now {(seen.get(path) or 'missing')[:19]}")
+        if report.input_differences and not force:
+            raise UsageError(
+                f"the inputs of run {run_id} have changed since it ran: " + "; ".join(report.input_differences[:3]),
+                hint="a replay onto different inputs is not a replay; pass --force to try anyway",
+            )
+        if step.task.is_command:
+            from agentfiles.executors.base import StepRequest
+
+            result = CommandExecutor().execute(
+                StepRequest(task_id, run_id, step.task, step.intent, sandbox.path, present, list(step.task.outputs),
+                            env=_plain_env(record, task_id, run_id, present, step.task.outputs), timeout=step.task.timeout)
+            )
+            if not result.ok:
+                report.failure = f"{result.failure_kind}: {result.failure_detail}"
+        else:
+            report.failure = _replay_model(project, step, sandbox, folder, report)
+        collected = sandbox.collect(step.task.outputs)
+        recorded = record.get("outputs") or {}
+        for path in sorted(set(recorded) | set(collected.outputs)):
+            now = digest_bytes(collected.outputs[path]) if path in collected.outputs else None
+            report.outputs[path] = {"recorded": recorded.get(path), "replayed": now}
+        report.identical = (
+            report.failure is None
+            and not report.request_differences
+            and bool(recorded)
+            and all(v["recorded"] == v["replayed"] for v in report.outputs.values())
+        )
+        return report
+    finally:
+        sandbox.cleanup()
+
+
+def _plain_env(record: dict[str, Any], task_id: str, run_id: str, files: list[str], outputs: list[str]) -> dict[str, str]:
+    import os
+
+    from agentfiles.core.environment import step_environment
+
+    env, _ = step_environment(dict(os.environ), [], {
+        "AGENTS_TASK": task_id, "AGENTS_RUN": run_id, "AGENTS_INPUTS": "\n".join(files), "AGENTS_OUTPUTS": "\n".join(outputs),
+    })
+    return env
+
+
+def _replay_model(project: Any, step: Any, sandbox: Sandbox, folder: Path, report: ReplayReport) -> str | None:
+    requests = _recorded(folder, "requests")
+    responses = _recorded(folder, "responses")
+    if not responses:
+        return "the record holds no model answers to replay"
+
+    def read(rel: str) -> str:
+        return (sandbox.path / rel).read_text(encoding="utf-8", errors="replace")
+
+    plan = agent_plan(project, step, read)
+    answers = iter(enumerate(responses))
+
+    def call(body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        try:
+            number, answer = next(answers)
+        except StopIteration:
+            raise CallFailed("api", "the replay asked for more answers than were recorded") from None
+        if number < len(requests) and requests[number] != body:
+            report.request_differences.append(f"request {number + 1} differs from the recorded one")
+        return answer, []
+
+    def write(path: str, text: str) -> None:
+        target = sandbox.path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+    outcome = converse(
+        plan.context, plan.request, list(step.task.outputs), call, write,
+        Limits(max_turns=plan.max_turns, usd=None, context_tokens=plan.budget.context_tokens), plan.price,
+    )
+    if not outcome.ok:
+        return f"{outcome.failure_kind}: {outcome.failure_detail}"
+    return None

@@ -47,7 +47,7 @@ def _python(text: str) -> str:
                     lines.append(f'{indent}    """{first}"""')
                 if isinstance(node, ast.ClassDef):
                     visit(node.body, indent + "    ")
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and not indent:
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and not indent and _is_constant(node):
                 source = ast.unparse(node)
                 lines.append(source if len(source) <= 100 else source[:97] + "...")
 
@@ -55,6 +55,13 @@ def _python(text: str) -> str:
     total = text.count("\n") + 1
     lines.append(f"# outline of {total} lines: signatures and first docstring lines only")
     return "\n".join(lines) + "\n"
+
+
+def _is_constant(node: ast.Assign | ast.AnnAssign) -> bool:
+    """Module constants (UPPER_CASE names and __all__) are part of a module's shape; other assignments are not."""
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    names = [t.id for t in targets if isinstance(t, ast.Name)]
+    return bool(names) and all(n.isupper() or n == "__all__" for n in names)
 
 
 def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:

@@ -89,6 +89,7 @@ class StepContext:
             "system": system,
             "messages": [{"role": "user", "content": [{"type": "text", "text": self.brief}]}],
             "tools": TOOLS if tools is None else tools,
+            "stream": True,
         }
 
     def estimate(self) -> int:

@@ -168,7 +168,7 @@ class AnthropicExecutor:
                 raise CallFailed("interrupted", "the run was interrupted", attempts)
             started = time.monotonic()
             try:
-                stream = self.client.messages.create(**body, stream=True)
+                stream = self.client.messages.create(**{**body, "stream": True})
                 with stream:
                     return accumulate(stream), attempts
             except anthropic.APIStatusError as exc:

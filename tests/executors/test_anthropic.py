@@ -1,0 +1,201 @@
+"""Model steps over real HTTP: the real `anthropic` SDK against the local Messages API in
+tests/fake_anthropic.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import git, task_text, write_files
+from fake_anthropic import FakeAnthropic, Reply
+
+KEY = "sk-ant-test-KEY-must-not-leak-0123456789"
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    with FakeAnthropic() as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        yield server
+
+
+def configure(root: Path, api: FakeAnthropic, **settings: object) -> None:
+    """Point the project at the fake endpoint, with fast retries."""
+    values = {"base_url": api.base_url, "retries": 2, "backoff_s": 0.01, "stall_s": 1.0, **settings}
+    lines = "\n".join(f"  {k}: {json.dumps(v)}" for k, v in values.items())
+    path = root / ".agents/config.yaml"
+    text = path.read_text()
+    start = text.index("api:\n")
+    end = text.index("\n\n", start)
+    path.write_text(text[:start] + "api:\n" + lines + text[end:])
+
+
+@pytest.fixture
+def hello(project: Path, api: FakeAnthropic) -> Path:
+    configure(project, api)
+    write_files(project, {
+        "data/spec.md": "Write a program that prints hello.\n",
+        "secret.txt": "TOP-SECRET-CONTENT\n",
+        ".agents/tasks/hello.md": task_text(
+            "Write hello", role="developer", inputs=["data/spec.md"], outputs=["src/hello.py"],
+            body="## Intent\n\nA greeting program, to check the pipeline end to end.\n",
+        ),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "hello")
+    return project
+
+
+def finish(summary: str = "Wrote src/hello.py.") -> Reply:
+    return Reply.tool_use("finish", {"summary": summary, "decisions": "Kept it to one line."})
+
+
+def test_a_model_step_sees_only_what_it_declared_and_lands_as_one_commit(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(
+        Reply.tool_use(("read_file", {"path": "secret.txt"}), ("write_file", {"path": "../evil.txt", "content": "x"}),
+                       usage={"input_tokens": 900, "output_tokens": 40, "cache_creation_input_tokens": 700}),
+        Reply.tool_use("write_file", {"path": "src/hello.py", "content": "print('hello')\n"},
+                       usage={"input_tokens": 100, "output_tokens": 30, "cache_read_input_tokens": 700}),
+        Reply.message([{"type": "text", "text": "Done."}, {"type": "tool_use", "id": "toolu_f", "name": "finish",
+                       "input": {"summary": "Wrote src/hello.py.", "decisions": "One line."}}],
+                      stop_reason="tool_use", usage={"input_tokens": 50, "output_tokens": 20, "cache_read_input_tokens": 700}),
+    )
+    result = agents("-C", str(hello), "run")
+    assert result.code == 0, result.err
+    first = api.message_requests[0].body
+    sent = json.dumps([r.body for r in api.message_requests])
+    assert "You are a careful software developer" in first["system"][0]["text"]
+    assert "Working here with `agents`" in first["system"][-1]["text"]  # CLAUDE.md
+    assert first["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert "Write a program that prints hello." in first["messages"][0]["content"][0]["text"]
+    assert "TOP-SECRET-CONTENT" not in sent
+    results = api.message_requests[1].body["messages"][-1]["content"]
+    assert [r["is_error"] for r in results] == [True, True]
+    assert "not a declared input" in results[0]["content"] and "not a declared output" in results[1]["content"]
+    assert (hello / "src/hello.py").read_text() == "print('hello')\n"
+    assert not (hello.parent / "evil.txt").exists()
+    assert git(hello, "show", "--name-only", "--format=", "HEAD").split().count("src/hello.py") == 1
+    handoff = (hello / ".agents/handoffs/hello.md").read_text()
+    for expected in ("input_tokens: 1050", "output_tokens: 90", "cache_read_input_tokens: 1400",
+                     "cache_creation_input_tokens: 700", "turns: 3", "executor: agent", "model: claude-sonnet-4-6"):
+        assert expected in handoff
+    assert "## Decisions\n\nOne line." in handoff
+    record = json.loads(next((hello / ".agents/runs").glob("*/record.json")).read_text())
+    refused = [t for t in record["tools"] if t.get("refused")]
+    assert [(t["tool"], t["path"]) for t in refused] == [("read_file", "secret.txt"), ("write_file", "../evil.txt")]
+    # The run record holds the exact bodies and answers, never a header or the key.
+    recorded = json.loads(next((hello / ".agents/runs").glob("*/requests/001.json")).read_text())
+    assert recorded == first
+    assert KEY not in git(hello, "log", "-p", "--all")
+    assert not any(KEY in p.read_text(errors="ignore") for p in hello.rglob("*") if p.is_file() and ".git" not in p.parts)
+    assert api.message_requests[0].api_key == KEY
+
+
+def test_overloaded_then_success_and_a_stalled_stream_is_retried(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(
+        Reply.error(529),
+        Reply.stall(5.0, after_events=1),
+        Reply.tool_use("write_file", {"path": "src/hello.py", "content": "print('hello')\n"}),
+        finish(),
+    )
+    result = agents("-C", str(hello), "run")
+    assert result.code == 0, result.err
+    assert len(api.message_requests) == 4
+    record = json.loads(next((hello / ".agents/runs").glob("*/record.json")).read_text())
+    errors = [r["error"] for r in record["retries"]]
+    assert errors[0].startswith("HTTP 529") and "no streamed event for 1 s" in errors[1]
+
+
+def test_retry_after_is_honoured(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.error(429, retry_after=0.3),
+              Reply.tool_use("write_file", {"path": "src/hello.py", "content": "x\n"}), finish())
+    assert agents("-C", str(hello), "run").code == 0
+    record = json.loads(next((hello / ".agents/runs").glob("*/record.json")).read_text())
+    assert record["retries"][0]["retry_in_s"] >= 0.3
+
+
+def test_exhausted_retries_fail_the_step_with_kind_api(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.error(500), Reply.error(529), Reply.error(503, "still down"))
+    result = agents("-C", str(hello), "run")
+    assert result.code == 1
+    assert "failed: api: gave up after 3 attempts; last: HTTP 503: still down" in result.err
+    assert not (hello / "src/hello.py").exists()
+    assert "src/hello.py" not in git(hello, "show", "--name-only", "--format=", "HEAD")
+    assert "kind: api" in (hello / ".agents/handoffs/hello.md").read_text()
+
+
+@pytest.mark.parametrize(("status", "hint"), [(401, "API key was refused"), (400, "check the model id")])
+def test_client_errors_fail_at_once_with_a_hint(hello: Path, api: FakeAnthropic, agents, status: int, hint: str) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.error(status))
+    result = agents("-C", str(hello), "run")
+    assert result.code == 1 and hint in result.err
+    assert len(api.message_requests) == 1
+
+
+def test_ending_without_finish_is_invalid_output(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.text("I think I am done."))
+    result = agents("-C", str(hello), "run")
+    assert result.code == 1 and "invalid_output: the model stopped (end_turn) without calling finish" in result.err
+
+
+def test_finish_before_writing_the_outputs_is_sent_back(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(finish(), Reply.tool_use("write_file", {"path": "src/hello.py", "content": "x\n"}), finish())
+    assert agents("-C", str(hello), "run").code == 0
+    result = api.message_requests[1].body["messages"][-1]["content"][0]
+    assert result["is_error"] and "write these declared outputs first: src/hello.py" in result["content"]
+
+
+def test_an_oversized_input_is_refused_before_any_request(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(hello, {"data/spec.md": "word " * 40000})
+    git(hello, "commit", "-qam", "big spec")
+    result = agents("-C", str(hello), "run")
+    assert result.code == 1
+    assert "budget: the context is ~" in result.err and "over the budget of 40000" in result.err
+    assert "data/spec.md (~66667 tokens)" in result.err and "view: outline" in result.err
+    assert api.message_requests == []
+
+
+def test_usd_budget_ends_the_step(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    path = hello / ".agents/tasks/hello.md"
+    path.write_text(path.read_text().replace("role: developer", "role: developer\nbudget: {usd: 0.01}"))
+    git(hello, "commit", "-qam", "cheap")
+    api.queue(Reply.tool_use("read_file", {"path": "data/spec.md"}, usage={"input_tokens": 5000, "output_tokens": 100}))
+    result = agents("-C", str(hello), "run")
+    assert result.code == 1 and "budget: spent $0.0165, over the step's budget of $0.01" in result.err
+
+
+def test_dry_run_prints_exactly_the_request(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    preview = agents("-C", str(hello), "--json", "run", "hello", "--dry-run").json["previews"][0]
+    api.queue(Reply.tool_use("write_file", {"path": "src/hello.py", "content": "x\n"}), finish())
+    assert agents("-C", str(hello), "run").code == 0
+    assert preview["request"] == api.message_requests[0].body
+    text = agents("-C", str(hello), "run", "hello", "--dry-run", "--force").out
+    assert "===== system 2  [cache breakpoint] =====" in text and "tokens of a budget of 40000" in text
+
+
+def test_show_context_and_replay_without_the_endpoint(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.tool_use("write_file", {"path": "src/hello.py", "content": "print('hello')\n"}), finish())
+    assert agents("-C", str(hello), "run").code == 0
+    shown = agents("-C", str(hello), "show", "hello", "--context").out
+    assert "Write a program that prints hello." in shown and "You are a careful software developer" in shown
+    api.stop()  # the endpoint is gone
+    replayed = agents("-C", str(hello), "--json", "replay", "hello")
+    assert replayed.code == 0, replayed.out + replayed.err
+    data = replayed.json
+    digest = "sha256:" + hashlib.sha256(b"print('hello')\n").hexdigest()
+    assert data["identical"] and data["outputs"]["src/hello.py"] == {"recorded": digest, "replayed": digest}
+    (hello / "data/spec.md").write_text("Changed.\n")
+    refused = agents("-C", str(hello), "replay", "hello")
+    assert refused.code == 2 and "inputs of run" in refused.err and "--force" in refused.err
+
+
+def test_the_cache_breakpoint_moves_with_the_conversation(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.tool_use("read_file", {"path": "data/spec.md"}),
+              Reply.tool_use("write_file", {"path": "src/hello.py", "content": "x\n"}), finish())
+    assert agents("-C", str(hello), "run").code == 0
+    third = api.message_requests[2].body["messages"]
+    marked = [b for m in third if isinstance(m["content"], list) for b in m["content"] if b.get("cache_control")]
+    assert len(marked) == 1 and marked[0] is third[-1]["content"][-1]

@@ -181,3 +181,11 @@ def test_invalid_task_file_name(project: Path, agents) -> None:  # type: ignore[
     write_files(project, {".agents/tasks/Bad Name.md": task_text("T", run="true")})
     found = messages(validate(agents, project))
     assert any("'Bad Name' is not a valid task id" in m for m in found)
+
+
+def test_claude_md_import_cycles_are_validation_errors(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    text = (project / "CLAUDE.md").read_text()
+    write_files(project, {"CLAUDE.md": text + "\nSee @docs/a.md\n", "docs/a.md": "@../CLAUDE.md\n"})
+    result = validate(agents, project)
+    assert result.code == 2
+    assert [e["message"] for e in result.json["errors"]] == ["CLAUDE.md import cycle: CLAUDE.md -> docs/a.md -> CLAUDE.md"]

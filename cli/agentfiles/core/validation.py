@@ -9,6 +9,7 @@ from agentfiles.core.models import Task
 from agentfiles.core.paths import AGENTS_DIR, escapes_root, has_glob
 from agentfiles.core.project import Entry, Project
 from agentfiles.core.routing import RouteProblem, route_by_labels
+from agentfiles.errors import ConventionError
 
 
 class _Checker:
@@ -210,6 +211,16 @@ class _Checker:
                     )
                 )
 
+    def context_files(self) -> None:
+        """CLAUDE.md @imports every model step will follow: cycles and depth are errors now, not at run time."""
+        from agentfiles.core.context import context_files
+
+        declared = sorted({p for e in self.project.tasks.values() for p in e.model.outputs})
+        try:
+            context_files(self.project.layout.root, declared)
+        except ConventionError as exc:
+            self.found.append(Diagnostic("error", exc.message, exc.file, exc.line, exc.hint))
+
     def config(self) -> None:
         entry = self.project.config_entry
         verifier = self.project.config.verifier
@@ -225,6 +236,7 @@ def validate_project(project: Project, graph: TaskGraph | None = None) -> list[D
     graph = graph or TaskGraph.build({t: e.model for t, e in project.tasks.items()})
     checker = _Checker(project, graph)
     checker.config()
+    checker.context_files()
     for task_id, entry in project.tasks.items():
         checker.roles(task_id, entry)
         checker.needs(task_id, entry)

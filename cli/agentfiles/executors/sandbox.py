@@ -21,10 +21,29 @@ class Collected:
     missing: list[str] = field(default_factory=list)  # declared outputs not written
 
 
+def sandbox_home(root: Path) -> Path:
+    """Where one repository's sandboxes live: outside it (so `..` from a step finds nothing of the
+    repository), and one folder per repository so a run can clear what a killed run left there."""
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"agents-{digest}"
+
+
+def clear_sandboxes(root: Path) -> None:
+    """Remove sandboxes left behind (only call this while holding the repository's run lock)."""
+    shutil.rmtree(sandbox_home(root), ignore_errors=True)
+
+
 class Sandbox:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, under_lock: bool = True) -> None:
+        """`under_lock`: made by a run holding the repository's lock (the next run clears leftovers);
+        otherwise (a replay) the sandbox lives in a folder of its own."""
         self.root = root  # the repository
-        self.path = Path(tempfile.mkdtemp(prefix="agents-step-")) / "work"
+        if under_lock:
+            home = sandbox_home(root)
+            home.mkdir(parents=True, exist_ok=True)
+            self.path = Path(tempfile.mkdtemp(prefix="step-", dir=home)) / "work"
+        else:
+            self.path = Path(tempfile.mkdtemp(prefix="agents-replay-")) / "work"
         self.path.mkdir()
         self.inputs: dict[str, str] = {}  # rel -> sha256 of the copy the step sees
 

@@ -15,6 +15,7 @@ from agentfiles.core.plan import PlannedStep, plan_run
 from agentfiles.errors import ConventionError, PreconditionError, UsageError
 from agentfiles.executors.base import Executor
 from agentfiles.executors.command import CommandExecutor
+from agentfiles.executors.sandbox import clear_sandboxes
 from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.step import RunContext, StepRunner, resolve_step
@@ -82,6 +83,7 @@ def recover(workspace: Workspace, git: Git) -> list[str]:
             roll_back(layout.root, files, folder)
     if found or (workspace.root / ".git" / "worktrees").is_dir():
         git.run("worktree", "prune", check=False)  # checkouts of checks a killed run left behind
+    clear_sandboxes(workspace.root)
     return [run_id for run_id, _, _ in found]
 
 

@@ -60,7 +60,7 @@ def replay(directory: Path, task_id: str, run: str | None = None, *, force: bool
         raise UsageError(f"unknown task: {task_id}", hint="`agents status` lists the tasks")
     step = resolve_step(project, task_id)
     report = ReplayReport(task_id, run_id, identical=False)
-    sandbox = Sandbox(project.layout.root)
+    sandbox = Sandbox(project.layout.root, under_lock=False)
     try:
         files = sorted({p for p in (record.get("inputs") or {}) if not p.startswith("handoff:")})
         present = [f for f in files if (project.layout.root / f).is_file()]

@@ -62,6 +62,10 @@ def main() -> int:
     parser.add_argument("--no-backlog", action="store_true", help="skip Backlog.md (needs npm)")
     parser.add_argument("--cache", type=Path, default=HERE / ".cache", help="where npm installs Backlog.md")
     args = parser.parse_args()
+    # Byte-compile the package as a wheel install does (an editable install under
+    # PYTHONDONTWRITEBYTECODE=1 would otherwise recompile every module on every start).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "cli")], check=False,
+                   stdout=subprocess.DEVNULL)
     if not AGENTS.exists():
         print(f"no agents executable next to {sys.executable}; run this with the project's .venv python")
         return 2

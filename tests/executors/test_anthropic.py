@@ -199,3 +199,27 @@ def test_the_cache_breakpoint_moves_with_the_conversation(hello: Path, api: Fake
     third = api.message_requests[2].body["messages"]
     marked = [b for m in third if isinstance(m["content"], list) for b in m["content"] if b.get("cache_control")]
     assert len(marked) == 1 and marked[0] is third[-1]["content"][-1]
+
+
+def test_a_malformed_answer_is_retried(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.malformed(b"event: message_start\ndata: {not json\n\n", content_type="text/event-stream"),
+              Reply.tool_use("write_file", {"path": "src/hello.py", "content": "x\n"}), finish())
+    result = agents("-C", str(hello), "run")
+    assert result.code == 0, result.err
+    assert len(api.message_requests) == 3
+
+
+def test_an_unreachable_endpoint_fails_with_kind_api(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.stop()
+    result = agents("-C", str(hello), "run")
+    assert result.code == 1 and "api: gave up after 3 attempts" in result.err
+    assert not (hello / "src/hello.py").exists()
+
+
+def test_precise_budgets_count_tokens_with_the_api(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    path = hello / ".agents/tasks/hello.md"
+    path.write_text(path.read_text().replace("role: developer", "role: developer\nbudget: {context_tokens: 50, precise: true}"))
+    git(hello, "commit", "-qam", "precise")
+    result = agents("-C", str(hello), "run")
+    assert result.code == 1 and "over the budget of 50" in result.err
+    assert len(api.count_tokens_requests) == 1 and api.message_requests == []

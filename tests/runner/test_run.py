@@ -313,3 +313,58 @@ def test_run_refuses_invalid_projects_and_unknown_tasks(project: Path, agents) -
     os.unlink(project / ".agents/tasks/a.md")
     result = agents("-C", str(project), "run", "nope")
     assert result.code == 2 and "unknown task: nope" in result.err
+
+
+def test_foreach_placeholders_in_commands_are_words_not_code(project: Path, agents, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    marker = tmp_path / "injected"
+    write_files(project, {
+        f"docs/x$(touch {marker}).md": "a b\n",
+        "docs/with space.md": "c\n",
+        ".agents/tasks/copy.md": task_text("Copy", foreach="docs/*.md", run="cp {item} out/{name}",
+                                           inputs=["{item}"], outputs=["out/{name}"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    result = agents("-C", str(project), "run")
+    assert result.code == 0, result.err
+    assert not marker.exists()
+    assert (project / "out/with space.md").read_text() == "c\n"
+
+
+def test_no_deps_refuses_a_step_whose_needs_are_not_done(greet: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(greet), "run", "shout", "--no-deps")
+    assert result.code == 2 and "shout needs tasks that are not done: greet (ready)" in result.err
+    assert agents("-C", str(greet), "run", "greet", "--no-deps").code == 0
+    assert agents("-C", str(greet), "run", "shout", "--no-deps").code == 0
+
+
+def test_a_step_rewriting_its_input_in_place_settles(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {"data/list.txt": "b\na\n", ".agents/tasks/sort.md": task_text(
+        "Sort", run="sort -o data/list.txt data/list.txt", inputs=["data/list.txt"], outputs=["data/list.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    assert agents("-C", str(project), "run").code == 0
+    assert (project / "data/list.txt").read_text() == "a\nb\n"
+    assert states(agents, project)["sort"]["state"] == "done"
+    assert "Nothing to run" in agents("-C", str(project), "run").out
+
+
+def test_foreach_steps_can_be_run_shown_and_logged_by_id(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {"docs/a.md": "a\n", "docs/b.md": "b\n", ".agents/tasks/up.md": task_text(
+        "Up", foreach="docs/*.md", run="tr a-z A-Z < {item} > out/{name}", inputs=["{item}"], outputs=["out/{name}"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "s")
+    assert agents("-C", str(project), "run", "up@docs--a.md").code == 0
+    assert (project / "out/a.md").exists() and not (project / "out/b.md").exists()
+    shown = agents("-C", str(project), "show", "up@docs--a.md")
+    assert shown.code == 0 and "up@docs--a.md  done" in shown.out
+    family = agents("-C", str(project), "show", "up")
+    assert family.code == 2 and "up@docs--a.md" in family.err
+    assert [s["task"] for s in agents("-C", str(project), "log", "up", "--json").json["steps"]] == ["up@docs--a.md"]
+
+
+def test_a_folder_is_not_an_output(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    (project / "out").mkdir()
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="true", outputs=["out/"])})
+    found = agents("-C", str(project), "validate", "--json").json["errors"]
+    assert [e["message"] for e in found] == ["output 'out' is a folder; outputs are the exact files a step writes"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -113,3 +114,25 @@ def test_recovery_keeps_a_step_that_committed(slow: Path) -> None:
     assert git(slow, "rev-parse", "HEAD") == landed
     assert b"Ran again" in (slow / ".agents/handoffs/slow.md").read_bytes()
     assert git(slow, "status", "--porcelain") == ""
+
+
+def test_sigkill_at_any_moment_of_a_run_of_many_steps(project: Path) -> None:
+    """Kill `agents run` at many moments (during steps, during commits); each time the next run
+    leaves the repository consistent and completes the work."""
+    tasks = {f".agents/tasks/t{i:02d}.md": task_text(f"T{i}", run=f"echo $AGENTS_RUN > out/t{i:02d}.txt",
+                                                    outputs=[f"out/t{i:02d}.txt"]) for i in range(12)}
+    write_files(project, tasks)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "many")
+    for delay in (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7):
+        proc = subprocess.Popen([sys.executable, "-m", "agentfiles", "-C", str(project), "run", "--force"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        result = run_program("-C", str(project), "run")
+        assert result.code == 0, (delay, result.err)
+        status = git(project, "status", "--porcelain", "--untracked-files=all")
+        assert status == "", (delay, status)
+        states = run_program("-C", str(project), "status", "--json")
+        assert {t["state"] for t in json.loads(states.out)["tasks"]} == {"done"}, delay

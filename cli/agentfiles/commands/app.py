@@ -1,7 +1,8 @@
 """The typer application: global options, the verbs, and the one handler that turns errors into
 `error:` / `hint:` lines and exit codes."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these signatures at every start, and string
+# annotations would have to be evaluated each time.
 
 import os
 import sys
@@ -132,7 +133,8 @@ def run(args: list[str]) -> int:
             raise
         command = _verb(args)
         message = exc.format_message()
-        hint = f"run `agents {command + ' ' if command else ''}--help`"
+        known = command in {c.name for c in app.registered_commands} | {"new"}
+        hint = f"run `agents {command + ' ' if command and known else ''}--help`"
         if "No such option" in message and any(a in ("-C", "--color", "--no-color") for a in args):
             hint = "global options go before the verb, as in `agents -C DIR status`"
         print_error(message, hint=hint)

@@ -1,6 +1,7 @@
 """`agents graph`: the task graph as Mermaid (default) or Graphviz DOT, nodes labelled with their state."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these signatures at every start, and string
+# annotations would have to be evaluated each time.
 
 from enum import Enum
 

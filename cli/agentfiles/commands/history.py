@@ -1,7 +1,8 @@
 """`agents show TASK` and `agents log [TASK]`: what a step saw, did and left, read back from its handoff,
 its run record and its commit."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these signatures at every start, and string
+# annotations would have to be evaluated each time.
 
 from typing import Optional
 
@@ -110,12 +111,12 @@ def log_command(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
     """List step commits, newest first, from their Agents-* trailers."""
-    from agentfiles.core.paths import find_project_root, is_valid_id
+    from agentfiles.core.paths import find_project_root, is_valid_step_id
     from agentfiles.storage.git import step_commits
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
-    if task is not None and not is_valid_id(task):
+    if task is not None and not is_valid_step_id(task):
         raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
     commits = step_commits(find_project_root(opts.directory), task, limit)
     if out.json_mode:
@@ -130,7 +131,7 @@ def log_command(
         out.line(
             f"{commit.sha[:10]}  {commit.date[:16].replace('T', ' ')}  "
             f"{out.paint(f'{status:<8}', status if status in ('done', 'failed', 'rejected') else 'dim')} "
-            f"{commit.task:<20} {data['executor'] or '':<8} {data['run']}"
+            f"{commit.task:<20} {data['executor'] or '':<11} {data['run']}"
         )
     return 0
 

@@ -1,6 +1,7 @@
 """`agents init`: scaffold the convention in a git repository."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these signatures at every start, and string
+# annotations would have to be evaluated each time.
 
 import typer
 

@@ -1,6 +1,7 @@
 """`agents new task ID` and `agents new role NAME`: write valid convention files from flags."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these signatures at every start, and string
+# annotations would have to be evaluated each time.
 
 from typing import List, Optional
 

@@ -1,6 +1,7 @@
 """`agents run`: carry out the steps that are not done, one commit per step, with progress on a terminal."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these signatures at every start, and string
+# annotations would have to be evaluated each time.
 
 import sys
 import threading
@@ -62,10 +63,12 @@ class LiveProgress:
     def _render(self):  # type: ignore[no-untyped-def]
         from rich.table import Table
 
+        from rich.text import Text
+
         table = Table.grid(padding=(0, 2))
         now = time.monotonic()
         for task, since in sorted(self.running.items(), key=lambda kv: kv[1]):
-            table.add_row("[cyan]running[/]", task, f"{now - since:5.1f} s")
+            table.add_row(Text("running", style="cyan"), Text(task), Text(f"{now - since:5.1f} s"))
         return table
 
     def _tick(self) -> None:
@@ -121,7 +124,8 @@ def run_command(
         result = reconcile(opts.directory, options, progress if not out.json_mode else (lambda *a: None))
     except KeyboardInterrupt:
         progress.close()
-        out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed")
+        out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed",
+                       "run `agents run` again to carry on")
         return EXIT_INTERRUPTED
     finally:
         progress.close()
@@ -152,6 +156,8 @@ def run_command(
         for step in result.plan:
             after = f"  (after {', '.join(step.needs)})" if step.needs else ""
             out.line(f"{step.task}: {'; '.join(step.reasons)}{after}")
+        for warning in result.warnings:
+            out.diagnostic("warning", warning)
         if result.previews:
             from agentfiles.runner.agent import render_request
 
@@ -175,15 +181,14 @@ def run_command(
         parts.append(f"{len(report.skipped)} skipped")
     out.line(f"{len(result.plan)} step{'' if len(result.plan) == 1 else 's'}: " + ", ".join(parts))
     if report.interrupted:
-        out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed")
+        out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed",
+                       "run `agents run` again to carry on")
         return EXIT_INTERRUPTED
     if failed:
+        for outcome in report.failed:
+            out.diagnostic("error", f"step {outcome.task} {outcome.status}: {outcome.failure_kind}: {outcome.failure_detail}")
         first = report.failed[0]
-        out.diagnostic(
-            "error",
-            f"step {first.task} {first.status}: {first.failure_kind}: {first.failure_detail}",
-            f"see `agents show {first.task}`; fix and run `agents run` again",
-        )
+        out.diagnostic("hint", f"see `agents show {first.task}`; fix, then run `agents run` again")
         return EXIT_STEP_FAILED
     return 0
 

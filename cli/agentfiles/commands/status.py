@@ -1,6 +1,7 @@
 """`agents status`: the derived state of every task, with the reasons."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these signatures at every start, and string
+# annotations would have to be evaluated each time.
 
 from typing import List, Optional
 

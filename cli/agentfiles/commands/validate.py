@@ -1,6 +1,7 @@
 """`agents validate`: every problem of the project's files at once."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these signatures at every start, and string
+# annotations would have to be evaluated each time.
 
 import typer
 

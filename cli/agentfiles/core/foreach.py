@@ -1,11 +1,13 @@
 """`foreach: <glob>`: one task, one clean step per matching file. Each item is a step of its own, with the
 id `<task>@<slug>`, its own handoff, and `{item}` (the path), `{name}` (its file name) and `{stem}` (the
-name without extension) substituted in its title, inputs, outputs, command, checks and intent. The task itself stands for the family: done when every item is done."""
+name without extension) substituted in its title, inputs, outputs, command, checks and intent (in the
+command and checks as shell-quoted words: do not quote them yourself). The task itself stands for the family: done when every item is done."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,10 +37,15 @@ def family_of(step: str) -> str:
     return step.split("@", 1)[0]
 
 
-def substitute(text: str, item: str) -> str:
+def substitute(text: str, item: str, *, shell: bool = False) -> str:
+    """Fill in `{item}`, `{name}` and `{stem}`; in a shell command (`shell`) each value is quoted, so a
+    file name with spaces or `$(...)` is one word, never code."""
     name = item.rsplit("/", 1)[-1]
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    return text.replace("{item}", item).replace("{name}", name).replace("{stem}", stem)
+    values = {"{item}": item, "{name}": name, "{stem}": stem}
+    for key, value in values.items():
+        text = text.replace(key, shlex.quote(value) if shell else value)
+    return text
 
 
 def item_task(task: Task, item: str) -> Task:
@@ -47,7 +54,9 @@ def item_task(task: Task, item: str) -> Task:
         spec.model_copy(update={"path": substitute(spec.path, item)}) if spec.path else spec for spec in task.inputs
     ]
     acceptance = [
-        c.model_copy(update={k: substitute(v, item) for k, v in (("text", c.text), ("run", c.run)) if v is not None})
+        c.model_copy(update={
+            k: substitute(v, item, shell=k == "run") for k, v in (("text", c.text), ("run", c.run)) if v is not None
+        })
         for c in task.acceptance
     ]
     return task.model_copy(
@@ -56,7 +65,7 @@ def item_task(task: Task, item: str) -> Task:
             "inputs": inputs,
             "outputs": [substitute(o, item) for o in task.outputs],
             "title": substitute(task.title, item),
-            "run": substitute(task.run, item) if task.run else None,
+            "run": substitute(task.run, item, shell=True) if task.run else None,
             "acceptance": acceptance,
         }
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from agentfiles.core.facts import Facts
 from agentfiles.core.graph import TaskGraph
 from agentfiles.core.state import TaskState
+from agentfiles.errors import PreconditionError
 
 
 @dataclass
@@ -48,6 +49,15 @@ def plan_run(
     graph = TaskGraph.from_needs({t: f.needs for t, f in facts.tasks.items()})
     order, cyclic = graph.order()
     scope = set(order)
+    if targets and not with_needs:
+        for target in targets:
+            waiting = [n for n in graph.needs(target) if states[n].state != "done"]
+            if waiting and not facts.tasks[target].family:
+                shown = ", ".join(f"{n} ({states[n].state})" for n in waiting)
+                raise PreconditionError(
+                    f"{target} needs tasks that are not done: {shown}",
+                    hint=f"run `agents run {target}` without --no-deps to bring them up to date first",
+                )
     if targets:
         if with_needs:
             scope &= upstream_closure(graph, targets)

@@ -122,6 +122,8 @@ def _compare_done(
     if handoff.definition is not None and handoff.definition != task.definition:
         reasons.append("definition changed")
     current = input_digests(root, task.inputs, hash_file, body_digests)
+    for path in task.outputs:  # a file the step rewrites in place is judged as its output
+        current.pop(path, None)
     for key, digest in current.items():
         recorded = handoff.inputs.get(key)
         if digest is None:
@@ -132,7 +134,7 @@ def _compare_done(
         elif recorded != digest:
             reasons.append(f"input changed: {key}")
     for key in handoff.inputs:
-        if key not in current:
+        if key not in current and key not in task.outputs:
             reasons.append(f"input removed: {key}")
     for path, recorded in handoff.outputs.items():
         digest = hash_file(path)

@@ -137,6 +137,8 @@ class _Checker:
                 self.error(entry, line, f"output '{path}' is inside {AGENTS_DIR}/, which the runner owns")
             elif escapes_root(root, path):
                 self.error(entry, line, f"output '{path}' leaves the repository through a symlink")
+            elif (root / path).is_dir():
+                self.error(entry, line, f"output '{path}' is a folder; outputs are the exact files a step writes")
             if "{item}" in path and not task.foreach:
                 self.error(entry, line, f"output '{path}' uses {{item}} but the task has no `foreach`")
         if len(set(task.outputs)) != len(task.outputs):

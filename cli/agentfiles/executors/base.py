@@ -28,6 +28,7 @@ class StepRequest:
     env: dict[str, str]  # the environment the step runs with (secrets already withheld)
     timeout: float | None = None
     cancel: threading.Event | None = None  # set when the run is interrupted: stop at once
+    track: Any = None  # where started processes are written down (a ProcessRegistry)
     # Model steps only:
     context: StepContext | None = None
     first_request: dict[str, Any] | None = None

@@ -52,7 +52,8 @@ class ClaudeCodeExecutor:
                 env[name] = self.environ[name]
         env = {k: v for k, v in env.items() if not is_secret(k) or k in PASSED_SECRETS}
         code, out, err, seconds, timed_out = run_process(
-            argv, str(request.sandbox), env, request.timeout, request.cancel, stdin=prompt.encode("utf-8")
+            argv, str(request.sandbox), env, request.timeout, request.cancel, stdin=prompt.encode("utf-8"),
+            track=request.track,
         )
         text = out.decode("utf-8", "replace")
         result = StepResult(

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from typing import Any
 
 from agentfiles.executors.base import StepRequest, StepResult
 
@@ -22,9 +23,10 @@ def run_shell(
     env: dict[str, str],
     timeout: float | None,
     cancel: threading.Event | None = None,
+    track: Any = None,
 ) -> tuple[int | None, bytes, bytes, float, bool]:
     """Run `command` with /bin/sh (see `run_process`)."""
-    return run_process(["/bin/sh", "-c", command], cwd, env, timeout, cancel)
+    return run_process(["/bin/sh", "-c", command], cwd, env, timeout, cancel, track=track)
 
 
 def run_process(
@@ -34,6 +36,7 @@ def run_process(
     timeout: float | None,
     cancel: threading.Event | None = None,
     stdin: bytes | None = None,
+    track: Any = None,
 ) -> tuple[int | None, bytes, bytes, float, bool]:
     """Run `argv` in its own process group; returns (exit code, stdout, stderr, seconds, timed out).
     Output goes to files, not pipes, so a background child holding them open cannot keep the step
@@ -56,6 +59,8 @@ def run_process(
             )
         except OSError as exc:
             return 127, b"", f"cannot start {argv[0]}: {exc.strerror}\n".encode(), 0.0, False
+        if track is not None:
+            track.add(proc.pid)
         timed_out = False
         deadline = None if timeout is None else start + timeout
         try:
@@ -85,6 +90,8 @@ def run_process(
             raise
         finally:
             _kill_group(proc.pid, signal.SIGKILL)
+            if track is not None:
+                track.remove(proc.pid)
         seconds = time.monotonic() - start
         out.seek(0)
         err.seek(0)
@@ -113,7 +120,7 @@ class CommandExecutor:
     def execute(self, request: StepRequest) -> StepResult:
         command = request.task.run or ""
         code, out, err, seconds, timed_out = run_shell(
-            command, str(request.sandbox), request.env, request.timeout, request.cancel
+            command, str(request.sandbox), request.env, request.timeout, request.cancel, request.track
         )
         result = StepResult(
             ok=code == 0 and not timed_out,

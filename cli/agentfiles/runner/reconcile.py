@@ -5,6 +5,7 @@ the plan."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Callable
@@ -20,7 +21,8 @@ from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.step import RunContext, StepRunner, resolve_step
 from agentfiles.storage.git import Git
-from agentfiles.storage.journal import pending_journals, roll_back
+from agentfiles.storage.journal import pending_journals, remove_temporaries, roll_back
+from agentfiles.storage.processes import ProcessRegistry
 from agentfiles.storage.lock import RunLock
 from agentfiles.storage.workspace import Workspace, open_workspace
 
@@ -54,6 +56,7 @@ class RunResult:
     report: Report | None = None
     recovered: list[str] = field(default_factory=list)
     previews: list[Preview] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what a real run would refuse
 
 
 def _check_project(workspace: Workspace, targets: list[str]) -> None:
@@ -63,9 +66,10 @@ def _check_project(workspace: Workspace, targets: list[str]) -> None:
         raise ConventionError(
             f"{len(errors)} problem(s) in the project's files", diagnostics=errors, hint="fix them, then run again"
         )
-    unknown = [t for t in targets if t not in workspace.project.tasks]
+    known = workspace.facts().tasks if any("@" in t for t in targets) else workspace.project.tasks
+    unknown = [t for t in targets if t not in known]
     if unknown:
-        raise UsageError(f"unknown task: {', '.join(unknown)}", hint="`agents status` lists the tasks")
+        raise UsageError(f"unknown task: {', '.join(unknown)}", hint="`agents status` lists the tasks and foreach steps")
 
 
 def recover(workspace: Workspace, git: Git) -> list[str]:
@@ -73,11 +77,11 @@ def recover(workspace: Workspace, git: Git) -> list[str]:
     layout = workspace.layout
     found = pending_journals(layout.agents / "tmp" / "journal")
     head = git.head() if found else None
+    ProcessRegistry(layout.agents / "tmp" / "processes").stop_leftovers()
     for run_id, files, folder in found:
         if head and git.contains_trailer(head, "Agents-Run", run_id):
-            git.run("add", "--force", "-A", "--", *files)  # the commit landed: sync the index only
-            import shutil
-
+            remove_temporaries(layout.root, files)
+            git.sync_index(list(files))  # the commit landed: the index may not have followed
             shutil.rmtree(folder, ignore_errors=True)
         else:
             roll_back(layout.root, files, folder)
@@ -139,7 +143,12 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         _check_project(workspace, options.targets)
         facts = workspace.facts()
         plan = plan_run(facts, workspace.states(), options.targets, force=options.force, with_needs=options.with_needs)
-        return RunResult(plan, previews=_previews(workspace, plan, options.targets))
+        warnings = []
+        try:
+            _refuse_dirty_outputs(workspace, Git(workspace.root), plan, options.force)
+        except PreconditionError as exc:
+            warnings.append(f"the run would be refused: {exc.message} ({exc.hint})")
+        return RunResult(plan, previews=_previews(workspace, plan, options.targets), warnings=warnings)
     git = Git(workspace.root)
     lock = RunLock(workspace.layout.agents / "run.lock")
     lock.acquire(options.lock_wait_s)
@@ -156,7 +165,8 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         for step in plan:
             executor_for(step.task)  # fail before anything runs when a step cannot be carried out
         _refuse_dirty_outputs(workspace, git, plan, options.force)
-        ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for)
+        ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for,
+                         processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"))
         runner = StepRunner(ctx)
         jobs = options.jobs or workspace.project.config.jobs
         with _interrupts_cancel(ctx.cancelled):
@@ -166,6 +176,7 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
             )
         return result
     finally:
+        git.close()
         lock.release()
 
 

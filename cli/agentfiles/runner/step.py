@@ -80,6 +80,7 @@ class RunContext:
     executor_for: Callable[[str], Executor]
     commit_lock: threading.Lock = field(default_factory=threading.Lock)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    processes: Any = None  # a ProcessRegistry
 
     @property
     def root(self):  # type: ignore[no-untyped-def]
@@ -174,6 +175,7 @@ class StepRunner:
                 env=env,
                 timeout=task.timeout or project.config.timeout,
                 cancel=ctx.cancelled,
+                track=ctx.processes,
             )
             plan = None
             if missing:
@@ -302,7 +304,9 @@ class StepRunner:
                 target.write_bytes(data)
             for check in task.checks:
                 timeout = check.timeout or task.timeout or DEFAULT_CHECK_TIMEOUT_S
-                code, out, err, seconds, timed_out = run_shell(check.run, str(tree), env, timeout, self.ctx.cancelled)
+                code, out, err, seconds, timed_out = run_shell(
+                    check.run, str(tree), env, timeout, self.ctx.cancelled, self.ctx.processes
+                )
                 results.append(
                     {
                         "run": check.run,
@@ -412,8 +416,12 @@ class StepRunner:
             if ctx.cancelled.is_set():
                 raise StepCancelled(task_id)
             journal = Journal(layout.agents / "tmp" / "journal", layout.root, run_id)
-            journal.apply(files)
-            commit = ctx.git.commit_paths(sorted(files), message)
+            try:
+                journal.apply(files)
+                commit = ctx.git.commit_paths(sorted(files), message)
+            except BaseException:
+                journal.undo()  # the commit did not land: nothing of the step may stay behind
+                raise
             journal.close()
             handoff = Handoff.model_validate(meta)
             project.handoffs[task_id] = Entry(model=handoff, body=body, path=handoff_rel)

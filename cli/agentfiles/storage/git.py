@@ -37,6 +37,9 @@ class Git:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._state: tuple[str | None, str | None] | None = None  # (HEAD, its branch ref) for commits
+        self._index_dir: str | None = None
+        self._index_base: str | None = "unknown"  # the commit whose tree the private index holds
 
     def run(
         self, *args: str, env: dict[str, str] | None = None, input: bytes | None = None, check: bool = True
@@ -48,6 +51,7 @@ class Git:
                 env={**os.environ, **(env or {})},
                 input=input,
                 capture_output=True,
+                start_new_session=True,  # a Ctrl-C meant for agents must not kill git halfway
             )
         except FileNotFoundError:
             raise PreconditionError("git is not installed", hint="install git and try again") from None
@@ -88,24 +92,91 @@ class Git:
         return sorted(set(found))
 
     def commit_paths(self, paths: list[str], message: str) -> str:
-        """Commit exactly `paths` as they are in the work tree on top of HEAD, and nothing else: other
-        changes of the user, staged or not, stay as they are (`git commit --only`). Hooks and signing are
-        skipped: a step commit records what the step did, it is not a place for a hook to change files.
-        Returns the new commit."""
-        self.run("add", "--force", "-A", "--", *paths)
-        args = ["-c", "commit.gpgsign=false", "commit", "--no-verify", "--quiet", "--only", "--allow-empty", "-F", "-"]
-        done = self.run(*args, "--", *paths, input=message.encode("utf-8"), check=False)
-        if done.returncode != 0 and b"ident" in done.stderr.lower() + done.stdout.lower():
-            # No identity configured: commit as `agents`, as git would ask the user to set one.
+        """Commit exactly `paths` as they are in the work tree on top of HEAD, and nothing else.
+
+        The commit is built in a private index (HEAD's tree plus the paths), then HEAD moves with one
+        atomic update-ref that refuses if HEAD moved meanwhile; only then is the user's own index
+        updated, for `paths` only. A kill at any moment therefore leaves either no commit and the
+        user's index untouched, or the commit (and at worst an index that the next run syncs). Other
+        changes of the user, staged or not, stay out; hooks and signing do not apply. Consecutive
+        commits of one run reuse the private index, so each costs five git calls whatever the size
+        of the repository. Returns the new commit."""
+        for attempt in (1, 2):
+            parent, ref = self._tip()
+            env = {"GIT_INDEX_FILE": self._private_index(parent)}
+            self.run("add", "--force", "-A", "--", *paths, env=env)
+            tree = self.text("write-tree", env=env).strip()
+            commit = self._commit_tree(tree, parent, message)
+            update = ["update-ref", "-m", "agents: step commit", ref or "HEAD", commit]
+            if parent:
+                update.append(parent)  # refuse if HEAD moved meanwhile
+            done = self.run(*update, check=False)
+            if done.returncode == 0:
+                self._state = (commit, ref)
+                self._index_base = commit  # the private index now holds exactly this commit's tree
+                self.sync_index(paths)
+                return commit
+            self._forget()  # someone else moved HEAD: start again from where it is now
+            if attempt == 2:
+                text = done.stderr.decode("utf-8", "replace").strip()
+                raise GitError(f"git update-ref failed: {text}", hint="another process is committing; run again")
+        raise AssertionError("unreachable")
+
+    def _tip(self) -> tuple[str | None, str | None]:
+        """(HEAD's commit, the branch ref it is on), cached between the commits of one run."""
+        if self._state is None:
+            done = self.run("rev-parse", "--verify", "-q", "--symbolic-full-name", "HEAD", check=False)
+            ref = done.stdout.decode().strip() or None
+            if ref == "HEAD":
+                ref = None  # detached
+            self._state = (self.head(), ref)
+        return self._state
+
+    def _private_index(self, parent: str | None) -> str:
+        if self._index_dir is None:
+            self._index_dir = tempfile.mkdtemp(prefix="agents-index-")
+        path = os.path.join(self._index_dir, "index")
+        if self._index_base != parent:
+            if os.path.exists(path):
+                os.unlink(path)
+            if parent:
+                self.run("read-tree", parent, env={"GIT_INDEX_FILE": path})
+            self._index_base = parent
+        return path
+
+    def _forget(self) -> None:
+        self._state = None
+        self._index_base = "unknown"
+
+    def _commit_tree(self, tree: str, parent: str | None, message: str) -> str:
+        args = ["commit-tree", tree, "-F", "-"]
+        if parent:
+            args[1:1] = ["-p", parent]
+        done = self.run(*args, input=message.encode("utf-8"), check=False)
+        if done.returncode != 0 and b"ident" in done.stderr.lower():
+            # No identity configured: commit as `agents` rather than fail the step.
             fallback = {
                 "GIT_AUTHOR_NAME": "agents", "GIT_AUTHOR_EMAIL": "agents@localhost",
                 "GIT_COMMITTER_NAME": "agents", "GIT_COMMITTER_EMAIL": "agents@localhost",
             }
-            done = self.run(*args, "--", *paths, env=fallback, input=message.encode("utf-8"), check=False)
+            done = self.run(*args, env=fallback, input=message.encode("utf-8"), check=False)
         if done.returncode != 0:
-            message_text = (done.stderr or done.stdout).decode("utf-8", "replace").strip()
-            raise GitError(f"git commit failed: {message_text}", hint="check the repository with `git status`")
-        return self.text("rev-parse", "HEAD").strip()
+            text = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
+            raise GitError(f"git commit-tree failed: {text}", hint="check the repository with `git status`")
+        return done.stdout.decode().strip()
+
+    def close(self) -> None:
+        """Remove the private index of this run's commits."""
+        if self._index_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._index_dir, ignore_errors=True)
+            self._index_dir = None
+            self._index_base = "unknown"
+
+    def sync_index(self, paths: list[str]) -> None:
+        """Make the user's index hold `paths` as they are in the work tree (after a step's commit)."""
+        self.run("add", "--force", "-A", "--", *paths)
 
     def contains_trailer(self, commit: str, key: str, value: str) -> bool:
         body = self.text("log", "-1", "--format=%B", commit)
@@ -180,13 +251,15 @@ def step_commits(root: Path, task: str | None = None, limit: int | None = None) 
         if not repo.head.is_valid():
             return []
         kwargs: dict[str, object] = {"grep": "^Agents-Task: ", "extended_regexp": True}
-        if task:
-            kwargs["grep"] = f"^Agents-Task: {re.escape(task)}$"
+        if task:  # a task's own steps, and those of its items when it is a foreach task
+            kwargs["grep"] = f"^Agents-Task: {re.escape(task)}(@[^ ]+)?$"
         commits = []
         for commit in repo.iter_commits("HEAD", max_count=limit, **kwargs):
             message = commit.message if isinstance(commit.message, str) else commit.message.decode("utf-8", "replace")
             trailers = parse_trailers(message)
-            if "Agents-Task" not in trailers or (task and trailers["Agents-Task"] != task):
+            if "Agents-Task" not in trailers or (task and trailers["Agents-Task"].split("@", 1)[0] != task.split("@", 1)[0]):
+                continue
+            if task and "@" in task and trailers["Agents-Task"] != task:
                 continue
             commits.append(
                 StepCommit(

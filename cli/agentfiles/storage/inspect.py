@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentfiles.core.paths import Layout, find_project_root, is_valid_id
+from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
 from agentfiles.errors import UsageError
 from agentfiles.storage.documents import DocumentError, parse_document
 from agentfiles.storage.git import Git, step_commits
@@ -39,15 +39,22 @@ class StepView:
 def load_step(directory: Path, task: str, run: str | None) -> StepView:
     root = find_project_root(directory)
     layout = Layout(root)
-    if not is_valid_id(task):
+    if not is_valid_step_id(task):
         raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
-    commits = step_commits(root, task)
+    commits = [c for c in step_commits(root, task) if c.task == task]
     commit = None
     if run is None:
         path = layout.handoff_file(task)
         if not path.is_file():
-            if not layout.task_file(task).is_file():
+            family = task.split("@", 1)[0]
+            if not layout.task_file(family).is_file():
                 raise UsageError(f"unknown task: {task}", hint="`agents status` lists the tasks")
+            items = sorted(p.stem for p in layout.handoffs.glob(f"{family}@*.md")) if "@" not in task else []
+            if items:
+                raise UsageError(
+                    f"{task} is a foreach task; each of its items is a step of its own: {', '.join(items[:5])}",
+                    hint=f"show one of them, e.g. `agents show {items[0]}`",
+                )
             raise UsageError(f"task '{task}' has not run yet", hint=f"run it with `agents run {task}`")
         text = path.read_text(encoding="utf-8")
     else:

@@ -42,6 +42,15 @@ class Journal:
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def undo(self) -> None:
+        """Put back what `apply` replaced (when the commit that should follow it failed)."""
+        try:
+            data = json.loads((self.folder / "journal.json").read_text())
+        except (OSError, ValueError):
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return
+        roll_back(self.root, dict(data["files"]), self.folder)
+
 
 def pending_journals(folder: Path) -> list[tuple[str, dict[str, bool], Path]]:
     """Journals left by runs that did not finish: (run id, {path: existed before}, folder)."""
@@ -58,8 +67,20 @@ def pending_journals(folder: Path) -> list[tuple[str, dict[str, bool], Path]]:
     return found
 
 
+def remove_temporaries(root: Path, files: dict[str, bool]) -> None:
+    """Temporary files an atomic write killed halfway left next to the journaled paths."""
+    for rel in files:
+        target = root / rel
+        for leftover in target.parent.glob(f".{target.name}.*.tmp") if target.parent.is_dir() else []:
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+
+
 def roll_back(root: Path, files: dict[str, bool], folder: Path) -> None:
     """Put back what was there before an unfinished step wrote its files."""
+    remove_temporaries(root, files)
     for rel, existed in files.items():
         target = root / rel
         if existed:

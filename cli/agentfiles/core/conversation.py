@@ -1,7 +1,8 @@
-"""The agent loop of a model step, independent of where answers come from: send the context, carry out
-the three tools against the step's declared files, add up usage and cost after every turn, and stop on
-`finish`, on a budget, on `max_turns` or on a deadline. The API executor and the replay executor both
-drive it; only their `call` differs."""
+"""The conversation loop of a model step, independent of where answers come from: send the request, carry
+out the tools of this kind of conversation (a doer's read_file / write_file / finish, a verifier's
+read_file / verdict, none for a discussion turn), add up usage and cost after every turn, and stop when the
+conversation is finished, on a budget, on `max_turns` or on a deadline. The API executor and the replay
+executor both drive it; only their `call` differs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from agentfiles.core.context import StepContext
 from agentfiles.core.models import Price
@@ -50,6 +51,8 @@ class Outcome:
     turns: list[Turn] = field(default_factory=list)
     tool_log: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
+    text: str = ""  # the answer's text, for a conversation without tools (a discussion turn)
+    verdict: list[dict[str, str]] = field(default_factory=list)  # a verifier's checks, one per criterion
 
     @property
     def summary(self) -> str:
@@ -89,22 +92,29 @@ class Limits:
     deadline: float | None = None  # time.monotonic() value
 
 
+class Tools(Protocol):
+    """The tools of one kind of conversation: how each call is carried out."""
+
+    final: str  # the tool that ends the conversation
+
+    def handle(self, use: dict[str, Any], outcome: Outcome) -> tuple[str, bool, bool]:
+        """(result text, is an error, the conversation is finished)."""
+        ...
+
+
 def converse(
-    context: StepContext,
     first_request: dict[str, Any],
-    outputs: list[str],
     call: Callable[[dict[str, Any]], tuple[dict[str, Any], list[dict[str, Any]]]],
-    write: Callable[[str, str], None],
+    tools: Tools | None,
     limits: Limits,
     price: Price | None,
 ) -> Outcome:
     """Run the loop. `call(body)` returns the answer message (as the API's JSON) and the failed attempts
-    before it, or raises CallFailed; `write(path, text)` puts an output into the sandbox."""
+    before it, or raises CallFailed. Without `tools`, the first answer's text is the result."""
     outcome = Outcome(ok=False)
     totals = {"input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
     body = json.loads(json.dumps(first_request))
-    used_tokens = context.estimate()
-    for turn_number in range(1, limits.max_turns + 1):
+    for _ in range(limits.max_turns):
         if limits.deadline is not None and time.monotonic() > limits.deadline:
             return _fail(outcome, totals, price, "hang", "the step ran past its timeout between turns")
         try:
@@ -121,17 +131,20 @@ def converse(
         body["messages"].append({"role": "assistant", "content": content})
         if limits.usd is not None and spent > limits.usd:
             return _fail(outcome, totals, price, "budget", f"spent ${spent:.4f}, over the step's budget of ${limits.usd:.2f}")
+        if tools is None:
+            outcome.text = "\n\n".join(b["text"] for b in content if b["type"] == "text").strip()
+            outcome.ok = True
+            outcome.usage = _usage(totals, price, len(outcome.turns))
+            return outcome
         uses = [b for b in content if b["type"] == "tool_use"]
         if not uses:
             reason = message.get("stop_reason")
             why = "hit max_tokens" if reason == "max_tokens" else f"stopped ({reason})"
-            return _fail(outcome, totals, price, "invalid_output", f"the model {why} without calling finish")
+            return _fail(outcome, totals, price, "invalid_output", f"the model {why} without calling {tools.final}")
         results: list[dict[str, Any]] = []
         finished = False
         for use in uses:
-            text, error, done = _tool(use, context, outputs, outcome, write, limits, used_tokens)
-            if use["name"] == "read_file" and not error:
-                used_tokens += estimate_tokens(text)
+            text, error, done = tools.handle(use, outcome)
             result: dict[str, Any] = {"type": "tool_result", "tool_use_id": use["id"], "content": text}
             if error:
                 result["is_error"] = True
@@ -141,69 +154,136 @@ def converse(
             outcome.ok = True
             outcome.usage = _usage(totals, price, len(outcome.turns))
             return outcome
-        results[-1]["cache_control"] = {"type": "ephemeral"}  # the growing conversation is cached too
-        for message_ in body["messages"]:
-            for block in message_["content"] if isinstance(message_["content"], list) else []:
-                if block is not results[-1] and block.get("type") == "tool_result":
+        for earlier in body["messages"]:
+            for block in earlier["content"] if isinstance(earlier["content"], list) else []:
+                if block.get("type") == "tool_result":
                     block.pop("cache_control", None)
+        results[-1]["cache_control"] = {"type": "ephemeral"}  # the growing conversation is cached too
         body["messages"].append({"role": "user", "content": results})
-    return _fail(outcome, totals, price, "invalid_output", f"max_turns ({limits.max_turns}) reached without finish")
+    final = tools.final if tools else "an answer"
+    return _fail(outcome, totals, price, "invalid_output", f"max_turns ({limits.max_turns}) reached without {final}")
 
 
-def _tool(
-    use: dict[str, Any],
-    context: StepContext,
-    outputs: list[str],
-    outcome: Outcome,
-    write: Callable[[str, str], None],
-    limits: Limits,
-    used_tokens: int,
-) -> tuple[str, bool, bool]:
-    """(tool result text, is an error, finished)."""
-    name = use["name"]
-    args = use.get("input") or {}
-    path = str(args.get("path", "")).strip().removeprefix("./")
-    entry: dict[str, Any] = {"tool": name, "path": path or None}
-    outcome.tool_log.append(entry)
-    if name == "read_file":
-        if path not in context.full_inputs:
-            entry["refused"] = "not a declared input"
-            return f"refused: `{path}` is not a declared input of this step", True, False
-        text = context.full_inputs[path]
-        cost = estimate_tokens(text)
-        if path in context.outlined and limits.context_tokens and used_tokens + cost > limits.context_tokens:
-            entry["refused"] = "over the context budget"
-            return (
-                f"refused: the full text of `{path}` (~{cost} tokens) would exceed this step's context budget "
-                f"of {limits.context_tokens} tokens; work from its outline",
-                True,
-                False,
-            )
-        return text, False, False
-    if name == "write_file":
-        if path not in outputs:
-            entry["refused"] = "not a declared output"
-            return f"refused: `{path}` is not a declared output of this step; declared: {', '.join(outputs)}", True, False
-        content = args.get("content")
-        if not isinstance(content, str):
-            entry["refused"] = "no content"
-            return "refused: `content` must be the file's text", True, False
-        write(path, content)
-        outcome.written[path] = content
-        entry["bytes"] = len(content.encode("utf-8"))
-        return f"wrote `{path}` ({entry['bytes']} bytes)", False, False
-    if name == "finish":
-        missing = [o for o in outputs if o not in outcome.written]
+def _read(path: str, files: dict[str, str], outlined: list[str], tools: Any, entry: dict[str, Any]) -> tuple[str, bool, bool]:
+    if path not in files:
+        entry["refused"] = "not a declared input"
+        return f"refused: `{path}` is not a declared input of this step", True, False
+    text = files[path]
+    cost = estimate_tokens(text)
+    limit = tools.limits.context_tokens
+    if path in outlined and limit and tools.used_tokens + cost > limit:
+        entry["refused"] = "over the context budget"
+        return (
+            f"refused: the full text of `{path}` (~{cost} tokens) would exceed this step's context budget "
+            f"of {limit} tokens; work from its outline",
+            True,
+            False,
+        )
+    tools.used_tokens += cost
+    return text, False, False
+
+
+@dataclass
+class DoerTools:
+    """read_file (declared inputs), write_file (declared outputs), finish (the handoff)."""
+
+    context: StepContext
+    outputs: list[str]
+    write: Callable[[str, str], None]
+    limits: Limits
+    final: str = "finish"
+
+    def __post_init__(self) -> None:
+        self.used_tokens = self.context.estimate()
+
+    def handle(self, use: dict[str, Any], outcome: Outcome) -> tuple[str, bool, bool]:
+        name = use["name"]
+        args = use.get("input") or {}
+        path = str(args.get("path", "")).strip().removeprefix("./")
+        entry: dict[str, Any] = {"tool": name, "path": path or None}
+        outcome.tool_log.append(entry)
+        if name == "read_file":
+            return _read(path, self.context.full_inputs, self.context.outlined, self, entry)
+        if name == "write_file":
+            if path not in self.outputs:
+                entry["refused"] = "not a declared output"
+                return f"refused: `{path}` is not a declared output of this step; declared: {', '.join(self.outputs)}", True, False
+            content = args.get("content")
+            if not isinstance(content, str):
+                entry["refused"] = "no content"
+                return "refused: `content` must be the file's text", True, False
+            self.write(path, content)
+            outcome.written[path] = content
+            entry["bytes"] = len(content.encode("utf-8"))
+            return f"wrote `{path}` ({entry['bytes']} bytes)", False, False
+        if name == "finish":
+            missing = [o for o in self.outputs if o not in outcome.written]
+            if missing:
+                entry["refused"] = "outputs missing"
+                return f"not finished: write these declared outputs first: {', '.join(missing)}", True, False
+            if not str(args.get("summary", "")).strip():
+                entry["refused"] = "no summary"
+                return "not finished: `summary` is required", True, False
+            outcome.finish = {k: str(v) for k, v in args.items() if isinstance(v, (str, int, float)) and str(v).strip()}
+            return "finished", False, True
+        entry["refused"] = "unknown tool"
+        return f"refused: there is no tool `{name}`; use read_file, write_file or finish", True, False
+
+
+@dataclass
+class VerifierTools:
+    """read_file (the step's inputs and proposed outputs) and verdict (one check per criterion)."""
+
+    files: dict[str, str]
+    criteria: list[str]
+    limits: Limits
+    final: str = "verdict"
+
+    def __post_init__(self) -> None:
+        self.used_tokens = 0
+
+    def handle(self, use: dict[str, Any], outcome: Outcome) -> tuple[str, bool, bool]:
+        name = use["name"]
+        args = use.get("input") or {}
+        entry: dict[str, Any] = {"tool": name}
+        outcome.tool_log.append(entry)
+        if name == "read_file":
+            path = str(args.get("path", "")).strip().removeprefix("./")
+            entry["path"] = path
+            return _read(path, self.files, [], self, entry)
+        if name != "verdict":
+            entry["refused"] = "unknown tool"
+            return f"refused: there is no tool `{name}`; use read_file or verdict", True, False
+        checks = args.get("checks")
+        if not isinstance(checks, list) or not all(isinstance(c, dict) for c in checks):
+            entry["refused"] = "malformed verdict"
+            return "refused: `checks` must be a list of {criterion, verdict, evidence}", True, False
+        given: dict[str, dict[str, str]] = {}
+        for check in checks:
+            criterion = match_criterion(str(check.get("criterion", "")), self.criteria)
+            verdict = str(check.get("verdict", "")).lower()
+            if criterion is None or verdict not in ("pass", "fail"):
+                continue
+            given[criterion] = {"criterion": criterion, "verdict": verdict, "evidence": str(check.get("evidence", ""))}
+        missing = [c for c in self.criteria if c not in given]
         if missing:
-            entry["refused"] = "outputs missing"
-            return f"not finished: write these declared outputs first: {', '.join(missing)}", True, False
-        if not str(args.get("summary", "")).strip():
-            entry["refused"] = "no summary"
-            return "not finished: `summary` is required", True, False
-        outcome.finish = {k: str(v) for k, v in args.items() if isinstance(v, (str, int, float)) and str(v).strip()}
-        return "finished", False, True
-    entry["refused"] = "unknown tool"
-    return f"refused: there is no tool `{name}`; use read_file, write_file or finish", True, False
+            entry["refused"] = "criteria missing"
+            listed = "; ".join(f"{self.criteria.index(c) + 1}. {c}" for c in missing)
+            return f"not accepted: give a pass or fail verdict, with evidence, for each criterion; missing: {listed}", True, False
+        outcome.verdict = [given[c] for c in self.criteria]
+        return "verdict recorded", False, True
+
+
+def match_criterion(text: str, criteria: list[str]) -> str | None:
+    """The criterion a check names: its exact text, its number (`2`, `2.`), or a unique prefix."""
+    text = text.strip()
+    if text in criteria:
+        return text
+    number = text.rstrip(".").strip()
+    if number.isdigit() and 1 <= int(number) <= len(criteria):
+        return criteria[int(number) - 1]
+    hits = [c for c in criteria if c.startswith(text) or text.startswith(c)] if text else []
+    return hits[0] if len(hits) == 1 else None
 
 
 def _usage(totals: dict[str, int], price: Price | None, turns: int) -> dict[str, Any]:

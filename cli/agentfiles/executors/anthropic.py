@@ -14,7 +14,7 @@ from typing import Any
 
 import anthropic
 
-from agentfiles.core.conversation import CallFailed, Limits, converse
+from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError
 from agentfiles.executors.base import StepRequest, StepResult
@@ -219,21 +219,19 @@ class AnthropicExecutor:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
 
-        outcome = converse(
-            request.context,
-            request.first_request,
-            request.outputs,
-            lambda body: self.call(body, request.cancel),
-            write,
-            Limits(
-                max_turns=request.max_turns,
-                usd=request.budget.usd if request.budget else None,
-                context_tokens=request.budget.context_tokens if request.budget else None,
-                deadline=deadline,
-            ),
-            request.price,
+        limits = Limits(
+            max_turns=request.max_turns,
+            usd=request.budget.usd if request.budget else None,
+            context_tokens=request.budget.context_tokens if request.budget else None,
+            deadline=deadline,
         )
+        tools = DoerTools(request.context, request.outputs, write, limits)
+        outcome = self.converse(request.first_request, tools, limits, request.price, request.cancel)
         return result_of(outcome, time.monotonic() - started, request.model)
+
+    def converse(self, body: dict[str, Any], tools: Any, limits: Limits, price: Any, cancel: Any = None) -> Any:
+        """Any conversation (a doer's, a verifier's, a discussion turn) against the API."""
+        return converse(body, lambda b: self.call(b, cancel), tools, limits, price)
 
 
 def result_of(outcome: Any, seconds: float, model: str | None) -> StepResult:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentfiles.core.conversation import CallFailed, Limits, converse
+from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.errors import UsageError
 from agentfiles.executors.command import CommandExecutor
@@ -139,10 +139,9 @@ def _replay_model(project: Any, step: Any, sandbox: Sandbox, folder: Path, repor
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
 
-    outcome = converse(
-        plan.context, plan.request, list(step.task.outputs), call, write,
-        Limits(max_turns=plan.max_turns, usd=None, context_tokens=plan.budget.context_tokens), plan.price,
-    )
+    limits = Limits(max_turns=plan.max_turns, usd=None, context_tokens=plan.budget.context_tokens)
+    tools = DoerTools(plan.context, list(step.task.outputs), write, limits)
+    outcome = converse(plan.request, call, tools, limits, plan.price)
     if not outcome.ok:
         return f"{outcome.failure_kind}: {outcome.failure_detail}"
     return None

@@ -77,20 +77,25 @@ class StepContext:
     parts: list[Part] = field(default_factory=list)
     full_inputs: dict[str, str] = field(default_factory=dict)  # path -> full text, for read_file
     outlined: list[str] = field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None  # the tools offered (default: the doer's three)
 
     def request(self, model: str, max_tokens: int, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The first request body: a cache breakpoint ends the stable prefix (tools + system)."""
+        """The first request body: a cache breakpoint ends the stable prefix (tools + system). An empty
+        list of tools (a discussion turn) sends none."""
         system = [{"type": "text", "text": text} for text in self.system if text]
         if system:
             system[-1]["cache_control"] = {"type": "ephemeral"}
-        return {
+        chosen = tools if tools is not None else (self.tools if self.tools is not None else TOOLS)
+        body: dict[str, Any] = {
             "model": model,
             "max_tokens": max_tokens,
             "system": system,
             "messages": [{"role": "user", "content": [{"type": "text", "text": self.brief}]}],
-            "tools": TOOLS if tools is None else tools,
-            "stream": True,
         }
+        if chosen:
+            body["tools"] = chosen
+        body["stream"] = True
+        return body
 
     def estimate(self) -> int:
         return estimate_request(self.request("m", 1))
@@ -248,4 +253,112 @@ def assemble(
         parts=parts,
         full_inputs=full,
         outlined=outlined,
+    )
+
+
+VERIFIER_TOOLS: list[dict[str, Any]] = [
+    {
+        "name": "read_file",
+        "description": "Read the full text of one of the step's inputs or proposed outputs. Any other path is refused.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"path": {"type": "string", "description": "Repository-relative path."}},
+            "required": ["path"],
+        },
+    },
+    {
+        "name": "verdict",
+        "description": "Give your verdict: one check per acceptance criterion, in order. Ends the review.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "checks": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "criterion": {"type": "string", "description": "The criterion's text (or its number)."},
+                            "verdict": {"type": "string", "enum": ["pass", "fail"]},
+                            "evidence": {"type": "string", "description": "What in the outputs or inputs shows it."},
+                        },
+                        "required": ["criterion", "verdict", "evidence"],
+                    },
+                }
+            },
+            "required": ["checks"],
+        },
+    },
+]
+
+
+def unified_diff(path: str, before: str | None, after: str) -> str:
+    import difflib
+
+    lines = difflib.unified_diff(
+        (before or "").splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"a/{path}" if before is not None else "/dev/null",
+        tofile=f"b/{path}",
+    )
+    return "".join(lines)
+
+
+def assemble_verification(
+    root: Path,
+    verifier_prompt: str,
+    brief: Brief,
+    read: Callable[[str], str],
+    proposed: dict[str, str],
+    current: dict[str, str | None],
+    handoff_body: str,
+) -> StepContext:
+    """The verifier's clean context: the intent, the numbered criteria, the proposed outputs with their
+    diff against the current files, the inputs, and the doer's handoff; never the doer's conversation."""
+    parts: list[Part] = [Part("role", "verifier prompt", estimate_tokens(verifier_prompt))]
+    declared = [p for p, _ in brief.inputs] + list(brief.outputs)
+    files = context_files(root, declared)
+    context_text = "\n\n".join(f"# Context file: {path}\n\n{text.strip()}" for path, text in files)
+    intent = re.sub(r"\A\s*#{1,3}\s*Intent\s*\n", "", brief.intent).strip()
+    criteria = "\n".join(f"{n}. {c}" for n, c in enumerate(brief.criteria, 1))
+    sections = [
+        f"# Verify step `{brief.step_id}`: {brief.title}",
+        "You did not do this work and you do not change it. Judge each acceptance criterion from the "
+        "evidence in the proposed outputs and the inputs, then call `verdict` once with one check per "
+        "criterion, in order: `pass` or `fail`, with the evidence (quote it or point to it).",
+        "## Intent",
+        intent or "(none given)",
+        "## Acceptance criteria",
+        criteria,
+        "## Proposed outputs",
+    ]
+    readable: dict[str, str] = {}
+    for path in brief.outputs:
+        text = proposed.get(path, "")
+        readable[path] = text
+        before = current.get(path)
+        label = "new file" if before is None else ("unchanged" if before == text else "changes the current file")
+        sections += [f"### `{path}` ({label})", _fenced(text)]
+        parts.append(Part("input", f"proposed {path}", estimate_tokens(text)))
+        if before is not None and before != text:
+            diff = unified_diff(path, before, text)
+            sections += ["Diff against the current file:", _fenced(diff)]
+            parts.append(Part("input", f"diff of {path}", estimate_tokens(diff)))
+    if brief.inputs:
+        sections.append("## Inputs")
+        for path, view in brief.inputs:
+            text = read(path)
+            readable.setdefault(path, text)
+            shown = outline(path, text) if view == "outline" else text
+            sections += [f"### `{path}`" + (" (outline; `read_file` gives the full text)" if view == "outline" else ""),
+                         _fenced(shown)]
+            parts.append(Part("outline" if view == "outline" else "input", path, estimate_tokens(shown)))
+    sections += ["## The doer's handoff", handoff_body.strip() or "(none)"]
+    text = "\n\n".join(sections) + "\n"
+    return StepContext(
+        system=[verifier_prompt.strip(), context_text] if context_text else [verifier_prompt.strip()],
+        brief=text,
+        parts=parts,
+        full_inputs=readable,
+        outlined=[],
+        tools=VERIFIER_TOOLS,
     )

@@ -120,3 +120,29 @@ def project(repo: Path, agents) -> Path:  # type: ignore[no-untyped-def]
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "init")
     return repo
+
+
+KEY = "sk-ant-test-KEY-must-not-leak-0123456789"
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The local Messages API endpoint of tests/fake_anthropic.py, with a test key in the environment."""
+    from fake_anthropic import FakeAnthropic
+
+    with FakeAnthropic() as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        yield server
+
+
+def configure(root: Path, api, **settings: object) -> None:  # type: ignore[no-untyped-def]
+    """Point the project at the fake endpoint, with fast retries."""
+    import json
+
+    values = {"base_url": api.base_url, "retries": 2, "backoff_s": 0.01, "stall_s": 1.0, **settings}
+    lines = "\n".join(f"  {k}: {json.dumps(v)}" for k, v in values.items())
+    path = root / ".agents/config.yaml"
+    text = path.read_text()
+    start = text.index("api:\n")
+    end = text.index("\n\n", start)
+    path.write_text(text[:start] + "api:\n" + lines + text[end:])

@@ -60,8 +60,8 @@ def test_graph_mermaid_dot_and_json(project: Path, agents) -> None:  # type: ign
     )
     mermaid = agents("-C", str(project), "graph").out
     assert mermaid.startswith("flowchart LR\n")
-    assert 't0["design<br/>ready · agent"]:::ready' in mermaid
-    assert 't1["build<br/>pending · command"]:::pending' in mermaid
+    assert 't0["design<br/>ready · agent · sequential"]:::ready' in mermaid
+    assert 't1["build<br/>pending · command · handoff"]:::pending' in mermaid
     assert 't0 -->|"needs + reads docs/design.md + handoff"| t1' in mermaid
     dot = agents("-C", str(project), "graph", "--format", "dot").out
     assert dot.startswith("digraph agents {") and '"design" -> "build" [label="needs + reads docs/design.md + handoff"];' in dot

@@ -9,28 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, task_text, write_files
+from conftest import KEY, configure, git, task_text, write_files
 from fake_anthropic import FakeAnthropic, Reply
 
-KEY = "sk-ant-test-KEY-must-not-leak-0123456789"
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    with FakeAnthropic() as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-        yield server
-
-
-def configure(root: Path, api: FakeAnthropic, **settings: object) -> None:
-    """Point the project at the fake endpoint, with fast retries."""
-    values = {"base_url": api.base_url, "retries": 2, "backoff_s": 0.01, "stall_s": 1.0, **settings}
-    lines = "\n".join(f"  {k}: {json.dumps(v)}" for k, v in values.items())
-    path = root / ".agents/config.yaml"
-    text = path.read_text()
-    start = text.index("api:\n")
-    end = text.index("\n\n", start)
-    path.write_text(text[:start] + "api:\n" + lines + text[end:])
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def graph_command(
     fmt: Format = typer.Option(Format.mermaid, "--format", "-f", help="mermaid or dot."),
     json_output: bool = typer.Option(False, "--json", help="Print nodes and edges as one JSON object."),
 ) -> int:
-    """Print the task graph: nodes labelled with state and kind, edges with the link (needs, handoff, reads)."""
+    """Print the task graph: nodes labelled with state, kind and execution mode, edges with the link (needs, handoff, reads)."""
     from agentfiles.storage.workspace import open_workspace
 
     opts: Options = ctx.obj
@@ -88,17 +88,21 @@ def graph_command(
     tasks = workspace.project.tasks
     def kind(task_id: str) -> str:
         task = tasks[task_id].model
-        base = "command" if task.is_command else "agent"
-        return f"{base} · foreach" if task.foreach else base
+        return "command" if task.is_command else "agent"
+
+    def label(task_id: str) -> str:
+        return f"{kind(task_id)} · {' + '.join(tasks[task_id].model.modes)}"
 
     # A foreach task is one node (its state sums up its items'), as it is one file.
-    nodes = [(task_id, states[task_id].state, kind(task_id)) for task_id in states if task_id in tasks]
+    nodes = [(task_id, states[task_id].state, label(task_id)) for task_id in states if task_id in tasks]
     edges = workspace.graph.edges
     if out.json_mode:
         out.json(
             "graph",
             {
-                "nodes": [{"id": t, "state": s, "kind": k} for t, s, k in nodes],
+                "nodes": [
+                    {"id": t, "state": s, "kind": kind(t), "modes": tasks[t].model.modes} for t, s, _ in nodes
+                ],
                 "edges": [
                     {"from": e.source, "to": e.target, "kind": e.kind, "path": e.detail or None} for e in edges
                 ],

@@ -200,10 +200,17 @@ class Brief:
 
 
 def assemble(
-    root: Path, role_prompt: str, brief: Brief, read: Callable[[str], str], extra: list[tuple[str, str]] = ()  # type: ignore[assignment]
+    root: Path,
+    role_prompt: str,
+    brief: Brief,
+    read: Callable[[str], str],
+    extra: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    purpose: str = "do",
 ) -> StepContext:
     """The step's context. `read(path)` returns an input's text as the step sees it; `extra` are
-    further (heading, markdown) sections for the brief (a verdict to address, a review's reason)."""
+    further (heading, markdown) sections for the brief (a verdict to address, a review's reason).
+    `purpose` is `do` (the doer, with the three tools) or `discuss` (a participant's turn in a
+    discussion: the same brief, no tools, a position in plain text as the answer)."""
     parts: list[Part] = [Part("role", "role prompt", estimate_tokens(role_prompt))]
     declared = [p for p, _ in brief.inputs] + list(brief.outputs)
     files = context_files(root, declared)
@@ -216,11 +223,18 @@ def assemble(
         lines = [f"- {c}" for c in brief.criteria] + [f"- `{c}` must exit 0 (checked after you finish)" for c in brief.checks]
         sections += ["## Acceptance criteria", "\n".join(lines)]
     outputs = "\n".join(f"- `{o}`" for o in brief.outputs) or "- (none)"
-    sections += [
-        "## Outputs to write",
-        outputs + "\n\nWrite each with `write_file`; no other path may be written. When every output is "
-        "written, call `finish` with your handoff.",
-    ]
+    if purpose == "discuss":
+        sections += [
+            "## Outputs the moderator will write",
+            outputs + "\n\nYou do not write files. Answer in plain text with your position: what the outputs "
+            "should say or do, and why, given the intent, the criteria and the inputs.",
+        ]
+    else:
+        sections += [
+            "## Outputs to write",
+            outputs + "\n\nWrite each with `write_file`; no other path may be written. When every output is "
+            "written, call `finish` with your handoff.",
+        ]
     full: dict[str, str] = {}
     outlined: list[str] = []
     if brief.inputs:
@@ -231,7 +245,8 @@ def assemble(
             if view == "outline":
                 shown = outline(path, text)
                 outlined.append(path)
-                sections += [f"### `{path}` (outline; `read_file` gives the full text)", _fenced(shown)]
+                note = "outline" if purpose == "discuss" else "outline; `read_file` gives the full text"
+                sections += [f"### `{path}` ({note})", _fenced(shown)]
                 parts.append(Part("outline", path, estimate_tokens(shown)))
             else:
                 sections += [f"### `{path}`", _fenced(text)]
@@ -253,6 +268,7 @@ def assemble(
         parts=parts,
         full_inputs=full,
         outlined=outlined,
+        tools=[] if purpose == "discuss" else None,
     )
 
 

@@ -274,6 +274,64 @@ class VerifierTools:
         return "verdict recorded", False, True
 
 
+@dataclass
+class RouterTools:
+    """choose_role (one of the candidates, with the reason): a router's one structured answer."""
+
+    candidates: list[str]
+    final: str = "choose_role"
+    choice: dict[str, str] = field(default_factory=dict)
+
+    def handle(self, use: dict[str, Any], outcome: Outcome) -> tuple[str, bool, bool]:
+        args = use.get("input") or {}
+        outcome.tool_log.append({"tool": use["name"], "role": args.get("role")})
+        if use["name"] != "choose_role":
+            return f"refused: there is no tool `{use['name']}`; call choose_role", True, False
+        role = str(args.get("role", "")).strip()
+        if role not in self.candidates:
+            return f"refused: `{role}` is not a candidate; choose one of: {', '.join(self.candidates)}", True, False
+        self.choice = {"role": role, "reason": str(args.get("reason", "")).strip()}
+        return "routed", False, True
+
+
+def router_tool(candidates: list[str]) -> dict[str, Any]:
+    return {
+        "name": "choose_role",
+        "description": "Choose the role that should do this task, and say why in one sentence.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "role": {"type": "string", "enum": candidates},
+                "reason": {"type": "string"},
+            },
+            "required": ["role", "reason"],
+        },
+    }
+
+
+def turn_files(outcome: Outcome, prefix: str = "") -> dict[str, bytes]:
+    """A conversation's exchanges as run-record files: requests/NNN.json and responses/NNN.json."""
+    files: dict[str, bytes] = {}
+    for number, turn in enumerate(outcome.turns, 1):
+        files[f"{prefix}requests/{number:03d}.json"] = as_json(turn.request)
+        if turn.response:
+            files[f"{prefix}responses/{number:03d}.json"] = as_json(turn.response)
+    return files
+
+
+def as_json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def add_usage(total: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+    """`total` plus `usage`, key by key (tokens, turns and cost)."""
+    out = dict(total)
+    for key, value in usage.items():
+        if isinstance(value, (int, float)) and key != "duration_s":
+            out[key] = round(out.get(key, 0) + value, 6) if key == "cost_usd" else out.get(key, 0) + value
+    return out
+
+
 def match_criterion(text: str, criteria: list[str]) -> str | None:
     """The criterion a check names: its exact text, its number (`2`, `2.`), or a unique prefix."""
     text = text.strip()

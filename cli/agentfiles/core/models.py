@@ -307,6 +307,22 @@ class Task(Strict):
         return self.executor == "command" or (self.executor == "auto" and bool(self.run))
 
     @property
+    def modes(self) -> list[str]:
+        """The execution modes this task uses: parallel (`foreach`), delegated (`select`), handoff (reads an
+        upstream handoff), discussion; a task using none of them is sequential (dependency order)."""
+        found = [
+            name
+            for name, used in (
+                ("parallel", bool(self.foreach)),
+                ("delegated", self.select is not None),
+                ("handoff", any(i.handoff for i in self.inputs)),
+                ("discussion", self.mode == "discussion"),
+            )
+            if used
+        ]
+        return found or ["sequential"]
+
+    @property
     def prose_criteria(self) -> list[str]:
         return [c.text for c in self.acceptance if c.text is not None]
 

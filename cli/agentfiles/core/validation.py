@@ -51,7 +51,7 @@ class _Checker:
                 f"the verifier '{verifier}' is the doer's own role; the doer must not mark its own homework",
                 "name a different role under `verifier:`",
             )
-        if task.prose_criteria and not verifier and not task.is_command:
+        if task.prose_criteria and not verifier:
             self.warning(
                 entry,
                 entry.line("acceptance"),
@@ -64,7 +64,8 @@ class _Checker:
                     entry, entry.line("participants", index), self.unknown("participant role", name, self.known_roles)
                 )
         if task.select is not None and task.route == "labels":
-            roles = {name: e.model for name, e in self.project.roles.items()}
+            # The verifier is never a candidate: the doer must not be its own checker.
+            roles = {name: e.model for name, e in self.project.roles.items() if name != verifier}
             decision = route_by_labels(task.select, roles)
             if isinstance(decision, RouteProblem):
                 shown = ", ".join(f"{c.role} ({c.score:g})" for c in decision.candidates[:6]) or "no roles"

@@ -14,7 +14,7 @@ from typing import Any
 
 import anthropic
 
-from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse
+from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse, turn_files
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError
 from agentfiles.executors.base import StepRequest, StepResult
@@ -236,11 +236,7 @@ class AnthropicExecutor:
 
 def result_of(outcome: Any, seconds: float, model: str | None) -> StepResult:
     """A StepResult from a conversation's outcome, with its exchanges as run-record files."""
-    files: dict[str, bytes] = {}
-    for number, turn in enumerate(outcome.turns, 1):
-        files[f"requests/{number:03d}.json"] = _json(turn.request)
-        if turn.response:
-            files[f"responses/{number:03d}.json"] = _json(turn.response)
+    files = turn_files(outcome)
     retries = [a for turn in outcome.turns for a in turn.attempts]
     result = StepResult(
         ok=outcome.ok,
@@ -255,7 +251,3 @@ def result_of(outcome: Any, seconds: float, model: str | None) -> StepResult:
         files=files,
     )
     return result
-
-
-def _json(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from typing import Any
 
+from agentfiles.core.conversation import Limits, Outcome, Turn
 from agentfiles.core.environment import is_secret
 from agentfiles.executors.base import StepRequest, StepResult
 from agentfiles.executors.command import run_process
@@ -98,6 +100,88 @@ class ClaudeCodeExecutor:
             return result
         result.ok = True
         return result
+
+    def converse(self, body: dict[str, Any], tools: Any, limits: Limits, price: Any, cancel: Any = None) -> Outcome:
+        """A conversation that needs no files (a verifier's, a router's, a discussion turn): one headless
+        `claude -p` call in an empty folder, everything it needs in the prompt. A structured answer
+        (a verdict, a route) is asked for as JSON and handed to the conversation's tools as if called."""
+        outcome = Outcome(ok=False)
+        system, prompt = _body_text(body)
+        final = getattr(tools, "final", None)
+        if final == "verdict":
+            prompt += VERDICT_FORMAT
+        elif final == "choose_role":
+            prompt += ROUTE_FORMAT
+        argv = [
+            "claude", "-p", "--output-format", "json", "--model", str(body.get("model") or "sonnet"),
+            "--max-turns", "1", "--disallowedTools", "Bash,Edit,Write,WebFetch,WebSearch",
+            "--append-system-prompt", system[:SYSTEM_ARG_LIMIT],
+        ]
+        env = {k: v for k, v in self.environ.items() if not is_secret(k) or k in PASSED_SECRETS}
+        timeout = max(1.0, limits.deadline - time.monotonic()) if limits.deadline else None
+        folder = tempfile.mkdtemp(prefix="agents-claude-")
+        try:
+            code, out, err, _, timed_out = run_process(argv, folder, env, timeout, cancel, stdin=prompt.encode("utf-8"))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        data = _last_json(out.decode("utf-8", "replace"))
+        outcome.turns.append(Turn(body, data or {}))
+        if timed_out:
+            return _failed(outcome, "hang", f"claude still running after {timeout:g} s")
+        if data is None or data.get("is_error") or code != 0:
+            tail = (err.decode("utf-8", "replace").strip().splitlines() or [f"exit {code}"])[-1]
+            return _failed(outcome, "crash", f"claude gave no result (exit {code}): {tail[:200]}")
+        usage = data.get("usage") or {}
+        outcome.usage = {
+            key: int(usage.get(key) or 0)
+            for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+        }
+        outcome.usage.update(cost_usd=float(data.get("total_cost_usd") or 0.0), turns=int(data.get("num_turns") or 1))
+        text = str(data.get("result") or "").strip()
+        if tools is None:
+            outcome.text, outcome.ok = text, True
+            return outcome
+        answer = _json_object(text)
+        if answer is None:
+            return _failed(outcome, "invalid_output", f"claude's answer held no JSON {final}")
+        message, error, done = tools.handle({"id": "claude", "name": final, "input": answer}, outcome)
+        if error or not done:
+            return _failed(outcome, "invalid_output", f"claude's {final} was not accepted: {message}")
+        outcome.ok = True
+        return outcome
+
+
+def _failed(outcome: Outcome, kind: str, detail: str) -> Outcome:
+    outcome.ok, outcome.failure_kind, outcome.failure_detail = False, kind, detail
+    return outcome
+
+
+VERDICT_FORMAT = (
+    "\n\nAnswer with one JSON object and nothing else, of this shape: "
+    '{"checks": [{"criterion": "<the criterion\'s number or text>", "verdict": "pass" or "fail", '
+    '"evidence": "<what shows it>"}]}, one check per acceptance criterion, in order.'
+)
+ROUTE_FORMAT = '\n\nAnswer with one JSON object and nothing else: {"role": "<a candidate>", "reason": "<why>"}.'
+
+
+def _body_text(body: dict[str, Any]) -> tuple[str, str]:
+    """A Messages API request as Claude Code's system prompt and prompt."""
+    system = "\n\n".join(b.get("text", "") for b in body.get("system") or [])
+    content = body["messages"][0]["content"]
+    prompt = content if isinstance(content, str) else "\n\n".join(b.get("text", "") for b in content if b.get("type") == "text")
+    return system, prompt
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object in an answer (bare, or in a code fence, or amid prose)."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        data = json.loads(text[start : end + 1])
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _last_json(text: str) -> dict[str, Any] | None:

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from agentfiles.core.context import Brief, StepContext, assemble
 from agentfiles.core.fingerprint import expand_path_input
-from agentfiles.core.models import Budget, Price, Routing
-from agentfiles.core.routing import RouteProblem, route_by_labels
+from agentfiles.core.models import Budget, Candidate, Price, Routing
+from agentfiles.core.routing import RouteProblem, route_by_labels, score_roles
 from agentfiles.errors import ConventionError
 
 if TYPE_CHECKING:
+    from agentfiles.core.models import Task
     from agentfiles.core.project import Project
     from agentfiles.runner.step import ResolvedStep
 
@@ -44,14 +45,76 @@ class AgentPlan:
         )
 
 
-def choose_role(project: Project, step_id: str, select: dict[str, str] | None, role: str | None) -> tuple[str, Routing | None]:
-    if role:
-        return role, None
-    assert select is not None
-    decision = route_by_labels(select, {n: e.model for n, e in project.roles.items()})
+def choose_role(
+    project: Project, step_id: str, task: Task, routing: Routing | None = None
+) -> tuple[str, Routing | None]:
+    """The role that does a step: its `role`, else the routing decision made for it (by a router model,
+    at run time), else the one role its `select` labels name. Without a decision a `route: model` task
+    is previewed with its best label candidate."""
+    if task.role:
+        return task.role, None
+    if routing is not None:
+        return routing.role, routing
+    assert task.select is not None
+    roles = {n: e.model for n, e in project.roles.items() if n != project.verifier_of(task)}
+    if task.route == "model":
+        candidates = score_roles(task.select, roles)
+        if not candidates:
+            raise ConventionError(f"cannot route step {step_id}: there are no roles", hint="`agents new role NAME`")
+        return candidates[0].role, Routing(
+            role=candidates[0].role, method="model", candidates=candidates,
+            reason="preview only: a router model chooses at run time (shown: the best label match)",
+        )
+    decision = route_by_labels(task.select, roles)
     if isinstance(decision, RouteProblem):
         raise ConventionError(f"cannot route step {step_id}: {decision.message}", hint="adjust the task's `select` labels")
     return decision.role, decision
+
+
+def router_request(project: Project, step: ResolvedStep) -> tuple[dict[str, Any], list[Candidate]]:
+    """The request that asks a router model to choose the role of a `route: model` task: the task's
+    title, intent and wanted labels, and every candidate role (not the verifier) with its description,
+    labels and label score."""
+    from agentfiles.core.conversation import router_tool
+
+    task = step.task
+    roles = {n: e.model for n, e in project.roles.items() if n != project.verifier_of(task)}
+    candidates = score_roles(task.select or {}, roles)
+    wanted = ", ".join(f"{k}={v}" for k, v in (task.select or {}).items()) or "(none)"
+    lines = [f"# Route step `{step.step_id}`: {task.title}", "## Intent", step.intent.strip() or "(none given)",
+             "## Wanted labels", wanted, "## Candidate roles"]
+    for c in candidates:
+        labels = ", ".join(f"{k}={'|'.join(v)}" for k, v in roles[c.role].labels().items()) or "none"
+        lines.append(f"- `{c.role}`: {roles[c.role].description} (labels: {labels}; label score {c.score:g})")
+    lines.append("Choose the one role best suited to do this task; call `choose_role` with it and the reason.")
+    body = {
+        "model": project.config.resolve_model(task.model),
+        "max_tokens": 1024,
+        "system": [{"type": "text", "text": "You route tasks to the role best suited to do them. You do not do the task.",
+                    "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "\n\n".join(lines) + "\n"}]}],
+        "tools": [router_tool([c.role for c in candidates])],
+        "stream": True,
+    }
+    return body, candidates
+
+
+def brief_of(project: Project, step: ResolvedStep) -> Brief:
+    task = step.task
+    handoffs = []
+    for spec in task.inputs:
+        if spec.handoff is not None and spec.handoff in project.handoffs:
+            handoffs.append((spec.handoff, project.handoffs[spec.handoff].body))
+    return Brief(
+        step_id=step.step_id,
+        title=task.title,
+        intent=step.intent,
+        criteria=task.prose_criteria,
+        checks=[c.run for c in task.checks if c.run],
+        outputs=list(task.outputs),
+        inputs=input_views(project.layout.root, step),
+        handoffs=handoffs,
+    )
 
 
 def input_views(root: Path, step: ResolvedStep) -> list[tuple[str, str]]:
@@ -73,10 +136,11 @@ def agent_plan(
     step: ResolvedStep,
     read: Callable[[str], str],
     extra: list[tuple[str, str]] | None = None,
+    routing: Routing | None = None,
 ) -> AgentPlan:
     config = project.config
     task = step.task
-    role_name, routing = choose_role(project, step.step_id, task.select, task.role)
+    role_name, routing = choose_role(project, step.step_id, task, routing)
     entry = project.roles.get(role_name)
     if entry is None:
         raise ConventionError(f"step {step.step_id}: unknown role '{role_name}'", hint="`agents roles` lists the roles")
@@ -84,21 +148,7 @@ def agent_plan(
     model = project.model_of(task, role)
     budget = (task.budget or Budget()).over(role.agents.budget).over(config.budget)
     max_turns = task.max_turns or role.agents.max_turns or role.maxTurns or config.max_turns
-    handoffs = []
-    for spec in task.inputs:
-        if spec.handoff is not None and spec.handoff in project.handoffs:
-            handoffs.append((spec.handoff, project.handoffs[spec.handoff].body))
-    brief = Brief(
-        step_id=step.step_id,
-        title=task.title,
-        intent=step.intent,
-        criteria=task.prose_criteria,
-        checks=[c.run for c in task.checks if c.run],
-        outputs=list(task.outputs),
-        inputs=input_views(project.layout.root, step),
-        handoffs=handoffs,
-    )
-    context = assemble(project.layout.root, entry.body, brief, read, extra or [])
+    context = assemble(project.layout.root, entry.body, brief_of(project, step), read, extra or [])
     request = context.request(model, budget.output_tokens or DEFAULT_OUTPUT_TOKENS)
     return AgentPlan(
         role=role_name,
@@ -111,6 +161,17 @@ def agent_plan(
         request=request,
         tokens=context.estimate(),
     )
+
+
+def role_plan(project: Project, role_name: str, task: Task | None = None) -> tuple[str, Budget, Price | None, int]:
+    """Model, budget, price and max turns of a role working outside its own task (a verifier, a
+    discussion participant): the role's own settings over the config's."""
+    config = project.config
+    role = project.roles[role_name].model
+    model = config.resolve_model(role.model)
+    budget = (role.agents.budget or Budget()).over(config.budget)
+    max_turns = role.agents.max_turns or role.maxTurns or config.max_turns
+    return model, budget, config.price(model), max_turns
 
 
 def render_request(request: dict[str, Any]) -> str:

@@ -111,11 +111,13 @@ def executor_resolver(workspace: Workspace, environ: dict[str, str] | None = Non
                 made[kind] = ClaudeCodeExecutor(environ)
         return made[kind]
 
-    def executor_for(task_id: str) -> Executor:
+    def executor_for(task_id: str, model: bool = False) -> Executor:
+        """The step's executor; with `model`, the one that carries out its model conversations besides
+        the doer's (verifier, router, discussion turns), for a command step too."""
         task = workspace.project.tasks[family_of(task_id)].model
-        if task.is_command:
+        if task.is_command and not model:
             return made["command"]
-        kind = task.executor if task.executor != "auto" else config.executor
+        kind = task.executor if task.executor not in ("auto", "command") else config.executor
         if kind == "command":
             kind = "auto"
         if kind == "auto":
@@ -127,8 +129,9 @@ def executor_resolver(workspace: Workspace, environ: dict[str, str] | None = Non
             elif claude_available(environ):
                 kind = "claude-code"
             else:
+                what = "a model" if not task.is_command else "a model for its verifier"
                 raise PreconditionError(
-                    f"step {task_id} needs a model, and none is configured",
+                    f"step {task_id} needs {what}, and none is configured",
                     hint="set ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL, or api.base_url in .agents/config.yaml "
                     "for an Anthropic-compatible endpoint), or log in to Claude Code so `claude` is on PATH",
                 )
@@ -162,8 +165,12 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         if not plan:
             return result
         executor_for = executor_resolver(workspace)
-        for step in plan:
-            executor_for(step.task)  # fail before anything runs when a step cannot be carried out
+        project = workspace.project
+        for step in plan:  # fail before anything runs when a step cannot be carried out
+            executor_for(step.task)
+            task = project.tasks[family_of(step.task)].model
+            if task.prose_criteria and project.verifier_of(task):
+                executor_for(step.task, True)
         _refuse_dirty_outputs(workspace, git, plan, options.force)
         ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for,
                          processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"))

@@ -85,7 +85,7 @@ def replay(directory: Path, task_id: str, run: str | None = None, *, force: bool
             if not result.ok:
                 report.failure = f"{result.failure_kind}: {result.failure_detail}"
         else:
-            report.failure = _replay_model(project, step, sandbox, folder, report)
+            report.failure = _replay_model(project, step, sandbox, folder, report, record, view.meta)
         collected = sandbox.collect(step.task.outputs)
         recorded = record.get("outputs") or {}
         for path in sorted(set(recorded) | set(collected.outputs)):
@@ -113,7 +113,12 @@ def _plain_env(record: dict[str, Any], task_id: str, run_id: str, files: list[st
     return env
 
 
-def _replay_model(project: Any, step: Any, sandbox: Sandbox, folder: Path, report: ReplayReport) -> str | None:
+def _replay_model(
+    project: Any, step: Any, sandbox: Sandbox, folder: Path, report: ReplayReport, record: dict[str, Any],
+    meta: dict[str, Any],
+) -> str | None:
+    """The doer's conversation of the run's last attempt, with the brief it had: the verdict feedback,
+    the discussion's positions and the router's decision are taken from the record, never asked again."""
     requests = _recorded(folder, "requests")
     responses = _recorded(folder, "responses")
     if not responses:
@@ -122,7 +127,17 @@ def _replay_model(project: Any, step: Any, sandbox: Sandbox, folder: Path, repor
     def read(rel: str) -> str:
         return (sandbox.path / rel).read_text(encoding="utf-8", errors="replace")
 
-    plan = agent_plan(project, step, read)
+    extra = [(str(h), str(t)) for h, t in record.get("feedback") or []]
+    if record.get("discussion"):
+        from agentfiles.runner.discussion import Discussion
+
+        extra.append(Discussion(positions=record["discussion"]).moderator_section())
+    routing = None
+    if (meta.get("routing") or {}).get("method") == "model":
+        from agentfiles.core.models import Routing
+
+        routing = Routing.model_validate(meta["routing"])
+    plan = agent_plan(project, step, read, extra, routing)
     answers = iter(enumerate(responses))
 
     def call(body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:

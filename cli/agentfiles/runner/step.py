@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
+from agentfiles.core.conversation import add_usage
 from agentfiles.core.environment import step_environment
 from agentfiles.core.fingerprint import digest_bytes, expand_path_input, handoff_digest
-from agentfiles.core.models import Handoff
+from agentfiles.core.models import Handoff, Routing
 from agentfiles.core.paths import has_glob
 from agentfiles.core.project import Entry
 from agentfiles.core.state import current_definition
@@ -26,7 +27,8 @@ from agentfiles.executors.command import run_shell
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import AgentPlan, agent_plan
 from agentfiles.storage.journal import Journal
-from agentfiles.storage.records import handoff_body, handoff_file, record_files
+from agentfiles.runner.verify import feedback_section
+from agentfiles.storage.records import PROPOSED_CAP, handoff_body, handoff_file, record_files
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Task
@@ -77,7 +79,7 @@ class RunContext:
 
     project: Project
     git: Git
-    executor_for: Callable[[str], Executor]
+    executor_for: Callable[..., Executor]  # (step id, model=False): model=True, the model executor
     commit_lock: threading.Lock = field(default_factory=threading.Lock)
     cancelled: threading.Event = field(default_factory=threading.Event)
     processes: Any = None  # a ProcessRegistry
@@ -134,18 +136,69 @@ class StepCancelled(Exception):
     """The run was interrupted before this step committed anything."""
 
 
+@dataclass
+class Attempt:
+    """One go at a step: the doer (or command), its collected outputs, its checks and its verdict."""
+
+    number: int
+    result: StepResult
+    plan: AgentPlan | None
+    outputs: dict[str, bytes]
+    checks: list[dict[str, Any]]
+    input_hashes: dict[str, str]
+    upstream: dict[str, str]
+    env_names: list[str]
+    withheld: list[str]
+    feedback: list[tuple[str, str]]
+    verification: dict[str, Any] | None = None
+    usage: dict[str, Any] = field(default_factory=dict)  # the doer's, the verifier's, a discussion's
+    extra: dict[str, Any] = field(default_factory=dict)  # more run-record facts (verifier, discussion, router)
+
+    @property
+    def rejected(self) -> bool:
+        return self.result.failure_kind == "rejected"
+
+
 class StepRunner:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
 
     def run(self, step_id: str) -> StepOutcome:
-        ctx = self.ctx
-        project = ctx.project
+        """Attempt the step; a verdict that fails re-runs the doer (up to `retries` times) in a fresh
+        sandbox with the verdict as feedback. The last attempt lands; earlier ones stay in its record."""
+        project = self.ctx.project
         step = resolve_step(project, step_id)
-        task = step.task
-        task_id = step_id
         run_id = new_run_id()
         started, clock = _now(), time.monotonic()
+        verifier = project.verifier_of(step.task) if step.task.prose_criteria else None
+        tries = 1 + (step.task.retries if verifier else 0)
+        feedback: list[tuple[str, str]] = []
+        earlier: list[Attempt] = []
+        routing = None
+        for number in range(1, tries + 1):
+            attempt = self._attempt(step, run_id, number, verifier, feedback, routing)
+            if attempt.plan is not None:
+                routing = attempt.plan.routing  # a router model decides once per run
+            if not attempt.rejected or number == tries:
+                break
+            earlier.append(attempt)
+            assert attempt.verification is not None
+            feedback = [*feedback, feedback_section(attempt.verification, number)]
+        return self._land(step, run_id, started, clock, attempt, earlier)
+
+    def _attempt(
+        self,
+        step: ResolvedStep,
+        run_id: str,
+        number: int,
+        verifier: str | None,
+        feedback: list[tuple[str, str]],
+        routing: Routing | None,
+    ) -> Attempt:
+        ctx = self.ctx
+        project = ctx.project
+        task = step.task
+        task_id = step.step_id
         sandbox = Sandbox(project.layout.root)
         try:
             files, missing = self._input_files(task)
@@ -177,22 +230,25 @@ class StepRunner:
                 cancel=ctx.cancelled,
                 track=ctx.processes,
             )
-            plan = None
+            attempt = Attempt(number, StepResult(ok=False), None, {}, [], input_hashes, upstream, sorted(env),
+                              withheld, list(feedback))
             if missing:
-                result = StepResult(
+                attempt.result = StepResult(
                     ok=False,
                     failure_kind="missing_input",
                     failure_detail="declared input missing: " + ", ".join(missing),
                     summary="Did not run: a declared input does not exist.",
                 )
             elif task.is_command:
-                result = ctx.executor_for(step.task_id).execute(request)
+                attempt.result = ctx.executor_for(step.task_id).execute(request)
             else:
-                plan, result = self._model_step(step, sandbox, request)
+                self._model_step(step, sandbox, request, attempt, routing)
+            result = attempt.result
+            attempt.usage = add_usage(attempt.usage, result.usage)
             if ctx.cancelled.is_set():
                 raise StepCancelled(task_id)
             collected = sandbox.collect(task.outputs)
-            checks: list[dict[str, Any]] = []
+            attempt.outputs = collected.outputs
             if result.ok and collected.undeclared:
                 result.ok = False
                 result.failure_kind = "invalid_output"
@@ -202,38 +258,62 @@ class StepRunner:
                 result.failure_kind = "invalid_output"
                 result.failure_detail = "declared output missing: " + ", ".join(collected.missing)
             if result.ok and task.checks:
-                checks = self._run_checks(task, sandbox, files, collected.outputs, env)
-                failed = [c for c in checks if not c["ok"]]
+                attempt.checks = self._run_checks(task, sandbox, files, collected.outputs, env)
+                failed = [c for c in attempt.checks if not c["ok"]]
                 if failed:
                     result.ok = False
                     result.failure_kind = "check_failed"
                     first = failed[0]
                     why = "timed out" if first["timed_out"] else f"exited {first['exit_code']}"
                     result.failure_detail = f"check `{first['run']}` {why}"
+            if result.ok and verifier:
+                self._verify(step, verifier, sandbox, attempt)
             if ctx.cancelled.is_set():
                 raise StepCancelled(task_id)
-            return self._land(
-                step, run_id, started, clock, result, collected.outputs, input_hashes, upstream, checks,
-                env_names=sorted(env), withheld=withheld, plan=plan,
-            )
+            return attempt
         finally:
             sandbox.cleanup()
 
-    def _model_step(self, step: ResolvedStep, sandbox: Sandbox, request: StepRequest) -> tuple[AgentPlan, StepResult]:
-        """Assemble the context from what the sandbox holds, refuse it when over budget, else execute."""
+    def _model_step(
+        self, step: ResolvedStep, sandbox: Sandbox, request: StepRequest, attempt: Attempt, routing: Routing | None
+    ) -> None:
+        """Route (`route: model`), discuss (`mode: discussion`), assemble the context from what the sandbox
+        holds, refuse it when over budget, else execute."""
         ctx = self.ctx
+        task = step.task
 
         def read(rel: str) -> str:
             return (sandbox.path / rel).read_text(encoding="utf-8", errors="replace")
 
-        plan = agent_plan(ctx.project, step, read, self.extra_sections(step))
+        if task.select and task.route == "model" and routing is None:
+            routing = self._route(step, attempt)
+            if routing is None:
+                return
+        extra = self.extra_sections(step) + attempt.feedback
+        if task.mode == "discussion":
+            from agentfiles.runner.discussion import discuss
+
+            discussion = discuss(ctx.project, step, read, ctx.executor_for(step.task_id, True), ctx.cancelled)
+            attempt.usage = add_usage(attempt.usage, discussion.usage)
+            attempt.result.files.update(discussion.files)
+            attempt.extra["discussion"] = discussion.positions
+            if not discussion.ok:
+                attempt.result = StepResult(
+                    ok=False, failure_kind=discussion.failure_kind, failure_detail=f"discussion: {discussion.failure_detail}",
+                    summary="The discussion did not complete; the moderator did not run.", files=attempt.result.files,
+                )
+                return
+            extra = [*extra, discussion.moderator_section()]
+        plan = agent_plan(ctx.project, step, read, extra, routing)
+        attempt.plan = plan
         executor = ctx.executor_for(step.task_id)
         if plan.budget.precise and hasattr(executor, "count_tokens"):
             plan.tokens = executor.count_tokens(plan.request)
         over = plan.over_budget()
         if over:
-            return plan, StepResult(ok=False, failure_kind="budget", failure_detail=over,
-                                    summary="Nothing was sent to the model: the context is over its budget.")
+            attempt.result = StepResult(ok=False, failure_kind="budget", failure_detail=over, files=attempt.result.files,
+                                        summary="Nothing was sent to the model: the context is over its budget.")
+            return
         request.context = plan.context
         request.first_request = plan.request
         request.model = plan.model
@@ -241,10 +321,59 @@ class StepRunner:
         request.budget = plan.budget
         request.price = plan.price
         request.max_turns = plan.max_turns
-        return plan, executor.execute(request)
+        done = executor.execute(request)
+        done.files = {**attempt.result.files, **done.files}
+        attempt.result = done
+
+    def _route(self, step: ResolvedStep, attempt: Attempt) -> Routing | None:
+        """Ask a router model which role does a `route: model` task; None (and a failed attempt) if it
+        gave no valid answer."""
+        from agentfiles.core.conversation import Limits, RouterTools, turn_files
+        from agentfiles.core.models import Candidate
+        from agentfiles.runner.agent import router_request
+
+        ctx = self.ctx
+        body, candidates = router_request(ctx.project, step)
+        tools = RouterTools([c.role for c in candidates])
+        limits = Limits(max_turns=3)
+        price = ctx.project.config.price(body["model"])
+        outcome = ctx.executor_for(step.task_id, True).converse(body, tools, limits, price, ctx.cancelled)
+        attempt.usage = add_usage(attempt.usage, outcome.usage)
+        attempt.result.files.update(turn_files(outcome, "router/"))
+        if not outcome.ok:
+            attempt.result = StepResult(ok=False, failure_kind=outcome.failure_kind,
+                                        failure_detail=f"the router: {outcome.failure_detail}",
+                                        summary="The router model gave no role; nothing else ran.", files=attempt.result.files)
+            return None
+        return Routing(role=tools.choice["role"], reason=tools.choice["reason"], method="model",
+                       candidates=[Candidate.model_validate(c.model_dump()) for c in candidates])
+
+    def _verify(self, step: ResolvedStep, verifier: str, sandbox: Sandbox, attempt: Attempt) -> None:
+        from agentfiles.runner.verify import rejection_detail, verify
+
+        ctx = self.ctx
+        result = attempt.result
+
+        def read(rel: str) -> str:
+            return (sandbox.path / rel).read_text(encoding="utf-8", errors="replace")
+
+        checked = verify(
+            ctx.project, step, verifier, read, attempt.outputs, handoff_body(result.summary, result.sections),
+            ctx.executor_for(step.task_id, True), ctx.cancelled,
+        )
+        attempt.usage = add_usage(attempt.usage, checked.usage)
+        result.files.update(checked.files)
+        attempt.extra["verifier"] = checked.record
+        attempt.verification = checked.verification
+        if not checked.ok:
+            result.ok, result.failure_kind, result.failure_detail = False, checked.failure_kind, checked.failure_detail
+        elif not checked.passed:
+            assert checked.verification is not None
+            result.ok, result.failure_kind = False, "rejected"
+            result.failure_detail = rejection_detail(checked.verification)
 
     def extra_sections(self, step: ResolvedStep) -> list[tuple[str, str]]:
-        """Further sections of a model step's brief (a review's reason, a verdict to address)."""
+        """Further sections of a model step's brief (a review's reason to address)."""
         return []
 
     # ------------------------------------------------------------------------------------------ inputs
@@ -329,32 +458,31 @@ class StepRunner:
         run_id: str,
         started: str,
         clock: float,
-        result: StepResult,
-        outputs: dict[str, bytes],
-        input_hashes: dict[str, str],
-        upstream: dict[str, str],
-        checks: list[dict[str, Any]],
-        *,
-        env_names: list[str],
-        withheld: list[str],
-        plan: AgentPlan | None = None,
+        attempt: Attempt,
+        earlier: list[Attempt],
     ) -> StepOutcome:
         ctx = self.ctx
         project = ctx.project
         layout = project.layout
         task_id = step.step_id
         task = step.task
-        status = "done" if result.ok else "failed"
+        result, plan, outputs, checks = attempt.result, attempt.plan, attempt.outputs, attempt.checks
+        status = "done" if result.ok else ("rejected" if attempt.rejected else "failed")
         duration = round(time.monotonic() - clock, 3)
+        usage = attempt.usage
+        for before in earlier:
+            usage = add_usage(usage, before.usage)
         output_hashes = {rel: digest_bytes(data) for rel, data in sorted(outputs.items())}
         work = [f"- Wrote `{rel}` ({len(outputs[rel])} bytes)." for rel in sorted(outputs)] if result.ok else []
         work += [f"- Check `{c['run']}`: {'passed' if c['ok'] else 'failed'}." for c in checks]
         sections = dict(result.sections)
         if work and "Work completed" not in sections:
             sections["Work completed"] = "\n".join(work)
+        if attempt.verification:
+            sections["Verification"] = _verification_text(attempt.verification, attempt.number)
         summary = result.summary
         if not result.ok:
-            summary = f"Failed ({result.failure_kind}): {result.failure_detail}\n\n{summary}".strip()
+            summary = f"{status.capitalize()} ({result.failure_kind}): {result.failure_detail}\n\n{summary}".strip()
         body = handoff_body(summary, sections)
         meta: dict[str, Any] = {
             "schema": 1,
@@ -366,11 +494,13 @@ class StepRunner:
             "executor": "command" if task.is_command else ctx.executor_for(step.task_id).name,
             "model": plan.model if plan else None,
             "definition": current_definition(project, step.task_id, step.item),
-            "inputs": input_hashes,
+            "inputs": attempt.input_hashes,
             "outputs": output_hashes if result.ok else {},
-            "upstream": upstream,
-            "usage": {**result.usage, "duration_s": duration},
+            "upstream": attempt.upstream,
+            "usage": {**_usage_fields(usage), "duration_s": duration},
         }
+        if attempt.verification:
+            meta["verification"] = attempt.verification
         if plan is not None and plan.routing is not None:
             meta["routing"] = plan.routing.model_dump(mode="json")
         if not result.ok:
@@ -384,24 +514,36 @@ class StepRunner:
             "status": status,
             "executor": meta["executor"],
             **result.record,
-            "env": env_names,
-            "env_withheld": withheld,
+            **attempt.extra,
+            "attempt": attempt.number,
+            "feedback": [list(section) for section in attempt.feedback],
+            "env": attempt.env_names,
+            "env_withheld": attempt.withheld,
             "exit_code": result.exit_code,
             "timeout_s": task.timeout or project.config.timeout,
-            "inputs": input_hashes,
+            "inputs": attempt.input_hashes,
             "outputs": output_hashes,
             "checks": checks,
             "context_tokens": plan.tokens if plan else None,
             "budget": plan.budget.model_dump(exclude_none=True) if plan else None,
             "usage": meta["usage"],
             "failure": meta.get("failure"),
+            "earlier_attempts": [_attempt_summary(a) for a in earlier],
             "started": started,
             "finished": meta["finished"],
             "duration_s": duration,
         }
+        base = f"{layout.rel(layout.runs)}/{run_id}"
         files = record_files(layout, run_id, record, result.stdout, result.stderr, {} if result.ok else outputs)
         for rel, data in result.files.items():
-            files[f"{layout.rel(layout.runs)}/{run_id}/{rel}"] = data
+            files[f"{base}/{rel}"] = data
+        for before in earlier:  # each earlier attempt's exchanges and proposed outputs, for review
+            prefix = f"{base}/attempt-{before.number}"
+            for rel, data in before.result.files.items():
+                files[f"{prefix}/{rel}"] = data
+            for rel, data in before.outputs.items():
+                if len(data) <= PROPOSED_CAP:
+                    files[f"{prefix}/proposed/{rel}"] = data
         handoff_rel = layout.rel(layout.handoff_file(task_id))
         files[handoff_rel] = handoff_file(meta, body)
         changed: list[str] = []
@@ -435,6 +577,32 @@ class StepRunner:
             duration_s=duration,
             changed=sorted(changed),
         )
+
+
+USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "turns")
+
+
+def _usage_fields(usage: dict[str, Any]) -> dict[str, Any]:
+    return {k: usage[k] for k in USAGE_FIELDS if k in usage}
+
+
+def _verification_text(verification: dict[str, Any], attempt: int) -> str:
+    verdict = "passed" if verification.get("verdict") == "pass" else "failed"
+    lines = [f"The verifier `{verification.get('verifier')}` {verdict} attempt {attempt}:"]
+    for check in verification.get("checks", []):
+        lines.append(f"- {check['verdict'].upper()}: {check['criterion']} ({check.get('evidence') or 'no evidence given'})")
+    return "\n".join(lines)
+
+
+def _attempt_summary(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "attempt": attempt.number,
+        "failure": {"kind": attempt.result.failure_kind, "detail": attempt.result.failure_detail},
+        "verification": attempt.verification,
+        "usage": _usage_fields(attempt.usage),
+        "outputs": {rel: digest_bytes(data) for rel, data in sorted(attempt.outputs.items())},
+        "record": f"attempt-{attempt.number}/",
+    }
 
 
 def _commit_message(task_id: str, title: str, run_id: str, status: str, meta: dict[str, Any], summary: str) -> str:

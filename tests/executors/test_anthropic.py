@@ -204,3 +204,51 @@ def test_precise_budgets_count_tokens_with_the_api(hello: Path, api: FakeAnthrop
     result = agents("-C", str(hello), "run")
     assert result.code == 1 and "over the budget of 50" in result.err
     assert len(api.count_tokens_requests) == 1 and api.message_requests == []
+
+
+def test_an_error_quoting_the_key_never_lands_in_git(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.error(400, f"header x-api-key={KEY} is not valid"))
+    result = agents("-C", str(hello), "run")
+    assert result.code == 1
+    assert "[redacted]" in (hello / ".agents/handoffs/hello.md").read_text()
+    assert KEY not in git(hello, "log", "-p", "--all") and KEY not in result.err
+    assert not any(KEY in p.read_text(errors="ignore") for p in hello.rglob("*") if p.is_file() and ".git" not in p.parts)
+
+
+def test_an_overloaded_error_mid_stream_is_retried(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.stream_error("overloaded_error"),
+              Reply.tool_use("write_file", {"path": "src/hello.py", "content": "x\n"}), finish())
+    result = agents("-C", str(hello), "run")
+    assert result.code == 0, result.err
+    record = json.loads(next((hello / ".agents/runs").glob("*/record.json")).read_text())
+    assert record["retries"][0]["error"].startswith("overloaded_error event mid-stream")
+    assert record["retries"][0]["status"] == 529
+
+
+def test_show_context_prints_every_turn(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.tool_use("read_file", {"path": "secret.txt"}),
+              Reply.tool_use("write_file", {"path": "src/hello.py", "content": "x\n"}), finish())
+    assert agents("-C", str(hello), "run").code == 0
+    shown = agents("-C", str(hello), "show", "hello", "--context").out
+    assert "===== request 2: 2 message(s) added =====" in shown
+    assert "refused: `secret.txt` is not a declared input" in shown
+    assert "===== request 3: 2 message(s) added =====" in shown
+
+
+def test_a_damaged_record_is_named_not_a_crash(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.tool_use("write_file", {"path": "src/hello.py", "content": "x\n"}), finish())
+    assert agents("-C", str(hello), "run").code == 0
+    answer = next((hello / ".agents/runs").glob("*/responses/002.json"))
+    answer.write_text("{broken")
+    result = agents("-C", str(hello), "replay", "hello")
+    assert result.code == 2 and "responses/002.json cannot be read" in result.err and "git checkout --" in result.err
+    answer.parent.parent.joinpath("record.json").write_text("[")
+    shown = agents("-C", str(hello), "show", "hello")
+    assert shown.code == 2 and "record.json cannot be read" in shown.err
+
+
+def test_a_base_url_that_is_not_a_url_stops_the_run(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    configure(hello, api, base_url="localhost:8080")
+    result = agents("-C", str(hello), "run")
+    assert result.code == 2 and "api.base_url in .agents/config.yaml is not an http(s) URL" in result.err
+    assert api.message_requests == []

@@ -81,3 +81,24 @@ def test_no_key_and_no_claude_fails_before_anything_runs(hello: Path, agents, mo
     assert result.code == 2
     assert "needs a model, and none is configured" in result.err and "ANTHROPIC_API_KEY" in result.err
     assert git(hello, "rev-parse", "HEAD") == head
+
+
+def test_claude_is_briefed_for_its_own_tools_and_is_not_replayed(hello: Path, agents, with_claude) -> None:  # type: ignore[no-untyped-def]
+    log = with_claude(write={"src/hello.py": "print('hello')\n"})
+    assert agents("-C", str(hello), "run").code == 0
+    prompt = json.loads(log.read_text().splitlines()[0])["prompt"]
+    assert "write_file" not in prompt and "`finish`" not in prompt and "with your file tools" in prompt
+    shown = agents("-C", str(hello), "show", "hello", "--context").out
+    assert "carried out by Claude Code" in shown and "with your file tools" in shown and "tools: none" in shown
+    replay = agents("-C", str(hello), "replay", "hello")
+    assert replay.code == 2 and "cannot be replayed offline" in replay.err
+
+
+def test_executor_claude_code_without_claude_stops_before_anything_runs(hello: Path, agents, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-0123456789")
+    task = hello / ".agents/tasks/hello.md"
+    task.write_text(task.read_text().replace("role: developer", "role: developer\nexecutor: claude-code"))
+    result = agents("-C", str(hello), "run")
+    assert result.code == 2 and "`claude` is not on PATH" in result.err and "hint:" in result.err
+    assert not (hello / ".agents/handoffs/hello.md").exists()

@@ -27,14 +27,17 @@ def show_command(
     out = opts.out(json_output)
     step = load_step(opts.directory, task, run)
     if context:
-        from agentfiles.runner.agent import render_request
+        from agentfiles.runner.agent import render_conversation
 
         if not step.requests:
             raise UsageError(f"run {step.meta.get('run')} of {task} sent nothing to a model", hint="--context is for model steps")
         if out.json_mode:
             out.json("show", {"task": task, "run": step.meta.get("run"), "requests": step.requests})
-        else:
-            out.line(render_request(step.requests[0]).rstrip())
+            return 0
+        if step.meta.get("executor") == "claude-code":
+            out.line("(carried out by Claude Code: `claude -p` was given this system prompt and prompt, with its own "
+                     "file tools in a folder holding the declared inputs)\n")
+        out.line(render_conversation(step.requests).rstrip())
         return 0
     if out.json_mode:
         out.json("show", step.to_json())

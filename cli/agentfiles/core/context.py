@@ -209,8 +209,9 @@ def assemble(
 ) -> StepContext:
     """The step's context. `read(path)` returns an input's text as the step sees it; `extra` are
     further (heading, markdown) sections for the brief (a verdict to address, a review's reason).
-    `purpose` is `do` (the doer, with the three tools) or `discuss` (a participant's turn in a
-    discussion: the same brief, no tools, a position in plain text as the answer)."""
+    `purpose` is `do` (the doer, with the three tools), `claude-code` (the doer as a Claude Code
+    session, with its own file tools in a folder holding the inputs) or `discuss` (a participant's
+    turn in a discussion: the same brief, no tools, a position in plain text as the answer)."""
     parts: list[Part] = [Part("role", "role prompt", estimate_tokens(role_prompt))]
     declared = [p for p, _ in brief.inputs] + list(brief.outputs)
     files = context_files(root, declared)
@@ -229,6 +230,13 @@ def assemble(
             outputs + "\n\nYou do not write files. Answer in plain text with your position: what the outputs "
             "should say or do, and why, given the intent, the criteria and the inputs.",
         ]
+    elif purpose == "claude-code":
+        sections += [
+            "## Outputs to write",
+            outputs + "\n\nWrite each file at its path, relative to the working folder, with your file tools; "
+            "no other file may be written. When every output is written, end with your handoff: a short "
+            "summary, the decisions you made and why, open questions, and next steps.",
+        ]
     else:
         sections += [
             "## Outputs to write",
@@ -245,7 +253,8 @@ def assemble(
             if view == "outline":
                 shown = outline(path, text)
                 outlined.append(path)
-                note = "outline" if purpose == "discuss" else "outline; `read_file` gives the full text"
+                note = {"discuss": "outline", "claude-code": "outline; the full file is in the working folder"}.get(
+                    purpose, "outline; `read_file` gives the full text")
                 sections += [f"### `{path}` ({note})", _fenced(shown)]
                 parts.append(Part("outline", path, estimate_tokens(shown)))
             else:
@@ -268,7 +277,7 @@ def assemble(
         parts=parts,
         full_inputs=full,
         outlined=outlined,
-        tools=[] if purpose == "discuss" else None,
+        tools=None if purpose == "do" else [],
     )
 
 

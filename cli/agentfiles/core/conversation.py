@@ -130,7 +130,7 @@ def converse(
         content = [_clean_block(b) for b in message.get("content") or []]
         body["messages"].append({"role": "assistant", "content": content})
         if limits.usd is not None and spent > limits.usd:
-            return _fail(outcome, totals, price, "budget", f"spent ${spent:.4f}, over the step's budget of ${limits.usd:.2f}")
+            return _fail(outcome, totals, price, "budget", f"spent ${spent:.4f}, over the step's budget of ${limits.usd:g}")
         if tools is None:
             outcome.text = "\n\n".join(b["text"] for b in content if b["type"] == "text").strip()
             outcome.ok = True

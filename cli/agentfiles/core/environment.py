@@ -41,3 +41,22 @@ def api_configured(base_url: str | None, provider: str, environ: dict[str, str])
         or base_url
         or provider != "anthropic"
     )
+
+
+REDACTED = b"[redacted]"
+MIN_SECRET_LENGTH = 8  # shorter values are too likely to occur by chance to be worth replacing
+
+
+def secret_values(environ: dict[str, str]) -> list[bytes]:
+    """The values of the secret variables, longest first, as they would appear in a record."""
+    values = {v.encode("utf-8") for k, v in environ.items() if is_secret(k) and len(v) >= MIN_SECRET_LENGTH}
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(data: bytes, secrets: list[bytes]) -> bytes:
+    """`data` with every secret value replaced by `[redacted]`: what the API or a command echoes back
+    (an error quoting the key, a stack trace printing the environment) never lands in git."""
+    for secret in secrets:
+        if secret in data:
+            data = data.replace(secret, REDACTED)
+    return data

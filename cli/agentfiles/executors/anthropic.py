@@ -45,6 +45,9 @@ def make_client(settings: ApiSettings, environ: dict[str, str]) -> Any:
         except Exception as exc:  # noqa: BLE001
             raise PreconditionError(f"cannot use Vertex AI: {exc}", hint="pip install 'anthropic[vertex]' and configure Google credentials") from None
     base_url = settings.base_url or environ.get("ANTHROPIC_BASE_URL") or None
+    if base_url and not base_url.startswith(("http://", "https://")):
+        where = "api.base_url in .agents/config.yaml" if settings.base_url else "ANTHROPIC_BASE_URL"
+        raise PreconditionError(f"{where} is not an http(s) URL: {base_url!r}", hint="e.g. https://api.anthropic.com or http://localhost:8080")
     key = environ.get("ANTHROPIC_API_KEY")
     token = environ.get("ANTHROPIC_AUTH_TOKEN")
     if not key and not token:
@@ -85,6 +88,34 @@ def _retry_after(exc: Exception) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+# An error event in the middle of a stream arrives on an HTTP 200 response; its type says what it
+# would have been as a status.
+STREAM_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+def _error_type(exc: Exception) -> str | None:
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("type") if isinstance(error, dict) else None
+
+
+def _status(exc: Exception) -> int | None:
+    status = getattr(exc, "status_code", None)
+    if status == 200:  # an error event mid-stream
+        return STREAM_ERROR_STATUS.get(_error_type(exc) or "", 500)
+    return status
+
+
 def _describe(exc: Exception) -> str:
     status = getattr(exc, "status_code", None)
     body = getattr(exc, "body", None)
@@ -93,6 +124,8 @@ def _describe(exc: Exception) -> str:
         error = body.get("error")
         message = error.get("message", "") if isinstance(error, dict) else str(body)
     message = message or str(exc)
+    if status == 200:
+        return f"{_error_type(exc) or 'error'} event mid-stream: {message}"
     return f"HTTP {status}: {message}" if status else f"{type(exc).__name__}: {message}"
 
 
@@ -172,7 +205,7 @@ class AnthropicExecutor:
                 with stream:
                     return accumulate(stream), attempts
             except anthropic.APIStatusError as exc:
-                status = exc.status_code
+                status = _status(exc)
                 error = {"attempt": attempt + 1, "error": _describe(exc), "status": status}
                 after = _retry_after(exc)
                 if after is not None:
@@ -185,7 +218,7 @@ class AnthropicExecutor:
                 attempts.append({"attempt": attempt + 1, "error": f"no streamed event for {self.settings.stall_s:g} s ({type(exc).__name__})"})
                 kind = "hang"
             except anthropic.APIConnectionError as exc:
-                attempts.append({"attempt": attempt + 1, "error": _describe(exc)})
+                attempts.append({"attempt": attempt + 1, "error": f"{_describe(exc)} ({self.client.base_url})"})
                 kind = "api"
             except Exception as exc:  # noqa: BLE001 - a broken stream or body: the transport's own errors
                 name = type(exc).__name__

@@ -96,7 +96,7 @@ class ClaudeCodeExecutor:
         budget = request.budget.usd if request.budget else None
         if budget is not None and result.usage["cost_usd"] > budget:
             result.failure_kind = "budget"
-            result.failure_detail = f"spent ${result.usage['cost_usd']:.4f}, over the step's budget of ${budget:.2f}"
+            result.failure_detail = f"spent ${result.usage['cost_usd']:.4f}, over the step's budget of ${budget:g}"
             return result
         result.ok = True
         return result

@@ -137,7 +137,10 @@ def agent_plan(
     read: Callable[[str], str],
     extra: list[tuple[str, str]] | None = None,
     routing: Routing | None = None,
+    purpose: str = "do",
 ) -> AgentPlan:
+    """Role, model, budget and the exact first request of a model step; `purpose` is `claude-code` for
+    a step Claude Code carries out (its own tools instead of ours)."""
     config = project.config
     task = step.task
     role_name, routing = choose_role(project, step.step_id, task, routing)
@@ -148,7 +151,7 @@ def agent_plan(
     model = project.model_of(task, role)
     budget = (task.budget or Budget()).over(role.agents.budget).over(config.budget)
     max_turns = task.max_turns or role.agents.max_turns or role.maxTurns or config.max_turns
-    context = assemble(project.layout.root, entry.body, brief_of(project, step), read, extra or [])
+    context = assemble(project.layout.root, entry.body, brief_of(project, step), read, extra or [], purpose)
     request = context.request(model, budget.output_tokens or DEFAULT_OUTPUT_TOKENS)
     return AgentPlan(
         role=role_name,
@@ -174,22 +177,44 @@ def role_plan(project: Project, role_name: str, task: Task | None = None) -> tup
     return model, budget, config.price(model), max_turns
 
 
+def _render_messages(messages: list[dict[str, Any]], label: str = "") -> list[str]:
+    import json
+
+    out: list[str] = []
+    for message in messages:
+        content = message["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        for block in blocks:
+            if block.get("type") == "text":
+                out.append(f"===== {label}{message['role']} =====\n{block['text']}")
+            else:
+                shown = {k: v for k, v in block.items() if k != "cache_control"}
+                out.append(f"===== {label}{message['role']} ({block.get('type')}) =====\n"
+                           f"{json.dumps(shown, indent=2, ensure_ascii=False)}")
+    return out
+
+
 def render_request(request: dict[str, Any]) -> str:
     """A request as a person reads it: each system block, then each message, verbatim."""
     out: list[str] = []
     for number, block in enumerate(request.get("system") or [], 1):
         cached = "  [cache breakpoint]" if block.get("cache_control") else ""
         out.append(f"===== system {number}{cached} =====\n{block.get('text', '')}")
-    for message in request.get("messages") or []:
-        content = message["content"]
-        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
-        for block in blocks:
-            if block.get("type") == "text":
-                out.append(f"===== {message['role']} =====\n{block['text']}")
-            else:
-                import json
-
-                out.append(f"===== {message['role']} ({block.get('type')}) =====\n{json.dumps(block, indent=2, ensure_ascii=False)}")
-    tools = ", ".join(t["name"] for t in request.get("tools") or [])
+    out += _render_messages(request.get("messages") or [])
+    tools = ", ".join(t["name"] for t in request.get("tools") or []) or "none"
     out.append(f"===== tools: {tools}; model {request.get('model')}, max_tokens {request.get('max_tokens')} =====")
+    return "\n\n".join(out) + "\n"
+
+
+def render_conversation(requests: list[dict[str, Any]]) -> str:
+    """Every request of a conversation as the model saw it: the first in full, then for each later turn
+    only what was added (the model's previous answer and the results of its tool calls)."""
+    if not requests:
+        return ""
+    out = [render_request(requests[0]).rstrip()]
+    for number in range(1, len(requests)):
+        before = len(requests[number - 1].get("messages") or [])
+        added = (requests[number].get("messages") or [])[before:]
+        out.append(f"===== request {number + 1}: {len(added)} message(s) added =====")
+        out += _render_messages(added, f"request {number + 1}: ")
     return "\n\n".join(out) + "\n"

@@ -105,6 +105,7 @@ def executor_resolver(workspace: Workspace, environ: dict[str, str] | None = Non
                 from agentfiles.executors.anthropic import AnthropicExecutor
 
                 made[kind] = AnthropicExecutor(config.api, environ)
+                made[kind].client  # a missing key or a malformed base URL stops the run before any step  # noqa: B018
             else:
                 from agentfiles.executors.claude_code import ClaudeCodeExecutor
 
@@ -134,6 +135,14 @@ def executor_resolver(workspace: Workspace, environ: dict[str, str] | None = Non
                     f"step {task_id} needs {what}, and none is configured",
                     hint="set ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL, or api.base_url in .agents/config.yaml "
                     "for an Anthropic-compatible endpoint), or log in to Claude Code so `claude` is on PATH",
+                )
+        if kind == "claude-code":
+            from agentfiles.executors.claude_code import claude_available
+
+            if not claude_available(environ):
+                raise PreconditionError(
+                    f"step {task_id} runs with Claude Code (`executor: claude-code`), and `claude` is not on PATH",
+                    hint="install Claude Code and log in (https://docs.claude.com/claude-code), or use `executor: auto`",
                 )
         return make(kind)
 
@@ -205,7 +214,8 @@ def _previews(workspace: Workspace, plan: list[PlannedStep], targets: list[str])
             path = root / rel
             return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
 
-        agent = agent_plan(project, step, read)
+        kind = step.task.executor if step.task.executor != "auto" else project.config.executor
+        agent = agent_plan(project, step, read, purpose="claude-code" if kind == "claude-code" else "do")
         previews.append(Preview(planned.task, agent.role, agent.model, agent.tokens, agent.budget.context_tokens, agent.request))
     return previews
 

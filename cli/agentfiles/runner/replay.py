@@ -4,7 +4,6 @@ again. The outputs are compared with the recorded hashes, byte for byte; nothing
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import agent_plan
 from agentfiles.runner.step import resolve_step
 from agentfiles.storage.inspect import load_step
+from agentfiles.storage.records import read_json
 from agentfiles.storage.workspace import open_workspace
 
 
@@ -42,8 +42,8 @@ class ReplayReport:
         }
 
 
-def _recorded(folder: Path, kind: str) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted((folder / kind).glob("*.json"))] if (folder / kind).is_dir() else []
+def _recorded(layout: Any, folder: Path, kind: str) -> list[dict[str, Any]]:
+    return [read_json(layout, p) for p in sorted((folder / kind).glob("*.json"))] if (folder / kind).is_dir() else []
 
 
 def replay(directory: Path, task_id: str, run: str | None = None, *, force: bool = False) -> ReplayReport:
@@ -58,6 +58,11 @@ def replay(directory: Path, task_id: str, run: str | None = None, *, force: bool
         raise UsageError(f"run {run_id} of {task_id} has no record to replay", hint="replay needs .agents/runs/<run>/record.json")
     if task_id.split("@", 1)[0] not in project.tasks:
         raise UsageError(f"unknown task: {task_id}", hint="`agents status` lists the tasks")
+    if record.get("executor") == "claude-code":
+        raise UsageError(
+            f"run {run_id} of {task_id} was carried out by Claude Code, whose session cannot be replayed offline",
+            hint=f"`agents show {task_id}` shows what it was given and what it wrote; API and command steps replay",
+        )
     step = resolve_step(project, task_id)
     report = ReplayReport(task_id, run_id, identical=False)
     sandbox = Sandbox(project.layout.root, under_lock=False)
@@ -119,8 +124,8 @@ def _replay_model(
 ) -> str | None:
     """The doer's conversation of the run's last attempt, with the brief it had: the verdict feedback,
     the discussion's positions and the router's decision are taken from the record, never asked again."""
-    requests = _recorded(folder, "requests")
-    responses = _recorded(folder, "responses")
+    requests = _recorded(project.layout, folder, "requests")
+    responses = _recorded(project.layout, folder, "responses")
     if not responses:
         return "the record holds no model answers to replay"
 

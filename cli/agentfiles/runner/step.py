@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from agentfiles.core.conversation import add_usage
-from agentfiles.core.environment import step_environment
+from agentfiles.core.environment import redact, secret_values, step_environment
 from agentfiles.core.fingerprint import digest_bytes, expand_path_input, handoff_digest
 from agentfiles.core.models import Handoff, Routing
 from agentfiles.core.paths import has_glob
@@ -304,9 +304,9 @@ class StepRunner:
                 )
                 return
             extra = [*extra, discussion.moderator_section()]
-        plan = agent_plan(ctx.project, step, read, extra, routing)
-        attempt.plan = plan
         executor = ctx.executor_for(step.task_id)
+        plan = agent_plan(ctx.project, step, read, extra, routing, purpose=_purpose(executor))
+        attempt.plan = plan
         if plan.budget.precise and hasattr(executor, "count_tokens"):
             plan.tokens = executor.count_tokens(plan.request)
         over = plan.over_budget()
@@ -467,6 +467,9 @@ class StepRunner:
         task_id = step.step_id
         task = step.task
         result, plan, outputs, checks = attempt.result, attempt.plan, attempt.outputs, attempt.checks
+        secrets = secret_values(dict(os.environ))
+        result.summary, result.failure_detail = _redacted(result.summary, secrets), _redacted(result.failure_detail, secrets)
+        result.sections = {title: _redacted(text, secrets) for title, text in result.sections.items()}
         status = "done" if result.ok else ("rejected" if attempt.rejected else "failed")
         duration = round(time.monotonic() - clock, 3)
         usage = attempt.usage
@@ -546,6 +549,7 @@ class StepRunner:
                     files[f"{prefix}/proposed/{rel}"] = data
         handoff_rel = layout.rel(layout.handoff_file(task_id))
         files[handoff_rel] = handoff_file(meta, body)
+        files = {rel: redact(data, secrets) for rel, data in files.items()}  # records and handoff, not outputs
         changed: list[str] = []
         if result.ok:
             for rel, data in outputs.items():
@@ -577,6 +581,14 @@ class StepRunner:
             duration_s=duration,
             changed=sorted(changed),
         )
+
+
+def _redacted(text: str, secrets: list[bytes]) -> str:
+    return redact(text.encode("utf-8"), secrets).decode("utf-8") if secrets and text else text
+
+
+def _purpose(executor: Executor) -> str:
+    return "claude-code" if executor.name == "claude-code" else "do"
 
 
 USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "turns")

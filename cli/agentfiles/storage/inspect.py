@@ -11,7 +11,7 @@ from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
 from agentfiles.errors import UsageError
 from agentfiles.storage.documents import DocumentError, parse_document
 from agentfiles.storage.git import Git, step_commits
-from agentfiles.storage.records import read_record
+from agentfiles.storage.records import read_json, read_record
 
 
 @dataclass
@@ -80,8 +80,6 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
     requests = []
     folder = layout.runs / run_id / "requests"
     if run_id and folder.is_dir():
-        import json
-
-        requests = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+        requests = [read_json(layout, p) for p in sorted(folder.glob("*.json"))]
     return StepView(task=task, meta=doc.meta, body=doc.body, record=record, commit=commit, streams=streams,
                     requests=requests)

@@ -48,8 +48,23 @@ def record_files(
 
 
 def read_record(layout: Layout, run_id: str) -> dict[str, Any] | None:
+    """A run's record.json, None when there is none; a damaged one is an error, not silence."""
     path: Path = layout.runs / run_id / "record.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+    if not path.is_file():
         return None
+    data = read_json(layout, path)
+    return data if isinstance(data, dict) else None
+
+
+def read_json(layout: Layout, path: Path) -> Any:
+    """One JSON file of a run record; a damaged one raises a UsageError naming it."""
+    from agentfiles.errors import UsageError
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        rel = layout.rel(path)
+        raise UsageError(
+            f"the run record file {rel} cannot be read: {exc}",
+            hint=f"restore it from git with `git checkout -- {rel}`",
+        ) from None

@@ -17,6 +17,7 @@ def show_command(
     task: str = typer.Argument(..., metavar="TASK", help="The task to show."),
     run: Optional[str] = typer.Option(None, "--run", help="An earlier run by its id (default: the latest)."),
     context: bool = typer.Option(False, "--context", help="Print exactly what the model was sent, from the record."),
+    diff: bool = typer.Option(False, "--diff", help="Print the diff of the outputs the step produced."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
     """Print a task's handoff and the record of its run: inputs and outputs with their hashes, the
@@ -26,6 +27,20 @@ def show_command(
     opts: Options = ctx.obj
     out = opts.out(json_output)
     step = load_step(opts.directory, task, run)
+    if diff:
+        from agentfiles.core.paths import Layout, find_project_root
+        from agentfiles.runner.review import output_diff
+
+        root = find_project_root(opts.directory)
+        if step.commit is None:
+            raise UsageError(f"run {step.meta.get('run')} of {task} has no commit on this branch",
+                             hint="`agents log` lists the step commits")
+        text = output_diff(root, step.commit, step.meta, Layout(root).runs / str(step.meta.get("run")))
+        if out.json_mode:
+            out.json("show", {"task": task, "run": step.meta.get("run"), "commit": step.commit, "diff": text})
+        else:
+            out.line(text.rstrip() if text else f"run {step.meta.get('run')} of {task} changed no output")
+        return 0
     if context:
         from agentfiles.runner.agent import render_conversation
 
@@ -111,9 +126,11 @@ def log_command(
     ctx: typer.Context,
     task: Optional[str] = typer.Argument(None, metavar="[TASK]", help="Only this task's steps."),
     limit: Optional[int] = typer.Option(None, "--max-count", "-n", min=1, help="At most this many steps."),
+    usage: bool = typer.Option(False, "--usage", help="Also total tokens, cost and time by task, role and model."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
-    """List step commits, newest first, from their Agents-* trailers."""
+    """List step commits, newest first, from their Agents-* trailers and the handoffs they committed:
+    task, status, role, model, tokens, cost and duration."""
     from agentfiles.core.paths import find_project_root, is_valid_step_id
     from agentfiles.storage.git import step_commits
 
@@ -121,22 +138,56 @@ def log_command(
     out = opts.out(json_output)
     if task is not None and not is_valid_step_id(task):
         raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
-    commits = step_commits(find_project_root(opts.directory), task, limit)
+    commits = step_commits(find_project_root(opts.directory), task, limit, handoffs=True)
+    steps = [c.to_json() for c in commits]
+    totals = _totals(steps) if usage else None
     if out.json_mode:
-        out.json("log", {"steps": [c.to_json() for c in commits]})
+        out.json("log", {"steps": steps, **({"totals": totals} if totals is not None else {})})
         return 0
     if not commits:
         out.line("No step commits yet." if task is None else f"No step commits for {task}.")
         return 0
-    for commit in commits:
-        data = commit.to_json()
+    for commit, data in zip(commits, steps):
         status = str(data["status"])
+        used = data.get("usage") or {}
+        tokens = int(used.get("input_tokens", 0)) + int(used.get("output_tokens", 0))
+        figures = f"{tokens:>8} tok ${float(used.get('cost_usd', 0)):>7.4f} {float(used.get('duration_s', 0)):>7.2f} s"
         out.line(
             f"{commit.sha[:10]}  {commit.date[:16].replace('T', ' ')}  "
             f"{out.paint(f'{status:<8}', status if status in ('done', 'failed', 'rejected') else 'dim')} "
-            f"{commit.task:<20} {data['executor'] or '':<11} {data['run']}"
+            f"{commit.task:<20} {(data['role'] or 'none'):<10} {(data['model'] or 'none'):<18} {figures}"
         )
+    if totals is not None:
+        for by in ("task", "role", "model"):
+            out.line("")
+            out.line(out.paint(f"by {by}", "bold"))
+            for name, t in totals[f"by_{by}"].items():
+                out.line(f"  {name:<24} {t['steps']:>4} steps {t['input_tokens']:>9} in {t['output_tokens']:>8} out "
+                         f"${t['cost_usd']:>8.4f} {t['duration_s']:>8.2f} s")
+        t = totals["all"]
+        out.line(f"\ntotal: {t['steps']} steps, {t['input_tokens']} in, {t['output_tokens']} out, "
+                 f"${t['cost_usd']:.4f}, {t['duration_s']:.2f} s")
     return 0
+
+
+def _totals(steps: list) -> dict:  # type: ignore[type-arg]
+    """Usage summed over all steps, and by task, role and model."""
+    keys = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "duration_s")
+
+    def add(into: dict, used: dict) -> None:  # type: ignore[type-arg]
+        into["steps"] = into.get("steps", 0) + 1
+        for key in keys:
+            into[key] = round(into.get(key, 0) + (used.get(key) or 0), 6)
+
+    totals: dict = {"all": {}, "by_task": {}, "by_role": {}, "by_model": {}}  # type: ignore[type-arg]
+    for step in steps:
+        used = step.get("usage") or {}
+        add(totals["all"], used)
+        for by in ("task", "role", "model"):
+            add(totals[f"by_{by}"].setdefault(str(step.get(by) or "none"), {}), used)
+    if not steps:
+        totals["all"] = {"steps": 0, **{k: 0 for k in keys}}
+    return totals
 
 
 def replay_command(
@@ -144,15 +195,17 @@ def replay_command(
     task: str = typer.Argument(..., metavar="TASK", help="The task whose run to replay."),
     run: Optional[str] = typer.Option(None, "--run", help="An earlier run by its id (default: the latest)."),
     force: bool = typer.Option(False, "--force", help="Replay even though the inputs changed since the run."),
+    live: bool = typer.Option(False, "--live", help="Send the recorded context to the model again instead of replaying its answers."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
     """Carry a recorded step out again with no network (recorded answers, or the command again) and
-    compare its outputs with the recorded ones byte for byte. Commits nothing; exits 1 on a difference."""
+    compare its outputs with the recorded ones byte for byte; --live asks the model again with the
+    recorded context and shows how its outputs differ now. Commits nothing; exits 1 on a difference."""
     from agentfiles.runner.replay import replay
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
-    report = replay(opts.directory, task, run, force=force)
+    report = replay(opts.directory, task, run, force=force, live=live)
     if out.json_mode:
         out.json("replay", report.to_json())
         return 0 if report.identical else 1
@@ -164,6 +217,8 @@ def replay_command(
         out.line(f"{mark}  {path}  recorded {str(hashes['recorded'])[:19]}  replayed {str(hashes['replayed'])[:19]}")
     for line in report.request_differences:
         out.line(f"note: {line}")
+    for path, text in report.diffs.items():
+        out.line(text.rstrip() if text else f"{path}: differs in bytes only (encoding or line endings)")
     if report.failure:
         out.line(f"the replayed step failed: {report.failure}")
     if report.identical:

@@ -103,6 +103,10 @@ def run_command(
     force: bool = typer.Option(False, "--force", help="Run even done steps; overwrite uncommitted output edits."),
     keep_going: bool = typer.Option(False, "--keep-going", "-k", help="After a failure, go on with independent steps."),
     no_deps: bool = typer.Option(False, "--no-deps", help="Run only the named tasks, not the needs that are not done."),
+    branch: Optional[str] = typer.Option(
+        None, "--branch", "-b", metavar="NAME",
+        help="Run on this branch (created from the current commit if new), e.g. to review the run as a pull request.",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the plan and outcomes as one JSON object."),
 ) -> int:
     """Run every step that is not done, in dependency order, each in a clean sandbox, one commit per step.
@@ -116,7 +120,7 @@ def run_command(
     out = opts.out(json_output)
     options = RunOptions(
         targets=list(tasks or []), jobs=jobs, force=force, keep_going=keep_going, dry_run=dry_run,
-        with_needs=not no_deps,
+        with_needs=not no_deps, branch=branch,
     )
     live = not out.json_mode and not dry_run and sys.stderr.isatty()
     progress = LiveProgress(out) if live else PlainProgress(out)

@@ -36,6 +36,7 @@ class RunOptions:
     dry_run: bool = False
     with_needs: bool = True
     lock_wait_s: float = 3.0
+    branch: str | None = None
 
 
 @dataclass
@@ -166,6 +167,8 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
     lock.acquire(options.lock_wait_s)
     try:
         recovered = recover(workspace, git)  # before reading anything a killed run may have half-written
+        if options.branch:
+            switch_branch(git, options.branch)
         workspace = open_workspace(directory)
         _check_project(workspace, options.targets)
         facts = workspace.facts()
@@ -194,6 +197,23 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
     finally:
         git.close()
         lock.release()
+
+
+def switch_branch(git: Git, name: str) -> None:
+    """Check out branch `name`, creating it at HEAD when it does not exist yet."""
+    if git.run("check-ref-format", "--branch", name, check=False).returncode != 0:
+        raise UsageError(f"'{name}' is not a valid branch name", hint="e.g. agents/run-1 (see `git check-ref-format`)")
+    if git.branch() == name:
+        return
+    exists = git.run("rev-parse", "--verify", "-q", f"refs/heads/{name}", check=False).returncode == 0
+    done = git.run("switch", "--quiet", *([name] if exists else ["-c", name]), check=False)
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise PreconditionError(
+            f"cannot switch to branch {name}: {why[0] if why else 'git switch failed'}",
+            hint="commit or stash your changes first (`git stash`)",
+        )
+    git.forget()  # the commits of this run go on the new branch
 
 
 def _previews(workspace: Workspace, plan: list[PlannedStep], targets: list[str]) -> list[Preview]:

@@ -29,6 +29,8 @@ class ReplayReport:
     request_differences: list[str] = field(default_factory=list)
     input_differences: list[str] = field(default_factory=list)
     failure: str | None = None
+    live: bool = False
+    diffs: dict[str, str] = field(default_factory=dict)  # path -> unified diff, recorded -> replayed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,6 +41,8 @@ class ReplayReport:
             "request_differences": self.request_differences,
             "input_differences": self.input_differences,
             "failure": self.failure,
+            "live": self.live,
+            "diffs": self.diffs,
         }
 
 
@@ -46,7 +50,11 @@ def _recorded(layout: Any, folder: Path, kind: str) -> list[dict[str, Any]]:
     return [read_json(layout, p) for p in sorted((folder / kind).glob("*.json"))] if (folder / kind).is_dir() else []
 
 
-def replay(directory: Path, task_id: str, run: str | None = None, *, force: bool = False) -> ReplayReport:
+def replay(
+    directory: Path, task_id: str, run: str | None = None, *, force: bool = False, live: bool = False
+) -> ReplayReport:
+    """Offline: the recorded answers are given back. `live`: the recorded first request is sent to the
+    model again (the same context, byte for byte) and the outputs it writes now are compared."""
     workspace = open_workspace(directory)
     workspace.require_loaded()
     project = workspace.project
@@ -64,7 +72,9 @@ def replay(directory: Path, task_id: str, run: str | None = None, *, force: bool
             hint=f"`agents show {task_id}` shows what it was given and what it wrote; API and command steps replay",
         )
     step = resolve_step(project, task_id)
-    report = ReplayReport(task_id, run_id, identical=False)
+    report = ReplayReport(task_id, run_id, identical=False, live=live)
+    if live and step.task.is_command:
+        live = False  # a command step is re-run either way
     sandbox = Sandbox(project.layout.root, under_lock=False)
     try:
         files = sorted({p for p in (record.get("inputs") or {}) if not p.startswith("handoff:")})
@@ -90,12 +100,15 @@ def replay(directory: Path, task_id: str, run: str | None = None, *, force: bool
             if not result.ok:
                 report.failure = f"{result.failure_kind}: {result.failure_detail}"
         else:
-            report.failure = _replay_model(project, step, sandbox, folder, report, record, view.meta)
+            report.failure = _replay_model(project, step, sandbox, folder, report, record, view.meta, live)
         collected = sandbox.collect(step.task.outputs)
         recorded = record.get("outputs") or {}
         for path in sorted(set(recorded) | set(collected.outputs)):
             now = digest_bytes(collected.outputs[path]) if path in collected.outputs else None
             report.outputs[path] = {"recorded": recorded.get(path), "replayed": now}
+        changed = [p for p, v in report.outputs.items() if v["recorded"] != v["replayed"]]
+        if changed:
+            report.diffs = _diffs(project.layout, view.commit, view.meta, folder, changed, collected.outputs)
         report.identical = (
             report.failure is None
             and not report.request_differences
@@ -105,6 +118,28 @@ def replay(directory: Path, task_id: str, run: str | None = None, *, force: bool
         return report
     finally:
         sandbox.cleanup()
+
+
+def _diffs(layout: Any, commit: str | None, meta: dict[str, Any], folder: Path, paths: list[str],
+           now: dict[str, bytes]) -> dict[str, str]:
+    """Unified diffs from each recorded output (as committed, or as proposed by a step whose outputs did
+    not land) to what the replay wrote."""
+    import difflib
+
+    from agentfiles.storage.git import Git
+
+    landed = meta.get("status") == "done" and commit is not None
+    before = Git(layout.root).blobs([f"{commit}:{p}" for p in paths]) if landed else [
+        (folder / "proposed" / p).read_bytes() if (folder / "proposed" / p).is_file() else None for p in paths]
+    diffs = {}
+    for path, old in zip(paths, before):
+        lines = difflib.unified_diff(
+            (old or b"").decode("utf-8", "replace").splitlines(keepends=True),
+            now.get(path, b"").decode("utf-8", "replace").splitlines(keepends=True),
+            fromfile=f"recorded/{path}", tofile=f"replayed/{path}",
+        )
+        diffs[path] = "".join(lines)
+    return diffs
 
 
 def _plain_env(record: dict[str, Any], task_id: str, run_id: str, files: list[str], outputs: list[str]) -> dict[str, str]:
@@ -120,14 +155,14 @@ def _plain_env(record: dict[str, Any], task_id: str, run_id: str, files: list[st
 
 def _replay_model(
     project: Any, step: Any, sandbox: Sandbox, folder: Path, report: ReplayReport, record: dict[str, Any],
-    meta: dict[str, Any],
+    meta: dict[str, Any], live: bool = False,
 ) -> str | None:
     """The doer's conversation of the run's last attempt, with the brief it had: the verdict feedback,
     the discussion's positions and the router's decision are taken from the record, never asked again."""
     requests = _recorded(project.layout, folder, "requests")
     responses = _recorded(project.layout, folder, "responses")
-    if not responses:
-        return "the record holds no model answers to replay"
+    if not (requests if live else responses):
+        return "the record holds no model " + ("requests" if live else "answers") + " to replay"
 
     def read(rel: str) -> str:
         return (sandbox.path / rel).read_text(encoding="utf-8", errors="replace")
@@ -161,7 +196,28 @@ def _replay_model(
 
     limits = Limits(max_turns=plan.max_turns, usd=None, context_tokens=plan.budget.context_tokens)
     tools = DoerTools(plan.context, list(step.task.outputs), write, limits)
-    outcome = converse(plan.request, call, tools, limits, plan.price)
+    if live:
+        outcome = _live_executor(project).converse(requests[0], tools, limits, plan.price)
+    else:
+        outcome = converse(plan.request, call, tools, limits, plan.price)
     if not outcome.ok:
         return f"{outcome.failure_kind}: {outcome.failure_detail}"
     return None
+
+
+def _live_executor(project: Any) -> Any:
+    """The API executor for `replay --live`; exit 2 when no key or endpoint is configured."""
+    import os
+
+    from agentfiles.core.environment import api_configured
+    from agentfiles.errors import PreconditionError
+
+    config = project.config
+    if not api_configured(config.api.base_url, config.api.provider, dict(os.environ)):
+        raise PreconditionError(
+            "replay --live sends the recorded context to the model, and no API is configured",
+            hint="set ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL; without --live, replay needs no network",
+        )
+    from agentfiles.executors.anthropic import AnthropicExecutor
+
+    return AnthropicExecutor(config.api)

@@ -172,7 +172,7 @@ class StepRunner:
         started, clock = _now(), time.monotonic()
         verifier = project.verifier_of(step.task) if step.task.prose_criteria else None
         tries = 1 + (step.task.retries if verifier else 0)
-        feedback: list[tuple[str, str]] = []
+        feedback = self.extra_sections(step)
         earlier: list[Attempt] = []
         routing = None
         for number in range(1, tries + 1):
@@ -289,7 +289,7 @@ class StepRunner:
             routing = self._route(step, attempt)
             if routing is None:
                 return
-        extra = self.extra_sections(step) + attempt.feedback
+        extra = list(attempt.feedback)
         if task.mode == "discussion":
             from agentfiles.runner.discussion import discuss
 
@@ -373,8 +373,16 @@ class StepRunner:
             result.failure_detail = rejection_detail(checked.verification)
 
     def extra_sections(self, step: ResolvedStep) -> list[tuple[str, str]]:
-        """Further sections of a model step's brief (a review's reason to address)."""
-        return []
+        """Further sections of a model step's brief: the reason a person rejected its last run."""
+        entry = self.ctx.project.handoffs.get(step.step_id)
+        review = entry.model.review if entry is not None else None
+        if review is None or review.state != "rejected":
+            return []
+        by = f" by {review.by}" if review.by else ""
+        text = (f"A person reviewing run {entry.model.run} of this step{by} rejected it"
+                + (f" with this reason:\n\n{review.reason}" if review.reason else " without giving a reason.")
+                + "\n\nProduce the outputs again so that the reason no longer applies.")
+        return [("Review of the previous run", text)]
 
     # ------------------------------------------------------------------------------------------ inputs
 

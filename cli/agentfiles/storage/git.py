@@ -91,6 +91,33 @@ class Git:
             found.append(path)
         return sorted(set(found))
 
+    def blobs(self, specs: list[str]) -> list[bytes | None]:
+        """The contents of `<commit>:<path>` specs (None where there is no such file), in one git call."""
+        if not specs:
+            return []
+        out = self.run("cat-file", "--batch", input="".join(f"{s}\n" for s in specs).encode()).stdout
+        found: list[bytes | None] = []
+        at = 0
+        for _ in specs:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            at = end + 1
+            if len(header) == 3 and header[1] == b"blob":
+                size = int(header[2])
+                found.append(out[at : at + size])
+                at += size + 1
+            elif len(header) == 3:  # a tree or commit: not a file
+                at += int(header[2]) + 1
+                found.append(None)
+            else:
+                found.append(None)  # "<spec> missing"
+        return found
+
+    def tracked_changes(self) -> list[str]:
+        """Tracked files with uncommitted changes, staged or not."""
+        out = self.text("status", "--porcelain=v1", "--untracked-files=no")
+        return [line[3:] for line in out.splitlines() if line.strip()]
+
     def commit_paths(self, paths: list[str], message: str) -> str:
         """Commit exactly `paths` as they are in the work tree on top of HEAD, and nothing else.
 
@@ -116,7 +143,7 @@ class Git:
                 self._index_base = commit  # the private index now holds exactly this commit's tree
                 self.sync_index(paths)
                 return commit
-            self._forget()  # someone else moved HEAD: start again from where it is now
+            self.forget()  # someone else moved HEAD: start again from where it is now
             if attempt == 2:
                 text = done.stderr.decode("utf-8", "replace").strip()
                 raise GitError(f"git update-ref failed: {text}", hint="another process is committing; run again")
@@ -144,7 +171,7 @@ class Git:
             self._index_base = parent
         return path
 
-    def _forget(self) -> None:
+    def forget(self) -> None:
         self._state = None
         self._index_base = "unknown"
 
@@ -204,12 +231,13 @@ class Git:
 
 @dataclass
 class StepCommit:
-    """A step's commit, read back from its trailers."""
+    """A step's commit, read back from its trailers (and, when asked, the handoff it committed)."""
 
     sha: str
     subject: str
     date: str
     trailers: dict[str, str]
+    handoff: dict[str, object] | None = None  # the handoff's frontmatter as committed
 
     @property
     def task(self) -> str:
@@ -226,6 +254,7 @@ class StepCommit:
             "role": self.trailers.get("Agents-Role"),
             "model": self.trailers.get("Agents-Model"),
             "executor": self.trailers.get("Agents-Executor"),
+            **({"usage": self.handoff.get("usage") or {}} if self.handoff is not None else {}),
         }
 
 
@@ -242,8 +271,28 @@ def parse_trailers(message: str) -> dict[str, str]:
     return found
 
 
-def step_commits(root: Path, task: str | None = None, limit: int | None = None) -> list[StepCommit]:
-    """Step commits reachable from HEAD, newest first (only `task`'s when given)."""
+def step_commits(
+    root: Path, task: str | None = None, limit: int | None = None, *, handoffs: bool = False
+) -> list[StepCommit]:
+    """Step commits reachable from HEAD, newest first (only `task`'s when given); with `handoffs`, each
+    with the frontmatter of the handoff it committed (one `git cat-file --batch` for all of them).
+    Review commits (an `Agents-Review` trailer) are not steps."""
+    commits = _step_commits(root, task, limit)
+    if handoffs and commits:
+        from agentfiles.core.paths import Layout
+        from agentfiles.storage.documents import DocumentError, parse_document
+
+        layout = Layout(root)
+        specs = [f"{c.sha}:{layout.rel(layout.handoff_file(c.task))}" for c in commits]
+        for commit, data in zip(commits, Git(root).blobs(specs)):
+            try:
+                commit.handoff = parse_document(data.decode("utf-8", "replace")).meta if data else {}
+            except DocumentError:
+                commit.handoff = {}
+    return commits
+
+
+def _step_commits(root: Path, task: str | None, limit: int | None) -> list[StepCommit]:
     import git
 
     try:
@@ -254,12 +303,16 @@ def step_commits(root: Path, task: str | None = None, limit: int | None = None) 
         if task:  # a task's own steps, and those of its items when it is a foreach task
             kwargs["grep"] = f"^Agents-Task: {re.escape(task)}(@[^ ]+)?$"
         commits = []
-        for commit in repo.iter_commits("HEAD", max_count=limit, **kwargs):
+        for commit in repo.iter_commits("HEAD", **kwargs):
+            if limit is not None and len(commits) >= limit:
+                break
             message = commit.message if isinstance(commit.message, str) else commit.message.decode("utf-8", "replace")
             trailers = parse_trailers(message)
             if "Agents-Task" not in trailers or (task and trailers["Agents-Task"].split("@", 1)[0] != task.split("@", 1)[0]):
                 continue
             if task and "@" in task and trailers["Agents-Task"] != task:
+                continue
+            if "Agents-Review" in trailers:
                 continue
             commits.append(
                 StepCommit(

@@ -1,0 +1,262 @@
+"""Review and time travel on the step history: which handoffs await a person's review, approving or
+rejecting a step (recorded in its handoff and committed), the diff a step made to its outputs, and
+rewinding to the state before a step, on a new branch or in place with revert commits."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
+from agentfiles.errors import PreconditionError, UsageError
+from agentfiles.storage.git import Git, StepCommit, step_commits
+
+REWIND_PREFIX = "agents/rewind/"
+
+
+def latest_step(root: Path, task: str) -> StepCommit:
+    if not is_valid_step_id(task):
+        raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
+    commits = [c for c in step_commits(root, task) if c.task == task]
+    if not commits:
+        raise UsageError(f"task '{task}' has no step commit on this branch", hint="`agents log` lists the step commits")
+    return commits[0]
+
+
+def output_diff(root: Path, commit: str, meta: dict[str, Any], run_folder: Path | None = None) -> str:
+    """What a step changed in its outputs: its commit's diff of them, or, for a step whose outputs did not
+    land, its proposed outputs (kept in the run record) against the files as they were."""
+    git = Git(root)
+    outputs = sorted((meta.get("outputs") or {}).keys())
+    if meta.get("status") == "done":
+        if not outputs:
+            return ""
+        parent = git.run("rev-parse", "--verify", "-q", f"{commit}^", check=False).stdout.decode().strip()
+        base = parent or "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the empty tree
+        return git.text("diff", "--no-color", "--no-ext-diff", base, commit, "--", *outputs)
+    if run_folder is None or not (run_folder / "proposed").is_dir():
+        return ""
+    proposed = sorted(p for p in (run_folder / "proposed").rglob("*") if p.is_file())
+    rels = [p.relative_to(run_folder / "proposed").as_posix() for p in proposed]
+    before = git.blobs([f"{commit}:{rel}" for rel in rels])
+    parts = []
+    for rel, path, old in zip(rels, proposed, before):
+        lines = difflib.unified_diff(
+            (old or b"").decode("utf-8", "replace").splitlines(keepends=True),
+            path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True),
+            fromfile=f"a/{rel}" if old is not None else "/dev/null",
+            tofile=f"b/{rel} (proposed, not applied)",
+        )
+        parts.append("".join(lines))
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------------------------------ review
+
+
+@dataclass
+class Pending:
+    task: str
+    run: str
+    status: str
+    summary: str
+    verification: dict[str, Any] | None
+    commit: str | None
+    diff: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "run": self.run, "status": self.status, "summary": self.summary,
+                "verification": self.verification, "commit": self.commit, "diff": self.diff}
+
+
+def summary_of(body: str) -> str:
+    """The text of a handoff's `## Summary` section."""
+    text = body.split("## Summary", 1)[-1]
+    return text.split("\n## ", 1)[0].strip()
+
+
+def pending_reviews(directory: Path, with_diff: bool = True) -> list[Pending]:
+    """Handoffs with no review since they last changed (a new run writes a handoff without one)."""
+    from agentfiles.storage.workspace import open_workspace
+
+    workspace = open_workspace(directory)
+    workspace.require_loaded()
+    project = workspace.project
+    root = workspace.root
+    commits = {c.trailers.get("Agents-Run"): c.sha for c in step_commits(root)}
+    found = []
+    for task_id in sorted(project.handoffs):
+        entry = project.handoffs[task_id]
+        handoff = entry.model
+        if handoff.review is not None:
+            continue
+        commit = commits.get(handoff.run)
+        item = Pending(task_id, handoff.run, handoff.status, summary_of(entry.body),
+                       handoff.verification.model_dump(mode="json") if handoff.verification else None, commit)
+        if with_diff and commit:
+            meta = handoff.model_dump(mode="json", by_alias=True)
+            item.diff = output_diff(root, commit, meta, project.layout.runs / handoff.run)
+        found.append(item)
+    return found
+
+
+@dataclass
+class ReviewResult:
+    task: str
+    run: str
+    state: str
+    commit: str
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "run": self.run, "review": self.state, "reason": self.reason, "commit": self.commit}
+
+
+def reviewer(git: Git) -> str:
+    """`Name <email>` of whoever reviews: git's author identity."""
+    done = git.run("var", "GIT_AUTHOR_IDENT", check=False)
+    ident = done.stdout.decode("utf-8", "replace").strip()
+    return ident.rsplit(" ", 2)[0] if ident else "unknown"
+
+
+def record_review(directory: Path, task: str, state: str, reason: str | None = None) -> ReviewResult:
+    """Write `review:` into the task's handoff and commit it (the handoff file only)."""
+    from agentfiles.storage.documents import dump_document, parse_document
+    from agentfiles.storage.files import atomic_write
+    from agentfiles.storage.lock import RunLock
+
+    root = find_project_root(directory)
+    layout = Layout(root)
+    if not is_valid_step_id(task):
+        raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
+    path = layout.handoff_file(task)
+    rel = layout.rel(path)
+    if not path.is_file():
+        raise UsageError(f"task '{task}' has no handoff to review", hint=f"run it first with `agents run {task}`")
+    lock = RunLock(layout.agents / "run.lock")
+    lock.acquire(3.0)
+    git = Git(root)
+    try:
+        if git.dirty([rel]):
+            raise PreconditionError(f"{rel} has uncommitted changes", hint="commit or discard them, then review")
+        doc = parse_document(path.read_text(encoding="utf-8"))
+        meta = dict(doc.meta)
+        run = str(meta.get("run"))
+        if state == "approved" and meta.get("status") != "done":
+            raise PreconditionError(
+                f"run {run} of {task} is {meta.get('status')}: there is nothing to approve",
+                hint=f"`agents show {task}` says why; `agents run {task}` runs it again",
+            )
+        review: dict[str, Any] = {"state": state, "by": reviewer(git),
+                                  "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if reason:
+            review["reason"] = reason
+        meta["review"] = review
+        from agentfiles.core.models import Handoff
+
+        Handoff.model_validate(meta)  # what we write must load again
+        atomic_write(path, dump_document(meta, doc.body).encode("utf-8"))
+        verb = "approve" if state == "approved" else "reject"
+        lines = [f"agents({task}): {verb} run {run}", ""]
+        if reason:
+            lines += [reason, ""]
+        lines += [f"Agents-Task: {task}", f"Agents-Run: {run}", f"Agents-Review: {state}"]
+        try:
+            commit = git.commit_paths([rel], "\n".join(lines) + "\n")
+        except BaseException:
+            git.run("checkout", "HEAD", "--", rel, check=False)  # the review did not land: undo the edit
+            raise
+        return ReviewResult(task, run, state, commit, reason)
+    finally:
+        git.close()
+        lock.release()
+
+
+# ------------------------------------------------------------------------------------------ rewind
+
+
+@dataclass
+class RewindResult:
+    task: str
+    step: str  # the step commit rewound
+    branch: str | None = None  # the new branch (default mode)
+    base: str | None = None  # the commit it starts at
+    reverted: list[dict[str, str]] = field(default_factory=list)  # in-place: {task, step, revert}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "step": self.step, "branch": self.branch, "base": self.base, "reverted": self.reverted}
+
+
+def downstream(directory: Path, task: str) -> set[str]:
+    """The task and every task that depends on it, directly or not (needs, handoffs, files it reads)."""
+    from agentfiles.core.foreach import family_of
+    from agentfiles.storage.workspace import open_workspace
+
+    workspace = open_workspace(directory)
+    workspace.require_loaded()
+    edges = workspace.graph.edges
+    family = family_of(task)
+    found = {task, family}
+    changed = True
+    while changed:
+        changed = False
+        for edge in edges:
+            if edge.source in found and edge.target not in found:
+                found.add(edge.target)
+                changed = True
+    return found
+
+
+def rewind(directory: Path, task: str, in_place: bool = False) -> RewindResult:
+    from agentfiles.core.foreach import family_of
+    from agentfiles.storage.lock import RunLock
+
+    root = find_project_root(directory)
+    layout = Layout(root)
+    step = latest_step(root, task)
+    lock = RunLock(layout.agents / "run.lock")
+    lock.acquire(3.0)
+    git = Git(root)
+    try:
+        changes = git.tracked_changes()
+        if changes:
+            shown = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
+            raise PreconditionError(
+                f"uncommitted changes would be lost: {shown}", hint="commit or stash them (`git stash`), then rewind"
+            )
+        parent = git.run("rev-parse", "--verify", "-q", f"{step.sha}^", check=False).stdout.decode().strip()
+        if not parent:
+            raise PreconditionError(f"the step {step.sha[:10]} of {task} is the first commit: there is nothing before it",
+                                    hint="start a new branch by hand with `git switch --orphan`")
+        result = RewindResult(task, step.sha)
+        if not in_place:
+            existing = git.text("for-each-ref", "--format=%(refname:short)", f"refs/heads/{REWIND_PREFIX}{task}-*").split()
+            number = 1 + max((int(b.rsplit("-", 1)[1]) for b in existing if b.rsplit("-", 1)[1].isdigit()), default=0)
+            branch = f"{REWIND_PREFIX}{task}-{number}"
+            git.run("switch", "--quiet", "-c", branch, parent)
+            result.branch, result.base = branch, parent
+            return result
+        affected = downstream(directory, task)
+        later = [c for c in step_commits(root) if family_of(c.task) in affected or c.task in affected]
+        order = git.text("rev-list", f"{parent}..HEAD").split()
+        position = {sha: n for n, sha in enumerate(order)}
+        chosen = sorted((c for c in later if c.sha in position), key=lambda c: position[c.sha])  # newest first
+        start = git.head()
+        try:
+            for commit in chosen:
+                git.run("-c", "core.hooksPath=/dev/null", "revert", "--no-edit", commit.sha)
+                result.reverted.append({"task": commit.task, "step": commit.sha, "revert": git.head() or ""})
+        except BaseException:
+            git.run("revert", "--abort", check=False)
+            git.run("reset", "--quiet", "--keep", start or "HEAD", check=False)
+            raise PreconditionError(
+                f"reverting the steps after {task} conflicts with later changes; nothing was changed",
+                hint=f"rewind on a branch instead: `agents rewind {task}`",
+            ) from None
+        return result
+    finally:
+        git.close()
+        lock.release()

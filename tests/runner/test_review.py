@@ -1,0 +1,168 @@
+"""Review and time travel over a real three-step pipeline of model steps (against the local Messages API):
+log with usage, show with context and diff, review / approve / reject, rewind, replay --live, run --branch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import configure, git, task_text, write_files
+from fake_anthropic import FakeAnthropic, Reply
+
+
+def step_replies(path: str, content: str, summary: str, tokens: int = 100) -> list[Reply]:
+    usage = {"input_tokens": tokens, "output_tokens": tokens // 10}
+    return [Reply.tool_use("write_file", {"path": path, "content": content}, usage=usage),
+            Reply.tool_use("finish", {"summary": summary}, usage=usage)]
+
+
+@pytest.fixture
+def pipeline(project: Path, api: FakeAnthropic, agents) -> Path:  # type: ignore[no-untyped-def]
+    """design -> build -> docs, run once: three step commits."""
+    configure(project, api)
+    write_files(project, {
+        "goal.md": "A greeting tool.\n",
+        ".agents/tasks/design.md": task_text("Design", role="planner", inputs=["goal.md"], outputs=["design.md"]),
+        ".agents/tasks/build.md": task_text("Build", role="developer", needs=["design"],
+                                            inputs=["design.md", {"handoff": "design"}], outputs=["src/app.py"]),
+        ".agents/tasks/docs.md": task_text("Docs", role="developer", needs=["build"],
+                                           inputs=["src/app.py", {"handoff": "build"}], outputs=["README.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "pipeline")
+    api.queue(*step_replies("design.md", "Greet by name.\n", "DESIGN-SUMMARY", 100),
+              *step_replies("src/app.py", "print('hi')\n", "BUILD-SUMMARY", 200),
+              *step_replies("README.txt", "Run app.py.\n", "DOCS-SUMMARY", 300))
+    result = agents("-C", str(project), "run")
+    assert result.code == 0, result.err
+    return project
+
+
+def test_log_lists_the_three_steps_with_their_usage(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    data = agents("-C", str(pipeline), "log", "--json", "--usage").json
+    steps = data["steps"]
+    assert [s["task"] for s in steps] == ["docs", "build", "design"]
+    assert [s["usage"]["input_tokens"] for s in steps] == [600, 400, 200]
+    assert all(s["usage"]["cost_usd"] > 0 and s["role"] and s["model"] for s in steps)
+    assert data["totals"]["all"]["input_tokens"] == 1200 and data["totals"]["all"]["steps"] == 3
+    assert data["totals"]["by_role"]["developer"]["input_tokens"] == 1000
+    text = agents("-C", str(pipeline), "log", "--usage").out
+    assert "by model" in text and "total: 3 steps, 1200 in" in text
+
+
+def test_show_prints_the_exact_context_and_the_diff_of_the_middle_step(pipeline: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    shown = agents("-C", str(pipeline), "show", "build", "--context").out
+    sent = api.message_requests[2].body  # build's first request
+    assert sent["messages"][0]["content"][0]["text"] in shown
+    assert "DESIGN-SUMMARY" in shown and "Greet by name." in shown
+    diff = agents("-C", str(pipeline), "show", "build", "--diff").out
+    assert "+++ b/src/app.py" in diff and "+print('hi')" in diff
+
+
+def test_reject_makes_the_task_stale_and_its_next_run_gets_the_reason(pipeline: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(pipeline), "reject", "build", "--reason", "R-REASON: greet in French")
+    assert result.code == 0, result.err
+    meta_text = (pipeline / ".agents/handoffs/build.md").read_text()
+    assert "state: rejected" in meta_text and "R-REASON" in meta_text
+    assert git(pipeline, "status", "--porcelain") == ""
+    assert "Agents-Review: rejected" in git(pipeline, "log", "-1", "--format=%B")
+    status = {t["id"]: t for t in agents("-C", str(pipeline), "status", "--json").json["tasks"]}
+    assert status["build"]["state"] == "stale"
+    assert "rejected in review: R-REASON: greet in French" in status["build"]["reasons"]
+    assert [s["task"] for s in agents("-C", str(pipeline), "log", "--json").json["steps"]] == ["docs", "build", "design"]
+    before = len(api.message_requests)
+    api.queue(*step_replies("src/app.py", "print('salut')\n", "again"), *step_replies("README.txt", "x\n", "docs again"))
+    assert agents("-C", str(pipeline), "run").code == 0
+    again = api.message_requests[before].body["messages"][0]["content"][0]["text"]
+    assert "## Review of the previous run" in again and "R-REASON: greet in French" in again
+    assert "review:" not in (pipeline / ".agents/handoffs/build.md").read_text()  # a new run awaits review
+
+
+def test_review_lists_unreviewed_steps_and_approve_records_it(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    pending = agents("-C", str(pipeline), "review", "--json").json["steps"]
+    assert [p["task"] for p in pending] == ["build", "design", "docs"]
+    assert pending[0]["summary"] == "BUILD-SUMMARY" and "+print('hi')" in pending[0]["diff"]
+    assert agents("-C", str(pipeline), "approve", "design").code == 0
+    meta = (pipeline / ".agents/handoffs/design.md").read_text()
+    assert "state: approved" in meta and "by: Test Author <author@example.invalid>" in meta
+    assert [p["task"] for p in agents("-C", str(pipeline), "review", "--json").json["steps"]] == ["build", "docs"]
+    states = {t["id"]: t["state"] for t in agents("-C", str(pipeline), "status", "--json").json["tasks"]}
+    assert states == {"design": "done", "build": "done", "docs": "done"}  # approval changes no state
+    text = agents("-C", str(pipeline), "review").out
+    assert "BUILD-SUMMARY" in text and "2 step(s) to review" in text
+
+
+def test_rewind_on_a_branch_leaves_main_alone_and_reruns_from_the_middle(pipeline: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    main = git(pipeline, "rev-parse", "main").strip()
+    build_step = agents("-C", str(pipeline), "log", "build", "--json").json["steps"][0]["commit"]
+    result = agents("-C", str(pipeline), "rewind", "build")
+    assert result.code == 0, result.err
+    assert git(pipeline, "rev-parse", "main").strip() == main
+    assert git(pipeline, "branch", "--show-current").strip() == "agents/rewind/build-1"
+    assert git(pipeline, "rev-parse", "HEAD").strip() == git(pipeline, "rev-parse", f"{build_step}^").strip()
+    assert not (pipeline / "src/app.py").exists() and not (pipeline / "README.txt").exists()
+    assert (pipeline / "design.md").read_text() == "Greet by name.\n"
+    plan = agents("-C", str(pipeline), "run", "--dry-run", "--json").json
+    assert [s["task"] for s in plan["plan"]] == ["build", "docs"]
+    api.queue(*step_replies("src/app.py", "print('hey')\n", "b2"), *step_replies("README.txt", "y\n", "d2"))
+    assert agents("-C", str(pipeline), "run").code == 0
+    assert git(pipeline, "rev-parse", "main").strip() == main
+    second = agents("-C", str(pipeline), "rewind", "build", "--json").json
+    assert second["branch"] == "agents/rewind/build-2"
+
+
+def test_rewind_in_place_reverts_the_step_and_what_depends_on_it(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(pipeline), "rewind", "build", "--in-place", "--json")
+    assert result.code == 0, result.err
+    assert [r["task"] for r in result.json["reverted"]] == ["docs", "build"]
+    assert git(pipeline, "branch", "--show-current").strip() == "main"
+    assert not (pipeline / "src/app.py").exists() and (pipeline / "design.md").is_file()
+    states = {t["id"]: t["state"] for t in agents("-C", str(pipeline), "status", "--json").json["tasks"]}
+    assert states["design"] == "done" and states["build"] == "ready" and states["docs"] == "pending"
+
+
+def test_rewind_refuses_uncommitted_changes(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    (pipeline / "goal.md").write_text("edited, not committed\n")
+    head = git(pipeline, "rev-parse", "HEAD")
+    result = agents("-C", str(pipeline), "rewind", "build")
+    assert result.code == 2 and "uncommitted changes would be lost: goal.md" in result.err and "git stash" in result.err
+    assert git(pipeline, "rev-parse", "HEAD") == head and (pipeline / "goal.md").read_text() == "edited, not committed\n"
+
+
+def test_replay_live_asks_the_model_again_and_shows_the_difference(pipeline: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    first = api.message_requests[2].body
+    api.queue(*step_replies("src/app.py", "print('hello there')\n", "live"))
+    result = agents("-C", str(pipeline), "replay", "build", "--live")
+    assert result.code == 1
+    assert "-print('hi')" in result.out and "+print('hello there')" in result.out
+    assert api.message_requests[-2].body == first  # the recorded context, byte for byte
+    assert git(pipeline, "status", "--porcelain") == "" and (pipeline / "src/app.py").read_text() == "print('hi')\n"
+
+
+def test_run_on_a_branch_keeps_main_as_it_was(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/one.md": task_text("One", run="echo 1 > one.txt", outputs=["one.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "one")
+    main = git(project, "rev-parse", "main").strip()
+    result = agents("-C", str(project), "run", "--branch", "agents/try-1")
+    assert result.code == 0, result.err
+    assert git(project, "branch", "--show-current").strip() == "agents/try-1"
+    assert git(project, "rev-parse", "main").strip() == main
+    assert "Agents-Task: one" in git(project, "log", "-1", "--format=%B", "agents/try-1")
+    bad = agents("-C", str(project), "run", "--branch", "no..dots")
+    assert bad.code == 2 and "not a valid branch name" in bad.err
+
+
+def test_approve_refuses_a_failed_step_and_reject_needs_a_handoff(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/bad.md": task_text("Bad", run="exit 3", outputs=["x.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "bad")
+    assert agents("-C", str(project), "run").code == 1
+    refused = agents("-C", str(project), "approve", "bad")
+    assert refused.code == 2 and "nothing to approve" in refused.err and "hint:" in refused.err
+    missing = agents("-C", str(project), "reject", "nothing", "--reason", "x")
+    assert missing.code == 2 and "has no handoff to review" in missing.err
+    data = json.loads(agents("-C", str(project), "log", "--json").out)
+    assert data["steps"][0]["status"] == "failed"

@@ -178,7 +178,7 @@ def evaluate(history, cases: list[Case], methods: Methods, weights: Weights, whi
                 order = sorted(docs)
                 rng.shuffle(order)
                 results["random"].append({"case": case, "order": order, "sizes": sizes})
-        past.add(message, [p for _, p in changed])
+        past.add(message, [p for status, p in changed if status == "M"])  # as the router's own index does
     return results
 
 

@@ -57,9 +57,9 @@ def main_options(
 
 
 def _register() -> None:
-    from agentfiles.commands import graph, history, init, new, review, roles, run, status, validate
+    from agentfiles.commands import graph, history, init, new, review, roles, route, run, status, validate
 
-    for module in (init, new, validate, status, run, history, review, graph, roles):
+    for module in (init, new, validate, status, run, history, review, route, graph, roles):
         module.register(app)
 
 

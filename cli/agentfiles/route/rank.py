@@ -124,7 +124,8 @@ def import_graph(docs: dict[str, Doc]) -> dict[str, set[str]]:
 
 @dataclass
 class History:
-    """Past commits, oldest first: what each changed and the words of its message; built incrementally."""
+    """Past commits, oldest first: the files each modified and the words of its message; built
+    incrementally."""
 
     messages: list[tuple[str, list[str]]] = field(default_factory=list)  # (subject, changed files)
     postings: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))  # term -> (commit, tf)
@@ -144,11 +145,12 @@ class History:
         for path in files:
             self.changes[path] += 1
             self.last_change[path] = index
-        if len(files) <= self.max_files:
+        if 1 < len(files) <= self.max_files:
+            share = 1 / (len(files) - 1)  # a pair from a small commit says more than one from a large one
             for a in files:
                 for b in files:
                     if a != b:
-                        self.pairs[a][b] += 1
+                        self.pairs[a][b] += share
 
     def similar(self, query: list[str], limit: int) -> list[tuple[int, float]]:
         """The past commits whose messages best match the query words, with their BM25 scores."""
@@ -221,13 +223,15 @@ def rank(docs: dict[str, Doc], intent: str, history: History | None = None, weig
     voted: dict[str, float] = defaultdict(float)
     voters: dict[str, str] = {}
     if history is not None and weights.history:
-        for index, similarity in history.similar(query, weights.similar):
+        similar = history.similar(query, weights.similar)
+        best = similar[0][1] if similar else 1.0
+        for index, similarity in similar:
             subject, files = history.messages[index]
             present = [f for f in files if f in docs]
-            for path in present:
-                voted[path] += similarity / len(present)
+            for path in present:  # a commit's vote is shared among the files it changed
+                voted[path] += similarity / best / len(present)
                 voters.setdefault(path, subject)
-    voted_n = _normalised(voted)
+    voted_n = {p: min(1.0, v) for p, v in voted.items()}
     base = {
         path: weights.lexical * lexical.get(path, 0.0) + weights.path * path_hits.get(path, 0.0)
         + weights.history * voted_n.get(path, 0.0)
@@ -245,7 +249,7 @@ def rank(docs: dict[str, Doc], intent: str, history: History | None = None, weig
             for other, times in together.items():
                 if other in docs and other != seed:
                     cochange[other] += base[seed] * times / total
-                    partners.setdefault(other, f"{seed} ({times} commits)")
+                    partners.setdefault(other, seed)
     imported: dict[str, float] = defaultdict(float)
     neighbours: dict[str, str] = {}
     if links is None and weights.imports:
@@ -264,7 +268,9 @@ def rank(docs: dict[str, Doc], intent: str, history: History | None = None, weig
     churn: dict[str, float] = {}
     if history is not None and weights.churn:
         churn = _normalised({p: math.log1p(history.changes[p]) for p in docs if history.changes.get(p)})
-    cochange_n, imported_n = _normalised(cochange), _normalised(imported)
+    strongest = max((base[s] for s in seeds), default=1.0) or 1.0
+    cochange_n = {p: min(1.0, v / strongest) for p, v in cochange.items()}
+    imported_n = {p: min(1.0, v / strongest) for p, v in imported.items()}
     wants_tests = bool(wanted & {"test", "tests", "testing"})
     ranked = []
     for path, doc in docs.items():
@@ -275,8 +281,8 @@ def rank(docs: dict[str, Doc], intent: str, history: History | None = None, weig
         }
         score = base[path] + weights.cochange * signals["cochange"] + weights.imports * signals["imports"] \
             + weights.recency * signals["recency"] + weights.churn * signals["churn"]
-        if score <= 0:
-            continue
+        if score <= 0 or not (base[path] or signals["cochange"] or signals["imports"]):
+            continue  # recency or churn alone is no reason to read a file
         if not wants_tests and is_test(path):
             score *= 1 - weights.tests
         why = []

@@ -1,0 +1,72 @@
+"""`agents route`: propose the files a step should read, within a token budget, and why each."""
+
+# No `from __future__ import annotations`: typer reads these signatures at every start, and string
+# annotations would have to be evaluated each time.
+
+from typing import Optional
+
+import typer
+
+from agentfiles.commands.output import Options
+
+
+def route_command(
+    ctx: typer.Context,
+    task: Optional[str] = typer.Argument(None, metavar="[TASK]", help="Propose the inputs of this task."),
+    intent: Optional[str] = typer.Option(None, "--intent", "-i", help="Route this text instead of a task."),
+    budget: Optional[int] = typer.Option(
+        None, "--budget", "-b", min=1,
+        help="Tokens the proposal may use (default: what the task's context budget leaves for inputs, else 16000).",
+    ),
+    write: bool = typer.Option(False, "--write", help="Put the proposal into the task's `inputs` (handoffs kept)."),
+    explain: bool = typer.Option(False, "--explain", help="Show every signal's share of each file's score."),
+    outlines: bool = typer.Option(True, "--outlines/--no-outlines", help="Take a large file as its outline when that fits."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> int:
+    """Rank the repository's files for a task's intent (or --intent TEXT) and pack the best into a token
+    budget, each with why: words it shares with the intent, its path, similar past commits that changed
+    it, files changed together with or imported by the strongest matches, recency."""
+    from agentfiles.core.paths import find_project_root
+    from agentfiles.errors import UsageError
+    from agentfiles.route.propose import DEFAULT_BUDGET, propose, task_intent, write_proposal
+
+    opts: Options = ctx.obj
+    out = opts.out(json_output)
+    if (task is None) == (intent is None):
+        raise UsageError("give a TASK or --intent TEXT (one of them)", hint="e.g. agents route --intent 'fix the parser' --budget 8000")
+    if write and task is None:
+        raise UsageError("--write needs a TASK to write the inputs of", hint="agents route TASK --write")
+    root = find_project_root(opts.directory)
+    text = intent or ""
+    if task is not None:
+        from agentfiles.storage.workspace import open_workspace
+
+        workspace = open_workspace(opts.directory)
+        workspace.require_loaded()
+        if task not in workspace.project.tasks:
+            raise UsageError(f"unknown task: {task}", hint="`agents status` lists the tasks")
+        text, available = task_intent(workspace.project, task)
+        if budget is None:
+            budget = available
+    proposal = propose(root, text, budget or DEFAULT_BUDGET, outlines=outlines)
+    written = write_proposal(opts.directory, task, proposal) if write and task else None
+    if out.json_mode:
+        out.json("route", {**proposal.to_json(explain), "task": task, "written": written, "seconds": proposal.seconds})
+        return 0
+    if not proposal.picks:
+        out.line(f"No file matches the intent within {proposal.budget} tokens.")
+    for number, pick in enumerate(proposal.picks, 1):
+        view = " (outline)" if pick.view == "outline" else ""
+        out.line(f"{number:>3}. {pick.ranked.path}{view}  ~{pick.tokens} tokens  score {pick.ranked.score:.2f}")
+        out.line(f"     {'; '.join(pick.ranked.why)}")
+        if explain:
+            shares = ", ".join(f"{k} {v:.2f}" for k, v in pick.ranked.signals.items() if v)
+            out.line(f"     signals: {shares}")
+    out.line(f"{len(proposal.picks)} file(s), ~{proposal.used} of {proposal.budget} tokens")
+    if written:
+        out.line(f"wrote the inputs of {written}; review it with `git diff {written}`")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("route")(route_command)

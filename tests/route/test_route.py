@@ -1,0 +1,138 @@
+"""`agents route` and bench/route_eval.py on real git repositories built in temporary folders."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, git, make_repo, task_text, write_files
+
+from agentfiles.route.propose import inputs_block, rewrite_inputs
+from agentfiles.route.rank import History, Pick, Ranked, analyze, pack, rank
+from agentfiles.route.text import python_imports, words
+
+FILES = {
+    "shop/cart.py": "from shop.prices import total_price\n\nclass Cart:\n    def add_item(self, item):\n        self.items.append(item)\n",
+    "shop/prices.py": "def total_price(items):\n    return sum(i.price for i in items)\n\ndef apply_discount(price, rate):\n    return price * (1 - rate)\n",
+    "shop/shipping.py": "def shipping_cost(weight):\n    return 5 + weight * 0.5\n",
+    "docs/guide.md": "# Guide\n\nHow to use the shop.\n",
+    "tests/test_prices.py": "from shop.prices import apply_discount\n\ndef test_discount():\n    assert apply_discount(10, 0.5) == 5\n",
+}
+
+
+def commit(root: Path, files: dict[str, str], message: str) -> None:
+    write_files(root, files)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message)
+
+
+@pytest.fixture
+def shop(project: Path) -> Path:
+    commit(project, FILES, "Start the shop with a cart, prices and shipping")
+    commit(project, {"shop/prices.py": FILES["shop/prices.py"] + "\n# rounding\n",
+                     "shop/cart.py": FILES["shop/cart.py"] + "\n# totals\n"}, "Round discounted prices in the cart total")
+    return project
+
+
+def test_words_split_identifiers_and_drop_stop_words() -> None:
+    assert words("applyDiscount to the total_price") == ["applydiscount", "apply", "discount", "total", "pric"]
+    assert {words(w)[0] for w in ("prices", "price", "pricing")} == {"pric"}
+    assert {words(w)[0] for w in ("parse", "parsing", "parser", "parsed")} == {"pars"}
+    assert python_imports("from .prices import total_price\nimport os, sys\n") == [".prices", ".prices.total_price", "os", "sys"]
+
+
+def test_rank_explains_and_pack_respects_the_budget() -> None:
+    docs = {p: analyze(p, t) for p, t in FILES.items()}
+    history = History()
+    history.add("Discount rates for prices", ["shop/prices.py", "shop/cart.py"])
+    ranked = rank(docs, "apply a discount rate to prices", history)
+    assert ranked[0].path == "shop/prices.py"
+    assert any("mentions" in w for w in ranked[0].why) and any("path names pric" in w for w in ranked[0].why)
+    cart = next(r for r in ranked if r.path == "shop/cart.py")
+    assert any("changed together with shop/prices.py" in w or "import neighbour" in w for w in cart.why)
+    assert all(r.path != "shop/shipping.py" for r in ranked)  # nothing in common with the intent
+    picks = pack(ranked, ranked[0].tokens + 1)
+    assert [p.ranked.path for p in picks][0] == "shop/prices.py" and sum(p.tokens for p in picks) <= ranked[0].tokens + 1
+
+
+def test_pack_takes_an_outline_when_the_full_file_does_not_fit() -> None:
+    items = [Ranked("big.py", 1.0, 1000, 100, ["x"]), Ranked("small.py", 0.5, 50, 50, ["y"])]
+    assert [(p.ranked.path, p.view) for p in pack(items, 200, outlines=True)] == [("big.py", "outline"), ("small.py", "full")]
+    assert [(p.ranked.path, p.view) for p in pack(items, 200)] == [("small.py", "full")]
+
+
+def test_route_intent_json_in_a_repository(shop: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(shop), "route", "--intent", "apply a discount to prices", "--budget", "8000", "--json")
+    assert result.code == 0, result.err
+    data = result.json
+    assert data["kind"] == "route" and data["budget"] == 8000
+    paths = [f["path"] for f in data["files"]]
+    assert paths[0] == "shop/prices.py" and "shop/shipping.py" not in paths
+    assert sum(f["tokens"] for f in data["files"]) <= 8000 == data["budget"]
+    assert all(f["why"] and f["score"] > 0 for f in data["files"])
+    assert not any(p.startswith(".agents/") or p.endswith("CLAUDE.md") for p in paths)
+
+
+def test_the_index_follows_edits_without_a_commit(shop: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    first = agents("-C", str(shop), "route", "--intent", "parcel weight tariff", "--json").json
+    assert [f["path"] for f in first["files"]][:1] == ["shop/shipping.py"]
+    (shop / "docs/guide.md").write_text("# Guide\n\nThe parcel tariff by weight, explained.\n" * 3)
+    second = agents("-C", str(shop), "route", "--intent", "parcel weight tariff", "--json").json
+    assert "docs/guide.md" in [f["path"] for f in second["files"]]
+    assert (shop / ".agents/cache/route/docs.json").is_file()
+
+
+def test_route_write_puts_the_proposal_into_a_task(shop: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    text = task_text("Apply discounts", role="developer", outputs=["shop/prices.py"],
+                     inputs=[{"handoff": "design"}, "docs/guide.md"], needs=["design"],
+                     body="## Intent\n\nLet the cart apply a discount rate to prices.\n")
+    text = text.replace("title:", "# chosen by a person\ntitle:", 1)
+    write_files(shop, {".agents/tasks/discount.md": text,
+                       ".agents/tasks/design.md": task_text("Design", role="planner", outputs=["docs/design.md"])})
+    result = agents("-C", str(shop), "route", "discount", "--write")
+    assert result.code == 0, result.err
+    written = (shop / ".agents/tasks/discount.md").read_text()
+    assert "# chosen by a person" in written and "- shop/prices.py" in written and "- handoff: design" in written
+    assert "docs/guide.md" not in written.split("---")[1] or "guide" in written
+    assert agents("-C", str(shop), "validate").code == 0
+    json_out = agents("-C", str(shop), "route", "discount", "--json").json
+    assert 30000 < json_out["budget"] < 40000  # what the role's 40000 leaves once prompt and brief are counted
+
+
+def test_rewrite_inputs_without_an_inputs_key() -> None:
+    text = "---\ntitle: T\nrole: developer\noutputs: [a.md]\n---\nbody\n"
+    picks = [Pick(Ranked("b c.py", 1.0, 10, 5, []), "outline")]
+    assert rewrite_inputs(text, inputs_block(picks, [])) == (
+        "---\ntitle: T\nrole: developer\ninputs:\n  - {path: \"b c.py\", view: outline}\noutputs: [a.md]\n---\nbody\n")
+
+
+def test_route_usage_errors(shop: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    both = agents("-C", str(shop), "route")
+    assert both.code == 2 and "give a TASK or --intent TEXT" in both.err
+    write = agents("-C", str(shop), "route", "--intent", "x", "--write")
+    assert write.code == 2 and "--write needs a TASK" in write.err
+    unknown = agents("-C", str(shop), "route", "nosuch")
+    assert unknown.code == 2 and "unknown task: nosuch" in unknown.err
+
+
+def test_route_eval_prints_the_table_for_a_repository(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "hist", FILES)
+    changes = [
+        ("shop/prices.py", "Make the discount rate a keyword argument"),
+        ("shop/shipping.py", "Charge parcel shipping by weight bands"),
+        ("shop/cart.py", "Let the cart remove an item it holds"),
+        ("shop/prices.py", "Round total prices to whole cents"),
+        ("shop/shipping.py", "Free shipping for light parcels"),
+        ("shop/cart.py", "Count the items in the cart"),
+    ]
+    for number, (path, message) in enumerate(changes):
+        (repo / path).write_text((repo / path).read_text() + f"\n# change {number}\n")
+        git(repo, "commit", "-qam", message)
+    done = subprocess.run([sys.executable, str(ROOT / "bench/route_eval.py"), str(repo), "--test-share", "0.5"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "| route | 3 |" in done.stdout and "| bm25 | 3 |" in done.stdout and "| random | 3 |" in done.stdout
+    assert "all changed files found at 16k" in done.stdout

@@ -54,7 +54,7 @@ def git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
 
 def commits(repo: Path) -> list[tuple[str, str, str, list[tuple[str, str]]]]:
     """(sha, parent, message, [(status, path)]) of every non-merge commit, oldest first."""
-    raw = git(repo, "log", "--reverse", "--no-merges", "--no-renames", "--format=%x01%H %P%x00%B%x00",
+    raw = git(repo, "log", "--reverse", "--no-merges", "--find-renames", "--format=%x01%H %P%x00%B%x00",
               "--name-status", "HEAD").decode("utf-8", "replace")
     out = []
     for chunk in raw.split("\x01")[1:]:
@@ -62,9 +62,11 @@ def commits(repo: Path) -> list[tuple[str, str, str, list[tuple[str, str]]]]:
         shas = head.split()
         changed = []
         for line in files.strip().splitlines():
-            status, _, path = line.partition("\t")
-            if path:
-                changed.append((status[:1], path))
+            status, *paths = line.split("\t")
+            if status.startswith("R") and len(paths) == 2:
+                changed.append(("R", f"{paths[0]}\t{paths[1]}"))
+            elif paths:
+                changed.append((status[:1], paths[0]))
         out.append((shas[0], shas[1] if len(shas) > 1 else "", message.strip(), changed))
     return out
 
@@ -178,7 +180,8 @@ def evaluate(history, cases: list[Case], methods: Methods, weights: Weights, whi
                 order = sorted(docs)
                 rng.shuffle(order)
                 results["random"].append({"case": case, "order": order, "sizes": sizes})
-        past.add(message, [p for status, p in changed if status == "M"])  # as the router's own index does
+        renames = [tuple(p.split("\t")) for status, p in changed if status == "R"]
+        past.add(message, [p for status, p in changed if status == "M"], renames)  # as the router's own index does
     return results
 
 

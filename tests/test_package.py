@@ -49,7 +49,8 @@ def warm_project(tmp_path: Path) -> Path:
     return repo
 
 
-@pytest.mark.parametrize("args", [["--help"], ["validate"], ["status"], ["status", "--json"], ["graph"], ["roles"]])
+@pytest.mark.parametrize("args", [["--help"], ["validate"], ["status"], ["status", "--json"], ["graph"], ["roles"],
+                                  ["route", "--intent", "data in", "--json"]])
 def test_read_commands_import_neither_anthropic_nor_gitpython(warm_project: Path, args: list[str]) -> None:
     modules, code = loaded_modules(*args, cwd=warm_project)
     assert code == 0

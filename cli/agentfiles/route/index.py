@@ -13,7 +13,7 @@ from agentfiles.storage.git import Git
 
 MAX_FILE_BYTES = 1024 * 1024
 HISTORY_COMMITS = 3000
-SCHEMA = 2
+SCHEMA = 3
 
 
 def _cache_dir(root: Path) -> Path:
@@ -99,17 +99,23 @@ def _analyze_file(path: Path, rel: str) -> list[Any] | None:
 
 
 def _log(git: Git, span: str) -> list[list[Any]]:
-    """[message, files it modified] of the non-merge commits in `span`, oldest first. Added and deleted
+    """[message, files it modified, [old, new] renames] of the non-merge commits in `span`, oldest first. Added and deleted
     files are left out: a commit that adds a tree of files says nothing about which belong together."""
-    done = git.run("log", f"--max-count={HISTORY_COMMITS}", "--no-merges", "--no-renames",
+    done = git.run("log", f"--max-count={HISTORY_COMMITS}", "--no-merges", "--find-renames",
                    "--format=%x01%B%x00", "--name-status", span, check=False)
     if done.returncode != 0:
         return []
     out = []
     for chunk in done.stdout.decode("utf-8", "replace").split("\x01")[1:]:
         message, _, names = chunk.partition("\x00")
-        modified = [line[2:] for line in names.strip().splitlines() if line.startswith("M\t")]
-        out.append([message.strip()[:500], modified])
+        modified, renames = [], []
+        for line in names.strip().splitlines():
+            status, *paths = line.split("\t")
+            if status == "M" and paths:
+                modified.append(paths[0])
+            elif status.startswith("R") and len(paths) == 2:
+                renames.append(paths)
+        out.append([message.strip()[:500], modified, renames])
     out.reverse()  # oldest first
     return out
 
@@ -133,6 +139,6 @@ def repo_history(root: Path, git: Git | None = None) -> History:
         commits = _log(git, head)
     if not isinstance(cached, dict) or cached.get("head") != head:
         _save_json(cache_path, {"schema": SCHEMA, "head": head, "commits": commits})
-    for message, files in commits:
-        history.add(message, files)
+    for message, files, renames in commits:
+        history.add(message, files, [tuple(r) for r in renames])
     return history

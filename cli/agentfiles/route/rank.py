@@ -135,7 +135,34 @@ class History:
     last_change: dict[str, int] = field(default_factory=dict)
     max_files: int = 30  # a commit touching more files says little about which belong together
 
-    def add(self, message: str, files: list[str]) -> None:
+    alias: dict[str, str] = field(default_factory=dict)  # an old path -> the path it was renamed to
+
+    def rename(self, old: str, new: str) -> None:
+        """Carry a file's history over to its new path (its changes and the company it kept)."""
+        if old == new:
+            return
+        self.alias[old] = new
+        if old in self.changes:
+            self.changes[new] += self.changes.pop(old)
+        if old in self.last_change:
+            self.last_change[new] = max(self.last_change.pop(old), self.last_change.get(new, -1))
+        partners = self.pairs.pop(old, None)
+        if partners:
+            mine = self.pairs[new]
+            for other, weight in partners.items():
+                mine[other] += weight
+                theirs = self.pairs[other]
+                theirs[new] += theirs.pop(old, 0)
+
+    def current(self, path: str) -> str:
+        seen = 0
+        while path in self.alias and seen < 50:
+            path, seen = self.alias[path], seen + 1
+        return path
+
+    def add(self, message: str, files: list[str], renames: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
+        for old, new in renames:
+            self.rename(old, new)
         index = len(self.messages)
         self.messages.append((message.splitlines()[0] if message else "", files))
         terms = Counter(words(message))
@@ -227,7 +254,7 @@ def rank(docs: dict[str, Doc], intent: str, history: History | None = None, weig
         best = similar[0][1] if similar else 1.0
         for index, similarity in similar:
             subject, files = history.messages[index]
-            present = [f for f in files if f in docs]
+            present = sorted({history.current(f) for f in files} & docs.keys())
             for path in present:  # a commit's vote is shared among the files it changed
                 voted[path] += similarity / best / len(present)
                 voters.setdefault(path, subject)

@@ -102,6 +102,13 @@ def test_route_write_puts_the_proposal_into_a_task(shop: Path, agents) -> None: 
     assert 30000 < json_out["budget"] < 40000  # what the role's 40000 leaves once prompt and brief are counted
 
 
+def test_rewrite_inputs_keeps_the_key_comment_and_the_other_lines() -> None:
+    text = "---\ntitle: T\ninputs:   # read these\n  - a.py\n  - {handoff: x}\n# next\noutputs: [a.md]\n---\nbody\n"
+    picks = [Pick(Ranked("b.py", 1.0, 10, 5, []), "full")]
+    assert rewrite_inputs(text, inputs_block(picks, ["x"])) == (
+        "---\ntitle: T\ninputs:   # read these\n  - b.py\n  - handoff: x\n# next\noutputs: [a.md]\n---\nbody\n")
+
+
 def test_rewrite_inputs_without_an_inputs_key() -> None:
     text = "---\ntitle: T\nrole: developer\noutputs: [a.md]\n---\nbody\n"
     picks = [Pick(Ranked("b c.py", 1.0, 10, 5, []), "outline")]

@@ -103,6 +103,9 @@ def rewrite_inputs(text: str, block: list[str]) -> str:
     stop = start + 1
     while stop < end and not _TOP_KEY.match(lines[stop]) and not lines[stop].startswith("#"):
         stop += 1
+    comment = re.search(r"\s+#.*$", lines[start])
+    if comment and re.match(r"^inputs\s*:\s*#", lines[start]):
+        block = [block[0] + comment.group(0), *block[1:]]  # the key's own comment stays
     return "\n".join(lines[:start] + block + lines[stop:])
 
 

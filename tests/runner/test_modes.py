@@ -206,7 +206,7 @@ def test_route_model_asks_a_router_for_a_structured_choice(project: Path, api: F
     assert agents("-C", str(project), "run").code == 0
     router = api.message_requests[0].body
     assert router["tools"][0]["name"] == "choose_role"
-    assert set(router["tools"][0]["input_schema"]["properties"]["role"]["enum"]) == {"developer", "planner", "reviewer", "writer"}
+    assert set(router["tools"][0]["input_schema"]["properties"]["role"]["enum"]) == {"developer", "writer"}  # the tie
     assert "You write." in api.message_requests[1].body["system"][0]["text"]
     routing = handoff(project, "impl")["routing"]
     assert routing["method"] == "model" and routing["role"] == "writer" and routing["reason"] == "the output is prose"
@@ -288,3 +288,43 @@ def test_claude_code_steps_are_verified_too(project: Path, agents, tmp_path: Pat
     assert "print('hi')" in calls[1]["prompt"] and calls[1]["files"] == []
     assert meta["usage"]["cost_usd"] == pytest.approx(0.0123 + 0.002)
     assert hashlib.sha256((project / "src/hello.py").read_bytes()).hexdigest() in json.dumps(meta["outputs"])
+
+
+def test_a_routed_task_is_done_after_its_run(project: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    configure(project, api)
+    write_files(project, {".agents/tasks/impl.md": task_text("Implement", select={"kind": "implementer"},
+                                                             outputs=["src/hello.py"])})
+    commit_all(project)
+    api.queue(write(), finish())
+    assert agents("-C", str(project), "run").code == 0
+    states = {t["id"]: t for t in agents("-C", str(project), "status", "--json").json["tasks"]}
+    assert states["impl"]["state"] == "done", states["impl"]["reasons"]
+    assert "Nothing to do" in agents("-C", str(project), "run").err or len(api.message_requests) == 2
+
+
+def test_a_malformed_verdict_is_sent_back_not_accepted(checked: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    def checks(*items: tuple[str, str, str]) -> Reply:
+        return Reply.tool_use("verdict", {"checks": [{"criterion": c, "verdict": v, "evidence": e} for c, v, e in items]})
+
+    api.queue(write(), finish(),
+              checks(("1", "fail", "no name"), ("1", "pass", "ok"), ("2", "pass", "one line")),
+              checks(("3", "pass", "x"), ("1", "pass", "a"), ("2", "pass", "b")),
+              checks(("1", "pass", ""), ("2", "pass", "b")),
+              checks(("1", "fail", "no name"), ("2", "pass", "one line")),
+              write(), finish(), verdict(("pass", "asks"), ("pass", "one")))
+    assert agents("-C", str(checked), "run").code == 0
+    answers = [r.body["messages"][-1]["content"][0] for r in api.message_requests[3:6]]
+    assert "criterion 1 is judged twice" in answers[0]["content"]
+    assert "`3` is not one of the criteria" in answers[1]["content"]
+    assert "criterion 1 has no evidence" in answers[2]["content"]
+    assert all(a["is_error"] for a in answers)
+    meta = handoff(checked)
+    assert meta["status"] == "done" and (checked / "src/hello.py").is_file()
+
+
+def test_schema_errors_of_a_task_come_with_a_hint(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/talk.md": task_text("Talk", role="developer", mode="discussion",
+                                                             participants=["planner"], outputs=["t.md"])})
+    result = agents("-C", str(project), "validate")
+    assert result.code == 2 and "needs at least two `participants`" in result.err
+    assert "hint: see Task frontmatter and Execution modes in docs/convention.md" in result.err

@@ -53,6 +53,19 @@ def show_command(
             out.line("(carried out by Claude Code: `claude -p` was given this system prompt and prompt, with its own "
                      "file tools in a folder holding the declared inputs)\n")
         out.line(render_conversation(step.requests).rstrip())
+        from agentfiles.core.paths import Layout, find_project_root
+        from agentfiles.storage.records import read_json
+
+        layout = Layout(find_project_root(opts.directory))
+        folder = layout.runs / str(step.meta.get("run"))
+        verifier = [read_json(layout, p) for p in sorted((folder / "verifier" / "requests").glob("*.json"))]
+        if verifier:
+            out.line(f"\n##### the verifier ({(step.record or {}).get('verifier', {}).get('role', '?')}), "
+                     "in a conversation of its own #####\n")
+            out.line(render_conversation(verifier).rstrip())
+        earlier = sorted(p.name for p in folder.glob("attempt-*") if p.is_dir())
+        if earlier:
+            out.line(f"\n(earlier attempts, rejected by the verifier: {', '.join(f'{layout.rel(folder)}/{n}/' for n in earlier)})")
         return 0
     if out.json_mode:
         out.json("show", step.to_json())
@@ -91,7 +104,9 @@ def show_command(
             out.line(f"  exit code: {record.get('exit_code')}")
         if record.get("model"):
             used = record.get("usage") or {}
-            out.line(f"  model: {record['model']}, {record.get('turns', 0)} turns, context ~{record.get('context_tokens')} tokens")
+            turns = (meta.get("usage") or {}).get("turns", record.get("turns", 0))
+            attempts = f", attempt {record['attempt']}" if record.get("attempt", 1) > 1 else ""
+            out.line(f"  model: {record['model']}, {turns} turns in all{attempts}, context ~{record.get('context_tokens')} tokens")
             out.line(
                 f"  usage: {used.get('input_tokens', 0)} in, {used.get('output_tokens', 0)} out, "
                 f"{used.get('cache_read_input_tokens', 0)} cache read, {used.get('cache_creation_input_tokens', 0)} cache write, "
@@ -112,6 +127,9 @@ def show_command(
         for check in record.get("checks") or []:
             verdict = "passed" if check.get("ok") else "FAILED"
             out.line(f"  check `{check.get('run')}`: {verdict}")
+        proposed = f".agents/runs/{meta.get('run')}/proposed/"
+        if status != "done" and record.get("outputs"):
+            out.line(f"  its proposed outputs were not applied; they are kept in {proposed}")
         for name in ("stdout", "stderr"):
             text = step.streams.get(name, "")
             if text.strip():

@@ -190,7 +190,8 @@ def run_command(
         return EXIT_INTERRUPTED
     if failed:
         for outcome in report.failed:
-            out.diagnostic("error", f"step {outcome.task} {outcome.status}: {outcome.failure_kind}: {outcome.failure_detail}")
+            kind = "" if outcome.failure_kind == outcome.status else f"{outcome.failure_kind}: "
+            out.diagnostic("error", f"step {outcome.task} {outcome.status}: {kind}{outcome.failure_detail}")
         first = report.failed[0]
         out.diagnostic("hint", f"see `agents show {first.task}`; fix, then run `agents run` again")
         return EXIT_STEP_FAILED

@@ -259,12 +259,25 @@ class VerifierTools:
             entry["refused"] = "malformed verdict"
             return "refused: `checks` must be a list of {criterion, verdict, evidence}", True, False
         given: dict[str, dict[str, str]] = {}
+        problems: list[str] = []
         for check in checks:
-            criterion = match_criterion(str(check.get("criterion", "")), self.criteria)
-            verdict = str(check.get("verdict", "")).lower()
-            if criterion is None or verdict not in ("pass", "fail"):
-                continue
-            given[criterion] = {"criterion": criterion, "verdict": verdict, "evidence": str(check.get("evidence", ""))}
+            named = str(check.get("criterion", "")).strip()
+            criterion = match_criterion(named, self.criteria)
+            verdict = str(check.get("verdict", "")).strip().lower()
+            evidence = str(check.get("evidence", "") or "").strip()
+            if criterion is None:
+                problems.append(f"`{named}` is not one of the criteria (give its number or its text)")
+            elif criterion in given:
+                problems.append(f"criterion {self.criteria.index(criterion) + 1} is judged twice; judge it once")
+            elif verdict not in ("pass", "fail"):
+                problems.append(f"the verdict on criterion {self.criteria.index(criterion) + 1} must be pass or fail")
+            elif not evidence:
+                problems.append(f"criterion {self.criteria.index(criterion) + 1} has no evidence: quote or point to it")
+            else:
+                given[criterion] = {"criterion": criterion, "verdict": verdict, "evidence": evidence}
+        if problems:
+            entry["refused"] = "malformed verdict"
+            return "not accepted: " + "; ".join(problems), True, False
         missing = [c for c in self.criteria if c not in given]
         if missing:
             entry["refused"] = "criteria missing"

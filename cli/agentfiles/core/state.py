@@ -41,10 +41,11 @@ class TaskState:
         }
 
 
-def role_for(project: Project, task_id: str) -> Role | None:
-    """The role whose prompt a task's definition includes: named, or the one recorded by routing."""
+def role_for(project: Project, task_id: str, routed: str | None = None) -> Role | None:
+    """The role whose prompt a task's definition includes: named, or the one routing chose (`routed`,
+    while the step runs; afterwards the one its handoff records)."""
     task = project.tasks[task_id].model
-    name = task.role
+    name = task.role or routed
     if name is None:
         handoff = project.handoffs.get(task_id)
         name = handoff.model.role if handoff else None
@@ -52,12 +53,12 @@ def role_for(project: Project, task_id: str) -> Role | None:
     return entry.model if entry else None
 
 
-def current_definition(project: Project, task_id: str, item: str | None = None) -> str:
+def current_definition(project: Project, task_id: str, item: str | None = None, routed: str | None = None) -> str:
     """The definition digest a run of this task (or of one item of a foreach task) would record now."""
     from agentfiles.core.foreach import item_task, substitute
 
     entry = project.tasks[task_id]
-    role = role_for(project, task_id)
+    role = role_for(project, task_id, routed)
     role_entry = project.roles.get(role.name) if role else None
     task, intent = entry.model, entry.body
     if item is not None:

@@ -3,6 +3,7 @@ context it is sent. Used by a run, by `agents run --dry-run` and by `agents repl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -79,9 +80,13 @@ def router_request(project: Project, step: ResolvedStep) -> tuple[dict[str, Any]
 
     task = step.task
     roles = {n: e.model for n, e in project.roles.items() if n != project.verifier_of(task)}
-    candidates = score_roles(task.select or {}, roles)
+    scored = score_roles(task.select or {}, roles)
+    best = max((c.score for c in scored), default=0.0)
+    # The router breaks ties among the best label matches; with no match at all, every role may be chosen.
+    candidates = [c for c in scored if c.score == best] if best > 0 else scored
     wanted = ", ".join(f"{k}={v}" for k, v in (task.select or {}).items()) or "(none)"
-    lines = [f"# Route step `{step.step_id}`: {task.title}", "## Intent", step.intent.strip() or "(none given)",
+    intent = re.sub(r"\A\s*#{1,3}\s*Intent\s*\n", "", step.intent).strip()
+    lines = [f"# Route step `{step.step_id}`: {task.title}", "## Intent", intent or "(none given)",
              "## Wanted labels", wanted, "## Candidate roles"]
     for c in candidates:
         labels = ", ".join(f"{k}={'|'.join(v)}" for k, v in roles[c.role].labels().items()) or "none"

@@ -493,7 +493,8 @@ class StepRunner:
             sections["Verification"] = _verification_text(attempt.verification, attempt.number)
         summary = result.summary
         if not result.ok:
-            summary = f"{status.capitalize()} ({result.failure_kind}): {result.failure_detail}\n\n{summary}".strip()
+            why = "Rejected" if attempt.rejected else f"Failed ({result.failure_kind})"
+            summary = f"{why}: {result.failure_detail}\n\n{summary}".strip()
         body = handoff_body(summary, sections)
         meta: dict[str, Any] = {
             "schema": 1,
@@ -504,7 +505,7 @@ class StepRunner:
             "role": plan.role if plan else (None if task.is_command else task.role),
             "executor": "command" if task.is_command else ctx.executor_for(step.task_id).name,
             "model": plan.model if plan else None,
-            "definition": current_definition(project, step.task_id, step.item),
+            "definition": current_definition(project, step.task_id, step.item, plan.role if plan else None),
             "inputs": attempt.input_hashes,
             "outputs": output_hashes if result.ok else {},
             "upstream": attempt.upstream,

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from agentfiles.runner.step import ResolvedStep
 
 DEFAULT_VERDICT_TOKENS = 4000
+MAX_VERIFIER_TURNS = 10  # reading a few files and giving a verdict; more turns means it is stuck
 
 
 @dataclass
@@ -60,7 +61,7 @@ def verify(
             failure_detail=f"the verifier's context is ~{tokens} tokens, over its budget of {budget.context_tokens}; "
             f"largest: {largest}",
         )
-    limits = Limits(max_turns=max_turns, usd=budget.usd, context_tokens=budget.context_tokens)
+    limits = Limits(max_turns=min(max_turns, MAX_VERIFIER_TURNS), usd=budget.usd, context_tokens=budget.context_tokens)
     tools = VerifierTools(context.full_inputs, brief.criteria, limits)
     outcome = executor.converse(request, tools, limits, price, cancel)
     record.update(turns=len(outcome.turns), tools=outcome.tool_log, usage=outcome.usage)

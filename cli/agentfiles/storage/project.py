@@ -3,6 +3,8 @@ at the first."""
 
 from __future__ import annotations
 
+import re
+
 import os
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,7 +54,11 @@ def _hint_for(message: str) -> str | None:
         return "task ids are file names: lowercase letters, digits, '.', '_' and '-'"
     if "a hash is written" in message:
         return "copy the hash from `agents status --json` or `sha256sum`, prefixed with sha256:"
-    return None
+    if "participants" in message or "`role` or `select`" in message or "either `role`" in message:
+        return "see Task frontmatter and Execution modes in docs/convention.md"
+    if re.search(r"(greater|less) than|>=|<=", message):
+        return "use a value within the range the message gives"
+    return "docs/convention.md describes every key of tasks, roles, config and handoffs"
 
 
 class _Loader:

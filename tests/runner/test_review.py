@@ -149,7 +149,11 @@ def test_run_on_a_branch_keeps_main_as_it_was(project: Path, agents) -> None:  #
     result = agents("-C", str(project), "run", "--branch", "agents/try-1")
     assert result.code == 0, result.err
     assert git(project, "branch", "--show-current").strip() == "agents/try-1"
+    assert "created branch agents/try-1" in result.err
     assert git(project, "rev-parse", "main").strip() == main
+    git(project, "switch", "-q", "main")
+    preview = agents("-C", str(project), "run", "--branch", "agents/try-1", "--dry-run")
+    assert "the run would first switch to agents/try-1" in preview.err
     assert "Agents-Task: one" in git(project, "log", "-1", "--format=%B", "agents/try-1")
     bad = agents("-C", str(project), "run", "--branch", "no..dots")
     assert bad.code == 2 and "not a valid branch name" in bad.err
@@ -166,3 +170,39 @@ def test_approve_refuses_a_failed_step_and_reject_needs_a_handoff(project: Path,
     assert missing.code == 2 and "has no handoff to review" in missing.err
     data = json.loads(agents("-C", str(project), "log", "--json").out)
     assert data["steps"][0]["status"] == "failed"
+
+
+def test_rewind_in_place_after_reviews_and_twice(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(pipeline), "approve", "docs").code == 0
+    assert agents("-C", str(pipeline), "reject", "build", "--reason", "wrong").code == 0
+    result = agents("-C", str(pipeline), "rewind", "build", "--in-place", "--json")
+    assert result.code == 0, result.err
+    assert [r["task"] for r in result.json["reverted"]] == ["build", "docs", "docs", "build"]  # reviews, then steps
+    assert git(pipeline, "status", "--porcelain") == ""
+    assert not (pipeline / ".agents/handoffs/build.md").exists() and not (pipeline / "src/app.py").exists()
+    steps = agents("-C", str(pipeline), "log", "--json").json["steps"]
+    assert [(s["task"], s["reverted"]) for s in steps] == [("docs", True), ("build", True), ("design", False)]
+    assert "reverted" in agents("-C", str(pipeline), "log").out
+    again = agents("-C", str(pipeline), "rewind", "build", "--in-place")
+    assert again.code == 2 and "none that was not reverted" in again.err
+
+
+def test_approving_twice_is_refused_and_rejecting_again_says_what_it_replaces(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(pipeline), "approve", "build").code == 0
+    twice = agents("-C", str(pipeline), "approve", "build")
+    assert twice.code == 2 and "already approved" in twice.err
+    replaced = agents("-C", str(pipeline), "reject", "build", "--reason", "second thoughts")
+    assert replaced.code == 0 and "replaces the earlier review (approved by Test Author" in replaced.err
+
+
+def test_show_context_and_diff_together_and_diffs_mark_a_missing_newline(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    both = agents("-C", str(pipeline), "show", "build", "--diff", "--context").out
+    assert "+print('hi')" in both and "===== system 1" in both
+    from agentfiles.core.context import unified_diff
+
+    assert unified_diff("a", "b", "x", "y").endswith("-a\n\\ No newline at end of file\n+b\n\\ No newline at end of file\n")
+
+
+def test_log_of_an_unknown_task_is_an_error(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(pipeline), "log", "nosuch")
+    assert result.code == 2 and "unknown task: nosuch" in result.err

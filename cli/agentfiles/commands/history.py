@@ -37,11 +37,14 @@ def show_command(
                              hint="`agents log` lists the step commits")
         text = output_diff(root, step.commit, step.meta, Layout(root).runs / str(step.meta.get("run")))
         if out.json_mode:
-            out.json("show", {"task": task, "run": step.meta.get("run"), "commit": step.commit, "diff": text})
-        else:
-            out.line(text.rstrip() if text else f"run {step.meta.get('run')} of {task} changed no output")
-        return 0
-    if context:
+            out.json("show", {"task": task, "run": step.meta.get("run"), "commit": step.commit, "diff": text,
+                              **({"requests": step.requests} if context else {})})
+            return 0
+        out.line(text.rstrip() if text else f"run {step.meta.get('run')} of {task} changed no output")
+        if not context:
+            return 0
+        out.line("")
+    if context:  # after the diff, when both are asked for
         from agentfiles.runner.agent import render_conversation
 
         if not step.requests:
@@ -144,7 +147,10 @@ def log_command(
     ctx: typer.Context,
     task: Optional[str] = typer.Argument(None, metavar="[TASK]", help="Only this task's steps."),
     limit: Optional[int] = typer.Option(None, "--max-count", "-n", min=1, help="At most this many steps."),
-    usage: bool = typer.Option(False, "--usage", help="Also total tokens, cost and time by task, role and model."),
+    usage: bool = typer.Option(
+        False, "--usage",
+        help="Also total tokens, cost and time by task, role and model (a step's verifier and retries count for its role and model).",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
     """List step commits, newest first, from their Agents-* trailers and the handoffs they committed:
@@ -163,10 +169,16 @@ def log_command(
         out.json("log", {"steps": steps, **({"totals": totals} if totals is not None else {})})
         return 0
     if not commits:
+        if task is not None:
+            from agentfiles.core.paths import Layout
+
+            layout = Layout(find_project_root(opts.directory))
+            if not layout.task_file(task.split("@", 1)[0]).is_file():
+                raise UsageError(f"unknown task: {task}", hint="`agents status` lists the tasks")
         out.line("No step commits yet." if task is None else f"No step commits for {task}.")
         return 0
     for commit, data in zip(commits, steps):
-        status = str(data["status"])
+        status = "reverted" if data.get("reverted") else str(data["status"])
         used = data.get("usage") or {}
         tokens = int(used.get("input_tokens", 0)) + int(used.get("output_tokens", 0))
         figures = f"{tokens:>8} tok ${float(used.get('cost_usd', 0)):>7.4f} {float(used.get('duration_s', 0)):>7.2f} s"
@@ -242,6 +254,10 @@ def replay_command(
     if report.identical:
         out.line(f"replayed run {report.run} of {task}: outputs identical")
         return 0
+    if report.request_differences and not report.diffs and not report.failure:
+        out.diagnostic("error", f"replaying run {report.run} of {task} sent different requests than the record "
+                       "(the outputs are the same)", "the context assembled now differs: inputs, task or role changed")
+        return 1
     out.diagnostic("error", f"replaying run {report.run} of {task} did not reproduce its outputs",
                    "see the differences above; `agents show --context` prints what the model was sent")
     return 1

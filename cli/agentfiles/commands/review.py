@@ -31,6 +31,8 @@ def review_command(
         out.line(f"{out.paint(item.task, 'bold')}  {status}  run {item.run}" + (f"  commit {item.commit[:10]}" if item.commit else ""))
         for line in (item.summary or "(no summary)").splitlines():
             out.line(f"  {line}")
+        for check in item.checks:
+            out.line(f"  check `{check['run']}`: {'passed' if check['ok'] else 'FAILED'}")
         if item.verification:
             out.line(f"  verification: {item.verification.get('verdict')} by {item.verification.get('verifier')}")
             for check in item.verification.get("checks", []):
@@ -54,11 +56,18 @@ def approve_command(
     opts: Options = ctx.obj
     out = opts.out(json_output)
     result = record_review(opts.directory, task, "approved")
+    _identity_warning(out, result.by)
     if out.json_mode:
         out.json("approve", result.to_json())
     else:
         out.line(f"approved run {result.run} of {task} ({result.commit[:8]})")
     return 0
+
+
+def _identity_warning(out, by: str) -> None:  # type: ignore[no-untyped-def]
+    if by == "unknown":
+        out.diagnostic("warning", "git has no author identity, so the review names nobody",
+                       "set one: git config user.name 'Your Name' && git config user.email you@example.com")
 
 
 def reject_command(
@@ -77,6 +86,11 @@ def reject_command(
     if not reason.strip():
         raise UsageError("--reason is empty", hint="say what is wrong: the next run is given this text")
     result = record_review(opts.directory, task, "rejected", reason.strip())
+    _identity_warning(out, result.by)
+    if result.replaced and not out.json_mode:
+        earlier = result.replaced
+        out.diagnostic("warning", f"this replaces the earlier review ({earlier.get('state')} by {earlier.get('by')}"
+                       + (f": {earlier.get('reason')}" if earlier.get("reason") else "") + ")")
     if out.json_mode:
         out.json("reject", result.to_json())
     else:

@@ -144,6 +144,7 @@ def run_command(
                 "outcomes": [o.to_json() for o in report.outcomes] if report else [],
                 "skipped": [{"task": s.task, "reason": s.reason} for s in report.skipped] if report else [],
                 "recovered": result.recovered,
+                "branch": result.branch,
                 "previews": [
                     {"step": p.step, "role": p.role, "model": p.model, "tokens": p.tokens, "budget": p.budget,
                      "request": p.request}
@@ -154,6 +155,8 @@ def run_command(
         return EXIT_STEP_FAILED if failed else 0
     for run_id in result.recovered:
         out.note(f"recovered the unfinished step of run {run_id}")
+    if result.branch:
+        out.note(result.branch)
     if dry_run:
         if not result.plan:
             out.line("Nothing to run: every task is done.")

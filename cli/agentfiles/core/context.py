@@ -316,16 +316,17 @@ VERIFIER_TOOLS: list[dict[str, Any]] = [
 ]
 
 
-def unified_diff(path: str, before: str | None, after: str) -> str:
+def unified_diff(before: str | None, after: str, fromfile: str, tofile: str) -> str:
+    """A unified diff as git prints it, `\\ No newline at end of file` included."""
     import difflib
 
-    lines = difflib.unified_diff(
-        (before or "").splitlines(keepends=True),
-        after.splitlines(keepends=True),
-        fromfile=f"a/{path}" if before is not None else "/dev/null",
-        tofile=f"b/{path}",
-    )
-    return "".join(lines)
+    def lines(text: str) -> list[str]:
+        out = text.splitlines(keepends=True)
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n\\ No newline at end of file\n"
+        return out
+
+    return "".join(difflib.unified_diff(lines(before or ""), lines(after), fromfile=fromfile, tofile=tofile))
 
 
 def assemble_verification(
@@ -365,7 +366,7 @@ def assemble_verification(
         sections += [f"### `{path}` ({label})", _fenced(text)]
         parts.append(Part("input", f"proposed {path}", estimate_tokens(text)))
         if before is not None and before != text:
-            diff = unified_diff(path, before, text)
+            diff = unified_diff(before, text, f"a/{path}", f"b/{path}")
             sections += ["Diff against the current file:", _fenced(diff)]
             parts.append(Part("input", f"diff of {path}", estimate_tokens(diff)))
     if brief.inputs:

@@ -58,6 +58,7 @@ class RunResult:
     recovered: list[str] = field(default_factory=list)
     previews: list[Preview] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what a real run would refuse
+    branch: str | None = None  # "created branch x" / "switched to branch x" (--branch)
 
 
 def _check_project(workspace: Workspace, targets: list[str]) -> None:
@@ -157,6 +158,8 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         facts = workspace.facts()
         plan = plan_run(facts, workspace.states(), options.targets, force=options.force, with_needs=options.with_needs)
         warnings = []
+        if options.branch and Git(workspace.root).branch() != options.branch:
+            warnings.append(f"this plan is for the current branch; the run would first switch to {options.branch}")
         try:
             _refuse_dirty_outputs(workspace, Git(workspace.root), plan, options.force)
         except PreconditionError as exc:
@@ -167,13 +170,12 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
     lock.acquire(options.lock_wait_s)
     try:
         recovered = recover(workspace, git)  # before reading anything a killed run may have half-written
-        if options.branch:
-            switch_branch(git, options.branch)
+        switched = switch_branch(git, options.branch) if options.branch else None
         workspace = open_workspace(directory)
         _check_project(workspace, options.targets)
         facts = workspace.facts()
         plan = plan_run(facts, workspace.states(), options.targets, force=options.force, with_needs=options.with_needs)
-        result = RunResult(plan, recovered=recovered)
+        result = RunResult(plan, recovered=recovered, branch=f"{switched} branch {options.branch}" if switched else None)
         if not plan:
             return result
         executor_for = executor_resolver(workspace)
@@ -199,21 +201,25 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         lock.release()
 
 
-def switch_branch(git: Git, name: str) -> None:
-    """Check out branch `name`, creating it at HEAD when it does not exist yet."""
+def switch_branch(git: Git, name: str) -> str | None:
+    """Check out branch `name`, creating it at HEAD when it does not exist yet; says which it did (None:
+    already on it)."""
     if git.run("check-ref-format", "--branch", name, check=False).returncode != 0:
         raise UsageError(f"'{name}' is not a valid branch name", hint="e.g. agents/run-1 (see `git check-ref-format`)")
     if git.branch() == name:
-        return
+        return None
     exists = git.run("rev-parse", "--verify", "-q", f"refs/heads/{name}", check=False).returncode == 0
     done = git.run("switch", "--quiet", *([name] if exists else ["-c", name]), check=False)
     if done.returncode != 0:
-        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        lines = [line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+        files = [line for line in lines if not line.lower().startswith(("error", "please", "aborting", "hint"))]
+        why = lines[0].removeprefix("error: ").rstrip(":") if lines else "git switch failed"
         raise PreconditionError(
-            f"cannot switch to branch {name}: {why[0] if why else 'git switch failed'}",
+            f"cannot switch to branch {name}: {why}" + (f": {', '.join(files[:5])}" if files else ""),
             hint="commit or stash your changes first (`git stash`)",
         )
     git.forget()  # the commits of this run go on the new branch
+    return "switched to" if exists else "created"
 
 
 def _previews(workspace: Workspace, plan: list[PlannedStep], targets: list[str]) -> list[Preview]:

@@ -74,7 +74,8 @@ def replay(
     step = resolve_step(project, task_id)
     report = ReplayReport(task_id, run_id, identical=False, live=live)
     if live and step.task.is_command:
-        live = False  # a command step is re-run either way
+        raise UsageError(f"{task_id} is a command step: it has no model to ask again",
+                         hint=f"`agents replay {task_id}` runs its command again")
     sandbox = Sandbox(project.layout.root, under_lock=False)
     try:
         files = sorted({p for p in (record.get("inputs") or {}) if not p.startswith("handoff:")})
@@ -124,8 +125,7 @@ def _diffs(layout: Any, commit: str | None, meta: dict[str, Any], folder: Path, 
            now: dict[str, bytes]) -> dict[str, str]:
     """Unified diffs from each recorded output (as committed, or as proposed by a step whose outputs did
     not land) to what the replay wrote."""
-    import difflib
-
+    from agentfiles.core.context import unified_diff
     from agentfiles.storage.git import Git
 
     landed = meta.get("status") == "done" and commit is not None
@@ -133,12 +133,8 @@ def _diffs(layout: Any, commit: str | None, meta: dict[str, Any], folder: Path, 
         (folder / "proposed" / p).read_bytes() if (folder / "proposed" / p).is_file() else None for p in paths]
     diffs = {}
     for path, old in zip(paths, before):
-        lines = difflib.unified_diff(
-            (old or b"").decode("utf-8", "replace").splitlines(keepends=True),
-            now.get(path, b"").decode("utf-8", "replace").splitlines(keepends=True),
-            fromfile=f"recorded/{path}", tofile=f"replayed/{path}",
-        )
-        diffs[path] = "".join(lines)
+        diffs[path] = unified_diff((old or b"").decode("utf-8", "replace"), now.get(path, b"").decode("utf-8", "replace"),
+                                   f"recorded/{path}", f"replayed/{path}")
     return diffs
 
 

@@ -4,15 +4,16 @@ rewinding to the state before a step, on a new branch or in place with revert co
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from agentfiles.core.context import unified_diff
 from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.storage.git import Git, StepCommit, step_commits
+from agentfiles.storage.records import read_record
 
 REWIND_PREFIX = "agents/rewind/"
 
@@ -20,10 +21,27 @@ REWIND_PREFIX = "agents/rewind/"
 def latest_step(root: Path, task: str) -> StepCommit:
     if not is_valid_step_id(task):
         raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
-    commits = [c for c in step_commits(root, task) if c.task == task]
+    commits = [c for c in step_commits(root, task) if c.task == task and not c.reverted]
     if not commits:
-        raise UsageError(f"task '{task}' has no step commit on this branch", hint="`agents log` lists the step commits")
+        raise UsageError(f"task '{task}' has no step commit on this branch (none that was not reverted)",
+                         hint="`agents log` lists the step commits")
     return commits[0]
+
+
+def task_commits(git: Git, span: str, tasks: set[str]) -> list[tuple[str, str]]:
+    """(sha, task) of the commits in `span`, newest first, that belong to one of `tasks`: its steps and
+    the reviews of them (reverts of earlier rewinds too)."""
+    from agentfiles.core.foreach import family_of
+    from agentfiles.storage.git import parse_trailers
+
+    raw = git.text("log", "--format=%H%x00%B%x01", span)
+    found = []
+    for chunk in raw.split("\x01"):
+        sha, _, message = chunk.strip().partition("\x00")
+        task = parse_trailers(message).get("Agents-Task")
+        if sha and task and (task in tasks or family_of(task) in tasks):
+            found.append((sha, task))
+    return found
 
 
 def output_diff(root: Path, commit: str, meta: dict[str, Any], run_folder: Path | None = None) -> str:
@@ -44,13 +62,12 @@ def output_diff(root: Path, commit: str, meta: dict[str, Any], run_folder: Path 
     before = git.blobs([f"{commit}:{rel}" for rel in rels])
     parts = []
     for rel, path, old in zip(rels, proposed, before):
-        lines = difflib.unified_diff(
-            (old or b"").decode("utf-8", "replace").splitlines(keepends=True),
-            path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True),
-            fromfile=f"a/{rel}" if old is not None else "/dev/null",
-            tofile=f"b/{rel} (proposed, not applied)",
-        )
-        parts.append("".join(lines))
+        parts.append(unified_diff(
+            (old or b"").decode("utf-8", "replace") if old is not None else None,
+            path.read_text(encoding="utf-8", errors="replace"),
+            f"a/{rel}" if old is not None else "/dev/null",
+            f"b/{rel} (proposed, not applied)",
+        ))
     return "".join(parts)
 
 
@@ -66,10 +83,11 @@ class Pending:
     verification: dict[str, Any] | None
     commit: str | None
     diff: str = ""
+    checks: list[dict[str, Any]] = field(default_factory=list)  # the `run:` criteria and whether they passed
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "run": self.run, "status": self.status, "summary": self.summary,
-                "verification": self.verification, "commit": self.commit, "diff": self.diff}
+                "verification": self.verification, "checks": self.checks, "commit": self.commit, "diff": self.diff}
 
 
 def summary_of(body: str) -> str:
@@ -96,6 +114,8 @@ def pending_reviews(directory: Path, with_diff: bool = True) -> list[Pending]:
         commit = commits.get(handoff.run)
         item = Pending(task_id, handoff.run, handoff.status, summary_of(entry.body),
                        handoff.verification.model_dump(mode="json") if handoff.verification else None, commit)
+        record = read_record(project.layout, handoff.run)
+        item.checks = [{"run": c.get("run"), "ok": c.get("ok")} for c in (record or {}).get("checks") or []]
         if with_diff and commit:
             meta = handoff.model_dump(mode="json", by_alias=True)
             item.diff = output_diff(root, commit, meta, project.layout.runs / handoff.run)
@@ -110,6 +130,8 @@ class ReviewResult:
     state: str
     commit: str
     reason: str | None = None
+    by: str = ""
+    replaced: dict[str, Any] | None = None  # the review this one replaced
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "run": self.run, "review": self.state, "reason": self.reason, "commit": self.commit}
@@ -145,6 +167,10 @@ def record_review(directory: Path, task: str, state: str, reason: str | None = N
         doc = parse_document(path.read_text(encoding="utf-8"))
         meta = dict(doc.meta)
         run = str(meta.get("run"))
+        earlier = meta.get("review") if isinstance(meta.get("review"), dict) else None
+        if state == "approved" and earlier and earlier.get("state") == "approved":
+            raise PreconditionError(f"run {run} of {task} is already approved (by {earlier.get('by')}, {earlier.get('at')})",
+                                    hint="a new run of the task needs a new review; `agents review` lists those")
         if state == "approved" and meta.get("status") != "done":
             raise PreconditionError(
                 f"run {run} of {task} is {meta.get('status')}: there is nothing to approve",
@@ -169,7 +195,7 @@ def record_review(directory: Path, task: str, state: str, reason: str | None = N
         except BaseException:
             git.run("checkout", "HEAD", "--", rel, check=False)  # the review did not land: undo the edit
             raise
-        return ReviewResult(task, run, state, commit, reason)
+        return ReviewResult(task, run, state, commit, reason, review["by"], earlier)
     finally:
         git.close()
         lock.release()
@@ -211,7 +237,6 @@ def downstream(directory: Path, task: str) -> set[str]:
 
 
 def rewind(directory: Path, task: str, in_place: bool = False) -> RewindResult:
-    from agentfiles.core.foreach import family_of
     from agentfiles.storage.lock import RunLock
 
     root = find_project_root(directory)
@@ -240,17 +265,19 @@ def rewind(directory: Path, task: str, in_place: bool = False) -> RewindResult:
             result.branch, result.base = branch, parent
             return result
         affected = downstream(directory, task)
-        later = [c for c in step_commits(root) if family_of(c.task) in affected or c.task in affected]
-        order = git.text("rev-list", f"{parent}..HEAD").split()
-        position = {sha: n for n, sha in enumerate(order)}
-        chosen = sorted((c for c in later if c.sha in position), key=lambda c: position[c.sha])  # newest first
+        chosen = task_commits(git, f"{parent}..HEAD", affected)  # steps and their reviews, newest first
         start = git.head()
         try:
-            for commit in chosen:
-                git.run("-c", "core.hooksPath=/dev/null", "revert", "--no-edit", commit.sha)
-                result.reverted.append({"task": commit.task, "step": commit.sha, "revert": git.head() or ""})
+            for sha, owner in chosen:
+                git.run("revert", "--no-commit", sha)
+                subject = git.text("log", "-1", "--format=%s", sha).strip()
+                message = (f"agents({owner}): revert {sha[:10]} (rewind {task})\n\nThis reverts \"{subject}\",\n"
+                           f"commit {sha}.\n\nAgents-Task: {owner}\nAgents-Reverts: {sha}\n")
+                git.run("-c", "core.hooksPath=/dev/null", "commit", "--quiet", "--no-verify", "-m", message)
+                result.reverted.append({"task": owner, "step": sha, "revert": git.head() or ""})
         except BaseException:
             git.run("revert", "--abort", check=False)
+            git.run("reset", "--quiet", "--merge", check=False)  # a conflicted --no-commit revert
             git.run("reset", "--quiet", "--keep", start or "HEAD", check=False)
             raise PreconditionError(
                 f"reverting the steps after {task} conflicts with later changes; nothing was changed",

@@ -238,6 +238,7 @@ class StepCommit:
     date: str
     trailers: dict[str, str]
     handoff: dict[str, object] | None = None  # the handoff's frontmatter as committed
+    reverted: bool = False  # undone by `agents rewind --in-place`
 
     @property
     def task(self) -> str:
@@ -254,6 +255,7 @@ class StepCommit:
             "role": self.trailers.get("Agents-Role"),
             "model": self.trailers.get("Agents-Model"),
             "executor": self.trailers.get("Agents-Executor"),
+            "reverted": self.reverted,
             **({"usage": self.handoff.get("usage") or {}} if self.handoff is not None else {}),
         }
 
@@ -276,7 +278,8 @@ def step_commits(
 ) -> list[StepCommit]:
     """Step commits reachable from HEAD, newest first (only `task`'s when given); with `handoffs`, each
     with the frontmatter of the handoff it committed (one `git cat-file --batch` for all of them).
-    Review commits (an `Agents-Review` trailer) are not steps."""
+    Review commits (an `Agents-Review` trailer) and rewind's revert commits (`Agents-Reverts`) are not
+    steps; a step a revert commit undid is marked `reverted`."""
     commits = _step_commits(root, task, limit)
     if handoffs and commits:
         from agentfiles.core.paths import Layout
@@ -303,6 +306,7 @@ def _step_commits(root: Path, task: str | None, limit: int | None) -> list[StepC
         if task:  # a task's own steps, and those of its items when it is a foreach task
             kwargs["grep"] = f"^Agents-Task: {re.escape(task)}(@[^ ]+)?$"
         commits = []
+        reverted: set[str] = set()
         for commit in repo.iter_commits("HEAD", **kwargs):
             if limit is not None and len(commits) >= limit:
                 break
@@ -312,6 +316,9 @@ def _step_commits(root: Path, task: str | None, limit: int | None) -> list[StepC
                 continue
             if task and "@" in task and trailers["Agents-Task"] != task:
                 continue
+            if "Agents-Reverts" in trailers:  # newer than the step it reverts: met first
+                reverted.add(trailers["Agents-Reverts"])
+                continue
             if "Agents-Review" in trailers:
                 continue
             commits.append(
@@ -320,6 +327,7 @@ def _step_commits(root: Path, task: str | None, limit: int | None) -> list[StepC
                     subject=message.splitlines()[0] if message else "",
                     date=commit.committed_datetime.isoformat(),
                     trailers=trailers,
+                    reverted=commit.hexsha in reverted,
                 )
             )
         return commits

@@ -143,3 +143,34 @@ def test_route_eval_prints_the_table_for_a_repository(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "| route | 3 |" in done.stdout and "| bm25 | 3 |" in done.stdout and "| random | 3 |" in done.stdout
     assert "all changed files found at 16k" in done.stdout
+
+
+def test_route_write_fits_the_task_budget_as_the_runner_counts_it(shop: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    big = "\n".join(f"def price_rule_{n}(price):\n    return price * {n}  # discount price rule\n" for n in range(400))
+    write_files(shop, {"shop/rules.py": big, "shop/more.py": big.replace("rule", "tier"),
+                       ".agents/tasks/t.md": task_text("Discount prices", role="developer", outputs=["shop/prices.py"],
+                                                       budget={"context_tokens": 9000})})
+    commit(shop, {}, "Pricing rules") if git(shop, "status", "--porcelain") else None
+    assert agents("-C", str(shop), "route", "t", "--write").code == 0
+    preview = agents("-C", str(shop), "run", "t", "--dry-run", "--json").json["previews"][0]
+    assert preview["tokens"] <= 9000, preview["tokens"]
+    tiny = task_text("Tiny", role="developer", outputs=["x.md"], budget={"context_tokens": 50})
+    write_files(shop, {".agents/tasks/tiny.md": tiny})
+    refused = agents("-C", str(shop), "route", "tiny")
+    assert refused.code == 2 and "budget is used up before any input" in refused.err
+
+
+def test_route_refuses_to_write_a_command_steps_inputs(shop: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(shop, {".agents/tasks/cmd.md": task_text("Count", run="wc -l shop/*.py > n.txt", inputs=["shop/*.py"],
+                                                         outputs=["n.txt"])})
+    result = agents("-C", str(shop), "route", "cmd", "--write")
+    assert result.code == 2 and "is a command step" in result.err
+    assert "shop/*.py" in (shop / ".agents/tasks/cmd.md").read_text()
+
+
+def test_route_intent_works_in_any_git_repository(tmp_path: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo(tmp_path / "plain", FILES)
+    result = agents("-C", str(repo), "route", "--intent", "parcel shipping weight", "--json")
+    assert result.code == 0, result.err
+    assert result.json["files"][0]["path"] == "shop/shipping.py"
+    assert not (repo / ".agents").exists() and (repo / ".git/agents-route-cache/docs.json").is_file()

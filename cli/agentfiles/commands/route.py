@@ -27,7 +27,7 @@ def route_command(
     budget, each with why: words it shares with the intent, its path, similar past commits that changed
     it, files changed together with or imported by the strongest matches, recency."""
     from agentfiles.core.paths import find_project_root
-    from agentfiles.errors import UsageError
+    from agentfiles.errors import PreconditionError, UsageError
     from agentfiles.route.propose import DEFAULT_BUDGET, propose, task_intent, write_proposal
 
     opts: Options = ctx.obj
@@ -36,19 +36,35 @@ def route_command(
         raise UsageError("give a TASK or --intent TEXT (one of them)", hint="e.g. agents route --intent 'fix the parser' --budget 8000")
     if write and task is None:
         raise UsageError("--write needs a TASK to write the inputs of", hint="agents route TASK --write")
-    root = find_project_root(opts.directory)
     text = intent or ""
-    if task is not None:
+    if task is None:
+        from agentfiles.core.paths import find_git_root, require_directory
+
+        require_directory(opts.directory)
+        root = find_git_root(opts.directory)  # routing an intent needs a repository, not a project
+        if root is None:
+            raise PreconditionError(f"not inside a git repository: {opts.directory.resolve()}",
+                                    hint="routing ranks the files git tracks; run it inside a repository")
+    else:
         from agentfiles.storage.workspace import open_workspace
 
+        root = find_project_root(opts.directory)
         workspace = open_workspace(opts.directory)
         workspace.require_loaded()
         if task not in workspace.project.tasks:
             raise UsageError(f"unknown task: {task}", hint="`agents status` lists the tasks")
+        if write and workspace.project.tasks[task].model.is_command:
+            raise UsageError(f"{task} is a command step: its inputs are what its command reads, not a context",
+                             hint="route proposes the context of a model step; edit a command step's inputs by hand")
         text, available = task_intent(workspace.project, task)
-        if budget is None:
+        if budget is None and available is not None:
+            if available <= 0:
+                raise PreconditionError(
+                    f"{task}'s context budget is used up before any input: its prompt, CLAUDE.md and brief fill it",
+                    hint="raise `budget.context_tokens` of the task (or its role), or pass --budget N",
+                )
             budget = available
-    proposal = propose(root, text, budget or DEFAULT_BUDGET, outlines=outlines)
+    proposal = propose(root, text, budget if budget is not None else DEFAULT_BUDGET, outlines=outlines)
     written = write_proposal(opts.directory, task, proposal) if write and task else None
     if out.json_mode:
         out.json("route", {**proposal.to_json(explain), "task": task, "written": written, "seconds": proposal.seconds})

@@ -17,7 +17,10 @@ SCHEMA = 3
 
 
 def _cache_dir(root: Path) -> Path:
-    return root / ".agents" / "cache" / "route"
+    """In the project's cache; in a repository without the agents layout, inside .git/."""
+    if (root / ".agents").is_dir():
+        return root / ".agents" / "cache" / "route"
+    return root / ".git" / "agents-route-cache"
 
 
 def _load_json(path: Path) -> Any:

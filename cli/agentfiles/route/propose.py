@@ -49,8 +49,23 @@ def propose(root: Path, intent: str, budget: int, outlines: bool = True, weights
     history = repo_history(root, git)
     ranked = rank(docs, intent, history, weights)
     top = ranked[0].score if ranked else 0.0
-    picks = pack([r for r in ranked if r.score >= MIN_SHARE * top], budget, outlines=outlines)
+    picks = pack([r for r in ranked if r.score >= MIN_SHARE * top], budget, outlines=outlines, wrapped=True)
     return Proposal(intent, budget, picks, ranked, round(time.monotonic() - started, 3))
+
+
+def context_tokens(project: Any, task_id: str) -> tuple[int, int | None]:
+    """The task's context as the runner would estimate it now, and its context budget."""
+    from agentfiles.runner.agent import agent_plan
+    from agentfiles.runner.step import resolve_step
+
+    root = project.layout.root
+
+    def read(rel: str) -> str:
+        path = root / rel
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+
+    plan = agent_plan(project, resolve_step(project, task_id), read)
+    return plan.tokens, plan.budget.context_tokens
 
 
 def task_intent(project: Any, task_id: str) -> tuple[str, int | None]:
@@ -122,21 +137,27 @@ def write_proposal(directory: Path, task_id: str, proposal: Proposal) -> str:
     path = workspace.layout.task_file(task_id)
     original = path.read_text(encoding="utf-8")
     handoffs = [i.handoff for i in entry.model.inputs if i.handoff is not None]
-    updated = rewrite_inputs(original, inputs_block(proposal.picks, handoffs))
-    atomic_write(path, updated)
     rel = workspace.layout.rel(path)
-    check = open_workspace(directory)
-    try:
-        check.require_loaded()
-        from agentfiles.core.validation import validate_project
+    picks = list(proposal.picks)
+    while True:
+        atomic_write(path, rewrite_inputs(original, inputs_block(picks, handoffs)))
+        check = open_workspace(directory)
+        try:
+            check.require_loaded()
+            from agentfiles.core.validation import validate_project
 
-        errors = [d.message for d in validate_project(check.project) if d.severity == "error" and d.file == rel]
-    except ConventionError as exc:
-        errors = [exc.message]
-    if errors:
-        atomic_write(path, original)
-        raise ConventionError(
-            f"the proposed inputs would make {rel} invalid: {errors[0]}",
-            hint="the task file was left as it was; adjust it by hand",
-        )
+            errors = [d.message for d in validate_project(check.project) if d.severity == "error" and d.file == rel]
+            tokens, limit = context_tokens(check.project, task_id) if not errors else (0, None)
+        except ConventionError as exc:
+            errors = [exc.diagnostics[0].message if exc.diagnostics else exc.message]
+        if errors:
+            atomic_write(path, original)
+            raise ConventionError(
+                f"the proposed inputs would make {rel} invalid: {errors[0]}",
+                hint="the task file was left as it was; adjust it by hand",
+            )
+        if limit is None or tokens <= limit or not picks:
+            break
+        picks.pop()  # the estimate of the whole context has the last word: drop the weakest file
+    proposal.picks = picks
     return rel

@@ -336,24 +336,38 @@ def rank(docs: dict[str, Doc], intent: str, history: History | None = None, weig
 class Pick:
     ranked: Ranked
     view: str  # full | outline
+    overhead: int = 0  # tokens of the heading and fences the step's brief wraps the file in
 
     @property
     def tokens(self) -> int:
-        return self.ranked.tokens if self.view == "full" else self.ranked.outline_tokens
+        return (self.ranked.tokens if self.view == "full" else self.ranked.outline_tokens) + self.overhead
 
 
-def pack(ranked: list[Ranked], budget: int, outlines: bool = False) -> list[Pick]:
+def wrapping(path: str, view: str) -> int:
+    """Tokens the runner's brief adds around one input: its heading, the note on an outline, the fences
+    (see core/context.assemble), rounded up."""
+    from agentfiles.core.tokens import estimate_tokens
+
+    note = " (outline; `read_file` gives the full text)" if view == "outline" else ""
+    return estimate_tokens(f"### `{path}`{note}\n\n````\n\n````\n\n") + 1
+
+
+def pack(ranked: list[Ranked], budget: int, outlines: bool = False, wrapped: bool = False) -> list[Pick]:
     """The best files that fit, in rank order: a file that does not fit is skipped (or, with `outlines`,
-    taken as its outline when that fits) and the next one tried."""
+    taken as its outline when that fits) and the next one tried. `wrapped` counts what the step's brief
+    adds around each file too, so that the proposal fits the step's budget as the runner counts it."""
     picks: list[Pick] = []
     left = budget
     for item in ranked:
-        if item.tokens <= left:
-            picks.append(Pick(item, "full"))
-            left -= item.tokens
-        elif outlines and item.outline_tokens < item.tokens and item.outline_tokens <= left:
-            picks.append(Pick(item, "outline"))
-            left -= item.outline_tokens
+        full = wrapping(item.path, "full") if wrapped else 0
+        short = wrapping(item.path, "outline") if wrapped else 0
+        if item.tokens + full <= left:
+            picks.append(Pick(item, "full", full))
+        elif outlines and item.outline_tokens < item.tokens and item.outline_tokens + short <= left:
+            picks.append(Pick(item, "outline", short))
+        else:
+            continue
+        left -= picks[-1].tokens
         if left <= 0:
             break
     return picks

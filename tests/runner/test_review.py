@@ -206,3 +206,15 @@ def test_show_context_and_diff_together_and_diffs_mark_a_missing_newline(pipelin
 def test_log_of_an_unknown_task_is_an_error(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
     result = agents("-C", str(pipeline), "log", "nosuch")
     assert result.code == 2 and "unknown task: nosuch" in result.err
+
+
+def test_a_command_step_rejected_in_review_gets_the_reason_in_its_environment(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/one.md": task_text("One", run='printf "%s" "$AGENTS_REVIEW_REASON" > one.txt',
+                                                            outputs=["one.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "one")
+    assert agents("-C", str(project), "run").code == 0
+    assert (project / "one.txt").read_text() == ""
+    assert agents("-C", str(project), "reject", "one", "--reason", "say why").code == 0
+    assert agents("-C", str(project), "run").code == 0
+    assert (project / "one.txt").read_text() == "say why"

@@ -215,6 +215,7 @@ class StepRunner:
                     "AGENTS_OUTPUTS": "\n".join(task.outputs),
                     "AGENTS_PYTHON": sys.executable,
                     **({"AGENTS_ITEM": step.item} if step.item else {}),
+                    **self._review_env(step),
                 },
             )
             request = StepRequest(
@@ -371,6 +372,14 @@ class StepRunner:
             assert checked.verification is not None
             result.ok, result.failure_kind = False, "rejected"
             result.failure_detail = rejection_detail(checked.verification)
+
+    def _review_env(self, step: ResolvedStep) -> dict[str, str]:
+        """AGENTS_REVIEW_REASON: why a person rejected the last run (what a command step gets of it)."""
+        entry = self.ctx.project.handoffs.get(step.step_id)
+        review = entry.model.review if entry is not None else None
+        if review is None or review.state != "rejected":
+            return {}
+        return {"AGENTS_REVIEW_REASON": review.reason or "(no reason given)"}
 
     def extra_sections(self, step: ResolvedStep) -> list[tuple[str, str]]:
         """Further sections of a model step's brief: the reason a person rejected its last run."""

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from generate import git_env  # one git environment for every bench script
+
 PACKAGE = "backlog.md"
 TASK_PREFIX = "task"
 ORDINAL_STEP = 1000
@@ -31,23 +33,6 @@ BACKLOG_SUBDIRS = (
     "archive/drafts",
     "archive/milestones",
 )
-
-
-def git_env(home: Path | None = None) -> dict[str, str]:
-    """The environment for git and backlog: no global/system git config, fixed identity, optional HOME."""
-    env = dict(os.environ)
-    env.update(
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@example.invalid",
-        GIT_COMMITTER_NAME="bench",
-        GIT_COMMITTER_EMAIL="bench@example.invalid",
-        NO_COLOR="1",
-    )
-    if home is not None:
-        env["HOME"] = str(home)
-    return env
 
 
 def _npm_env(cache_dir: Path) -> dict[str, str]:

@@ -24,7 +24,9 @@ def needs_of(i: int) -> list[int]:
     return sorted({j for j in (i - 1, i // 2) if 0 <= j < i})
 
 
-def git_env() -> dict[str, str]:
+def git_env(home: Path | None = None) -> dict[str, str]:
+    """The environment for git (and Backlog.md): no global/system git config, a fixed identity, no
+    colour, and optionally its own HOME."""
     env = dict(os.environ)
     env.update(
         GIT_CONFIG_GLOBAL=os.devnull,
@@ -33,7 +35,10 @@ def git_env() -> dict[str, str]:
         GIT_AUTHOR_EMAIL="bench@example.invalid",
         GIT_COMMITTER_NAME="bench",
         GIT_COMMITTER_EMAIL="bench@example.invalid",
+        NO_COLOR="1",
     )
+    if home is not None:
+        env["HOME"] = str(home)
     return env
 
 

@@ -73,18 +73,9 @@ class ClaudeCodeExecutor:
             return result
         data = _last_json(text)
         if data is None:
-            tail = (err.decode("utf-8", "replace").strip().splitlines() or [f"exit {code}"])[-1]
-            result.failure_kind, result.failure_detail = "crash", f"claude gave no JSON result (exit {code}): {tail[:200]}"
+            result.failure_kind, result.failure_detail = "crash", f"claude gave no JSON result {_tail(code, err)}"
             return result
-        usage = data.get("usage") or {}
-        result.usage = {
-            "input_tokens": int(usage.get("input_tokens") or 0),
-            "output_tokens": int(usage.get("output_tokens") or 0),
-            "cache_read_input_tokens": int(usage.get("cache_read_input_tokens") or 0),
-            "cache_creation_input_tokens": int(usage.get("cache_creation_input_tokens") or 0),
-            "cost_usd": float(data.get("total_cost_usd") or data.get("cost_usd") or 0.0),
-            "turns": int(data.get("num_turns") or 0),
-        }
+        result.usage = _usage(data)
         result.record.update({"session_id": data.get("session_id"), "subtype": data.get("subtype")})
         result.files["responses/001.json"] = (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
         result.summary = str(data.get("result") or "").strip()
@@ -129,14 +120,11 @@ class ClaudeCodeExecutor:
         if timed_out:
             return _failed(outcome, "hang", f"claude still running after {timeout:g} s")
         if data is None or data.get("is_error") or code != 0:
-            tail = (err.decode("utf-8", "replace").strip().splitlines() or [f"exit {code}"])[-1]
-            return _failed(outcome, "crash", f"claude gave no result (exit {code}): {tail[:200]}")
-        usage = data.get("usage") or {}
-        outcome.usage = {
-            key: int(usage.get(key) or 0)
-            for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-        }
-        outcome.usage.update(cost_usd=float(data.get("total_cost_usd") or 0.0), turns=int(data.get("num_turns") or 1))
+            return _failed(outcome, "crash", f"claude gave no result {_tail(code, err)}")
+        outcome.usage = _usage(data)
+        if limits.usd is not None and outcome.usage["cost_usd"] > limits.usd:
+            return _failed(outcome, "budget",
+                           f"spent ${outcome.usage['cost_usd']:.4f}, over the budget of ${limits.usd:g}")
         text = str(data.get("result") or "").strip()
         if tools is None:
             outcome.text, outcome.ok = text, True
@@ -149,6 +137,23 @@ class ClaudeCodeExecutor:
             return _failed(outcome, "invalid_output", f"claude's {final} was not accepted: {message}")
         outcome.ok = True
         return outcome
+
+
+def _usage(data: dict[str, Any]) -> dict[str, Any]:
+    """Tokens, cost and turns from Claude Code's JSON result, as a handoff records them."""
+    usage = data.get("usage") or {}
+    counted: dict[str, Any] = {
+        key: int(usage.get(key) or 0)
+        for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    }
+    counted["cost_usd"] = float(data.get("total_cost_usd") or data.get("cost_usd") or 0.0)
+    counted["turns"] = int(data.get("num_turns") or 1)
+    return counted
+
+
+def _tail(code: int | None, err: bytes) -> str:
+    last = (err.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
+    return f"(exit {code})" + (f": {last[:200]}" if last else "")
 
 
 def _failed(outcome: Outcome, kind: str, detail: str) -> Outcome:

@@ -158,6 +158,8 @@ def write_proposal(directory: Path, task_id: str, proposal: Proposal) -> str:
             )
         if limit is None or tokens <= limit or not picks:
             break
-        picks.pop()  # the estimate of the whole context has the last word: drop the weakest file
+        excess = tokens - limit  # the estimate of the whole context has the last word:
+        while picks and excess > 0:  # drop the weakest files until what they cost covers the excess
+            excess -= picks.pop().tokens
     proposal.picks = picks
     return rel

@@ -126,11 +126,10 @@ def _diffs(layout: Any, commit: str | None, meta: dict[str, Any], folder: Path, 
     """Unified diffs from each recorded output (as committed, or as proposed by a step whose outputs did
     not land) to what the replay wrote."""
     from agentfiles.core.context import unified_diff
+    from agentfiles.runner.review import produced_outputs
     from agentfiles.storage.git import Git
 
-    landed = meta.get("status") == "done" and commit is not None
-    before = Git(layout.root).blobs([f"{commit}:{p}" for p in paths]) if landed else [
-        (folder / "proposed" / p).read_bytes() if (folder / "proposed" / p).is_file() else None for p in paths]
+    before = produced_outputs(Git(layout.root), commit, meta, folder, paths)
     diffs = {}
     for path, old in zip(paths, before):
         diffs[path] = unified_diff((old or b"").decode("utf-8", "replace"), now.get(path, b"").decode("utf-8", "replace"),

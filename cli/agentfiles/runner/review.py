@@ -44,6 +44,16 @@ def task_commits(git: Git, span: str, tasks: set[str]) -> list[tuple[str, str]]:
     return found
 
 
+def produced_outputs(git: Git, commit: str | None, meta: dict[str, Any], run_folder: Path,
+                     paths: list[str]) -> list[bytes | None]:
+    """The outputs as a step produced them: as its commit holds them when they landed, else as its run
+    record keeps them under proposed/ (None where there is no such file)."""
+    if meta.get("status") == "done" and commit is not None:
+        return git.blobs([f"{commit}:{p}" for p in paths])
+    return [(run_folder / "proposed" / p).read_bytes() if (run_folder / "proposed" / p).is_file() else None
+            for p in paths]
+
+
 def output_diff(root: Path, commit: str, meta: dict[str, Any], run_folder: Path | None = None) -> str:
     """What a step changed in its outputs: its commit's diff of them, or, for a step whose outputs did not
     land, its proposed outputs (kept in the run record) against the files as they were."""
@@ -57,14 +67,15 @@ def output_diff(root: Path, commit: str, meta: dict[str, Any], run_folder: Path 
         return git.text("diff", "--no-color", "--no-ext-diff", base, commit, "--", *outputs)
     if run_folder is None or not (run_folder / "proposed").is_dir():
         return ""
-    proposed = sorted(p for p in (run_folder / "proposed").rglob("*") if p.is_file())
-    rels = [p.relative_to(run_folder / "proposed").as_posix() for p in proposed]
+    rels = sorted(p.relative_to(run_folder / "proposed").as_posix()
+                  for p in (run_folder / "proposed").rglob("*") if p.is_file())
     before = git.blobs([f"{commit}:{rel}" for rel in rels])
+    after = produced_outputs(git, commit, meta, run_folder, rels)
     parts = []
-    for rel, path, old in zip(rels, proposed, before):
+    for rel, old, new in zip(rels, before, after):
         parts.append(unified_diff(
-            (old or b"").decode("utf-8", "replace") if old is not None else None,
-            path.read_text(encoding="utf-8", errors="replace"),
+            old.decode("utf-8", "replace") if old is not None else None,
+            (new or b"").decode("utf-8", "replace"),
             f"a/{rel}" if old is not None else "/dev/null",
             f"b/{rel} (proposed, not applied)",
         ))

@@ -58,13 +58,9 @@ def context_tokens(project: Any, task_id: str) -> tuple[int, int | None]:
     from agentfiles.runner.agent import agent_plan
     from agentfiles.runner.step import resolve_step
 
-    root = project.layout.root
+    from agentfiles.storage.files import text_reader
 
-    def read(rel: str) -> str:
-        path = root / rel
-        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-
-    plan = agent_plan(project, resolve_step(project, task_id), read)
+    plan = agent_plan(project, resolve_step(project, task_id), text_reader(project.layout.root, missing_ok=True))
     return plan.tokens, plan.budget.context_tokens
 
 

@@ -21,6 +21,7 @@ from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.step import RunContext, StepRunner, resolve_step
 from agentfiles.storage.git import Git
+from agentfiles.storage.files import text_reader
 from agentfiles.storage.journal import pending_journals, remove_temporaries, roll_back
 from agentfiles.storage.processes import ProcessRegistry
 from agentfiles.storage.lock import RunLock
@@ -236,10 +237,7 @@ def _previews(workspace: Workspace, plan: list[PlannedStep], targets: list[str])
         if step.task.is_command:
             continue
 
-        def read(rel: str) -> str:
-            path = root / rel
-            return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-
+        read = text_reader(root, missing_ok=True)
         kind = step.task.executor if step.task.executor != "auto" else project.config.executor
         agent = agent_plan(project, step, read, purpose="claude-code" if kind == "claude-code" else "do")
         previews.append(Preview(planned.task, agent.role, agent.model, agent.tokens, agent.budget.context_tokens, agent.request))

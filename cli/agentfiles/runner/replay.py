@@ -15,6 +15,7 @@ from agentfiles.executors.command import CommandExecutor
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import agent_plan
 from agentfiles.runner.step import resolve_step
+from agentfiles.storage.files import text_reader
 from agentfiles.storage.inspect import load_step
 from agentfiles.storage.records import read_json
 from agentfiles.storage.workspace import open_workspace
@@ -159,8 +160,7 @@ def _replay_model(
     if not (requests if live else responses):
         return "the record holds no model " + ("requests" if live else "answers") + " to replay"
 
-    def read(rel: str) -> str:
-        return (sandbox.path / rel).read_text(encoding="utf-8", errors="replace")
+    read = text_reader(sandbox.path)
 
     extra = [(str(h), str(t)) for h, t in record.get("feedback") or []]
     if record.get("discussion"):

@@ -26,6 +26,7 @@ from agentfiles.executors.base import Executor, StepRequest, StepResult
 from agentfiles.executors.command import run_shell
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import AgentPlan, agent_plan
+from agentfiles.storage.files import text_reader
 from agentfiles.storage.journal import Journal
 from agentfiles.runner.verify import feedback_section
 from agentfiles.storage.records import PROPOSED_CAP, handoff_body, handoff_file, record_files
@@ -283,9 +284,7 @@ class StepRunner:
         ctx = self.ctx
         task = step.task
 
-        def read(rel: str) -> str:
-            return (sandbox.path / rel).read_text(encoding="utf-8", errors="replace")
-
+        read = text_reader(sandbox.path)
         if task.select and task.route == "model" and routing is None:
             routing = self._route(step, attempt)
             if routing is None:
@@ -355,9 +354,7 @@ class StepRunner:
         ctx = self.ctx
         result = attempt.result
 
-        def read(rel: str) -> str:
-            return (sandbox.path / rel).read_text(encoding="utf-8", errors="replace")
-
+        read = text_reader(sandbox.path)
         checked = verify(
             ctx.project, step, verifier, read, attempt.outputs, handoff_body(result.summary, result.sections),
             ctx.executor_for(step.task_id, True), ctx.cancelled,

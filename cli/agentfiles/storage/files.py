@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 SKIPPED_NAMES = frozenset({"README.md", "readme.md"})
@@ -50,3 +51,16 @@ def markdown_names(folder: Path) -> list[str]:
         return []
     names.sort()
     return names
+
+
+def text_reader(folder: Path, missing_ok: bool = False) -> Callable[[str], str]:
+    """`read(rel)`: a file of `folder` as text (undecodable bytes replaced), as a step's context reads
+    its inputs; with `missing_ok`, a missing file reads as empty (previews of steps not run yet)."""
+
+    def read(rel: str) -> str:
+        path = folder / rel
+        if missing_ok and not path.is_file():
+            return ""
+        return path.read_text(encoding="utf-8", errors="replace")
+
+    return read

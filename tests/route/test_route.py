@@ -109,6 +109,15 @@ def test_rewrite_inputs_keeps_the_key_comment_and_the_other_lines() -> None:
         "---\ntitle: T\ninputs:   # read these\n  - b.py\n  - handoff: x\n# next\noutputs: [a.md]\n---\nbody\n")
 
 
+def test_an_empty_proposal_writes_an_empty_list(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/d.md": task_text("Describe", role="developer", inputs=["CLAUDE.md"],
+                                                          outputs=["docs/d.md"])})
+    result = agents("-C", str(project), "route", "d", "--write", "--budget", "1")
+    assert result.code == 0, result.err
+    assert "inputs: []" in (project / ".agents/tasks/d.md").read_text()
+    assert agents("-C", str(project), "validate").code == 0
+
+
 def test_rewrite_inputs_without_an_inputs_key() -> None:
     text = "---\ntitle: T\nrole: developer\noutputs: [a.md]\n---\nbody\n"
     picks = [Pick(Ranked("b c.py", 1.0, 10, 5, []), "outline")]

@@ -167,7 +167,10 @@ def test_approve_refuses_a_failed_step_and_reject_needs_a_handoff(project: Path,
     refused = agents("-C", str(project), "approve", "bad")
     assert refused.code == 2 and "nothing to approve" in refused.err and "hint:" in refused.err
     missing = agents("-C", str(project), "reject", "nothing", "--reason", "x")
-    assert missing.code == 2 and "has no handoff to review" in missing.err
+    assert missing.code == 2 and "unknown task: nothing" in missing.err
+    write_files(project, {".agents/tasks/later.md": task_text("Later", run="true", outputs=["l.txt"])})
+    not_run = agents("-C", str(project), "reject", "later", "--reason", "x")
+    assert not_run.code == 2 and "has no handoff to review" in not_run.err
     data = json.loads(agents("-C", str(project), "log", "--json").out)
     assert data["steps"][0]["status"] == "failed"
 

@@ -95,7 +95,7 @@ def inputs_block(picks: list[Pick], handoffs: list[str]) -> list[str]:
         path = _yaml_path(pick.ranked.path)
         lines.append(f"  - {path}" if pick.view == "full" else f"  - {{path: {path}, view: outline}}")
     lines += [f"  - handoff: {h}" for h in handoffs]
-    return lines
+    return lines if len(lines) > 1 else ["inputs: []"]
 
 
 def rewrite_inputs(text: str, block: list[str]) -> str:

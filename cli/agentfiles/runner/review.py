@@ -168,6 +168,8 @@ def record_review(directory: Path, task: str, state: str, reason: str | None = N
     path = layout.handoff_file(task)
     rel = layout.rel(path)
     if not path.is_file():
+        if not layout.task_file(task.split("@", 1)[0]).is_file():
+            raise UsageError(f"unknown task: {task}", hint="`agents status` lists the tasks")
         raise UsageError(f"task '{task}' has no handoff to review", hint=f"run it first with `agents run {task}`")
     lock = RunLock(layout.agents / "run.lock")
     lock.acquire(3.0)

@@ -35,11 +35,11 @@ def test_commands_outside_a_project(tmp_path: Path, repo: Path, agents) -> None:
     assert result.code == 2 and "no such directory" in result.err
 
 
-def test_status_refuses_a_project_with_broken_files(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
-    write_files(project, {".agents/tasks/bad.md": "---\ntitle: [unclosed\n---\n"})
+def test_status_refuses_a_project_with_a_broken_config(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/config.yaml": "model: [unclosed\n"})
     result = agents("-C", str(project), "status")
     assert result.code == 2
-    assert result.err.splitlines()[0].startswith("error: .agents/tasks/bad.md:3: YAML syntax error")
+    assert result.err.splitlines()[0].startswith("error: .agents/config.yaml:2: YAML syntax error")
     assert "hint: fix them; `agents validate` lists every problem" in result.err
 
 
@@ -178,12 +178,6 @@ def test_json_errors_are_json_too(tmp_path: Path, agents) -> None:  # type: igno
 def test_global_options_after_the_verb_get_a_hint(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     result = agents("status", "-C", str(project))
     assert result.code == 2 and "global options go before the verb" in result.err
-
-
-def test_roles_with_a_broken_role_file_exit_2(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
-    write_files(project, {".agents/roles/r2.md": "---\nname: r2\ndescrption: x\n---\n"})
-    result = agents("-C", str(project), "roles")
-    assert result.code == 2 and "unknown key 'descrption' - did you mean 'description'?" in result.err
 
 
 def test_handwritten_handoffs_are_checked(project: Path, agents) -> None:  # type: ignore[no-untyped-def]

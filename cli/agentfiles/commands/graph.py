@@ -17,6 +17,7 @@ _FILL = {
     "blocked": "#e5dbff",
     "failed": "#ffc9c9",
     "rejected": "#ffc9c9",
+    "invalid": "#ff8787",
 }
 
 
@@ -78,30 +79,44 @@ def graph_command(
     json_output: bool = typer.Option(False, "--json", help="Print nodes and edges as one JSON object."),
 ) -> int:
     """Print the task graph: nodes labelled with state, kind and execution mode, edges with the link (needs, handoff, reads)."""
+    from agentfiles.core.graph import Edge
     from agentfiles.storage.workspace import open_workspace
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
     workspace = open_workspace(opts.directory)
-    workspace.require_loaded()
     states = workspace.states()
-    tasks = workspace.project.tasks
+    project = workspace.project
+    tasks = project.tasks
+
     def kind(task_id: str) -> str:
-        task = tasks[task_id].model
-        return "command" if task.is_command else "agent"
+        if task_id not in tasks:
+            return "invalid"
+        return "command" if tasks[task_id].model.is_command else "agent"
+
+    def modes(task_id: str) -> list[str]:
+        return tasks[task_id].model.modes if task_id in tasks else []
 
     def label(task_id: str) -> str:
-        return f"{kind(task_id)} · {' + '.join(tasks[task_id].model.modes)}"
+        return " · ".join([kind(task_id), *([" + ".join(modes(task_id))] if modes(task_id) else [])])
 
-    # A foreach task is one node (its state sums up its items'), as it is one file.
-    nodes = [(task_id, states[task_id].state, label(task_id)) for task_id in states if task_id in tasks]
-    edges = workspace.graph.edges
+    # A foreach task is one node (its state sums up its items'), as it is one file; a task whose file
+    # cannot be loaded is a node too, marked invalid, with the needs that could still be read.
+    shown = set(tasks) | set(project.broken_tasks)
+    nodes = [(task_id, states[task_id].state, label(task_id)) for task_id in states if task_id in shown]
+    edges = workspace.graph.edges + [
+        Edge(need, task_id, "needs") for task_id, needs in project.broken_tasks.items() for need in needs
+    ]
+    for task_id, state, _ in nodes:
+        if state == "invalid":
+            out.diagnostic("warning", f"{task_id}: {states[task_id].reasons[0]}", "`agents validate` lists every problem")
     if out.json_mode:
         out.json(
             "graph",
             {
                 "nodes": [
-                    {"id": t, "state": s, "kind": kind(t), "modes": tasks[t].model.modes} for t, s, _ in nodes
+                    {"id": t, "state": s, "kind": kind(t), "modes": modes(t), "reasons": states[t].reasons}
+                    for t, s, _ in nodes
                 ],
                 "edges": [
                     {"from": e.source, "to": e.target, "kind": e.kind, "path": e.detail or None} for e in edges

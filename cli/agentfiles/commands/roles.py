@@ -6,7 +6,6 @@
 import typer
 
 from agentfiles.commands.output import Options
-from agentfiles.errors import ConventionError
 
 
 def roles_command(
@@ -19,13 +18,11 @@ def roles_command(
     opts: Options = ctx.obj
     out = opts.out(json_output)
     workspace = open_workspace(opts.directory)
+    workspace.require_usable()
     project = workspace.project
     role_dirs = (".agents/roles/", ".claude/agents/")
-    broken = [d for d in project.errors if (d.file or "").startswith(role_dirs)]
-    if broken:
-        raise ConventionError(
-            f"{len(broken)} problem(s) in role files", diagnostics=broken, hint="fix them; `agents validate` lists every problem"
-        )
+    # A role file that cannot be read is left out and said so; the others are listed.
+    skipped = [d for d in project.diagnostics if (d.file or "").startswith(role_dirs)]
     rows = []
     for name in sorted(project.roles):
         entry = project.roles[name]
@@ -42,8 +39,10 @@ def roles_command(
             }
         )
     if out.json_mode:
-        out.json("roles", {"roles": rows})
+        out.json("roles", {"roles": rows, "problems": [d.to_json() for d in skipped]})
         return 0
+    for diag in skipped:
+        out.diagnostic("warning", f"{diag.where}{diag.message}", diag.hint)
     if not rows:
         out.line("No roles yet: run `agents init`, or add one with `agents new role NAME`.")
         return 0

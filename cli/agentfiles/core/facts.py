@@ -22,9 +22,13 @@ class TaskFacts:
     command: bool
     item: str | None = None  # set on one item of a foreach task
     family: bool = False  # a foreach task itself: it needs its items and never runs
+    invalid: str | None = None  # why the task cannot be used (its file, handoff or role failed to load)
 
     def to_json(self) -> list[Any]:
-        return [self.id, self.needs, self.inputs, self.outputs, self.definition, self.command, self.item, self.family]
+        return [
+            self.id, self.needs, self.inputs, self.outputs, self.definition, self.command, self.item, self.family,
+            self.invalid,
+        ]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> TaskFacts:
@@ -98,8 +102,14 @@ def facts_of(project: Project) -> Facts:
 
     tasks: dict[str, TaskFacts] = {}
     foreach: dict[str, tuple[str, list[str]]] = {}
+    for task_id, needs in project.broken_tasks.items():
+        tasks[task_id] = TaskFacts(task_id, list(needs), [], [], "", False, invalid=project.invalid_reason(task_id))
     for task_id, entry in project.tasks.items():
         task = entry.model
+        invalid = project.invalid_reason(task_id)
+        if invalid is not None:
+            tasks[task_id] = TaskFacts(task_id, list(task.needs), [], [], "", task.is_command, invalid=invalid)
+            continue
         if task.foreach:
             items = items_of(project.layout.root, task.foreach)
             foreach[task_id] = (task.foreach, items)

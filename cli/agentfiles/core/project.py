@@ -26,6 +26,13 @@ class Entry(Generic[M]):
         return self.locate(tuple(loc))
 
 
+_DOCUMENT_FOLDERS = (".agents/tasks/", ".agents/handoffs/", ".agents/roles/", ".claude/agents/")
+
+
+def _in_one_document(rel: str | None) -> bool:
+    return bool(rel) and rel.startswith(_DOCUMENT_FOLDERS) and rel.count("/") == 2  # type: ignore[union-attr]
+
+
 @dataclass
 class Project:
     layout: Layout
@@ -47,6 +54,31 @@ class Project:
     @property
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def fatal(self) -> list[Diagnostic]:
+        """Load errors no command can work around: in the config, or in the layout itself. An error in
+        one task, role or handoff file leaves the rest of the project usable."""
+        return [d for d in self.errors if not _in_one_document(d.file)]
+
+    def problem_of(self, rel: str) -> Diagnostic | None:
+        """The first load error of one file, if it could not be loaded."""
+        return next((d for d in self.errors if d.file == rel), None)
+
+    def invalid_reason(self, task_id: str) -> str | None:
+        """Why a task cannot be used as it is: its file, its handoff or its named role failed to load."""
+        layout = self.layout
+        if task_id in self.broken_tasks:
+            problem = self.problem_of(layout.rel(layout.task_file(task_id)))
+            return f"{problem.where}{problem.message}" if problem else "the task file cannot be loaded"
+        handoff = self.problem_of(layout.rel(layout.handoff_file(task_id)))
+        if handoff is not None:
+            return f"its handoff cannot be loaded: {handoff.where}{handoff.message}"
+        entry = self.tasks.get(task_id)
+        role = entry.model.role if entry else None
+        if role and role in self.broken_roles and role not in self.roles:
+            return f"role '{role}' cannot be loaded (`agents roles` says why)"
+        return None
 
     def doer_role(self, task: Task) -> str | None:
         """The role that carries out a task when it is named (not selected by labels)."""

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from agentfiles.core.models import Role
     from agentfiles.core.project import Project
 
-State = Literal["pending", "blocked", "ready", "done", "stale", "failed", "rejected"]
-STATES: tuple[State, ...] = ("done", "stale", "ready", "pending", "blocked", "failed", "rejected")
+State = Literal["pending", "blocked", "ready", "done", "stale", "failed", "rejected", "invalid"]
+STATES: tuple[State, ...] = ("done", "stale", "ready", "pending", "blocked", "failed", "rejected", "invalid")
 
 
 @dataclass
@@ -72,7 +72,7 @@ def current_definition(project: Project, task_id: str, item: str | None = None, 
     )
 
 
-_WORST_FIRST: tuple[State, ...] = ("failed", "rejected", "blocked", "stale", "ready", "pending")
+_WORST_FIRST: tuple[State, ...] = ("invalid", "failed", "rejected", "blocked", "stale", "ready", "pending")
 
 
 def _family(task_id: str, items: list[str], states: dict[str, TaskState]) -> TaskState:
@@ -97,7 +97,7 @@ def _never_run(task_id: str, needs: list[str], states: dict[str, TaskState]) -> 
     waiting = [n for n in needs if n not in states or states[n].state != "done"]
     if not waiting:
         return TaskState(task_id, "ready", ["never run"])
-    stuck = [n for n in waiting if n not in states or states[n].state in ("failed", "rejected", "blocked")]
+    stuck = [n for n in waiting if n not in states or states[n].state in ("failed", "rejected", "blocked", "invalid")]
     if stuck:
         reasons = [
             f"need {n} is {states[n].state}" if n in states else f"need {n} does not exist" for n in stuck
@@ -165,6 +165,9 @@ def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, 
         task = facts.tasks[task_id]
         if task.family:
             states[task_id] = _family(task_id, task.needs, states)
+            continue
+        if task.invalid is not None:
+            states[task_id] = TaskState(task_id, "invalid", [task.invalid])
             continue
         handoff = facts.handoffs.get(task_id)
         if handoff is None:

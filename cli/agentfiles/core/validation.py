@@ -21,10 +21,10 @@ class _Checker:
         self.known_roles = set(project.roles) | project.broken_roles
         self.outputs = OutputIndex({t: e.model for t, e in project.tasks.items()})
 
-    def error(self, entry: Entry[Task] | None, line: int | None, message: str, hint: str | None = None) -> None:
+    def error(self, entry: Entry[Task] | None, line: int | None, message: str, hint: str) -> None:
         self.found.append(Diagnostic("error", message, entry.path if entry else None, line, hint))
 
-    def warning(self, entry: Entry[Task] | None, line: int | None, message: str, hint: str | None = None) -> None:
+    def warning(self, entry: Entry[Task] | None, line: int | None, message: str, hint: str) -> None:
         self.found.append(Diagnostic("warning", message, entry.path if entry else None, line, hint))
 
     def unknown(self, kind: str, name: str, known: set[str], where: str = "") -> str:
@@ -37,9 +37,13 @@ class _Checker:
     def roles(self, task_id: str, entry: Entry[Task]) -> None:
         task = entry.model
         roles_hint = "see `agents roles` for the registry, or create one with `agents new role NAME`"
+        verifier = self.project.verifier_of(task)
         if task.role and task.role not in self.known_roles:
             self.error(entry, entry.line("role"), self.unknown("role", task.role, self.known_roles), roles_hint)
-        verifier = self.project.verifier_of(task)
+        for key, name in (("role", task.role), ("verifier", verifier)):
+            if name and name in self.project.broken_roles and name not in self.project.roles:
+                self.error(entry, entry.line(key), f"role '{name}' cannot be loaded, so this task cannot run",
+                           "fix the role file (`agents roles` says what is wrong with it)")
         if task.verifier and task.verifier not in self.known_roles:
             self.error(
                 entry, entry.line("verifier"), self.unknown("verifier role", task.verifier, self.known_roles), roles_hint
@@ -61,7 +65,8 @@ class _Checker:
         for index, name in enumerate(task.participants):
             if name not in self.known_roles:
                 self.error(
-                    entry, entry.line("participants", index), self.unknown("participant role", name, self.known_roles)
+                    entry, entry.line("participants", index), self.unknown("participant role", name, self.known_roles),
+                    roles_hint,
                 )
         if task.select is not None and task.route == "labels":
             # The verifier is never a candidate: the doer must not be its own checker.
@@ -93,7 +98,8 @@ class _Checker:
                 continue
             line = entry.line("inputs", index)
             if spec.handoff not in self.known_tasks:
-                self.error(entry, line, self.unknown("task", spec.handoff, self.known_tasks, "in a handoff input"))
+                self.error(entry, line, self.unknown("task", spec.handoff, self.known_tasks, "in a handoff input"),
+                           "`handoff:` names a task id: the name of a file in .agents/tasks/ without .md")
             elif spec.handoff in self.project.tasks and not self._requires(task_id, spec.handoff):
                 self.warning(
                     entry,
@@ -132,28 +138,38 @@ class _Checker:
         root = self.project.layout.root
         for index, path in enumerate(task.outputs):
             line = entry.line("outputs", index)
+            exact = "list each file the step writes, e.g. out/report.md"
             if has_glob(path):
-                self.error(entry, line, f"output '{path}' is a glob; outputs are the exact files a step writes")
+                self.error(entry, line, f"output '{path}' is a glob; outputs are the exact files a step writes", exact)
             elif path == AGENTS_DIR or path.startswith(AGENTS_DIR + "/"):
-                self.error(entry, line, f"output '{path}' is inside {AGENTS_DIR}/, which the runner owns")
+                self.error(entry, line, f"output '{path}' is inside {AGENTS_DIR}/, which the runner owns",
+                           "write outputs elsewhere; the runner writes the handoff and the run record itself")
             elif escapes_root(root, path):
-                self.error(entry, line, f"output '{path}' leaves the repository through a symlink")
+                self.error(entry, line, f"output '{path}' leaves the repository through a symlink",
+                           "outputs must stay inside the repository; replace the link by a folder")
             elif (root / path).is_dir():
-                self.error(entry, line, f"output '{path}' is a folder; outputs are the exact files a step writes")
+                self.error(entry, line, f"output '{path}' is a folder; outputs are the exact files a step writes", exact)
             if "{item}" in path and not task.foreach:
-                self.error(entry, line, f"output '{path}' uses {{item}} but the task has no `foreach`")
+                self.error(entry, line, f"output '{path}' uses {{item}} but the task has no `foreach`",
+                           "add `foreach: <glob>`, or write the path out")
         if len(set(task.outputs)) != len(task.outputs):
-            self.warning(entry, entry.line("outputs"), "an output is listed twice")
+            self.warning(entry, entry.line("outputs"), "an output is listed twice", "remove the repeated entry")
         for index, spec in enumerate(task.inputs):
             if spec.path is None:
                 continue
             line = entry.line("inputs", index)
             if "{item}" in spec.path:
                 if not task.foreach:
-                    self.error(entry, line, f"input '{spec.path}' uses {{item}} but the task has no `foreach`")
+                    self.error(entry, line, f"input '{spec.path}' uses {{item}} but the task has no `foreach`",
+                               "add `foreach: <glob>`, or write the path out")
+                continue
+            if spec.path == ".":
+                self.error(entry, line, "input '.' is the whole repository, .agents/ and the step's own outputs "
+                           "included", "declare the folders or globs the step reads, e.g. src/ or docs/*.md")
                 continue
             if not has_glob(spec.path) and escapes_root(root, spec.path):
-                self.error(entry, line, f"input '{spec.path}' leaves the repository through a symlink")
+                self.error(entry, line, f"input '{spec.path}' leaves the repository through a symlink",
+                           "inputs must stay inside the repository; declare the link's target instead")
                 continue
             producers = self.outputs.covering(spec.path)
             for path, owner in producers:
@@ -168,7 +184,8 @@ class _Checker:
                 files = expand_path_input(root, spec.path)
                 outside = [f for f in files if escapes_root(root, f)]
                 for rel in outside:
-                    self.error(entry, line, f"input '{rel}' leaves the repository through a symlink")
+                    self.error(entry, line, f"input '{rel}' leaves the repository through a symlink",
+                               "inputs must stay inside the repository; declare the link's target instead")
                 if not files:
                     self.warning(
                         entry,
@@ -230,7 +247,8 @@ class _Checker:
         if entry is not None and verifier and verifier not in self.known_roles:
             self.found.append(
                 Diagnostic("error", self.unknown("verifier role", verifier, self.known_roles), entry.path,
-                           entry.line("verifier"))
+                           entry.line("verifier"),
+                           "`verifier:` names a role of .agents/roles/ or .claude/agents/ (`agents roles`)")
             )
 
 
@@ -248,3 +266,33 @@ def validate_project(project: Project, graph: TaskGraph | None = None) -> list[D
     checker.shared_outputs()
     checker.handoffs()
     return sorted([*project.diagnostics, *checker.found], key=lambda d: (d.severity != "error", *d.sort_key()))
+
+
+def scoped_to(project: Project, targets: list[str], found: list[Diagnostic]) -> list[Diagnostic]:
+    """The problems that concern running `targets`: those of their files, of every task they need, of
+    the roles they use, and every problem outside task, role and handoff files (config, CLAUDE.md)."""
+    from agentfiles.core.foreach import family_of
+
+    needs = {t: e.model.needs for t, e in project.tasks.items()}
+    needs.update(project.broken_tasks)
+    closure: set[str] = set()
+    stack = [family_of(t) for t in targets]
+    while stack:
+        task_id = stack.pop()
+        if task_id not in closure:
+            closure.add(task_id)
+            stack.extend(n for n in needs.get(task_id, []) if n in needs)
+    layout = project.layout
+    files: set[str] = set()
+    for task_id in closure:
+        files.add(layout.rel(layout.task_file(task_id)))
+        files.add(layout.rel(layout.handoff_file(task_id)))
+        entry = project.tasks.get(task_id)
+        if entry is None:
+            continue
+        task = entry.model
+        for name in (task.role, project.verifier_of(task), *task.participants):
+            if name:
+                files.update((layout.rel(layout.role_file(name)), f".claude/agents/{name}.md"))
+    folders = (".agents/tasks/", ".agents/handoffs/", ".agents/roles/", ".claude/agents/")
+    return [d for d in found if not (d.file or "").startswith(folders) or d.file in files]

@@ -63,12 +63,19 @@ class RunResult:
 
 
 def _check_project(workspace: Workspace, targets: list[str]) -> None:
-    workspace.require_loaded()
+    """Refuse to run on problems in what the run would use; with targets, a broken file elsewhere in the
+    project does not stop them."""
+    from agentfiles.core.validation import scoped_to
+
+    workspace.require_usable()
     errors = [d for d in workspace.validate() if d.severity == "error"]
+    if targets:
+        errors = scoped_to(workspace.project, targets, errors)
     if errors:
-        raise ConventionError(
-            f"{len(errors)} problem(s) in the project's files", diagnostics=errors, hint="fix them, then run again"
-        )
+        hint = "fix them, then run again"
+        if not targets:
+            hint += "; `agents run TASK` runs a task whose own files and needs are valid"
+        raise ConventionError(f"{len(errors)} problem(s) in the project's files", diagnostics=errors, hint=hint)
     known = workspace.facts().tasks if any("@" in t for t in targets) else workspace.project.tasks
     unknown = [t for t in targets if t not in known]
     if unknown:

@@ -37,20 +37,28 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 def markdown_names(folder: Path) -> list[str]:
     """The `*.md` file names directly in `folder`, sorted; dotfiles, `_`-files and READMEs are not
     convention files."""
+    return markdown_listing(folder)[0]
+
+
+def markdown_listing(folder: Path) -> tuple[list[str], list[str], bool]:
+    """`markdown_names`, the names ending in `.md` that are not files (a folder named `x.md`), and
+    whether `folder` exists but is not a folder: what a loader must report instead of skipping."""
+    names: list[str] = []
+    odd: list[str] = []
     try:
         with os.scandir(folder) as it:
-            names = [
-                e.name
-                for e in it
-                if e.name.endswith(".md")
-                and not e.name.startswith((".", "_"))
-                and e.name not in SKIPPED_NAMES
-                and e.is_file()
-            ]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+            for e in it:
+                name = e.name
+                if not name.endswith(".md") or name.startswith((".", "_")) or name in SKIPPED_NAMES:
+                    continue
+                (names if e.is_file() else odd).append(name)
+    except FileNotFoundError:
+        return [], [], False
+    except NotADirectoryError:
+        return [], [], True
     names.sort()
-    return names
+    odd.sort()
+    return names, odd, False
 
 
 def text_reader(folder: Path, missing_ok: bool = False) -> Callable[[str], str]:

@@ -3,9 +3,8 @@ at the first."""
 
 from __future__ import annotations
 
-import re
-
 import os
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +15,7 @@ from agentfiles.core.models import Config, Handoff, Role, Task
 from agentfiles.core.paths import Layout, is_valid_id
 from agentfiles.core.project import Entry, Project
 from agentfiles.storage.cache import StatCache, signature
-from agentfiles.storage.files import markdown_names
+from agentfiles.storage.files import markdown_listing
 from agentfiles.storage.documents import (
     DocumentError,
     SourceMap,
@@ -26,10 +25,6 @@ from agentfiles.storage.documents import (
 )
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def markdown_files(folder: Path) -> list[Path]:
-    return [folder / name for name in markdown_names(folder)]
 
 
 def _hint_for(message: str) -> str | None:
@@ -48,6 +43,8 @@ def _hint_for(message: str) -> str | None:
         return "a convention file starts with a '---' line, YAML, and a closing '---' line"
     if "not UTF-8" in message:
         return "save the file as UTF-8"
+    if "must be a mapping" in message:
+        return "write `key: value` lines; docs/convention.md lists the keys"
     if "is absolute" in message or "contains '..'" in message or "inside .git" in message:
         return "write paths relative to the repository root, with forward slashes"
     if "not a valid task id" in message:
@@ -66,12 +63,13 @@ class _Loader:
         self.layout = layout
         self.cache = cache
         self.diagnostics: list[Diagnostic] = []
+        self.odd: list[Path] = []  # entries named like convention files that are not files
 
     def error(self, message: str, file: str | None, line: int | None = None, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic("error", message, file, line, hint))
+        self.diagnostics.append(Diagnostic("error", message, file, line, hint or _hint_for(message)))
 
     def warning(self, message: str, file: str | None, line: int | None = None, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic("warning", message, file, line, hint))
+        self.diagnostics.append(Diagnostic("warning", message, file, line, hint or _hint_for(message)))
 
     def validate(
         self, model: type[M], data: dict[str, Any], rel: str, source: SourceMap, *, lenient_keys: bool = False
@@ -128,37 +126,58 @@ class _Loader:
         except FileNotFoundError:
             self.error("missing project config", rel, hint="run `agents init` to create it")
             return Config(), None
-        except (DocumentError, OSError) as exc:
-            self.error(str(getattr(exc, "message", exc)), rel)
+        except DocumentError as exc:
+            self.error(exc.message, rel, exc.line, _hint_for(exc.message))
+            return Config(), None
+        except OSError as exc:
+            what = "a folder" if path.is_dir() else exc.strerror
+            self.error(f"cannot read the project config: {what}", rel,
+                       hint="it must be a YAML file; `agents init` in a scratch repository shows one")
             return Config(), None
         source = SourceMap(text, 1)
         try:
             data = load_yaml_text(text) or {}
         except DocumentError as exc:
-            self.error(exc.message, rel, exc.line)
+            self.error(exc.message, rel, exc.line, _hint_for(exc.message))
             return Config(), None
         if not isinstance(data, dict):
-            self.error("the config must be a mapping of keys to values", rel, 1)
+            message = "the config must be a mapping of keys to values"
+            self.error(message, rel, 1, _hint_for(message))
             return Config(), None
         parsed = self.validate(Config, data, rel, source)
         if parsed is None:
             return Config(), None
         return parsed, Entry(model=parsed, body="", path=rel, locate=source.line)
 
+    def listing(self, folder: Path, kind: str) -> list[Path]:
+        """The markdown files of a convention folder; a folder that is a file, or an entry `x.md` that is
+        not a file, is an error rather than nothing at all."""
+        names, odd, not_a_folder = markdown_listing(folder)
+        rel = self.layout.rel(folder)
+        if not_a_folder:
+            self.error(f"{rel} is a file, but it must be the folder of the {kind} files", rel,
+                       hint=f"move the file away and create the folder: mkdir -p {rel}")
+        for name in odd:
+            what = "a folder" if (folder / name).is_dir() else "not a regular file"
+            self.error(f"{rel}/{name} is {what}; a {kind} is a markdown file", f"{rel}/{name}",
+                       hint=f"replace it with a file, or rename it so that it does not end in .md")
+            self.odd.append(folder / name)
+        return [folder / name for name in names]
+
     def roles(self, broken: set[str]) -> dict[str, Entry[Role]]:
         roles: dict[str, Entry[Role]] = {}
-        for folder, origin, lenient in (
+        for folder, origin, foreign in (
             (self.layout.claude_agents, ".claude/agents", True),
             (self.layout.roles, ".agents/roles", False),
         ):
-            for path in markdown_files(folder):
-                entry = self.document(path, Role, lenient_keys=lenient)
+            for path in self.listing(folder, "role"):
+                entry = self._foreign(path) if foreign else self.document(path, Role)
                 if entry is None:
                     broken.add(path.stem)
                     continue
                 entry.origin = origin
                 name = entry.model.name
-                if not lenient and name != path.stem:
+                if not foreign and name != path.stem:
                     self.error(
                         f"role name '{name}' differs from the file name '{path.stem}'",
                         entry.path,
@@ -168,19 +187,37 @@ class _Loader:
                     broken.add(path.stem)
                     continue
                 if not is_valid_id(name):
-                    self.error(
+                    report = self.warning if foreign else self.error
+                    report(
                         f"role name '{name}' is not valid (lowercase letters, digits, '.', '_', '-')",
                         entry.path,
                         entry.line("name"),
+                        hint="rename the role; tasks name roles by this name",
                     )
                     broken.add(name)
                     continue
                 roles[name] = entry
+        for folder in (self.layout.claude_agents, self.layout.roles):
+            broken.update(p.stem for p in self.odd if p.parent == folder)
         return roles
+
+    def _foreign(self, path: Path) -> Entry[Role] | None:
+        """A role file of Claude Code's (.claude/agents/): agents does not own it, so what it cannot read
+        is a warning and the role is left out (a task that names it is the error), as Claude Code does."""
+        mark = len(self.diagnostics)
+        entry = self.document(path, Role, lenient_keys=True)
+        if entry is None:
+            for i in range(mark, len(self.diagnostics)):
+                d = self.diagnostics[i]
+                self.diagnostics[i] = Diagnostic(
+                    "warning", f"{d.message}; this Claude Code subagent is left out", d.file, d.line,
+                    f"{d.hint or 'fix the file'} (a task that names this role is an error until then)",
+                )
+        return entry
 
     def tasks(self, broken: dict[str, list[str]]) -> dict[str, Entry[Task]]:
         tasks: dict[str, Entry[Task]] = {}
-        for path in markdown_files(self.layout.tasks):
+        for path in self.listing(self.layout.tasks, "task"):
             task_id = path.stem
             if not is_valid_id(task_id):
                 self.error(
@@ -188,12 +225,14 @@ class _Loader:
                     self.layout.rel(path),
                     hint="rename the file: the task id is the file name without .md",
                 )
+                broken[task_id] = []
                 continue
             entry = self.document(path, Task)
             if entry is None:
                 broken[task_id] = self._raw_needs(path)
                 continue
             tasks[task_id] = entry
+        broken.update((p.stem, []) for p in self.odd if p.parent == self.layout.tasks)
         return tasks
 
     @staticmethod
@@ -208,7 +247,7 @@ class _Loader:
 
     def handoffs(self) -> dict[str, Entry[Handoff]]:
         handoffs: dict[str, Entry[Handoff]] = {}
-        for path in markdown_files(self.layout.handoffs):
+        for path in self.listing(self.layout.handoffs, "handoff"):
             entry = self.document(path, Handoff)
             if entry is None:
                 continue
@@ -217,6 +256,7 @@ class _Loader:
                     f"handoff names task '{entry.model.task}' but its file is {path.name}",
                     entry.path,
                     entry.line("task"),
+                    hint="a handoff is written by `agents run`; restore it with `git checkout -- FILE`",
                 )
                 continue
             handoffs[path.stem] = entry

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from agentfiles.core.graph import TaskGraph
     from agentfiles.core.project import Project
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 def convention_files(layout: Layout) -> dict[str, list[int]]:
@@ -88,13 +88,12 @@ class Workspace:
 
     def require_loaded(self) -> None:
         """Raise when a file could not be loaded at all: a command must not act on half a project."""
-        errors = self.project.errors
-        if errors:
-            raise ConventionError(
-                f"{len(errors)} problem(s) in the project's files",
-                diagnostics=errors,
-                hint="fix them; `agents validate` lists every problem",
-            )
+        _refuse(self.project.errors)
+
+    def require_usable(self) -> None:
+        """Raise when the config or the layout itself is broken; a broken task, role or handoff file
+        leaves the rest usable (read verbs mark it, `run` refuses only what depends on it)."""
+        _refuse(self.project.fatal)
 
     def validate(self) -> list[Diagnostic]:
         from agentfiles.core.validation import validate_project
@@ -139,7 +138,7 @@ class Workspace:
             if facts is not None and self._items_unchanged(facts):
                 self._facts = facts
                 return facts
-        self.require_loaded()
+        self.require_usable()
         from agentfiles.core.facts import facts_of
 
         self._facts = facts_of(self.project)
@@ -158,6 +157,15 @@ class Workspace:
             self._states = derive_states(self.root, self.facts(), self.hasher())
             self.hashes.save(self.root)
         return self._states
+
+
+def _refuse(errors: list[Diagnostic]) -> None:
+    if errors:
+        raise ConventionError(
+            f"{len(errors)} problem(s) in the project's files",
+            diagnostics=errors,
+            hint="fix them; `agents validate` lists every problem",
+        )
 
 
 def _read_index(path: Path) -> dict[str, Any] | None:

@@ -1,0 +1,173 @@
+"""A project with broken files: read verbs show what they can and mark the rest, `run` refuses only what
+depends on a broken file, `validate` lists every problem with a hint, and nothing is skipped in silence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import git, task_text, write_files
+
+BROKEN_TASK = "---\ntitle: [unclosed\nrun: 'true'\n---\n"
+# The frontmatter of a public Claude Code subagent: strict YAML rejects the unquoted `: ` in the description.
+FOREIGN_ROLE = (
+    "---\nname: privacy-officer\ndescription: Reviews data handling. Triggers on: 'GDPR', 'privacy policy'\n"
+    "tools: Read, Grep\n---\n\nYou review privacy.\n"
+)
+
+
+@pytest.fixture
+def broken(project: Path) -> Path:
+    """Two valid command tasks, one broken task file, and a task that needs the broken one."""
+    write_files(project, {
+        ".agents/tasks/other.md": task_text("Other", run="echo ok > out.txt", outputs=["out.txt"]),
+        ".agents/tasks/bad.md": BROKEN_TASK,
+        ".agents/tasks/after-bad.md": task_text("After", run="true", needs=["bad"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    return project
+
+
+def test_status_marks_a_broken_task_and_shows_the_rest(broken: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(broken), "status")
+    assert result.code == 0, result.err
+    rows = {line.split()[1]: line for line in result.out.splitlines() if line and not line[0].isdigit()}
+    assert rows["bad"].startswith("invalid")
+    assert ".agents/tasks/bad.md:3: YAML syntax error" in rows["bad"]
+    assert rows["other"].startswith("ready")
+    assert rows["after-bad"].startswith("blocked") and "need bad is invalid" in rows["after-bad"]
+    tasks = {t["id"]: t for t in agents("-C", str(broken), "status", "--json").json["tasks"]}
+    assert tasks["bad"]["state"] == "invalid" and tasks["bad"]["reasons"][0].startswith(".agents/tasks/bad.md:3:")
+    # the cached facts say the same on the next run
+    assert agents("-C", str(broken), "status", "--json").json["tasks"] == list(tasks.values())
+    assert agents("-C", str(broken), "validate").code == 2
+
+
+def test_graph_shows_the_broken_task_as_a_node(broken: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(broken), "graph", "--json")
+    assert result.code == 0, result.err
+    nodes = {n["id"]: n for n in result.json["nodes"]}
+    assert nodes["bad"]["state"] == "invalid" and nodes["bad"]["kind"] == "invalid"
+    assert {"from": "bad", "to": "after-bad", "kind": "needs", "path": None} in result.json["edges"]
+    assert "warning: bad: .agents/tasks/bad.md:3" in result.err
+    assert agents("-C", str(broken), "graph").code == 0
+
+
+def test_run_of_a_valid_task_is_not_stopped_by_a_broken_one(broken: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(broken), "run", "other")
+    assert result.code == 0, result.err
+    assert (broken / "out.txt").read_text() == "ok\n"
+    needing = agents("-C", str(broken), "run", "after-bad")
+    assert needing.code == 2 and ".agents/tasks/bad.md:3" in needing.err and "hint:" in needing.err
+    everything = agents("-C", str(broken), "run")
+    assert everything.code == 2 and "`agents run TASK` runs a task whose own files and needs are valid" in everything.err
+
+
+def test_a_claude_code_subagent_strict_yaml_rejects_is_left_out(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".claude/agents/privacy-officer.md": FOREIGN_ROLE,
+                          ".agents/tasks/other.md": task_text("Other", run="true")})
+    roles = agents("-C", str(project), "roles")
+    assert roles.code == 0, roles.err
+    assert "developer" in roles.out and "privacy-officer" not in roles.out
+    assert "warning: .claude/agents/privacy-officer.md:3: YAML syntax error" in roles.err
+    assert "left out" in roles.err and "hint:" in roles.err
+    problems = agents("-C", str(project), "roles", "--json").json["problems"]
+    assert problems[0]["file"] == ".claude/agents/privacy-officer.md" and problems[0]["severity"] == "warning"
+    assert agents("-C", str(project), "status").code == 0
+    assert agents("-C", str(project), "validate").code == 0  # a warning: agents does not own the file
+    write_files(project, {".agents/tasks/private.md": task_text("P", role="privacy-officer")})
+    status = agents("-C", str(project), "status", "--json").json["tasks"]
+    private = next(t for t in status if t["id"] == "private")
+    assert private["state"] == "invalid" and "role 'privacy-officer' cannot be loaded" in private["reasons"][0]
+    found = agents("-C", str(project), "validate", "--json").json["errors"]
+    assert [e["file"] for e in found] == [".agents/tasks/private.md"] and found[0]["hint"]
+
+
+def test_a_broken_role_of_the_project_is_listed_as_a_problem(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/roles/r2.md": "---\nname: r2\ndescrption: x\n---\n"})
+    result = agents("-C", str(project), "roles")
+    assert result.code == 0 and "developer" in result.out
+    assert "unknown key 'descrption' - did you mean 'description'?" in result.err
+    assert agents("-C", str(project), "validate").code == 2
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["task file is a folder", "tasks folder is a file", "bad task name", "handoff is a folder"],
+)
+def test_what_is_not_a_task_file_is_reported_not_skipped(project: Path, agents, case: str) -> None:  # type: ignore[no-untyped-def]
+    tasks = project / ".agents" / "tasks"
+    if case == "task file is a folder":
+        (tasks / "folder.md").mkdir()
+        where = ".agents/tasks/folder.md"
+    elif case == "tasks folder is a file":
+        tasks.rmdir()
+        tasks.write_text("")
+        where = ".agents/tasks"
+    elif case == "bad task name":
+        write_files(project, {".agents/tasks/Bad Name.md": task_text("Bad", run="true")})
+        where = ".agents/tasks/Bad Name.md"
+    else:
+        write_files(project, {".agents/tasks/t.md": task_text("T", run="true")})
+        (project / ".agents" / "handoffs" / "t.md").mkdir(parents=True)
+        where = ".agents/handoffs/t.md"
+    result = agents("-C", str(project), "validate")
+    assert result.code == 2 and "ok:" not in result.out
+    assert f"error: {where}" in result.err and "hint:" in result.err
+    status = agents("-C", str(project), "status")
+    if case == "tasks folder is a file":
+        assert status.code == 2 and "error: .agents/tasks: .agents/tasks is a file" in status.err
+    else:
+        assert status.code == 0 and "invalid" in status.out and where in status.out
+
+
+def test_the_whole_repository_as_an_input_is_refused(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="true", inputs=["./"])})
+    found = agents("-C", str(project), "validate", "--json").json["errors"]
+    assert [e["message"] for e in found] == [
+        "input '.' is the whole repository, .agents/ and the step's own outputs included"
+    ]
+    assert "declare the folders or globs" in found[0]["hint"]
+
+
+BROKEN_CONFIGS = {
+    "yaml": "model: [\n",
+    "not a mapping": "- a\n",
+    "not utf-8": b"\xff\xfe",
+    "unknown verifier": "verifier: nobody\n",
+    "a folder": None,
+    "schema": "jobs: 0\nfoo: 1\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_CONFIGS))
+def test_every_config_problem_has_a_hint(project: Path, agents, kind: str) -> None:  # type: ignore[no-untyped-def]
+    config = project / ".agents" / "config.yaml"
+    config.unlink()
+    text = BROKEN_CONFIGS[kind]
+    if text is None:
+        config.mkdir()
+    else:
+        config.write_bytes(text if isinstance(text, bytes) else text.encode())
+    found = agents("-C", str(project), "validate", "--json").json["errors"]
+    assert found and all(e["file"] == ".agents/config.yaml" for e in found)
+    assert all(e["hint"] for e in found), found
+    assert "Errno" not in str(found)
+
+
+def test_every_task_problem_has_a_hint(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    (project / "somedir").mkdir()
+    write_files(project, {
+        ".agents/tasks/t.md": task_text(
+            "T", run="true",
+            outputs=[".agents/x.txt", "somedir", "out/*.txt", "o/{item}.txt", "a.txt", "a.txt"],
+            inputs=[{"handoff": "ghost"}, "i/{item}.txt", "missing.txt"],
+        ),
+        ".agents/tasks/u.md": task_text("U", role="nobody", participants=["x", "y"], mode="discussion"),
+    })
+    found = agents("-C", str(project), "validate", "--json").json
+    problems = found["errors"] + found["warnings"]
+    assert len(found["errors"]) >= 8
+    missing = [p["message"] for p in problems if not p["hint"]]
+    assert missing == []

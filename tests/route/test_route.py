@@ -141,17 +141,21 @@ def test_route_eval_prints_the_table_for_a_repository(tmp_path: Path) -> None:
         ("shop/shipping.py", "Charge parcel shipping by weight bands"),
         ("shop/cart.py", "Let the cart remove an item it holds"),
         ("shop/prices.py", "Round total prices to whole cents"),
+        ("tests/test_prices.py", "Test the rounding of total prices"),  # only a test: not a task
         ("shop/shipping.py", "Free shipping for light parcels"),
         ("shop/cart.py", "Count the items in the cart"),
     ]
     for number, (path, message) in enumerate(changes):
         (repo / path).write_text((repo / path).read_text() + f"\n# change {number}\n")
         git(repo, "commit", "-qam", message)
-    done = subprocess.run([sys.executable, str(ROOT / "bench/route_eval.py"), str(repo), "--test-share", "0.5"],
+    done = subprocess.run([sys.executable, str(ROOT / "bench/route_eval.py"), str(repo), "--limit", "4",
+                           "--methods", "route,random,bm25,bm25-strong", "--cache", str(tmp_path / "cache")],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "| route | 3 |" in done.stdout and "| bm25 | 3 |" in done.stdout and "| random | 3 |" in done.stdout
-    assert "all changed files found at 16k" in done.stdout
+    for method in ("route", "random", "bm25", "bm25-strong"):
+        assert f"| {method} | 4 |" in done.stdout
+    assert "| pooled | 4 |" in done.stdout and "all@16k route" in done.stdout
+    assert list((tmp_path / "cache").glob("*/route-*.json"))  # rankings cached per commit
 
 
 def test_route_write_fits_the_task_budget_as_the_runner_counts_it(shop: Path, agents) -> None:  # type: ignore[no-untyped-def]

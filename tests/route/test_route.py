@@ -95,7 +95,7 @@ def test_route_write_puts_the_proposal_into_a_task(shop: Path, agents) -> None: 
     result = agents("-C", str(shop), "route", "discount", "--write")
     assert result.code == 0, result.err
     written = (shop / ".agents/tasks/discount.md").read_text()
-    assert "# chosen by a person" in written and "- shop/prices.py" in written and "- handoff: design" in written
+    assert "# chosen by a person" in written and "- shop/prices.py  # routed" in written and "handoff: design" in written
     assert "docs/guide.md" not in written.split("---")[1] or "guide" in written
     assert agents("-C", str(shop), "validate").code == 0
     json_out = agents("-C", str(shop), "route", "discount", "--json").json
@@ -105,14 +105,14 @@ def test_route_write_puts_the_proposal_into_a_task(shop: Path, agents) -> None: 
 def test_rewrite_inputs_keeps_the_key_comment_and_the_other_lines() -> None:
     text = "---\ntitle: T\ninputs:   # read these\n  - a.py\n  - {handoff: x}\n# next\noutputs: [a.md]\n---\nbody\n"
     picks = [Pick(Ranked("b.py", 1.0, 10, 5, []), "full")]
-    assert rewrite_inputs(text, inputs_block(picks, ["x"])) == (
-        "---\ntitle: T\ninputs:   # read these\n  - b.py\n  - handoff: x\n# next\noutputs: [a.md]\n---\nbody\n")
+    assert rewrite_inputs(text, inputs_block(picks, ["  - handoff: x"])) == (
+        "---\ntitle: T\ninputs:   # read these\n  - handoff: x\n  - b.py  # routed\n# next\noutputs: [a.md]\n---\nbody\n")
 
 
 def test_an_empty_proposal_writes_an_empty_list(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     write_files(project, {".agents/tasks/d.md": task_text("Describe", role="developer", inputs=["CLAUDE.md"],
                                                           outputs=["docs/d.md"])})
-    result = agents("-C", str(project), "route", "d", "--write", "--budget", "1")
+    result = agents("-C", str(project), "route", "d", "--write", "--replace", "--budget", "1")
     assert result.code == 0, result.err
     assert "inputs: []" in (project / ".agents/tasks/d.md").read_text()
     assert agents("-C", str(project), "validate").code == 0
@@ -122,7 +122,7 @@ def test_rewrite_inputs_without_an_inputs_key() -> None:
     text = "---\ntitle: T\nrole: developer\noutputs: [a.md]\n---\nbody\n"
     picks = [Pick(Ranked("b c.py", 1.0, 10, 5, []), "outline")]
     assert rewrite_inputs(text, inputs_block(picks, [])) == (
-        "---\ntitle: T\nrole: developer\ninputs:\n  - {path: \"b c.py\", view: outline}\noutputs: [a.md]\n---\nbody\n")
+        "---\ntitle: T\nrole: developer\ninputs:\n  - {path: \"b c.py\", view: outline}  # routed\noutputs: [a.md]\n---\nbody\n")
 
 
 def test_route_usage_errors(shop: Path, agents) -> None:  # type: ignore[no-untyped-def]

@@ -18,7 +18,14 @@ def route_command(
         None, "--budget", "-b", min=1,
         help="Tokens the proposal may use (default: what the task's context budget leaves for inputs, else 16000).",
     ),
-    write: bool = typer.Option(False, "--write", help="Put the proposal into the task's `inputs` (handoffs kept)."),
+    write: bool = typer.Option(
+        False, "--write",
+        help="Put the proposal into the task's `inputs`, keeping its handoffs, the outputs of the tasks it needs, "
+             "and what was declared by hand.",
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="With --write: replace the inputs declared by hand too (handoffs and needed outputs stay).",
+    ),
     explain: bool = typer.Option(False, "--explain", help="Show every signal's share of each file's score."),
     outlines: bool = typer.Option(True, "--outlines/--no-outlines", help="Take a large file as its outline when that fits."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -34,6 +41,8 @@ def route_command(
     out = opts.out(json_output)
     if (task is None) == (intent is None):
         raise UsageError("give a TASK or --intent TEXT (one of them)", hint="e.g. agents route --intent 'fix the parser' --budget 8000")
+    if replace and not write:
+        raise UsageError("--replace goes with --write", hint="agents route TASK --write --replace")
     if write and task is None:
         raise UsageError("--write needs a TASK to write the inputs of", hint="agents route TASK --write")
     text = intent or ""
@@ -56,7 +65,7 @@ def route_command(
         if write and workspace.project.tasks[task].model.is_command:
             raise UsageError(f"{task} is a command step: its inputs are what its command reads, not a context",
                              hint="route proposes the context of a model step; edit a command step's inputs by hand")
-        text, available = task_intent(workspace.project, task)
+        text, available = task_intent(workspace.project, task, replace)
         if budget is None and available is not None:
             if available <= 0:
                 raise PreconditionError(
@@ -65,7 +74,7 @@ def route_command(
                 )
             budget = available
     proposal = propose(root, text, budget if budget is not None else DEFAULT_BUDGET, outlines=outlines)
-    written = write_proposal(opts.directory, task, proposal) if write and task else None
+    written = write_proposal(opts.directory, task, proposal, replace) if write and task else None
     if out.json_mode:
         out.json("route", {**proposal.to_json(explain), "task": task, "written": written, "seconds": proposal.seconds})
         return 0

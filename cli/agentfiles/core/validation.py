@@ -108,6 +108,21 @@ class _Checker:
                     f"add '{spec.handoff}' to needs",
                 )
 
+        self._reads_what_it_needs(entry)
+
+    def _reads_what_it_needs(self, entry: Entry[Task]) -> None:
+        """A needed task's outputs are what the step waits for: reading none of them usually means an input
+        was lost (a hand edit, an old `route --write`)."""
+        task = entry.model
+        read = {owner for spec in task.inputs if spec.path for _, owner in self.outputs.covering(spec.path)}
+        for index, need in enumerate(task.needs):
+            needed = self.project.tasks.get(need)
+            outputs = [p for p in needed.model.outputs if "{item}" not in p] if needed else []
+            if outputs and need not in read:
+                shown = ", ".join(outputs[:3]) + (", ..." if len(outputs) > 3 else "")
+                self.warning(entry, entry.line("needs", index), f"needs '{need}' but reads none of its outputs ({shown})",
+                             "add the output it works from to `inputs`, or drop the need if it is only about order")
+
     def _requires(self, task_id: str, other: str) -> bool:
         return other == task_id or self.graph.requires(task_id, other)
 

@@ -164,7 +164,7 @@ def test_secrets_are_withheld_unless_declared(project: Path, agents, monkeypatch
     monkeypatch.setenv("DEPLOY_TOKEN", "allowed-value")
     monkeypatch.setenv("PLAIN_SETTING", "visible")
     write_files(project, {".agents/tasks/env.md": task_text(
-        "Env", run="env | sort > env.txt", outputs=["env.txt"], env=["DEPLOY_TOKEN"])})
+        "Env", run="env | sort > env.txt", outputs=["env.txt"], env=["DEPLOY_TOKEN"], publish_secrets=["DEPLOY_TOKEN"])})
     git(project, "add", "-A")
     git(project, "commit", "-qm", "s")
     assert agents("-C", str(project), "run").code == 0

@@ -29,6 +29,8 @@ class PlainProgress:
                 self.out.note(_finish_line(self.out, payload))
             elif kind == "skip":
                 self.out.note(f"skip  {payload.task}: {payload.reason}")  # type: ignore[attr-defined]
+            elif kind == "warning":
+                self.out.diagnostic("warning", str(payload))
 
     def close(self) -> None:
         pass
@@ -85,6 +87,8 @@ class LiveProgress:
                 self.console.print(_finish_line(Output(color=False), payload), highlight=False, markup=False)
             elif kind == "skip":
                 self.console.print(f"skip  {payload.task}: {payload.reason}", highlight=False, markup=False)  # type: ignore[attr-defined]
+            elif kind == "warning":
+                self.console.print(f"warning: {payload}", highlight=False, markup=False)
             self.live.update(self._render())
 
     def close(self) -> None:
@@ -145,6 +149,7 @@ def run_command(
                 "skipped": [{"task": s.task, "reason": s.reason} for s in report.skipped] if report else [],
                 "recovered": result.recovered,
                 "branch": result.branch,
+                "warnings": result.warnings,
                 "previews": [
                     {"step": p.step, "role": p.role, "model": p.model, "tokens": p.tokens, "budget": p.budget,
                      "request": p.request}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 _SECRET_NAME = re.compile(r"(_KEY|_TOKEN|_SECRET)$|PASSWORD|^ANTHROPIC_API_KEY$", re.IGNORECASE)
@@ -44,18 +46,63 @@ def api_configured(base_url: str | None, provider: str, environ: dict[str, str])
 
 
 REDACTED = b"[redacted]"
-MIN_SECRET_LENGTH = 8  # shorter values are too likely to occur by chance to be worth replacing
+# Values shorter than this are too likely to occur by chance to be worth replacing (documented in
+# docs/convention.md, "Secrets").
+MIN_SECRET_LENGTH = 8
 
 
-def secret_values(environ: dict[str, str]) -> list[bytes]:
-    """The values of the secret variables, longest first, as they would appear in a record."""
-    values = {v.encode("utf-8") for k, v in environ.items() if is_secret(k) and len(v) >= MIN_SECRET_LENGTH}
-    return sorted(values, key=len, reverse=True)
+def secret_forms(value: bytes) -> list[bytes]:
+    """The ways a secret's value shows up in a file: as is, JSON-escaped, and base64-encoded (standard
+    and URL-safe, at each of the three alignments it can have inside a longer encoded text)."""
+    forms = {value}
+    escaped = json.dumps(value.decode("utf-8", "replace"))[1:-1].encode("utf-8")
+    forms.add(escaped)
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + value)
+        start = (pad * 4 + 2) // 3  # characters that also encode the padding
+        end = ((pad + len(value)) * 8) // 6  # characters wholly made of the value's bits
+        for form in (encoded, encoded.translate(_URLSAFE)):
+            fragment = form[start:end]
+            if len(fragment) >= MIN_SECRET_LENGTH:
+                forms.add(fragment)
+    return sorted(forms, key=len, reverse=True)
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def secret_values(environ: dict[str, str], keep: list[str] | None = None) -> list[bytes]:
+    """Every form of the values of the secret variables (but those in `keep`), longest first, as they
+    would appear in a record or an output."""
+    return [form for _, form in _secret_forms(environ, keep)]
+
+
+def _secret_forms(environ: dict[str, str], keep: list[str] | None) -> list[tuple[str, bytes]]:
+    kept = set(keep or ())
+    found: dict[bytes, str] = {}
+    for name, value in sorted(environ.items()):
+        if is_secret(name) and name not in kept and len(value) >= MIN_SECRET_LENGTH:
+            for form in secret_forms(value.encode("utf-8")):
+                found.setdefault(form, name)
+    return sorted(((name, form) for form, name in found.items()), key=lambda pair: len(pair[1]), reverse=True)
+
+
+def leaked_secrets(files: dict[str, bytes], environ: dict[str, str], published: list[str]) -> dict[str, list[str]]:
+    """Which secret variables (by name, never value) each of `files` holds, in any of their forms;
+    `published` are the variables the task lets its outputs hold."""
+    forms = _secret_forms(environ, published)
+    found: dict[str, list[str]] = {}
+    for rel, data in files.items():
+        names = sorted({name for name, form in forms if form in data})
+        if names:
+            found[rel] = names
+    return found
 
 
 def redact(data: bytes, secrets: list[bytes]) -> bytes:
-    """`data` with every secret value replaced by `[redacted]`: what the API or a command echoes back
-    (an error quoting the key, a stack trace printing the environment) never lands in git."""
+    """`data` with every secret value (in each of its forms, see `secret_values`) replaced by
+    `[redacted]`: what the API or a command echoes back (an error quoting the key, a stack trace
+    printing the environment) never lands in git."""
     for secret in secrets:
         if secret in data:
             data = data.replace(secret, REDACTED)

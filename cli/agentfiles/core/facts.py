@@ -47,6 +47,7 @@ class HandoffFacts:
     failure: str | None = None  # "kind: detail"
     review_rejected: str | None = None  # the reason, "" when none was given
     failed_criteria: list[str] = field(default_factory=list)
+    isolation: str | None = None  # how the run's processes were confined: os | folder
 
     def to_json(self) -> list[Any]:
         return [
@@ -60,6 +61,7 @@ class HandoffFacts:
             self.failure,
             self.review_rejected,
             self.failed_criteria,
+            self.isolation,
         ]
 
     @classmethod
@@ -156,5 +158,6 @@ def facts_of(project: Project) -> Facts:
             failure=failure,
             review_rejected=review,
             failed_criteria=failed,
+            isolation=h.isolation,
         )
     return Facts(tasks, handoffs, foreach)

@@ -15,8 +15,10 @@ from agentfiles.core.paths import check_repo_path, is_valid_id, is_valid_step_id
 Executor = Literal["auto", "agent", "command", "claude-code"]
 HandoffStatus = Literal["done", "failed", "rejected"]
 FailureKind = Literal[
-    "crash", "hang", "invalid_output", "missing_input", "check_failed", "rejected", "budget", "api", "interrupted"
+    "crash", "hang", "invalid_output", "missing_input", "check_failed", "rejected", "budget", "api", "interrupted",
+    "sandbox_escape", "secret_leak",
 ]
+IsolationMode = Literal["auto", "os", "folder"]  # how a step's processes are confined (docs/convention.md)
 
 
 class Strict(BaseModel):
@@ -134,6 +136,20 @@ class Config(Strict):
     api: ApiSettings = Field(default_factory=ApiSettings)
     commit: CommitPolicy = Field(default_factory=CommitPolicy)
     prices: dict[str, Price] = Field(default_factory=dict)
+    isolation: IsolationMode = "auto"
+    network: bool = False  # may the processes of a step reach the network (an OS-isolated step cannot by default)
+    toolchain: list[str] = Field(default_factory=list)  # more folders steps see read-only (e.g. a virtualenv)
+
+    @field_validator("toolchain")
+    @classmethod
+    def _toolchain_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.strip() or "\0" in path or "\n" in path:
+                raise ValueError(f"toolchain path {path!r} is empty or holds a control character")
+            parts = path.replace("\\", "/").split("/")
+            if ".git" in parts or ".agents" in parts[:1]:
+                raise ValueError(f"toolchain path {path!r} reaches into .git or .agents")
+        return value
 
     def resolve_model(self, name: str | None) -> str:
         """A model alias (or None / `inherit`) to the model id sent to the API."""
@@ -154,6 +170,8 @@ class RoleExtras(Strict):
     labels: dict[str, str | list[str]] = Field(default_factory=dict)
     budget: Budget | None = None
     max_turns: int | None = Field(None, ge=1)
+    isolation: IsolationMode | None = None  # Claude Code's own `isolation` key means something else
+    network: bool | None = None
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -268,6 +286,9 @@ class Task(Strict):
     rounds: int = Field(1, ge=1, le=20)
     model: str | None = None
     max_turns: int | None = Field(None, ge=1)
+    isolation: IsolationMode | None = None
+    network: bool | None = None
+    publish_secrets: list[str] = Field(default_factory=list)  # secret variables its outputs may hold
 
     @model_validator(mode="before")
     @classmethod
@@ -277,7 +298,7 @@ class Task(Strict):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        for key in ("needs", "outputs", "env", "participants", "inputs", "acceptance"):
+        for key in ("needs", "outputs", "env", "participants", "inputs", "acceptance", "publish_secrets"):
             if isinstance(data.get(key), str):
                 data[key] = [data[key]]
         if isinstance(data.get("inputs"), list):
@@ -300,6 +321,10 @@ class Task(Strict):
             raise ValueError("`mode: discussion` needs at least two `participants`")
         if self.participants and self.mode != "discussion":
             raise ValueError("`participants` only apply with `mode: discussion`")
+        unlisted = [name for name in self.publish_secrets if name not in self.env]
+        if unlisted:
+            raise ValueError(f"`publish_secrets` names {', '.join(unlisted)}, not listed under `env:` (a step "
+                             "can only publish a variable it is given)")
         return self
 
     @property
@@ -392,6 +417,7 @@ class Handoff(Strict):
     role: str | None = None
     executor: str | None = None
     model: str | None = None
+    isolation: Literal["os", "folder"] | None = None
     definition: Digest | None = None
     inputs: dict[InputKey, Digest] = Field(default_factory=dict)
     outputs: dict[RepoPath, Digest] = Field(default_factory=dict)

@@ -30,6 +30,7 @@ class TaskState:
     reasons: list[str] = field(default_factory=list)
     run: str | None = None
     definition: str | None = None
+    isolation: str | None = None  # how the processes of its last run were confined: os | folder
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -38,6 +39,7 @@ class TaskState:
             "reasons": self.reasons,
             "run": self.run,
             "definition": self.definition,
+            "isolation": self.isolation,
         }
 
 
@@ -185,6 +187,7 @@ def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, 
             state = TaskState(task_id, "stale" if reasons else "done", reasons)
         state.run = handoff.run
         state.definition = task.definition
+        state.isolation = handoff.isolation
         states[task_id] = state
     for task_id in cyclic:
         states[task_id] = TaskState(task_id, "blocked", ["on or after a dependency cycle"])

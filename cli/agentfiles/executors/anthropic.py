@@ -17,7 +17,7 @@ import anthropic
 from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse, turn_files
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError
-from agentfiles.executors.base import StepRequest, StepResult
+from agentfiles.executors.base import Runtime, StepRequest, StepResult
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 BACKOFF_CAP_S = 30.0
@@ -242,13 +242,13 @@ class AnthropicExecutor:
             wait = max(wait, min(float(after), RETRY_AFTER_CAP_S))
         return wait
 
-    def execute(self, request: StepRequest) -> StepResult:
+    def execute(self, request: StepRequest, runtime: Runtime) -> StepResult:
         assert request.context is not None and request.first_request is not None
         started = time.monotonic()
         deadline = started + request.timeout if request.timeout else None
 
         def write(path: str, text: str) -> None:
-            target = request.sandbox / path
+            target = runtime.sandbox / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
 
@@ -259,7 +259,7 @@ class AnthropicExecutor:
             deadline=deadline,
         )
         tools = DoerTools(request.context, request.outputs, write, limits)
-        outcome = self.converse(request.first_request, tools, limits, request.price, request.cancel)
+        outcome = self.converse(request.first_request, tools, limits, request.price, runtime.cancel)
         return result_of(outcome, time.monotonic() - started, request.model)
 
     def converse(self, body: dict[str, Any], tools: Any, limits: Limits, price: Any, cancel: Any = None) -> Any:

@@ -1,7 +1,10 @@
 """The interface every executor shares: a step request in, a step result out.
 
-The runner prepares the sandbox and collects the outputs; an executor only carries the step out
-inside the sandbox (a command, a model conversation, a Claude Code session) and reports how it went.
+A request says what the step is, what it reads (its inputs by hash) and how it is carried out; it holds
+nothing of the machine, so it can be recorded, cached or sent elsewhere. The runtime is the machine's
+part: the sandbox folder holding those inputs, the cancel event, the process registry. The runner
+prepares the sandbox and collects the outputs; an executor only carries the step out inside it (a
+command, a model conversation, a Claude Code session) and reports how it went.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from agentfiles.executors.isolation import Isolation
 
 if TYPE_CHECKING:
     from agentfiles.core.context import StepContext
@@ -22,13 +27,11 @@ class StepRequest:
     run_id: str
     task: Task
     intent: str
-    sandbox: Path
-    inputs: list[str]  # repo-relative files present in the sandbox
+    inputs: dict[str, str]  # repo-relative files the sandbox holds -> their sha256
     outputs: list[str]  # repo-relative files the step may write
     env: dict[str, str]  # the environment the step runs with (secrets already withheld)
     timeout: float | None = None
-    cancel: threading.Event | None = None  # set when the run is interrupted: stop at once
-    track: Any = None  # where started processes are written down (a ProcessRegistry)
+    isolation: Isolation = field(default_factory=Isolation)
     # Model steps only:
     context: StepContext | None = None
     first_request: dict[str, Any] | None = None
@@ -37,6 +40,15 @@ class StepRequest:
     budget: Budget | None = None
     price: Price | None = None
     max_turns: int = 30
+
+
+@dataclass
+class Runtime:
+    """Where a request runs on this machine: its sandbox, and what stops and tracks its processes."""
+
+    sandbox: Path
+    cancel: threading.Event | None = None  # set when the run is interrupted: stop at once
+    track: Any = None  # where started processes are written down (a ProcessRegistry)
 
 
 @dataclass
@@ -59,4 +71,4 @@ class StepResult:
 class Executor(Protocol):
     name: str
 
-    def execute(self, request: StepRequest) -> StepResult: ...
+    def execute(self, request: StepRequest, runtime: Runtime) -> StepResult: ...

@@ -13,7 +13,7 @@ from typing import Any
 
 from agentfiles.core.conversation import Limits, Outcome, Turn
 from agentfiles.core.environment import is_secret
-from agentfiles.executors.base import StepRequest, StepResult
+from agentfiles.executors.base import Runtime, StepRequest, StepResult
 from agentfiles.executors.command import run_process
 
 # Claude Code needs its own credentials; every other secret stays out of its environment.
@@ -31,7 +31,7 @@ class ClaudeCodeExecutor:
     def __init__(self, environ: dict[str, str] | None = None) -> None:
         self.environ = dict(os.environ if environ is None else environ)
 
-    def execute(self, request: StepRequest) -> StepResult:
+    def execute(self, request: StepRequest, runtime: Runtime) -> StepResult:
         assert request.context is not None and request.first_request is not None
         started = time.monotonic()
         system = "\n\n".join(request.context.system)
@@ -54,8 +54,8 @@ class ClaudeCodeExecutor:
                 env[name] = self.environ[name]
         env = {k: v for k, v in env.items() if not is_secret(k) or k in PASSED_SECRETS}
         code, out, err, seconds, timed_out = run_process(
-            argv, str(request.sandbox), env, request.timeout, request.cancel, stdin=prompt.encode("utf-8"),
-            track=request.track,
+            argv, str(runtime.sandbox), env, request.timeout, runtime.cancel, stdin=prompt.encode("utf-8"),
+            track=runtime.track,
         )
         text = out.decode("utf-8", "replace")
         result = StepResult(

@@ -1,5 +1,5 @@
-"""The deterministic executor: `run:` a shell command in the sandbox, with a scrubbed environment and a
-timeout that kills the whole process tree."""
+"""The deterministic executor: `run:` a shell command in the sandbox, with a scrubbed environment, confined
+by the operating system where it can be, and a timeout that kills the whole process tree."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import subprocess
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from agentfiles.executors.base import StepRequest, StepResult
+from agentfiles.executors.base import Runtime, StepRequest, StepResult
+from agentfiles.executors.isolation import Isolation, confine, confined_env
 
 OUTPUT_CAP = 64 * 1024  # bytes of stdout and of stderr kept in the run record (the tail)
 KILL_GRACE_S = 2.0
@@ -24,9 +26,14 @@ def run_shell(
     timeout: float | None,
     cancel: threading.Event | None = None,
     track: Any = None,
+    isolation: Isolation | None = None,
 ) -> tuple[int | None, bytes, bytes, float, bool]:
-    """Run `command` with /bin/sh (see `run_process`)."""
-    return run_process(["/bin/sh", "-c", command], cwd, env, timeout, cancel, track=track)
+    """Run `command` with /bin/sh in `cwd`, inside the OS sandbox when `isolation` says so (see
+    `run_process`)."""
+    argv = ["/bin/sh", "-c", command]
+    if isolation is not None and isolation.mode == "os":
+        argv, env = confine(argv, Path(cwd), isolation), confined_env(env)
+    return run_process(argv, cwd, env, timeout, cancel, track=track)
 
 
 def run_process(
@@ -117,10 +124,11 @@ def _kill_group(pid: int, sig: int) -> None:
 class CommandExecutor:
     name = "command"
 
-    def execute(self, request: StepRequest) -> StepResult:
+    def execute(self, request: StepRequest, runtime: Runtime) -> StepResult:
         command = request.task.run or ""
         code, out, err, seconds, timed_out = run_shell(
-            command, str(request.sandbox), request.env, request.timeout, request.cancel, request.track
+            command, str(runtime.sandbox), request.env, request.timeout, runtime.cancel, runtime.track,
+            request.isolation,
         )
         result = StepResult(
             ok=code == 0 and not timed_out,

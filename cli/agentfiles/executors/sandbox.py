@@ -63,33 +63,38 @@ class Sandbox:
         return dict(self.inputs)
 
     def collect(self, outputs: list[str]) -> Collected:
-        """The declared outputs' bytes, and every other file the step created or changed."""
-        result = Collected()
-        declared = set(outputs)
-        for folder, dirs, files in os.walk(self.path):
-            base = Path(folder).relative_to(self.path).as_posix()
-            for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
-                rel = name if base == "." else f"{base}/{name}"
-                full = os.path.join(folder, name)
-                mode = os.lstat(full).st_mode
-                if rel in declared:
-                    if not stat.S_ISREG(mode):
-                        result.undeclared.append(f"{rel} (not a regular file)")
-                        continue
-                    with open(full, "rb") as handle:
-                        result.outputs[rel] = handle.read()
-                elif rel in self.inputs and stat.S_ISREG(mode):
-                    with open(full, "rb") as handle:
-                        if PREFIX + hashlib.sha256(handle.read()).hexdigest() != self.inputs[rel]:
-                            result.undeclared.append(rel)
-                else:
-                    result.undeclared.append(rel)
-        for rel in self.inputs:
-            if rel not in declared and not os.path.lexists(self.path / rel):
-                result.undeclared.append(f"{rel} (deleted)")
-        result.missing = [o for o in outputs if o not in result.outputs]
-        result.undeclared.sort()
-        return result
+        return collect(self.path, self.inputs, outputs)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.path.parent, ignore_errors=True)
+
+
+def collect(folder: Path, inputs: dict[str, str], outputs: list[str]) -> Collected:
+    """The declared outputs' bytes, and every other file the step created, changed or deleted in
+    `folder` (which held `inputs`, rel -> sha256, when the step started)."""
+    result = Collected()
+    declared = set(outputs)
+    for here, dirs, files in os.walk(folder):
+        base = Path(here).relative_to(folder).as_posix()
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(here, d))]:
+            rel = name if base == "." else f"{base}/{name}"
+            full = os.path.join(here, name)
+            mode = os.lstat(full).st_mode
+            if rel in declared:
+                if not stat.S_ISREG(mode):
+                    result.undeclared.append(f"{rel} (not a regular file)")
+                    continue
+                with open(full, "rb") as handle:
+                    result.outputs[rel] = handle.read()
+            elif rel in inputs and stat.S_ISREG(mode):
+                with open(full, "rb") as handle:
+                    if PREFIX + hashlib.sha256(handle.read()).hexdigest() != inputs[rel]:
+                        result.undeclared.append(rel)
+            else:
+                result.undeclared.append(rel)
+    for rel in inputs:
+        if rel not in declared and not os.path.lexists(folder / rel):
+            result.undeclared.append(f"{rel} (deleted)")
+    result.missing = [o for o in outputs if o not in result.outputs]
+    result.undeclared.sort()
+    return result

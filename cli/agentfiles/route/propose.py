@@ -56,7 +56,7 @@ def propose(root: Path, intent: str, budget: int, outlines: bool = True, weights
 def context_tokens(project: Any, task_id: str) -> tuple[int, int | None]:
     """The task's context as the runner would estimate it now, and its context budget."""
     from agentfiles.runner.agent import agent_plan
-    from agentfiles.runner.step import resolve_step
+    from agentfiles.runner.resolve import resolve_step
 
     from agentfiles.storage.files import text_reader
 
@@ -69,7 +69,7 @@ def task_intent(project: Any, task_id: str, replace: bool = False) -> tuple[str,
     proposed inputs once the rest of its context (prompt, CLAUDE.md, brief, the inputs `--write` keeps)
     is counted."""
     from agentfiles.runner.agent import agent_plan
-    from agentfiles.runner.step import ResolvedStep
+    from agentfiles.runner.resolve import ResolvedStep
     from agentfiles.storage.files import text_reader
 
     entry = project.tasks[task_id]

@@ -17,7 +17,7 @@ from agentfiles.errors import ConventionError
 if TYPE_CHECKING:
     from agentfiles.core.models import Task
     from agentfiles.core.project import Project
-    from agentfiles.runner.step import ResolvedStep
+    from agentfiles.runner.resolve import ResolvedStep
 
 DEFAULT_OUTPUT_TOKENS = 8000
 

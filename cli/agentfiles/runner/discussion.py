@@ -14,7 +14,7 @@ from agentfiles.runner.agent import brief_of, role_plan
 
 if TYPE_CHECKING:
     from agentfiles.core.project import Project
-    from agentfiles.runner.step import ResolvedStep
+    from agentfiles.runner.resolve import ResolvedStep
 
 DEFAULT_POSITION_TOKENS = 2000
 

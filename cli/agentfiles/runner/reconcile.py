@@ -16,10 +16,14 @@ from agentfiles.core.plan import PlannedStep, plan_run
 from agentfiles.errors import ConventionError, PreconditionError, UsageError
 from agentfiles.executors.base import Executor
 from agentfiles.executors.command import CommandExecutor
+from agentfiles.executors.isolation import Isolation, choose_mode
 from agentfiles.executors.sandbox import clear_sandboxes
 from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
-from agentfiles.runner.step import RunContext, StepRunner, resolve_step
+from agentfiles.runner.attempt import RunContext
+from agentfiles.runner.resolve import resolve_step
+from agentfiles.runner.step import StepRunner
+from agentfiles.runner.tripwire import Tripwire
 from agentfiles.storage.git import Git
 from agentfiles.storage.files import text_reader
 from agentfiles.storage.journal import pending_journals, remove_temporaries, roll_back
@@ -159,6 +163,33 @@ def executor_resolver(workspace: Workspace, environ: dict[str, str] | None = Non
     return executor_for
 
 
+def isolation_resolver(
+    workspace: Workspace, steps: list[str], on_event: Callable[[str, object], None]
+) -> Callable[[str], Isolation]:
+    """How each step's processes are confined: `isolation` and `network` of the task, else of its role
+    (under `agents:`), else of the config. Decided for every planned step before any runs: `isolation: os`
+    without a working OS sandbox stops the run; `auto` falling back to folder isolation is said once."""
+    project = workspace.project
+    config = project.config
+    root = workspace.root
+    toolchain = tuple(os.path.realpath(root / p) for p in config.toolchain)  # absolute paths stay as they are
+    modes: dict[str, tuple[str, str | None]] = {}
+    decided: dict[str, Isolation] = {}
+    for step in steps:
+        task = project.tasks[family_of(step)].model
+        role = project.roles.get(task.role).model.agents if task.role and task.role in project.roles else None
+        requested = task.isolation or (role.isolation if role else None) or config.isolation
+        network = next(v for v in (task.network, role.network if role else None, config.network) if v is not None)
+        if requested not in modes:
+            modes[requested] = choose_mode(requested)
+        mode, note = modes[requested]
+        if note:
+            on_event("warning", note)
+            modes[requested] = (mode, None)
+        decided[step] = Isolation(mode=mode, network=network, toolchain=toolchain, hide=(str(root),))
+    return lambda step: decided[step]
+
+
 def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, object], None]) -> RunResult:
     workspace = open_workspace(directory)
     if options.dry_run:
@@ -187,6 +218,13 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         if not plan:
             return result
         executor_for = executor_resolver(workspace)
+
+        def emit(kind: str, payload: object) -> None:
+            if kind == "warning":
+                result.warnings.append(str(payload))
+            on_event(kind, payload)
+
+        isolation_for = isolation_resolver(workspace, [step.task for step in plan], emit)
         project = workspace.project
         for step in plan:  # fail before anything runs when a step cannot be carried out
             executor_for(step.task)
@@ -194,7 +232,8 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
             if task.prose_criteria and project.verifier_of(task):
                 executor_for(step.task, True)
         _refuse_dirty_outputs(workspace, git, plan, options.force)
-        ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for,
+        ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for, isolation_for=isolation_for,
+                         tripwire=Tripwire(workspace.root, git),
                          processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"))
         runner = StepRunner(ctx)
         jobs = options.jobs or workspace.project.config.jobs

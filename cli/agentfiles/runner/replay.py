@@ -14,7 +14,7 @@ from agentfiles.errors import UsageError
 from agentfiles.executors.command import CommandExecutor
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import agent_plan
-from agentfiles.runner.step import resolve_step
+from agentfiles.runner.resolve import resolve_step
 from agentfiles.storage.files import text_reader
 from agentfiles.storage.inspect import load_step
 from agentfiles.storage.records import read_json
@@ -93,12 +93,14 @@ def replay(
                 hint="a replay onto different inputs is not a replay; pass --force to try anyway",
             )
         if step.task.is_command:
-            from agentfiles.executors.base import StepRequest
+            from agentfiles.executors.base import Runtime, StepRequest
 
-            result = CommandExecutor().execute(
-                StepRequest(task_id, run_id, step.task, step.intent, sandbox.path, present, list(step.task.outputs),
-                            env=_plain_env(record, task_id, run_id, present, step.task.outputs), timeout=step.task.timeout)
+            request = StepRequest(
+                task_id, run_id, step.task, step.intent, seen, list(step.task.outputs),
+                env=_plain_env(record, task_id, run_id, present, step.task.outputs), timeout=step.task.timeout,
+                isolation=_isolation(project, step.task),
             )
+            result = CommandExecutor().execute(request, Runtime(sandbox.path))
             if not result.ok:
                 report.failure = f"{result.failure_kind}: {result.failure_detail}"
         else:
@@ -136,6 +138,15 @@ def _diffs(layout: Any, commit: str | None, meta: dict[str, Any], folder: Path, 
         diffs[path] = unified_diff((old or b"").decode("utf-8", "replace"), now.get(path, b"").decode("utf-8", "replace"),
                                    f"recorded/{path}", f"replayed/{path}")
     return diffs
+
+
+def _isolation(project: Any, task: Any) -> Any:
+    """A replayed command is confined as a run would confine it."""
+    from agentfiles.executors.isolation import Isolation, choose_mode
+
+    mode, _ = choose_mode(task.isolation or project.config.isolation)
+    network = task.network if task.network is not None else project.config.network
+    return Isolation(mode=mode, network=network, hide=(str(project.layout.root),))
 
 
 def _plain_env(record: dict[str, Any], task_id: str, run_id: str, files: list[str], outputs: list[str]) -> dict[str, str]:

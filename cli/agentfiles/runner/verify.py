@@ -14,7 +14,7 @@ from agentfiles.runner.agent import brief_of, role_plan
 
 if TYPE_CHECKING:
     from agentfiles.core.project import Project
-    from agentfiles.runner.step import ResolvedStep
+    from agentfiles.runner.resolve import ResolvedStep
 
 DEFAULT_VERDICT_TOKENS = 4000
 MAX_VERIFIER_TURNS = 10  # reading a few files and giving a verdict; more turns means it is stuck

@@ -113,6 +113,16 @@ class Git:
                 found.append(None)  # "<spec> missing"
         return found
 
+    def index_blobs(self) -> dict[str, str]:
+        """Each file in the index with its blob id (what git last recorded of it)."""
+        out = self.run("ls-files", "--stage", "-z", check=False).stdout
+        found: dict[str, str] = {}
+        for entry in out.split(b"\0"):
+            if entry:
+                head, _, path = entry.partition(b"\t")
+                found[path.decode("utf-8", "surrogateescape")] = head.split()[1].decode()
+        return found
+
     def tracked_changes(self) -> list[str]:
         """Tracked files with uncommitted changes, staged or not."""
         out = self.text("status", "--porcelain=v1", "--untracked-files=no")

@@ -1,0 +1,159 @@
+"""Operating-system isolation of every process a step starts (command steps, `run:` checks, Claude Code):
+on Linux through bubblewrap, in new mount, pid, ipc, uts (and, unless allowed, net) namespaces, seeing
+only its sandbox (read-write), the system's toolchain (read-only), a private /tmp and HOME, and nothing of
+the repository, the user's home or the runner's processes and environment. Where bubblewrap is missing,
+steps run with folder isolation (a clean folder, the same environment scrubbing, no jail)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from agentfiles.errors import PreconditionError
+
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: `sudo dnf install "
+    "bubblewrap`), or set `isolation: folder` to run steps in a plain folder"
+)
+SANDBOX_HOME = "/tmp/home"  # HOME inside the OS sandbox: private, empty, gone with the step
+
+# The system's toolchain, read-only: /usr (and the links merged-/usr systems keep at the top), and the
+# few files of /etc that programs need to run, resolve names and verify TLS; not /etc as a whole.
+SYSTEM_DIRS = ("/usr", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/nix/store")
+SYSTEM_ETC = (
+    "/etc/alternatives", "/etc/ssl", "/etc/ca-certificates", "/etc/ca-certificates.conf", "/etc/pki",
+    "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf",
+    "/etc/passwd", "/etc/group", "/etc/localtime", "/etc/timezone", "/etc/ld.so.cache", "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d", "/etc/mime.types", "/etc/os-release", "/etc/protocols", "/etc/services",
+    "/etc/locale.alias", "/etc/xdg", "/etc/fonts",
+)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How a step's processes are confined: `os` (bubblewrap) or `folder`; part of a step's request."""
+
+    mode: str = "folder"  # os | folder
+    network: bool = False
+    toolchain: tuple[str, ...] = ()  # absolute paths mounted read-only besides the system's toolchain
+    hide: tuple[str, ...] = ()  # paths kept invisible even inside a toolchain path (the repository)
+
+    def to_json(self) -> dict[str, object]:
+        return {"mode": self.mode, "network": self.network, "toolchain": list(self.toolchain)}
+
+
+@dataclass
+class Mounts:
+    """Extra things one confined process needs (Claude Code: its program and its credentials)."""
+
+    read_only: list[str] = field(default_factory=list)  # host paths, mounted at the same place
+    files: dict[str, str] = field(default_factory=dict)  # path inside -> host file, read-only
+    hide: list[str] = field(default_factory=list)  # paths that must stay invisible even under a mount
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+@lru_cache(maxsize=4)
+def os_sandbox_works(bwrap: str) -> str | None:
+    """None when `bwrap` can start a confined process here, else why not (user namespaces disabled, a
+    container without the privileges, ...)."""
+    try:
+        done = subprocess.run(
+            [bwrap, *_base_args(Isolation("os"), Mounts()), "--", "/bin/sh", "-c", "exit 0"],
+            capture_output=True, timeout=20, env={"PATH": "/usr/bin:/bin"},
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    if done.returncode != 0:
+        return done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:][0] if done.stderr.strip() else (
+            f"bwrap exited {done.returncode}")
+    return None
+
+
+def choose_mode(requested: str) -> tuple[str, str | None]:
+    """The isolation a step gets for `isolation: auto | os | folder`, and a note when `auto` falls back
+    to folder isolation (said once per run). `os` without a working bubblewrap is an error."""
+    if requested == "folder":
+        return "folder", None
+    bwrap = bwrap_path() if sys.platform.startswith("linux") else None
+    problem = "bubblewrap (bwrap) is not installed" if bwrap is None else os_sandbox_works(bwrap)
+    if sys.platform == "darwin":
+        problem = "the OS sandbox is not available on macOS yet"
+    if problem is None:
+        return "os", None
+    if requested == "os":
+        raise PreconditionError(f"`isolation: os` is set, and the OS sandbox cannot run: {problem}", hint=INSTALL_HINT)
+    return "folder", (
+        f"steps run with folder isolation ({problem}): a step's commands can read and write outside its "
+        f"sandbox; {INSTALL_HINT.split(', or ')[0]} for OS isolation"
+    )
+
+
+def interpreter_paths() -> list[str]:
+    """The interpreter running agents (and its virtual environment), so `$AGENTS_PYTHON` works inside."""
+    paths = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), os.path.realpath(sys.exec_prefix)}
+    executable = os.path.realpath(sys.executable)
+    if not any(executable.startswith(p + os.sep) for p in paths):
+        paths.add(os.path.dirname(executable))
+    return sorted(paths)
+
+
+def confine(argv: list[str], sandbox: Path, isolation: Isolation, mounts: Mounts | None = None) -> list[str]:
+    """`argv` wrapped to run inside the OS sandbox: `sandbox` read-write at its own path and the working
+    folder, the toolchain read-only, a private /tmp and HOME, new namespaces; nothing outlives it."""
+    bwrap = bwrap_path()
+    if bwrap is None:  # choose_mode said "os": bubblewrap went away since
+        raise PreconditionError("bubblewrap (bwrap) is no longer on PATH", hint=INSTALL_HINT)
+    mounts = mounts or Mounts()
+    args = [bwrap, *_base_args(isolation, mounts)]
+    real = os.path.realpath(sandbox)
+    for path in [os.path.realpath(p) for p in (*isolation.hide, *mounts.hide)]:  # a toolchain path holding the repository (a venv's parent, /usr/src/...) shows nothing of it
+        if any(path == m or path.startswith(m.rstrip("/") + "/") for m in _mounted(isolation, mounts)):
+            args += ["--tmpfs", path]
+    args += ["--bind", real, real, "--chdir", real]
+    if real != str(sandbox):
+        args += ["--symlink", real, str(sandbox)]
+    return [*args, "--", *argv]
+
+
+def confined_env(env: dict[str, str]) -> dict[str, str]:
+    """A step's environment as seen inside the OS sandbox: its own HOME and /tmp; nothing that points
+    into the user's home or sessions."""
+    dropped = ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR",
+               "SSH_AUTH_SOCK", "GPG_AGENT_INFO", "DBUS_SESSION_BUS_ADDRESS", "PWD", "OLDPWD")
+    confined = {k: v for k, v in env.items() if k not in dropped}
+    confined.update(HOME=SANDBOX_HOME, TMPDIR="/tmp")
+    return confined
+
+
+def _mounted(isolation: Isolation, mounts: Mounts) -> list[str]:
+    return [*SYSTEM_DIRS, *interpreter_paths(), *isolation.toolchain, *mounts.read_only]
+
+
+def _base_args(isolation: Isolation, mounts: Mounts) -> list[str]:
+    args = [
+        "--unshare-all", *(["--share-net"] if isolation.network else []),
+        "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME,
+    ]
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in SYSTEM_ETC:
+        if os.path.lexists(path):
+            args += ["--ro-bind-try", path, path]
+    for path in [*interpreter_paths(), *isolation.toolchain, *mounts.read_only]:
+        if os.path.exists(path) and not any(path == d or path.startswith(d + "/") for d in SYSTEM_DIRS):
+            args += ["--ro-bind", path, path]
+    for inside, host in mounts.files.items():
+        args += ["--ro-bind", host, inside]
+    return args

@@ -1,0 +1,94 @@
+"""What the steps of one run share (the run context), what one go at a step produced (an attempt), and what
+a landed step reports (its outcome)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from agentfiles.executors.base import Executor, StepResult
+    from agentfiles.executors.isolation import Isolation
+    from agentfiles.core.project import Project
+    from agentfiles.runner.agent import AgentPlan
+    from agentfiles.runner.tripwire import Tripwire
+    from agentfiles.storage.git import Git
+
+
+@dataclass
+class RunContext:
+    """What the steps of one `agents run` share."""
+
+    project: Project
+    git: Git
+    executor_for: Callable[..., Executor]  # (step id, model=False): model=True, the model executor
+    isolation_for: Callable[[str], Isolation]  # (step id): how its processes are confined
+    tripwire: Tripwire | None = None  # watches the repository for changes no step declared
+    commit_lock: threading.Lock = field(default_factory=threading.Lock)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    processes: Any = None  # a ProcessRegistry
+
+    @property
+    def root(self):  # type: ignore[no-untyped-def]
+        return self.project.layout.root
+
+
+class StepCancelled(Exception):
+    """The run was interrupted before this step committed anything."""
+
+
+@dataclass
+class Attempt:
+    """One go at a step: the doer (or command), its collected outputs, its checks and its verdict."""
+
+    number: int
+    result: StepResult
+    plan: AgentPlan | None
+    outputs: dict[str, bytes]
+    checks: list[dict[str, Any]]
+    input_hashes: dict[str, str]
+    upstream: dict[str, str]
+    env_names: list[str]
+    withheld: list[str]
+    feedback: list[tuple[str, str]]
+    isolation: Isolation
+    verification: dict[str, Any] | None = None
+    usage: dict[str, Any] = field(default_factory=dict)  # the doer's, the verifier's, a discussion's
+    extra: dict[str, Any] = field(default_factory=dict)  # more run-record facts (verifier, discussion, router)
+
+    @property
+    def rejected(self) -> bool:
+        return self.result.failure_kind == "rejected"
+
+    def fail(self, kind: str, detail: str) -> None:
+        """Mark a so-far successful attempt failed (the first failure found is the one reported)."""
+        if self.result.ok:
+            self.result.ok, self.result.failure_kind, self.result.failure_detail = False, kind, detail
+
+
+@dataclass
+class StepOutcome:
+    task: str
+    run_id: str
+    status: str  # done | failed | rejected
+    failure_kind: str | None = None
+    failure_detail: str = ""
+    commit: str | None = None
+    duration_s: float = 0.0
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "run": self.run_id,
+            "status": self.status,
+            "failure": {"kind": self.failure_kind, "detail": self.failure_detail} if self.failure_kind else None,
+            "commit": self.commit,
+            "duration_s": self.duration_s,
+            "changed": self.changed,
+        }

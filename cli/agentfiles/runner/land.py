@@ -1,0 +1,237 @@
+"""Landing a step: its handoff and run record rendered (secrets redacted), its outputs applied to the work
+tree, and all of it committed as one commit, under the run's commit lock. Before anything is written the
+tripwire is asked whether the repository changed in a way no step declared; if so the step fails and
+nothing of its outputs lands."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from agentfiles.core.conversation import add_usage
+from agentfiles.core.environment import redact, secret_values
+from agentfiles.core.fingerprint import digest_bytes
+from agentfiles.core.models import Handoff
+from agentfiles.core.project import Entry
+from agentfiles.core.state import current_definition
+from agentfiles.runner.attempt import Attempt, RunContext, StepCancelled, StepOutcome
+from agentfiles.runner.resolve import ResolvedStep
+from agentfiles.storage.journal import Journal
+from agentfiles.storage.records import PROPOSED_CAP, handoff_body, handoff_file, record_files
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Landing:
+    """A step rendered for the repository: every file to write (outputs only when it succeeded) and its
+    commit message."""
+
+    status: str
+    meta: dict[str, Any]
+    body: str
+    files: dict[str, bytes]
+    changed: list[str]
+    message: str
+    duration: float
+
+
+def land(
+    ctx: RunContext, step: ResolvedStep, run_id: str, started: str, clock: float, attempt: Attempt,
+    earlier: list[Attempt],
+) -> StepOutcome:
+    """Commit the step: after the tripwire's check, under the commit lock, in one commit."""
+    layout = ctx.project.layout
+    with ctx.commit_lock:
+        if ctx.cancelled.is_set():
+            raise StepCancelled(step.step_id)
+        if ctx.tripwire is not None:
+            escaped = ctx.tripwire.finish(step.step_id, set(step.task.outputs))
+            if escaped:  # reported whatever else happened to the step: it is the gravest
+                result = attempt.result
+                result.ok, result.failure_kind = False, "sandbox_escape"
+                result.failure_detail = ("the repository changed outside the step's declared outputs while it "
+                                         "ran: " + ", ".join(escaped[:20]) + (" ..." if len(escaped) > 20 else ""))
+        landing = render(ctx, step, run_id, started, clock, attempt, earlier)
+        journal = Journal(layout.agents / "tmp" / "journal", layout.root, run_id)
+        try:
+            journal.apply(landing.files)
+            commit = ctx.git.commit_paths(sorted(landing.files), landing.message)
+        except BaseException:
+            journal.undo()  # the commit did not land: nothing of the step may stay behind
+            raise
+        journal.close()
+        if ctx.tripwire is not None:
+            ctx.tripwire.landed(landing.files)
+        handoff_rel = layout.rel(layout.handoff_file(step.step_id))
+        ctx.project.handoffs[step.step_id] = Entry(model=Handoff.model_validate(landing.meta), body=landing.body,
+                                                   path=handoff_rel)
+    result = attempt.result
+    return StepOutcome(
+        task=step.step_id,
+        run_id=run_id,
+        status=landing.status,
+        failure_kind=result.failure_kind if not result.ok else None,
+        failure_detail=result.failure_detail,
+        commit=commit,
+        duration_s=landing.duration,
+        changed=landing.changed,
+    )
+
+
+def render(
+    ctx: RunContext, step: ResolvedStep, run_id: str, started: str, clock: float, attempt: Attempt,
+    earlier: list[Attempt],
+) -> Landing:
+    """The step's handoff, run record and (when it succeeded) outputs, as files to commit; every secret
+    value is redacted from all but the outputs (which were checked for secrets before)."""
+    project = ctx.project
+    layout = project.layout
+    task_id = step.step_id
+    task = step.task
+    result, plan, outputs, checks = attempt.result, attempt.plan, attempt.outputs, attempt.checks
+    secrets = secret_values(dict(os.environ))
+    result.summary, result.failure_detail = _redacted(result.summary, secrets), _redacted(result.failure_detail, secrets)
+    result.sections = {title: _redacted(text, secrets) for title, text in result.sections.items()}
+    status = "done" if result.ok else ("rejected" if attempt.rejected else "failed")
+    duration = round(time.monotonic() - clock, 3)
+    usage = attempt.usage
+    for before in earlier:
+        usage = add_usage(usage, before.usage)
+    output_hashes = {rel: digest_bytes(data) for rel, data in sorted(outputs.items())}
+    work = [f"- Wrote `{rel}` ({len(outputs[rel])} bytes)." for rel in sorted(outputs)] if result.ok else []
+    work += [f"- Check `{c['run']}`: {'passed' if c['ok'] else 'failed'}." for c in checks]
+    sections = dict(result.sections)
+    if work and "Work completed" not in sections:
+        sections["Work completed"] = "\n".join(work)
+    if attempt.verification:
+        sections["Verification"] = _verification_text(attempt.verification, attempt.number)
+    summary = result.summary
+    if not result.ok:
+        why = "Rejected" if attempt.rejected else f"Failed ({result.failure_kind})"
+        summary = f"{why}: {result.failure_detail}\n\n{summary}".strip()
+    body = handoff_body(summary, sections)
+    meta: dict[str, Any] = {
+        "schema": 1,
+        "task": task_id,
+        "item": step.item,
+        "run": run_id,
+        "status": status,
+        "role": plan.role if plan else (None if task.is_command else task.role),
+        "executor": "command" if task.is_command else ctx.executor_for(step.task_id).name,
+        "model": plan.model if plan else None,
+        "isolation": attempt.isolation.mode,
+        "definition": current_definition(project, step.task_id, step.item, plan.role if plan else None),
+        "inputs": attempt.input_hashes,
+        "outputs": output_hashes if result.ok else {},
+        "upstream": attempt.upstream,
+        "usage": {**_usage_fields(usage), "duration_s": duration},
+    }
+    if attempt.verification:
+        meta["verification"] = attempt.verification
+    if plan is not None and plan.routing is not None:
+        meta["routing"] = plan.routing.model_dump(mode="json")
+    if not result.ok:
+        meta["failure"] = {"kind": result.failure_kind or "crash", "detail": result.failure_detail}
+    meta["started"], meta["finished"] = started, now()
+    meta = {k: v for k, v in meta.items() if v is not None}
+    record = {
+        "schema": 1,
+        "task": task_id,
+        "run": run_id,
+        "status": status,
+        "executor": meta["executor"],
+        "isolation": attempt.isolation.to_json(),
+        **result.record,
+        **attempt.extra,
+        "attempt": attempt.number,
+        "feedback": [list(section) for section in attempt.feedback],
+        "env": attempt.env_names,
+        "env_withheld": attempt.withheld,
+        "exit_code": result.exit_code,
+        "timeout_s": task.timeout or project.config.timeout,
+        "inputs": attempt.input_hashes,
+        "outputs": output_hashes,
+        "checks": checks,
+        "context_tokens": plan.tokens if plan else None,
+        "budget": plan.budget.model_dump(exclude_none=True) if plan else None,
+        "usage": meta["usage"],
+        "failure": meta.get("failure"),
+        "earlier_attempts": [_attempt_summary(a) for a in earlier],
+        "started": started,
+        "finished": meta["finished"],
+        "duration_s": duration,
+    }
+    base = f"{layout.rel(layout.runs)}/{run_id}"
+    files = record_files(layout, run_id, record, result.stdout, result.stderr, {} if result.ok else outputs)
+    for rel, data in result.files.items():
+        files[f"{base}/{rel}"] = data
+    for before in earlier:  # each earlier attempt's exchanges and proposed outputs, for review
+        prefix = f"{base}/attempt-{before.number}"
+        for rel, data in before.result.files.items():
+            files[f"{prefix}/{rel}"] = data
+        for rel, data in before.outputs.items():
+            if len(data) <= PROPOSED_CAP:
+                files[f"{prefix}/proposed/{rel}"] = data
+    files[layout.rel(layout.handoff_file(task_id))] = handoff_file(meta, body)
+    files = {rel: redact(data, secrets) for rel, data in files.items()}  # records and handoff, not outputs
+    changed: list[str] = []
+    if result.ok:
+        for rel, data in outputs.items():
+            current = layout.root / rel
+            if not current.is_file() or current.read_bytes() != data:
+                files[rel] = data
+                changed.append(rel)
+    message = _commit_message(task_id, task.title, run_id, status, meta, summary)
+    return Landing(status, meta, body, files, sorted(changed), message, duration)
+
+
+def _redacted(text: str, secrets: list[bytes]) -> str:
+    return redact(text.encode("utf-8"), secrets).decode("utf-8") if secrets and text else text
+
+
+USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "turns")
+
+
+def _usage_fields(usage: dict[str, Any]) -> dict[str, Any]:
+    return {k: usage[k] for k in USAGE_FIELDS if k in usage}
+
+
+def _verification_text(verification: dict[str, Any], attempt: int) -> str:
+    verdict = "passed" if verification.get("verdict") == "pass" else "failed"
+    lines = [f"The verifier `{verification.get('verifier')}` {verdict} attempt {attempt}:"]
+    for check in verification.get("checks", []):
+        lines.append(f"- {check['verdict'].upper()}: {check['criterion']} ({check.get('evidence') or 'no evidence given'})")
+    return "\n".join(lines)
+
+
+def _attempt_summary(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "attempt": attempt.number,
+        "failure": {"kind": attempt.result.failure_kind, "detail": attempt.result.failure_detail},
+        "verification": attempt.verification,
+        "usage": _usage_fields(attempt.usage),
+        "outputs": {rel: digest_bytes(data) for rel, data in sorted(attempt.outputs.items())},
+        "record": f"attempt-{attempt.number}/",
+    }
+
+
+def _commit_message(task_id: str, title: str, run_id: str, status: str, meta: dict[str, Any], summary: str) -> str:
+    first = summary.strip().splitlines()[0] if summary.strip() else ""
+    lines = [f"agents({task_id}): {title}", ""]
+    if first:
+        lines += [first, ""]
+    lines += [
+        f"Agents-Task: {task_id}",
+        f"Agents-Run: {run_id}",
+        f"Agents-Status: {status}",
+        f"Agents-Role: {meta.get('role') or 'none'}",
+        f"Agents-Model: {meta.get('model') or 'none'}",
+        f"Agents-Executor: {meta['executor']}",
+    ]
+    return "\n".join(lines) + "\n"

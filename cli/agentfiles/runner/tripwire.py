@@ -1,0 +1,142 @@
+"""A tripwire that does not depend on the sandbox: the repository's files (tracked, untracked and ignored,
+outside `.git`, plus git's own config and hooks, through which a change would run code) are compared by
+stat around every step, and hashed where a stat changed. A change no step declared fails every step that
+was running when it was found, and nothing of theirs lands."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentfiles.storage.git import Git
+
+# agents' own machine-local state, written by the runner itself while steps run
+SKIPPED = frozenset({".agents/cache", ".agents/tmp", ".agents/run.lock"})
+GIT_WATCHED = (".git/config", ".git/hooks", ".git/info")  # what of .git would make git run a step's code
+
+Signature = tuple[int, int, int, int, int]  # mode, size, mtime, ctime, inode
+
+
+def scan(root: Path) -> dict[str, Signature]:
+    """Every file and symlink under `root` outside `.git` folders (and agents' runtime state), with the
+    git files that can run code, each with its lstat signature."""
+    found: dict[str, Signature] = {}
+    base = str(root)
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return
+        for entry in entries:
+            rel = prefix + entry.name
+            if rel in SKIPPED:
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if entry.name != ".git":
+                    walk(entry.path, rel + "/")
+            else:
+                found[rel] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+    walk(base, "")
+    for rel in GIT_WATCHED:
+        path = os.path.join(base, rel)
+        if os.path.isdir(path) and not os.path.islink(path):
+            walk(path, rel + "/")
+        else:
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            found[rel] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return found
+
+
+def blob_id(data: bytes) -> str:
+    """git's object id of a file with these bytes."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's own id
+
+
+class Tripwire:
+    """The repository as the runner last left it, and the steps running since."""
+
+    def __init__(self, root: Path, git: Git) -> None:
+        self.root = root
+        self.lock = threading.Lock()
+        self.baseline = scan(root)
+        self.blobs = git.index_blobs()  # what a tracked file held; a stat change to the same bytes is no change
+        self.running: set[str] = set()
+        self.tainted: dict[str, list[str]] = {}  # step -> undeclared changes found while it ran
+
+    def start(self, step: str) -> None:
+        with self.lock:
+            self.running.add(step)
+
+    def finish(self, step: str, declared: set[str]) -> list[str]:
+        """The undeclared changes to the repository since `step` started (call it under the commit lock,
+        before the step lands). A change found is blamed on every step running now; it is then taken
+        into the baseline so that steps started later are not blamed for it."""
+        with self.lock:
+            now = scan(self.root)
+            changed = [rel for rel in self._changed(now) if rel not in declared]
+            if changed:
+                for other in self.running:
+                    self.tainted.setdefault(other, []).extend(changed)
+                for rel in changed:
+                    if rel in now:
+                        self.baseline[rel] = now[rel]
+                        self.blobs.pop(rel, None)
+                    else:
+                        self.baseline.pop(rel, None)
+            self.running.discard(step)
+            return sorted(set(self.tainted.pop(step, [])))
+
+    def abandon(self, step: str) -> None:
+        """`step` ended without landing (the run was interrupted)."""
+        with self.lock:
+            self.running.discard(step)
+            self.tainted.pop(step, None)
+
+    def landed(self, files: dict[str, bytes]) -> None:
+        """The runner wrote `files` into the work tree (a step's outputs, handoff and record)."""
+        with self.lock:
+            for rel, data in files.items():
+                try:
+                    st = os.lstat(self.root / rel)
+                except OSError:
+                    self.baseline.pop(rel, None)
+                    continue
+                self.baseline[rel] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                self.blobs[rel] = blob_id(data)
+
+    def _changed(self, now: dict[str, Signature]) -> list[str]:
+        found = []
+        for rel in set(self.baseline) | set(now):
+            before, after = self.baseline.get(rel), now.get(rel)
+            if before == after:
+                continue
+            if before is not None and after is not None and self._same_bytes(rel, before, after):
+                self.baseline[rel] = after
+                continue
+            found.append(rel)
+        return sorted(found)
+
+    def _same_bytes(self, rel: str, before: Signature, after: Signature) -> bool:
+        """A file whose stat changed but whose bytes are still those git has for it (touched, not changed)."""
+        known = self.blobs.get(rel)
+        if known is None or not stat.S_ISREG(after[0]) or before[0] != after[0] or before[1] != after[1]:
+            return False
+        try:
+            data = (self.root / rel).read_bytes()
+        except OSError:
+            return False
+        return blob_id(data) == known

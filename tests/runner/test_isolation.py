@@ -1,0 +1,269 @@
+"""Hostile steps: a step that tries to read, write or keep running beyond what it declared, against the
+OS sandbox (bubblewrap), the folder sandbox and the repository tripwire. Each reproduction is run as a
+user runs agents: as its own program, from inside the repository."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import git, run_program, task_text, write_files
+
+SECRET = "sk-ant-hostile-test-secret-0123456789"
+
+
+def os_sandbox_problem() -> str | None:
+    from agentfiles.executors.isolation import choose_mode
+
+    mode, note = choose_mode("auto")
+    return None if mode == "os" else note
+
+
+needs_os_sandbox = pytest.mark.skipif(
+    os_sandbox_problem() is not None, reason=f"the OS sandbox cannot run here: {os_sandbox_problem()}"
+)
+
+
+def add_task(root: Path, name: str, **fields: object) -> None:
+    write_files(root, {f".agents/tasks/{name}.md": task_text(name.title(), **fields)})
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", f"task {name}")
+
+
+def run(root: Path, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return run_program("run", *args, cwd=root, env={"DEPLOY_KEY": SECRET, **(env or {})})
+
+
+def everything_in_git(root: Path) -> str:
+    return git(root, "log", "-p", "--all", "--format=%H %B")
+
+
+def handoff(root: Path, task: str) -> dict:  # type: ignore[type-arg]
+    import yaml
+
+    text = (root / f".agents/handoffs/{task}.md").read_text()
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+@pytest.fixture
+def private(project: Path) -> Path:
+    write_files(project, {"private.txt": "PRIVATE-CONTENT\n", "data/in.txt": "in\n"})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "private")
+    return project
+
+
+# ---------------------------------------------------------------------------------- the OS sandbox
+
+
+@needs_os_sandbox
+def test_a_step_cannot_read_undeclared_repository_files_by_any_path(private: Path) -> None:
+    root = private.resolve()
+    reads = f"cat {root}/private.txt /proc/$PPID/cwd/private.txt /proc/1/cwd/private.txt 2>/dev/null"
+    fds = "for f in /proc/$PPID/fd/* /proc/1/fd/*; do readlink $f; done > fds.txt"
+    add_task(private, "peek", run=f"{reads} > out.txt; {fds}; true", inputs=["data/in.txt"],
+             outputs=["out.txt", "fds.txt"])
+    result = run(private)
+    assert result.code == 0, result.err
+    assert "PRIVATE-CONTENT" not in (private / "out.txt").read_text()
+    # no descriptor of the runner (the run lock, the repository) is visible
+    assert str(root) not in (private / "fds.txt").read_text()
+    assert handoff(private, "peek")["isolation"] == "os"
+
+
+@needs_os_sandbox
+def test_a_step_cannot_see_the_runners_environment(private: Path) -> None:
+    add_task(private, "environ", run="(cat /proc/$PPID/environ /proc/1/environ; env) | tr '\\0' '\\n' > out.txt; true",
+             outputs=["out.txt"])
+    result = run(private)
+    assert result.code == 0, result.err
+    assert SECRET not in (private / "out.txt").read_text()
+    assert "DEPLOY_KEY" not in (private / "out.txt").read_text()
+    assert SECRET not in everything_in_git(private)
+
+
+@needs_os_sandbox
+def test_a_step_cannot_write_outside_its_sandbox(private: Path, tmp_path: Path) -> None:
+    root = private.resolve()
+    outside = tmp_path / "outside.txt"
+    writes = (f"echo x > {root}/private.txt; echo x > /proc/$PPID/cwd/private.txt; echo x > {outside}; "
+              f"mkdir -p {root}/.git/hooks && echo 'touch {tmp_path}/hooked' > {root}/.git/hooks/post-commit")
+    add_task(private, "scribble", run=f"({writes}) 2>/dev/null; echo done > out.txt", outputs=["out.txt"])
+    result = run(private)
+    # /proc/$PPID/cwd is the step's own sandbox: the write lands there, undeclared, and fails the step
+    assert result.code == 1 and "invalid_output: wrote undeclared files: private.txt" in result.err, result.err
+    assert (private / "private.txt").read_text() == "PRIVATE-CONTENT\n"
+    assert not outside.exists()
+    assert not (private / ".git/hooks/post-commit").exists()
+    assert git(private, "status", "--porcelain") == ""
+
+
+@needs_os_sandbox
+def test_nothing_a_step_starts_outlives_it(private: Path, tmp_path: Path) -> None:
+    late = tmp_path / "late.txt"
+    add_task(private, "linger", run=f"setsid sh -c 'sleep 1; echo late > {late}; echo late > late.txt' & echo ok > out.txt",
+             outputs=["out.txt"])
+    assert run(private).code == 0
+    time.sleep(2.0)
+    assert not late.exists()
+    assert not (private / "late.txt").exists()
+
+
+@needs_os_sandbox
+def test_the_network_is_closed_unless_a_task_opens_it(private: Path) -> None:
+    add_task(private, "net", run=f"$AGENTS_PYTHON -c \"import socket; print(len(socket.if_nameindex()))\" > out.txt",
+             outputs=["out.txt"])
+    assert run(private).code == 0
+    assert (private / "out.txt").read_text().strip() == "1"  # only the loopback of its own namespace
+    add_task(private, "net", run=f"$AGENTS_PYTHON -c \"import socket; print(len(socket.if_nameindex()))\" > out.txt",
+             outputs=["out.txt"], network=True)
+    assert run(private).code == 0
+    assert int((private / "out.txt").read_text().strip()) == len(__import__("socket").if_nameindex())
+
+
+@needs_os_sandbox
+def test_run_checks_are_confined_like_the_step(private: Path, tmp_path: Path) -> None:
+    root = private.resolve()
+    escape = f"cat /proc/$PPID/environ > {tmp_path}/leak; echo pwned > {root}/private.txt; true"
+    add_task(private, "checked", run="echo ok > out.txt", outputs=["out.txt"], acceptance=[{"run": escape}])
+    result = run(private)
+    assert result.code == 0, result.err
+    assert not (tmp_path / "leak").exists()
+    assert (private / "private.txt").read_text() == "PRIVATE-CONTENT\n"
+
+
+@needs_os_sandbox
+def test_a_step_sees_the_interpreter_running_agents(private: Path) -> None:
+    add_task(private, "py", run='"$AGENTS_PYTHON" -c "import sys; print(sys.version_info[0])" > out.txt',
+             outputs=["out.txt"])
+    assert run(private).code == 0
+    assert (private / "out.txt").read_text() == "3\n"
+
+
+# -------------------------------------------------------------------------- choosing the isolation
+
+
+def bin_without_bwrap(tmp_path: Path) -> str:
+    """A PATH with git and the shell's tools but no bubblewrap: a machine where it is not installed."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for tool in ("git", "sh", "cat", "tr", "env", "echo", "printf", "sort"):
+        found = shutil.which(tool)
+        if found:
+            os.symlink(found, folder / tool)
+    return str(folder)
+
+
+def test_without_bwrap_auto_falls_back_to_folder_isolation_and_says_so_once(private: Path, tmp_path: Path) -> None:
+    add_task(private, "one", run="echo 1 > one.txt", outputs=["one.txt"])
+    add_task(private, "two", run="echo 2 > two.txt", outputs=["two.txt"])
+    result = run(private, env={"PATH": bin_without_bwrap(tmp_path)})
+    assert result.code == 0, result.err
+    assert result.err.count("folder isolation") == 1, result.err
+    assert "warning:" in result.err and "bubblewrap" in result.err
+    assert handoff(private, "one")["isolation"] == "folder"
+    status = run_program("status", "--json", cwd=private).json
+    assert {t["id"]: t["isolation"] for t in status["tasks"]} == {"one": "folder", "two": "folder"}
+    record = json.loads(next((private / ".agents/runs").glob("*/record.json")).read_text())
+    assert record["isolation"]["mode"] == "folder"
+
+
+def test_isolation_os_without_bwrap_stops_the_run_before_any_step(private: Path, tmp_path: Path) -> None:
+    add_task(private, "strict", run="echo 1 > one.txt", outputs=["one.txt"], isolation="os")
+    before = git(private, "rev-parse", "HEAD")
+    result = run(private, env={"PATH": bin_without_bwrap(tmp_path)})
+    assert result.code == 2
+    assert "error: `isolation: os` is set" in result.err and "hint:" in result.err and "apt-get install bubblewrap" in result.err
+    assert "Traceback" not in result.err
+    assert git(private, "rev-parse", "HEAD") == before
+
+
+# ---------------------------------------------------------------------------------- the tripwire
+
+
+def test_the_tripwire_fails_a_step_that_changes_the_repository_behind_its_sandbox(private: Path) -> None:
+    root = private.resolve()
+    add_task(private, "sneak", isolation="folder",
+             run=f"echo tampered > {root}/private.txt; echo new > {root}/planted.txt; echo ok > out.txt",
+             outputs=["out.txt"])
+    result = run(private)
+    assert result.code == 1
+    assert "sandbox_escape" in result.err and "private.txt" in result.err and "planted.txt" in result.err
+    assert not (private / "out.txt").exists()  # nothing of its outputs landed
+    assert "out.txt" not in git(private, "show", "--name-only", "--format=", "HEAD").split()
+    meta = handoff(private, "sneak")
+    assert meta["status"] == "failed" and meta["failure"]["kind"] == "sandbox_escape"
+    status = run_program("status", "--json", cwd=private)
+    assert status.code == 0
+
+
+def test_the_tripwire_catches_changes_to_gits_hooks_and_config(private: Path) -> None:
+    root = private.resolve()
+    add_task(private, "hook", isolation="folder",
+             run=f"echo 'exit 0' > {root}/.git/hooks/post-commit; echo ok > out.txt", outputs=["out.txt"])
+    result = run(private)
+    assert result.code == 1
+    assert "sandbox_escape" in result.err and ".git/hooks/post-commit" in result.err
+
+
+def test_the_tripwire_ignores_a_touch_that_changes_no_bytes(private: Path) -> None:
+    root = private.resolve()
+    add_task(private, "toucher", isolation="folder", run=f"touch {root}/private.txt; echo ok > out.txt",
+             outputs=["out.txt"])
+    result = run(private)
+    assert result.code == 0, result.err
+
+
+# ------------------------------------------------------------------------------------------ secrets
+
+
+@pytest.mark.parametrize("form", ["raw", "json", "base64", "base64-offset"])
+def test_an_output_holding_a_secret_fails_the_step_and_the_secret_never_lands(private: Path, form: str) -> None:
+    secret = 'pa"ss\\word-' + SECRET  # a quote and a backslash: its JSON form differs from the raw one
+    encoded = {
+        "raw": secret,
+        "json": json.dumps({"k": secret}),
+        "base64": base64.b64encode(secret.encode()).decode(),
+        "base64-offset": base64.b64encode(b"xy" + secret.encode()).decode(),
+    }[form]
+    write_files(private, {".gitignore": "data/blob.txt\n", "data/blob.txt": encoded})  # the secret stays out of git
+    add_task(private, "leak", run="cat data/blob.txt > out.txt", inputs=["data/blob.txt"], outputs=["out.txt"])
+    result = run(private, env={"DEPLOY_KEY": secret})
+    assert result.code == 1
+    assert "secret_leak" in result.err and "out.txt" in result.err and "DEPLOY_KEY" in result.err
+    assert SECRET not in result.err
+    assert not (private / "out.txt").exists()
+    history = everything_in_git(private)
+    assert SECRET not in history and encoded not in history
+
+
+def test_a_task_may_publish_a_secret_it_lists(private: Path) -> None:
+    add_task(private, "publish", run='printf "%s" "$DEPLOY_KEY" > out.txt', outputs=["out.txt"],
+             env=["DEPLOY_KEY"], publish_secrets=["DEPLOY_KEY"])
+    result = run(private)
+    assert result.code == 0, result.err
+    assert (private / "out.txt").read_text() == SECRET
+
+
+def test_publish_secrets_must_name_a_variable_the_step_is_given(private: Path) -> None:
+    write_files(private, {".agents/tasks/bad.md": task_text("Bad", run="true", publish_secrets=["DEPLOY_KEY"])})
+    result = run_program("validate", cwd=private)
+    assert result.code == 2
+    assert "publish_secrets" in result.err and "hint:" in result.err
+
+
+# ------------------------------------------------------------------------------------------- replay
+
+
+def test_replaying_a_command_step_runs_it_again_confined(private: Path) -> None:
+    add_task(private, "copy", run="tr a-z A-Z < data/in.txt > out.txt", inputs=["data/in.txt"], outputs=["out.txt"])
+    assert run(private).code == 0
+    replayed = run_program("--json", "replay", "copy", cwd=private)
+    assert replayed.code == 0, replayed.err
+    assert replayed.json["identical"] is True

@@ -1,16 +1,19 @@
 """Times `agents run`: its own overhead on a trivial command step, a 100-step chain reconciled from
-scratch, and 16 independent `sleep 1` steps with --jobs 8.
+scratch, and 16 independent `sleep 1` steps with --jobs 8; the first two with folder isolation and with
+the OS sandbox (bubblewrap) side by side, when bwrap is installed.
 
 Usage (with the project's .venv): .venv/bin/python bench/run_bench.py [--repeat 7]
 
-Prints figures; asserts nothing. Targets (issue 3, 2-core machine): overhead < 0.3 s per trivial step;
-the 100-step chain < 30 s of overhead in total; the 16 sleeps with --jobs 8 < 2.6 s wall.
+Prints figures; asserts nothing. Targets (2-core machine): overhead < 0.3 s per trivial step; the
+100-step chain < 30 s of overhead in total; the 16 sleeps with --jobs 8 < 2.6 s wall; the OS sandbox
+adds under 30 ms to a step.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,11 +29,13 @@ from generate import git_env  # noqa: E402
 AGENTS = Path(sys.executable).parent / "agents"
 
 
-def project(root: Path, tasks: dict[str, str]) -> Path:
+def project(root: Path, tasks: dict[str, str], isolation: str = "auto") -> Path:
     """A committed repository after `agents init` holding `tasks` ({id: task file text})."""
     env = git_env()
     subprocess.run(["git", "init", "-q", str(root)], check=True, env=env)
     subprocess.run([str(AGENTS), "-C", str(root), "init"], check=True, capture_output=True, env=env)
+    config = root / ".agents" / "config.yaml"
+    config.write_text(config.read_text().replace("isolation: auto", f"isolation: {isolation}"))
     (root / ".agents" / "tasks" / "describe-project.md").unlink()
     for task_id, text in tasks.items():
         (root / ".agents" / "tasks" / f"{task_id}.md").write_text(text)
@@ -74,32 +79,43 @@ def main() -> int:
                    stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="agents-run-bench-"))
 
-    # 1. One trivial step, forced again and again: wall time minus the shell command's own time.
-    root = project(work / "trivial", {"t": task("echo hi > o.txt", ["o.txt"])})
-    wall([str(AGENTS), "run"], root)
-    walls, own = [], []
-    for _ in range(args.repeat):
-        walls.append(wall([str(AGENTS), "run", "--force"], root))
-        start = time.perf_counter()
-        subprocess.run(["/bin/sh", "-c", "echo hi > /dev/null"], check=True)
-        own.append(time.perf_counter() - start)
-    overhead = [w - o for w, o in zip(walls, own)]
-    print(f"trivial step: wall median {statistics.median(walls):.3f} s, overhead median "
-          f"{statistics.median(overhead):.3f} s, min {min(overhead):.3f} s (n={args.repeat})")
+    modes = ["folder", "os"] if shutil.which("bwrap") else ["folder"]
+    trivial: dict[str, float] = {}
+    chain: dict[str, float] = {}
+    for mode in modes:
+        # 1. One trivial step, forced again and again: wall time minus the shell command's own time.
+        root = project(work / f"trivial-{mode}", {"t": task("echo hi > o.txt", ["o.txt"])}, mode)
+        wall([str(AGENTS), "run"], root)
+        walls, own = [], []
+        for _ in range(args.repeat):
+            walls.append(wall([str(AGENTS), "run", "--force"], root))
+            start = time.perf_counter()
+            subprocess.run(["/bin/sh", "-c", "echo hi > /dev/null"], check=True)
+            own.append(time.perf_counter() - start)
+        overhead = [w - o for w, o in zip(walls, own)]
+        trivial[mode] = statistics.median(overhead)
+        print(f"[{mode}] trivial step: wall median {statistics.median(walls):.3f} s, overhead median "
+              f"{statistics.median(overhead):.3f} s, min {min(overhead):.3f} s (n={args.repeat})")
 
-    # 2. A chain of 100 steps, each reading the previous one's output.
-    tasks = {"s000": task("echo 0 > out/s000.txt", ["out/s000.txt"])}
-    for i in range(1, 100):
-        prev, cur = f"s{i - 1:03d}", f"s{i:03d}"
-        tasks[cur] = task(f"cat out/{prev}.txt > out/{cur}.txt; echo {i} >> out/{cur}.txt",
-                          [f"out/{cur}.txt"], [f"out/{prev}.txt"], [prev])
-    root = project(work / "chain", tasks)
-    seconds = wall([str(AGENTS), "run"], root)
-    commits = int(subprocess.run(["git", "-C", str(root), "rev-list", "--count", "HEAD"], capture_output=True,
-                                 text=True, check=True).stdout) - 1
-    spent = command_seconds(root)
-    print(f"100-step chain: wall {seconds:.2f} s for {commits} step commits; the commands took {spent:.2f} s; "
-          f"overhead {seconds - spent:.2f} s in total, {(seconds - spent) / 100:.3f} s per step")
+        # 2. A chain of 100 steps, each reading the previous one's output.
+        tasks = {"s000": task("echo 0 > out/s000.txt", ["out/s000.txt"])}
+        for i in range(1, 100):
+            prev, cur = f"s{i - 1:03d}", f"s{i:03d}"
+            tasks[cur] = task(f"cat out/{prev}.txt > out/{cur}.txt; echo {i} >> out/{cur}.txt",
+                              [f"out/{cur}.txt"], [f"out/{prev}.txt"], [prev])
+        root = project(work / f"chain-{mode}", tasks, mode)
+        seconds = wall([str(AGENTS), "run"], root)
+        commits = int(subprocess.run(["git", "-C", str(root), "rev-list", "--count", "HEAD"], capture_output=True,
+                                     text=True, check=True).stdout) - 1
+        spent = command_seconds(root)
+        chain[mode] = seconds
+        print(f"[{mode}] 100-step chain: wall {seconds:.2f} s for {commits} step commits; the commands (with their "
+              f"sandbox) took {spent:.2f} s; overhead {seconds - spent:.2f} s in total, "
+              f"{(seconds - spent) / 100:.3f} s per step")
+    if "os" in chain:
+        print(f"the OS sandbox adds {(chain['os'] - chain['folder']) / 100 * 1000:.1f} ms per step over folder "
+              f"isolation in the 100-step chain (ratio {chain['os'] / chain['folder']:.2f}), "
+              f"{(trivial['os'] - trivial['folder']) * 1000:.1f} ms to a single trivial run")
 
     # 3. Sixteen independent one-second sleeps, eight at a time.
     root = project(work / "sleeps", {f"z{i:02d}": task(f"sleep 1; echo {i} > out/z{i:02d}.txt", [f"out/z{i:02d}.txt"])

@@ -267,3 +267,31 @@ def test_replaying_a_command_step_runs_it_again_confined(private: Path) -> None:
     replayed = run_program("--json", "replay", "copy", cwd=private)
     assert replayed.code == 0, replayed.err
     assert replayed.json["identical"] is True
+
+
+# --------------------------------------------------- a model step's output run by a check (item 2)
+
+
+def test_code_a_model_wrote_runs_confined_in_its_check(private: Path, api, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A task with `outputs: [tool.sh]` and a `run: sh tool.sh` check runs what the model wrote; it must
+    not get the key, the repository or anything outside its checkout."""
+    from conftest import KEY, configure
+    from fake_anthropic import Reply
+
+    configure(private, api)
+    root = private.resolve()
+    payload = (f"cat /proc/$PPID/environ /proc/1/environ 2>/dev/null | tr '\\0' '\\n' > {tmp_path}/stolen\n"
+               f"env >> {tmp_path}/stolen\necho pwned > {root}/private.txt\nexit 0\n")
+    add_task(private, "tool", role="developer", outputs=["tool.sh"], acceptance=[{"run": "sh tool.sh"}])
+    api.queue(
+        Reply.tool_use("write_file", {"path": "tool.sh", "content": payload}),
+        Reply.tool_use("finish", {"summary": "Wrote tool.sh."}),
+    )
+    result = run(private, env={"ANTHROPIC_API_KEY": KEY})
+    assert KEY not in everything_in_git(private)
+    if os_sandbox_problem() is None:
+        assert result.code == 0, result.err
+        assert not (tmp_path / "stolen").exists()
+        assert (private / "private.txt").read_text() == "PRIVATE-CONTENT\n"
+    else:  # folder isolation reads what it likes; the tripwire fails the step for the write to the repository
+        assert result.code == 1 and "sandbox_escape" in result.err

@@ -132,11 +132,16 @@ def test_finish_before_writing_the_outputs_is_sent_back(hello: Path, api: FakeAn
 def test_an_oversized_input_is_refused_before_any_request(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
     write_files(hello, {"data/spec.md": "word " * 40000})
     git(hello, "commit", "-qam", "big spec")
+    head = git(hello, "rev-parse", "HEAD")
+    dry = agents("-C", str(hello), "run", "--dry-run")
+    assert dry.code == 1
+    assert "error: step hello would fail before it starts: the context is ~" in dry.err
     result = agents("-C", str(hello), "run")
     assert result.code == 1
     assert "budget: the context is ~" in result.err and "over the budget of 40000" in result.err
     assert "data/spec.md (~66667 tokens)" in result.err and "view: outline" in result.err
     assert api.message_requests == []
+    assert git(hello, "rev-parse", "HEAD") == head  # known before it started: nothing committed
 
 
 def test_usd_budget_ends_the_step(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]

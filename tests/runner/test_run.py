@@ -149,12 +149,20 @@ def test_missing_output_and_crash_and_missing_input(project: Path, agents) -> No
     })
     git(project, "add", "-A")
     git(project, "commit", "-qm", "s")
+    before = states(agents, project)["needy"]
+    assert (before["state"], before["reasons"]) == ("blocked", ["input missing: in.txt (no task produces it)"])
+    dry = agents("-C", str(project), "run", "--dry-run", "needy")
+    assert dry.code == 1
+    assert "error: step needy would fail before it starts: declared input missing: in.txt" in dry.err
     result = agents("-C", str(project), "run", "--keep-going")
     assert result.code == 1
+    assert "step needy failed: missing_input: declared input missing: in.txt" in result.err
     found = states(agents, project)
     assert found["lazy"]["reasons"] == ["invalid_output: declared output missing: out.txt"]
     assert found["crash"]["reasons"] == ["crash: exit 3: boom"]
-    assert found["needy"]["reasons"] == ["missing_input: declared input missing: in.txt"]
+    assert found["needy"]["state"] == "blocked"  # known before it started: nothing was committed for it
+    assert not (project / ".agents/handoffs/needy.md").exists()
+    assert not any("agents(needy)" in line for line in git(project, "log", "--format=%s").splitlines())
 
 
 def test_secrets_are_withheld_unless_declared(project: Path, agents, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -42,7 +42,8 @@ def _finish_line(out: Output, outcome) -> str:  # type: ignore[no-untyped-def]
         changed = f", changed {', '.join(outcome.changed)}" if outcome.changed else ", no output changed"
         return f"{out.paint('done', 'done', stream=sys.stderr)}  {outcome.task} in {outcome.duration_s:.2f} s ({commit}{changed})"
     detail = f"{outcome.failure_kind}: {outcome.failure_detail}"
-    return f"{out.paint(outcome.status, 'failed', stream=sys.stderr)} {outcome.task} in {outcome.duration_s:.2f} s ({commit}) {detail}"
+    where = commit or "not started, nothing committed"
+    return f"{out.paint(outcome.status, 'failed', stream=sys.stderr)} {outcome.task} in {outcome.duration_s:.2f} s ({where}) {detail}"
 
 
 class LiveProgress:
@@ -155,9 +156,10 @@ def run_command(
                      "request": p.request}
                     for p in result.previews
                 ],
+                "known_failures": result.known_failures,
             },
         )
-        return EXIT_STEP_FAILED if failed else 0
+        return EXIT_STEP_FAILED if failed or result.known_failures else 0
     for run_id in result.recovered:
         out.note(f"recovered the unfinished step of run {run_id}")
     if result.branch:
@@ -179,6 +181,12 @@ def run_command(
                 out.line("")
                 out.line(f"# {preview.step}: role {preview.role}, model {preview.model}, ~{preview.tokens} tokens{budget}{verdict}")
                 out.line(render_request(preview.request).rstrip())
+        for step_id, why in result.known_failures.items():
+            out.diagnostic("error", f"step {step_id} would fail before it starts: {why}")
+        if result.known_failures:
+            out.diagnostic("hint", "fix what each names (create the input, or declare the task that produces it "
+                           "under `needs:`; shrink the context), then run `agents run` again")
+            return EXIT_STEP_FAILED
         return 0
     if not result.plan:
         out.line("Nothing to run: every task is done.")

@@ -7,6 +7,7 @@ facts (core/facts.py) so that a warm `agents status` never needs pydantic.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from agentfiles.core.facts import Facts, HandoffFacts
 from agentfiles.core.fingerprint import FileHasher, definition_digest, input_digests
 from agentfiles.core.graph import TaskGraph
+from agentfiles.core.paths import has_glob
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Role
@@ -95,8 +97,20 @@ def _family(task_id: str, items: list[str], states: dict[str, TaskState]) -> Tas
     return TaskState(task_id, worst, reasons, run)
 
 
-def _never_run(task_id: str, needs: list[str], states: dict[str, TaskState]) -> TaskState:
+def missing_inputs(root: Path, inputs: list[list[str]], produced: set[str]) -> list[str]:
+    """A task's literal path inputs that do not exist and that no task declares as an output (so no
+    step will create them): the step would fail before it starts."""
+    missing = []
+    for kind, value in inputs:
+        if kind == "path" and not has_glob(value) and value not in produced and not os.path.exists(root / value):
+            missing.append(value)
+    return missing
+
+
+def _never_run(task_id: str, needs: list[str], states: dict[str, TaskState], missing: list[str]) -> TaskState:
     waiting = [n for n in needs if n not in states or states[n].state != "done"]
+    if missing:
+        return TaskState(task_id, "blocked", [f"input missing: {m} (no task produces it)" for m in missing])
     if not waiting:
         return TaskState(task_id, "ready", ["never run"])
     stuck = [n for n in waiting if n not in states or states[n].state in ("failed", "rejected", "blocked", "invalid")]
@@ -163,6 +177,7 @@ def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, 
     body_digests = {tid: h.body_digest for tid, h in facts.handoffs.items()}
     graph = TaskGraph.from_needs({t: f.needs for t, f in facts.tasks.items()})
     order, cyclic = graph.order()
+    produced: set[str] | None = None  # every declared output, once a task that never ran needs it
     for task_id in order:
         task = facts.tasks[task_id]
         if task.family:
@@ -173,7 +188,9 @@ def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, 
             continue
         handoff = facts.handoffs.get(task_id)
         if handoff is None:
-            state = _never_run(task_id, task.needs, states)
+            if produced is None:
+                produced = {out for t in facts.tasks.values() for out in t.outputs}
+            state = _never_run(task_id, task.needs, states, missing_inputs(root, task.inputs, produced))
             state.definition = task.definition
             states[task_id] = state
             continue

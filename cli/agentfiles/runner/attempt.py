@@ -28,6 +28,7 @@ class RunContext:
     commit_lock: threading.Lock = field(default_factory=threading.Lock)
     cancelled: threading.Event = field(default_factory=threading.Event)
     processes: Any = None  # a ProcessRegistry
+    index_behind: list[str] = field(default_factory=list)  # steps whose commit git's index has not followed
 
     @property
     def root(self):  # type: ignore[no-untyped-def]

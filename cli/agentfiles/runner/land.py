@@ -59,13 +59,19 @@ def land(
                                          "ran: " + ", ".join(escaped[:20]) + (" ..." if len(escaped) > 20 else ""))
         landing = render(ctx, step, run_id, started, clock, attempt, earlier)
         journal = Journal(layout.agents / "tmp" / "journal", layout.root, run_id)
+        ctx.git.landed = None
         try:
             journal.apply(landing.files)
             commit = ctx.git.commit_paths(sorted(landing.files), landing.message)
         except BaseException:
-            journal.undo()  # the commit did not land: nothing of the step may stay behind
+            if ctx.git.landed is None:
+                journal.undo()  # the commit did not land: nothing of the step may stay behind
+            # else it landed and its files stay; the journal tells the next run to sync git's index
             raise
-        journal.close()
+        if ctx.git.index_synced:
+            journal.close()
+        else:  # the commit stands, its files are in the work tree; the journal has the next run sync the index
+            ctx.index_behind.append(step.step_id)
         if ctx.tripwire is not None:
             ctx.tripwire.landed(landing.files)
         handoff_rel = layout.rel(layout.handoff_file(step.step_id))

@@ -64,6 +64,7 @@ class RunResult:
     previews: list[Preview] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what a real run would refuse
     branch: str | None = None  # "created branch x" / "switched to branch x" (--branch)
+    known_failures: dict[str, str] = field(default_factory=dict)  # step -> why it would fail before it starts
 
 
 def _check_project(workspace: Workspace, targets: list[str]) -> None:
@@ -90,10 +91,10 @@ def recover(workspace: Workspace, git: Git) -> list[str]:
     """Complete or undo every step a killed run left half-landed; returns their run ids."""
     layout = workspace.layout
     found = pending_journals(layout.agents / "tmp" / "journal")
-    head = git.head() if found else None
+    landed = git.landed_runs([run_id for run_id, _, _ in found])
     ProcessRegistry(layout.agents / "tmp" / "processes").stop_leftovers()
     for run_id, files, folder in found:
-        if head and git.contains_trailer(head, "Agents-Run", run_id):
+        if run_id in landed:
             remove_temporaries(layout.root, files)
             git.sync_index(list(files))  # the commit landed: the index may not have followed
             shutil.rmtree(folder, ignore_errors=True)
@@ -203,7 +204,10 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
             _refuse_dirty_outputs(workspace, Git(workspace.root), plan, options.force)
         except PreconditionError as exc:
             warnings.append(f"the run would be refused: {exc.message} ({exc.hint})")
-        return RunResult(plan, previews=_previews(workspace, plan, options.targets), warnings=warnings)
+        from agentfiles.runner.preflight import known_failures
+
+        return RunResult(plan, previews=_previews(workspace, plan, options.targets), warnings=warnings,
+                         known_failures=known_failures(workspace, plan))
     git = Git(workspace.root)
     lock = RunLock(workspace.layout.agents / "run.lock")
     lock.acquire(options.lock_wait_s)
@@ -242,6 +246,10 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
                 plan, runner.run, jobs=jobs, keep_going=options.keep_going, on_event=on_event,
                 cancelled=ctx.cancelled,
             )
+        if ctx.index_behind:
+            emit("warning", f"git's index was locked by another process (.git/index.lock) when {len(ctx.index_behind)} "
+                 "step(s) committed: their commits and files stand, and `git status` may show their files as "
+                 "changed until the next `agents run` (or `git reset -q`) brings the index up to date")
         return result
     finally:
         git.close()

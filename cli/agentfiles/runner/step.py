@@ -61,6 +61,11 @@ class StepRunner:
             routing = None
             for number in range(1, tries + 1):
                 attempt = self._attempt(step, run_id, number, verifier, feedback, routing)
+                if number == 1 and _refused_before_start(attempt):
+                    if ctx.tripwire is not None:
+                        ctx.tripwire.abandon(step_id)
+                    return StepOutcome(step_id, run_id, "failed", attempt.result.failure_kind,
+                                       attempt.result.failure_detail, duration_s=round(time.monotonic() - clock, 3))
                 if attempt.plan is not None:
                     routing = attempt.plan.routing  # a router model decides once per run
                 if not attempt.rejected or number == tries:
@@ -309,6 +314,13 @@ class StepRunner:
             if rel not in handoff_files:
                 hashes[rel] = digest
         return dict(sorted(hashes.items()))
+
+
+def _refused_before_start(attempt: Attempt) -> bool:
+    """A step that could not start (a declared input missing, a context over its budget) before anything
+    was spent: it is reported, and nothing is committed, so the task stays as it was."""
+    return (not attempt.result.ok and attempt.result.failure_kind in ("missing_input", "budget")
+            and not attempt.usage and not attempt.result.files)
 
 
 def _purpose(executor: Executor) -> str:

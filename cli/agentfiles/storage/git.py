@@ -13,12 +13,16 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentfiles.errors import GitError, PreconditionError
+
+
+INDEX_LOCK_PATIENCE_S = 5.0  # how long a step's commit waits for another git process to free the index
 
 
 def init_repository(directory: Path) -> Path:
@@ -40,6 +44,8 @@ class Git:
         self._state: tuple[str | None, str | None] | None = None  # (HEAD, its branch ref) for commits
         self._index_dir: str | None = None
         self._index_base: str | None = "unknown"  # the commit whose tree the private index holds
+        self.landed: str | None = None  # the commit of the last commit_paths, once HEAD moved to it
+        self.index_synced = True  # whether the user's index followed that commit
 
     def run(
         self, *args: str, env: dict[str, str] | None = None, input: bytes | None = None, check: bool = True
@@ -57,6 +63,12 @@ class Git:
             raise PreconditionError("git is not installed", hint="install git and try again") from None
         if check and done.returncode != 0:
             message = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
+            if "index.lock" in message:
+                raise GitError(
+                    f"git {args[0]} failed: git's index is locked ({message.splitlines()[0]})",
+                    hint="another git process is running (an editor, a git GUI); let it finish, or if none "
+                    "is, remove .git/index.lock, then run again",
+                )
             raise GitError(f"git {args[0]} failed: {message}", hint="check the repository with `git status`")
         return done
 
@@ -137,7 +149,10 @@ class Git:
         user's index untouched, or the commit (and at worst an index that the next run syncs). Other
         changes of the user, staged or not, stay out; hooks and signing do not apply. Consecutive
         commits of one run reuse the private index, so each costs five git calls whatever the size
-        of the repository. Returns the new commit."""
+        of the repository. Returns the new commit; `landed` names it from the moment HEAD moved, and
+        `index_synced` says whether the user's index followed (another process may hold its lock)."""
+        self.landed = None
+        self.index_synced = True
         for attempt in (1, 2):
             parent, ref = self._tip()
             env = {"GIT_INDEX_FILE": self._private_index(parent)}
@@ -149,9 +164,10 @@ class Git:
                 update.append(parent)  # refuse if HEAD moved meanwhile
             done = self.run(*update, check=False)
             if done.returncode == 0:
+                self.landed = commit
                 self._state = (commit, ref)
                 self._index_base = commit  # the private index now holds exactly this commit's tree
-                self.sync_index(paths)
+                self.index_synced = self._sync_index_waiting(paths)
                 return commit
             self.forget()  # someone else moved HEAD: start again from where it is now
             if attempt == 2:
@@ -211,13 +227,36 @@ class Git:
             self._index_dir = None
             self._index_base = "unknown"
 
+    def _sync_index_waiting(self, paths: list[str], patience_s: float = INDEX_LOCK_PATIENCE_S) -> bool:
+        """Sync the user's index, waiting while another git process holds its lock; False when it is
+        still locked after `patience_s` (the commit stands: the next run syncs the index)."""
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                self.sync_index(paths)
+                return True
+            except GitError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+
     def sync_index(self, paths: list[str]) -> None:
         """Make the user's index hold `paths` as they are in the work tree (after a step's commit)."""
         self.run("add", "--force", "-A", "--", *paths)
 
-    def contains_trailer(self, commit: str, key: str, value: str) -> bool:
-        body = self.text("log", "-1", "--format=%B", commit)
-        return f"{key}: {value}" in body.splitlines()
+    def landed_runs(self, run_ids: list[str], recent: int = 200) -> set[str]:
+        """Those of `run_ids` whose step commit is in HEAD's history (the recent commits are read first,
+        in one call; the rest searched for by trailer)."""
+        if not run_ids or self.head() is None:
+            return set()
+        wanted = set(run_ids)
+        out = self.text("log", f"-n{recent}", "--format=%(trailers:key=Agents-Run,valueonly)", "HEAD")
+        found = {line.strip() for line in out.splitlines()} & wanted
+        for run_id in sorted(wanted - found):
+            hit = self.text("log", "-n1", "--format=%H", "--fixed-strings", f"--grep=Agents-Run: {run_id}", "HEAD")
+            if hit.strip():
+                found.add(run_id)
+        return found
 
     @contextmanager
     def worktree(self) -> Iterator[Path]:

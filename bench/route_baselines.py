@@ -33,10 +33,10 @@ def split_tokens(text: str) -> list[str]:
 class Baselines:
     """Tokenised documents and file vectors cached per (path, blob) across a repository's cases."""
 
-    def __init__(self, texts: dict[str, str]) -> None:
+    def __init__(self, texts: dict[str, str], vectors: dict[tuple[str, str], Any] | None = None) -> None:
         self.texts = texts
         self.tokens: dict[tuple[str, str, str], list[str]] = {}
-        self.vectors: dict[tuple[str, str], Any] = {}
+        self.vectors: dict[tuple[str, str], Any] = {} if vectors is None else vectors
 
     def methods(self) -> dict[str, Callable[[Case], list[str]]]:
         from agentfiles.route import dense

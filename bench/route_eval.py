@@ -68,6 +68,21 @@ class Repository:
         self.cache = cache / name.replace("/", "+")
         self.cache.mkdir(parents=True, exist_ok=True)
         self.docs: dict[tuple[str, str], Doc] = {}
+        self.vectors: dict[tuple[str, str], Any] = {}  # window vectors of (path, blob), for the dense signals
+
+    def dense_scores(self, case: Case) -> dict[str, float] | None:
+        """Each corpus file's best-window similarity to the message, as `agents route` computes it."""
+        from agentfiles.route import dense
+
+        if not dense.available():
+            return None
+        query = dense.embed([case.message])[0]
+        out = {}
+        for path, blob in case.corpus.items():
+            if (path, blob) not in self.vectors:
+                self.vectors[(path, blob)] = dense.file_vectors(path, self.texts[blob])
+            out[path] = dense.similarity(query, self.vectors[(path, blob)])
+        return out
 
     def corpus_docs(self, case: Case) -> dict[str, Doc]:
         docs = {}
@@ -98,7 +113,7 @@ class Repository:
             case = by_index.get(index)
             if case is not None:
                 docs = self.corpus_docs(case)
-                order = [r.path for r in rank(docs, case.message, past)]
+                order = [r.path for r in rank(docs, case.message, past, dense=self.dense_scores(case))]
                 seen = set(order)
                 out[case.sha] = order + sorted(p for p in docs if p not in seen)  # unmatched last
             renames = [tuple(p.split("\t")) for s, p in commit.changed if s == "R"]
@@ -106,7 +121,7 @@ class Repository:
         return out
 
     def rankings(self, methods: list[str]) -> dict[str, dict[str, list[str]]]:
-        baselines = Baselines(self.texts)
+        baselines = Baselines(self.texts, self.vectors)
         available = baselines.methods()
         out = {}
         for method in methods:

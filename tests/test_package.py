@@ -18,7 +18,8 @@ PROBE = textwrap.dedent(
     import sys
     from agentfiles.commands.app import run
     code = run(sys.argv[1:])
-    heavy = sorted(m for m in ("anthropic", "git", "pydantic", "yaml", "typer", "rich") if m in sys.modules)
+    heavy = sorted(m for m in ("anthropic", "git", "pydantic", "yaml", "typer", "rich", "numpy", "tokenizers",
+                               "safetensors", "agentfiles.route") if m in sys.modules)
     print("MODULES", ",".join(heavy), "CODE", code)
     """
 )
@@ -55,6 +56,13 @@ def test_read_commands_import_neither_anthropic_nor_gitpython(warm_project: Path
     modules, code = loaded_modules(*args, cwd=warm_project)
     assert code == 0
     assert "anthropic" not in modules and "git" not in modules
+
+
+@pytest.mark.parametrize("args", [["--help"], ["validate"], ["status"], ["graph"], ["roles"]])
+def test_read_commands_import_nothing_of_routing(warm_project: Path, args: list[str]) -> None:
+    modules, code = loaded_modules(*args, cwd=warm_project)
+    assert code == 0
+    assert not modules & {"agentfiles.route", "numpy", "tokenizers", "safetensors"}, modules
 
 
 def test_warm_status_needs_neither_yaml_nor_pydantic(warm_project: Path) -> None:

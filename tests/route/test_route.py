@@ -187,3 +187,15 @@ def test_route_intent_works_in_any_git_repository(tmp_path: Path, agents) -> Non
     assert result.code == 0, result.err
     assert result.json["files"][0]["path"] == "shop/shipping.py"
     assert not (repo / ".agents").exists() and (repo / ".git/agents-route-cache/docs.json").is_file()
+
+
+def test_route_works_without_the_optional_embeddings(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentfiles.route import dense
+    from agentfiles.route.propose import propose
+
+    with_dense = propose(shop, "apply a discount to prices", 8000)
+    assert dense.available() and "dense" in with_dense.picks[0].ranked.signals
+    monkeypatch.setattr(dense, "available", lambda: False)  # as without `pip install agentfiles[embed]`
+    without = propose(shop, "apply a discount to prices", 8000)
+    assert without.picks[0].ranked.path == "shop/prices.py"
+    assert all("dense" not in p.ranked.signals for p in without.picks) and without.picks[0].ranked.why

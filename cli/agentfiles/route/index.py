@@ -13,7 +13,7 @@ from agentfiles.storage.git import Git
 
 MAX_FILE_BYTES = 1024 * 1024
 HISTORY_COMMITS = 3000
-SCHEMA = 3
+SCHEMA = 4
 
 
 def _cache_dir(root: Path) -> Path:
@@ -67,9 +67,9 @@ def tracked_files(git: Git) -> dict[str, str]:
     return files
 
 
-def repo_docs(root: Path, git: Git | None = None) -> dict[str, Doc]:
+def repo_docs(root: Path, git: Git | None = None, files: dict[str, str] | None = None) -> dict[str, Doc]:
     git = git or Git(root)
-    files = tracked_files(git)
+    files = tracked_files(git) if files is None else files
     cache_path = _cache_dir(root) / "docs.json"
     cached = _load_json(cache_path)
     entries: dict[str, Any] = cached["docs"] if isinstance(cached, dict) and cached.get("schema") == SCHEMA else {}
@@ -145,3 +145,51 @@ def repo_history(root: Path, git: Git | None = None) -> History:
     for message, files, renames in commits:
         history.add(message, files, [tuple(r) for r in renames])
     return history
+
+
+def dense_similarity(root: Path, docs: dict[str, Doc], intent: str,
+                     files: dict[str, str] | None = None) -> dict[str, float] | None:
+    """Each file's embedding similarity to the intent (the best 40-line window), or None without the
+    optional embeddings. Window vectors are cached by blob in dense.npy (float16) and dense.json."""
+    from agentfiles.route import dense
+
+    if not docs or not dense.available():
+        return None
+    import numpy as np
+
+    files = tracked_files(Git(root)) if files is None else files
+    folder = _cache_dir(root)
+    index = _load_json(folder / "dense.json")
+    try:
+        matrix = np.load(folder / "dense.npy") if isinstance(index, dict) and index.get("schema") == SCHEMA else None
+    except (OSError, ValueError):
+        matrix = None
+    spans: dict[str, list[int]] = index["spans"] if matrix is not None else {}
+    parts, fresh, at, dirty = [], {}, 0, False
+    for path in docs:
+        key = f"{files.get(path)} {path}"
+        if key in spans:
+            start, stop = spans[key]
+            block = matrix[start:stop]  # type: ignore[index]
+        else:
+            dirty = True
+            try:
+                text = (root / path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            block = dense.file_vectors(path, text).astype(np.float16)
+        parts.append(block)
+        fresh[key] = [at, at + len(block)]
+        at += len(block)
+    if not parts:
+        return None
+    vectors = np.concatenate(parts).astype(np.float32)
+    if dirty or len(fresh) != len(spans):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            np.save(folder / "dense.npy", vectors.astype(np.float16))
+            _save_json(folder / "dense.json", {"schema": SCHEMA, "spans": fresh})
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+    similarity = vectors @ dense.embed([intent])[0]
+    return {key.split(" ", 1)[1]: float(similarity[a:b].max()) for key, (a, b) in fresh.items() if b > a}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentfiles.route.rank import Pick, Ranked, Weights, pack, rank
+from agentfiles.route.rank import Pick, Ranked, pack, rank
 
 DEFAULT_BUDGET = 16000
 MIN_SHARE = 0.1  # a file scoring under this share of the best file's score is not proposed
@@ -37,17 +37,18 @@ class Proposal:
         return {"intent": self.intent, "budget": self.budget, "used": self.used, "files": files}
 
 
-def propose(root: Path, intent: str, budget: int, outlines: bool = True, weights: Weights = Weights()) -> Proposal:
+def propose(root: Path, intent: str, budget: int, outlines: bool = True) -> Proposal:
     import time
 
-    from agentfiles.route.index import repo_docs, repo_history
+    from agentfiles.route.index import dense_similarity, repo_docs, repo_history, tracked_files
     from agentfiles.storage.git import Git
 
     started = time.monotonic()
     git = Git(root)
-    docs = repo_docs(root, git)
+    files = tracked_files(git)
+    docs = repo_docs(root, git, files)
     history = repo_history(root, git)
-    ranked = rank(docs, intent, history, weights)
+    ranked = rank(docs, intent, history, dense=dense_similarity(root, docs, intent, files))
     top = ranked[0].score if ranked else 0.0
     picks = pack([r for r in ranked if r.score >= MIN_SHARE * top], budget, outlines=outlines, wrapped=True)
     return Proposal(intent, budget, picks, ranked, round(time.monotonic() - started, 3))

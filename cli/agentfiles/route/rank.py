@@ -1,20 +1,9 @@
 """Ranking a corpus of files for an intent, and packing the best into a token budget.
 
-Signals, each normalised to [0, 1] over the corpus before they are weighed:
-
-- lexical: BM25 of the intent's words against each file's words (identifiers split, symbol names
-  counted again, path words counted again);
-- path: the intent names words of the file's path (its name, its folders);
-- history: past commits whose message resembles the intent (BM25 over messages) vote for the files
-  they changed;
-- co-change: files changed together, in past commits, with the strongest matches;
-- imports: files importing, or imported by, the strongest matches (Python);
-- recency: files changed in the latest commits;
-- churn: how often a file has changed (log-scaled);
-- tests: a file under tests/ or named test_* is weighed down unless the intent asks for tests.
-
-Every weight lives in `Weights`; bench/route_eval.py tunes them on older commits of real repositories
-and reports on newer ones.
+The evidence for each file is route/signals.py's (words by field, past commits, co-change, imports,
+size, dense similarity); one linear model learned across repositories (route/model.py, fitted by
+bench/route_train.py) weighs it. A test file is weighed down unless the intent speaks of tests.
+This module also holds what the signals read: a file's analysis (Doc) and the history (History).
 """
 
 from __future__ import annotations
@@ -25,29 +14,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentfiles.route.text import path_words, python_imports, python_symbols, words
+from agentfiles.route.text import path_words, prose, python_imports, python_symbols, words
 
 K1 = 1.2
 B = 0.75
-
-
-@dataclass(frozen=True)
-class Weights:
-    # Defaults: the values the grid search of bench/route_eval.py --tune chose on the older 70% of both
-    # pallets/click and psf/requests (they agreed on these; churn and tests are click's choice).
-    lexical: float = 1.0
-    path: float = 0.3
-    history: float = 0.5
-    cochange: float = 0.3
-    imports: float = 0.2
-    recency: float = 0.1
-    churn: float = 0.0  # files that change often are likelier to change again
-    tests: float = 0.5  # share of the score a test file loses when the intent does not mention tests
-    seeds: int = 5  # the strongest matches whose neighbours (co-change, imports) are credited
-    similar: int = 20  # past commits consulted for the history signal
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 # ------------------------------------------------------------------------------------------ documents
@@ -62,9 +32,13 @@ class Doc:
     length: int
     path_terms: list[str]
     imports: list[str]
+    symbols: dict[str, int] = field(default_factory=dict)  # terms of the names it defines
+    prose: dict[str, int] = field(default_factory=dict)  # terms of its docstrings and comments
+    names: list[str] = field(default_factory=list)  # the names it defines, as written
 
     def to_json(self) -> list[Any]:
-        return [self.tokens, self.outline_tokens, self.terms, self.length, self.path_terms, self.imports]
+        return [self.tokens, self.outline_tokens, self.terms, self.length, self.path_terms, self.imports,
+                self.symbols, self.prose, self.names]
 
     @classmethod
     def from_json(cls, path: str, data: list[Any]) -> Doc:
@@ -84,8 +58,10 @@ def analyze(path: str, text: str) -> Doc:
     terms.update(path_terms)
     tokens = estimate_tokens(text)
     outlined = estimate_tokens(outline(path, text)) if tokens > 200 else tokens
+    symbol_terms = Counter(t for symbol in symbols for t in words(symbol))
+    prose_terms = Counter(words(prose(text))) if python else Counter()
     return Doc(path, tokens, outlined, dict(terms), sum(terms.values()), sorted(set(path_terms)),
-               python_imports(text) if python else [])
+               python_imports(text) if python else [], dict(symbol_terms), dict(prose_terms), sorted(set(symbols)))
 
 
 def is_test(path: str) -> bool:
@@ -135,6 +111,7 @@ class History:
     changes: Counter = field(default_factory=Counter)  # type: ignore[type-arg]
     pairs: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # type: ignore[type-arg]
     last_change: dict[str, int] = field(default_factory=dict)
+    described: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # type: ignore[type-arg]
     max_files: int = 30  # a commit touching more files says little about which belong together
 
     alias: dict[str, str] = field(default_factory=dict)  # an old path -> the path it was renamed to
@@ -148,6 +125,8 @@ class History:
             self.changes[new] += self.changes.pop(old)
         if old in self.last_change:
             self.last_change[new] = max(self.last_change.pop(old), self.last_change.get(new, -1))
+        if old in self.described:
+            self.described[new].update(self.described.pop(old))
         partners = self.pairs.pop(old, None)
         if partners:
             mine = self.pairs[new]
@@ -174,6 +153,7 @@ class History:
         for path in files:
             self.changes[path] += 1
             self.last_change[path] = index
+            self.described[path].update(terms)  # the messages of the commits that changed a file describe it
         if 1 < len(files) <= self.max_files:
             share = 1 / (len(files) - 1)  # a pair from a small commit says more than one from a large one
             for a in files:
@@ -215,121 +195,52 @@ class Ranked:
         return {"path": self.path, "tokens": self.tokens, "score": round(self.score, 4), "why": "; ".join(self.why)}
 
 
-def _normalised(values: dict[str, float]) -> dict[str, float]:
-    top = max(values.values(), default=0.0)
-    return {k: v / top for k, v in values.items() if v > 0} if top > 0 else {}
+def rank(docs: dict[str, Doc], intent: str, history: History | None = None,
+         links: dict[str, set[str]] | None = None, dense: dict[str, float] | None = None) -> list[Ranked]:
+    """The files with any evidence for the intent, best first, each with its signals and why. The
+    score is the learned model's (route/model.py), as a share of the best file's: exp(s - s_best);
+    the order also charges each file its size (alpha * log tokens), as the budget will."""
+    from agentfiles.route import model
+    from agentfiles.route.signals import compute, score
 
-
-def rank(docs: dict[str, Doc], intent: str, history: History | None = None, weights: Weights = Weights(),
-         links: dict[str, set[str]] | None = None) -> list[Ranked]:
-    query = words(intent)
-    wanted = set(query)
-    n = len(docs)
-    if not n:
+    found = compute(docs, intent, history, links, dense)
+    weights = model.WEIGHTS if dense else model.LEXICAL_WEIGHTS
+    wants_tests = bool(set(words(intent)) & {"test", "tests", "testing"})
+    raw: dict[str, float] = {}
+    for path, values in found.values.items():
+        if not any(values.get(k) for k in model.EVIDENCE) and values.get("dense_rr", 0.0) < 0.1:
+            continue  # size, recency or churn alone is no reason to read a file
+        raw[path] = score(found, path, weights) - (0.0 if wants_tests or not is_test(path) else model.TEST_PENALTY)
+    if not raw:
         return []
-    average = sum(d.length for d in docs.values()) / n or 1.0
-    df = Counter(t for d in docs.values() for t in wanted if t in d.terms)
-    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in wanted}
-    counts = Counter(query)
-    lexical: dict[str, float] = {}
-    path_hits: dict[str, float] = {}
-    matched: dict[str, list[str]] = {}
-    for path, doc in docs.items():
-        score = 0.0
-        hits = []
-        for term in wanted:
-            tf = doc.terms.get(term)
-            if tf:
-                score += idf[term] * counts[term] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * doc.length / average))
-                hits.append(term)
-        if score:
-            lexical[path] = score
-            matched[path] = sorted(hits, key=lambda t: -idf[t])
-        named = [t for t in doc.path_terms if t in wanted]
-        if named:
-            path_hits[path] = sum(idf[t] for t in named)
-    lexical, path_hits = _normalised(lexical), _normalised(path_hits)
-    voted: dict[str, float] = defaultdict(float)
-    voters: dict[str, str] = {}
-    if history is not None and weights.history:
-        similar = history.similar(query, weights.similar)
-        best = similar[0][1] if similar else 1.0
-        for index, similarity in similar:
-            subject, files = history.messages[index]
-            present = sorted({history.current(f) for f in files} & docs.keys())
-            for path in present:  # a commit's vote is shared among the files it changed
-                voted[path] += similarity / best / len(present)
-                voters.setdefault(path, subject)
-    voted_n = {p: min(1.0, v) for p, v in voted.items()}
-    base = {
-        path: weights.lexical * lexical.get(path, 0.0) + weights.path * path_hits.get(path, 0.0)
-        + weights.history * voted_n.get(path, 0.0)
-        for path in docs
-    }
-    seeds = [p for p, s in sorted(base.items(), key=lambda kv: -kv[1])[: weights.seeds] if s > 0]
-    cochange: dict[str, float] = defaultdict(float)
-    partners: dict[str, str] = {}
-    if history is not None and weights.cochange:
-        for seed in seeds:
-            together = history.pairs.get(seed)
-            if not together:
-                continue
-            total = history.changes[seed] or 1
-            for other, times in together.items():
-                if other in docs and other != seed:
-                    cochange[other] += base[seed] * times / total
-                    partners.setdefault(other, seed)
-    imported: dict[str, float] = defaultdict(float)
-    neighbours: dict[str, str] = {}
-    if links is None and weights.imports:
-        links = import_graph(docs)
-    if links and weights.imports:
-        for seed in seeds:
-            for other in links.get(seed, ()):
-                imported[other] += base[seed]
-                neighbours.setdefault(other, seed)
-    recent: dict[str, float] = {}
-    if history is not None and weights.recency and history.messages:
-        latest = len(history.messages) - 1
-        for path in docs:
-            if path in history.last_change:
-                recent[path] = math.exp(-(latest - history.last_change[path]) / 50)
-    churn: dict[str, float] = {}
-    if history is not None and weights.churn:
-        churn = _normalised({p: math.log1p(history.changes[p]) for p in docs if history.changes.get(p)})
-    strongest = max((base[s] for s in seeds), default=1.0) or 1.0
-    cochange_n = {p: min(1.0, v / strongest) for p, v in cochange.items()}
-    imported_n = {p: min(1.0, v / strongest) for p, v in imported.items()}
-    wants_tests = bool(wanted & {"test", "tests", "testing"})
-    ranked = []
-    for path, doc in docs.items():
-        signals = {
-            "lexical": lexical.get(path, 0.0), "path": path_hits.get(path, 0.0), "history": voted_n.get(path, 0.0),
-            "cochange": cochange_n.get(path, 0.0), "imports": imported_n.get(path, 0.0), "recency": recent.get(path, 0.0),
-            "churn": churn.get(path, 0.0),
-        }
-        score = base[path] + weights.cochange * signals["cochange"] + weights.imports * signals["imports"] \
-            + weights.recency * signals["recency"] + weights.churn * signals["churn"]
-        if score <= 0 or not (base[path] or signals["cochange"] or signals["imports"]):
-            continue  # recency or churn alone is no reason to read a file
-        if not wants_tests and is_test(path):
-            score *= 1 - weights.tests
-        why = []
-        if signals["lexical"]:
-            why.append("mentions " + ", ".join(matched[path][:4]))
-        if signals["path"]:
-            why.append("its path names " + ", ".join(t for t in doc.path_terms if t in wanted))
-        if signals["history"] >= 0.2:
-            why.append(f"changed by a similar past commit: \"{voters[path][:60]}\"")
-        if signals["cochange"] >= 0.2:
-            why.append(f"changed together with {partners[path]}")
-        if signals["imports"] >= 0.2:
-            why.append(f"import neighbour of {neighbours[path]}")
-        if signals["recency"] >= 0.5 and not why:
-            why.append("changed recently")
-        ranked.append(Ranked(path, score, doc.tokens, doc.outline_tokens, why or ["weak match"], signals))
-    ranked.sort(key=lambda r: (-r.score, r.path))
+    best = max(raw.values())
+    ranked = [Ranked(path, math.exp(value - best), docs[path].tokens, docs[path].outline_tokens,
+                     _why(found, path, docs[path], intent), found.values[path]) for path, value in raw.items()]
+    ranked.sort(key=lambda r: (-(math.log(r.score) - model.ALPHA * math.log1p(r.tokens)), r.path))
     return ranked
+
+
+def _why(found: Any, path: str, doc: Doc, intent: str) -> list[str]:
+    values = found.values[path]
+    wanted = set(words(intent))
+    why = []
+    if found.matched.get(path):
+        why.append("mentions " + ", ".join(found.matched[path][:4]))
+    if values.get("path"):
+        why.append("its path names " + ", ".join(t for t in doc.path_terms if t in wanted))
+    if values.get("defines"):
+        why.append("defines a name the intent writes out")
+    if values.get("described", 0.0) >= 0.3:
+        why.append("past commits that changed it speak of the same things")
+    if values.get("similar", 0.0) >= 0.2 and path in found.voters:
+        why.append(f"changed by a similar past commit: \"{found.voters[path][:60]}\"")
+    if values.get("cochange", 0.0) >= 0.2 and path in found.partners:
+        why.append(f"changed together with {found.partners[path]}")
+    if values.get("imports", 0.0) >= 0.2 and path in found.neighbours:
+        why.append(f"import neighbour of {found.neighbours[path]}")
+    if values.get("dense_rr", 0.0) >= 0.2:
+        why.append("close in meaning (embeddings)")
+    return why or ["weak match"]
 
 
 @dataclass

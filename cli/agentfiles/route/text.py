@@ -88,3 +88,11 @@ def python_imports(text: str) -> list[str]:
 def python_symbols(text: str) -> list[str]:
     """Names defined by `def` and `class` at the top level or one indent in (methods)."""
     return _DEF.findall(text)
+
+
+_PROSE = re.compile(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'|#([^\n]*)', re.DOTALL)
+
+
+def prose(text: str) -> str:
+    """The docstrings and comments of a Python file: what its authors say it does."""
+    return "\n".join(next(g for g in m.groups() if g is not None) for m in _PROSE.finditer(text))

@@ -174,7 +174,9 @@ def log_command(
 
             layout = Layout(find_project_root(opts.directory))
             if not layout.task_file(task.split("@", 1)[0]).is_file():
-                raise UsageError(f"unknown task: {task}", hint="`agents status` lists the tasks")
+                from agentfiles.core.typos import unknown_task
+
+                raise unknown_task([task], layout.step_ids())
         out.line("No step commits yet." if task is None else f"No step commits for {task}.")
         return 0
     for commit, data in zip(commits, steps):

@@ -35,9 +35,25 @@ def new_task_command(
     foreach: Optional[str] = typer.Option(
         None, "--foreach", help="One step per file matching this glob; {item}, {name}, {stem} in the flags."
     ),
+    budget_tokens: Optional[int] = typer.Option(
+        None, "--budget-tokens", min=1, metavar="N", help="Most tokens of context the step may be sent (budget.context_tokens)."
+    ),
+    budget_output_tokens: Optional[int] = typer.Option(
+        None, "--budget-output-tokens", min=1, metavar="N", help="Most tokens of each answer (budget.output_tokens)."
+    ),
+    budget_usd: Optional[float] = typer.Option(
+        None, "--budget-usd", metavar="USD", help="Most dollars the step may spend (budget.usd)."
+    ),
+    retries: Optional[int] = typer.Option(
+        None, "--retries", min=0, max=10, metavar="N", help="Times the doer runs again when its verifier rejects it."
+    ),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", metavar="SECONDS", help="Seconds before the step is stopped as hung."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
-    """Write .agents/tasks/ID.md (refuses an existing or invalid id, and unknown roles or needs)."""
+    """Write .agents/tasks/ID.md (refuses an existing or invalid id, and unknown roles or needs).
+    Unset limits (budget, retries, timeout) come from the role, then .agents/config.yaml."""
     from agentfiles.storage.scaffold import new_task
 
     opts: Options = ctx.obj
@@ -56,6 +72,9 @@ def new_task_command(
         verifier=verifier,
         intent=intent,
         foreach=foreach,
+        budget={"context_tokens": budget_tokens, "output_tokens": budget_output_tokens, "usd": budget_usd},
+        retries=retries,
+        timeout=timeout,
     )
     if out.json_mode:
         out.json("new", {"type": "task", "id": task_id, "path": str(path), "warnings": [w.to_json() for w in warnings]})

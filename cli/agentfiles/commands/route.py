@@ -61,7 +61,9 @@ def route_command(
         workspace = open_workspace(opts.directory)
         workspace.require_loaded()
         if task not in workspace.project.tasks:
-            raise UsageError(f"unknown task: {task}", hint="`agents status` lists the tasks")
+            from agentfiles.core.typos import unknown_task
+
+            raise unknown_task([task], workspace.project.tasks)
         if write and workspace.project.tasks[task].model.is_command:
             raise UsageError(f"{task} is a command step: its inputs are what its command reads, not a context",
                              hint="route proposes the context of a model step; edit a command step's inputs by hand")

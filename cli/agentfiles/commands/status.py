@@ -8,7 +8,6 @@ from typing import List, Optional
 import typer
 
 from agentfiles.commands.output import Options
-from agentfiles.errors import UsageError
 
 
 def status_command(
@@ -30,7 +29,9 @@ def status_command(
     wanted = list(tasks or [])
     unknown = [t for t in wanted if t not in states]
     if unknown:
-        raise UsageError(f"unknown task: {', '.join(unknown)}", hint="run `agents status` to list the tasks")
+        from agentfiles.core.typos import unknown_task
+
+        raise unknown_task(unknown, states)
     order = wanted or list(states)
     rows = [states[t] for t in order]
     counts = {s: n for s in STATES if (n := sum(1 for r in rows if r.state == s))}

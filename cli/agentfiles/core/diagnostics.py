@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ValidationError
+
+from agentfiles.core.typos import did_you_mean
 
 Severity = Literal["error", "warning"]
 Loc = tuple[Union[str, int], ...]
@@ -55,11 +56,6 @@ class FieldProblem:
     loc: Loc
     message: str
     key_error: bool = False  # the location names a key that is present but wrong (unknown key)
-
-
-def did_you_mean(word: str, choices: typing.Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return matches[0] if matches else None
 
 
 def format_loc(loc: Loc) -> str:

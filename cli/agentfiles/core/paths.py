@@ -68,6 +68,11 @@ class Layout:
     def handoff_file(self, task_id: str) -> Path:
         return self.handoffs / f"{task_id}.md"
 
+    def step_ids(self) -> list[str]:
+        """The ids of the task files and of the handoffs (foreach items too), for suggesting a close one."""
+        found = {p.stem for folder in (self.tasks, self.handoffs) if folder.is_dir() for p in folder.glob("*.md")}
+        return sorted(found)
+
     def rel(self, path: Path) -> str:
         """A path as shown to users: relative to the root, with forward slashes."""
         text, root = str(path), str(self.root)

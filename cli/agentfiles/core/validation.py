@@ -11,6 +11,9 @@ from agentfiles.core.project import Entry, Project
 from agentfiles.core.routing import RouteProblem, route_by_labels
 from agentfiles.errors import ConventionError
 
+# The intent `agents new task` writes when given none: a task still holding it was never finished.
+PLACEHOLDER_INTENT = "What outcome is wanted, and why. Not the steps."
+
 
 class _Checker:
     def __init__(self, project: Project, graph: TaskGraph) -> None:
@@ -233,6 +236,48 @@ class _Checker:
                         "each file has one owner; let one task write it and the other read it",
                     )
 
+    def context_inputs(self, entry: Entry[Task]) -> None:
+        """A model step gets CLAUDE.md and its @imports in its system prompt: declared as an input too, the
+        same text is sent twice (and counted twice against the budget)."""
+        from agentfiles.core.context import context_files
+
+        task = entry.model
+        if task.is_command:
+            return  # a command reads what it declares; it has no system prompt
+        root = self.project.layout.root
+        expanded = [(index, spec.path, expand_path_input(root, spec.path)) for index, spec in enumerate(task.inputs)
+                    if spec.path and "{item}" not in spec.path and spec.path != "."]
+        declared = [f for _, _, files in expanded for f in files] + [o for o in task.outputs if "{item}" not in o]
+        try:
+            context = {path for path, _ in context_files(root, declared)}
+        except ConventionError:
+            return  # a cycle or too deep imports: reported once, by context_files() below
+        for index, pattern, files in expanded:
+            twice = [f for f in files if f in context]
+            if twice:
+                named = f"'{pattern}'" if twice == [pattern] else f"'{pattern}' ({', '.join(twice[:3])})"
+                self.warning(entry, entry.line("inputs", index),
+                             f"input {named} is a context file, already in this step's system prompt: "
+                             "declaring it sends it twice",
+                             "remove it from `inputs`; the step and its verifier see it anyway")
+
+    def unfinished(self, entry: Entry[Task]) -> None:
+        """What `agents new task` leaves for a person to fill in, and steps whose work nothing checks or keeps."""
+        task = entry.model
+        if PLACEHOLDER_INTENT in entry.body:
+            self.warning(entry, None, "the intent is still the placeholder `agents new task` wrote",
+                         "say in the task's body what outcome is wanted, and why (the step is given this text)")
+        if not task.is_command and not task.acceptance:
+            self.warning(entry, None, "a model step with no acceptance criteria: nothing verifies its work",
+                         "add `acceptance:` sentences for a verifier to judge, or `run:` checks that must exit 0")
+        if task.is_command and not task.outputs:
+            self.warning(entry, entry.line("run"), "a command step with no outputs: nothing it writes is kept "
+                         "(writing any file fails it)", "list the files its command writes under `outputs:`")
+        if task.retries and not (task.prose_criteria and self.project.verifier_of(task)):
+            self.warning(entry, entry.line("retries"), f"`retries: {task.retries}` re-runs a step its verifier rejects, "
+                         "and this step has no verifier", "add prose `acceptance:` criteria for a verifier to judge, "
+                         "or drop `retries`")
+
     def handoffs(self) -> None:
         for task_id, handoff in self.project.handoffs.items():
             if task_id not in self.known_tasks:
@@ -277,6 +322,8 @@ def validate_project(project: Project, graph: TaskGraph | None = None) -> list[D
         checker.roles(task_id, entry)
         checker.needs(task_id, entry)
         checker.paths(task_id, entry)
+        checker.context_inputs(entry)
+        checker.unfinished(entry)
     checker.cycles()
     checker.shared_outputs()
     checker.handoffs()

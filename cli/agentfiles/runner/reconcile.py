@@ -84,7 +84,9 @@ def _check_project(workspace: Workspace, targets: list[str]) -> None:
     known = workspace.facts().tasks if any("@" in t for t in targets) else workspace.project.tasks
     unknown = [t for t in targets if t not in known]
     if unknown:
-        raise UsageError(f"unknown task: {', '.join(unknown)}", hint="`agents status` lists the tasks and foreach steps")
+        from agentfiles.core.typos import unknown_task
+
+        raise unknown_task(unknown, known)
 
 
 def recover(workspace: Workspace, git: Git) -> list[str]:

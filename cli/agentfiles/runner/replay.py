@@ -66,7 +66,9 @@ def replay(
     if not record:
         raise UsageError(f"run {run_id} of {task_id} has no record to replay", hint="replay needs .agents/runs/<run>/record.json")
     if task_id.split("@", 1)[0] not in project.tasks:
-        raise UsageError(f"unknown task: {task_id}", hint="`agents status` lists the tasks")
+        from agentfiles.core.typos import unknown_task
+
+        raise unknown_task([task_id], project.tasks)
     if record.get("executor") == "claude-code":
         raise UsageError(
             f"run {run_id} of {task_id} was carried out by Claude Code, whose session cannot be replayed offline",

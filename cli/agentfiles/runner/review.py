@@ -11,6 +11,7 @@ from typing import Any
 
 from agentfiles.core.context import unified_diff
 from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
+from agentfiles.core.typos import unknown_task
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.storage.git import Git, StepCommit, step_commits
 from agentfiles.storage.records import read_record
@@ -22,6 +23,9 @@ def latest_step(root: Path, task: str) -> StepCommit:
     if not is_valid_step_id(task):
         raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
     commits = [c for c in step_commits(root, task) if c.task == task and not c.reverted]
+    layout = Layout(root)
+    if not commits and not layout.task_file(task.split("@", 1)[0]).is_file():
+        raise unknown_task([task], layout.step_ids())
     if not commits:
         raise UsageError(f"task '{task}' has no step commit on this branch (none that was not reverted)",
                          hint="`agents log` lists the step commits")
@@ -169,7 +173,7 @@ def record_review(directory: Path, task: str, state: str, reason: str | None = N
     rel = layout.rel(path)
     if not path.is_file():
         if not layout.task_file(task.split("@", 1)[0]).is_file():
-            raise UsageError(f"unknown task: {task}", hint="`agents status` lists the tasks")
+            raise unknown_task([task], layout.step_ids())
         raise UsageError(f"task '{task}' has no handoff to review", hint=f"run it first with `agents run {task}`")
     lock = RunLock(layout.agents / "run.lock")
     lock.acquire(3.0)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
+from agentfiles.core.typos import unknown_task
 from agentfiles.errors import UsageError
 from agentfiles.storage.documents import DocumentError, parse_document
 from agentfiles.storage.git import Git, step_commits
@@ -48,7 +49,7 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
         if not path.is_file():
             family = task.split("@", 1)[0]
             if not layout.task_file(family).is_file():
-                raise UsageError(f"unknown task: {task}", hint="`agents status` lists the tasks")
+                raise unknown_task([task], layout.step_ids())
             items = sorted(p.stem for p in layout.handoffs.glob(f"{family}@*.md")) if "@" not in task else []
             if items:
                 raise UsageError(

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from agentfiles.core.claude_md import merge_block, render_block
 from agentfiles.core.diagnostics import Diagnostic, problems_from
 from agentfiles.core.project import Entry
-from agentfiles.core.validation import validate_project
+from agentfiles.core.validation import PLACEHOLDER_INTENT, validate_project
 from agentfiles.core.models import Role, Task
 from agentfiles.core.paths import Layout, find_git_root, find_project_root, is_valid_id, require_directory
 from agentfiles.errors import PreconditionError, UsageError
@@ -163,6 +163,9 @@ def new_task(
     verifier: str | None = None,
     intent: str | None = None,
     foreach: str | None = None,
+    budget: dict[str, Any] | None = None,
+    retries: int | None = None,
+    timeout: float | None = None,
 ) -> tuple[Path, list[Diagnostic]]:
     """Write `.agents/tasks/<id>.md` from flags, refusing anything `agents validate` would call an error
     in it (an existing or invalid id, unknown roles or needs, a cycle, an output another task owns...).
@@ -194,10 +197,17 @@ def new_task(
         meta["acceptance"] = criteria
     if verifier:
         meta["verifier"] = verifier
+    if retries is not None:
+        meta["retries"] = retries
+    limits = {key: value for key, value in (budget or {}).items() if value is not None}
+    if limits:
+        meta["budget"] = limits
+    if timeout is not None:
+        meta["timeout"] = int(timeout) if float(timeout).is_integer() else timeout
     rel = layout.rel(path)
     _validated(Task, meta, rel)
     body = template_text("task.md").replace(
-        "{intent}", (intent or "What outcome is wanted, and why. Not the steps.").strip()
+        "{intent}", (intent or PLACEHOLDER_INTENT).strip()
     )
     project = load_project(layout.root)
     project.tasks[task_id] = Entry(model=Task.model_validate(meta), body=body, path=rel)

@@ -257,3 +257,15 @@ def test_a_base_url_that_is_not_a_url_stops_the_run(hello: Path, api: FakeAnthro
     result = agents("-C", str(hello), "run")
     assert result.code == 2 and "api.base_url in .agents/config.yaml is not an http(s) URL" in result.err
     assert api.message_requests == []
+
+
+def test_a_model_steps_role_and_context_files_are_committed_before_it_runs(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    (hello / "CLAUDE.md").write_text((hello / "CLAUDE.md").read_text() + "\nUNCOMMITTED-CONTEXT\n")
+    role = hello / ".agents/roles/developer.md"
+    role.write_text(role.read_text() + "\nUNCOMMITTED-ROLE-LINE\n")
+    (hello / "data/spec.md").write_text("An uncommitted input is data, not a definition.\n")
+    api.queue(Reply.tool_use("write_file", {"path": "src/hello.py", "content": "print('hello')\n"}), finish())
+    assert agents("-C", str(hello), "run").code == 0
+    defined = git(hello, "show", "--name-only", "--format=", "HEAD~1").split()
+    assert defined == [".agents/roles/developer.md", "CLAUDE.md"]
+    assert "UNCOMMITTED-CONTEXT" in json.dumps(api.message_requests[0].body)

@@ -328,3 +328,20 @@ def test_schema_errors_of_a_task_come_with_a_hint(project: Path, agents) -> None
     result = agents("-C", str(project), "validate")
     assert result.code == 2 and "needs at least two `participants`" in result.err
     assert "hint: see Task frontmatter and Execution modes in docs/convention.md" in result.err
+
+
+def test_the_next_run_of_a_step_its_verifier_rejected_gets_the_verdict(checked: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    path = checked / ".agents/tasks/hello.md"
+    path.write_text(path.read_text().replace("retries: 1\n", ""))
+    commit_all(checked, "no retries")
+    api.queue(write("print('hello')\n"), finish("First."), verdict(("fail", "EVIDENCE-LAST-RUN: no name asked"), ("pass", "ok")))
+    assert agents("-C", str(checked), "run").code == 1
+    assert handoff(checked)["status"] == "rejected"
+    api.queue(write("name = input()\n"), finish("Second."), verdict(("pass", "asks"), ("pass", "ok")))
+    assert agents("-C", str(checked), "run").code == 0
+    doer = api.message_requests[3].body
+    brief = doer["messages"][0]["content"][0]["text"]
+    assert "Verdict on the previous run" in brief and "EVIDENCE-LAST-RUN: no name asked" in brief
+    assert "The last attempt of run " in brief
+    # The verdict is part of what the step is told, so its record keeps it and replay reproduces it.
+    assert agents("-C", str(checked), "replay", "hello").code == 0

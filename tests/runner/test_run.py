@@ -376,3 +376,39 @@ def test_a_folder_is_not_an_output(project: Path, agents) -> None:  # type: igno
     write_files(project, {".agents/tasks/t.md": task_text("T", run="true", outputs=["out/"])})
     found = agents("-C", str(project), "validate", "--json").json["errors"]
     assert [e["message"] for e in found] == ["output 'out' is a folder; outputs are the exact files a step writes"]
+
+
+def test_definitions_outside_git_are_committed_first_in_a_commit_of_their_own(repo: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(repo), "init").code == 0
+    (repo / ".agents/tasks/describe-project.md").unlink()
+    write_files(repo, {".agents/tasks/hi.md": task_text("Hi", run="echo hi > hi.txt", outputs=["hi.txt"])})
+    result = agents("-C", str(repo), "run")  # nothing is committed yet, not even the config
+    assert result.code == 0, result.err
+    assert "note: committed the definitions this run uses" in result.err
+    subjects = commits(repo)
+    assert subjects == ["agents(hi): Hi", "agents: commit the definitions this run uses"]
+    first = files_of(repo, "HEAD~1")
+    assert ".agents/tasks/hi.md" in first and ".agents/config.yaml" in first
+    handoff = (repo / ".agents/handoffs/hi.md").read_text()
+    # The step's definition is reproducible from the commit before it.
+    assert git(repo, "show", "HEAD~1:.agents/tasks/hi.md") == (repo / ".agents/tasks/hi.md").read_text()
+    assert "definition: sha256:" in handoff
+    # A later edit of the task is committed again before the run that uses it.
+    path = repo / ".agents/tasks/hi.md"
+    path.write_text(path.read_text().replace("echo hi", "echo hello"))
+    assert agents("-C", str(repo), "run").code == 0
+    assert commits(repo)[:2] == ["agents(hi): Hi", "agents: commit the definitions this run uses"]
+    assert files_of(repo, "HEAD~1") == [".agents/tasks/hi.md"]
+
+
+def test_definitions_outside_git_can_be_refused_instead(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    config = project / ".agents/config.yaml"
+    config.write_text(config.read_text().replace("commit:\n  enabled: true", "commit:\n  enabled: true\n  definitions: false"))
+    git(project, "commit", "-qam", "refuse")
+    write_files(project, {".agents/tasks/hi.md": task_text("Hi", run="echo hi > hi.txt", outputs=["hi.txt"])})
+    head = git(project, "rev-parse", "HEAD")
+    result = agents("-C", str(project), "run")
+    assert result.code == 2
+    assert "error: the steps would run from definitions that are not committed: .agents/tasks/hi.md" in result.err
+    assert "hint: commit them first" in result.err
+    assert git(project, "rev-parse", "HEAD") == head

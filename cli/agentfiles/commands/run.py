@@ -29,8 +29,8 @@ class PlainProgress:
                 self.out.note(_finish_line(self.out, payload))
             elif kind == "skip":
                 self.out.note(f"skip  {payload.task}: {payload.reason}")  # type: ignore[attr-defined]
-            elif kind == "warning":
-                self.out.diagnostic("warning", str(payload))
+            elif kind in ("warning", "note"):
+                self.out.diagnostic(kind, str(payload))
 
     def close(self) -> None:
         pass
@@ -88,8 +88,8 @@ class LiveProgress:
                 self.console.print(_finish_line(Output(color=False), payload), highlight=False, markup=False)
             elif kind == "skip":
                 self.console.print(f"skip  {payload.task}: {payload.reason}", highlight=False, markup=False)  # type: ignore[attr-defined]
-            elif kind == "warning":
-                self.console.print(f"warning: {payload}", highlight=False, markup=False)
+            elif kind in ("warning", "note"):
+                self.console.print(f"{kind}: {payload}", highlight=False, markup=False)
             self.live.update(self._render())
 
     def close(self) -> None:

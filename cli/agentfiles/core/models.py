@@ -105,6 +105,7 @@ class ApiSettings(Strict):
 class CommitPolicy(Strict):
     enabled: bool = True
     sign: bool = False
+    definitions: bool = True  # commit uncommitted task/role/config/context files before the steps; false: refuse
 
 
 # Model aliases (Claude Code's names) and list prices in USD per million tokens, used where the config

@@ -21,6 +21,7 @@ from agentfiles.executors.sandbox import clear_sandboxes
 from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.attempt import RunContext
+from agentfiles.runner.definitions import commit_definitions
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.runner.step import StepRunner
 from agentfiles.runner.tripwire import Tripwire
@@ -238,6 +239,9 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
             if task.prose_criteria and project.verifier_of(task):
                 executor_for(step.task, True)
         _refuse_dirty_outputs(workspace, git, plan, options.force)
+        committed = commit_definitions(workspace, git, plan)
+        if committed:
+            emit("note", f"committed the definitions this run uses, which were not in git: {', '.join(committed)}")
         ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for, isolation_for=isolation_for,
                          tripwire=Tripwire(workspace.root, git),
                          processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"))

@@ -265,16 +265,22 @@ class StepRunner:
         return {"AGENTS_REVIEW_REASON": review.reason or "(no reason given)"}
 
     def extra_sections(self, step: ResolvedStep) -> list[tuple[str, str]]:
-        """Further sections of a model step's brief: the reason a person rejected its last run."""
+        """Further sections of a model step's brief: why its last run was turned down, by a person in
+        review (with their reason) or by its verifier (with each criterion's verdict and evidence)."""
         entry = self.ctx.project.handoffs.get(step.step_id)
-        review = entry.model.review if entry is not None else None
-        if review is None or review.state != "rejected":
+        if entry is None:
             return []
-        by = f" by {review.by}" if review.by else ""
-        text = (f"A person reviewing run {entry.model.run} of this step{by} rejected it"
-                + (f" with this reason:\n\n{review.reason}" if review.reason else " without giving a reason.")
-                + "\n\nProduce the outputs again so that the reason no longer applies.")
-        return [("Review of the previous run", text)]
+        last = entry.model
+        review = last.review
+        if review is not None and review.state == "rejected":
+            by = f" by {review.by}" if review.by else ""
+            text = (f"A person reviewing run {last.run} of this step{by} rejected it"
+                    + (f" with this reason:\n\n{review.reason}" if review.reason else " without giving a reason.")
+                    + "\n\nProduce the outputs again so that the reason no longer applies.")
+            return [("Review of the previous run", text)]
+        if last.status == "rejected" and last.verification is not None:
+            return [feedback_section(last.verification.model_dump(mode="json"), 0, run=last.run)]
+        return []
 
     # ------------------------------------------------------------------------------------------ inputs
 

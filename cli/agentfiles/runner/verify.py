@@ -89,14 +89,16 @@ def rejection_detail(verification: dict[str, Any]) -> str:
     return f"the verifier `{verification.get('verifier')}` failed {len(failed)} {noun}: {shown}{more}"
 
 
-def feedback_section(verification: dict[str, Any], attempt: int) -> tuple[str, str]:
-    """The extra brief section of the next attempt: the verdict on the previous one."""
+def feedback_section(verification: dict[str, Any], attempt: int, run: str | None = None) -> tuple[str, str]:
+    """The extra brief section of the next attempt: the verdict on the previous one (of this run, or,
+    with `run`, the last attempt of an earlier run the verifier rejected)."""
+    what = f"The last attempt of run {run}" if run else f"Attempt {attempt}"
     lines = [
-        f"Attempt {attempt} was rejected by the verifier `{verification.get('verifier')}`. Its verdict on each "
+        f"{what} was rejected by the verifier `{verification.get('verifier')}`. Its verdict on each "
         "acceptance criterion follows; produce the outputs again so that every criterion passes.",
         "",
     ]
     for check in verification.get("checks", []):
         mark = "PASS" if check.get("verdict") == "pass" else "FAIL"
         lines.append(f"- {mark}: {check['criterion']}\n  Evidence: {check.get('evidence') or '(none given)'}")
-    return (f"Verdict on attempt {attempt}", "\n".join(lines))
+    return ("Verdict on the previous run" if run else f"Verdict on attempt {attempt}", "\n".join(lines))

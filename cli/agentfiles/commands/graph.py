@@ -9,32 +9,10 @@ import typer
 
 from agentfiles.commands.output import Options
 
-_FILL = {
-    "done": "#d3f9d8",
-    "stale": "#fff3bf",
-    "ready": "#d0ebff",
-    "pending": "#f1f3f5",
-    "blocked": "#e5dbff",
-    "failed": "#ffc9c9",
-    "rejected": "#ffc9c9",
-    "invalid": "#ff8787",
-}
-
 
 class Format(str, Enum):
     mermaid = "mermaid"
     dot = "dot"
-
-
-def _links(edges) -> dict[tuple[str, str], list[str]]:  # type: ignore[no-untyped-def]
-    """Edge labels grouped by (source, target): `needs`, `handoff`, `reads <path>`."""
-    grouped: dict[tuple[str, str], list[str]] = {}
-    for edge in edges:
-        label = f"reads {edge.detail}" if edge.kind == "reads" else edge.kind
-        labels = grouped.setdefault((edge.source, edge.target), [])
-        if label not in labels:
-            labels.append(label)
-    return grouped
 
 
 def _mermaid(nodes: list[tuple[str, str, str]], links: dict[tuple[str, str], list[str]]) -> str:
@@ -48,8 +26,10 @@ def _mermaid(nodes: list[tuple[str, str, str]], links: dict[tuple[str, str], lis
         arrow = "-->" if "needs" in labels else "-.->"
         text = " + ".join(labels).replace('"', "'")
         lines.append(f'  {ids[source]} {arrow}|"{text}"| {ids[target]}')
+    from agentfiles.core.state import STATE_FILL
+
     used = {state for _, state, _ in nodes}
-    for state, fill in _FILL.items():
+    for state, fill in STATE_FILL.items():
         if state in used:
             lines.append(f"  classDef {state} fill:{fill},stroke:#495057")
     return "\n".join(lines) + "\n"
@@ -59,11 +39,13 @@ def _dot(nodes: list[tuple[str, str, str]], links: dict[tuple[str, str], list[st
     def quote(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
+    from agentfiles.core.state import STATE_FILL
+
     lines = ["digraph agents {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled"];']
     known = {task_id for task_id, _, _ in nodes}
     for task_id, state, kind in nodes:
         label = quote(f"{task_id}\\n{state} · {kind}").replace("\\\\n", "\\n")
-        lines.append(f"  {quote(task_id)} [label={label}, fillcolor={quote(_FILL[state])}];")
+        lines.append(f"  {quote(task_id)} [label={label}, fillcolor={quote(STATE_FILL[state])}];")
     for (source, target), labels in links.items():
         if source not in known or target not in known:
             continue
@@ -92,7 +74,7 @@ def graph_command(
     def kind(task_id: str) -> str:
         if task_id not in tasks:
             return "invalid"
-        return "command" if tasks[task_id].model.is_command else "agent"
+        return tasks[task_id].model.kind
 
     def modes(task_id: str) -> list[str]:
         return tasks[task_id].model.modes if task_id in tasks else []
@@ -124,7 +106,9 @@ def graph_command(
             },
         )
         return 0
-    links = _links(edges)
+    from agentfiles.core.graph import link_labels
+
+    links = link_labels(edges)
     text = _mermaid(nodes, links) if fmt is Format.mermaid else _dot(nodes, links)
     out.line(text.rstrip("\n"))
     return 0

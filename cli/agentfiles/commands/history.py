@@ -57,11 +57,11 @@ def show_command(
                      "file tools in a folder holding the declared inputs)\n")
         out.line(render_conversation(step.requests).rstrip())
         from agentfiles.core.paths import Layout, find_project_root
-        from agentfiles.storage.records import read_json
+        from agentfiles.storage.inspect import recorded_turns
 
         layout = Layout(find_project_root(opts.directory))
         folder = layout.runs / str(step.meta.get("run"))
-        verifier = [read_json(layout, p) for p in sorted((folder / "verifier" / "requests").glob("*.json"))]
+        verifier = recorded_turns(layout, folder / "verifier")
         if verifier:
             out.line(f"\n##### the verifier ({(step.record or {}).get('verifier', {}).get('role', '?')}), "
                      "in a conversation of its own #####\n")
@@ -164,7 +164,11 @@ def log_command(
         raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
     commits = step_commits(find_project_root(opts.directory), task, limit, handoffs=True)
     steps = [c.to_json() for c in commits]
-    totals = _totals(steps) if usage else None
+    totals = None
+    if usage:
+        from agentfiles.core.usage import usage_totals
+
+        totals = usage_totals(steps)
     if out.json_mode:
         out.json("log", {"steps": steps, **({"totals": totals} if totals is not None else {})})
         return 0
@@ -200,26 +204,6 @@ def log_command(
         out.line(f"\ntotal: {t['steps']} steps, {t['input_tokens']} in, {t['output_tokens']} out, "
                  f"${t['cost_usd']:.4f}, {t['duration_s']:.2f} s")
     return 0
-
-
-def _totals(steps: list) -> dict:  # type: ignore[type-arg]
-    """Usage summed over all steps, and by task, role and model."""
-    keys = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "duration_s")
-
-    def add(into: dict, used: dict) -> None:  # type: ignore[type-arg]
-        into["steps"] = into.get("steps", 0) + 1
-        for key in keys:
-            into[key] = round(into.get(key, 0) + (used.get(key) or 0), 6)
-
-    totals: dict = {"all": {}, "by_task": {}, "by_role": {}, "by_model": {}}  # type: ignore[type-arg]
-    for step in steps:
-        used = step.get("usage") or {}
-        add(totals["all"], used)
-        for by in ("task", "role", "model"):
-            add(totals[f"by_{by}"].setdefault(str(step.get(by) or "none"), {}), used)
-    if not steps:
-        totals["all"] = {"steps": 0, **{k: 0 for k in keys}}
-    return totals
 
 
 def replay_command(

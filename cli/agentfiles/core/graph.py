@@ -127,6 +127,17 @@ class TaskGraph:
         return bits
 
 
+def link_labels(edges: list[Edge]) -> dict[tuple[str, str], list[str]]:
+    """Edge labels grouped by (source, target): `needs`, `handoff`, `reads <path>`."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for edge in edges:
+        label = f"reads {edge.detail}" if edge.kind == "reads" else edge.kind
+        labels = grouped.setdefault((edge.source, edge.target), [])
+        if label not in labels:
+            labels.append(label)
+    return grouped
+
+
 class OutputIndex:
     """Declared outputs and the tasks declaring them, searchable by an input's path, folder or glob."""
 

@@ -333,6 +333,11 @@ class Task(Strict):
         return self.executor == "command" or (self.executor == "auto" and bool(self.run))
 
     @property
+    def kind(self) -> str:
+        """`command` for a deterministic node, `agent` for a model step."""
+        return "command" if self.is_command else "agent"
+
+    @property
     def modes(self) -> list[str]:
         """The execution modes this task uses: parallel (`foreach`), delegated (`select`), handoff (reads an
         upstream handoff), discussion; a task using none of them is sequential (dependency order)."""

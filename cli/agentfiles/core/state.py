@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 
 State = Literal["pending", "blocked", "ready", "done", "stale", "failed", "rejected", "invalid"]
 STATES: tuple[State, ...] = ("done", "stale", "ready", "pending", "blocked", "failed", "rejected", "invalid")
+STATE_FILL = {  # the fill of each state in pictures of the graph (Mermaid, DOT, the HTML report)
+    "done": "#d3f9d8",
+    "stale": "#fff3bf",
+    "ready": "#d0ebff",
+    "pending": "#f1f3f5",
+    "blocked": "#e5dbff",
+    "failed": "#ffc9c9",
+    "rejected": "#ffc9c9",
+    "invalid": "#ff8787",
+}
 
 
 @dataclass

@@ -182,44 +182,68 @@ def role_plan(project: Project, role_name: str, task: Task | None = None) -> tup
     return model, budget, config.price(model), max_turns
 
 
-def _render_messages(messages: list[dict[str, Any]], label: str = "") -> list[str]:
+@dataclass
+class Section:
+    """One part of a recorded conversation as a person reads it: a system block, one block of a message,
+    the tools line of a request, or the start of a later request (`turn`, with `text` None)."""
+
+    turn: int  # the request it first appears in, from 1
+    kind: str  # system, user, assistant, tools, turn
+    heading: str
+    text: str | None = None
+
+    def render(self) -> str:
+        label = f"request {self.turn}: " if self.turn > 1 and self.kind in ("user", "assistant") else ""
+        return f"===== {label}{self.heading} =====" + (f"\n{self.text}" if self.text is not None else "")
+
+
+def _message_sections(messages: list[dict[str, Any]], turn: int) -> list[Section]:
     import json
 
-    out: list[str] = []
+    out: list[Section] = []
     for message in messages:
         content = message["content"]
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
         for block in blocks:
             if block.get("type") == "text":
-                out.append(f"===== {label}{message['role']} =====\n{block['text']}")
+                out.append(Section(turn, message["role"], message["role"], block["text"]))
             else:
                 shown = {k: v for k, v in block.items() if k != "cache_control"}
-                out.append(f"===== {label}{message['role']} ({block.get('type')}) =====\n"
-                           f"{json.dumps(shown, indent=2, ensure_ascii=False)}")
+                out.append(Section(turn, message["role"], f"{message['role']} ({block.get('type')})",
+                                   json.dumps(shown, indent=2, ensure_ascii=False)))
+    return out
+
+
+def request_sections(request: dict[str, Any]) -> list[Section]:
+    """A request as a person reads it: each system block, then each message, verbatim, then its tools."""
+    out: list[Section] = []
+    for number, block in enumerate(request.get("system") or [], 1):
+        cached = "  [cache breakpoint]" if block.get("cache_control") else ""
+        out.append(Section(1, "system", f"system {number}{cached}", block.get("text", "")))
+    out += _message_sections(request.get("messages") or [], 1)
+    tools = ", ".join(t["name"] for t in request.get("tools") or []) or "none"
+    out.append(Section(1, "tools", f"tools: {tools}; model {request.get('model')}, max_tokens {request.get('max_tokens')}"))
+    return out
+
+
+def conversation_sections(requests: list[dict[str, Any]]) -> list[Section]:
+    """Every request of a conversation: the first in full, then for each later turn only what was added
+    (the model's previous answer and the results of its tool calls)."""
+    if not requests:
+        return []
+    out = request_sections(requests[0])
+    for number in range(1, len(requests)):
+        before = len(requests[number - 1].get("messages") or [])
+        added = (requests[number].get("messages") or [])[before:]
+        out.append(Section(number + 1, "turn", f"request {number + 1}: {len(added)} message(s) added"))
+        out += _message_sections(added, number + 1)
     return out
 
 
 def render_request(request: dict[str, Any]) -> str:
-    """A request as a person reads it: each system block, then each message, verbatim."""
-    out: list[str] = []
-    for number, block in enumerate(request.get("system") or [], 1):
-        cached = "  [cache breakpoint]" if block.get("cache_control") else ""
-        out.append(f"===== system {number}{cached} =====\n{block.get('text', '')}")
-    out += _render_messages(request.get("messages") or [])
-    tools = ", ".join(t["name"] for t in request.get("tools") or []) or "none"
-    out.append(f"===== tools: {tools}; model {request.get('model')}, max_tokens {request.get('max_tokens')} =====")
-    return "\n\n".join(out) + "\n"
+    return "\n\n".join(s.render() for s in request_sections(request)) + "\n"
 
 
 def render_conversation(requests: list[dict[str, Any]]) -> str:
-    """Every request of a conversation as the model saw it: the first in full, then for each later turn
-    only what was added (the model's previous answer and the results of its tool calls)."""
-    if not requests:
-        return ""
-    out = [render_request(requests[0]).rstrip()]
-    for number in range(1, len(requests)):
-        before = len(requests[number - 1].get("messages") or [])
-        added = (requests[number].get("messages") or [])[before:]
-        out.append(f"===== request {number + 1}: {len(added)} message(s) added =====")
-        out += _render_messages(added, f"request {number + 1}: ")
-    return "\n\n".join(out) + "\n"
+    sections = conversation_sections(requests)
+    return "\n\n".join(s.render() for s in sections) + "\n" if sections else ""

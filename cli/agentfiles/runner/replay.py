@@ -16,8 +16,7 @@ from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import agent_plan
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.storage.files import text_reader
-from agentfiles.storage.inspect import load_step
-from agentfiles.storage.records import read_json
+from agentfiles.storage.inspect import load_step, recorded_turns
 from agentfiles.storage.workspace import open_workspace
 
 
@@ -45,10 +44,6 @@ class ReplayReport:
             "live": self.live,
             "diffs": self.diffs,
         }
-
-
-def _recorded(layout: Any, folder: Path, kind: str) -> list[dict[str, Any]]:
-    return [read_json(layout, p) for p in sorted((folder / kind).glob("*.json"))] if (folder / kind).is_dir() else []
 
 
 def replay(
@@ -168,8 +163,8 @@ def _replay_model(
 ) -> str | None:
     """The doer's conversation of the run's last attempt, with the brief it had: the verdict feedback,
     the discussion's positions and the router's decision are taken from the record, never asked again."""
-    requests = _recorded(project.layout, folder, "requests")
-    responses = _recorded(project.layout, folder, "responses")
+    requests = recorded_turns(project.layout, folder, "requests")
+    responses = recorded_turns(project.layout, folder, "responses")
     if not (requests if live else responses):
         return "the record holds no model " + ("requests" if live else "answers") + " to replay"
 

@@ -61,29 +61,44 @@ def produced_outputs(git: Git, commit: str | None, meta: dict[str, Any], run_fol
 def output_diff(root: Path, commit: str, meta: dict[str, Any], run_folder: Path | None = None) -> str:
     """What a step changed in its outputs: its commit's diff of them, or, for a step whose outputs did not
     land, its proposed outputs (kept in the run record) against the files as they were."""
-    git = Git(root)
-    outputs = sorted((meta.get("outputs") or {}).keys())
-    if meta.get("status") == "done":
-        if not outputs:
-            return ""
-        parent = git.run("rev-parse", "--verify", "-q", f"{commit}^", check=False).stdout.decode().strip()
-        base = parent or "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the empty tree
-        return git.text("diff", "--no-color", "--no-ext-diff", base, commit, "--", *outputs)
-    if run_folder is None or not (run_folder / "proposed").is_dir():
+    return output_diffs(root, [(commit, meta, run_folder)])[0]
+
+
+def output_diffs(root: Path, steps: list[tuple[str | None, dict[str, Any], Path | None]]) -> list[str]:
+    """`output_diff` of many steps, each `(commit, handoff meta, run folder)`, with one `git cat-file` for
+    all of them. A run folder may also be an earlier attempt's (`attempt-N/`), whose proposal it diffs."""
+    plans: list[list[tuple[str, str, str | Path, bool]]] = []  # (path, before spec, after spec or file, proposed)
+    for commit, meta, folder in steps:
+        entries: list[tuple[str, str, str | Path, bool]] = []
+        if commit is not None and meta.get("status") == "done":
+            entries = [(p, f"{commit}^:{p}", f"{commit}:{p}", False) for p in sorted(meta.get("outputs") or {})]
+        elif commit is not None and folder is not None and (folder / "proposed").is_dir():
+            base = folder / "proposed"
+            entries = [(rel, f"{commit}:{rel}", base / rel, True)
+                       for rel in sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())]
+        plans.append(entries)
+    specs = sorted({s for entries in plans for e in entries for s in (e[1], e[2]) if isinstance(s, str)})
+    blobs = dict(zip(specs, Git(root).blobs(specs)))
+    texts = []
+    for entries in plans:
+        parts = []
+        for rel, before, after, proposed in entries:
+            old = blobs.get(before)
+            new = after.read_bytes() if isinstance(after, Path) else blobs.get(after)
+            parts.append(_file_diff(rel, old, new or b"", proposed))
+        texts.append("".join(parts))
+    return texts
+
+
+def _file_diff(rel: str, old: bytes | None, new: bytes, proposed: bool) -> str:
+    if old == new:
         return ""
-    rels = sorted(p.relative_to(run_folder / "proposed").as_posix()
-                  for p in (run_folder / "proposed").rglob("*") if p.is_file())
-    before = git.blobs([f"{commit}:{rel}" for rel in rels])
-    after = produced_outputs(git, commit, meta, run_folder, rels)
-    parts = []
-    for rel, old, new in zip(rels, before, after):
-        parts.append(unified_diff(
-            old.decode("utf-8", "replace") if old is not None else None,
-            (new or b"").decode("utf-8", "replace"),
-            f"a/{rel}" if old is not None else "/dev/null",
-            f"b/{rel} (proposed, not applied)",
-        ))
-    return "".join(parts)
+    before = f"a/{rel}" if old is not None else "/dev/null"
+    after = f"b/{rel}" + (" (proposed, not applied)" if proposed else "")
+    if b"\0" in (old or b"")[:8000] or b"\0" in new[:8000]:  # as git decides a file is binary
+        return f"Binary files {before} and {after} differ\n"
+    return unified_diff(old.decode("utf-8", "replace") if old is not None else None, new.decode("utf-8", "replace"),
+                        before, after)
 
 
 # ------------------------------------------------------------------------------------------ review
@@ -131,10 +146,12 @@ def pending_reviews(directory: Path, with_diff: bool = True) -> list[Pending]:
                        handoff.verification.model_dump(mode="json") if handoff.verification else None, commit)
         record = read_record(project.layout, handoff.run)
         item.checks = [{"run": c.get("run"), "ok": c.get("ok")} for c in (record or {}).get("checks") or []]
-        if with_diff and commit:
-            meta = handoff.model_dump(mode="json", by_alias=True)
-            item.diff = output_diff(root, commit, meta, project.layout.runs / handoff.run)
         found.append(item)
+    if with_diff:
+        steps = [(p.commit, project.handoffs[p.task].model.model_dump(mode="json", by_alias=True),
+                  project.layout.runs / p.run) for p in found]
+        for item, diff in zip(found, output_diffs(root, steps)):
+            item.diff = diff
     return found
 
 

@@ -287,6 +287,7 @@ class StepCommit:
     date: str
     trailers: dict[str, str]
     handoff: dict[str, object] | None = None  # the handoff's frontmatter as committed
+    handoff_body: str = ""  # and its markdown body
     reverted: bool = False  # undone by `agents rewind --in-place`
 
     @property
@@ -326,7 +327,7 @@ def step_commits(
     root: Path, task: str | None = None, limit: int | None = None, *, handoffs: bool = False
 ) -> list[StepCommit]:
     """Step commits reachable from HEAD, newest first (only `task`'s when given); with `handoffs`, each
-    with the frontmatter of the handoff it committed (one `git cat-file --batch` for all of them).
+    with the handoff it committed, frontmatter and body (one `git cat-file --batch` for all of them).
     Review commits (an `Agents-Review` trailer) and rewind's revert commits (`Agents-Reverts`) are not
     steps; a step a revert commit undid is marked `reverted`."""
     commits = _step_commits(root, task, limit)
@@ -338,9 +339,11 @@ def step_commits(
         specs = [f"{c.sha}:{layout.rel(layout.handoff_file(c.task))}" for c in commits]
         for commit, data in zip(commits, Git(root).blobs(specs)):
             try:
-                commit.handoff = parse_document(data.decode("utf-8", "replace")).meta if data else {}
+                doc = parse_document(data.decode("utf-8", "replace")) if data else None
             except DocumentError:
-                commit.handoff = {}
+                doc = None
+            commit.handoff = doc.meta if doc is not None else {}
+            commit.handoff_body = doc.body if doc is not None else ""
     return commits
 
 

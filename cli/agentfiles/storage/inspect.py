@@ -72,15 +72,28 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
     run_id = str(doc.meta.get("run", ""))
     if commit is None:
         commit = next((c.sha for c in commits if c.trailers.get("Agents-Run") == run_id), None)
-    record = read_record(layout, run_id) if run_id else None
-    streams = {}
+    view = StepView(task=task, meta=doc.meta, body=doc.body, record=None, commit=commit)
+    return read_run(layout, view)
+
+
+def read_run(layout: Layout, view: StepView) -> StepView:
+    """`view` with what its run folder holds: the record, the captured output and, for a model step, the
+    requests it sent."""
+    run_id = str(view.meta.get("run", ""))
+    if not run_id:
+        return view
+    folder = layout.runs / run_id
+    view.record = read_record(layout, run_id)
     for name in ("stdout", "stderr"):
-        path = layout.runs / run_id / f"{name}.txt"
-        if run_id and path.is_file():
-            streams[name] = path.read_text(encoding="utf-8", errors="replace")
-    requests = []
-    folder = layout.runs / run_id / "requests"
-    if run_id and folder.is_dir():
-        requests = [read_json(layout, p) for p in sorted(folder.glob("*.json"))]
-    return StepView(task=task, meta=doc.meta, body=doc.body, record=record, commit=commit, streams=streams,
-                    requests=requests)
+        path = folder / f"{name}.txt"
+        if path.is_file():
+            view.streams[name] = path.read_text(encoding="utf-8", errors="replace")
+    view.requests = recorded_turns(layout, folder)
+    return view
+
+
+def recorded_turns(layout: Layout, folder: Path, kind: str = "requests") -> list[dict[str, Any]]:
+    """A recorded conversation's `requests/NNN.json` (or `responses/`) under `folder`, in order: a run's
+    doer, or its `verifier/`, `router/` or `attempt-N/` folders."""
+    where = folder / kind
+    return [read_json(layout, p) for p in sorted(where.glob("*.json"))] if where.is_dir() else []

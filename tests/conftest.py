@@ -22,6 +22,11 @@ GIT_IDENTITY = {
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(monkeypatch, tmp_path_factory)
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No home directory, git config, API key or colour setting of the machine; a temporary folder of its own."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
@@ -146,3 +151,11 @@ def configure(root: Path, api, **settings: object) -> None:  # type: ignore[no-u
     start = text.index("api:\n")
     end = text.index("\n\n", start)
     path.write_text(text[:start] + "api:\n" + lines + text[end:])
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Files tests kept for people to look at (screenshots of the HTML report)."""
+    from browser import ARTIFACTS
+
+    for path in ARTIFACTS:
+        terminalreporter.write_line(f"kept for review: {path}")

@@ -126,6 +126,12 @@ def test_wheel_installs_and_runs_init(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "proj")
     done = subprocess.run([str(venv / "bin" / "agents"), "init"], cwd=repo, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    # The report's stylesheet and script ship in the wheel: its site is written from the installed package.
+    done = subprocess.run([str(venv / "bin" / "agents"), "report", "--out", str(tmp_path / "site")], cwd=repo,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "site/assets/report.css").stat().st_size > 1000
+    assert (tmp_path / "site/assets/report.js").stat().st_size > 500
     assert (repo / ".agents/roles/reviewer.md").read_text().startswith("---\nname: reviewer\n")
     where = subprocess.run(
         [str(python), "-c", "import agentfiles, importlib.resources as r; print(agentfiles.__file__); "

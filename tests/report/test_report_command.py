@@ -1,0 +1,162 @@
+"""`agents report` as a command: what it writes, when it does not write again, which folders it refuses,
+and the parts it is made of (the graph's layout, the markdown it renders, nothing a file can inject)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import git, run_program, task_text, write_files
+
+
+@pytest.fixture
+def ran(project: Path, agents) -> Path:  # type: ignore[no-untyped-def]
+    """Two command steps, run: `upper` reads `data/in.txt`, `lines` needs it."""
+    write_files(project, {
+        "data/in.txt": "hello\n",
+        ".agents/tasks/upper.md": task_text("Upper-case it", run="tr a-z A-Z < data/in.txt > out/upper.txt",
+                                            inputs=["data/in.txt"], outputs=["out/upper.txt"]),
+        ".agents/tasks/lines.md": task_text("Count its lines", run="wc -l < out/upper.txt > out/lines.txt", needs=["upper"],
+                                            inputs=["out/upper.txt"], outputs=["out/lines.txt"],
+                                            body="## Intent\n\nCount. <script>alert('x')</script> <img src=\"http://example.invalid/a.png\">\n"),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    assert agents("-C", str(project), "run").code == 0
+    return project
+
+
+def test_report_writes_a_site_of_the_steps_and_their_runs(ran: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(ran), "report", "--out", "site")
+    assert result.code == 0, result.err
+    site = ran / "site"
+    assert result.out.startswith("wrote ") and str(site / "index.html") in result.out
+    for rel in ("index.html", "history.html", "review.html", "tasks/upper.html", "tasks/lines.html",
+                "assets/report.css", "assets/report.js", ".agents-report.json"):
+        assert (site / rel).is_file(), rel
+    (upper_run,) = (site / "runs" / "upper").glob("*.html")
+    page = upper_run.read_text()
+    assert "+HELLO" in page and "tr a-z A-Z" in page  # its diff and its command
+    index = (site / "index.html").read_text()
+    assert index.count('class="node ') == 2 and 'href="tasks/upper.html"' in index
+
+
+def test_an_unchanged_history_is_not_written_again(ran: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(ran), "report", "--out", "site").code == 0
+    index = ran / "site" / "index.html"
+    first = index.stat().st_mtime_ns
+    again = agents("-C", str(ran), "report", "--out", "site")
+    assert again.code == 0 and again.out.startswith("up to date")  # its own folder, untracked, does not count
+    assert index.stat().st_mtime_ns == first
+    (ran / "data/in.txt").write_text("bye\n")  # an input changes: `upper` is stale
+    assert agents("-C", str(ran), "report", "--out", "site").out.startswith("wrote ")
+    assert "input changed: data/in.txt" in (ran / "site/tasks/upper.html").read_text()
+    assert agents("-C", str(ran), "report", "--out", "site").out.startswith("up to date")
+    git(ran, "commit", "-qam", "new input")  # a new commit
+    assert agents("-C", str(ran), "report", "--out", "site").out.startswith("wrote ")
+    assert agents("-C", str(ran), "report", "--out", "site", "--force").out.startswith("wrote ")
+
+
+def test_pages_of_steps_that_are_gone_do_not_linger(ran: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(ran), "report", "--out", "site").code == 0
+    (ran / ".agents/tasks/lines.md").unlink()
+    git(ran, "commit", "-qam", "drop lines")
+    assert agents("-C", str(ran), "report", "--out", "site").code == 0
+    assert not (ran / "site/tasks/lines.html").exists() and (ran / "site/tasks/upper.html").exists()
+    history = (ran / "site/history.html").read_text()
+    assert 'title="no longer a task">lines<' in history  # its run stays in the history, without a dead link
+
+
+def test_the_default_folder_and_json(ran: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    data = agents("-C", str(ran), "report", "--json").json
+    assert data["kind"] == "report" and data["rebuilt"] is True and data["steps"] == 2 and data["runs"] == 2
+    assert Path(data["index"]) == ran / ".agents/report/index.html" and Path(data["index"]).is_file()
+    assert agents("-C", str(ran), "report", "--json").json["rebuilt"] is False
+
+
+@pytest.mark.parametrize("where", ["foreign", "repo", "file", "git"])
+def test_a_folder_it_did_not_write_is_refused(ran: Path, agents, where: str) -> None:  # type: ignore[no-untyped-def]
+    target = {"foreign": ran / "docs", "repo": ran, "file": ran / "data/in.txt", "git": ran / ".git/report"}[where]
+    if where == "foreign":
+        write_files(ran, {"docs/keep.md": "mine\n"})
+    result = agents("-C", str(ran), "report", "--out", str(target))
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: ") and "hint: pass --out with a new or empty folder" in result.err
+    assert "Traceback" not in result.err
+    if where == "foreign":
+        assert sorted(p.name for p in target.iterdir()) == ["keep.md"]
+
+
+def test_outside_a_project_it_says_so(tmp_path: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(tmp_path), "report")
+    assert result.code == 2 and result.err.startswith("error: ") and "hint: " in result.err
+
+
+def test_a_project_that_never_ran_has_a_report_too(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="true", outputs=["o.txt"])})
+    result = agents("-C", str(project), "report", "--out", str(project.parent / "site"))
+    assert result.code == 0, result.err
+    page = (project.parent / "site/tasks/t.html").read_text()
+    assert "Not run yet" in page and "agents run t" in page
+    assert "No step has run yet" in (project.parent / "site/history.html").read_text()
+
+
+def test_nothing_in_a_task_or_handoff_becomes_markup(ran: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(ran), "report", "--out", "site").code == 0
+    for path in (ran / "site").rglob("*.html"):
+        text = path.read_text()
+        assert "<script>alert" not in text and "<img" not in text, path
+        assert "http://example.invalid" not in text.replace("&quot;http://example.invalid", ""), path
+    assert "&lt;script&gt;alert" in (ran / "site/tasks/lines.html").read_text()
+
+
+def test_open_hands_the_index_to_the_browser(ran: Path, tmp_path: Path) -> None:
+    opened = tmp_path / "opened.txt"
+    script = tmp_path / "fake-browser"
+    script.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    result = run_program("-C", str(ran), "report", "--out", "site", "--open", env={"BROWSER": str(script)})
+    assert result.code == 0, result.err
+    assert opened.read_text().strip() == (ran / "site/index.html").as_uri()
+
+
+# ------------------------------------------------------------------------------------------- parts
+
+
+def test_layers_follow_the_longest_path_and_survive_a_cycle() -> None:
+    from agentfiles.report.picture import arrange, layers
+
+    assert layers(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("a", "c"), ("a", "d")]) == {"a": 0, "b": 1, "c": 2, "d": 1}
+    cyclic = layers(["x", "y", "z"], [("x", "y"), ("y", "x"), ("y", "z")])
+    assert set(cyclic) == {"x", "y", "z"} and cyclic["z"] > cyclic["y"]
+    rows = arrange(["s", "p", "q", "t1", "t2"], [("s", "q"), ("p", "t1"), ("q", "t2")])
+    assert [set(r) for r in rows] == [{"s", "p"}, {"q", "t1"}, {"t2"}]
+
+
+def test_the_graph_picture_has_a_linked_node_per_task() -> None:
+    from agentfiles.report.picture import Node, graph_svg
+
+    nodes = [Node(n, "done", "done · command", f"tasks/{n}.html", "#d3f9d8") for n in ("a", "b<c")]
+    svg = graph_svg(nodes, {("a", "b<c"): ["needs"]})
+    assert svg.count('<a href="tasks/') == 2 and "b&lt;c" in svg and "<path class=\"edge needs\"" in svg
+    assert graph_svg([], {}) == ""
+
+
+def test_markdown_keeps_to_a_safe_subset() -> None:
+    from agentfiles.report.html import markdown
+
+    html = markdown("## Summary\n\nDid `x` **well** <b>.\n\n- one\n- two\n\n```\n<raw>\n```\n")
+    assert html == ("<h3>Summary</h3><p>Did <code>x</code> <strong>well</strong> &lt;b&gt;.</p>"
+                    "<ul><li>one</li><li>two</li></ul><pre>&lt;raw&gt;</pre>")
+
+
+def test_the_report_module_is_not_on_the_path_of_fast_commands() -> None:
+    code = ("import sys; from agentfiles.commands.app import run; run(['--help'])\n"
+            "print(sorted(m for m in sys.modules if m.startswith('agentfiles.report')))")
+    done = __import__("subprocess").run([sys.executable, "-c", code], capture_output=True, text=True,
+                                        env={**os.environ, "NO_COLOR": "1"})
+    assert done.stdout.strip().splitlines()[-1] == "[]"

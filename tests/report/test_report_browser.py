@@ -145,6 +145,7 @@ def test_the_overview_draws_one_node_per_task_and_lists_every_step(site: Path, b
         assert step in steps
     assert "verifier pass 1/1" in steps and "verifier fail 1/2" in steps and "checks 1/1" in steps
     assert "$0.0" in steps  # a cost per step
+    assert "+1 −0" in steps  # and the size of its diff (hello's proposal, which did not land)
     shot = page.screenshot(tmp_path_factory.getbasetemp() / "report-screens" / "overview.png")
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:4] == b"\x89PNG"
     ARTIFACTS.append(shot)

@@ -160,3 +160,14 @@ def test_the_report_module_is_not_on_the_path_of_fast_commands() -> None:
     done = __import__("subprocess").run([sys.executable, "-c", code], capture_output=True, text=True,
                                         env={**os.environ, "NO_COLOR": "1"})
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_run_shows_its_isolation_when_its_handoff_records_one() -> None:
+    from agentfiles.report.collect import Run
+    from agentfiles.report.steps import _run_facts
+    from agentfiles.storage.inspect import StepView
+
+    meta = {"run": "r1", "status": "done", "executor": "command", "isolation": "bubblewrap"}
+    facts = dict(_run_facts(Run(StepView("t", meta, "", None), "")))
+    assert facts["isolation"] == "bubblewrap"
+    assert dict(_run_facts(Run(StepView("t", {**meta, "isolation": None}, "", None), "")))["isolation"] == ""

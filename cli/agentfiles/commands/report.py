@@ -33,8 +33,8 @@ def report_command(
     if output.json_mode:
         output.json("report", result.to_json())
     elif result.rebuilt:
-        output.line(f"wrote {result.pages} pages ({result.steps} steps, {result.runs} runs) in {result.seconds:.2f} s: "
-                    f"{result.index}")
+        counts = ", ".join(f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((result.steps, "step"), (result.runs, "run")))
+        output.line(f"wrote {result.pages} pages ({counts}) in {result.seconds:.2f} s: {result.index}")
     else:
         output.line(f"up to date (nothing changed since it was written): {result.index}")
     if open_:

@@ -79,6 +79,12 @@ class Run:
         return dict(self.meta.get("usage") or {})
 
     @property
+    def has_page(self) -> bool:
+        """A run of the history (a step commit) has a page of its own; one that only its step's handoff
+        records is shown on the step's page."""
+        return self.view.commit is not None
+
+    @property
     def slug(self) -> str:
         """The run id as a file name (a handoff's run is free text: anything else is hashed)."""
         if _SAFE.match(self.id):
@@ -148,7 +154,7 @@ def collect(workspace: Workspace) -> Report:
         runs.append(Run(view, commit.date, reverted=commit.reverted))
         seen.add((commit.task, str(view.meta.get("run") or commit.trailers.get("Agents-Run", ""))))
     for step_id, entry in project.handoffs.items():  # a run with no step commit (commits off, or hand-made)
-        if (step_id, entry.model.run) not in seen:
+        if step_id in steps and (step_id, entry.model.run) not in seen:
             meta = entry.model.model_dump(mode="json", by_alias=True, exclude_none=True)
             runs.append(Run(StepView(step_id, meta, entry.body, None), entry.model.finished or ""))
     for run in runs:
@@ -168,7 +174,7 @@ def collect(workspace: Workspace) -> Report:
         root=root, head=git.head(), branch=git.branch(),
         built=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         steps=steps, runs=runs, edges=workspace.graph.edges, totals=totals,
-        pending=pending_reviews(root, with_diff=False),
+        pending=pending_reviews(root, with_diff=False, workspace=workspace, history=commits),
     )
 
 

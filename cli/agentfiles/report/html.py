@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agentfiles.report.collect import Report
@@ -100,15 +100,15 @@ def diff_html(text: str, hint: str = "") -> str:
     return f'<pre class="diff">{"".join(out)}</pre>{cut}'
 
 
-def money(value: object) -> str:
+def money(value: Any) -> str:
     return f"${float(value or 0):.4f}"
 
 
-def number(value: object) -> str:
+def number(value: Any) -> str:
     return f"{int(value or 0):,}"
 
 
-def seconds(value: object) -> str:
+def seconds(value: Any) -> str:
     return f"{float(value or 0):.2f} s"
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from agentfiles.core.state import STATE_FILL, STATES
 from agentfiles.report.html import chip, details, diff_html, e, markdown, money, number, page, seconds, section, table
 from agentfiles.report.picture import Node, graph_svg
-from agentfiles.report.steps import run_href, status_chip, step_href, step_link, verdict
+from agentfiles.report.steps import diffstat, run_href, status_chip, step_href, step_link, verdict
 
 if TYPE_CHECKING:
     from agentfiles.report.collect import Report, Run
@@ -60,16 +60,20 @@ def _steps_table(report: Report) -> str:
             name = f'<span class="item">{name}</span>'
         why = "; ".join(e(r) for r in step.state.reasons[:2]) + (" …" if len(step.state.reasons) > 2 else "")
         if latest is None:
-            rows.append([name, chip(step.state.state), why, "", "", "", "", "", ""])
+            items = f"{len(step.items)} item{'s' if len(step.items) != 1 else ''}, below" if step.items else ""
+            rows.append([name, chip(step.state.state), why, items, "", "", "", "", "", ""])
             continue
         state, text = verdict(latest)
         used = latest.usage
         who = " · ".join(e(x) for x in (latest.meta.get("role"), latest.meta.get("model")) if x) or e(latest.meta.get("executor") or "")
-        rows.append([name, chip(step.state.state), why, f'<a href="{run_href(latest, 0)}">{status_chip(latest)}</a>',
-                     chip(state, text), who, number((used.get("input_tokens") or 0) + (used.get("output_tokens") or 0)),
+        href = run_href(latest, 0)
+        change = diffstat(latest)
+        rows.append([name, chip(step.state.state), why, f'<a href="{href}">{status_chip(latest)}</a>', chip(state, text),
+                     f'<a href="{href.split("#", 1)[0]}#outputs">{change}</a>' if change else "none", who,
+                     number((used.get("input_tokens") or 0) + (used.get("output_tokens") or 0)),
                      money(used.get("cost_usd")), seconds(used.get("duration_s"))])
-    headers = ["step", "state", "why", "latest run", "verdict", "role · model", "tokens", "cost", "time"]
-    return table(headers, rows, cls="steps-table", numeric=(6, 7, 8))
+    headers = ["step", "state", "why", "latest run", "verdict", "diff", "role · model", "tokens", "cost", "time"]
+    return table(headers, rows, cls="steps-table", numeric=(7, 8, 9))
 
 
 def _pending_list(report: Report) -> str:
@@ -116,7 +120,7 @@ def history_page(report: Report) -> str:
                      number((used.get("input_tokens") or 0) + (used.get("output_tokens") or 0)),
                      money(used.get("cost_usd")), seconds(used.get("duration_s"))])
     headers = ["when", "commit", "step", "status", "verdict", "role", "model", "tokens", "cost", "time"]
-    body = (f"<h1>History</h1><p class=\"lede\">Every step commit on this branch, newest first, as <code>agents log</code> lists them.</p>"
+    body = ("<h1>History</h1><p class=\"lede\">Every step commit on this branch, newest first, as <code>agents log</code> lists them.</p>"
             + FILTER.format(target="history-table", what="runs") + table(headers, rows, cls="history-table", numeric=(7, 8, 9))
             if rows else "<h1>History</h1><p>No step has run yet: <code>agents run</code> runs the pipeline.</p>")
     return page("History", body, depth=0, here="history", report=report)
@@ -153,11 +157,12 @@ def _review_item(task: str, run: Run | None) -> str:
 
 def step_pages(report: Report) -> dict[str, str]:
     """Every page below the report's root, by relative path."""
-    from agentfiles.report.steps import run_page, task_page
+    from agentfiles.report.steps import run_page, run_path, task_page
 
     pages = {f"tasks/{step.id}.html": task_page(report, step) for step in report.steps.values()}
     for run in report.runs:
-        pages[f"runs/{run.task}/{run.slug}.html"] = run_page(report, run)
+        if run.has_page:
+            pages[run_path(run)] = run_page(report, run)
     return pages
 
 

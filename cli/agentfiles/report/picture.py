@@ -74,11 +74,11 @@ def arrange(ids: list[str], links: list[tuple[str, str]]) -> list[list[str]]:
         order = range(1, len(rows)) if sweep % 2 == 0 else range(len(rows) - 2, -1, -1)
         position = {n: i for row in rows for i, n in enumerate(row)}
         for index in order:
-            def centre(node: str) -> float:
-                near = [position[m] for m in neighbours[node] if layer[m] != index]
-                return sum(near) / len(near) if near else position[node]
-
-            rows[index].sort(key=centre)
+            centre: dict[str, float] = {}
+            for name in rows[index]:
+                near = [position[m] for m in neighbours[name] if layer[m] != index]
+                centre[name] = sum(near) / len(near) if near else position[name]
+            rows[index].sort(key=centre.__getitem__)
             position.update({n: i for i, n in enumerate(rows[index])})
     return rows
 
@@ -97,15 +97,15 @@ def graph_svg(nodes: list[Node], links: dict[tuple[str, str], list[str]]) -> str
     x = float(MARGIN)
     for row, row_width in zip(rows, widths):
         top = MARGIN + (height - 2 * MARGIN - (len(row) * (NODE_H + GAP_Y) - GAP_Y)) / 2
-        for i, node in enumerate(row):
-            box[node] = (x, top + i * (NODE_H + GAP_Y), row_width)
+        for i, name in enumerate(row):
+            box[name] = (x, top + i * (NODE_H + GAP_Y), row_width)
         x += row_width + GAP_X
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'width="{width:.0f}" height="{height:.0f}" role="img" aria-labelledby="graph-title">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" viewBox="0 0 {width:.0f} {height:.0f}" '
+         f'width="{width:.0f}" height="{height:.0f}" role="img" aria-labelledby="graph-title">'),
         f'<title id="graph-title">Task graph: {len(nodes)} task{"s" if len(nodes) != 1 else ""}</title>',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-        'orient="auto"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs>',
+        ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+         'orient="auto"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs>'),
         '<g class="edges">',
     ]
     for (source, target), labels in links.items():

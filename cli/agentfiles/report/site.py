@@ -55,8 +55,7 @@ def build_report(directory: Path, out: Path | None = None, *, force: bool = Fals
     target = (out if out is not None else root / DEFAULT_OUT).resolve()
     _check_target(root, target)
     workspace = open_workspace(root)
-    workspace.require_loaded()
-    states = workspace.states()
+    states = workspace.states()  # from the machine-local index while no convention file changed
     digest = fingerprint(root, target, [s.to_json() for s in states.values()])
     if not force and _kept_fingerprint(target) == digest and (target / "index.html").is_file():
         return ReportResult(target, rebuilt=False, fingerprint=digest, seconds=time.perf_counter() - start)

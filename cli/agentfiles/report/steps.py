@@ -31,7 +31,13 @@ def step_link(report: Report, step_id: str, depth: int) -> str:
 
 
 def run_href(run: Run, depth: int) -> str:
+    if not run.has_page:
+        return f"{step_href(run.task, depth)}#latest"
     return f"{'../' * depth}runs/{run.task}/{run.slug}.html"
+
+
+def run_path(run: Run) -> str:
+    return run_href(run, 0)
 
 
 def verdict(run: Run) -> tuple[str, str]:
@@ -54,6 +60,14 @@ def verdict(run: Run) -> tuple[str, str]:
     return state, ", ".join(parts)
 
 
+def diffstat(run: Run) -> str:
+    """`+added −removed` lines of a run's output diff (what it proposed, when that did not land)."""
+    lines = run.diff.splitlines()
+    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    return f"+{added} −{removed}" if lines else ""
+
+
 def status_chip(run: Run) -> str:
     return chip("pending", "reverted") if run.reverted else chip(run.status)
 
@@ -63,7 +77,7 @@ def status_chip(run: Run) -> str:
 
 def task_page(report: Report, step: Step) -> str:
     task = step.task
-    head = [f'<p class="crumbs"><a href="../index.html">Overview</a> › '
+    head = ['<p class="crumbs"><a href="../index.html">Overview</a> › '
             + (f'<a href="{step_href(step.family, 1)}">{e(step.family)}</a> › ' if step.is_item else "")
             + f"{e(step.id)}</p>",
             f'<h1>{e(task.title)} {chip(step.state.state)}</h1>',
@@ -151,24 +165,24 @@ def run_body(report: Report, run: Run, *, depth: int, level: int) -> str:
         out.append(f'<div class="failure" role="alert"><strong>{e(failure.get("kind"))}</strong>: '
                    f'{e(failure.get("detail") or "")}</div>')
     out.append(facts(_run_facts(run)))
-    out.append(f"<{h}>Acceptance</{h}>{_acceptance(run)}")
-    out.append(f"<{h}>Review</{h}>{_review(report, run)}")
-    out.append(f"<{h}>Usage</{h}>{_usage(run)}")
+    out.append(f"<{h} id='acceptance'>Acceptance</{h}>{_acceptance(run)}")
+    out.append(f"<{h} id='review'>Review</{h}>{_review(report, run)}")
+    out.append(f"<{h} id='usage'>Usage</{h}>{_usage(run)}")
     if meta.get("routing"):
-        out.append(f"<{h}>Routing</{h}>{_routing(meta['routing'])}")
-    out.append(f'<{h}>Handoff</{h}><div class="prose handoff">{markdown(run.view.body, level + 1) or "<p>(empty)</p>"}</div>')
+        out.append(f"<{h} id='routing'>Routing</{h}>{_routing(meta['routing'])}")
+    out.append(f'<{h} id="handoff">Handoff</{h}><div class="prose handoff">{markdown(run.view.body, level + 1) or "<p>(empty)</p>"}</div>')
     hint = f"<code>agents show {e(run.task)} --run {e(run.id)} --diff</code> prints it all"
     if run.diff:
         landed = run.status == "done"
         note = "" if landed else ('<p class="note">Proposed outputs that did not land: '
                                   "they are kept in the run record under <code>proposed/</code>.</p>")
-        out.append(f"<{h}>{'Outputs' if landed else 'Proposed outputs (not applied)'}</{h}>{note}{diff_html(run.diff, hint)}")
+        out.append(f"<{h} id='outputs'>{'Outputs' if landed else 'Proposed outputs (not applied)'}</{h}>{note}{diff_html(run.diff, hint)}")
     else:
-        out.append(f"<{h}>Outputs</{h}><p>{'No output changed.' if run.status == 'done' else 'No output was proposed.'}</p>")
-    out.append(f"<{h}>What it saw</{h}>" + details("Inputs and outputs with their hashes", _hashes(meta, record))
+        out.append(f"<{h} id='outputs'>Outputs</{h}><p>{'No output changed.' if run.status == 'done' else 'No output was proposed.'}</p>")
+    out.append(f"<{h} id='context'>What it saw</{h}>" + details("Inputs and outputs with their hashes", _hashes(meta, record))
                + _seen(run))
     if run.attempts:
-        out.append(f"<{h}>Earlier attempts</{h}>" + "".join(_attempt(run, a) for a in run.attempts))
+        out.append(f"<{h} id='attempts'>Earlier attempts</{h}>" + "".join(_attempt(run, a) for a in run.attempts))
     return "".join(out)
 
 

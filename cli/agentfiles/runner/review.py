@@ -4,10 +4,11 @@ rewinding to the state before a step, on a new branch or in place with revert co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.context import unified_diff
 from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
@@ -15,6 +16,9 @@ from agentfiles.core.typos import unknown_task
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.storage.git import Git, StepCommit, step_commits
 from agentfiles.storage.records import read_record
+
+if TYPE_CHECKING:
+    from agentfiles.storage.workspace import Workspace
 
 REWIND_PREFIX = "agents/rewind/"
 
@@ -64,7 +68,7 @@ def output_diff(root: Path, commit: str, meta: dict[str, Any], run_folder: Path 
     return output_diffs(root, [(commit, meta, run_folder)])[0]
 
 
-def output_diffs(root: Path, steps: list[tuple[str | None, dict[str, Any], Path | None]]) -> list[str]:
+def output_diffs(root: Path, steps: Sequence[tuple[str | None, dict[str, Any], Path | None]]) -> list[str]:
     """`output_diff` of many steps, each `(commit, handoff meta, run folder)`, with one `git cat-file` for
     all of them. A run folder may also be an earlier attempt's (`attempt-N/`), whose proposal it diffs."""
     plans: list[list[tuple[str, str, str | Path, bool]]] = []  # (path, before spec, after spec or file, proposed)
@@ -126,15 +130,17 @@ def summary_of(body: str) -> str:
     return text.split("\n## ", 1)[0].strip()
 
 
-def pending_reviews(directory: Path, with_diff: bool = True) -> list[Pending]:
-    """Handoffs with no review since they last changed (a new run writes a handoff without one)."""
+def pending_reviews(directory: Path, with_diff: bool = True, *, workspace: Workspace | None = None,
+                    history: list[StepCommit] | None = None) -> list[Pending]:
+    """Handoffs with no review since they last changed (a new run writes a handoff without one). A caller
+    that has the workspace open and the step commits read passes them."""
     from agentfiles.storage.workspace import open_workspace
 
-    workspace = open_workspace(directory)
+    workspace = workspace or open_workspace(directory)
     workspace.require_loaded()
     project = workspace.project
     root = workspace.root
-    commits = {c.trailers.get("Agents-Run"): c.sha for c in step_commits(root)}
+    commits = {c.trailers.get("Agents-Run"): c.sha for c in (step_commits(root) if history is None else history)}
     found = []
     for task_id in sorted(project.handoffs):
         entry = project.handoffs[task_id]

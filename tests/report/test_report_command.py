@@ -4,6 +4,7 @@ and the parts it is made of (the graph's layout, the markdown it renders, nothin
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ def test_report_writes_a_site_of_the_steps_and_their_runs(ran: Path, agents) -> 
     (upper_run,) = (site / "runs" / "upper").glob("*.html")
     page = upper_run.read_text()
     assert "+HELLO" in page and "tr a-z A-Z" in page  # its diff and its command
+    assert re.search(r"<dt>isolation</dt><dd>(os|folder)</dd>", page)  # as its handoff records it
     index = (site / "index.html").read_text()
     assert index.count('class="node ') == 2 and 'href="tasks/upper.html"' in index
 
@@ -171,3 +173,14 @@ def test_a_run_shows_its_isolation_when_its_handoff_records_one() -> None:
     facts = dict(_run_facts(Run(StepView("t", meta, "", None), "")))
     assert facts["isolation"] == "bubblewrap"
     assert dict(_run_facts(Run(StepView("t", {**meta, "isolation": None}, "", None), "")))["isolation"] == ""
+
+
+def test_a_task_file_that_cannot_be_loaded_is_shown_as_invalid_and_the_rest_reported(ran: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(ran, {".agents/tasks/bad.md": "---\ntitle: Bad\nrun: \"true\"\nneeds: [upper]\noutputz: [x]\n---\n"})
+    result = agents("-C", str(ran), "report", "--out", "site")
+    assert result.code == 0, result.err
+    index = (ran / "site/index.html").read_text()
+    assert 'class="node state-invalid" data-task="bad"' in index and 'data-task="upper"' in index
+    assert 'data-from="upper" data-to="bad"' in index  # the needs its file still names
+    page = (ran / "site/tasks/bad.html").read_text()
+    assert "cannot be loaded" in page and "outputz" in page

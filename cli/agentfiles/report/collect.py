@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from agentfiles import __version__
 from agentfiles.core.foreach import family_of
+from agentfiles.core.graph import Edge
 from agentfiles.core.usage import usage_totals
-from agentfiles.runner.review import Pending, output_diffs, pending_reviews
+from agentfiles.runner.review import Pending, awaiting_review, output_diffs
 from agentfiles.storage.git import Git, step_commits
 from agentfiles.storage.inspect import StepView, read_run, recorded_turns
 
 if TYPE_CHECKING:
-    from agentfiles.core.graph import Edge
     from agentfiles.core.models import Task
     from agentfiles.core.state import TaskState
     from agentfiles.storage.workspace import Workspace
@@ -100,7 +100,7 @@ class Step:
 
     id: str
     state: TaskState
-    task: Task
+    task: Task | None  # None when its file cannot be loaded
     intent: str
     path: str  # its task file
     items: list[str] = field(default_factory=list)  # a foreach task's steps
@@ -139,8 +139,9 @@ class Report:
 
 
 def collect(workspace: Workspace) -> Report:
-    """Everything a report shows, from a loaded workspace."""
-    workspace.require_loaded()
+    """Everything a report shows, from an open workspace. A task, role or handoff file that cannot be
+    loaded leaves the rest to show (the task marked invalid, as `agents status` marks it)."""
+    workspace.require_usable()
     project = workspace.project
     root, layout = workspace.root, project.layout
     states = workspace.states()
@@ -173,8 +174,10 @@ def collect(workspace: Workspace) -> Report:
     return Report(
         root=root, head=git.head(), branch=git.branch(),
         built=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        steps=steps, runs=runs, edges=workspace.graph.edges, totals=totals,
-        pending=pending_reviews(root, with_diff=False, workspace=workspace, history=commits),
+        steps=steps, runs=runs, totals=totals,
+        edges=workspace.graph.edges + [Edge(need, task_id, "needs")  # what a broken task's file still says
+                                       for task_id, needs in project.broken_tasks.items() for need in needs],
+        pending=awaiting_review(workspace, commits, with_diff=False),
     )
 
 
@@ -186,6 +189,9 @@ def _steps(workspace: Workspace, states: dict[str, TaskState]) -> dict[str, Step
         if "@" in step_id:
             items.setdefault(family_of(step_id), []).append(step_id)
     steps: dict[str, Step] = {}
+    for task_id in sorted(project.broken_tasks):
+        if task_id in states:
+            steps[task_id] = Step(task_id, states[task_id], None, "", project.layout.rel(project.layout.task_file(task_id)))
     for task_id in [*order, *cyclic]:
         entry = project.tasks[task_id]
         family = sorted(items.get(task_id, []))

@@ -38,8 +38,9 @@ def _graph(report: Report) -> str:
     nodes = []
     for step in report.graph_nodes:
         task = step.task
-        caption = f"{step.state.state} · {task.kind} · {' + '.join(task.modes)}"
-        tooltip = f"{step.id}: {task.title}\n{step.state.state}" + "".join(f"\n- {r}" for r in step.state.reasons)
+        kind = f"{task.kind} · {' + '.join(task.modes)}" if task else "cannot be loaded"
+        caption = f"{step.state.state} · {kind}"
+        tooltip = f"{step.id}: {task.title if task else kind}\n{step.state.state}" + "".join(f"\n- {r}" for r in step.state.reasons)
         nodes.append(Node(step.id, step.state.state, caption, step_href(step.id, 0), STATE_FILL[step.state.state], tooltip))
     from agentfiles.core.graph import link_labels
 

@@ -77,6 +77,13 @@ def status_chip(run: Run) -> str:
 
 def task_page(report: Report, step: Step) -> str:
     task = step.task
+    if task is None:
+        body = (f'<p class="crumbs"><a href="../index.html">Overview</a> › {e(step.id)}</p>'
+                f"<h1><code>{e(step.id)}</code> {chip(step.state.state)}</h1>"
+                f'<div class="failure"><strong>{e(step.path)}</strong> cannot be loaded: '
+                f'{"; ".join(e(r) for r in step.state.reasons)}</div>'
+                "<p><code>agents validate</code> lists every problem with its file and line.</p>")
+        return page(step.id, body, depth=1, here="", report=report)
     head = ['<p class="crumbs"><a href="../index.html">Overview</a> › '
             + (f'<a href="{step_href(step.family, 1)}">{e(step.family)}</a> › ' if step.is_item else "")
             + f"{e(step.id)}</p>",
@@ -111,6 +118,7 @@ def task_page(report: Report, step: Step) -> str:
 
 def _definition(report: Report, step: Step) -> str:
     task = step.task
+    assert task is not None
     inputs = [(f"handoff of {spec.handoff}" if spec.handoff else f"{spec.path}" + (" (outline)" if spec.view == "outline" else ""))
               for spec in task.inputs]
     needs = ", ".join(f'<a href="{step_href(n, 1)}">{e(n)}</a>' if n in report.steps else e(n) for n in task.needs)
@@ -146,7 +154,7 @@ def run_page(report: Report, run: Run) -> str:
         nav.insert(0, f'<a rel="prev" href="{run_href(older, 2)}">← earlier run</a>')
     if newer:
         nav.append(f'<a rel="next" href="{run_href(newer, 2)}">later run →</a>')
-    title = step.task.title if step else run.task
+    title = step.task.title if step and step.task else run.task
     head = (f'<p class="crumbs"><a href="../../index.html">Overview</a> › {step_link(report, run.task, 2)}'
             f" › run {e(run.id)}</p><h1>{e(title)} {status_chip(run)}</h1>"
             f'<p class="lede"><code>{e(run.task)}</code>, run <code>{e(run.id)}</code>'

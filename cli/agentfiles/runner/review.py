@@ -130,17 +130,20 @@ def summary_of(body: str) -> str:
     return text.split("\n## ", 1)[0].strip()
 
 
-def pending_reviews(directory: Path, with_diff: bool = True, *, workspace: Workspace | None = None,
-                    history: list[StepCommit] | None = None) -> list[Pending]:
-    """Handoffs with no review since they last changed (a new run writes a handoff without one). A caller
-    that has the workspace open and the step commits read passes them."""
+def pending_reviews(directory: Path, with_diff: bool = True) -> list[Pending]:
+    """Handoffs with no review since they last changed (a new run writes a handoff without one)."""
     from agentfiles.storage.workspace import open_workspace
 
-    workspace = workspace or open_workspace(directory)
+    workspace = open_workspace(directory)
     workspace.require_loaded()
+    return awaiting_review(workspace, step_commits(workspace.root), with_diff)
+
+
+def awaiting_review(workspace: Workspace, history: list[StepCommit], with_diff: bool = True) -> list[Pending]:
+    """`pending_reviews` of an open workspace whose step commits are read already."""
     project = workspace.project
     root = workspace.root
-    commits = {c.trailers.get("Agents-Run"): c.sha for c in (step_commits(root) if history is None else history)}
+    commits = {c.trailers.get("Agents-Run"): c.sha for c in history}
     found = []
     for task_id in sorted(project.handoffs):
         entry = project.handoffs[task_id]

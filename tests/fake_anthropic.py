@@ -16,6 +16,11 @@ the ``Reply`` constructors: ``text``, ``tool_use``, ``message``, ``error``, ``st
 ``RecordedRequest`` and returns a ``Reply``. Requests with ``"stream": true`` get server-sent
 events; others get one JSON body. ``POST /v1/messages/count_tokens`` answers with
 ``estimate_tokens`` of the request and consumes nothing.
+
+It is also a proxy that lets nothing through: point a program's ``HTTPS_PROXY``/``HTTP_PROXY`` at
+``base_url`` and every attempt to reach another host (a ``CONNECT`` tunnel, or a request for an
+absolute URL elsewhere) is refused with 403 and listed in ``outside_requests``, so a test can assert
+that a program such as the real ``claude`` CLI talked to nothing but this endpoint.
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ class RecordedRequest:
     raw: bytes
     body: Any  # parsed JSON, or None if the body is empty or not JSON
     connection: int = 0  # which TCP connection carried it (1, 2, ...), to check keep-alive
+    elsewhere: str | None = None  # the host:port a proxy request was meant for, when not this server
 
     @property
     def stream(self) -> bool:
@@ -465,6 +471,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle()
 
+    def do_CONNECT(self) -> None:
+        """A tunnel asked of this server as a proxy: recorded, refused."""
+        request = RecordedRequest(
+            method="CONNECT", path="", query={}, raw=b"", body=None, connection=self.connection_number,
+            headers={key.lower(): value for key, value in self.headers.items()}, elsewhere=self.path,
+        )
+        self.server.fake._record(request)
+        self._send_error(403, "permission_error", f"FakeAnthropic: no tunnel to {self.path}")
+
     # ----- dispatch -----------------------------------------------------------------------
 
     def _handle(self) -> None:
@@ -472,7 +487,9 @@ class _Handler(BaseHTTPRequestHandler):
         request = self._read_request()
         fake._record(request)
         try:
-            if request.method == "POST" and request.path == COUNT_TOKENS_PATH:
+            if request.elsewhere is not None:
+                self._send_error(403, "permission_error", f"FakeAnthropic: {request.elsewhere} is not reachable")
+            elif request.method == "POST" and request.path == COUNT_TOKENS_PATH:
                 self._send_json(200, {"input_tokens": estimate_tokens(request.body)})
             elif request.method == "POST" and request.path == MESSAGES_PATH:
                 self._answer(fake._next_reply(request), request)
@@ -498,6 +515,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         parts = urlsplit(self.path)
+        ours = {f"127.0.0.1:{self.server.server_address[1]}", f"localhost:{self.server.server_address[1]}"}
         return RecordedRequest(
             method=self.command,
             path=parts.path,
@@ -506,6 +524,7 @@ class _Handler(BaseHTTPRequestHandler):
             raw=raw,
             body=body,
             connection=self.connection_number,
+            elsewhere=parts.netloc if parts.netloc and parts.netloc not in ours else None,
         )
 
     def _answer(self, reply: Reply | None, request: RecordedRequest) -> None:
@@ -694,11 +713,16 @@ class FakeAnthropic:
 
     @property
     def message_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST" and r.path == MESSAGES_PATH]
+        return [r for r in self.requests if r.method == "POST" and r.path == MESSAGES_PATH and r.elsewhere is None]
 
     @property
     def count_tokens_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST" and r.path == COUNT_TOKENS_PATH]
+        return [r for r in self.requests if r.method == "POST" and r.path == COUNT_TOKENS_PATH and r.elsewhere is None]
+
+    @property
+    def outside_requests(self) -> list[RecordedRequest]:
+        """Requests, through this server as a proxy, for any other host (all refused)."""
+        return [r for r in self.requests if r.elsewhere is not None]
 
     def clear(self) -> None:
         """Forget recorded requests and queued replies."""

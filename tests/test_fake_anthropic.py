@@ -347,3 +347,24 @@ def test_start_stop_and_keep_alive() -> None:
         pytest.raises(anthropic.APIConnectionError),
     ):
         c.messages.create(model=MODEL, max_tokens=64, messages=USER)
+
+
+def test_as_a_proxy_it_lets_nothing_through_and_lists_every_attempt(api: FakeAnthropic) -> None:
+    import http.client
+
+    tunnel = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
+    tunnel.set_tunnel("api.anthropic.com", 443)
+    with pytest.raises(OSError, match="403"):
+        tunnel.request("GET", "/")
+    tunnel.close()
+    plain = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
+    plain.request("POST", "http://example.invalid/v1/messages", body=b"{}", headers={"content-type": "application/json"})
+    refused = plain.getresponse()
+    assert refused.status == 403 and b"not reachable" in refused.read()
+    plain.request("POST", f"http://127.0.0.1:{api.port}/v1/messages/count_tokens", body=b"{}")
+    answered = plain.getresponse()
+    assert answered.status == 200 and answered.read()  # a request for this server itself, through it as a proxy
+    plain.close()
+    assert [(r.method, r.elsewhere) for r in api.outside_requests] == [
+        ("CONNECT", "api.anthropic.com:443"), ("POST", "example.invalid")]
+    assert api.message_requests == [] and len(api.count_tokens_requests) == 1

@@ -1,6 +1,7 @@
-"""The Claude Code executor: a logged-in `claude` CLI run headless (`-p`, JSON output) inside the step's
-sandbox, with the same clean context as the API executor. The sandbox holds only the declared inputs;
-what it writes is collected and checked by the runner exactly as for any other step."""
+"""The Claude Code executor: a step (or a verifier's, router's or discussion turn's conversation) carried
+out by a logged-in `claude` CLI run headless, locked down to the step (executors/claude_session.py) and
+given the same clean context as the API executor. Its JSON result says how it went: usage and cost,
+API errors with their status and message, budget and turn limits, and every tool use it refused."""
 
 from __future__ import annotations
 
@@ -9,16 +10,27 @@ import os
 import shutil
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from agentfiles.core.conversation import Limits, Outcome, Turn
 from agentfiles.core.environment import is_secret
 from agentfiles.executors.base import Runtime, StepRequest, StepResult
-from agentfiles.executors.command import run_process
+from agentfiles.executors.claude_session import (
+    Program,
+    Session,
+    find_claude,
+    lockdown,
+    login,
+    run_session,
+    session_env,
+)
+from agentfiles.executors.isolation import Isolation, choose_mode
 
-# Claude Code needs its own credentials; every other secret stays out of its environment.
-PASSED_SECRETS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
-SYSTEM_ARG_LIMIT = 100_000
+SYSTEM_ARG_LIMIT = 100_000  # one argv string may not exceed 128 KiB on Linux
+DEFAULT_TIMEOUT_S = 1800.0  # a Claude Code step without `timeout:` is stopped after 30 minutes
+CONVERSE_TIMEOUT_S = 600.0  # a verifier's, router's or discussion turn's session without a deadline
+DEFAULT_RETRIES = 4
 
 
 def claude_available(environ: dict[str, str]) -> bool:
@@ -28,118 +40,184 @@ def claude_available(environ: dict[str, str]) -> bool:
 class ClaudeCodeExecutor:
     name = "claude-code"
 
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        environ: dict[str, str] | None = None,
+        retries: int = DEFAULT_RETRIES,
+        isolation: str = "auto",
+        root: Path | None = None,
+    ) -> None:
+        """`retries`: API retries within a session (`api.retries`); `isolation` (`isolation` of the config)
+        and `root` (the repository, kept out of view) confine the conversations that belong to no step's
+        request: verifiers, routers, discussion turns. A `claude` without the flags that lock it down, or
+        an expired login, stops the run here, before any step."""
         self.environ = dict(os.environ if environ is None else environ)
+        self.program: Program = find_claude(self.environ)
+        self.credentials, self.credentials_from = login(self.environ)
+        self.retries = retries
+        self.isolation_setting = isolation
+        self.root = root
+        self._converse_isolation: Isolation | None = None
+
+    # ------------------------------------------------------------------------------------- a step
 
     def execute(self, request: StepRequest, runtime: Runtime) -> StepResult:
         assert request.context is not None and request.first_request is not None
         started = time.monotonic()
         system = "\n\n".join(request.context.system)
         prompt = request.context.brief
-        if len(system.encode("utf-8")) > SYSTEM_ARG_LIMIT:  # one argv string may not exceed 128 KiB on Linux
+        if len(system.encode("utf-8")) > SYSTEM_ARG_LIMIT:
             prompt = f"{system}\n\n{prompt}"
             system = request.context.system[0]
-        argv = [
-            "claude", "-p", "--output-format", "json",
+        args = [
+            *lockdown(True, list(request.outputs)),
             "--model", request.model or "sonnet",
             "--max-turns", str(request.max_turns),
-            "--permission-mode", "acceptEdits",
-            "--allowedTools", "Read,Write,Edit,Glob,Grep",
-            "--disallowedTools", "Bash,WebFetch,WebSearch",
+            *_budget_args(request.budget.usd if request.budget else None),
             "--append-system-prompt", system,
         ]
-        env = {k: v for k, v in request.env.items() if not k.startswith("AGENTS_") or k == "AGENTS_TASK"}
-        for name in PASSED_SECRETS:
-            if self.environ.get(name):
-                env[name] = self.environ[name]
-        env = {k: v for k, v in env.items() if not is_secret(k) or k in PASSED_SECRETS}
-        code, out, err, seconds, timed_out = run_process(
-            argv, str(runtime.sandbox), env, request.timeout, runtime.cancel, stdin=prompt.encode("utf-8"),
-            track=runtime.track,
-        )
-        text = out.decode("utf-8", "replace")
+        timeout = request.timeout or DEFAULT_TIMEOUT_S
+        env = session_env(request.env, self.credentials, self.retries)
+        session = run_session(self.program, args, prompt, runtime.sandbox, request.isolation, env, timeout,
+                              runtime.cancel, runtime.track)
         result = StepResult(
-            ok=False,
-            exit_code=code,
-            stdout=text,
-            stderr=err.decode("utf-8", "replace"),
-            duration_s=round(time.monotonic() - started, 3),
-            model=request.model,
-            record={"command": "claude -p --output-format json ...", "model": request.model},
-            files={"requests/001.json": (json.dumps(request.first_request, indent=2, ensure_ascii=False) + "\n").encode()},
+            ok=False, exit_code=session.code, stdout=session.stdout, stderr=session.stderr,
+            duration_s=round(time.monotonic() - started, 3), model=request.model,
+            record=self._record(session, request.isolation, timeout, request.model),
+            files={"requests/001.json": _as_json(request.first_request)},
         )
-        if timed_out:
-            result.failure_kind, result.failure_detail = "hang", f"claude still running after {request.timeout:g} s"
-            return result
-        data = _last_json(text)
-        if data is None:
-            result.failure_kind, result.failure_detail = "crash", f"claude gave no JSON result {_tail(code, err)}"
-            return result
-        result.usage = _usage(data)
-        result.record.update({"session_id": data.get("session_id"), "subtype": data.get("subtype")})
-        result.files["responses/001.json"] = (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
-        result.summary = str(data.get("result") or "").strip()
-        if data.get("is_error") or data.get("subtype") not in (None, "success") or code != 0:
-            kind = "invalid_output" if data.get("subtype") == "error_max_turns" else "crash"
-            result.failure_kind = kind
-            result.failure_detail = f"claude ended with {data.get('subtype') or 'an error'} (exit {code})"
-            return result
+        data = session.data
+        if data is not None:
+            result.usage = usage_of(data)
+            result.files["responses/001.json"] = _as_json(data)
+            result.summary = str(data.get("result") or "").strip()
+            denied = denials(data, runtime.sandbox)
+            if denied:
+                result.record["permission_denials"] = denied
+                result.sections["Refused by Claude Code"] = "\n".join(
+                    f"- {d['tool']} `{d['target']}`" for d in denied)
+        failure = failure_of(session, timeout)
         budget = request.budget.usd if request.budget else None
-        if budget is not None and result.usage["cost_usd"] > budget:
-            result.failure_kind = "budget"
-            result.failure_detail = f"spent ${result.usage['cost_usd']:.4f}, over the step's budget of ${budget:g}"
+        if failure is None and budget is not None and result.usage["cost_usd"] > budget:
+            failure = "budget", f"spent ${result.usage['cost_usd']:.4f}, over the step's budget of ${budget:g}"
+        if failure is not None:
+            result.failure_kind, result.failure_detail = failure
             return result
         result.ok = True
         return result
 
+    # ------------------------------------------------------------------------- a conversation
+
     def converse(self, body: dict[str, Any], tools: Any, limits: Limits, price: Any, cancel: Any = None) -> Outcome:
-        """A conversation that needs no files (a verifier's, a router's, a discussion turn): one headless
-        `claude -p` call in an empty folder, everything it needs in the prompt. A structured answer
-        (a verdict, a route) is asked for as JSON and handed to the conversation's tools as if called."""
+        """A conversation that writes no files (a verifier's, a router's, a discussion turn): one session in
+        a folder of its own holding only the files the conversation may read (a verifier's inputs and
+        proposed outputs), everything else in the prompt. A structured answer (a verdict, a route) comes
+        through `--json-schema` (claude's StructuredOutput tool) with the schema of the conversation's
+        final tool, and is handed to that tool as if it had been called. Its cost counts even when it fails."""
         outcome = Outcome(ok=False)
         system, prompt = _body_text(body)
         final = getattr(tools, "final", None)
-        if final == "verdict":
-            prompt += VERDICT_FORMAT
-        elif final == "choose_role":
-            prompt += ROUTE_FORMAT
-        argv = [
-            "claude", "-p", "--output-format", "json", "--model", str(body.get("model") or "sonnet"),
-            "--max-turns", "1", "--disallowedTools", "Bash,Edit,Write,WebFetch,WebSearch",
-            "--append-system-prompt", system[:SYSTEM_ARG_LIMIT],
-        ]
-        env = {k: v for k, v in self.environ.items() if not is_secret(k) or k in PASSED_SECRETS}
-        timeout = max(1.0, limits.deadline - time.monotonic()) if limits.deadline else None
-        folder = tempfile.mkdtemp(prefix="agents-claude-")
+        schema = next((t.get("input_schema") for t in body.get("tools") or [] if t.get("name") == final), None)
+        files = {rel: text for rel, text in (getattr(tools, "files", None) or {}).items() if _plain(rel)}
+        if files:
+            prompt += ("\n\nThe inputs and proposed outputs named above are files in your working folder: where "
+                       "this brief says `read_file`, use your Read tool.")
+        if final:
+            prompt += (f"\n\nGive your answer (`{final}` above) by calling the StructuredOutput tool once, with "
+                       f"the fields of `{final}`.")
+        args = [*lockdown(bool(files), []), "--model", str(body.get("model") or "sonnet"),
+                "--max-turns", str(limits.max_turns), *_budget_args(limits.usd),
+                "--append-system-prompt", system[:SYSTEM_ARG_LIMIT]]
+        if schema is not None:
+            args += ["--json-schema", json.dumps(schema)]
+        timeout = max(1.0, limits.deadline - time.monotonic()) if limits.deadline else CONVERSE_TIMEOUT_S
+        env = session_env(self.environ, self.credentials, self.retries)
+        folder = Path(tempfile.mkdtemp(prefix="agents-claude-"))
         try:
-            code, out, err, _, timed_out = run_process(argv, folder, env, timeout, cancel, stdin=prompt.encode("utf-8"))
+            for rel, text in files.items():
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                (folder / rel).write_text(text, encoding="utf-8")
+            session = run_session(self.program, args, prompt, folder, self.converse_isolation(), env, timeout, cancel)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        data = _last_json(out.decode("utf-8", "replace"))
-        outcome.turns.append(Turn(body, data or {}))
-        if timed_out:
-            return _failed(outcome, "hang", f"claude still running after {timeout:g} s")
-        if data is None or data.get("is_error") or code != 0:
-            return _failed(outcome, "crash", f"claude gave no result {_tail(code, err)}")
-        outcome.usage = _usage(data)
-        if limits.usd is not None and outcome.usage["cost_usd"] > limits.usd:
-            return _failed(outcome, "budget",
-                           f"spent ${outcome.usage['cost_usd']:.4f}, over the budget of ${limits.usd:g}")
+        data = session.data or {}
+        outcome.turns.append(Turn(body, data))
+        outcome.usage = usage_of(data) if data else {}
+        failure = failure_of(session, timeout)
+        if failure is None and limits.usd is not None and outcome.usage["cost_usd"] > limits.usd:
+            failure = "budget", f"spent ${outcome.usage['cost_usd']:.4f}, over the budget of ${limits.usd:g}"
+        if failure is not None:
+            return _failed(outcome, *failure)
         text = str(data.get("result") or "").strip()
         if tools is None:
             outcome.text, outcome.ok = text, True
             return outcome
-        answer = _json_object(text)
+        answer = data.get("structured_output")
+        if not isinstance(answer, dict):
+            answer = _json_object(text)
         if answer is None:
-            return _failed(outcome, "invalid_output", f"claude's answer held no JSON {final}")
+            return _failed(outcome, "invalid_output", f"claude gave no {final} (no structured output)")
         message, error, done = tools.handle({"id": "claude", "name": final, "input": answer}, outcome)
         if error or not done:
             return _failed(outcome, "invalid_output", f"claude's {final} was not accepted: {message}")
         outcome.ok = True
         return outcome
 
+    def converse_isolation(self) -> Isolation:
+        """The OS sandbox for conversations where it runs (and the config does not say `folder`)."""
+        if self._converse_isolation is None:
+            mode, _ = choose_mode(self.isolation_setting)
+            hide = (str(self.root),) if self.root is not None else ()
+            self._converse_isolation = Isolation(mode, network=True, hide=hide)
+        return self._converse_isolation
 
-def _usage(data: dict[str, Any]) -> dict[str, Any]:
+    def _record(self, session: Session, isolation: Isolation, timeout: float, model: str | None) -> dict[str, Any]:
+        """What the run record says of the session: the whole argv, the program, how it authenticated, the
+        environment it had and the secrets it did not get, and its confinement (with the network)."""
+        withheld = sorted(n for n in self.environ if is_secret(n) and n not in session.env)
+        return {
+            "command": "claude -p --output-format json ...",
+            "argv": session.argv,
+            "claude": {"path": self.program.path, "version": self.program.version,
+                       "credentials": self.credentials_from, "timeout_s": timeout},
+            "model": model,
+            "session_id": (session.data or {}).get("session_id"),
+            "subtype": (session.data or {}).get("subtype"),
+            "isolation": {**isolation.to_json(), "network": True},
+            "env": sorted(session.env),
+            "env_withheld": withheld,
+        }
+
+
+def failure_of(session: Session, timeout: float) -> tuple[str, str] | None:
+    """(kind, detail) of a session that did not succeed, from claude's JSON result: `api` for an API
+    error (with its status and message) or a missing login, `budget` for `--max-budget-usd`,
+    `invalid_output` for the turn limit, `hang` for the timeout, `crash` for the rest."""
+    data = session.data
+    if session.timed_out:
+        return "hang", f"claude still running after {timeout:g} s; its process tree was killed"
+    if data is None:
+        last = (session.stderr.strip().splitlines() or [""])[-1][:300]
+        return "crash", f"claude gave no JSON result (exit {session.code})" + (f": {last}" if last else "")
+    subtype = data.get("subtype")
+    errors = data.get("errors")
+    text = str(data.get("result") or "; ".join(str(e) for e in errors or []) or "no message").strip()[:1000]
+    status = data.get("api_error_status")
+    if status:
+        kind = data.get("api_error_type")
+        return "api", f"the API answered {status}" + (f" ({kind})" if kind else "") + f": {text}"
+    if data.get("terminal_reason") == "api_error":  # no answer at all: not logged in, endpoint unreachable
+        return "api", f"claude could not use the API: {text}"
+    if subtype == "error_max_budget_usd":
+        return "budget", f"claude stopped at its budget: {text} (spent ${float(data.get('total_cost_usd') or 0):.4f})"
+    if subtype == "error_max_turns":
+        return "invalid_output", f"claude ended with error_max_turns: {text}"
+    if data.get("is_error") or subtype not in (None, "success") or session.code != 0:
+        return "crash", f"claude ended with {subtype or 'an error'} (exit {session.code}): {text}"
+    return None
+
+
+def usage_of(data: dict[str, Any]) -> dict[str, Any]:
     """Tokens, cost and turns from Claude Code's JSON result, as a handoff records them."""
     usage = data.get("usage") or {}
     counted: dict[str, Any] = {
@@ -151,9 +229,29 @@ def _usage(data: dict[str, Any]) -> dict[str, Any]:
     return counted
 
 
-def _tail(code: int | None, err: bytes) -> str:
-    last = (err.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
-    return f"(exit {code})" + (f": {last[:200]}" if last else "")
+def denials(data: dict[str, Any], folder: Path) -> list[dict[str, str]]:
+    """The tool uses claude refused (`permission_denials`): the tool and what it aimed at, paths inside
+    the step's folder shown relative to it."""
+    out: list[dict[str, str]] = []
+    inside = str(folder).rstrip("/") + "/"
+    for denial in data.get("permission_denials") or []:
+        if not isinstance(denial, dict):
+            continue
+        given = denial.get("tool_input")
+        given = given if isinstance(given, dict) else {}
+        target = next((str(given[k]) for k in ("file_path", "path", "pattern", "command", "url") if k in given), "")
+        out.append({"tool": str(denial.get("tool_name", "?")), "target": target.removeprefix(inside)[:300]})
+    return out
+
+
+def _budget_args(usd: float | None) -> list[str]:
+    return ["--max-budget-usd", f"{usd:g}"] if usd is not None else []
+
+
+def _plain(rel: str) -> bool:
+    """A repository-relative path that stays inside the folder it is written to."""
+    parts = rel.split("/")
+    return bool(rel) and not rel.startswith("/") and ".." not in parts and "" not in parts
 
 
 def _failed(outcome: Outcome, kind: str, detail: str) -> Outcome:
@@ -161,12 +259,8 @@ def _failed(outcome: Outcome, kind: str, detail: str) -> Outcome:
     return outcome
 
 
-VERDICT_FORMAT = (
-    "\n\nAnswer with one JSON object and nothing else, of this shape: "
-    '{"checks": [{"criterion": "<the criterion\'s number or text>", "verdict": "pass" or "fail", '
-    '"evidence": "<what shows it>"}]}, one check per acceptance criterion, in order.'
-)
-ROUTE_FORMAT = '\n\nAnswer with one JSON object and nothing else: {"role": "<a candidate>", "reason": "<why>"}.'
+def _as_json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 def _body_text(body: dict[str, Any]) -> tuple[str, str]:
@@ -189,19 +283,4 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _last_json(text: str) -> dict[str, Any] | None:
-    """The result object of `claude -p --output-format json` (the last JSON object printed)."""
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                return data
-    try:
-        data = json.loads(text)
-        return data if isinstance(data, dict) else None
-    except ValueError:
-        return None
+__all__ = ["ClaudeCodeExecutor", "claude_available", "denials", "failure_of", "usage_of"]

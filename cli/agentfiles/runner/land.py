@@ -157,8 +157,8 @@ def render(
         **attempt.extra,
         "attempt": attempt.number,
         "feedback": [list(section) for section in attempt.feedback],
-        "env": attempt.env_names,
-        "env_withheld": attempt.withheld,
+        "env": result.record.get("env", attempt.env_names),  # an executor may say what it really passed on
+        "env_withheld": result.record.get("env_withheld", attempt.withheld),
         "exit_code": result.exit_code,
         "timeout_s": task.timeout or project.config.timeout,
         "inputs": attempt.input_hashes,

@@ -127,7 +127,7 @@ def executor_resolver(workspace: Workspace, environ: dict[str, str] | None = Non
             else:
                 from agentfiles.executors.claude_code import ClaudeCodeExecutor
 
-                made[kind] = ClaudeCodeExecutor(environ)
+                made[kind] = ClaudeCodeExecutor(environ, config.api.retries, config.isolation, workspace.root)
         return made[kind]
 
     def executor_for(task_id: str, model: bool = False) -> Executor:

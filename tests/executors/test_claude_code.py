@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -79,6 +80,7 @@ def setup(root: Path, isolation: str = "auto", **task: Any) -> Path:
     """A `claude-code` project (one API retry) with a task `hello` writing src/hello.py, committed."""
     config = root / ".agents/config.yaml"
     text = config.read_text().replace("executor: auto", "executor: claude-code").replace("retries: 4", "retries: 1")
+    text = re.sub(r"(?m)^isolation: .*\n", "", text)
     config.write_text(text + f"isolation: {isolation}\n")
     fields: dict[str, Any] = {"role": "developer", "inputs": ["data/spec.md"], "outputs": ["src/hello.py"], **task}
     write_files(root, {

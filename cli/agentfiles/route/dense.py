@@ -22,17 +22,22 @@ def _model() -> tuple[Any, Any] | None:
     """(embedding matrix, tokenizer), read from the installed wheel's own files (wordllama's loader
     looks for its tokenizer in a folder its wheel does not have, then tries the network)."""
     try:
-        from importlib.resources import files
+        from importlib.util import find_spec
+        from pathlib import Path
 
         import numpy as np
         from safetensors import safe_open
         from tokenizers import Tokenizer
+
+        spec = find_spec("wordllama")  # where its files are, without running its __init__ (0.7 s of imports)
     except ImportError:
         return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
     try:
-        root = files("wordllama")
+        root = Path(list(spec.submodule_search_locations)[0])
         with safe_open(str(root / WEIGHTS), framework="np", device="cpu") as f:
-            matrix = np.ascontiguousarray(f.get_tensor("embedding.weight").astype(np.float32))
+            matrix = f.get_tensor("embedding.weight")  # rows are converted when used: most never are
         tokenizer = Tokenizer.from_file(str(root / TOKENIZER))
     except Exception:  # noqa: BLE001
         return None  # a broken or partial install: the signal is left out, as without the extra
@@ -53,7 +58,7 @@ def embed(texts: list[str]) -> Any:
         ids = np.asarray(encoding.ids, dtype=np.int64)
         ids = ids[(ids >= 0) & (ids < matrix.shape[0])]
         if ids.size:
-            vector = matrix[ids].mean(axis=0)
+            vector = matrix[ids].astype(np.float32).mean(axis=0)
             norm = float(np.linalg.norm(vector))
             out[row] = vector / norm if norm else vector
     return out

@@ -205,7 +205,8 @@ def rank(docs: dict[str, Doc], intent: str, history: History | None = None,
 
     found = compute(docs, intent, history, links, dense)
     weights = model.WEIGHTS if dense else model.LEXICAL_WEIGHTS
-    wants_tests = bool(set(words(intent)) & {"test", "tests", "testing"})
+    wanted = set(words(intent))
+    wants_tests = bool(wanted & {"test", "tests", "testing"})
     raw: dict[str, float] = {}
     for path, values in found.values.items():
         if not any(values.get(k) for k in model.EVIDENCE) and values.get("dense_rr", 0.0) < 0.1:
@@ -215,14 +216,13 @@ def rank(docs: dict[str, Doc], intent: str, history: History | None = None,
         return []
     best = max(raw.values())
     ranked = [Ranked(path, math.exp(value - best), docs[path].tokens, docs[path].outline_tokens,
-                     _why(found, path, docs[path], intent), found.values[path]) for path, value in raw.items()]
+                     _why(found, path, docs[path], wanted), found.values[path]) for path, value in raw.items()]
     ranked.sort(key=lambda r: (-(math.log(r.score) - model.ALPHA * math.log1p(r.tokens)), r.path))
     return ranked
 
 
-def _why(found: Any, path: str, doc: Doc, intent: str) -> list[str]:
+def _why(found: Any, path: str, doc: Doc, wanted: set[str]) -> list[str]:
     values = found.values[path]
-    wanted = set(words(intent))
     why = []
     if found.matched.get(path):
         why.append("mentions " + ", ".join(found.matched[path][:4]))

@@ -206,7 +206,7 @@ def resolve(spec: str, mirror: Path) -> tuple[str, Path]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("repos", nargs="*", help="local git repositories, or OWNER/NAME found under --mirror")
-    parser.add_argument("--set", choices=("design", "report", "report2", "all"), help="the design or report repositories")
+    parser.add_argument("--set", choices=("design", "report", "report2", "unseen", "all"), help="the design or report repositories")
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     parser.add_argument("--limit", type=int, default=100, help="the newest N qualifying commits per repository")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/agentfiles-route-eval"))
@@ -214,7 +214,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args()
     specs = list(args.repos) + list({"design": DESIGN, "report": REPORT, "report2": REPORT2,
-                                  "all": DESIGN + REPORT + REPORT2}.get(args.set or "", ()))
+                                  "unseen": REPORT + REPORT2, "all": DESIGN + REPORT + REPORT2}.get(args.set or "", ()))
     if not specs:
         parser.error("give repositories or --set")
     methods = args.methods.split(",")

@@ -318,3 +318,34 @@ def test_the_next_run_of_a_step_its_verifier_rejected_gets_the_verdict(checked: 
     assert "The last attempt of run " in brief
     # The verdict is part of what the step is told, so its record keeps it and replay reproduces it.
     assert agents("-C", str(checked), "replay", "hello").code == 0
+
+
+def test_log_usage_counts_each_conversation_for_the_role_that_had_it(checked: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    def used(tokens: int) -> dict[str, int]:
+        return {"input_tokens": tokens, "output_tokens": tokens // 10}
+
+    api.queue(write(usage=used(100)), finish(usage=used(50)), verdict(("fail", "no name"), ("pass", "ok"), usage=used(30)),
+              write(usage=used(200)), finish(usage=used(60)), verdict(("pass", "asks"), ("pass", "ok"), usage=used(20)))
+    assert agents("-C", str(checked), "run").code == 0
+    totals = agents("-C", str(checked), "log", "--usage", "--json").json["totals"]
+    assert totals["all"]["input_tokens"] == 460
+    by_role = totals["by_role"]
+    assert by_role["developer"]["input_tokens"] == 410 and by_role["developer"]["output_tokens"] == 41
+    assert by_role["reviewer"]["input_tokens"] == 50 and by_role["reviewer"]["output_tokens"] == 5
+    assert by_role["reviewer"]["steps"] == 1 and by_role["reviewer"]["cost_usd"] > 0
+    assert by_role["developer"]["cost_usd"] + by_role["reviewer"]["cost_usd"] == pytest.approx(totals["all"]["cost_usd"])
+    text = agents("-C", str(checked), "log", "--usage").out
+    assert "\n  reviewer " in text.split("by role")[1].split("by model")[0]
+
+
+def test_log_usage_counts_a_discussion_for_its_participants(project: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    configure(project, api)
+    write_files(project, {".agents/tasks/decide.md": task_text(
+        "Decide", role="developer", mode="discussion", participants=["planner", "reviewer"], outputs=["src/hello.py"])})
+    commit_all(project)
+    api.queue(Reply.text("P", usage={"input_tokens": 11, "output_tokens": 1}),
+              Reply.text("R", usage={"input_tokens": 13, "output_tokens": 1}),
+              write(usage={"input_tokens": 100, "output_tokens": 10}), finish(usage={"input_tokens": 100, "output_tokens": 10}))
+    assert agents("-C", str(project), "run").code == 0
+    by_role = agents("-C", str(project), "log", "--usage", "--json").json["totals"]["by_role"]
+    assert {name: t["input_tokens"] for name, t in by_role.items()} == {"developer": 200, "planner": 11, "reviewer": 13}

@@ -91,7 +91,7 @@ def test_review_lists_unreviewed_steps_and_approve_records_it(pipeline: Path, ag
     states = {t["id"]: t["state"] for t in agents("-C", str(pipeline), "status", "--json").json["tasks"]}
     assert states == {"design": "done", "build": "done", "docs": "done"}  # approval changes no state
     text = agents("-C", str(pipeline), "review").out
-    assert "BUILD-SUMMARY" in text and "2 step(s) to review" in text
+    assert "BUILD-SUMMARY" in text and "2 steps to review" in text
 
 
 def test_rewind_on_a_branch_leaves_main_alone_and_reruns_from_the_middle(pipeline: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]

@@ -57,9 +57,9 @@ def main_options(
 
 
 def _register() -> None:
-    from agentfiles.commands import graph, history, init, new, report, review, roles, route, run, status, validate
+    from agentfiles.commands import graph, history, init, new, report, review, roles, route, run, show, status, validate
 
-    for module in (init, new, validate, status, run, history, review, report, route, graph, roles):
+    for module in (init, new, validate, status, run, show, history, review, report, route, graph, roles):
         module.register(app)
 
 

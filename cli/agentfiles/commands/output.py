@@ -75,5 +75,10 @@ class Output:
             sys.stderr.write(f"{self.paint('hint:', 'hint', stream=sys.stderr)} {hint}\n")
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 step`, `2 steps`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def print_error(message: str, hint: str | None = None) -> None:
     Output().diagnostic("error", message, hint)

@@ -5,7 +5,7 @@
 
 import typer
 
-from agentfiles.commands.output import Options
+from agentfiles.commands.output import Options, plural
 
 
 def review_command(
@@ -40,8 +40,13 @@ def review_command(
         if item.diff:
             for line in item.diff.rstrip().splitlines():
                 out.line(f"  {line}")
+        if item.status == "done":
+            out.line(f"  next: `agents approve {item.task}`, or `agents reject {item.task} --reason TEXT`")
+        else:  # approve refuses it: only a step that succeeded can be approved
+            out.line(f"  next: `agents run {item.task}` runs it again (a {item.status} step cannot be approved); "
+                     f"`agents reject {item.task} --reason TEXT` gives its next run a reason")
         out.line("")
-    out.line(f"{len(pending)} step(s) to review: `agents approve TASK`, or `agents reject TASK --reason TEXT`")
+    out.line(f"{plural(len(pending), 'step')} to review; what to do next is under each")
     return 0
 
 
@@ -124,7 +129,7 @@ def rewind_command(
     else:
         for item in result.reverted:
             out.line(f"reverted {item['task']} ({item['step'][:10]}) with {item['revert'][:10]}")
-        out.line(f"{len(result.reverted)} step(s) reverted; `agents run` runs them again")
+        out.line(f"{plural(len(result.reverted), 'step')} reverted; `agents run` runs them again")
     return 0
 
 

@@ -86,5 +86,6 @@ def discuss(
                 result.ok, result.failure_kind = False, outcome.failure_kind
                 result.failure_detail = f"round {number}, `{role}`: {outcome.failure_detail}"
                 return result
-            result.positions.append({"round": number, "role": role, "position": outcome.text})
+            result.positions.append({"round": number, "role": role, "position": outcome.text, "model": model,
+                                     "usage": outcome.usage})
     return result

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult
-from agentfiles.executors.sandbox import collect
+from agentfiles.executors.sandbox import Collected, collect
 
 
 @dataclass
@@ -26,10 +26,16 @@ def execute(request: StepRequest, runtime: Runtime, executor: Executor) -> Execu
 def finish(request: StepRequest, runtime: Runtime, result: StepResult) -> Execution:
     """Collect what a finished executor left in the sandbox and judge it against the declared outputs."""
     collected = collect(runtime.sandbox, request.inputs, request.outputs)
-    if result.ok and collected.undeclared:
-        result.ok, result.failure_kind = False, "invalid_output"
-        result.failure_detail = "wrote undeclared files: " + ", ".join(collected.undeclared)
-    elif result.ok and collected.missing:
-        result.ok, result.failure_kind = False, "invalid_output"
-        result.failure_detail = "declared output missing: " + ", ".join(collected.missing)
+    wrong = output_failure(collected)
+    if result.ok and wrong:
+        result.ok, result.failure_kind, result.failure_detail = False, "invalid_output", wrong
     return Execution(result, collected.outputs)
+
+
+def output_failure(collected: Collected) -> str | None:
+    """Why what a step left does not match what it declared (`invalid_output`), or None."""
+    if collected.undeclared:
+        return "wrote undeclared files: " + ", ".join(collected.undeclared)
+    if collected.missing:
+        return "declared output missing: " + ", ".join(collected.missing)
+    return None

@@ -221,7 +221,8 @@ def _attempt_summary(attempt: Attempt) -> dict[str, Any]:
         "attempt": attempt.number,
         "failure": {"kind": attempt.result.failure_kind, "detail": attempt.result.failure_detail},
         "verification": attempt.verification,
-        "usage": _usage_fields(attempt.usage),
+        "usage": _usage_fields(attempt.usage),  # the doer's and the verifier's; the verifier's alone below
+        "verifier": {k: v for k, v in (attempt.extra.get("verifier") or {}).items() if k in ("role", "model", "usage")},
         "outputs": {rel: digest_bytes(data) for rel, data in sorted(attempt.outputs.items())},
         "record": f"attempt-{attempt.number}/",
     }

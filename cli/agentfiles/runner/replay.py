@@ -14,10 +14,16 @@ from agentfiles.errors import UsageError
 from agentfiles.executors.command import CommandExecutor
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import agent_plan
+from agentfiles.runner.execute import output_failure
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.storage.files import text_reader
 from agentfiles.storage.inspect import load_step, recorded_turns
 from agentfiles.storage.workspace import open_workspace
+
+
+# Failures decided after the step's own work (its verifier, its checks, the secret and tripwire checks):
+# a replay carries out the work again, not those judgements, so it cannot fail that way.
+JUDGED_AFTER = ("rejected", "check_failed", "secret_leak", "sandbox_escape")
 
 
 @dataclass
@@ -28,7 +34,8 @@ class ReplayReport:
     outputs: dict[str, dict[str, str | None]] = field(default_factory=dict)  # path -> recorded, replayed
     request_differences: list[str] = field(default_factory=list)
     input_differences: list[str] = field(default_factory=list)
-    failure: str | None = None
+    failure: str | None = None  # how the replay failed
+    recorded_failure: str | None = None  # how the recorded run failed, where a replay can fail the same way
     live: bool = False
     diffs: dict[str, str] = field(default_factory=dict)  # path -> unified diff, recorded -> replayed
 
@@ -41,6 +48,7 @@ class ReplayReport:
             "request_differences": self.request_differences,
             "input_differences": self.input_differences,
             "failure": self.failure,
+            "recorded_failure": self.recorded_failure,
             "live": self.live,
             "diffs": self.diffs,
         }
@@ -71,6 +79,9 @@ def replay(
         )
     step = resolve_step(project, task_id)
     report = ReplayReport(task_id, run_id, identical=False, live=live)
+    recorded_failure = view.meta.get("failure") if isinstance(view.meta.get("failure"), dict) else None
+    if recorded_failure and recorded_failure.get("kind") not in JUDGED_AFTER:
+        report.recorded_failure = f"{recorded_failure.get('kind')}: {recorded_failure.get('detail')}"
     if live and step.task.is_command:
         raise UsageError(f"{task_id} is a command step: it has no model to ask again",
                          hint=f"`agents replay {task_id}` runs its command again")
@@ -103,6 +114,9 @@ def replay(
         else:
             report.failure = _replay_model(project, step, sandbox, folder, report, record, view.meta, live)
         collected = sandbox.collect(step.task.outputs)
+        wrong = output_failure(collected)
+        if report.failure is None and wrong:
+            report.failure = f"invalid_output: {wrong}"
         recorded = record.get("outputs") or {}
         for path in sorted(set(recorded) | set(collected.outputs)):
             now = digest_bytes(collected.outputs[path]) if path in collected.outputs else None
@@ -111,14 +125,18 @@ def replay(
         if changed:
             report.diffs = _diffs(project.layout, view.commit, view.meta, folder, changed, collected.outputs)
         report.identical = (
-            report.failure is None
+            _kind(report.failure) == _kind(report.recorded_failure)
             and not report.request_differences
-            and bool(recorded)
+            and bool(recorded or report.recorded_failure)
             and all(v["recorded"] == v["replayed"] for v in report.outputs.values())
         )
         return report
     finally:
         sandbox.cleanup()
+
+
+def _kind(failure: str | None) -> str | None:
+    return failure.split(":", 1)[0] if failure else None
 
 
 def _diffs(layout: Any, commit: str | None, meta: dict[str, Any], folder: Path, paths: list[str],

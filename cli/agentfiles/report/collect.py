@@ -169,7 +169,7 @@ def collect(workspace: Workspace) -> Report:
             step.runs.append(run)
     _diffs(root, layout.runs, runs)
     totals = usage_totals([{"task": r.task, "role": r.meta.get("role"), "model": r.meta.get("model"), "usage": r.usage}
-                           for r in runs])
+                           for r in runs], [r.record for r in runs])
     git = Git(root)
     return Report(
         root=root, head=git.head(), branch=git.branch(),

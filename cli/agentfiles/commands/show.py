@@ -70,7 +70,7 @@ def _context(opts: Options, out: Output, step) -> dict:  # type: ignore[no-untyp
     from agentfiles.storage.inspect import recorded_turns
 
     record = step.record or {}
-    command = record.get("command") is not None or step.meta.get("executor") == "command"
+    command = step.meta.get("executor") == "command"  # a Claude Code step's record has a `command` too
     if not step.requests and not command:
         raise UsageError(f"run {step.meta.get('run')} of {step.task} sent nothing to a model",
                          hint=f"it failed before any request; `agents show {step.task}` says why")

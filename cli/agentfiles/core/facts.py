@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agentfiles.core.models import Task
+    from agentfiles.core.models import Handoff, Task
     from agentfiles.core.project import Project
 
 
@@ -98,66 +98,61 @@ def _inputs(task: Task) -> list[list[str]]:
 
 def facts_of(project: Project) -> Facts:
     """Extract the state-deciding facts from a loaded project (foreach tasks expanded into their items)."""
-    from agentfiles.core.fingerprint import handoff_digest
+    tasks: dict[str, TaskFacts] = {}
+    foreach: dict[str, tuple[str, list[str]]] = {}
+    for task_id in [*project.broken_tasks, *project.tasks]:
+        found, family = task_facts(project, task_id)
+        tasks.update((f.id, f) for f in found)
+        if family is not None:
+            foreach[task_id] = family
+    handoffs = {task_id: handoff_facts(entry.model, entry.body) for task_id, entry in project.handoffs.items()}
+    return Facts(tasks, handoffs, foreach)
+
+
+def task_facts(project: Project, task_id: str) -> tuple[list[TaskFacts], tuple[str, list[str]] | None]:
+    """The facts of one task (of each item and the family, for a foreach task), and its (glob, items)."""
     from agentfiles.core.foreach import item_task, items_of, step_id
     from agentfiles.core.state import current_definition
 
-    tasks: dict[str, TaskFacts] = {}
-    foreach: dict[str, tuple[str, list[str]]] = {}
-    for task_id, needs in project.broken_tasks.items():
-        tasks[task_id] = TaskFacts(task_id, list(needs), [], [], "", False, invalid=project.invalid_reason(task_id))
-    for task_id, entry in project.tasks.items():
-        task = entry.model
-        invalid = project.invalid_reason(task_id)
-        if invalid is not None:
-            tasks[task_id] = TaskFacts(task_id, list(task.needs), [], [], "", task.is_command, invalid=invalid)
-            continue
-        if task.foreach:
-            items = items_of(project.layout.root, task.foreach)
-            foreach[task_id] = (task.foreach, items)
-            steps = []
-            for item in items:
-                sid = step_id(task_id, item)
-                one = item_task(task, item)
-                tasks[sid] = TaskFacts(
-                    id=sid,
-                    needs=list(task.needs),
-                    inputs=_inputs(one),
-                    outputs=list(one.outputs),
-                    definition=current_definition(project, task_id, item),
-                    command=task.is_command,
-                    item=item,
-                )
-                steps.append(sid)
-            tasks[task_id] = TaskFacts(task_id, steps, [], [], "", task.is_command, family=True)
-            continue
-        tasks[task_id] = TaskFacts(
-            id=task_id,
-            needs=list(task.needs),
-            inputs=_inputs(task),
-            outputs=list(task.outputs),
-            definition=current_definition(project, task_id),
-            command=task.is_command,
-        )
-    handoffs: dict[str, HandoffFacts] = {}
-    for task_id, entry in project.handoffs.items():
-        h = entry.model
-        failure = f"{h.failure.kind}: {h.failure.detail}".rstrip(": ") if h.failure else None
-        review = None
-        if h.review is not None and h.review.state == "rejected":
-            review = h.review.reason or ""
-        failed = [c.criterion for c in h.verification.checks if c.verdict == "fail"] if h.verification else []
-        handoffs[task_id] = HandoffFacts(
-            run=h.run,
-            status=h.status,
-            definition=h.definition,
-            inputs=dict(h.inputs),
-            outputs=dict(h.outputs),
-            upstream=dict(h.upstream),
-            body_digest=handoff_digest(entry.body),
-            failure=failure,
-            review_rejected=review,
-            failed_criteria=failed,
-            isolation=h.isolation,
-        )
-    return Facts(tasks, handoffs, foreach)
+    invalid = project.invalid_reason(task_id)
+    entry = project.tasks.get(task_id)
+    if entry is None or invalid is not None:
+        needs = list(entry.model.needs) if entry else list(project.broken_tasks.get(task_id, []))
+        command = entry.model.is_command if entry else False
+        return [TaskFacts(task_id, needs, [], [], "", command, invalid=invalid or "cannot be loaded")], None
+    task = entry.model
+    if not task.foreach:
+        definition = current_definition(project, task_id)
+        return [TaskFacts(task_id, list(task.needs), _inputs(task), list(task.outputs), definition, task.is_command)], None
+    items = items_of(project.layout.root, task.foreach)
+    found = []
+    for item in items:
+        one = item_task(task, item)
+        definition = current_definition(project, task_id, item)
+        found.append(TaskFacts(step_id(task_id, item), list(task.needs), _inputs(one), list(one.outputs), definition,
+                               task.is_command, item=item))
+    found.append(TaskFacts(task_id, [f.id for f in found], [], [], "", task.is_command, family=True))
+    return found, (task.foreach, items)
+
+
+def handoff_facts(h: Handoff, body: str) -> HandoffFacts:
+    from agentfiles.core.fingerprint import handoff_digest
+
+    failure = f"{h.failure.kind}: {h.failure.detail}".rstrip(": ") if h.failure else None
+    review = None
+    if h.review is not None and h.review.state == "rejected":
+        review = h.review.reason or ""
+    failed = [c.criterion for c in h.verification.checks if c.verdict == "fail"] if h.verification else []
+    return HandoffFacts(
+        run=h.run,
+        status=h.status,
+        definition=h.definition,
+        inputs=dict(h.inputs),
+        outputs=dict(h.outputs),
+        upstream=dict(h.upstream),
+        body_digest=handoff_digest(body),
+        failure=failure,
+        review_rejected=review,
+        failed_criteria=failed,
+        isolation=h.isolation,
+    )

@@ -67,11 +67,10 @@ class Project:
 
     def invalid_reason(self, task_id: str) -> str | None:
         """Why a task cannot be used as it is: its file, its handoff or its named role failed to load."""
-        layout = self.layout
         if task_id in self.broken_tasks:
-            problem = self.problem_of(layout.rel(layout.task_file(task_id)))
+            problem = self.problem_of(f".agents/tasks/{task_id}.md")
             return f"{problem.where}{problem.message}" if problem else "the task file cannot be loaded"
-        handoff = self.problem_of(layout.rel(layout.handoff_file(task_id)))
+        handoff = self.problem_of(f".agents/handoffs/{task_id}.md") if self.diagnostics else None
         if handoff is not None:
             return f"its handoff cannot be loaded: {handoff.where}{handoff.message}"
         entry = self.tasks.get(task_id)

@@ -1,22 +1,24 @@
-"""A machine-local cache of per-file results (parsed frontmatter, sha256), keyed by each file's stat
-signature, so that `agents status` re-reads only what changed.
+"""A machine-local cache of per-file results (the parsed frontmatter of a full load), keyed by each file's stat
+signature, so that a command loading the whole project re-reads only what changed.
 
-It holds plain JSON data only: whatever it returns is validated exactly as if the file had been read.
+It holds plain JSON data only (written with orjson, once per run): whatever it returns is validated
+exactly as if the file had been read.
 An entry is trusted only while size, mtime, ctime and inode all match; files modified within the last
 two seconds are not stored (their timestamp may not yet tell a later edit apart, as git's "racy" files).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from agentfiles.storage.files import atomic_write
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 RACY_WINDOW_NS = 2_000_000_000
 Signature = list[int]
 
@@ -29,6 +31,7 @@ class StatCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.entries: dict[str, list[Any]] = {}
+        self.used: set[str] = set()  # entries asked for or added this run: the others are of files gone
         self.dirty = False
         self.hits = 0
         self.misses = 0
@@ -37,15 +40,17 @@ class StatCache:
 
     def _load(self, path: Path) -> None:
         try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+            data = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
             return
         if isinstance(data, dict) and data.get("version") == CACHE_VERSION and isinstance(data.get("entries"), dict):
             self.entries = data["entries"]
 
     def get(self, kind: str, rel: str, sig: Signature) -> Any:
         """The cached result of `kind` for `rel` at this signature, or None."""
-        entry = self.entries.get(f"{kind}:{rel}")
+        key = f"{kind}:{rel}"
+        self.used.add(key)
+        entry = self.entries.get(key)
         if entry is not None and entry[0] == sig:
             self.hits += 1
             return entry[1]
@@ -57,25 +62,20 @@ class StatCache:
         if time.time_ns() - sig[1] < RACY_WINDOW_NS:
             return
         try:
-            json.dumps(value)
-        except (TypeError, ValueError):  # e.g. YAML dates: such a file is simply parsed every time
+            orjson.dumps(value)
+        except TypeError:  # e.g. YAML dates: such a file is simply parsed every time
             return
         self.entries[f"{kind}:{rel}"] = [sig, value]
         self.dirty = True
 
     def save(self, root: Path) -> None:
-        """Write the cache if anything was added, dropping entries of files that are gone; a cache that
-        cannot be written is simply not kept."""
+        """Write the cache if anything was added, keeping the entries this run used (a file gone is never
+        asked for); a cache that cannot be written is simply not kept."""
         if self.path is None or not self.dirty:
             return
-        kept = {
-            key: entry
-            for key, entry in self.entries.items()
-            if os.path.lexists(root / key.split(":", 1)[1])
-        }
+        kept = {key: entry for key, entry in self.entries.items() if key in self.used}
         try:
-            text = json.dumps({"version": CACHE_VERSION, "entries": kept}, separators=(",", ":"))
-            atomic_write(self.path, text)
+            atomic_write(self.path, orjson.dumps({"version": CACHE_VERSION, "entries": kept}))
             self.dirty = False
         except OSError:
             pass

@@ -12,6 +12,7 @@ import frontmatter
 import yaml
 
 from agentfiles.core.diagnostics import Loc
+from agentfiles.storage.fastyaml import fast_load
 
 try:  # the C loader is several times faster; PyYAML without libyaml falls back to pure Python
     from yaml import CSafeDumper as _BaseDumper
@@ -97,7 +98,13 @@ def parse_document(text: str) -> Document:
 
 
 def load_yaml_text(text: str, first_line: int = 1) -> Any:
-    """Parse YAML; syntax errors and duplicate top-level keys raise DocumentError with a file line."""
+    """Parse YAML; syntax errors and duplicate top-level keys raise DocumentError with a file line.
+
+    The compiled parser answers when it certainly agrees with PyYAML (storage/fastyaml.py); PyYAML
+    answers the rest, and explains every error."""
+    data = fast_load(text)  # it refuses duplicate keys, so the check below is PyYAML's case only
+    if data is not None:
+        return data
     try:
         data = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - SafeLoader (C or Python)
     except yaml.MarkedYAMLError as exc:
@@ -127,10 +134,12 @@ def load_yaml_text(text: str, first_line: int = 1) -> Any:
     return data
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path | str) -> str:
     """A file's text as UTF-8; raises DocumentError when it is not."""
+    with open(path, "rb") as handle:
+        data = handle.read()
     try:
-        return path.read_bytes().decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DocumentError(f"not UTF-8 text (byte {exc.start})") from None
 

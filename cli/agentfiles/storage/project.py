@@ -94,11 +94,15 @@ class _Loader:
             self.error(p.message, rel, source.line(p.loc), _hint_for(p.message))
         return None
 
-    def document(self, path: Path, model: type[M], *, lenient_keys: bool = False) -> Entry[M] | None:
-        rel = self.layout.rel(path)
+    def document(self, path: Path | str, model: type[M], *, lenient_keys: bool = False) -> Entry[M] | None:
+        """One file (a Path, or a repo-relative str) parsed and validated, or None with its problems noted."""
+        if isinstance(path, str):
+            rel, path = path, f"{self.layout.root}{os.sep}{path}"
+        else:
+            rel = self.layout.rel(path)
         try:
             sig = signature(os.stat(path))
-            cached = self.cache.get("doc", rel, sig)
+            cached = self.cache.get("doc", rel, sig) if self.cache.path else None
             if cached is not None:
                 meta, body = cached
                 source: SourceMap = _LazySourceMap(path)
@@ -114,7 +118,7 @@ class _Loader:
         parsed = self.validate(model, meta, rel, source, lenient_keys=lenient_keys)
         if parsed is None:
             return None
-        if cached is None:
+        if cached is None and self.cache.path:
             self.cache.put("doc", rel, sig, [meta, body])
         return Entry(model=parsed, body=body, path=rel, locate=source.line)
 
@@ -150,8 +154,11 @@ class _Loader:
         return parsed, Entry(model=parsed, body="", path=rel, locate=source.line)
 
     def listing(self, folder: Path, kind: str) -> list[Path]:
-        """The markdown files of a convention folder; a folder that is a file, or an entry `x.md` that is
-        not a file, is an error rather than nothing at all."""
+        return [folder / name for name in self.names(folder, kind)]
+
+    def names(self, folder: Path, kind: str) -> list[str]:
+        """The markdown file names of a convention folder; a folder that is a file, or an entry `x.md` that
+        is not a file, is an error rather than nothing at all."""
         names, odd, not_a_folder = markdown_listing(folder)
         rel = self.layout.rel(folder)
         if not_a_folder:
@@ -162,7 +169,7 @@ class _Loader:
             self.error(f"{rel}/{name} is {what}; a {kind} is a markdown file", f"{rel}/{name}",
                        hint=f"replace it with a file, or rename it so that it does not end in .md")
             self.odd.append(folder / name)
-        return [folder / name for name in names]
+        return names
 
     def roles(self, broken: set[str]) -> dict[str, Entry[Role]]:
         roles: dict[str, Entry[Role]] = {}
@@ -220,11 +227,7 @@ class _Loader:
         for path in self.listing(self.layout.tasks, "task"):
             task_id = path.stem
             if not is_valid_id(task_id):
-                self.error(
-                    f"'{task_id}' is not a valid task id (lowercase letters, digits, '.', '_', '-')",
-                    self.layout.rel(path),
-                    hint="rename the file: the task id is the file name without .md",
-                )
+                self.invalid_id(path)
                 broken[task_id] = []
                 continue
             entry = self.document(path, Task)
@@ -235,8 +238,15 @@ class _Loader:
         broken.update((p.stem, []) for p in self.odd if p.parent == self.layout.tasks)
         return tasks
 
+    def invalid_id(self, path: Path) -> None:
+        self.error(
+            f"'{path.stem}' is not a valid task id (lowercase letters, digits, '.', '_', '-')",
+            self.layout.rel(path),
+            hint="rename the file: the task id is the file name without .md",
+        )
+
     @staticmethod
-    def _raw_needs(path: Path) -> list[str]:
+    def _raw_needs(path: Path | str) -> list[str]:
         try:
             needs = parse_document(read_text(path)).meta.get("needs")
         except (DocumentError, OSError):
@@ -248,25 +258,28 @@ class _Loader:
     def handoffs(self) -> dict[str, Entry[Handoff]]:
         handoffs: dict[str, Entry[Handoff]] = {}
         for path in self.listing(self.layout.handoffs, "handoff"):
-            entry = self.document(path, Handoff)
-            if entry is None:
-                continue
-            if entry.model.task != path.stem:
-                self.error(
-                    f"handoff names task '{entry.model.task}' but its file is {path.name}",
-                    entry.path,
-                    entry.line("task"),
-                    hint="a handoff is written by `agents run`; restore it with `git checkout -- FILE`",
-                )
-                continue
-            handoffs[path.stem] = entry
+            entry = self.handoff(path.stem)
+            if entry is not None:
+                handoffs[path.stem] = entry
         return handoffs
+
+    def handoff(self, task_id: str) -> Entry[Handoff] | None:
+        entry = self.document(f".agents/handoffs/{task_id}.md", Handoff)
+        if entry is not None and entry.model.task != task_id:
+            self.error(
+                f"handoff names task '{entry.model.task}' but its file is {task_id}.md",
+                entry.path,
+                entry.line("task"),
+                hint="a handoff is written by `agents run`; restore it with `git checkout -- FILE`",
+            )
+            return None
+        return entry
 
 
 class _LazySourceMap(SourceMap):
     """The source map of a document served from the cache: the file is parsed again only to find a line."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         super().__init__("", 1)
         self._path = path
         self._real: SourceMap | None = None
@@ -301,3 +314,53 @@ def load_project(root: Path, cache: StatCache | None = None) -> Project:
         broken_tasks=broken_tasks,
         broken_roles=broken_roles,
     )
+
+
+def load_some(base: Project, ids: list[str], task_files: set[str], handoff_files: set[str]) -> Project:
+    """The tasks and handoffs of `ids` only, with the config and roles of `base`: what the status index
+    re-reads when some files changed (and what each process reads when many did)."""
+    layout = base.layout
+    loader = _Loader(layout, StatCache(None))
+    tasks: dict[str, Entry[Task]] = {}
+    handoffs: dict[str, Entry[Handoff]] = {}
+    broken: dict[str, list[str]] = {}
+    for task_id in ids:
+        if task_id in task_files:
+            rel = f".agents/tasks/{task_id}.md"
+            entry = loader.document(rel, Task)
+            if entry is None:
+                broken[task_id] = loader._raw_needs(f"{layout.root}{os.sep}{rel}")
+            else:
+                tasks[task_id] = entry
+        handoff = loader.handoff(task_id) if task_id in handoff_files else None
+        if handoff is not None:
+            handoffs[task_id] = handoff
+    return Project(
+        layout=layout, config=base.config, config_entry=base.config_entry, roles=base.roles, tasks=tasks,
+        handoffs=handoffs, diagnostics=[*base.diagnostics, *loader.diagnostics], broken_tasks=broken,
+        broken_roles=base.broken_roles,
+    )
+
+
+def load_frame(root: Path) -> tuple[Project, list[str], list[str]]:
+    """The config, the roles and the names of the task and handoff files, none of those files read: the
+    frame into which `load_some` reads tasks and handoffs. Task files that cannot be tasks (a bad name,
+    a folder) are in `broken_tasks` already."""
+    layout = Layout(root)
+    loader = _Loader(layout, StatCache(None))
+    config, config_entry = loader.config()
+    broken_roles: set[str] = set()
+    roles = loader.roles(broken_roles)
+    tasks: list[str] = []
+    broken: dict[str, list[str]] = {}
+    for name in loader.names(layout.tasks, "task"):
+        if is_valid_id(name[:-3]):
+            tasks.append(name[:-3])
+        else:
+            loader.invalid_id(layout.tasks / name)
+            broken[name[:-3]] = []
+    broken.update((p.stem, []) for p in loader.odd if p.parent == layout.tasks)
+    handoffs = [name[:-3] for name in loader.names(layout.handoffs, "handoff")]
+    frame = Project(layout=layout, config=config, config_entry=config_entry, roles=roles,
+                    diagnostics=loader.diagnostics, broken_tasks=broken, broken_roles=broken_roles)
+    return frame, tasks, handoffs

@@ -1,0 +1,71 @@
+"""The compiled fast path for the convention's YAML: yaml-rs (Rust) parses, and its answer is kept only
+when PyYAML (YAML 1.1, the reference) would certainly have built the same data; otherwise the caller
+parses with PyYAML, which also explains every error with its line.
+
+yaml-rs follows YAML 1.2, which reads some plain scalars differently (`yes`, `on`, `017`, `0o17`, `1e5`,
+`-.5`, `1:30`, dates) and ignores tags. Such a document is handed back to PyYAML: the checks below look
+at the parsed data (its strings, serialised once with orjson) and, when it holds numbers, at the text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+try:
+    import orjson
+    import yaml_rs
+except ImportError:  # pragma: no cover - both are dependencies; without them PyYAML does all the work
+    yaml_rs = None
+
+# Strings PyYAML would have read as something else had they been plain: bools, nulls, merge and value keys.
+_WORDS = frozenset(
+    b"yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF ~ null Null NULL << = ! & *".split()
+) | {b""}
+_SHORT_STRING = re.compile(rb'"([^"\\]{0,5})"')
+_NUMERIC_STRING = re.compile(rb'"([-+.0-9][^"\\]*)"')
+# PyYAML's implicit int, float and timestamp forms (yaml/resolver.py), to test those strings against.
+_NUMBER_11 = re.compile(
+    r"[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
+    r"|[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+    r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:(?:[Tt]|[ \t]+).*)?"
+)
+_JSON_NUMBER = re.compile(rb"[:,\[]-?[0-9]")
+# Number forms the two YAML versions read differently (leading zero, 0o, exponent, signed leading dot),
+# and tags, which yaml-rs ignores.
+_RISKY_TEXT = re.compile(rb"[\s\[{,](?:[-+]?0[0-9oO_]|[-+]?\.?[0-9][0-9.]*[eE][0-9]|[-+]\.[0-9]|!)")
+_CONTROL = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def fast_load(text: str) -> Any:
+    """The data of a single YAML document, or None when PyYAML must decide (an error, a YAML 1.1 reading,
+    several documents, directives, tags, characters PyYAML refuses)."""
+    if yaml_rs is None:
+        return None
+    if text.isascii():  # PyYAML refuses control characters: ASCII text is printable once \t \n \r are out
+        if not text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable():
+            return None
+    elif _CONTROL.search(text):
+        return None
+    if text.startswith(("---", "...", "%", "!")) or "\n---" in text or "\n..." in text or "\n%" in text:
+        return None
+    try:
+        data = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # noqa: BLE001 - any refusal is PyYAML's to explain
+        return None
+    if data is None or isinstance(data, (str, int, float, bool)):
+        return None  # not a mapping: PyYAML says what it is
+    try:
+        dumped = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return None
+    for short in _SHORT_STRING.findall(dumped):
+        if short in _WORDS:
+            return None
+    for number in _NUMERIC_STRING.findall(dumped):
+        if _NUMBER_11.fullmatch(number.decode()):
+            return None
+    if (_JSON_NUMBER.search(dumped) or "!" in text) and _RISKY_TEXT.search(text.encode()):
+        return None
+    return data

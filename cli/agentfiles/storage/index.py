@@ -1,0 +1,291 @@
+"""The status index: the state-deciding facts of each task (its task file and handoff together) and the
+sha256 of each file they name, each kept with the stat signature of what it came from. One file,
+read once and written once per run (orjson). A warm `agents status` stats files and parses none; a
+cold one parses them all, over the cores when there are many.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from stat import S_ISREG
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agentfiles import __version__
+from agentfiles.core.facts import Facts, HandoffFacts, TaskFacts
+from agentfiles.core.fingerprint import FileHasher, digest_file
+from agentfiles.core.paths import Layout
+from agentfiles.storage.cache import RACY_WINDOW_NS
+from agentfiles.storage.files import atomic_write
+
+INDEX_VERSION = 3
+PARALLEL_FROM = 2000  # tasks to read: below this a second process costs more than it saves
+Sig = list[int]
+
+
+def _sig(path: str, stats: dict[str, list[int]] | None = None, rel: str = "") -> Sig | None:
+    """Size, mtime, ctime and inode of a regular file (None for anything else); with `stats`, the file's
+    full signature (mode first, zeros when missing) is kept there under `rel` for the snapshot."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        if stats is not None:
+            stats[rel] = [0, 0, 0, 0, 0]
+        return None
+    if stats is not None:
+        stats[rel] = [st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    if not S_ISREG(st.st_mode):
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _racy(sig: Sig | None, now: int) -> bool:
+    """Changed so recently that a later edit could keep the same signature (git's "racy" files)."""
+    return sig is not None and now - sig[1] < RACY_WINDOW_NS
+
+
+class StatusIndex:
+    """The index file: `env` (signatures of config and roles, which every definition depends on),
+    `docs` (per task id: task and handoff signatures and their facts), `hashes` (per file: signature
+    and sha256)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.env: dict[str, Sig] = {}
+        self.docs: dict[str, list[Any]] = {}
+        self.hashes: dict[str, list[Any]] = {}
+        self.stats: dict[str, list[int]] = {}  # this run's signatures of the files read (for the snapshot)
+        self.dirty = False
+        try:
+            data = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return
+        if isinstance(data, dict) and data.get("version") == [INDEX_VERSION, __version__]:
+            self.env, self.docs, self.hashes = data["env"], data["docs"], data["hashes"]
+
+    def hasher(self, root: Path) -> FileHasher:
+        """sha256 of a repo file, from the index while its signature holds; each file is stat'ed once a run."""
+        base = f"{root}{os.sep}"
+        hashes = self.hashes
+        seen: dict[str, str | None] = {}
+        now = time.time_ns()
+
+        def hash_file(rel: str) -> str | None:
+            if rel in seen:
+                return seen[rel]
+            full = base + rel
+            sig = _sig(full, self.stats, rel)
+            entry = hashes.get(rel)
+            if sig is None:
+                digest = None
+            elif entry is not None and entry[0] == sig:
+                digest = entry[1]
+            else:
+                digest = digest_file(full)
+                if digest is not None and not _racy(sig, now):
+                    hashes[rel] = [sig, digest]
+                    self.dirty = True
+            seen[rel] = digest
+            return digest
+
+        return hash_file
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        payload = {"version": [INDEX_VERSION, __version__], "env": self.env, "docs": self.docs, "hashes": self.hashes}
+        try:
+            atomic_write(self.path, orjson.dumps(payload))
+            self.dirty = False
+        except OSError:
+            pass
+
+
+def build_facts(layout: Layout, index: StatusIndex, require: Callable[[Any], None]) -> Facts:
+    """The facts of every task: from the index for each task whose files (and the config and roles) are
+    unchanged, read afresh for the others. `require(frame)` refuses a project whose config or layout
+    is broken; when nothing changed, nothing is parsed at all."""
+    from agentfiles.core.paths import is_valid_id
+    from agentfiles.storage.files import markdown_listing
+
+    frames: list[Any] = []
+
+    def frame() -> Any:
+        if not frames:
+            from agentfiles.storage.project import load_frame
+
+            frames.append(load_frame(layout.root)[0])
+            require(frames[0])
+        return frames[0]
+
+    task_names, odd_tasks, tasks_not_folder = markdown_listing(layout.tasks)
+    handoff_names, odd_handoffs, handoffs_not_folder = markdown_listing(layout.handoffs)
+    tasks = {n[:-3] for n in task_names if is_valid_id(n[:-3])}
+    handoffs = {n[:-3] for n in handoff_names}
+    if odd_tasks or odd_handoffs or tasks_not_folder or handoffs_not_folder or len(tasks) != len(task_names):
+        frame()  # what is not a task file is reported, never skipped
+    base = f"{layout.root}{os.sep}"
+    env = {rel: sig for rel in _env_files(layout) if (sig := _sig(base + rel, index.stats, rel)) is not None}
+    if env != index.env:
+        frame()
+        index.env, index.docs, index.dirty = env, {}, True
+    ids = sorted(tasks | handoffs)
+    now = time.time_ns()
+    kept: dict[str, list[Any]] = {}
+    stale: list[tuple[str, Sig | None, Sig | None]] = []
+    for task_id in ids:
+        trel, hrel = f".agents/tasks/{task_id}.md", f".agents/handoffs/{task_id}.md"
+        tsig = _sig(base + trel, index.stats, trel) if task_id in tasks else None
+        hsig = _sig(base + hrel, index.stats, hrel) if task_id in handoffs else None
+        old = index.docs.get(task_id)
+        if old is not None and old[0] == tsig and old[1] == hsig and _items_hold(layout.root, old[3]):
+            kept[task_id] = old
+        else:
+            stale.append((task_id, tsig, hsig))
+    if stale:
+        loaded = frame()
+        read = _in_parallel(lambda chunk: _hash_named(index, base, _read_docs(loaded, chunk, tasks, handoffs)), stale)
+        for doc in read:
+            for rel, sig, digest in doc.pop():
+                index.hashes[rel] = [sig, digest]
+            kept[doc[0]] = doc[1:]
+            if not (_racy(doc[1], now) or _racy(doc[2], now)):
+                index.docs[doc[0]] = doc[1:]
+    if len(index.docs) != len(kept) or stale:
+        index.docs = {k: v for k, v in index.docs.items() if k in kept}
+        index.dirty = True
+    return _assemble(frames[0] if frames else None, ids, kept)
+
+
+def _env_files(layout: Layout) -> list[str]:
+    from agentfiles.storage.files import markdown_names
+
+    found = [".agents/config.yaml"]
+    for folder, prefix in ((layout.claude_agents, ".claude/agents/"), (layout.roles, ".agents/roles/")):
+        found.extend(prefix + name for name in markdown_names(folder))
+    return found
+
+
+def _items_hold(root: Path, family: list[Any] | None) -> bool:
+    """A foreach task's items are files anywhere in the repository: its facts hold while its glob matches
+    the same files."""
+    if not family:
+        return True
+    from agentfiles.core.foreach import items_of
+
+    return items_of(root, family[0]) == family[1]
+
+
+def _read_docs(frame: Any, chunk: list[tuple[str, Sig | None, Sig | None]], tasks: set[str],
+               handoffs: set[str]) -> list[list[Any]]:
+    """[id, task sig, handoff sig, facts of the task, (glob, items) or None, facts of the handoff or None]."""
+    from agentfiles.core.facts import handoff_facts, task_facts
+    from agentfiles.storage.project import load_some
+
+    project = load_some(frame, [c[0] for c in chunk], tasks, handoffs)
+    out = []
+    for task_id, tsig, hsig in chunk:
+        found, family = task_facts(project, task_id) if task_id in tasks else ([], None)
+        entry = project.handoffs.get(task_id)
+        handoff = handoff_facts(entry.model, entry.body).to_json() if entry else None
+        out.append([task_id, tsig, hsig, [f.to_json() for f in found], list(family) if family else None, handoff])
+    return out
+
+
+def _hash_named(index: StatusIndex, base: str, docs: list[list[Any]]) -> list[list[Any]]:
+    """Hash the files the tasks just read name (inputs, outputs, recorded outputs) that the index does not
+    know yet, in the process that read them: a cold status hashes over the cores too. Each doc gains a
+    last element: [[rel, sig, digest], ...]."""
+    from agentfiles.core.paths import has_glob
+
+    now = time.time_ns()
+    done: set[str] = set()
+    for doc in docs:
+        found = []
+        names = [p for f in doc[3] for kind, p in f[2] if kind == "path"] + [p for f in doc[3] for p in f[3]]
+        if doc[5] is not None:
+            names += [k for k in doc[5][3] if not k.startswith("handoff:")] + list(doc[5][4])
+        for rel in names:
+            if rel in done or has_glob(rel):
+                continue
+            done.add(rel)
+            sig = _sig(base + rel)
+            entry = index.hashes.get(rel)
+            if sig is None or _racy(sig, now) or (entry is not None and entry[0] == sig):
+                continue
+            digest = digest_file(base + rel)
+            if digest is not None:
+                found.append([rel, sig, digest])
+        doc.append(found)
+    return docs
+
+
+def _assemble(frame: Any, ids: list[str], docs: dict[str, list[Any]]) -> Facts:
+    tasks: dict[str, TaskFacts] = {}
+    foreach: dict[str, tuple[str, list[str]]] = {}
+    handoffs: dict[str, HandoffFacts] = {}
+    for task_id, needs in (frame.broken_tasks if frame else {}).items():
+        reason = frame.problem_of(frame.layout.rel(frame.layout.task_file(task_id)))
+        tasks[task_id] = TaskFacts(task_id, list(needs), [], [], "", False,
+                                   invalid=f"{reason.where}{reason.message}" if reason else "cannot be loaded")
+    for task_id in ids:
+        _tsig, _hsig, found, family, handoff = docs[task_id]
+        for data in found:
+            facts = TaskFacts.from_json(data)
+            tasks[facts.id] = facts
+        if family:
+            foreach[task_id] = (family[0], family[1])
+        if handoff is not None:
+            handoffs[task_id] = HandoffFacts.from_json(handoff)
+    return Facts(tasks, handoffs, foreach)
+
+
+def _workers() -> int:
+    if sys.platform != "linux":  # fork is what makes a second process cheap; elsewhere read in one
+        return 1
+    try:
+        return min(4, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return 1
+
+
+def _in_parallel(work: Callable[[list[Any]], list[Any]], items: list[Any]) -> list[Any]:
+    """`work(items)`, split over forked processes when there is much to do; results come back as JSON.
+    A child that fails is redone here, so the answer never depends on the split."""
+    jobs = _workers()
+    if jobs < 2 or len(items) < PARALLEL_FROM:
+        return work(items)
+    size = -(-len(items) // jobs)
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    children = []
+    for chunk in chunks[1:]:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            os.close(read_end)
+            code = 0
+            try:
+                data = orjson.dumps(work(chunk))
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(data)
+            except BaseException:  # noqa: BLE001 - the parent redoes this chunk
+                code = 1
+            os._exit(code)
+        os.close(write_end)
+        children.append((pid, read_end, chunk))
+    results = work(chunks[0])
+    for pid, read_end, chunk in children:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        try:
+            ok = os.waitstatus_to_exitcode(status) == 0
+            results.extend(orjson.loads(data) if ok else work(chunk))
+        except orjson.JSONDecodeError:
+            results.extend(work(chunk))
+    return results

@@ -1,0 +1,162 @@
+"""The states of the last `agents status`, with the stat signature of every file they were derived from
+(task and handoff files, config and roles, every input and output hashed, every glob's matches). When
+none of those changed, the states are the same: a warm `agents status` stats those files, compares
+one list of integers, and derives nothing. This is `git status`'s bargain: trust a file whose size,
+mtime, ctime and inode are unchanged, except when it changed within two seconds of being recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+from array import array
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from agentfiles import __version__
+from agentfiles.core.paths import Layout, has_glob
+from agentfiles.core.state import TaskState
+from agentfiles.storage.cache import RACY_WINDOW_NS
+from agentfiles.storage.files import atomic_write, markdown_names
+
+if TYPE_CHECKING:
+    from agentfiles.core.facts import Facts
+
+SNAPSHOT_VERSION = 1
+_MISSING = (0, 0, 0, 0, 0)
+
+
+def _fingerprint(sigs: list[int]) -> str:
+    """One digest of all signatures: the snapshot stays small, and comparing it is one string compare."""
+    try:
+        packed = array("Q", sigs).tobytes()
+    except OverflowError:  # a negative timestamp: never equal, so the states are derived
+        return ""
+    return hashlib.blake2b(packed, digest_size=20).hexdigest()
+
+
+def _signatures(base: str, folders: list[list[Any]]) -> list[int]:
+    """Mode, size, mtime, ctime and inode of each file, flattened; zeros for one that does not exist.
+    Files are grouped by folder and stat'ed relative to it: one path lookup each instead of a walk."""
+    out: list[int] = []
+    extend = out.extend
+    stat = os.stat
+    for folder, names in folders:
+        try:
+            fd = os.open(base + folder if folder else base, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            for _ in names:
+                extend(_MISSING)
+            continue
+        try:
+            for name in names:
+                try:
+                    st = stat(name, dir_fd=fd)
+                except OSError:
+                    extend(_MISSING)
+                    continue
+                extend((st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+        finally:
+            os.close(fd)
+    return out
+
+
+def _chunks(sigs: list[int]) -> list[list[int]]:
+    return [sigs[i : i + 5] for i in range(0, len(sigs), 5)]
+
+
+def _folder(sig: list[int] | None) -> bool:
+    return sig is not None and stat.S_ISDIR(sig[0])
+
+
+def _paths(folders: list[list[Any]]) -> list[str]:
+    return [f"{folder}/{name}" if folder else name for folder, names in folders for name in names]
+
+
+def _by_folder(files: list[str]) -> list[list[Any]]:
+    grouped: dict[str, list[str]] = {}
+    for rel in files:
+        folder, _, name = rel.rpartition("/")
+        grouped.setdefault(folder, []).append(name)
+    return [[folder, names] for folder, names in grouped.items()]
+
+
+def _layout_names(layout: Layout) -> list[Any]:
+    """Which names the convention folders hold (a new or removed file changes them)."""
+    found: list[Any] = []
+    for folder in (layout.tasks, layout.handoffs, layout.roles, layout.claude_agents):
+        try:
+            found.append(sorted(os.listdir(folder)))
+        except FileNotFoundError:
+            found.append(None)
+        except OSError:
+            found.append(False)  # not a folder
+    return found
+
+
+def _globs(root: Path, patterns: list[str]) -> list[list[Any]]:
+    from agentfiles.core.fingerprint import expand_path_input
+
+    return [[p, expand_path_input(root, p)] for p in patterns]
+
+
+def read_snapshot(layout: Layout, path: Path) -> dict[str, TaskState] | None:
+    """The recorded states, if every file they came from is unchanged; else None."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != [SNAPSHOT_VERSION, __version__]:
+        return None
+    try:
+        if _layout_names(layout) != data["names"]:
+            return None
+        if data["globs"] and _globs(layout.root, [g[0] for g in data["globs"]]) != data["globs"]:
+            return None
+        if _fingerprint(_signatures(f"{layout.root}{os.sep}", data["files"])) != data["sigs"]:
+            return None
+        return {row[0]: TaskState(*row) for row in data["states"]}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def write_snapshot(
+    layout: Layout, path: Path, facts: Facts, states: dict[str, TaskState], known: dict[str, list[int]]
+) -> None:
+    """Record `states` with the signatures of what they were derived from (`known`: those of the files
+    hashed, taken when they were hashed), unless a file changed so recently that a later edit might keep
+    its signature (then the next run derives again)."""
+    root = layout.root
+    base = f"{root}{os.sep}"
+    documents = [f".agents/tasks/{t}.md" for t in facts.tasks if "@" not in t]
+    documents += [f".agents/handoffs/{t}.md" for t in facts.handoffs]
+    documents += [".agents/config.yaml"]
+    documents += [f".agents/roles/{n}" for n in markdown_names(layout.roles)]
+    documents += [f".claude/agents/{n}" for n in markdown_names(layout.claude_agents)]
+    grouped = _by_folder([d for d in dict.fromkeys(documents) if d not in known])
+    found = {**known, **dict(zip(_paths(grouped), _chunks(_signatures(base, grouped))))}
+    files = _by_folder(list(found))
+    sigs = [n for rel in _paths(files) for n in found[rel]]
+    # mtimes of files (a folder's changes show in its globs), as the racy window of the stat caches
+    newest = max((sigs[i + 2] for i in range(0, len(sigs), 5) if stat.S_ISREG(sigs[i])), default=0)
+    if time.time_ns() - newest < RACY_WINDOW_NS:
+        return
+    patterns = [glob for glob, _ in facts.foreach.values()]
+    for task in facts.tasks.values():  # a folder input was hashed as "not a file": its signature has mode 0 or a dir's
+        patterns += [p for kind, p in task.inputs if kind == "path" and (has_glob(p) or _folder(known.get(p)))]
+    data = {
+        "version": [SNAPSHOT_VERSION, __version__],
+        "names": _layout_names(layout),
+        "globs": _globs(root, list(dict.fromkeys(patterns))),
+        "files": files,
+        "sigs": _fingerprint(sigs),
+        "states": [[s.id, s.state, s.reasons, s.run, s.definition] for s in states.values()],
+    }
+    try:
+        atomic_write(path, orjson.dumps(data))
+    except OSError:
+        pass

@@ -1,0 +1,69 @@
+"""The compiled YAML fast path never answers differently from PyYAML: it answers the same data, in the
+same key order, or leaves the document to PyYAML."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+import yaml
+
+from agentfiles.storage.documents import DocumentError, load_yaml_text, parse_document
+from agentfiles.storage.fastyaml import fast_load
+
+# Plain scalars YAML 1.1 (PyYAML) and YAML 1.2 (yaml-rs) read differently, and other traps.
+DIFFERENT = [
+    "a: yes\n", "a: No\n", "a: ON\n", "on: 1\n", "a: [1, no]\n", "x: {a: off}\n",
+    "a: 017\n", "a: 09\n", "a: 0o17\n", "a: 1e5\n", "a: 1.0e5\n", "a: -.5\n", "a: +.5\n",
+    "a: 1:30\n", "a: 1:30:00.5\n", "a: 2026-01-05\n", "a: 2026-01-05 10:00:00\n", "a: 2026-1-5T10:00:00Z\n",
+    "a: !foo x\n", "a: [!!str 1]\n", "a: !!int '3'\n", "<<: {a: 1}\n", "a: =\n",
+    "a: 017\nb: 17\n", "a: x\n---\nb: 1\n", "%YAML 1.1\n---\na: 1\n", "a: 1\na: 2\n", "x:\n  a: 1\n  a: 2\n",
+    "a: '\x07'\n", "a: b: c\n", "a:\n\t- b\n", "a: [1, 2\n",
+    "description: Reviews data. Triggers on: 'GDPR', 'privacy'\n",
+]
+SAME = [
+    "title: Turn on the light\nrun: 'true'\n", "a: 0b11\n", "a: 1_000\n", "a: 1.5\nb: 12\nc: -3\nd: 0x1F\ne: 1.0e+5\n",
+    "t: 'Task 5: step 5'\nd: sha256:0123abc\n", "run: 20261124T120000Z-bench0\n",
+    "inputs:\n- data/in.txt\n- {handoff: t}\n- {path: src/x.py, view: outline}\n",
+    "a: null\nb: ~\nc:\nd: true\ne: False\n", "a: |\n  t\n  u\nb: >\n  f\n  g\n", "a: &x [1]\nb: *x\n",
+    "z: 1\ny: 2\nx: {c: 1, b: 2, a: 3}\n", "a: \"x\\ny\"\nb: 'it''s'\n", "a: ünïcode ✓\n",
+]
+
+
+@pytest.mark.parametrize("text", DIFFERENT + SAME)
+def test_the_fast_path_agrees_with_pyyaml_or_stands_aside(text: str) -> None:
+    fast = fast_load(text)
+    if fast is None:
+        return
+    expected = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506
+    assert fast == expected
+    assert repr(fast) == repr(expected)  # same types and key order
+
+
+@pytest.mark.parametrize("text", DIFFERENT)
+def test_what_the_versions_read_differently_goes_to_pyyaml(text: str) -> None:
+    assert fast_load(text) is None
+
+
+@pytest.mark.parametrize("text", SAME)
+def test_plain_documents_take_the_fast_path(text: str) -> None:
+    assert fast_load(text) is not None
+
+
+def test_the_templates_take_the_fast_path() -> None:
+    templates = resources.files("agentfiles.templates")
+    texts = [f.read_text() for folder in ("roles", "tasks") for f in templates.joinpath(folder).iterdir()
+             if f.name.endswith(".md")]
+    assert texts
+    for text in texts:
+        fm = text.split("---\n")[1]
+        assert fast_load(fm) == yaml.load(fm, Loader=yaml.SafeLoader)  # noqa: S506
+
+
+def test_errors_keep_pyyamls_message_and_line() -> None:
+    with pytest.raises(DocumentError) as info:
+        parse_document("---\ntitle: x\ndescription: Triggers on: 'GDPR'\n---\nbody\n")
+    assert info.value.line == 3 and "mapping values are not allowed" in info.value.message
+    with pytest.raises(DocumentError) as dup:
+        load_yaml_text("a: 1\nb: 2\na: 3\n", 5)
+    assert dup.value.line == 7 and "duplicate key 'a'" in dup.value.message

@@ -1,0 +1,89 @@
+"""The status index and the states snapshot: a warm `agents status` reads neither YAML nor pydantic, and
+still sees every change to what the states were derived from."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import git, task_text, write_files
+
+
+def age(root: Path) -> None:
+    """Make every file older than the caches' racy window, as files edited a while ago are."""
+    old = time.time() - 60
+    for folder, _, files in os.walk(root):
+        if ".git" in folder.split(os.sep):
+            continue
+        for name in files:
+            os.utime(os.path.join(folder, name), (old, old))
+
+
+def states(agents, root: Path) -> dict[str, tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(root), "status", "--json")
+    assert result.code == 0, result.err
+    return {t["id"]: (t["state"], t["reasons"]) for t in result.json["tasks"]}
+
+
+@pytest.fixture
+def done(project: Path, agents) -> Path:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "data/a.txt": "aaa\n",
+        "docs/one.md": "one\n",
+        ".agents/tasks/copy.md": task_text("Copy", run="cat data/a.txt > out/copy.txt", inputs=["data/a.txt"],
+                                           outputs=["out/copy.txt"]),
+        ".agents/tasks/docs.md": task_text("Docs", run="cat docs/*.md > out/docs.txt", inputs=["docs/"],
+                                           outputs=["out/docs.txt"], needs=["copy"]),
+    })
+    (project / "out").mkdir()
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    assert agents("-C", str(project), "run").code == 0
+    age(project)
+    assert list(states(agents, project).values()) == [("done", []), ("done", [])]
+    assert (project / ".agents" / "cache" / "states.json").exists()
+    return project
+
+
+def test_a_same_size_edit_is_seen(done: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    path = done / "data" / "a.txt"
+    before = path.stat()
+    path.write_text("bbb\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size and mtime: only ctime tells
+    found = states(agents, done)
+    assert found["copy"] == ("stale", ["input changed: data/a.txt"])
+    assert found["docs"][0] == "stale"
+
+
+def test_a_file_added_to_a_folder_input_is_seen(done: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(done, {"docs/two.md": "two\n"})
+    age(done)
+    assert states(agents, done)["docs"] == ("stale", ["input added: docs/two.md"])
+
+
+def test_a_new_task_and_a_removed_handoff_are_seen(done: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(done, {".agents/tasks/new.md": task_text("New", run="true")})
+    age(done)
+    assert states(agents, done)["new"] == ("ready", ["never run"])
+    (done / ".agents" / "handoffs" / "copy.md").unlink()
+    found = states(agents, done)
+    assert found["copy"] == ("ready", ["never run"]) and found["docs"][0] == "stale"
+
+
+def test_an_output_removed_and_a_broken_task_are_seen(done: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    (done / "out" / "docs.txt").unlink()
+    assert states(agents, done)["docs"] == ("stale", ["output missing: out/docs.txt"])
+    write_files(done, {".agents/tasks/copy.md": "---\ntitle: [\n---\n"})
+    age(done)
+    found = states(agents, done)
+    assert found["copy"][0] == "invalid" and found["copy"][1][0].startswith(".agents/tasks/copy.md:")
+
+
+def test_warm_status_reads_the_snapshot_and_nothing_else(done: Path) -> None:
+    from agentfiles.storage.workspace import Workspace
+
+    workspace = Workspace(done)
+    assert set(workspace.states()) == {"copy", "docs"}
+    assert workspace._facts is None and workspace._project is None  # nothing was derived or parsed

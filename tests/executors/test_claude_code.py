@@ -286,6 +286,39 @@ def test_a_verifier_that_gives_no_verdict_fails_the_step_and_its_cost_still_coun
     assert not (project / "src/hello.py").exists()
 
 
+@needs_claude
+def test_a_router_and_a_discussion_through_claude_code(project: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    setup(project)
+    write_files(project, {
+        ".agents/roles/writer.md": "---\nname: writer\ndescription: Writes prose.\nagents:\n  labels: {kind: implementer}\n"
+                                   "---\nYou write.\n",
+        ".agents/tasks/impl.md": task_text("Implement", select={"kind": "implementer"}, route="model", outputs=["a.md"]),
+        ".agents/tasks/decide.md": task_text("Decide", role="developer", mode="discussion",
+                                             participants=["planner", "reviewer"], inputs=["data/spec.md"], outputs=["d.md"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "routed and discussed")
+    api.queue(Reply.tool_use("StructuredOutput", {"role": "writer", "reason": "the output is prose"}),
+              write("a.md", "prose\n"), Reply.text("Wrote a.md."))
+    result = agents("-C", str(project), "run", "impl")
+    assert result.code == 0, result.err
+    router = api.message_requests[0]
+    assert tools_offered(router) == {"StructuredOutput"} and "by calling the StructuredOutput tool once" in seen(router)
+    schema = router.body["tools"][-1]["input_schema"]
+    assert set(schema["properties"]["role"]["enum"]) == {"developer", "writer"}
+    assert "You write." in seen(api.message_requests[1])
+    routing = handoff(project, "impl")[0]["routing"]
+    assert routing["role"] == "writer" and routing["reason"] == "the output is prose"
+    api.clear()
+    api.queue(Reply.text("PLANNER-R1"), Reply.text("REVIEWER-R1"), write("d.md", "decided\n"), Reply.text("Wrote d.md."))
+    result = agents("-C", str(project), "run", "decide")
+    assert result.code == 0, result.err
+    turns = api.message_requests[:2]
+    assert all(tools_offered(t) == set() for t in turns) and "PLANNER-R1" in seen(api.message_requests[2])
+    _, rec = record(project, "decide")
+    assert [p["position"] for p in rec["discussion"]] == ["PLANNER-R1", "REVIEWER-R1"]
+
+
 # ------------------------------------------------------------------------------ failures, named
 
 

@@ -177,7 +177,8 @@ def run_session(
         env = {**env, "HOME": SANDBOX_HOME}
     else:
         home = tempfile.mkdtemp(prefix="agents-claude-home-")
-        env = {**env, "HOME": home}
+        os.mkdir(os.path.join(home, "tmp"))
+        env = {**env, "HOME": home, "TMPDIR": os.path.join(home, "tmp")}  # whatever it leaves goes with it
     try:
         code, out, err, seconds, timed_out = run_process(
             argv, str(folder), env, timeout, cancel, stdin=prompt.encode("utf-8"), track=track)

@@ -29,7 +29,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "cli"))
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from route_baselines import Baselines  # noqa: E402
 from route_cases import Case, Commit, commits, git, qualifying, read_blobs  # noqa: E402
 
+from agentfiles.route.index import HISTORY_COMMITS  # noqa: E402
 from agentfiles.route.rank import Doc, History, analyze, pack, rank  # noqa: E402
 
 DESIGN = ("pallets/click", "psf/requests", "pallets/flask", "encode/httpx", "python-attrs/attrs",
@@ -51,11 +52,17 @@ LEAD_OVER = "bm25-strong"
 
 
 def router_key() -> str:
-    """Changes whenever the router's code does: cached router rankings are then recomputed."""
-    digest = hashlib.sha256()
+    """Changes whenever the router's code or the replay does: cached router rankings are then recomputed."""
+    digest = hashlib.sha256(b"replay-2")
     for path in sorted((ROOT / "cli/agentfiles/route").glob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def _add(past: History, commit: Commit) -> None:
+    """A commit into the history as index.py reads it: modified files and renames, message cut at 500."""
+    renames = [tuple(p.split("\t")) for s, p in commit.changed if s == "R"]
+    past.add(commit.message[:500], [p for s, p in commit.changed if s == "M"], renames)  # type: ignore[arg-type]
 
 
 class Repository:
@@ -107,20 +114,30 @@ class Repository:
         file.write_text(json.dumps(orders))
         return orders
 
-    def route(self) -> dict[str, list[str]]:
-        """The router's ranking of every case, replaying the history so each sees only its past."""
-        out: dict[str, list[str]] = {}
+    def replay(self) -> Iterator[tuple[Case, History]]:
+        """Each case with the history `agents route` would read at its parent: the newest
+        HISTORY_COMMITS non-merge commits before it, messages cut as index.py cuts them."""
         by_index = {c.index: c for c in self.cases}
-        past = History()
+        past, start = History(), 0
         for index, commit in enumerate(self.history):
             case = by_index.get(index)
             if case is not None:
-                docs = self.corpus_docs(case)
-                order = [r.path for r in rank(docs, case.message, past, dense=self.dense_scores(case))]
-                seen = set(order)
-                out[case.sha] = order + sorted(p for p in docs if p not in seen)  # unmatched last
-            renames = [tuple(p.split("\t")) for s, p in commit.changed if s == "R"]
-            past.add(commit.message, [p for s, p in commit.changed if s == "M"], renames)  # as index.py does
+                if index - start > HISTORY_COMMITS:  # the window slid: rebuild it from its first commit
+                    start = index - HISTORY_COMMITS
+                    past = History()
+                    for older in self.history[start:index]:
+                        _add(past, older)
+                yield case, past
+            _add(past, commit)
+
+    def route(self) -> dict[str, list[str]]:
+        """The router's ranking of every case."""
+        out: dict[str, list[str]] = {}
+        for case, past in self.replay():
+            docs = self.corpus_docs(case)
+            order = [r.path for r in rank(docs, case.message, past, dense=self.dense_scores(case))]
+            seen = set(order)
+            out[case.sha] = order + sorted(p for p in docs if p not in seen)  # unmatched last
         return out
 
     def rankings(self, methods: list[str]) -> dict[str, dict[str, list[str]]]:

@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from route_eval import DESIGN, Repository, metrics  # noqa: E402
 
-from agentfiles.route.rank import History  # noqa: E402
 from agentfiles.route.signals import NAMES, compute  # noqa: E402
 
 
@@ -34,25 +33,20 @@ def case_features(repo: Repository) -> list[dict[str, Any]]:
     """Per case: paths, the signal matrix, which paths are the truth, their sizes."""
     import hashlib
 
-    key = hashlib.sha256(b"".join((ROOT / "cli/agentfiles/route" / f).read_bytes()
+    key = hashlib.sha256(b"replay-2" + b"".join((ROOT / "cli/agentfiles/route" / f).read_bytes()
                                   for f in ("signals.py", "rank.py", "text.py", "dense.py"))).hexdigest()[:12]
     file = repo.cache / f"signals-{key}-{len(repo.cases)}.pkl"
     if file.exists():
         return pickle.loads(file.read_bytes())  # type: ignore[no-any-return]
-    by_index = {c.index: c for c in repo.cases}
-    past, out = History(), []  # type: ignore[var-annotated]
-    for index, commit in enumerate(repo.history):
-        case = by_index.get(index)
-        if case is not None:
-            docs = repo.corpus_docs(case)
-            found = compute(docs, case.message, past, dense=repo.dense_scores(case))
-            paths = sorted(docs)
-            sizes = case.sizes(repo.texts)
-            out.append({"case": case, "paths": paths, "x": np.array([found.vector(p) for p in paths], dtype=np.float64),
-                        "y": np.array([p in case.truth for p in paths], dtype=np.float64),
-                        "tokens": np.array([docs[p].tokens for p in paths], dtype=np.float64), "sizes": sizes})
-        renames = [tuple(p.split("\t")) for s, p in commit.changed if s == "R"]
-        past.add(commit.message, [p for s, p in commit.changed if s == "M"], renames)
+    out = []
+    for case, past in repo.replay():
+        docs = repo.corpus_docs(case)
+        found = compute(docs, case.message, past, dense=repo.dense_scores(case))
+        paths = sorted(docs)
+        out.append({"case": case, "paths": paths, "x": np.array([found.vector(p) for p in paths], dtype=np.float64),
+                    "y": np.array([p in case.truth for p in paths], dtype=np.float64),
+                    "tokens": np.array([docs[p].tokens for p in paths], dtype=np.float64),
+                    "sizes": case.sizes(repo.texts)})
     file.write_bytes(pickle.dumps(out))
     return out
 

@@ -199,3 +199,22 @@ def test_route_works_without_the_optional_embeddings(shop: Path, monkeypatch: py
     without = propose(shop, "apply a discount to prices", 8000)
     assert without.picks[0].ranked.path == "shop/prices.py"
     assert all("dense" not in p.ranked.signals for p in without.picks) and without.picks[0].ranked.why
+
+
+def test_past_commit_messages_describe_the_files_they_changed() -> None:
+    docs = {"net/client.py": analyze("net/client.py", "def send(request):\n    return request\n"),
+            "net/codec.py": analyze("net/codec.py", "def encode(value):\n    return value\n")}
+    history = History()
+    history.add("Retry the request when the connection times out", ["net/client.py"])
+    history.add("Encode header values as latin-1", ["net/codec.py"])
+    ranked = rank(docs, "connection timeout: retry again", history)  # no word of it in either file
+    assert [r.path for r in ranked] == ["net/client.py"]
+    assert "past commits that changed it speak of the same things" in ranked[0].why
+
+
+def test_a_name_the_intent_writes_out_points_to_the_file_defining_it() -> None:
+    docs = {"term/pager.py": analyze("term/pager.py", "# the pager shows output in a pager\ndef show(text):\n    pass\n"),
+            "term/util.py": analyze("term/util.py", "def get_pager_file(color):\n    return None\n")}
+    ranked = rank(docs, "Fix get_pager_file when colour is off")
+    assert ranked[0].path == "term/util.py" and "defines a name the intent writes out" in ranked[0].why
+    assert ranked[0].signals["defines"] == 1.0 and "defines" not in ranked[1].signals

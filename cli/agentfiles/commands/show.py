@@ -54,12 +54,13 @@ def show_command(
 def _diff(opts: Options, step) -> str:  # type: ignore[no-untyped-def]
     from agentfiles.core.paths import Layout, find_project_root
     from agentfiles.runner.review import output_diff
+    from agentfiles.storage.records import run_folder
 
     root = find_project_root(opts.directory)
     if step.commit is None:
         raise UsageError(f"run {step.meta.get('run')} of {step.task} has no commit on this branch",
                          hint="`agents log` lists the step commits")
-    return output_diff(root, step.commit, step.meta, Layout(root).runs / str(step.meta.get("run")))
+    return output_diff(root, step.commit, step.meta, run_folder(Layout(root), step.meta.get("run")))
 
 
 def _context(opts: Options, out: Output, step) -> dict:  # type: ignore[no-untyped-def,type-arg]
@@ -68,6 +69,7 @@ def _context(opts: Options, out: Output, step) -> dict:  # type: ignore[no-untyp
     from agentfiles.core.paths import Layout, find_project_root
     from agentfiles.runner.agent import render_conversation
     from agentfiles.storage.inspect import recorded_turns
+    from agentfiles.storage.records import run_folder
 
     record = step.record or {}
     command = step.meta.get("executor") == "command"  # a Claude Code step's record has a `command` too
@@ -75,7 +77,7 @@ def _context(opts: Options, out: Output, step) -> dict:  # type: ignore[no-untyp
         raise UsageError(f"run {step.meta.get('run')} of {step.task} sent nothing to a model",
                          hint=f"it failed before any request; `agents show {step.task}` says why")
     layout = Layout(find_project_root(opts.directory))
-    folder = layout.runs / str(step.meta.get("run"))
+    folder = run_folder(layout, step.meta.get("run"))
     verifier = recorded_turns(layout, folder / "verifier")
     payload: dict = {"requests": step.requests}  # type: ignore[type-arg]
     if command:

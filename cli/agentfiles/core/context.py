@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agentfiles.core.outline import outline
+from agentfiles.core.paths import Reach, check_repo_path, normalize_repo_path
 from agentfiles.core.tokens import estimate_request, estimate_tokens
 from agentfiles.errors import ConventionError
 
@@ -126,9 +127,15 @@ def _imports(text: str) -> list[tuple[int, str]]:
     return found
 
 
-def context_files(root: Path, declared: list[str]) -> list[tuple[str, str]]:
+def context_files(
+    root: Path, declared: list[str], refused: list[tuple[str, str, str]] | None = None
+) -> list[tuple[str, str]]:
     """(path, text) of every context file a step gets, in order: CLAUDE.md with its imports, then the
-    nested CLAUDE.md files in the folders on the way to each declared path (shallowest first)."""
+    nested CLAUDE.md files in the folders on the way to each declared path (shallowest first).
+
+    Only files of the repository are read: a CLAUDE.md or an import that is (or leads through a
+    symlink) outside it, in `.git` or in agents' machine-local state is skipped, and added to `refused`
+    as (file, import, why) when given."""
     seen: set[str] = set()
     out: list[tuple[str, str]] = []
     starts = ["CLAUDE.md"]
@@ -139,13 +146,37 @@ def context_files(root: Path, declared: list[str]) -> list[tuple[str, str]]:
             candidate = "/".join(parts[:depth]) + "/CLAUDE.md"
             nested.add(candidate)
     starts += sorted(nested, key=lambda p: (p.count("/"), p))
+    reach = Reach(root)
     for start in starts:
-        if (root / start).is_file() and start not in seen:
-            _collect(root, start, [], seen, out)
+        if start not in seen and os.path.lexists(root / start):
+            why = _unreadable(root, reach, start)
+            if why is None:
+                _collect(_Walk(root, reach, seen, out, refused), start, [])
+            elif refused is not None:
+                refused.append((start, start, why))
     return out
 
 
-def _collect(root: Path, rel: str, chain: list[str], seen: set[str], out: list[tuple[str, str]]) -> None:
+def _unreadable(root: Path, reach: Reach, rel: str) -> str | None:
+    """Why the context file `rel` is not read, or None."""
+    problem = check_repo_path(rel)
+    if problem is None:
+        problem = reach.problem(normalize_repo_path(rel))
+    if problem is None and not (root / rel).is_file():
+        problem = "is not a file"
+    return problem
+
+
+@dataclass
+class _Walk:
+    root: Path
+    reach: Reach
+    seen: set[str]
+    out: list[tuple[str, str]]
+    refused: list[tuple[str, str, str]] | None
+
+
+def _collect(walk: _Walk, rel: str, chain: list[str]) -> None:
     if rel in chain:
         raise ConventionError(
             "CLAUDE.md import cycle: " + " -> ".join([*chain, rel]),
@@ -158,22 +189,19 @@ def _collect(root: Path, rel: str, chain: list[str], seen: set[str], out: list[t
             file=chain[-1],
             hint="import the deepest file from higher up",
         )
-    if rel in seen:
+    if rel in walk.seen:
         return
-    seen.add(rel)
-    text = (root / rel).read_text(encoding="utf-8", errors="replace")
-    out.append((rel, text))
+    walk.seen.add(rel)
+    text = (walk.root / rel).read_text(encoding="utf-8", errors="replace")
+    walk.out.append((rel, text))
     base = os.path.dirname(rel)
     for _, target in _imports(text):
-        if target.startswith(("/", "~")) or "\\" in target:
-            continue  # outside the repository: never read
         joined = os.path.normpath(os.path.join(base, target)).replace(os.sep, "/")
-        if joined.startswith("../") or joined == ".." or not (root / joined).is_file():
-            continue
-        real_root = os.path.realpath(root)
-        if not os.path.realpath(root / joined).startswith(real_root + os.sep):
-            continue
-        _collect(root, joined, [*chain, rel], seen, out)
+        why = _unreadable(walk.root, walk.reach, joined)
+        if why is None:
+            _collect(walk, joined, [*chain, rel])
+        elif walk.refused is not None and os.path.lexists(os.path.join(walk.root, joined)):
+            walk.refused.append((rel, target, why))  # an existing file it may not read; `@name` prose is no import
 
 
 # ------------------------------------------------------------------------------------------ assembly

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from agentfiles.core.paths import has_glob
+from agentfiles.core.paths import Reach, has_glob, normalize_repo_path, off_limits
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Role, Task
@@ -68,34 +68,49 @@ def handoff_digest(handoff_body: str) -> str:
     return digest_bytes(handoff_body.strip().encode("utf-8"))
 
 
-def expand_path_input(root: Path, pattern: str) -> list[str]:
-    """The repo-relative files a path input names: itself, the files under a folder, or a glob's matches."""
+def expand_path_input(root: Path, pattern: str, refused: list[tuple[str, str]] | None = None) -> list[str]:
+    """The repo-relative files a path input names: itself, the files under a folder, or a glob's matches.
+
+    Only files a step may read: anything in `.git` (at any depth) or in the machine-local state of
+    `.agents/` is never a match, and a file whose name has a control character, or that a symlink
+    leads out of the repository or into `.git`, is left out and added to `refused` as (path, why).
+    """
+    reach = Reach(root)
+
+    def allowed(rel: str) -> bool:
+        if off_limits(rel):
+            return False
+        why = reach.problem(rel)
+        if why and refused is not None:
+            refused.append((rel, why))
+        return why is None
+
+    pattern = normalize_repo_path(pattern)
     full = root / pattern
     if not has_glob(pattern):
+        if not os.path.lexists(full) or not allowed(pattern):
+            return []
         if full.is_file():
             return [pattern]
-        if full.is_dir():
-            return sorted(_files_under(root, pattern))
-        return []
-    matches = glob.glob(pattern, root_dir=root, recursive=True)
+        return sorted(f for f in _files_under(root, pattern) if allowed(f)) if full.is_dir() else []
     found: set[str] = set()
-    for match in matches:
-        rel = match.replace(os.sep, "/")
-        if rel.split("/", 1)[0] == ".git":
+    for match in glob.glob(pattern, root_dir=root, recursive=True):
+        rel = normalize_repo_path(match.replace(os.sep, "/"))
+        if off_limits(rel):
             continue
         if (root / rel).is_file():
             found.add(rel)
-        elif (root / rel).is_dir() and pattern.endswith("**"):
+        elif (root / rel).is_dir() and pattern.endswith("**") and allowed(rel):
             found.update(_files_under(root, rel))
-    return sorted(found)
+    return sorted(f for f in found if allowed(f))
 
 
 def _files_under(root: Path, rel: str) -> list[str]:
     out: list[str] = []
     for folder, dirs, files in os.walk(root / rel):
-        dirs[:] = [d for d in dirs if d != ".git"]
-        base = Path(folder).relative_to(root).as_posix()
-        out.extend(f"{base}/{name}" for name in files)
+        base = normalize_repo_path(Path(folder).relative_to(root).as_posix())
+        dirs[:] = [d for d in dirs if not off_limits(normalize_repo_path(f"{base}/{d}"))]
+        out.extend(normalize_repo_path(f"{base}/{name}") for name in files)
     return out
 
 

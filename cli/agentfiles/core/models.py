@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from agentfiles.core.paths import check_repo_path, is_valid_id, is_valid_step_id, normalize_repo_path
+from agentfiles.core.paths import check_input_key, check_repo_path, is_valid_id, is_valid_run_id, is_valid_step_id, normalize_repo_path
 
 Executor = Literal["auto", "agent", "command", "claude-code"]
 HandoffStatus = Literal["done", "failed", "rejected"]
@@ -47,16 +47,23 @@ def _step_id(value: str) -> str:
     return value
 
 
+def _run_id(value: str) -> str:
+    if not is_valid_run_id(value):
+        raise ValueError(f"{value!r} is not a valid run id (letters, digits, '.', '_', '-'; starting with a letter or digit)")
+    return value
+
+
 def _input_key(value: str) -> str:
-    if value.startswith("handoff:"):
-        _step_id(value[len("handoff:") :])
-        return value
-    return _repo_path(value)
+    problem = check_input_key(value)
+    if problem:
+        raise ValueError(problem)
+    return value if value.startswith("handoff:") else normalize_repo_path(value)
 
 
 RepoPath = Annotated[str, AfterValidator(_repo_path)]
 TaskId = Annotated[str, AfterValidator(_task_id)]
 StepId = Annotated[str, AfterValidator(_step_id)]
+RunId = Annotated[str, AfterValidator(_run_id)]
 Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
 InputKey = Annotated[str, AfterValidator(_input_key)]
 
@@ -417,8 +424,8 @@ class Handoff(Strict):
 
     schema_version: int = Field(1, alias="schema", ge=1, le=1)
     task: StepId
-    item: str | None = None  # the file a foreach step ran for
-    run: str
+    item: RepoPath | None = None  # the file a foreach step ran for
+    run: RunId
     status: HandoffStatus
     role: str | None = None
     executor: str | None = None
@@ -427,7 +434,7 @@ class Handoff(Strict):
     definition: Digest | None = None
     inputs: dict[InputKey, Digest] = Field(default_factory=dict)
     outputs: dict[RepoPath, Digest] = Field(default_factory=dict)
-    upstream: dict[StepId, str] = Field(default_factory=dict)
+    upstream: dict[StepId, RunId] = Field(default_factory=dict)
     usage: Usage | None = None
     failure: Failure | None = None
     verification: Verification | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ AGENTS_DIR = ".agents"
 ID_PATTERN = r"[a-z0-9][a-z0-9._-]*"
 ID_RE = re.compile(ID_PATTERN + r"\Z")
 STEP_ID_RE = re.compile(ID_PATTERN + r"(@[A-Za-z0-9._-]+)?\Z")  # a task, or one item of a foreach task
+RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")  # one folder name under .agents/runs/, never `..`
 GLOB_CHARS = frozenset("*?[")
 
 
@@ -125,42 +127,118 @@ def is_valid_step_id(value: str) -> bool:
     return bool(STEP_ID_RE.match(value))
 
 
+def is_valid_run_id(value: str) -> bool:
+    return bool(RUN_ID_RE.match(value))
+
+
 def has_glob(pattern: str) -> bool:
     return not GLOB_CHARS.isdisjoint(pattern)
 
 
 _DRIVE = re.compile(r"[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+GIT_DIR = ".git"
+# Machine-local state of `agents` (git-ignored): no step reads or writes it.
+INTERNAL = (f"{AGENTS_DIR}/cache", f"{AGENTS_DIR}/tmp", f"{AGENTS_DIR}/run.lock")
+_WHY = {
+    "git": "inside .git",
+    "internal": f"inside the machine-local state of {AGENTS_DIR}/ (cache, tmp, run lock)",
+}
+
+
+def normalize_repo_path(value: str) -> str:
+    """`./a//b/` -> `a/b`, the one form every check and every caller sees (`..` is kept: it is refused)."""
+    return "/".join(p for p in value.split("/") if p not in ("", ".")) or "."
+
+
+def _is_git_dir(name: str) -> bool:
+    """`.git` as git itself protects it: any case, trailing dots or spaces (NTFS), the 8.3 short name."""
+    folded = name.casefold()
+    return folded.rstrip(". ") == GIT_DIR or folded == "git~1"
+
+
+def off_limits(normal: str) -> str | None:
+    """"git" or "internal" when the normalised path is one no step touches (in `.git` at any depth, or
+    in the machine-local state of `.agents/`), else None."""
+    parts = normal.split("/")
+    if any(_is_git_dir(p) or (has_glob(p) and p.startswith(".") and fnmatch.fnmatchcase(GIT_DIR, p)) for p in parts):
+        return "git"
+    folded = normal.casefold()
+    if any(folded == p or folded.startswith(p + "/") for p in INTERNAL):
+        return "internal"
+    return None
 
 
 def check_repo_path(value: str) -> str | None:
-    """Why `value` is not an acceptable repo-relative path, or None when it is.
+    """Why `value` is not an acceptable repo-relative path (or glob), or None when it is.
 
-    Symlinks are checked against the file system separately (see `escapes_root`).
+    The path is normalised before it is judged, so `.//.git/x` is `.git/x`. Symlinks are checked
+    against the file system separately (see `Reach`).
     """
-    if not value or not value.strip():
+    if not value.strip():
         return "a path may not be empty"
+    if _CONTROL.search(value):
+        return f"path {value!r} contains a control character (a NUL, newline or tab); name files without them"
     if "\\" in value:
         return f"path {value!r} uses backslashes; write repo paths with forward slashes"
     if value[0] in "/~" or _DRIVE.match(value):
         return f"path {value!r} is absolute; paths are relative to the repository root"
-    parts = value.split("/")
-    if ".." in parts:
+    normal = normalize_repo_path(value)
+    if ".." in normal.split("/"):
         return f"path {value!r} contains '..'; paths must stay inside the repository"
-    if parts[0] == ".git" or (parts[0] == "." and len(parts) > 1 and parts[1] == ".git"):
-        return f"path {value!r} is inside .git"
-    return None
+    kind = off_limits(normal)
+    return f"path {value!r} is {_WHY[kind]}" if kind else None
 
 
-def normalize_repo_path(value: str) -> str:
-    """`./a//b/` -> `a/b` (callers check the path first)."""
-    if "//" not in value and not value.startswith("./") and not value.endswith("/") and "/./" not in value:
-        return value
-    parts = [p for p in value.split("/") if p not in ("", ".")]
-    return "/".join(parts) or "."
+def check_input_key(key: str) -> str | None:
+    """Why `key` is not a key of recorded inputs (`handoff:<step>` or a repo path), or None."""
+    if key.startswith("handoff:"):
+        step = key[len("handoff:") :]
+        return None if is_valid_step_id(step) else f"{step!r} is not a valid task id (or `task@item` of a foreach task)"
+    return check_repo_path(key)
 
 
-def escapes_root(root: Path, rel: str) -> bool:
-    """True when `rel` (or a folder on its way) is a symlink resolving outside `root`."""
-    real_root = os.path.realpath(root)
-    target = os.path.realpath(os.path.join(root, rel))
-    return not (target == real_root or target.startswith(real_root + os.sep))
+class Reach:
+    """What a repo path reaches through the symlinks on its way, with each folder's real path cached
+    (a glob's matches share their folders)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root)
+        self.real_root = os.path.realpath(root)
+        self._folders: dict[str, str] = {}
+
+    def real(self, rel: str) -> str | None:
+        """The repo-relative path `rel` really names, or None when that is outside the repository."""
+        folder, _, name = rel.rpartition("/")
+        base = self._folders.get(folder)
+        if base is None:
+            base = self._folders[folder] = os.path.realpath(os.path.join(self.root, folder))
+        full = os.path.join(base, name)
+        if os.path.islink(full):
+            full = os.path.realpath(full)
+        if full == self.real_root:
+            return "."
+        if not full.startswith(self.real_root + os.sep):
+            return None
+        return full[len(self.real_root) + 1 :].replace(os.sep, "/")
+
+    def problem(self, rel: str, *, output: bool = False) -> str | None:
+        """Why the normalised repo path `rel` is out of a step's reach on this file system, or None: its
+        name, then where its symlinks lead. An output may not go through any symlink at all: it is
+        written where it is declared, or not at all."""
+        if _CONTROL.search(rel) or "\\" in rel:
+            return "has a control character or a backslash in its name"
+        kind = off_limits(rel)
+        if kind:
+            return f"is {_WHY[kind]}"
+        real = self.real(rel)
+        if real is None:
+            return "leaves the repository through a symlink"
+        kind = off_limits(real)
+        if kind:
+            return f"leads {_WHY[kind].replace('inside', 'into')} through a symlink"
+        parts = rel.split("/")
+        for depth in range(1, len(parts) + 1 if output else 0):
+            if os.path.islink(os.path.join(self.root, *parts[:depth])):
+                return f"goes through a symlink ({'/'.join(parts[:depth])}); an output is written where it is declared"
+        return None

@@ -6,7 +6,7 @@ from agentfiles.core.diagnostics import Diagnostic, did_you_mean
 from agentfiles.core.fingerprint import expand_path_input
 from agentfiles.core.graph import OutputIndex, TaskGraph
 from agentfiles.core.models import Task
-from agentfiles.core.paths import AGENTS_DIR, escapes_root, has_glob
+from agentfiles.core.paths import AGENTS_DIR, Reach, check_repo_path, has_glob, normalize_repo_path
 from agentfiles.core.project import Entry, Project
 from agentfiles.core.routing import RouteProblem, route_by_labels
 from agentfiles.errors import ConventionError
@@ -153,19 +153,20 @@ class _Checker:
 
     def paths(self, task_id: str, entry: Entry[Task]) -> None:
         task = entry.model
-        root = self.project.layout.root
+        reach = Reach(self.project.layout.root)
         for index, path in enumerate(task.outputs):
             line = entry.line("outputs", index)
             exact = "list each file the step writes, e.g. out/report.md"
+            why = None if has_glob(path) or "{item}" in path else reach.problem(path, output=True)
             if has_glob(path):
                 self.error(entry, line, f"output '{path}' is a glob; outputs are the exact files a step writes", exact)
             elif path == AGENTS_DIR or path.startswith(AGENTS_DIR + "/"):
                 self.error(entry, line, f"output '{path}' is inside {AGENTS_DIR}/, which the runner owns",
                            "write outputs elsewhere; the runner writes the handoff and the run record itself")
-            elif escapes_root(root, path):
-                self.error(entry, line, f"output '{path}' leaves the repository through a symlink",
-                           "outputs must stay inside the repository; replace the link by a folder")
-            elif (root / path).is_dir():
+            elif why:
+                self.error(entry, line, f"output '{path}' {why}",
+                           "outputs must stay inside the repository, and are written where declared: no symlinks")
+            elif (self.project.layout.root / path).is_dir():
                 self.error(entry, line, f"output '{path}' is a folder; outputs are the exact files a step writes", exact)
             if "{item}" in path and not task.foreach:
                 self.error(entry, line, f"output '{path}' uses {{item}} but the task has no `foreach`",
@@ -173,44 +174,74 @@ class _Checker:
         if len(set(task.outputs)) != len(task.outputs):
             self.warning(entry, entry.line("outputs"), "an output is listed twice", "remove the repeated entry")
         for index, spec in enumerate(task.inputs):
-            if spec.path is None:
-                continue
-            line = entry.line("inputs", index)
-            if "{item}" in spec.path:
-                if not task.foreach:
-                    self.error(entry, line, f"input '{spec.path}' uses {{item}} but the task has no `foreach`",
-                               "add `foreach: <glob>`, or write the path out")
-                continue
-            if spec.path == ".":
-                self.error(entry, line, "input '.' is the whole repository, .agents/ and the step's own outputs "
-                           "included", "declare the folders or globs the step reads, e.g. src/ or docs/*.md")
-                continue
-            if not has_glob(spec.path) and escapes_root(root, spec.path):
-                self.error(entry, line, f"input '{spec.path}' leaves the repository through a symlink",
-                           "inputs must stay inside the repository; declare the link's target instead")
-                continue
-            producers = self.outputs.covering(spec.path)
-            for path, owner in producers:
-                if owner != task_id and not self._requires(task_id, owner):
-                    self.warning(
-                        entry,
-                        line,
-                        f"reads '{path}', an output of '{owner}', without needing '{owner}': a race",
-                        f"add '{owner}' to needs",
-                    )
-            if not producers:
-                files = expand_path_input(root, spec.path)
-                outside = [f for f in files if escapes_root(root, f)]
-                for rel in outside:
-                    self.error(entry, line, f"input '{rel}' leaves the repository through a symlink",
-                               "inputs must stay inside the repository; declare the link's target instead")
-                if not files:
-                    self.warning(
-                        entry,
-                        line,
-                        f"input '{spec.path}' matches no file, and no task declares it as an output",
-                        "check the path, or add the task that produces it to the pipeline",
-                    )
+            if spec.path is not None:
+                self._input_path(task_id, entry, spec.path, entry.line("inputs", index), reach)
+        if task.foreach:
+            self._foreach(entry, reach)
+
+    def _input_path(self, task_id: str, entry: Entry[Task], path: str, line: int | None, reach: Reach) -> None:
+        task = entry.model
+        outside = "inputs must stay inside the repository and out of .git; declare the link's target instead"
+        if "{item}" in path:
+            if not task.foreach:
+                self.error(entry, line, f"input '{path}' uses {{item}} but the task has no `foreach`",
+                           "add `foreach: <glob>`, or write the path out")
+            return
+        if path == ".":
+            self.error(entry, line, "input '.' is the whole repository, .agents/ and the step's own outputs "
+                       "included", "declare the folders or globs the step reads, e.g. src/ or docs/*.md")
+            return
+        why = None if has_glob(path) else reach.problem(path)
+        if why:
+            self.error(entry, line, f"input '{path}' {why}", outside)
+            return
+        producers = self.outputs.covering(path)
+        for produced, owner in producers:
+            if owner != task_id and not self._requires(task_id, owner):
+                self.warning(
+                    entry,
+                    line,
+                    f"reads '{produced}', an output of '{owner}', without needing '{owner}': a race",
+                    f"add '{owner}' to needs",
+                )
+        if not producers:
+            refused: list[tuple[str, str]] = []
+            files = expand_path_input(self.project.layout.root, path, refused)
+            for rel, why in refused:
+                self.error(entry, line, f"input '{rel}' {why}", outside)
+            if not files and not refused:
+                self.warning(
+                    entry,
+                    line,
+                    f"input '{path}' matches no file, and no task declares it as an output",
+                    "check the path, or add the task that produces it to the pipeline",
+                )
+
+    def _foreach(self, entry: Entry[Task], reach: Reach) -> None:
+        """Each item's paths, once its placeholders are filled in, pass the checks a declared path does;
+        the placeholders of a command are in a form that stays one word whatever the item's name."""
+        from agentfiles.core.foreach import item_paths, items_of, unsafe_placeholder
+
+        task = entry.model
+        line = entry.line("foreach")
+        rename = "rename the file, or narrow the `foreach` glob so that it does not match it"
+        refused: list[tuple[str, str]] = []
+        items = items_of(self.project.layout.root, task.foreach or "", refused)
+        for rel, why in refused:
+            self.error(entry, line, f"foreach item '{rel}' {why}", rename)
+        for item in items:
+            for kind, path in item_paths(task, item):
+                problem = check_repo_path(path)
+                if problem is None and not has_glob(path):
+                    reached = reach.problem(normalize_repo_path(path), output=kind == "output")
+                    problem = f"path '{path}' {reached}" if reached else None
+                if problem:
+                    self.error(entry, line, f"foreach item '{item}' gives the {kind} {problem}", rename)
+        for key, command in [("run", task.run), *(("acceptance", c.run) for c in task.acceptance)]:
+            unsafe = unsafe_placeholder(command) if command else None
+            if unsafe:
+                self.error(entry, entry.line(key), unsafe,
+                           "write {item}, {name} and {stem} as plain words or inside quotes, before any $(...)")
 
     def shared_outputs(self) -> None:
         paths = sorted(self.outputs.owners)
@@ -292,14 +323,32 @@ class _Checker:
                 )
 
     def context_files(self) -> None:
-        """CLAUDE.md @imports every model step will follow: cycles and depth are errors now, not at run time."""
+        """CLAUDE.md @imports every model step will follow: cycles and depth are errors now, not at run time;
+        a context file or import that is not read (outside the repository, in .git) is a warning."""
         from agentfiles.core.context import context_files
 
-        declared = sorted({p for e in self.project.tasks.values() for p in e.model.outputs})
+        tasks = [e.model for e in self.project.tasks.values()]
+        declared = sorted({p for t in tasks for p in t.outputs} | {i.path for t in tasks for i in t.inputs
+                                                                   if i.path and not has_glob(i.path)})
+        refused: list[tuple[str, str, str]] = []
         try:
-            context_files(self.project.layout.root, declared)
+            context_files(self.project.layout.root, declared, refused)
         except ConventionError as exc:
             self.found.append(Diagnostic("error", exc.message, exc.file, exc.line, exc.hint))
+        for file, target, why in refused:
+            what = f"{file} is not read: it {why}" if file == target else f"{file} imports '{target}', which is not read: {why}"
+            self.found.append(Diagnostic("warning", what, file, None,
+                                         "context files and their @imports must be files of the repository"))
+
+    def runner_folders(self) -> None:
+        """The folders the runner writes into are folders of the repository, never symlinks (a cloned
+        repository could point `.agents/handoffs` into `.git/hooks`)."""
+        layout = self.project.layout
+        for folder in (layout.agents, layout.handoffs, layout.runs, layout.cache, layout.agents / "tmp"):
+            if folder.is_symlink():
+                rel = layout.rel(folder)
+                self.found.append(Diagnostic("error", f"{rel} is a symlink; agents writes into it", rel, None,
+                                             f"replace the link with a folder: `rm {rel} && mkdir {rel}`"))
 
     def config(self) -> None:
         entry = self.project.config_entry
@@ -316,6 +365,7 @@ def validate_project(project: Project, graph: TaskGraph | None = None) -> list[D
     """All problems of the project, schema and semantic, sorted by file and line."""
     graph = graph or TaskGraph.build({t: e.model for t, e in project.tasks.items()})
     checker = _Checker(project, graph)
+    checker.runner_folders()
     checker.config()
     checker.context_files()
     for task_id, entry in project.tasks.items():

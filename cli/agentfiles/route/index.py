@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from agentfiles.core.paths import check_repo_path
 from agentfiles.route.rank import Doc, History, analyze
 from agentfiles.storage.git import Git
 
@@ -40,8 +41,9 @@ def _save_json(path: Path, data: Any) -> None:
 
 
 def excluded(path: str) -> bool:
-    """Files never proposed: the convention's own, and CLAUDE.md files (every step gets them anyway)."""
-    return path.startswith(".agents/") or path.startswith(".git/") or path.rsplit("/", 1)[-1] == "CLAUDE.md"
+    """Files never proposed: the convention's own, CLAUDE.md files (every step gets them anyway), and any
+    path a task may not declare (a control character in its name, say: git tracks such names)."""
+    return path.startswith(".agents/") or path.rsplit("/", 1)[-1] == "CLAUDE.md" or check_repo_path(path) is not None
 
 
 def tracked_files(git: Git) -> dict[str, str]:

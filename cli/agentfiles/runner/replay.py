@@ -18,6 +18,7 @@ from agentfiles.runner.execute import output_failure
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.storage.files import text_reader
 from agentfiles.storage.inspect import load_step, recorded_turns
+from agentfiles.storage.records import recorded_paths, run_folder
 from agentfiles.storage.workspace import open_workspace
 
 
@@ -65,7 +66,7 @@ def replay(
     view = load_step(directory, task_id, run)
     run_id = str(view.meta.get("run"))
     record = view.record or {}
-    folder = project.layout.runs / run_id
+    folder = run_folder(project.layout, run_id)
     if not record:
         raise UsageError(f"run {run_id} of {task_id} has no record to replay", hint="replay needs .agents/runs/<run>/record.json")
     if task_id.split("@", 1)[0] not in project.tasks:
@@ -78,6 +79,7 @@ def replay(
             hint=f"`agents show {task_id}` shows what it was given and what it wrote; API and command steps replay",
         )
     step = resolve_step(project, task_id)
+    recorded_paths(project.layout, record, task_id, run_id)
     report = ReplayReport(task_id, run_id, identical=False, live=live)
     recorded_failure = view.meta.get("failure") if isinstance(view.meta.get("failure"), dict) else None
     if recorded_failure and recorded_failure.get("kind") not in JUDGED_AFTER:

@@ -15,7 +15,7 @@ from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
 from agentfiles.core.typos import unknown_task
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.storage.git import Git, StepCommit, step_commits
-from agentfiles.storage.records import read_record
+from agentfiles.storage.records import read_record, record_file, run_folder
 
 if TYPE_CHECKING:
     from agentfiles.storage.workspace import Workspace
@@ -58,7 +58,8 @@ def produced_outputs(git: Git, commit: str | None, meta: dict[str, Any], run_fol
     record keeps them under proposed/ (None where there is no such file)."""
     if meta.get("status") == "done" and commit is not None:
         return git.blobs([f"{commit}:{p}" for p in paths])
-    return [(run_folder / "proposed" / p).read_bytes() if (run_folder / "proposed" / p).is_file() else None
+    layout = Layout(git.root)
+    return [(run_folder / "proposed" / p).read_bytes() if record_file(layout, run_folder / "proposed" / p) else None
             for p in paths]
 
 
@@ -72,6 +73,7 @@ def output_diffs(root: Path, steps: Sequence[tuple[str | None, dict[str, Any], P
     """`output_diff` of many steps, each `(commit, handoff meta, run folder)`, with one `git cat-file` for
     all of them. A run folder may also be an earlier attempt's (`attempt-N/`), whose proposal it diffs."""
     plans: list[list[tuple[str, str, str | Path, bool]]] = []  # (path, before spec, after spec or file, proposed)
+    layout = Layout(root)
     for commit, meta, folder in steps:
         entries: list[tuple[str, str, str | Path, bool]] = []
         if commit is not None and meta.get("status") == "done":
@@ -79,7 +81,7 @@ def output_diffs(root: Path, steps: Sequence[tuple[str | None, dict[str, Any], P
         elif commit is not None and folder is not None and (folder / "proposed").is_dir():
             base = folder / "proposed"
             entries = [(rel, f"{commit}:{rel}", base / rel, True)
-                       for rel in sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())]
+                       for rel in sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if record_file(layout, p))]
         plans.append(entries)
     specs = sorted({s for entries in plans for e in entries for s in (e[1], e[2]) if isinstance(s, str)})
     blobs = dict(zip(specs, Git(root).blobs(specs)))
@@ -158,7 +160,7 @@ def awaiting_review(workspace: Workspace, history: list[StepCommit], with_diff: 
         found.append(item)
     if with_diff:
         steps = [(p.commit, project.handoffs[p.task].model.model_dump(mode="json", by_alias=True),
-                  project.layout.runs / p.run) for p in found]
+                  run_folder(project.layout, p.run)) for p in found]
         for item, diff in zip(found, output_diffs(root, steps)):
             item.diff = diff
     return found

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
 from agentfiles.core.typos import unknown_task
 from agentfiles.errors import UsageError
 from agentfiles.storage.documents import DocumentError, parse_document
 from agentfiles.storage.git import Git, step_commits
-from agentfiles.storage.records import read_json, read_record
+from agentfiles.storage.records import read_jsons, read_record, record_file, run_folder
+
+if TYPE_CHECKING:
+    from agentfiles.core.models import Handoff
 
 
 @dataclass
@@ -69,7 +72,7 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
         doc = parse_document(text)
     except DocumentError as exc:
         raise UsageError(f"the handoff of '{task}' cannot be read: {exc.message}", hint="see `agents validate`") from None
-    run_id = str(doc.meta.get("run", ""))
+    run_id = untrusted_handoff(doc.meta, task).run
     if commit is None:
         commit = next((c.sha for c in commits if c.trailers.get("Agents-Run") == run_id), None)
     view = StepView(task=task, meta=doc.meta, body=doc.body, record=None, commit=commit)
@@ -79,14 +82,14 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
 def read_run(layout: Layout, view: StepView) -> StepView:
     """`view` with what its run folder holds: the record, the captured output and, for a model step, the
     requests it sent."""
-    run_id = str(view.meta.get("run", ""))
+    run_id = view.meta.get("run", "")
     if not run_id:
         return view
-    folder = layout.runs / run_id
+    folder = run_folder(layout, run_id)
     view.record = read_record(layout, run_id)
     for name in ("stdout", "stderr"):
         path = folder / f"{name}.txt"
-        if path.is_file():
+        if record_file(layout, path):
             view.streams[name] = path.read_text(encoding="utf-8", errors="replace")
     view.requests = recorded_turns(layout, folder)
     return view
@@ -95,5 +98,22 @@ def read_run(layout: Layout, view: StepView) -> StepView:
 def recorded_turns(layout: Layout, folder: Path, kind: str = "requests") -> list[dict[str, Any]]:
     """A recorded conversation's `requests/NNN.json` (or `responses/`) under `folder`, in order: a run's
     doer, or its `verifier/`, `router/` or `attempt-N/` folders."""
-    where = folder / kind
-    return [read_json(layout, p) for p in sorted(where.glob("*.json"))] if where.is_dir() else []
+    return read_jsons(layout, folder / kind)
+
+
+def untrusted_handoff(meta: dict[str, Any], task: str) -> Handoff:
+    """A handoff read back from a file or from history, checked as the model checks one before any of its
+    paths or ids is used (a cloned repository is untrusted input)."""
+    from pydantic import ValidationError
+
+    from agentfiles.core.diagnostics import problems_from
+    from agentfiles.core.models import Handoff
+
+    try:
+        handoff = Handoff.model_validate(meta)
+    except ValidationError as exc:
+        raise UsageError(f"the handoff of '{task}' is not valid: {problems_from(Handoff, exc)[0].message}",
+                         hint="restore it from git, or run the task again") from None
+    if handoff.task != task:
+        raise UsageError(f"the handoff of '{task}' names task '{handoff.task}'", hint="restore it from git")
+    return handoff

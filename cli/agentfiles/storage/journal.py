@@ -13,6 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
+from agentfiles.core.paths import Reach, check_repo_path, normalize_repo_path
+from agentfiles.errors import PreconditionError
 from agentfiles.storage.files import atomic_write
 
 
@@ -23,7 +25,9 @@ class Journal:
         self.run_id = run_id
 
     def apply(self, files: dict[str, bytes]) -> None:
-        """Back up the current state of `files`' paths, record the intent, then write them atomically."""
+        """Back up the current state of `files`' paths, record the intent, then write them atomically.
+        Nothing is written when any path is one no step may write (see `refuse_unwritable`)."""
+        refuse_unwritable(self.root, list(files))
         backup = self.folder / "backup"
         backup.mkdir(parents=True, exist_ok=True)
         entries = {}
@@ -50,6 +54,20 @@ class Journal:
             shutil.rmtree(self.folder, ignore_errors=True)
             return
         roll_back(self.root, dict(data["files"]), self.folder)
+
+
+def refuse_unwritable(root: Path, paths: list[str]) -> None:
+    """The last check before a step's files land: each path is a normalised repo path, outside .git, that
+    reaches its file through no symlink (the runner checked the declared paths before the step ran;
+    this holds whatever happened since)."""
+    reach = Reach(root)
+    for rel in paths:
+        why = check_repo_path(rel) if normalize_repo_path(rel) == rel else f"path {rel!r} is not in its normal form"
+        if why is None and (problem := reach.problem(rel, output=True)):
+            why = f"path {rel!r} {problem}"
+        if why:
+            raise PreconditionError(f"nothing of the step was written: {why}",
+                                    hint="`agents validate` names the paths it refuses; fix them, then run again")
 
 
 def pending_journals(folder: Path) -> list[tuple[str, dict[str, bool], Path]]:

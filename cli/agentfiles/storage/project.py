@@ -45,8 +45,10 @@ def _hint_for(message: str) -> str | None:
         return "save the file as UTF-8"
     if "must be a mapping" in message:
         return "write `key: value` lines; docs/convention.md lists the keys"
-    if "is absolute" in message or "contains '..'" in message or "inside .git" in message:
+    if "is absolute" in message or "contains '..'" in message or "inside .git" in message or "backslashes" in message:
         return "write paths relative to the repository root, with forward slashes"
+    if "control character" in message or "machine-local state" in message or "not a valid run id" in message:
+        return "name files of the repository as docs/convention.md (Paths) describes"
     if "not a valid task id" in message:
         return "task ids are file names: lowercase letters, digits, '.', '_' and '-'"
     if "a hash is written" in message:

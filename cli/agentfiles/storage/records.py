@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agentfiles.core.paths import Layout
+from agentfiles.core.paths import Layout, Reach, check_input_key, check_repo_path, is_valid_run_id, normalize_repo_path
+from agentfiles.errors import UsageError
 from agentfiles.storage.documents import dump_document
 
 SECTIONS = ("Summary", "Work completed", "Decisions", "Open questions", "Next steps")
@@ -47,19 +48,66 @@ def record_files(
     return files
 
 
+def run_folder(layout: Layout, run_id: object) -> Path:
+    """`.agents/runs/<run>/` of a run id read from a handoff or a record (a cloned repository is untrusted
+    input): an id that is not one, `../..` say, is refused before it names any path."""
+    if not isinstance(run_id, str) or not is_valid_run_id(run_id):
+        raise UsageError(
+            f"{run_id!r} is not a valid run id",
+            hint="a handoff's `run:` names a folder of .agents/runs/; restore the handoff from git",
+        )
+    return layout.runs / run_id
+
+
+def record_file(layout: Layout, path: Path) -> bool:
+    """Whether `path` (in a run record) is a file to read: present, and not a symlink leading out of the
+    repository or into .git (a record is read back from a repository that may be hostile)."""
+    if not path.is_file():
+        return False
+    rel = layout.rel(path)
+    why = Reach(layout.root).problem(rel)
+    if why:
+        raise UsageError(f"the run record file {rel} {why}", hint="a run record holds plain files; remove it")
+    return True
+
+
+def recorded_paths(layout: Layout, record: dict[str, Any], task: str, run_id: str) -> None:
+    """Check the paths a record names (its inputs and outputs) as a task's declared paths are checked,
+    before any of them is used: a record is read back from a repository that may be hostile."""
+    reach = Reach(layout.root)
+    problems = []
+    for kind in ("inputs", "outputs"):
+        paths = record.get(kind) or {}
+        if not isinstance(paths, dict):
+            problems.append(f"its {kind} are not a mapping of paths to hashes")
+            continue
+        for path in map(str, paths):
+            problem = check_input_key(path) if kind == "inputs" else check_repo_path(path)
+            if problem is None and not path.startswith("handoff:"):
+                why = reach.problem(path) if normalize_repo_path(path) == path else "is not in its normal form"
+                problem = f"path {path!r} {why}" if why else None
+            problems += [problem] if problem else []
+    if problems:
+        raise UsageError(f"the record of run {run_id} of {task} cannot be used: {problems[0]}",
+                         hint=f"restore {layout.rel(layout.runs)}/{run_id}/record.json from git")
+
+
 def read_record(layout: Layout, run_id: str) -> dict[str, Any] | None:
     """A run's record.json, None when there is none; a damaged one is an error, not silence."""
-    path: Path = layout.runs / run_id / "record.json"
-    if not path.is_file():
+    path = run_folder(layout, run_id) / "record.json"
+    if not record_file(layout, path):
         return None
     data = read_json(layout, path)
     return data if isinstance(data, dict) else None
 
 
+def read_jsons(layout: Layout, folder: Path) -> list[Any]:
+    """Every `*.json` of a folder of a run record (requests, responses), in name order."""
+    return [read_json(layout, p) for p in sorted(folder.glob("*.json")) if record_file(layout, p)]
+
+
 def read_json(layout: Layout, path: Path) -> Any:
     """One JSON file of a run record; a damaged one raises a UsageError naming it."""
-    from agentfiles.errors import UsageError
-
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

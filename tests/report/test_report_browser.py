@@ -26,7 +26,7 @@ if chromium() is None:
     pytest.skip(reason, allow_module_level=True)
 
 CRITERIA = ["Greets the user by name", "Prints exactly one line"]
-TASKS = ["count", "pages", "broken", "hello", "summary"]
+TASKS = ["count", "pages", "broken", "draft", "hello", "summary"]
 
 
 def run(*args: str) -> int:
@@ -49,8 +49,9 @@ def finish(summary: str) -> Reply:
 
 
 def build_project(root: Path, api: FakeAnthropic) -> Path:
-    """Five tasks run for real: two command steps (one run twice), a foreach task, a failing command
-    step, a model step rejected by its verifier after a retry, and a model step that passed."""
+    """Six tasks run for real: two command steps (one run twice), a foreach task, a failing command
+    step, a model step the API refused halfway, a model step rejected by its verifier after a retry,
+    and a model step that passed."""
     make_repo(root)
     assert run("-C", str(root), "init") == 0
     (root / ".agents/tasks/describe-project.md").unlink()
@@ -69,6 +70,8 @@ def build_project(root: Path, api: FakeAnthropic) -> Path:
         ".agents/tasks/hello.md": task_text("Write hello", role="developer", inputs=["data/spec.md"], outputs=["src/hello.py"],
                                             acceptance=CRITERIA, verifier="reviewer", retries=1,
                                             body="## Intent\n\nA greeting program.\n"),
+        ".agents/tasks/draft.md": task_text("Draft the notes", role="developer", inputs=["data/notes.txt"],
+                                            outputs=["draft.md"], acceptance=["Lists every note"]),
         ".agents/tasks/summary.md": task_text("Summarise the count", role="developer", needs=["count"],
                                               inputs=["build/count.txt", {"handoff": "count"}], outputs=["summary.md"],
                                               acceptance=["States the number of words"], verifier="reviewer"),
@@ -82,6 +85,8 @@ def build_project(root: Path, api: FakeAnthropic) -> Path:
               write("src/hello.py", "print('hello, world')\n"), finish("Second try."),
               verdict(("fail", "EVIDENCE-TWO: still no name"), ("pass", "one line")))
     assert run("-C", str(root), "run", "hello") == 1
+    api.queue(write("draft.md", "- one\n"), Reply.error(400, "API-REFUSAL: the request is malformed"))
+    assert run("-C", str(root), "run", "draft") == 1
     api.queue(write("summary.md", "The notes have 3 words.\n"), finish("SUMMARY-HANDOFF: wrote the summary."),
               verdict(("pass", "says 3 words")))
     assert run("-C", str(root), "run", "summary") == 0
@@ -90,6 +95,7 @@ def build_project(root: Path, api: FakeAnthropic) -> Path:
     git(root, "commit", "-qam", "more notes")
     assert run("-C", str(root), "run", "count") == 0  # a second run: summary is stale now
     assert run("-C", str(root), "approve", "summary") == 0
+    assert run("-C", str(root), "reject", "pages@docs--b.md", "--reason", "REVIEW-REASON: copy the title too") == 0
     return root
 
 
@@ -161,6 +167,17 @@ def test_a_failed_step_shows_its_failure_its_output_and_its_command(site: Path, 
     assert "echo 'BROKEN-STDERR" in body  # the command it ran
 
 
+def test_a_failed_model_step_shows_its_failure_and_what_it_had_sent(site: Path, browser: Browser) -> None:
+    page = open_page(browser, site, "tasks/draft.html")
+    failure = text(page, "#latest .failure")
+    assert failure.startswith("api") and "API-REFUSAL: the request is malformed" in failure
+    titles = page.evaluate("Array.from(document.querySelectorAll('#latest details.context > summary')).map(s => s.innerText)")
+    assert titles == ["The doer's context: 2 requests"]  # the second request is the one refused
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    shown = text(page, "#latest details.context")
+    assert "Lists every note" in shown and "one two three" in shown  # its brief and its input
+
+
 def test_a_rejected_step_shows_each_verdict_with_evidence_and_the_proposal_that_did_not_land(site: Path, browser: Browser) -> None:
     page = open_page(browser, site, run_page(site, "hello"))
     rows = page.evaluate("Array.from(document.querySelectorAll('main > table.verdicts tr, main .scroll > table.verdicts tbody tr'))"
@@ -200,16 +217,20 @@ def test_every_run_of_a_step_is_reachable_and_the_review_is_shown(site: Path, br
     runs = page.evaluate("Array.from(document.querySelectorAll('#runs tbody a')).map(a => a.getAttribute('href'))")
     assert len(runs) == 2
     older = open_page(browser, site, "tasks/" + runs[1])
+    assert "approved by Test Author" in text(older, "main")  # the review it got, from the review commit
     assert "A later run replaced this one." in text(older)
     assert "later run" in text(older, "nav.pager")
     approved = open_page(browser, site, "tasks/summary.html")
     assert "approved by Test Author" in text(approved, "#latest")
     review = open_page(browser, site, "review.html")
     queued = review.evaluate("Array.from(document.querySelectorAll('main section h2')).map(h => h.innerText)")
-    assert queued == ["broken", "count", "hello", "pages@docs--a.md", "pages@docs--b.md"]  # summary was approved
+    assert queued == ["broken", "count", "draft", "hello", "pages@docs--a.md"]  # summary was approved, pages@docs--b.md rejected
+    rejected = open_page(browser, site, "tasks/pages@docs--b.md.html")
+    assert "rejected by Test Author" in text(rejected, "#latest")
+    assert "REVIEW-REASON: copy the title too" in text(rejected, "#latest blockquote")
     assert "+4" in text(review, "#review-count pre.diff")  # the new run's diff
     history = open_page(browser, site, "history.html")
-    assert history.evaluate("document.querySelectorAll('table.history-table tbody tr').length") == 7
+    assert history.evaluate("document.querySelectorAll('table.history-table tbody tr').length") == 8
 
 
 def test_pages_read_without_javascript_and_fit_a_phone(site: Path, browser: Browser) -> None:

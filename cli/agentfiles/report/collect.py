@@ -15,7 +15,7 @@ from agentfiles import __version__
 from agentfiles.core.foreach import family_of
 from agentfiles.core.graph import Edge
 from agentfiles.core.usage import usage_totals
-from agentfiles.runner.review import Pending, awaiting_review, output_diffs
+from agentfiles.runner.review import Pending, awaiting_review, output_diffs, recorded_reviews
 from agentfiles.storage.git import Git, step_commits
 from agentfiles.storage.inspect import StepView, read_run, recorded_turns
 
@@ -47,7 +47,7 @@ class Run:
     date: str
     reverted: bool = False
     latest: bool = False  # the run the step's handoff records now
-    review: dict[str, Any] | None = None  # the review of the handoff, for the latest run
+    review: dict[str, Any] | None = None  # its last review (the handoff's, for the latest run)
     verifier_requests: list[dict[str, Any]] = field(default_factory=list)
     router_requests: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
@@ -158,9 +158,11 @@ def collect(workspace: Workspace) -> Report:
         if step_id in steps and (step_id, entry.model.run) not in seen:
             meta = entry.model.model_dump(mode="json", by_alias=True, exclude_none=True)
             runs.append(Run(StepView(step_id, meta, entry.body, None), entry.model.finished or ""))
+    reviews = recorded_reviews(root)
     for run in runs:
         _read_folder(layout, run)
         current = project.handoffs.get(run.task)
+        run.review = reviews.get((run.task, run.id))
         if current is not None and current.model.run == run.id and not run.reverted:
             run.latest = True
             run.review = current.model.review.model_dump(mode="json", exclude_none=True) if current.model.review else None

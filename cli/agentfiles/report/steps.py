@@ -232,17 +232,22 @@ def _acceptance(run: Run) -> str:
 
 
 def _review(report: Report, run: Run) -> str:
-    if run.reverted:
-        return "<p>Reverted by <code>agents rewind --in-place</code>.</p>"
-    if not run.latest:
-        return "<p>A later run replaced this one.</p>"
     review = run.review
-    if not review:
+    if run.reverted:
+        later = "<p>Reverted by <code>agents rewind --in-place</code>.</p>"
+    elif not run.latest:
+        later = "<p>A later run replaced this one.</p>" if review else "<p>Not reviewed; a later run replaced it.</p>"
+    elif not review:
         return (f'<p>{chip("ready", "awaiting review")} <code>agents approve {e(run.task)}</code> or '
                 f'<code>agents reject {e(run.task)} --reason …</code></p>')
+    else:
+        later = ""
+    if not review:
+        return later
     reason = f"<blockquote>{e(review.get('reason'))}</blockquote>" if review.get("reason") else ""
     state = "done" if review.get("state") == "approved" else "failed"
-    return f"<p>{chip(state, review.get('state'))} by {e(review.get('by') or 'unknown')} at {e(review.get('at') or '?')}</p>{reason}"
+    return (f"<p>{chip(state, review.get('state'))} by {e(review.get('by') or 'unknown')} at {e(review.get('at') or '?')}</p>"
+            f"{reason}{later}")
 
 
 def _usage(run: Run) -> str:

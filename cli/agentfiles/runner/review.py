@@ -52,6 +52,39 @@ def task_commits(git: Git, span: str, tasks: set[str]) -> list[tuple[str, str]]:
     return found
 
 
+def recorded_reviews(root: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """The last review of every reviewed run, `(task, run) -> {state, by, at, reason}`, from the review
+    commits and the handoff each committed (one `git log`, one `git cat-file --batch`); a review that a
+    rewind reverted does not count."""
+    from agentfiles.storage.documents import DocumentError, parse_document
+    from agentfiles.storage.git import parse_trailers
+
+    git = Git(root)
+    if git.head() is None:
+        return {}
+    raw = git.text("log", "--format=%H%x00%B%x01", "--grep=^Agents-Review: ", "--grep=^Agents-Reverts: ", "HEAD")
+    reverted: set[str] = set()
+    found: list[tuple[str, str, str]] = []  # sha, task, run; newest first
+    for chunk in raw.split("\x01"):
+        sha, _, message = chunk.strip().partition("\x00")
+        trailers = parse_trailers(message)
+        if "Agents-Reverts" in trailers:  # newer than what it reverts: met first
+            reverted.add(trailers["Agents-Reverts"])
+        elif sha and "Agents-Review" in trailers and sha not in reverted:
+            found.append((sha, trailers.get("Agents-Task", ""), trailers.get("Agents-Run", "")))
+    layout = Layout(root)
+    texts = git.blobs([f"{sha}:{layout.rel(layout.handoff_file(task))}" for sha, task, _ in found])
+    reviews: dict[tuple[str, str], dict[str, Any]] = {}
+    for (_, task, run), data in zip(found, texts):
+        try:
+            review = parse_document(data.decode("utf-8", "replace")).meta.get("review") if data else None
+        except DocumentError:
+            review = None
+        if isinstance(review, dict):
+            reviews.setdefault((task, run), review)
+    return reviews
+
+
 def produced_outputs(git: Git, commit: str | None, meta: dict[str, Any], run_folder: Path,
                      paths: list[str]) -> list[bytes | None]:
     """The outputs as a step produced them: as its commit holds them when they landed, else as its run

@@ -1,7 +1,10 @@
 """The router's learned weights: one linear model over route/signals.py's signals, fitted across the
 design repositories of bench/route_eval.py by bench/route_train.py (listwise softmax: the files a
 commit changed should come first), never per repository. WEIGHTS apply when the optional dense
-embeddings are installed, LEXICAL_WEIGHTS (fitted without the dense signals) when they are not."""
+embeddings are installed, LEXICAL_WEIGHTS (fitted without the dense signals) when they are not.
+They were fitted while the harness replayed every past commit for each one; it now replays the
+newest 3,000, as `agents route` reads, so a refit today gives slightly different numbers. They were
+kept as they were, unchanged since the report repositories were first measured."""
 
 from __future__ import annotations
 

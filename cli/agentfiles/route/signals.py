@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from agentfiles.route.text import words
 
@@ -180,11 +180,3 @@ def _history_signals(signals: Signals, docs: dict[str, Doc], query: list[str], h
 def score(signals: Signals, path: str, weights: Mapping[str, float]) -> float:
     mine = signals.values.get(path, {})
     return sum(weights.get(name, 0.0) * value for name, value in mine.items())
-
-
-def as_rows(signals: Signals, paths: list[str]) -> list[list[float]]:
-    return [signals.vector(p) for p in paths]
-
-
-def describe(values: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v:.2f}" for k, v in values.items() if v)

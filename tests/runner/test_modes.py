@@ -349,3 +349,20 @@ def test_log_usage_counts_a_discussion_for_its_participants(project: Path, api: 
     assert agents("-C", str(project), "run").code == 0
     by_role = agents("-C", str(project), "log", "--usage", "--json").json["totals"]["by_role"]
     assert {name: t["input_tokens"] for name, t in by_role.items()} == {"developer": 200, "planner": 11, "reviewer": 13}
+
+
+def test_retries_are_said_as_they_happen_and_a_rejection_is_not_a_failure(checked: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(Reply.error(529, "the servers are busy"), write(), finish(),
+              verdict(("fail", "EVIDENCE-A: no name"), ("pass", "ok")),
+              write(), finish(), verdict(("fail", "EVIDENCE-B: still none"), ("pass", "ok")))
+    result = agents("-C", str(checked), "run")
+    assert result.code == 1
+    lines = result.err.splitlines()
+    api_retry = next(line for line in lines if line.startswith("retry hello API call"))
+    assert api_retry.startswith("retry hello API call, attempt 2 of 3: ") and "HTTP 529" in api_retry and "trying again in" in api_retry
+    verdict_retry = next(line for line in lines if line.startswith("retry hello attempt"))
+    assert verdict_retry.startswith("retry hello attempt 2 of 2: the verifier `reviewer` failed 1 criterion")
+    assert "EVIDENCE-A" in verdict_retry
+    order = [line.split()[0] for line in lines if line.split() and line.split()[0] in ("run", "retry", "rejected")]
+    assert order == ["run", "retry", "retry", "rejected"]
+    assert result.out.startswith("1 step: 0 done, 1 rejected in ") and "failed" not in result.out

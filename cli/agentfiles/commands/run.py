@@ -10,21 +10,50 @@ from typing import List, Optional
 
 import typer
 
-from agentfiles.commands.output import Options, Output
+from agentfiles.commands.output import Options, Output, plural
 from agentfiles.errors import EXIT_INTERRUPTED, EXIT_STEP_FAILED
 
 
-class PlainProgress:
+SETUP_SHOWN_S = 1.0  # setup before the first step (checks, plan, loading the model SDK) is said when this long
+
+
+def _retry_line(retry) -> str:  # type: ignore[no-untyped-def]
+    what = "API call, attempt" if retry.what == "API call" else "attempt"
+    return f"retry {retry.task} {what} {retry.number} of {retry.of}: {retry.why}"
+
+
+class _Setup:
+    """The time from the command's start to its first step, said once when long enough to be noticed."""
+
+    def __init__(self, began: float) -> None:
+        self.began: float | None = began
+
+    def setup_line(self) -> str | None:
+        if self.began is None:
+            return None
+        spent, self.began = time.monotonic() - self.began, None
+        if spent < SETUP_SHOWN_S:
+            return None
+        return f"setup {spent:.2f} s before the first step (checking the repository, planning, starting executors)"
+
+
+class PlainProgress(_Setup):
     """One line per event: for logs, pipes and CI."""
 
-    def __init__(self, out: Output) -> None:
+    def __init__(self, out: Output, began: float) -> None:
+        super().__init__(began)
         self.out = out
         self.lock = threading.Lock()
 
     def __call__(self, kind: str, payload: object) -> None:
         with self.lock:
             if kind == "start":
+                setup = self.setup_line()
+                if setup:
+                    self.out.note(setup)
                 self.out.note(f"run   {payload}")
+            elif kind == "retry":
+                self.out.note(_retry_line(payload))
             elif kind == "finish":
                 self.out.note(_finish_line(self.out, payload))
             elif kind == "skip":
@@ -46,13 +75,14 @@ def _finish_line(out: Output, outcome) -> str:  # type: ignore[no-untyped-def]
     return f"{out.paint(outcome.status, 'failed', stream=sys.stderr)} {outcome.task} in {outcome.duration_s:.2f} s ({where}) {detail}"
 
 
-class LiveProgress:
+class LiveProgress(_Setup):
     """A live table of running steps with their elapsed time, finished steps printed above it."""
 
-    def __init__(self, out: Output) -> None:
+    def __init__(self, out: Output, began: float) -> None:
         from rich.console import Console
         from rich.live import Live
 
+        super().__init__(began)
         self.out = out
         self.console = Console(stderr=True)
         self.running: dict[str, float] = {}
@@ -82,7 +112,12 @@ class LiveProgress:
     def __call__(self, kind: str, payload: object) -> None:
         with self.lock:
             if kind == "start":
+                setup = self.setup_line()
+                if setup:
+                    self.console.print(setup, highlight=False, markup=False)
                 self.running[str(payload)] = time.monotonic()
+            elif kind == "retry":
+                self.console.print(_retry_line(payload), highlight=False, markup=False)
             elif kind == "finish":
                 self.running.pop(payload.task, None)  # type: ignore[attr-defined]
                 self.console.print(_finish_line(Output(color=False), payload), highlight=False, markup=False)
@@ -121,6 +156,7 @@ def run_command(
     """
     from agentfiles.runner.reconcile import RunOptions, reconcile
 
+    began = time.monotonic()
     opts: Options = ctx.obj
     out = opts.out(json_output)
     options = RunOptions(
@@ -128,7 +164,7 @@ def run_command(
         with_needs=not no_deps, branch=branch,
     )
     live = not out.json_mode and not dry_run and sys.stderr.isatty()
-    progress = LiveProgress(out) if live else PlainProgress(out)
+    progress = LiveProgress(out, began) if live else PlainProgress(out, began)
     try:
         result = reconcile(opts.directory, options, progress if not out.json_mode else (lambda *a: None))
     except KeyboardInterrupt:
@@ -193,13 +229,7 @@ def run_command(
         return 0
     if report is None:
         return 0
-    ok = len(report.outcomes) - len(report.failed)
-    parts = [f"{ok} done"]
-    if report.failed:
-        parts.append(f"{len(report.failed)} failed")
-    if report.skipped:
-        parts.append(f"{len(report.skipped)} skipped")
-    out.line(f"{len(result.plan)} step{'' if len(result.plan) == 1 else 's'}: " + ", ".join(parts))
+    out.line(_summary(len(result.plan), report, time.monotonic() - began))
     if report.interrupted:
         out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed",
                        "run `agents run` again to carry on")
@@ -212,6 +242,15 @@ def run_command(
         out.diagnostic("hint", f"see `agents show {first.task}`; fix, then run `agents run` again")
         return EXIT_STEP_FAILED
     return 0
+
+
+def _summary(planned: int, report, seconds: float) -> str:  # type: ignore[no-untyped-def]
+    """`3 steps: 1 done, 1 rejected, 1 skipped in 4.20 s` (the whole command's wall time)."""
+    counts = {status: sum(1 for o in report.outcomes if o.status == status) for status in ("done", "rejected", "failed")}
+    parts = [f"{n} {status}" for status, n in counts.items() if n or status == "done"]
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped")
+    return f"{plural(planned, 'step')}: {', '.join(parts)} in {seconds:.2f} s"
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,7 @@ import anthropic
 from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse, turn_files
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError
-from agentfiles.executors.base import Runtime, StepRequest, StepResult
+from agentfiles.executors.base import Runtime, StepRequest, StepResult, api_retries
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 BACKOFF_CAP_S = 30.0
@@ -230,6 +230,9 @@ class AnthropicExecutor:
                 break
             wait = self._backoff(attempt, attempts[-1])
             attempts[-1]["retry_in_s"] = round(wait, 3)
+            notify = api_retries.get()
+            if notify is not None:
+                notify(attempt + 2, retries + 1, f"{attempts[-1]['error']}; trying again in {wait:.1f} s")
             time.sleep(wait)
         last = attempts[-1]["error"] if attempts else "no answer"
         raise CallFailed(kind, f"gave up after {len(attempts)} attempts; last: {last}", attempts)

@@ -10,15 +10,22 @@ command, a model conversation, a Claude Code session) and reports how it went.
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from agentfiles.executors.isolation import Isolation
 
 if TYPE_CHECKING:
     from agentfiles.core.context import StepContext
     from agentfiles.core.models import Budget, Price, Task
+
+
+# Told of each model API call about to be retried (its try number, tries in all, why) in the thread that
+# made it: the runner sets it around a step so a retry is seen as it happens, whichever conversation of
+# the step (doer, verifier, discussion, router) made the call.
+api_retries: ContextVar[Callable[[int, int, str], None] | None] = ContextVar("api_retries", default=None)
 
 
 @dataclass

@@ -29,6 +29,7 @@ class RunContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
     processes: Any = None  # a ProcessRegistry
     index_behind: list[str] = field(default_factory=list)  # steps whose commit git's index has not followed
+    on_event: Callable[[str, object], None] = lambda kind, payload: None  # progress: ("retry", Retry), ...
 
     @property
     def root(self):  # type: ignore[no-untyped-def]
@@ -66,6 +67,18 @@ class Attempt:
         """Mark a so-far successful attempt failed (the first failure found is the one reported)."""
         if self.result.ok:
             self.result.ok, self.result.failure_kind, self.result.failure_detail = False, kind, detail
+
+
+@dataclass
+class Retry:
+    """A step about to try again, said as it happens: its verifier rejected an attempt (`what` is
+    `attempt`), or a call to the model API failed and is retried (`API call`)."""
+
+    task: str
+    number: int  # the try about to start
+    of: int  # tries in all
+    why: str
+    what: str = "attempt"
 
 
 @dataclass

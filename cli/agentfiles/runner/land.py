@@ -85,7 +85,7 @@ def land(
         failure_kind=result.failure_kind if not result.ok else None,
         failure_detail=result.failure_detail,
         commit=commit,
-        duration_s=landing.duration,
+        duration_s=round(time.monotonic() - clock, 3),  # start to commit; the handoff's stops where it was written
         changed=landing.changed,
     )
 

@@ -244,7 +244,7 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
             emit("note", f"committed the definitions this run uses, which were not in git: {', '.join(committed)}")
         ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for, isolation_for=isolation_for,
                          tripwire=Tripwire(workspace.root, git),
-                         processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"))
+                         processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"), on_event=on_event)
         runner = StepRunner(ctx)
         jobs = options.jobs or workspace.project.config.jobs
         with _interrupts_cancel(ctx.cancelled):

@@ -17,10 +17,10 @@ from agentfiles.core.conversation import add_usage
 from agentfiles.core.environment import leaked_secrets, step_environment
 from agentfiles.core.fingerprint import expand_path_input, handoff_digest
 from agentfiles.core.paths import has_glob
-from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult
+from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import agent_plan
-from agentfiles.runner.attempt import Attempt, RunContext, StepCancelled, StepOutcome
+from agentfiles.runner.attempt import Attempt, Retry, RunContext, StepCancelled, StepOutcome
 from agentfiles.runner.checks import run_checks
 from agentfiles.runner.execute import execute, finish
 from agentfiles.runner.land import land, now
@@ -53,6 +53,7 @@ class StepRunner:
         started, clock = now(), time.monotonic()
         if ctx.tripwire is not None:
             ctx.tripwire.start(step_id)
+        calls = api_retries.set(lambda n, of, why: ctx.on_event("retry", Retry(step_id, n, of, why, "API call")))
         try:
             verifier = project.verifier_of(step.task) if step.task.prose_criteria else None
             tries = 1 + (step.task.retries if verifier else 0)
@@ -71,6 +72,7 @@ class StepRunner:
                 if not attempt.rejected or number == tries:
                     break
                 earlier.append(attempt)
+                ctx.on_event("retry", Retry(step_id, number + 1, tries, attempt.result.failure_detail))
                 assert attempt.verification is not None
                 feedback = [*feedback, feedback_section(attempt.verification, number)]
             return land(ctx, step, run_id, started, clock, attempt, earlier)
@@ -78,6 +80,8 @@ class StepRunner:
             if ctx.tripwire is not None:
                 ctx.tripwire.abandon(step_id)
             raise
+        finally:
+            api_retries.reset(calls)
 
     def _attempt(
         self,

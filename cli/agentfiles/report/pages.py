@@ -106,7 +106,8 @@ def _totals(report: Report) -> str:
         group = report.totals[f"by_{by}"]
         out.append(details(f"By {by} ({len(group)})", table([by, *headers[1:]], rows(group, by == "task"), numeric=numeric),
                            open_=by != "task"))
-    return "".join(out) + '<p class="note">As <code>agents log --usage</code> adds them up: a step\'s verifier and retries count for its role and model.</p>'
+    return "".join(out) + ('<p class="note">As <code>agents log --usage</code> adds them up: each conversation (doer, '
+                           "verifier, discussion) counts for the role and model that had it; a run's time counts for its doer's.</p>")
 
 
 def history_page(report: Report) -> str:

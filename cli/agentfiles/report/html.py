@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agentfiles.report.collect import Report
 
-# Pages may load their own stylesheet and script and nothing else: no network, no inline code.
-POLICY = ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+# Pages may load their own stylesheet and script and nothing else: no network, no inline code. `file:` is
+# named too because browsers differ on whether 'self' covers a page opened from disk.
+POLICY = ("default-src 'none'; style-src 'self' file:; script-src 'self' file:; img-src 'self' data:; "
           "base-uri 'none'; form-action 'none'")
 TEXT_CAP = 400_000  # characters of one block of text (a turn, an output) shown before it is cut
 DIFF_CAP = 4_000  # lines of one diff shown before it is cut

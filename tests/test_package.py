@@ -103,14 +103,28 @@ def test_pyproject_lists_every_package() -> None:
 
 
 def test_wheel_installs_and_runs_init(tmp_path: Path) -> None:
-    """Build the wheel, install it alone into a fresh virtual environment, run `agents init` from it."""
+    """Build the wheel, install it alone into a fresh virtual environment, run `agents init` from it. The
+    distribution is `git-agentfiles` (`agentfiles` on the package index is another tool) and its one
+    console script is `agents`."""
+    import zipfile
+
     dist = tmp_path / "dist"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
         check=True,
         capture_output=True,
     )
-    (wheel,) = dist.glob("agentfiles-*.whl")
+    (wheel,) = dist.glob("*.whl")
+    assert wheel.name.startswith("git_agentfiles-")
+    with zipfile.ZipFile(wheel) as archive:
+        info = next(n.split("/")[0] for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(f"{info}/METADATA").decode()
+        scripts = archive.read(f"{info}/entry_points.txt").decode()
+        top = archive.read(f"{info}/top_level.txt").decode().split() if f"{info}/top_level.txt" in archive.namelist() else []
+    assert "\nName: git-agentfiles\n" in metadata
+    assert [line.strip() for line in scripts.splitlines() if line.strip()] == [
+        "[console_scripts]", "agents = agentfiles.entry:main"]
+    assert top in ([], ["agentfiles"])
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -124,6 +138,12 @@ def test_wheel_installs_and_runs_init(tmp_path: Path) -> None:
     here = [p for p in sys.path if p.endswith("site-packages")]
     Path(site, "zz_deps.pth").write_text("\n".join(here) + "\n")
     repo = make_repo(tmp_path / "proj")
+    installed = sorted(p.name for p in (venv / "bin").iterdir() if p.name not in (
+        "python", "python3", f"python3.{sys.version_info.minor}", "pip", "pip3", f"pip3.{sys.version_info.minor}")
+        and not p.name.startswith(("activate", "Activate")))
+    assert installed == ["agents"]  # the wheel adds one command, and no `agentfiles` to clash with the other tool's
+    version = subprocess.run([str(venv / "bin" / "agents"), "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("agents ")
     done = subprocess.run([str(venv / "bin" / "agents"), "init"], cwd=repo, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     # The report's stylesheet and script ship in the wheel: its site is written from the installed package.

@@ -1,6 +1,6 @@
 """Dense similarity from static word embeddings that ship inside a pip wheel (wordllama's
 `l2_supercat_256`: MIT, 16 MB, the mean of token vectors, CPU only, nothing downloaded at run time).
-Optional: `pip install agentfiles[embed]`; without it `available()` is False and routing goes on
+Optional: `pip install '.[embed]'` from a clone (the distribution `git-agentfiles[embed]`); without it `available()` is False and routing goes on
 without this signal."""
 
 from __future__ import annotations

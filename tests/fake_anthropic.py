@@ -17,6 +17,11 @@ the ``Reply`` constructors: ``text``, ``tool_use``, ``message``, ``error``, ``st
 events; others get one JSON body. ``POST /v1/messages/count_tokens`` answers with
 ``estimate_tokens`` of the request and consumes nothing.
 
+Usage follows the API's prompt caching rules (tests/fake_prompt_cache.py): a prefix closed by a
+``cache_control`` breakpoint is cached when it reaches the model's minimum length, read back by a later
+request with the exact same prefix within its lifetime, and reported as ``cache_creation_input_tokens``
+/ ``cache_read_input_tokens``; ``advance(seconds)`` moves the cache's clock.
+
 It is also a proxy that lets nothing through: point a program's ``HTTPS_PROXY``/``HTTP_PROXY`` at
 ``base_url`` and every attempt to reach another host (a ``CONNECT`` tunnel, or a request for an
 absolute URL elsewhere) is refused with 403 and listed in ``outside_requests``, so a test can assert
@@ -37,6 +42,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
+
+from fake_prompt_cache import CacheError, PromptCache
 
 __all__ = ["FakeAnthropic", "RecordedRequest", "Reply", "ToolCall", "estimate_tokens"]
 
@@ -98,6 +105,7 @@ class RecordedRequest:
     body: Any  # parsed JSON, or None if the body is empty or not JSON
     connection: int = 0  # which TCP connection carried it (1, 2, ...), to check keep-alive
     elsewhere: str | None = None  # the host:port a proxy request was meant for, when not this server
+    cache: dict[str, int] = field(default_factory=dict)  # the prompt cache's reads and writes for it
 
     @property
     def stream(self) -> bool:
@@ -332,12 +340,14 @@ class Reply:
 
     def render_message(self, request: RecordedRequest) -> dict[str, Any]:
         """The full Message object this reply stands for, given the request it answers."""
+        cached = request.cache.get("cache_creation_input_tokens", 0) + request.cache.get("cache_read_input_tokens", 0)
         usage = {
-            "input_tokens": estimate_tokens(request.body),
+            "input_tokens": max(0, estimate_tokens(request.body) - cached),
             "output_tokens": max(1, math.ceil(len(_compact(self.content)) / 4)),
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0,
         }
+        usage.update(request.cache)
         usage.update(self.usage)
         return {
             "id": self.message_id or _next_id("msg"),
@@ -492,6 +502,11 @@ class _Handler(BaseHTTPRequestHandler):
             elif request.method == "POST" and request.path == COUNT_TOKENS_PATH:
                 self._send_json(200, {"input_tokens": estimate_tokens(request.body)})
             elif request.method == "POST" and request.path == MESSAGES_PATH:
+                try:
+                    request.cache = fake.cache.usage(request.body, estimate_tokens(request.body))
+                except CacheError as exc:
+                    self._send_error(400, "invalid_request_error", str(exc))
+                    return
                 self._answer(fake._next_reply(request), request)
             else:
                 self._send_error(
@@ -642,6 +657,7 @@ class FakeAnthropic:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.cache = PromptCache()
 
     # ----- lifecycle ----------------------------------------------------------------------
 
@@ -725,10 +741,15 @@ class FakeAnthropic:
         return [r for r in self.requests if r.elsewhere is not None]
 
     def clear(self) -> None:
-        """Forget recorded requests and queued replies."""
+        """Forget recorded requests, queued replies and the prompt cache."""
         with self._lock:
             self._requests.clear()
             self._replies.clear()
+        self.cache.clear()
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` pass for the prompt cache (entries expire 5 minutes, or an hour, after last use)."""
+        self.cache.advance(seconds)
 
     # ----- used by the handler ------------------------------------------------------------
 

@@ -368,3 +368,69 @@ def test_as_a_proxy_it_lets_nothing_through_and_lists_every_attempt(api: FakeAnt
     assert [(r.method, r.elsewhere) for r in api.outside_requests] == [
         ("CONNECT", "api.anthropic.com:443"), ("POST", "example.invalid")]
     assert api.message_requests == [] and len(api.count_tokens_requests) == 1
+
+
+# ----- prompt caching ---------------------------------------------------------------------------
+
+LONG = "The convention's text. " * 400  # about 2,300 tokens by the server's estimate
+
+
+def cached_call(c: anthropic.Anthropic, system: list[dict[str, Any]], question: str, model: str = MODEL) -> Any:
+    return c.messages.create(model=model, max_tokens=10, system=system,  # type: ignore[arg-type]
+                             messages=[{"role": "user", "content": question}])
+
+
+def test_a_prefix_is_written_then_read(api: FakeAnthropic, client: MakeClient) -> None:
+    api.queue(Reply.text("a"), Reply.text("b"), Reply.text("c"))
+    c = client()
+    system = [{"type": "text", "text": LONG, "cache_control": {"type": "ephemeral"}}]
+    first = cached_call(c, system, "One?").usage
+    assert first.cache_read_input_tokens == 0 and first.cache_creation_input_tokens > 1024
+    second = cached_call(c, system, "Two?").usage
+    assert second.cache_read_input_tokens == first.cache_creation_input_tokens
+    assert second.cache_creation_input_tokens == 0
+    total = estimate_tokens(api.message_requests[1].body)
+    assert second.input_tokens == total - second.cache_read_input_tokens
+    changed = [{"type": "text", "text": LONG + "!", "cache_control": {"type": "ephemeral"}}]
+    assert cached_call(c, changed, "Two?").usage.cache_read_input_tokens == 0  # exact prefix only
+
+
+def test_below_the_models_minimum_nothing_is_cached(api: FakeAnthropic, client: MakeClient) -> None:
+    api.queue(*(Reply.text("x") for _ in range(4)))
+    c = client()
+    short = [{"type": "text", "text": "Short. " * 300, "cache_control": {"type": "ephemeral"}}]  # ~530 tokens
+    for _ in range(2):
+        usage = cached_call(c, short, "Q").usage
+        assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (0, 0)
+    # 2,300 tokens is enough for a Sonnet model, not for Haiku 4.5 (4,096)
+    long = [{"type": "text", "text": LONG, "cache_control": {"type": "ephemeral"}}]
+    assert cached_call(c, long, "Q", model="claude-haiku-4-5").usage.cache_creation_input_tokens == 0
+    assert cached_call(c, long, "Q", model="claude-sonnet-4-6").usage.cache_creation_input_tokens > 0
+
+
+def test_entries_expire_five_minutes_after_their_last_use(api: FakeAnthropic, client: MakeClient) -> None:
+    api.queue(*(Reply.text("x") for _ in range(4)))
+    c = client()
+    system = [{"type": "text", "text": LONG, "cache_control": {"type": "ephemeral"}}]
+    cached_call(c, system, "1")
+    api.advance(240)
+    assert cached_call(c, system, "2").usage.cache_read_input_tokens > 0  # and refreshed
+    api.advance(240)
+    assert cached_call(c, system, "3").usage.cache_read_input_tokens > 0
+    api.advance(301)
+    usage = cached_call(c, system, "4").usage
+    assert usage.cache_read_input_tokens == 0 and usage.cache_creation_input_tokens > 0
+
+
+def test_lookback_finds_an_earlier_breakpoint_and_four_is_the_limit(api: FakeAnthropic, client: MakeClient) -> None:
+    api.queue(Reply.text("x"), Reply.text("y"))
+    c = client()
+    shared = {"type": "text", "text": LONG, "cache_control": {"type": "ephemeral"}}
+    cached_call(c, [shared], "1")
+    later = [dict(shared, cache_control=None), {"type": "text", "text": "More. " * 50, "cache_control": {"type": "ephemeral"}}]
+    later[0].pop("cache_control")
+    usage = cached_call(c, later, "2").usage
+    assert usage.cache_read_input_tokens > 1024 and usage.cache_creation_input_tokens > 0
+    five = [{"type": "text", "text": f"{i}", "cache_control": {"type": "ephemeral"}} for i in range(5)]
+    with pytest.raises(anthropic.BadRequestError, match="maximum of 4 blocks with cache_control"):
+        cached_call(c, five, "3")

@@ -69,7 +69,7 @@ def test_assembly_is_deterministic_and_complete(tmp_path: Path) -> None:
     assert body["system"][0]["text"] == "You are a dev."
     assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
     assert "# Context file: CLAUDE.md" in body["system"][-1]["text"]
-    text = body["messages"][0]["content"][0]["text"]
+    text = "\n\n".join(block["text"] for block in body["messages"][0]["content"])
     for expected in ("## Intent\n\nDo it.", "- It is good", "`pytest -q` must exit 0", "- `src/hello.py`",
                      "### `data/spec.md`", "Spec text.", "### design", "Designed."):
         assert expected in text

@@ -51,7 +51,7 @@ def test_a_model_step_sees_only_what_it_declared_and_lands_as_one_commit(hello: 
     assert "You are a careful software developer" in first["system"][0]["text"]
     assert "Working here with `agents`" in first["system"][-1]["text"]  # CLAUDE.md
     assert first["system"][-1]["cache_control"] == {"type": "ephemeral"}
-    assert "Write a program that prints hello." in first["messages"][0]["content"][0]["text"]
+    assert "Write a program that prints hello." in "".join(b["text"] for b in first["messages"][0]["content"])
     assert "TOP-SECRET-CONTENT" not in sent
     results = api.message_requests[1].body["messages"][-1]["content"]
     assert [r["is_error"] for r in results] == [True, True]
@@ -182,9 +182,14 @@ def test_the_cache_breakpoint_moves_with_the_conversation(hello: Path, api: Fake
     api.queue(Reply.tool_use("read_file", {"path": "data/spec.md"}),
               Reply.tool_use("write_file", {"path": "src/hello.py", "content": "x\n"}), finish())
     assert agents("-C", str(hello), "run").code == 0
-    third = api.message_requests[2].body["messages"]
-    marked = [b for m in third if isinstance(m["content"], list) for b in m["content"] if b.get("cache_control")]
+    body = api.message_requests[2].body
+    third = body["messages"]
+    # The first message keeps its breakpoint after the inputs; in the conversation after it, one moves along.
+    marked = [b for m in third[1:] if isinstance(m["content"], list) for b in m["content"] if b.get("cache_control")]
     assert len(marked) == 1 and marked[0] is third[-1]["content"][-1]
+    first = [b for b in third[0]["content"] if b.get("cache_control")]
+    assert [b["text"].splitlines()[0] for b in first] == ["## Inputs"]
+    assert len(first) + len(marked) + 1 <= 4  # with the system prompt's: the API's limit
 
 
 def test_a_malformed_answer_is_retried(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]

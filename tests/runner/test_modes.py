@@ -84,7 +84,7 @@ def test_a_failed_verdict_reruns_the_doer_with_the_evidence_then_rejects(checked
     doer_second = bodies[3]
     assert len(doer_second["messages"]) == 1
     assert "EVIDENCE-ONE: it never asks for a name" in text_of(doer_second)
-    assert "Verdict on attempt 1" in doer_second["messages"][0]["content"][0]["text"]
+    assert "Verdict on attempt 1" in doer_second["messages"][0]["content"][-1]["text"]
     # The verifier's requests: its own tools, the proposed output and the doer's handoff, no transcript.
     for verifier in (bodies[2], bodies[5]):
         assert [t["name"] for t in verifier["tools"]] == ["read_file", "verdict"]
@@ -313,7 +313,7 @@ def test_the_next_run_of_a_step_its_verifier_rejected_gets_the_verdict(checked: 
     api.queue(write("name = input()\n"), finish("Second."), verdict(("pass", "asks"), ("pass", "ok")))
     assert agents("-C", str(checked), "run").code == 0
     doer = api.message_requests[3].body
-    brief = doer["messages"][0]["content"][0]["text"]
+    brief = doer["messages"][0]["content"][-1]["text"]
     assert "Verdict on the previous run" in brief and "EVIDENCE-LAST-RUN: no name asked" in brief
     assert "The last attempt of run " in brief
     # The verdict is part of what the step is told, so its record keeps it and replay reproduces it.

@@ -189,7 +189,7 @@ def run_command(
                 "warnings": result.warnings,
                 "previews": [
                     {"step": p.step, "role": p.role, "model": p.model, "tokens": p.tokens, "budget": p.budget,
-                     "request": p.request}
+                     "request": p.request, "cache": p.cache}
                     for p in result.previews
                 ],
                 "known_failures": result.known_failures,
@@ -217,6 +217,8 @@ def run_command(
                 out.line("")
                 out.line(f"# {preview.step}: role {preview.role}, model {preview.model}, ~{preview.tokens} tokens{budget}{verdict}")
                 out.line(render_request(preview.request).rstrip())
+                for note in preview.cache:
+                    out.diagnostic("warning", f"{preview.step}: {note}")
         for step_id, why in result.known_failures.items():
             out.diagnostic("error", f"step {step_id} would fail before it starts: {why}")
         if result.known_failures:

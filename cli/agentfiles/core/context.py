@@ -1,7 +1,12 @@
 """What the model sees (CONVENTION.md section 7), assembled deterministically: the role's prompt and the
-context files as the system prompt, then one message with the task's intent, acceptance criteria,
-outputs to write, inputs (full or outlined) and upstream handoffs. Identical inputs give a byte-identical
-request."""
+context files as the system prompt, then one message: the inputs (full or outlined), the upstream
+handoffs, and last the step's own text (intent, acceptance criteria, outputs to write). Identical inputs
+give a byte-identical request.
+
+The order is the prompt cache's: what steps of one role share comes first (tools, role prompt, context
+files, then inputs several steps read), what only this step has comes last, and a cache breakpoint
+closes the system prompt and the inputs, so consecutive steps of a role read the longest common prefix
+from the cache. Long material before the question is also the order Anthropic advises for long context."""
 
 from __future__ import annotations
 
@@ -74,7 +79,9 @@ class Part:
 @dataclass
 class StepContext:
     system: list[str]  # role prompt, then context files
-    brief: str  # the first user message
+    brief: str  # the first user message, whole
+    blocks: list[str] = field(default_factory=list)  # the same message as content blocks, when split
+    cached_blocks: list[int] = field(default_factory=list)  # blocks that close a cache breakpoint
     parts: list[Part] = field(default_factory=list)
     full_inputs: dict[str, str] = field(default_factory=dict)  # path -> full text, for read_file
     outlined: list[str] = field(default_factory=list)
@@ -87,11 +94,14 @@ class StepContext:
         if system:
             system[-1]["cache_control"] = {"type": "ephemeral"}
         chosen = tools if tools is not None else (self.tools if self.tools is not None else TOOLS)
+        content: list[dict[str, Any]] = [{"type": "text", "text": text} for text in self.blocks or [self.brief]]
+        for index in self.cached_blocks:
+            content[index]["cache_control"] = {"type": "ephemeral"}
         body: dict[str, Any] = {
             "model": model,
             "max_tokens": max_tokens,
             "system": system,
-            "messages": [{"role": "user", "content": [{"type": "text", "text": self.brief}]}],
+            "messages": [{"role": "user", "content": content}],
         }
         if chosen:
             body["tools"] = chosen
@@ -225,6 +235,7 @@ class Brief:
     outputs: list[str]
     inputs: list[tuple[str, str]]  # (path, "full" | "outline") in declared order, globs expanded
     handoffs: list[tuple[str, str]]  # (task, body)
+    shared: int = 0  # how many of the first inputs other steps of the role read too (a cache breakpoint after them)
 
 
 def assemble(
@@ -273,35 +284,42 @@ def assemble(
         ]
     full: dict[str, str] = {}
     outlined: list[str] = []
-    if brief.inputs:
-        sections.append("## Inputs")
-        for path, view in brief.inputs:
-            text = read(path)
-            full[path] = text
-            if view == "outline":
-                shown = outline(path, text)
-                outlined.append(path)
-                note = {"discuss": "outline", "claude-code": "outline; the full file is in the working folder"}.get(
-                    purpose, "outline; `read_file` gives the full text")
-                sections += [f"### `{path}` ({note})", _fenced(shown)]
-                parts.append(Part("outline", path, estimate_tokens(shown)))
-            else:
-                sections += [f"### `{path}`", _fenced(text)]
-                parts.append(Part("input", path, estimate_tokens(text)))
+    shared: list[str] = []  # one block per input, then the handoffs: before the step's own text
+    for path, view in brief.inputs:
+        text = read(path)
+        full[path] = text
+        heading = "## Inputs\n\n" if not shared else ""
+        if view == "outline":
+            shown = outline(path, text)
+            outlined.append(path)
+            note = {"discuss": "outline", "claude-code": "outline; the full file is in the working folder"}.get(
+                purpose, "outline; `read_file` gives the full text")
+            shared.append(f"{heading}### `{path}` ({note})\n\n{_fenced(shown)}")
+            parts.append(Part("outline", path, estimate_tokens(shown)))
+        else:
+            shared.append(f"{heading}### `{path}`\n\n{_fenced(text)}")
+            parts.append(Part("input", path, estimate_tokens(text)))
+    cached = [brief.shared - 1] if 0 < brief.shared < len(shared) else []
     if brief.handoffs:
-        sections.append("## Handoffs from earlier steps")
+        sections_h = ["## Handoffs from earlier steps"]
         for task, body in brief.handoffs:
-            sections += [f"### {task}", body.strip()]
+            sections_h += [f"### {task}", body.strip()]
             parts.append(Part("handoff", task, estimate_tokens(body)))
+        shared.append("\n\n".join(sections_h))
+    if shared:
+        cached.append(len(shared) - 1)  # a retry of the step shares all of this too
     for heading, text in extra:
         sections += [f"## {heading}", text.strip()]
         parts.append(Part("brief", heading, estimate_tokens(text)))
-    text = "\n\n".join(sections) + "\n"
-    parts.append(Part("brief", "intent, criteria and outputs", estimate_tokens(text) - sum(
-        p.tokens for p in parts if p.kind in ("input", "outline", "handoff", "brief"))))
+    own = "\n\n".join(sections) + "\n"
+    parts.append(Part("brief", "intent, criteria and outputs", estimate_tokens(own) - sum(
+        p.tokens for p in parts if p.kind == "brief")))
+    blocks = [*shared, own]
     return StepContext(
         system=[role_prompt.strip(), context_text] if context_text else [role_prompt.strip()],
-        brief=text,
+        brief="\n\n".join(blocks),
+        blocks=blocks,
+        cached_blocks=cached,
         parts=parts,
         full_inputs=full,
         outlined=outlined,

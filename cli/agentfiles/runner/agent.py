@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from agentfiles.core.context import Brief, StepContext, assemble
 from agentfiles.core.fingerprint import expand_path_input
 from agentfiles.core.models import Budget, Candidate, Price, Routing
+from agentfiles.core.prompt_cache import shared_inputs
 from agentfiles.core.routing import RouteProblem, route_by_labels, score_roles
 from agentfiles.errors import ConventionError
 
@@ -110,6 +111,8 @@ def brief_of(project: Project, step: ResolvedStep) -> Brief:
     for spec in task.inputs:
         if spec.handoff is not None and spec.handoff in project.handoffs:
             handoffs.append((spec.handoff, project.handoffs[spec.handoff].body))
+    inputs = input_views(project.layout.root, step)
+    common = shared_inputs(project, step.task_id, step.item is not None)  # first: the role's steps share them
     return Brief(
         step_id=step.step_id,
         title=task.title,
@@ -117,8 +120,9 @@ def brief_of(project: Project, step: ResolvedStep) -> Brief:
         criteria=task.prose_criteria,
         checks=[c.run for c in task.checks if c.run],
         outputs=list(task.outputs),
-        inputs=input_views(project.layout.root, step),
+        inputs=[v for v in inputs if v[0] in common] + [v for v in inputs if v[0] not in common],
         handoffs=handoffs,
+        shared=sum(1 for v in inputs if v[0] in common),
     )
 
 

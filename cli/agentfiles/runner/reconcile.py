@@ -55,6 +55,7 @@ class Preview:
     tokens: int
     budget: int | None
     request: dict[str, object]
+    cache: list[str] = field(default_factory=list)  # breakpoints below the model's minimum (core/prompt_cache.py)
 
 
 @dataclass
@@ -285,6 +286,7 @@ def switch_branch(git: Git, name: str) -> str | None:
 
 def _previews(workspace: Workspace, plan: list[PlannedStep], targets: list[str]) -> list[Preview]:
     """The exact requests of the named model steps, from the files as they are now."""
+    from agentfiles.core.prompt_cache import cache_notes
     from agentfiles.runner.agent import agent_plan
 
     project = workspace.project
@@ -300,7 +302,8 @@ def _previews(workspace: Workspace, plan: list[PlannedStep], targets: list[str])
         read = text_reader(root, missing_ok=True)
         kind = step.task.executor if step.task.executor != "auto" else project.config.executor
         agent = agent_plan(project, step, read, purpose="claude-code" if kind == "claude-code" else "do")
-        previews.append(Preview(planned.task, agent.role, agent.model, agent.tokens, agent.budget.context_tokens, agent.request))
+        previews.append(Preview(planned.task, agent.role, agent.model, agent.tokens, agent.budget.context_tokens,
+                                agent.request, cache_notes(agent.request)))
     return previews
 
 

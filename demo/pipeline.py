@@ -1,12 +1,15 @@
 """The demo pipeline of `python3 dev.py demo`: a scratch repository where `agents` scaffolds the
 convention, declares a small pipeline of deterministic steps, runs it (one commit per step), shows what
-changed when an input is edited, and re-runs only what is stale."""
+changed when an input is edited, and re-runs only what is stale. Then a model step: its context, a
+verifier's verdict (a rejection, a retry with the evidence, a pass) and a person's review, against the
+project's local Messages API with scripted answers (no key, no network)."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 NOTES = {
@@ -87,5 +90,58 @@ def run_demo(target: Path, agents: Path) -> int:
     sh("agents", "run")
     sh("agents", "show", "changelog")
     sh("agents", "run")
+    model_steps(target, sh, env)
     print(f"\ndemo: done. Explore it: cd {target} && agents status")
     return 0
+
+
+SUMMARY_V1 = "# Release 1.4\n\nThe importer reads CSV files.\n"
+SUMMARY_V2 = (
+    "# Release 1.4\n\n- The importer reads CSV files with a header row, and errors name the failing line.\n"
+    "- Exports are twice as fast on large projects.\n- The XML exporter is deprecated.\n"
+)
+
+
+def model_steps(target: Path, sh, env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """A model step with a verifier, against tests/fake_anthropic.py answering from a script."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from fake_anthropic import FakeAnthropic, Reply
+
+    def verdict(first: tuple[str, str], second: tuple[str, str]) -> Reply:
+        checks = [{"criterion": str(n), "verdict": v, "evidence": e} for n, (v, e) in enumerate((first, second), 1)]
+        return Reply.tool_use("verdict", {"checks": checks})
+
+    script = [
+        # Attempt 1: the doer writes a summary that leaves changes out; the verifier rejects it.
+        Reply.tool_use("write_file", {"path": "SUMMARY.md", "content": SUMMARY_V1}),
+        Reply.tool_use("finish", {"summary": "Summarised the release in one line.",
+                                  "decisions": "Kept only the importer change."}),
+        verdict(("fail", "SUMMARY.md names the importer only; the changelog also lists faster exports and the "
+                         "XML deprecation"), ("pass", "it has a heading and fits on one screen")),
+        # Attempt 2: the doer is given that evidence, writes every change; the verifier passes it.
+        Reply.tool_use("write_file", {"path": "SUMMARY.md", "content": SUMMARY_V2}),
+        Reply.tool_use("finish", {"summary": "One bullet per user-visible change of the changelog.",
+                                  "decisions": "Followed the verifier: added the exporter changes."}),
+        verdict(("pass", "three bullets, one per change in CHANGELOG.md"), ("pass", "a heading and three lines")),
+    ]
+    print("\ndemo: a model step, checked by a verifier. The model's answers below are SCRIPTED: a local "
+          "Messages API\n      (tests/fake_anthropic.py) plays the model, so no key and no network are needed.")
+    with FakeAnthropic(*script) as api:
+        env["ANTHROPIC_BASE_URL"] = api.base_url
+        try:
+            sh("agents", "new", "task", "summarise", "--title", "Summarise the release for users",
+               "--role", "developer", "--need", "changelog", "-i", "CHANGELOG.md", "-o", "SUMMARY.md",
+               "--acceptance", "SUMMARY.md names every user-visible change of CHANGELOG.md",
+               "--acceptance", "SUMMARY.md has a heading and fits on one screen",
+               "--verifier", "reviewer", "--retries", "1",
+               "--intent", "Users read the summary before upgrading; every change they will notice must be in it.")
+            sh("agents", "run", "summarise", "--dry-run")
+            sh("agents", "run")
+            sh("agents", "show", "summarise")
+            sh("agents", "review")
+            sh("agents", "approve", "summarise")
+            sh("agents", "log", "--usage")
+        finally:
+            env.pop("ANTHROPIC_BASE_URL", None)
+    print(f"\ndemo: to run that step with a real model instead: cd {target} && "
+          "ANTHROPIC_API_KEY=sk-ant-... agents run summarise --force")

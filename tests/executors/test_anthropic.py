@@ -68,8 +68,12 @@ def test_a_model_step_sees_only_what_it_declared_and_lands_as_one_commit(hello: 
     refused = [t for t in record["tools"] if t.get("refused")]
     assert [(t["tool"], t["path"]) for t in refused] == [("read_file", "secret.txt"), ("write_file", "../evil.txt")]
     # The run record holds the exact bodies and answers, never a header or the key.
-    recorded = json.loads(next((hello / ".agents/runs").glob("*/requests/001.json")).read_text())
-    assert recorded == first
+    from agentfiles.core.paths import Layout
+    from agentfiles.storage.inspect import recorded_turns
+
+    folder = next((hello / ".agents/runs").glob("*/requests")).parent
+    recorded = recorded_turns(Layout(hello), folder)
+    assert recorded == [r.body for r in api.message_requests]  # every request, exactly as sent
     assert KEY not in git(hello, "log", "-p", "--all")
     assert not any(KEY in p.read_text(errors="ignore") for p in hello.rglob("*") if p.is_file() and ".git" not in p.parts)
     assert api.message_requests[0].api_key == KEY
@@ -274,3 +278,31 @@ def test_a_model_steps_role_and_context_files_are_committed_before_it_runs(hello
     defined = git(hello, "show", "--name-only", "--format=", "HEAD~1").split()
     assert defined == [".agents/roles/developer.md", "CLAUDE.md"]
     assert "UNCOMMITTED-CONTEXT" in json.dumps(api.message_requests[0].body)
+
+
+def test_a_long_conversation_records_each_text_once(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    """Every request repeats the conversation so far; the record keeps each text once, so it grows with
+    what the step saw, not with turns squared, and readers still get each request as it was sent."""
+    from agentfiles.core.paths import Layout
+    from agentfiles.storage.inspect import recorded_turns
+
+    spec = "".join(f"Requirement {i}: the greeting must be friendly and short, line {i}.\n" for i in range(60))
+    write_files(hello, {"data/spec.md": spec})
+    git(hello, "commit", "-qam", "a longer spec")
+    turns = 20
+    api.queue(*[Reply.tool_use("read_file", {"path": "data/spec.md"}) for _ in range(turns - 2)],
+              Reply.tool_use("write_file", {"path": "src/hello.py", "content": "print('hello')\n"}), finish())
+    assert agents("-C", str(hello), "run").code == 0
+    folder = next((hello / ".agents/runs").glob("*/requests")).parent
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    stored = sum(p.stat().st_size for p in files)
+    sent = sum(len(json.dumps(r.body)) for r in api.message_requests)
+    # The spec is in the brief and in every read_file result: two texts, each stored once.
+    assert len([p for p in files if "Requirement 59" in p.read_text()]) == 2
+    # What a turn adds to the record is its own few messages, not the conversation so far.
+    assert stored < 3 * len(spec) + turns * 2000, stored
+    assert stored < sent / 5, (stored, sent)
+    assert recorded_turns(Layout(hello), folder) == [r.body for r in api.message_requests]
+    assert agents("-C", str(hello), "replay", "hello").code == 0
+    shown = agents("-C", str(hello), "show", "hello", "--context")
+    assert shown.code == 0 and "Requirement 59" in shown.out

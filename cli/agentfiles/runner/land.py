@@ -21,6 +21,7 @@ from agentfiles.runner.attempt import Attempt, RunContext, StepCancelled, StepOu
 from agentfiles.runner.resolve import ResolvedStep
 from agentfiles.storage.journal import Journal
 from agentfiles.storage.records import PROPOSED_CAP, handoff_body, handoff_file, record_files
+from agentfiles.storage.turns import compact
 
 
 def now() -> str:
@@ -184,6 +185,7 @@ def render(
         for rel, data in before.outputs.items():
             if len(data) <= PROPOSED_CAP:
                 files[f"{prefix}/proposed/{rel}"] = data
+    files = compact(files, base)  # each text once, each request as what it added
     files[layout.rel(layout.handoff_file(task_id))] = handoff_file(meta, body)
     files = {rel: redact(data, secrets) for rel, data in files.items()}  # records and handoff, not outputs
     changed: list[str] = []

@@ -12,7 +12,7 @@ from agentfiles.core.typos import unknown_task
 from agentfiles.errors import UsageError
 from agentfiles.storage.documents import DocumentError, parse_document
 from agentfiles.storage.git import Git, step_commits
-from agentfiles.storage.records import read_jsons, read_record, record_file, run_folder
+from agentfiles.storage.records import read_blob, read_jsons, read_record, record_file, run_folder
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Handoff
@@ -97,8 +97,16 @@ def read_run(layout: Layout, view: StepView) -> StepView:
 
 def recorded_turns(layout: Layout, folder: Path, kind: str = "requests") -> list[dict[str, Any]]:
     """A recorded conversation's `requests/NNN.json` (or `responses/`) under `folder`, in order: a run's
-    doer, or its `verifier/`, `router/` or `attempt-N/` folders."""
-    return read_jsons(layout, folder / kind)
+    doer, or its `verifier/`, `router/` or `attempt-N/` folders; as sent, whatever way they were stored
+    (see storage/turns.py)."""
+    from agentfiles.storage.turns import expand
+
+    turns = read_jsons(layout, folder / kind)
+    try:
+        record = layout.runs / folder.relative_to(layout.runs).parts[0]
+    except (ValueError, IndexError):
+        return turns
+    return expand(turns, lambda digest: read_blob(layout, record, digest))
 
 
 def untrusted_handoff(meta: dict[str, Any], task: str) -> Handoff:

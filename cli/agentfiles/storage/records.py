@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,16 @@ def read_record(layout: Layout, run_id: str) -> dict[str, Any] | None:
         return None
     data = read_json(layout, path)
     return data if isinstance(data, dict) else None
+
+
+def read_blob(layout: Layout, record: Path, digest: str) -> str:
+    """A text kept once in a record's `blobs/` (see storage/turns.py); a missing one is an error."""
+    path = record / "blobs" / f"{digest}.txt"
+    if not re.fullmatch(r"[0-9a-f]{8,64}", digest) or not record_file(layout, path):
+        rel = layout.rel(path) if re.fullmatch(r"[0-9a-f]{8,64}", digest) else f"{layout.rel(record)}/blobs/{digest!r}"
+        raise UsageError(f"the run record refers to {rel}, which is missing or not a blob",
+                         hint=f"restore {layout.rel(record)} from git")
+    return path.read_text(encoding="utf-8")
 
 
 def read_jsons(layout: Layout, folder: Path) -> list[Any]:

@@ -1,11 +1,11 @@
 """Mutation testing of one module: how many small faults planted in it do the chosen tests notice?
 
 Each mutant changes one thing in the chosen functions (a comparison flipped, `and` for `or`, a `not`
-dropped, a constant changed, a statement removed, a return value replaced by None). For each, the
-package is copied to a scratch folder with the mutant in place, and the tests run against that copy
-(PYTHONPATH first, so the editable install is shadowed, programs the tests start included). A mutant
-is killed when the tests fail. The survivors are printed so a person can tell a missing test from an
-equivalent mutant.
+dropped, a constant changed, a statement removed, a return value replaced by None). The package and
+the tests are copied to a scratch folder once (edits made during a run change nothing of it); for each
+mutant the copy gets the mutated module and the tests run from it, the copy first on PYTHONPATH so the
+editable install is shadowed, in programs the tests start too. A mutant is killed when the tests fail.
+The survivors are printed so that a person can tell a missing test from an equivalent mutant.
 
 Usage (from the repository, after `python3 dev.py test` made .venv):
 
@@ -163,21 +163,25 @@ def mutated(source: str, functions: set[str] | None, number: int) -> str:
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
-def scratch_package(into: Path) -> Path:
-    """A copy of the package (templates included, as the wheel lays them out) under `into`."""
+def scratch_copy(into: Path) -> Path:
+    """A copy of the package (templates included, as the wheel lays them out), the tests and the pytest
+    settings under `into`, so that edits made while mutants run change nothing of the run."""
     target = into / "agentfiles"
-    shutil.copytree(PACKAGE, target, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "templates", target / "templates", ignore=shutil.ignore_patterns("__pycache__"))
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(PACKAGE, target, ignore=skip)
+    shutil.copytree(ROOT / "templates", target / "templates", ignore=skip)
+    shutil.copytree(ROOT / "tests", into / "tests", ignore=skip)
+    shutil.copy2(ROOT / "pyproject.toml", into / "pyproject.toml")
     return target
 
 
 def run_tests(pythonpath: Path, tests: list[str], timeout: float) -> bool:
-    """True when the tests pass against the package at `pythonpath`."""
+    """True when the tests (copied under `pythonpath`) pass against the package there."""
     env = {**os.environ, "PYTHONPATH": str(pythonpath), "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-            cwd=ROOT, env=env, capture_output=True, timeout=timeout,
+            cwd=pythonpath, env=env, capture_output=True, timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         return False  # a mutant that hangs the tests is noticed
@@ -210,7 +214,7 @@ def main() -> int:
         chosen = sorted(drawn, key=lambda m: m.number)
     with tempfile.TemporaryDirectory(prefix="agents-mutation-") as scratch:
         base = Path(scratch)
-        target = scratch_package(base) / relative
+        target = scratch_copy(base) / relative
         start = time.perf_counter()
         if not run_tests(base, args.tests, args.timeout):
             print("the tests fail on the unmutated module: fix that first", file=sys.stderr)

@@ -251,3 +251,41 @@ def test_substitution_outside_commands_is_plain() -> None:
     assert substitute("Summarise {name} ({stem}) from {item}", "docs/a b.md") == "Summarise a b.md (a b) from docs/a b.md"
     assert substitute("{stem}", "docs/.hidden") == ".hidden" and substitute("{stem}", "docs/x.tar.gz") == "x.tar"
     assert substitute("out/{stem}", "noext") == "out/noext"
+
+
+# ------------------------------------------------------------------------------------------- globs
+
+GLOB_TREE = ["a.md", "b.txt", ".hidden.md", "docs/x.md", "docs/y.txt", "docs/.h.md", "docs/sub/z.md",
+             "docs/sub/deep/w.md", ".github/ci.yml", ".github/sub/c.yml", "d-1/e!f.md", "d-1/]x.md", "d-1/^y.md",
+             "src/m.py", "src/.cache/k.py", "x[1].md"]
+GLOB_PATTERNS = ["*.md", "*", "**", "**/*.md", "docs/*", "docs/**", "docs/**/*.md", "docs/*/*.md", "*/*.md", "*/**",
+                 ".*", ".*/*", ".github/**", ".github/*.yml", "**/.*", "docs/?.md", "d-1/[!e]*", "d-1/[]]*",
+                 "d-1/[^]*", "d-1/[a-f]*", "**/sub/*", "**/sub/**", "src/**/*.py", "x[[]1].md", "nothing/*",
+                 "*/sub/deep/*", "[ab].*", "[!a]*", "**/deep", "a.md/*", "**/**", "docs/**/**/*.md", "?", "*/*/*"]
+
+
+def test_globs_match_as_glob_does(tmp_path: Path) -> None:
+    import glob
+
+    from agentfiles.core.fingerprint import glob_matches
+
+    for rel in GLOB_TREE:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel)
+    for pattern in GLOB_PATTERNS:
+        expected = {m.rstrip("/") for m in glob.glob(pattern, root_dir=tmp_path, recursive=True)} - {""}
+        assert set(glob_matches(tmp_path, pattern)) == expected, pattern
+
+
+def test_a_symlink_loop_is_not_followed(tmp_path: Path) -> None:
+    from agentfiles.core.fingerprint import expand_path_input
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a/f.md").write_text("x")
+    os.symlink("..", tmp_path / "a/up")
+    os.symlink(".", tmp_path / "self")
+    os.symlink("a", tmp_path / "alias")
+    assert expand_path_input(tmp_path, "**") == ["a/f.md"]
+    assert expand_path_input(tmp_path, "**/*.md") == ["a/f.md"]
+    assert expand_path_input(tmp_path, "alias/**") == ["alias/f.md"]  # a link named by the pattern is followed
+    assert expand_path_input(tmp_path, "*/f.md") == ["a/f.md"]

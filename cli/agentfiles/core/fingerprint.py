@@ -3,10 +3,10 @@ and the expansion of a task's declared inputs into the files they name."""
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -94,15 +94,95 @@ def expand_path_input(root: Path, pattern: str, refused: list[tuple[str, str]] |
             return [pattern]
         return sorted(f for f in _files_under(root, pattern) if allowed(f)) if full.is_dir() else []
     found: set[str] = set()
-    for match in glob.glob(pattern, root_dir=root, recursive=True):
-        rel = normalize_repo_path(match.replace(os.sep, "/"))
+    for rel in glob_matches(root, pattern):
         if off_limits(rel):
             continue
         if (root / rel).is_file():
             found.add(rel)
-        elif (root / rel).is_dir() and pattern.endswith("**") and allowed(rel):
+        elif (  # a folder a wildcard matched is followed only when it is no symlink
+            (root / rel).is_dir() and pattern.endswith("**") and allowed(rel)
+            and (rel == pattern.removesuffix("/**") or not os.path.islink(root / rel))
+        ):
             found.update(_files_under(root, rel))
     return sorted(f for f in found if allowed(f))
+
+
+def glob_matches(root: Path, pattern: str) -> list[str]:
+    """The files and folders a glob matches under `root`, as `glob.glob(pattern, recursive=True)` finds
+    them (a wildcard matches a leading `.` only where the pattern's part starts with one; `**` is any
+    depth of folders), but never through a symlinked folder: a symlink loop in a cloned repository
+    would make `glob.glob` run for ever."""
+    parts = pattern.split("/")
+    literal = next((i for i, part in enumerate(parts) if has_glob(part)), len(parts))
+    base, rest = "/".join(parts[:literal]), parts[literal:]
+    top = root / base if base else root
+    if not rest or not top.is_dir():
+        return []
+    matcher = re.compile(_translate(rest))
+    # A trailing `**` may match nothing, and then what precedes it matches folders only (`*/**` is `docs/`).
+    head = list(rest)
+    while head and head[-1] == "**":
+        head.pop()
+    folders_only = re.compile(_translate(head)) if head and head != rest else None
+    found = [base] if base and set(rest) == {"**"} else []  # `docs/**` is docs/ too
+    hidden = any(part.startswith(".") for part in rest)
+    for folder, dirs, files in os.walk(top):
+        inner = os.path.relpath(folder, top).replace(os.sep, "/")
+        prefix = "" if inner == "." else inner + "/"
+        found += [f"{base}/{prefix}{name}" if base else prefix + name
+                  for names, is_dir in ((dirs, True), (files, False)) for name in names
+                  if matcher.fullmatch(prefix + name)
+                  and (is_dir or folders_only is None or not folders_only.fullmatch(prefix + name))]
+        if "**" not in rest and prefix.count("/") + 1 >= len(rest):
+            dirs[:] = []  # deeper folders cannot match
+        else:  # nor can .git, agents' state, or (unless a part starts with a dot) a hidden folder
+            dirs[:] = [d for d in dirs if (hidden or not d.startswith("."))
+                       and not off_limits(normalize_repo_path(f"{base}/{prefix}{d}"))]
+    return found
+
+
+def _translate(parts: list[str]) -> str:
+    """A regular expression for the slash-joined path below a glob's literal folders."""
+    name = r"(?!\.)[^/]+"  # one part that `**` matches: any name not starting with a dot
+    out, sep = "", ""
+    for index, part in enumerate(parts):
+        if part == "**" and index == len(parts) - 1:
+            out += f"(?:{sep}{name}(?:/{name})*)?"
+        elif part == "**":
+            out += f"(?:/{name})*" if sep else f"(?:{name}/)*"
+        else:
+            out += sep + ("" if part.startswith(".") else r"(?!\.)") + _wildcards(part)
+            sep = "/"
+    return out
+
+
+def _wildcards(part: str) -> str:
+    """One part of a glob as a regular expression that never matches a slash (fnmatch's syntax)."""
+    out, i = [], 0
+    while i < len(part):
+        char = part[i]
+        i += 1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and (end := part.find("]", _class_start(part, i))) != -1:
+            chars = part[i:end]
+            i = end + 1
+            if chars.startswith("!"):
+                chars = "^/" + chars[1:]  # a negated class never matches the slash between parts
+            elif chars.startswith("^"):
+                chars = "\\" + chars
+            out.append(f"[{chars}]")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def _class_start(part: str, i: int) -> int:
+    """Where the closing `]` of a class opened before `i` may be: after a leading `!`, then a leading `]`."""
+    i += part[i : i + 1] == "!"
+    return i + (part[i : i + 1] == "]")
 
 
 def _files_under(root: Path, rel: str) -> list[str]:

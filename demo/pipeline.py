@@ -58,6 +58,7 @@ def run_demo(target: Path, agents: Path) -> int:
         "--title", "List the changes in {name}",
         "--command", "grep -v '^#' {item} | grep . | sed 's/^/- /' > build/changes/{stem}.txt",
         "--foreach", "notes/*.md", "-i", "{item}", "-o", "build/changes/{stem}.txt",
+        "--intent", "Each release note's changes as changelog bullets, so the changelog is assembled, not retyped.",
     )
     sh(
         "agents", "new", "task", "count-words",
@@ -65,6 +66,7 @@ def run_demo(target: Path, agents: Path) -> int:
         "--command", "cat notes/*.md | wc -w | tr -d ' ' > build/word-count.txt",
         "-i", "notes/*.md", "-o", "build/word-count.txt",
         "--check", "test -s build/word-count.txt",
+        "--intent", "The size of the release notes, for the changelog's footer.",
     )
     sh(
         "agents", "new", "task", "changelog",
@@ -74,6 +76,7 @@ def run_demo(target: Path, agents: Path) -> int:
         "--need", "extract-changes", "--need", "count-words",
         "-i", "build/changes/*.txt", "-i", "build/word-count.txt", "-o", "CHANGELOG.md",
         "--check", "grep -q '^- ' CHANGELOG.md",
+        "--intent", "Users scan the changelog before upgrading; give them every change in one screen.",
     )
     sh("git", "add", "-A")
     sh("git", "commit", "-qm", "Declare the release pipeline")

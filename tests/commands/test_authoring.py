@@ -80,3 +80,18 @@ def test_validate_warns_about_what_a_new_task_leaves_unfinished(project: Path, a
     git(project, "add", "-A")
     git(project, "commit", "-qm", "tasks")
     assert agents("-C", str(project), "validate").code == 0  # warnings, not errors
+
+
+def test_the_handoffs_of_foreach_items_are_not_of_unknown_tasks(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "notes/a.md": "a\n",
+        ".agents/tasks/copy.md": task_text("Copy", run="cp {item} out/{stem}.txt", foreach="notes/*.md",
+                                           inputs=["{item}"], outputs=["out/{stem}.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "copy")
+    assert agents("-C", str(project), "run").code == 0
+    assert (project / ".agents/handoffs/copy@notes--a.md.md").is_file()
+    assert warnings_of(agents, project) == []
+    (project / ".agents/tasks/copy.md").unlink()
+    assert any("handoff of unknown task 'copy@notes--a.md'" in w for w in warnings_of(agents, project))

@@ -310,8 +310,10 @@ class _Checker:
                          "or drop `retries`")
 
     def handoffs(self) -> None:
+        from agentfiles.core.foreach import family_of
+
         for task_id, handoff in self.project.handoffs.items():
-            if task_id not in self.known_tasks:
+            if family_of(task_id) not in self.known_tasks:  # a foreach item's handoff is its task's
                 self.found.append(
                     Diagnostic(
                         "warning",

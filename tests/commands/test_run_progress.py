@@ -33,4 +33,4 @@ def test_a_steps_time_runs_to_its_commit_and_a_long_setup_is_said(project: Path,
     recorded = parse_document((project / ".agents/handoffs/one.md").read_text()).meta["usage"]["duration_s"]
     assert recorded < shown  # the handoff can only time what happened before it was written
     total = float(re.search(r"^1 step: 1 done in (\d+\.\d+) s$", result.out, re.M).group(1))
-    assert total >= shown + float(setup.group(1))
+    assert total >= shown + float(setup.group(1)) - 0.011  # each figure is rounded to 0.01 s

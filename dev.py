@@ -34,6 +34,9 @@ def ensure_venv() -> None:
     print("dev: installing agentfiles and its test dependencies (first run only)", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "-U", "pip"], check=True)
+    # The distribution was called `agentfiles` before it became `git-agentfiles`: a .venv made then keeps
+    # that name's entry beside the new one unless it goes first.
+    subprocess.run([*pip, "uninstall", "-y", "agentfiles"], check=False, capture_output=True)
     subprocess.run([*pip, "install", "-e", f"{ROOT}[test]"], check=True)
     MARKER.write_text(wanted)
 

@@ -309,3 +309,61 @@ def test_a_foreach_item_that_names_a_forbidden_path_is_refused(project: Path, ag
         "C", foreach="notes/.*.md", run="true", outputs=["{stem}/config"])})
     commit_all(project)
     refused_everywhere(agents, project, "is inside .git")
+
+
+# ------------------------------------------------------------------ agents' machine-local state from a clone
+
+
+def test_a_committed_journal_never_writes_outside_the_repository(project: Path, agents, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    journal = project / ".agents/tmp/journal/evil"
+    (journal / "backup").mkdir(parents=True)
+    (journal / "victim.txt").write_text("PWNED\n")  # what backup/../victim.txt names
+    (journal / "journal.json").write_text(json.dumps({"run": "evil", "files": {"../victim.txt": True}}))
+    git(project, "add", "-f", ".agents/tmp")
+    commit_all(project, "a hostile journal")
+    result = agents("-C", str(project), "run")
+    assert result.code == 2 and ".agents/tmp" in result.err and "hint:" in result.err, result.err
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_committed_process_registry_kills_nothing(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    # A process of the user's, in a session of its own, that a planted registry entry names.
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        start = Path(f"/proc/{bystander.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        registry = project / ".agents/tmp/processes"
+        registry.mkdir(parents=True)
+        (registry / "x.json").write_text(json.dumps({"pid": bystander.pid, "start": start}))
+        git(project, "add", "-f", ".agents/tmp")
+        commit_all(project, "a hostile registry")
+        result = agents("-C", str(project), "run")
+        assert result.code == 2 and "git rm -r --cached" in result.err, result.err
+        assert bystander.poll() is None  # still running
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_the_registry_never_names_every_process() -> None:
+    # Judged without signalling anything: killpg(1) is kill(-1), every process the user may signal.
+    from agentfiles.storage.processes import signalable
+
+    assert not signalable(0) and not signalable(1) and not signalable(-5) and not signalable(os.getpgrp())
+    assert signalable(os.getpgrp() + 100000)
+
+
+def test_a_journal_naming_paths_no_step_writes_is_not_acted_on(project: Path, agents, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    journal = project / ".agents/tmp/journal/evil"
+    (journal / "backup").mkdir(parents=True)
+    (journal / "journal.json").write_text(json.dumps({"run": "evil", "files": {"../victim.txt": False,
+                                                                                  ".git/hooks/post-commit": False}}))
+    result = agents("-C", str(project), "run")
+    assert result.code == 2 and "was not left by a run of agents" in result.err and "rm -rf" in result.err
+    assert victim.read_text() == "precious\n"

@@ -27,7 +27,7 @@ from agentfiles.runner.step import StepRunner
 from agentfiles.runner.tripwire import Tripwire
 from agentfiles.storage.git import Git
 from agentfiles.storage.files import text_reader
-from agentfiles.storage.journal import pending_journals, remove_temporaries, roll_back
+from agentfiles.storage.journal import check_journal, pending_journals, remove_temporaries, roll_back
 from agentfiles.storage.processes import ProcessRegistry
 from agentfiles.storage.lock import RunLock
 from agentfiles.storage.workspace import Workspace, open_workspace
@@ -94,7 +94,17 @@ def _check_project(workspace: Workspace, targets: list[str]) -> None:
 def recover(workspace: Workspace, git: Git) -> list[str]:
     """Complete or undo every step a killed run left half-landed; returns their run ids."""
     layout = workspace.layout
+    local = layout.rel(layout.agents / "tmp")
+    planted = git.tracked([local])
+    if planted:  # a clone's files there would be acted on as a killed run's journal and processes
+        raise PreconditionError(
+            f"the repository tracks files in {local}/, the machine-local state of agents: "
+            + ", ".join(planted[:3]),
+            hint=f"untrack and remove them: `git rm -r --cached {local} && rm -rf {local}`, then commit",
+        )
     found = pending_journals(layout.agents / "tmp" / "journal")
+    for _, files, folder in found:
+        check_journal(layout.root, files, folder)
     landed = git.landed_runs([run_id for run_id, _, _ in found])
     ProcessRegistry(layout.agents / "tmp" / "processes").stop_leftovers()
     for run_id, files, folder in found:

@@ -135,6 +135,11 @@ class Git:
                 found[path.decode("utf-8", "surrogateescape")] = head.split()[1].decode()
         return found
 
+    def tracked(self, paths: list[str]) -> list[str]:
+        """The tracked files at or under `paths`."""
+        out = self.run("ls-files", "-z", "--", *paths, check=False).stdout
+        return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
     def tracked_changes(self) -> list[str]:
         """Tracked files with uncommitted changes, staged or not."""
         out = self.text("status", "--porcelain=v1", "--untracked-files=no")

@@ -57,17 +57,28 @@ class Journal:
 
 
 def refuse_unwritable(root: Path, paths: list[str]) -> None:
-    """The last check before a step's files land: each path is a normalised repo path, outside .git, that
-    reaches its file through no symlink (the runner checked the declared paths before the step ran;
-    this holds whatever happened since)."""
+    """The last check before a step's files land (the runner checked the declared paths before the step
+    ran; this holds whatever happened since)."""
+    why = unwritable(root, paths)
+    if why:
+        raise PreconditionError(
+            f"nothing of the step was written: {why}",
+            hint="`agents validate` names the paths it refuses; fix them, then run again",
+        )
+
+
+def unwritable(root: Path, paths: list[str]) -> str | None:
+    """Why one of `paths` may not be written, or None: each must be a normalised repo path, outside .git
+    and agents' machine-local state, that reaches its file through no symlink."""
     reach = Reach(root)
     for rel in paths:
-        why = check_repo_path(rel) if normalize_repo_path(rel) == rel else f"path {rel!r} is not in its normal form"
+        normal = normalize_repo_path(rel) == rel
+        why = check_repo_path(rel) if normal else f"path {rel!r} is not in its normal form"
         if why is None and (problem := reach.problem(rel, output=True)):
             why = f"path {rel!r} {problem}"
         if why:
-            raise PreconditionError(f"nothing of the step was written: {why}",
-                                    hint="`agents validate` names the paths it refuses; fix them, then run again")
+            return why
+    return None
 
 
 def pending_journals(folder: Path) -> list[tuple[str, dict[str, bool], Path]]:
@@ -79,10 +90,23 @@ def pending_journals(folder: Path) -> list[tuple[str, dict[str, bool], Path]]:
         path = entry / "journal.json"
         try:
             data = json.loads(path.read_text())
-            found.append((data["run"], dict(data["files"]), entry))
-        except (OSError, ValueError, KeyError):
+            found.append((str(data["run"]), dict(data["files"]), entry))
+        except (OSError, ValueError, KeyError, TypeError):
             shutil.rmtree(entry, ignore_errors=True)  # died before the intent was recorded: nothing applied
     return found
+
+
+def check_journal(root: Path, files: dict[str, bool], folder: Path) -> None:
+    """A journal names only paths a step could have written, and keeps its copies inside the repository;
+    anything else did not come from a run of ours, and nothing of it is acted on."""
+    where = os.path.relpath(folder, root).replace(os.sep, "/")
+    why = unwritable(root, list(files))
+    copies = [f"{where}/backup/{rel}" for rel, existed in files.items() if existed]
+    reach = Reach(root)
+    why = why or next((f"its copy {rel} goes through a symlink" for rel in copies if reach.real(rel) != rel), None)
+    if why:
+        raise PreconditionError(f"the journal {where} was not left by a run of agents: {why}",
+                                hint=f"remove it (`rm -rf {where}`), then run again")
 
 
 def remove_temporaries(root: Path, files: dict[str, bool]) -> None:

@@ -18,6 +18,12 @@ def _start_time(pid: int) -> str | None:
         return None
 
 
+def signalable(pid: int) -> bool:
+    """Whether a recorded process group may be stopped: never 0 (our own group) or 1 (killpg(1) signals
+    every process the user may signal), nor the group of this process."""
+    return pid > 1 and pid != os.getpgrp()
+
+
 class ProcessRegistry:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -44,7 +50,7 @@ class ProcessRegistry:
             except (OSError, ValueError, KeyError):
                 entry.unlink(missing_ok=True)
                 continue
-            if data.get("start") is not None and _start_time(pid) == data["start"]:
+            if signalable(pid) and data.get("start") is not None and _start_time(pid) == data["start"]:
                 try:
                     os.killpg(pid, signal.SIGKILL)
                     stopped.append(pid)

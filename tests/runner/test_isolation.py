@@ -295,3 +295,19 @@ def test_code_a_model_wrote_runs_confined_in_its_check(private: Path, api, tmp_p
         assert (private / "private.txt").read_text() == "PRIVATE-CONTENT\n"
     else:  # folder isolation reads what it likes; the tripwire fails the step for the write to the repository
         assert result.code == 1 and "sandbox_escape" in result.err
+
+
+# ------------------------------------------------------------------------ the checkouts of checks
+
+
+def test_each_check_sees_head_as_it_is_now_and_nothing_an_earlier_check_left(private: Path, tmp_path: Path) -> None:
+    pwned = tmp_path / "PWNED"
+    hostile = (f"echo junk > junk.txt; rm -f .git; mkdir -p .git; "
+               f"printf '[core]\\n\\tfsmonitor = touch {pwned}\\n' > .git/config; true")
+    add_task(private, "first", run="echo 1 > one.txt", outputs=["one.txt"], acceptance=[{"run": hostile}])
+    add_task(private, "second", run="echo 2 > two.txt", outputs=["two.txt"], needs=["first"],
+             acceptance=[{"run": "test ! -e junk.txt && test -s one.txt && test -s private.txt"}])
+    result = run(private, "--jobs", "1")
+    assert result.code == 0, result.err
+    assert not pwned.exists()
+    assert git(private, "worktree", "list").count("\n") == 1  # the run's checkouts are gone

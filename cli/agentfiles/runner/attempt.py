@@ -29,6 +29,7 @@ class RunContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
     processes: Any = None  # a ProcessRegistry
     index_behind: list[str] = field(default_factory=list)  # steps whose commit git's index has not followed
+    check_trees: Any = None  # the run's checkouts of HEAD for `run:` checks (storage.git.CheckTrees)
     on_event: Callable[[str, object], None] = lambda kind, payload: None  # progress: ("retry", Retry), ...
 
     @property

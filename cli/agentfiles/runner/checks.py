@@ -1,5 +1,6 @@
-"""`run:` acceptance checks: each runs in a throwaway checkout of HEAD with the step's inputs and outputs
-laid over it, confined like the step itself (the OS sandbox sees that checkout and nothing else)."""
+"""`run:` acceptance checks: each runs in a checkout of HEAD (one of the run's, reset before each use) with
+the step's inputs and outputs laid over it, confined like the step itself (the OS sandbox sees that
+checkout and nothing else)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def run_checks(
 ) -> list[dict[str, Any]]:
     """Run each `run:` criterion in order until one fails; returns what each did."""
     results: list[dict[str, Any]] = []
-    with ctx.git.worktree() as tree:
+    with ctx.check_trees.tree() as tree:
         for rel in files:
             target = tree / rel
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from agentfiles.errors import ConventionError, PreconditionError, UsageError
 from agentfiles.executors.base import Executor
 from agentfiles.executors.command import CommandExecutor
 from agentfiles.executors.isolation import Isolation, choose_mode
-from agentfiles.executors.sandbox import clear_sandboxes
+from agentfiles.executors.sandbox import clear_sandboxes, sandbox_home
 from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.attempt import RunContext
@@ -25,7 +25,7 @@ from agentfiles.runner.definitions import commit_definitions
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.runner.step import StepRunner
 from agentfiles.runner.tripwire import Tripwire
-from agentfiles.storage.git import Git
+from agentfiles.storage.git import CheckTrees, Git
 from agentfiles.storage.files import text_reader
 from agentfiles.storage.journal import check_journal, pending_journals, remove_temporaries, roll_back
 from agentfiles.storage.processes import ProcessRegistry
@@ -254,15 +254,19 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         if committed:
             emit("note", f"committed the definitions this run uses, which were not in git: {', '.join(committed)}")
         ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for, isolation_for=isolation_for,
+                         check_trees=CheckTrees(git, sandbox_home(workspace.root) / "checks"),
                          tripwire=Tripwire(workspace.root, git),
                          processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"), on_event=on_event)
         runner = StepRunner(ctx)
         jobs = options.jobs or workspace.project.config.jobs
-        with _interrupts_cancel(ctx.cancelled):
-            result.report = run_steps(
-                plan, runner.run, jobs=jobs, keep_going=options.keep_going, on_event=on_event,
-                cancelled=ctx.cancelled,
-            )
+        try:
+            with _interrupts_cancel(ctx.cancelled):
+                result.report = run_steps(
+                    plan, runner.run, jobs=jobs, keep_going=options.keep_going, on_event=on_event,
+                    cancelled=ctx.cancelled,
+                )
+        finally:
+            ctx.check_trees.close()
         if ctx.index_behind:
             emit("warning", f"git's index was locked by another process (.git/index.lock) when {len(ctx.index_behind)} "
                  "step(s) committed: their commits and files stand, and `git status` may show their files as "

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -281,6 +282,91 @@ class Git:
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class CheckTrees:
+    """Checkouts of HEAD for `run:` checks, kept for the whole run and reset before each use: a reset
+    rewrites only what HEAD or the last check changed, where a fresh checkout costs the whole tree
+    (seconds in a repository of thousands of files). Each tree is a git worktree driven with explicit
+    --git-dir and --work-tree, so nothing a check left in it (its `.git` file, a config) is obeyed."""
+
+    def __init__(self, git: Git, home: Path) -> None:
+        self.git = git
+        self.home = home
+        self.free: list[tuple[Path, str]] = []  # (tree, its git dir)
+        self.made: list[tuple[Path, str]] = []
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def tree(self) -> Iterator[Path]:
+        """A checkout of HEAD as it is now, for one check at a time (an empty folder before the first commit)."""
+        head = self.git.head()
+        if head is None:
+            tmp = Path(tempfile.mkdtemp(prefix="check-", dir=self._home()))
+            try:
+                yield tmp
+            finally:
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+            return
+        with self.lock:
+            taken = self.free.pop() if self.free else None
+        if taken is None or not self._reset(*taken, head):
+            if taken is not None:
+                self._discard(*taken)
+            taken = self._make(head)
+        try:
+            yield taken[0]
+        finally:
+            with self.lock:
+                self.free.append(taken)
+
+    def _home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+    def _make(self, head: str) -> tuple[Path, str]:
+        where = Path(tempfile.mkdtemp(prefix="check-", dir=self._home())) / "tree"
+        self.git.run("worktree", "add", "--detach", "--quiet", str(where), head)
+        gitdir = (where / ".git").read_text().split("gitdir:", 1)[1].strip()
+        made = (where, gitdir)
+        with self.lock:
+            self.made.append(made)
+        return made
+
+    def _reset(self, tree: Path, gitdir: str, head: str) -> bool:
+        """Bring `tree` to `head` with nothing else in it; False when it cannot be (discard it)."""
+        try:
+            (tree / ".git").unlink(missing_ok=True)
+        except OSError:
+            return False
+        (tree / ".git").write_text(f"gitdir: {gitdir}\n")
+        where = ["--git-dir", gitdir, "--work-tree", str(tree)]
+        for args in (["checkout", "--quiet", "--force", "--detach", head], ["clean", "-ffdxq", "-e", "/.git"]):
+            if self.git.run(*where, *args, check=False).returncode != 0:
+                return False
+        return True
+
+    def _discard(self, tree: Path, gitdir: str) -> None:
+        import shutil
+
+        shutil.rmtree(tree.parent, ignore_errors=True)  # a check may have made its .git anything
+        self.git.run("worktree", "prune", check=False)
+        with self.lock:
+            if (tree, gitdir) in self.made:
+                self.made.remove((tree, gitdir))
+
+    def close(self) -> None:
+        """Remove every tree of the run."""
+        import shutil
+
+        for tree, _ in self.made:
+            shutil.rmtree(tree.parent, ignore_errors=True)
+        if self.made:
+            self.git.run("worktree", "prune", check=False)
+        self.made.clear()
+        self.free.clear()
 
 
 @dataclass

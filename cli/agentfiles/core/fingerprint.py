@@ -188,9 +188,10 @@ def _class_start(part: str, i: int) -> int:
 def _files_under(root: Path, rel: str) -> list[str]:
     out: list[str] = []
     for folder, dirs, files in os.walk(root / rel):
-        base = normalize_repo_path(Path(folder).relative_to(root).as_posix())
-        dirs[:] = [d for d in dirs if not off_limits(normalize_repo_path(f"{base}/{d}"))]
-        out.extend(normalize_repo_path(f"{base}/{name}") for name in files)
+        base = Path(folder).relative_to(root).as_posix()
+        prefix = "" if base == "." else base + "/"
+        dirs[:] = [d for d in dirs if not off_limits(prefix + d)]
+        out.extend(prefix + name for name in files)
     return out
 
 

@@ -160,11 +160,14 @@ def _is_git_dir(name: str) -> bool:
 def off_limits(normal: str) -> str | None:
     """"git" or "internal" when the normalised path is one no step touches (in `.git` at any depth, or
     in the machine-local state of `.agents/`), else None."""
-    parts = normal.split("/")
-    if any(_is_git_dir(p) or (has_glob(p) and p.startswith(".") and fnmatch.fnmatchcase(GIT_DIR, p)) for p in parts):
-        return "git"
     folded = normal.casefold()
-    if any(folded == p or folded.startswith(p + "/") for p in INTERNAL):
+    # Most paths name neither: decide those from the whole string (this runs for every file of a glob).
+    if ("git" in folded or (has_glob(normal) and "/." in "/" + normal)) and any(
+        _is_git_dir(p) or (has_glob(p) and p.startswith(".") and fnmatch.fnmatchcase(GIT_DIR, p))
+        for p in normal.split("/")
+    ):
+        return "git"
+    if folded.startswith(AGENTS_DIR) and any(folded == p or folded.startswith(p + "/") for p in INTERNAL):
         return "internal"
     return None
 
@@ -194,7 +197,8 @@ def check_input_key(key: str) -> str | None:
     """Why `key` is not a key of recorded inputs (`handoff:<step>` or a repo path), or None."""
     if key.startswith("handoff:"):
         step = key[len("handoff:") :]
-        return None if is_valid_step_id(step) else f"{step!r} is not a valid task id (or `task@item` of a foreach task)"
+        valid = is_valid_step_id(step)
+        return None if valid else f"{step!r} is not a valid task id (or `task@item` of a foreach task)"
     return check_repo_path(key)
 
 
@@ -240,5 +244,6 @@ class Reach:
         parts = rel.split("/")
         for depth in range(1, len(parts) + 1 if output else 0):
             if os.path.islink(os.path.join(self.root, *parts[:depth])):
-                return f"goes through a symlink ({'/'.join(parts[:depth])}); an output is written where it is declared"
+                link = "/".join(parts[:depth])
+                return f"goes through a symlink ({link}); an output is written where it is declared"
         return None

@@ -1,12 +1,16 @@
-"""Times `agents --version`, `agents --help` and `agents status` on generated projects of 1,000 and
-10,000 tasks, and Backlog.md's `backlog task list --plain` on the same 1,000-task DAG, in one run.
+"""Times `agents --version`, `agents --help` and `agents status` (cold: no caches, as after a clone;
+warm: unchanged since the last run) on generated projects of 1,000 and 10,000 tasks, beside their
+floors and peers from the same run: `cat` of every task and handoff file (the floor of a cold status),
+`git status --porcelain` (of a warm one), Backlog.md's `backlog task list --plain` on the same
+1,000-task DAG, and `dvc status` on 1,000 reproduced stages when a `dvc` executable is given.
 
 Usage (from the repository, after `python3 dev.py test` or `python3 dev.py demo` made .venv):
 
-    .venv/bin/python bench/status_bench.py [--tasks 1000 10000] [--repeat 7] [--no-backlog]
+    .venv/bin/python bench/status_bench.py [--tasks 1000 10000] [--repeat 7] [--no-backlog] [--dvc PATH]
 
-Prints figures; asserts nothing. Targets (issue 2, on a 2-core machine): --version < 0.15 s; warm
-status < 0.3 s for 1,000 tasks and < 2 s for 10,000; status >= 3x faster than Backlog.md on 1,000.
+Prints figures and ratios; asserts nothing. Targets (issue 14, 2-core machine, medians): cold status at
+10,000 tasks under 1.5 s and within 4x of `cat`; warm status at 10,000 tasks under 0.3 s and within 4x
+of `git status --porcelain`, linear in tasks; a cold status with one broken task file names it.
 """
 
 from __future__ import annotations
@@ -52,7 +56,27 @@ def cold_status(root: Path, repeat: int) -> list[float]:
 
 
 def row(label: str, times: list[float]) -> str:
-    return f"{label:<44} median {statistics.median(times):7.3f} s   min {min(times):7.3f} s   (n={len(times)})"
+    return f"{label:<52} median {statistics.median(times):7.3f} s   min {min(times):7.3f} s   (n={len(times)})"
+
+
+def ratio(label: str, times: list[float], floor: list[float], target: float) -> str:
+    value = statistics.median(times) / statistics.median(floor)
+    return f"  {label}: {value:.1f}x (target: within {target:g}x)"
+
+
+def broken_file_check(root: Path) -> str:
+    """A cold status with one broken task file: it must still name that file and line."""
+    path = root / ".agents" / "tasks" / "task-00005.md"
+    before = path.read_bytes()
+    path.write_text("---\ntitle: [unclosed\nrun: x\n---\n")
+    try:
+        shutil.rmtree(root / ".agents" / "cache", ignore_errors=True)
+        done = subprocess.run([str(AGENTS), "status"], cwd=root, capture_output=True, text=True, check=False)
+        line = next((x for x in done.stdout.splitlines() if x.startswith("invalid")), f"exit {done.returncode}")
+        return " ".join(line.split())
+    finally:
+        path.write_bytes(before)
+        shutil.rmtree(root / ".agents" / "cache", ignore_errors=True)
 
 
 def main() -> int:
@@ -61,6 +85,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--no-backlog", action="store_true", help="skip Backlog.md (needs npm)")
     parser.add_argument("--cache", type=Path, default=HERE / ".cache", help="where npm installs Backlog.md")
+    parser.add_argument("--dvc", type=Path, help="a dvc executable (from a separate venv) to time as a peer")
     args = parser.parse_args()
     # Byte-compile the package as a wheel install does (an editable install under
     # PYTHONDONTWRITEBYTECODE=1 would otherwise recompile every module on every start).
@@ -81,13 +106,38 @@ def main() -> int:
         make_agents_project(root, n)
         print(f"(generated {n} tasks with handoffs in {time.perf_counter() - start:.1f} s)")
         time.sleep(2.1)  # let every file leave the caches' racy window, as files edited earlier would
-        cold = cold_status(root, max(1, min(3, args.repeat)))
-        print(row(f"agents status, {n} tasks, cold caches", cold))
+        files = sorted(str(p) for d in ("tasks", "handoffs") for p in (root / ".agents" / d).glob("*.md"))
+        cat = timed(["cat", *files], root, args.repeat)
+        print(row(f"cat of the {len(files)} task and handoff files", cat))
+        cold = cold_status(root, max(1, min(5, args.repeat)))
+        print(row(f"agents status, {n} tasks, cold (no caches)", cold))
+        print(ratio("cold status / cat", cold, cat, 4))
+        git = timed(["git", "status", "--porcelain"], root, args.repeat)
+        print(row("git status --porcelain", git))
         warm = timed([str(AGENTS), "status"], root, args.repeat)
         medians[n] = statistics.median(warm)
         print(row(f"agents status, {n} tasks, warm", warm))
+        print(ratio("warm status / git status --porcelain", warm, git, 4))
+        print(f"  warm status per task: {medians[n] / n * 1e6:.0f} us")
         check = subprocess.run([str(AGENTS), "status"], cwd=root, capture_output=True, text=True, check=True)
         print(f"  ({check.stdout.strip().splitlines()[-1]})")
+        print(f"  one broken task file, cold: {broken_file_check(root)[:120]}")
+        sizes = sum(f.stat().st_size for f in (root / ".agents" / "cache").glob("*") if f.is_file())
+        print(f"  caches after a status: {sizes / 1e6:.1f} MB")
+    if len(medians) > 1:
+        small, large = min(medians), max(medians)
+        per = [medians[small] / small, medians[large] / large]
+        print(f"warm status per task: {per[0] * 1e6:.0f} us at {small}, {per[1] * 1e6:.0f} us at {large}")
+
+    if args.dvc and 1000 in medians:
+        from dvc_peer import make_dvc_project, time_dvc_status
+
+        root = work / "dvc-1000"
+        make_dvc_project(root, 1000, args.dvc)
+        times, said = time_dvc_status(args.dvc, root, max(1, min(5, args.repeat)))
+        print(row("dvc status, 1000 reproduced stages", times) + f"  ({said})")
+        print(f"  agents status (warm, 1000 tasks) is {statistics.median(times) / medians[1000]:.0f}x faster, "
+              "medians of the same run")
 
     if not args.no_backlog and 1000 in medians:
         root = work / "backlog-1000"
@@ -103,8 +153,8 @@ def main() -> int:
                 return 0
             times = time_backlog_list(backlog, root, args.repeat, home=home)
             print(row(f"backlog task list --plain, 1000 ({label})", times))
-            ratio = statistics.median(times) / medians[1000]
-            print(f"  agents status (warm) is {ratio:.1f}x faster than this, medians of the same run")
+            ratio_value = statistics.median(times) / medians[1000]
+            print(f"  agents status (warm) is {ratio_value:.1f}x faster than this, medians of the same run")
     return 0
 
 

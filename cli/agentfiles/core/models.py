@@ -6,6 +6,7 @@ Every model forbids unknown keys, so a typo is an error that names the nearest v
 # No `from __future__ import annotations` here: pydantic would evaluate every string annotation when
 # the classes are built, which triples the import time of this module (it is on every command's path).
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -25,11 +26,26 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
 
 
-def _repo_path(value: str) -> str:
-    problem = check_repo_path(value)
+# A path is checked once per process: at 10,000 tasks the same paths recur as outputs, as inputs of the
+# next step and as keys of handoffs (a cold `agents status` checked each two or three times).
+_CHECKED: dict[str, str] = {}
+
+
+def _checked(value: str, check: Callable[[str], str | None], normal: Callable[[str], str]) -> str:
+    known = _CHECKED.get(value)
+    if known is not None:
+        return known
+    problem = check(value)
     if problem:
         raise ValueError(problem)
-    return normalize_repo_path(value)
+    result = normal(value)
+    if len(_CHECKED) < 200_000:
+        _CHECKED[value] = result
+    return result
+
+
+def _repo_path(value: str) -> str:
+    return _checked(value, check_repo_path, normalize_repo_path)
 
 
 def _task_id(value: str) -> str:
@@ -54,10 +70,12 @@ def _run_id(value: str) -> str:
 
 
 def _input_key(value: str) -> str:
-    problem = check_input_key(value)
-    if problem:
-        raise ValueError(problem)
-    return value if value.startswith("handoff:") else normalize_repo_path(value)
+    if value.startswith("handoff:"):
+        problem = check_input_key(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+    return _checked(value, check_input_key, normalize_repo_path)
 
 
 RepoPath = Annotated[str, AfterValidator(_repo_path)]

@@ -16,6 +16,7 @@ of `git status --porcelain`, linear in tasks; a cold status with one broken task
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,30 +34,45 @@ from generate import make_agents_project  # noqa: E402
 AGENTS = Path(sys.executable).parent / "agents"
 
 
+CPU: dict[int, float] = {}  # id(times list) -> CPU seconds of the children it timed (user + sys)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(args: list[str], cwd: Path, repeat: int, *, warm_up: bool = True) -> list[float]:
     if warm_up:
         subprocess.run(args, cwd=cwd, check=True, capture_output=True)
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
+        before = _children_cpu()
         start = time.perf_counter()
         subprocess.run(args, cwd=cwd, check=True, capture_output=True)
         times.append(time.perf_counter() - start)
+        cpu.append(_children_cpu() - before)
+    CPU[id(times)] = statistics.median(cpu)
     return times
 
 
 def cold_status(root: Path, repeat: int) -> list[float]:
     """status with the machine-local caches removed before each run (as right after a clone)."""
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
         shutil.rmtree(root / ".agents" / "cache", ignore_errors=True)
+        before = _children_cpu()
         start = time.perf_counter()
         subprocess.run([str(AGENTS), "status"], cwd=root, check=True, capture_output=True)
         times.append(time.perf_counter() - start)
+        cpu.append(_children_cpu() - before)
+    CPU[id(times)] = statistics.median(cpu)
     return times
 
 
 def row(label: str, times: list[float]) -> str:
-    return f"{label:<52} median {statistics.median(times):7.3f} s   min {min(times):7.3f} s   (n={len(times)})"
+    cpu = f"   cpu {CPU[id(times)]:6.3f} s" if id(times) in CPU else ""
+    return f"{label:<52} median {statistics.median(times):7.3f} s   min {min(times):7.3f} s{cpu}   (n={len(times)})"
 
 
 def ratio(label: str, times: list[float], floor: list[float], target: float) -> str:
@@ -121,9 +137,9 @@ def main() -> int:
         print(f"  warm status per task: {medians[n] / n * 1e6:.0f} us")
         check = subprocess.run([str(AGENTS), "status"], cwd=root, capture_output=True, text=True, check=True)
         print(f"  ({check.stdout.strip().splitlines()[-1]})")
-        print(f"  one broken task file, cold: {broken_file_check(root)[:120]}")
         sizes = sum(f.stat().st_size for f in (root / ".agents" / "cache").glob("*") if f.is_file())
         print(f"  caches after a status: {sizes / 1e6:.1f} MB")
+        print(f"  one broken task file, cold: {broken_file_check(root)[:120]}")
     if len(medians) > 1:
         small, large = min(medians), max(medians)
         per = [medians[small] / small, medians[large] / large]

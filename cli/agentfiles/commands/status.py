@@ -15,10 +15,11 @@ def status_command(
     tasks: Optional[List[str]] = typer.Argument(None, metavar="[TASK]...", help="Only these tasks."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
-    """Show each task's state: done, stale (with what changed), ready, pending, blocked, failed, rejected.
+    """Show each task's state: done, stale (with what changed), ready, pending, blocked, failed, rejected,
+    invalid (its file, handoff or role cannot be loaded: the file and line say why).
 
     A task is done while its handoff says so and every recorded hash (definition, inputs, outputs) still
-    matches and every task it needs is done and is the run it saw.
+    matches and every task it needs is done and is the run it saw. One broken file does not hide the rest.
     """
     from agentfiles.core.state import STATES
     from agentfiles.storage.workspace import open_workspace

@@ -246,7 +246,11 @@ def _assemble(frame: Any, ids: list[str], docs: dict[str, list[Any]]) -> Facts:
 
 
 def _workers() -> int:
+    import threading
+
     if sys.platform != "linux":  # fork is what makes a second process cheap; elsewhere read in one
+        return 1
+    if threading.active_count() > 1:  # a lock another thread holds would stay held in the child forever
         return 1
     try:
         return min(4, len(os.sched_getaffinity(0)))

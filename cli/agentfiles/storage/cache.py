@@ -75,7 +75,7 @@ class StatCache:
             return
         kept = {key: entry for key, entry in self.entries.items() if key in self.used}
         try:
-            atomic_write(self.path, orjson.dumps({"version": CACHE_VERSION, "entries": kept}))
+            atomic_write(self.path, orjson.dumps({"version": CACHE_VERSION, "entries": kept}), sync=False)
             self.dirty = False
         except OSError:
             pass

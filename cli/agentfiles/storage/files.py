@@ -10,16 +10,19 @@ from pathlib import Path
 SKIPPED_NAMES = frozenset({"README.md", "readme.md"})
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Replace `path` with `data` so that readers see the old file or the new one, never a part."""
+def atomic_write(path: Path, data: str | bytes, *, sync: bool = True) -> None:
+    """Replace `path` with `data` so that readers see the old file or the new one, never a part. Without
+    `sync` the data is not forced to disk first: for caches, which a crash may lose but never corrupt
+    (a reader that finds one empty or cut short rebuilds it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         try:
             mode = os.stat(path).st_mode & 0o777
         except FileNotFoundError:

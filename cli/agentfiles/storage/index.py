@@ -100,7 +100,7 @@ class StatusIndex:
             return
         payload = {"version": [INDEX_VERSION, __version__], "env": self.env, "docs": self.docs, "hashes": self.hashes}
         try:
-            atomic_write(self.path, orjson.dumps(payload))
+            atomic_write(self.path, orjson.dumps(payload), sync=False)
             self.dirty = False
         except OSError:
             pass

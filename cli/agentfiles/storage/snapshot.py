@@ -157,6 +157,6 @@ def write_snapshot(
         "states": [[s.id, s.state, s.reasons, s.run, s.definition] for s in states.values()],
     }
     try:
-        atomic_write(path, orjson.dumps(data))
+        atomic_write(path, orjson.dumps(data), sync=False)
     except OSError:
         pass

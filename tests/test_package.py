@@ -50,6 +50,32 @@ def warm_project(tmp_path: Path) -> Path:
     return repo
 
 
+def test_a_run_without_model_steps_never_imports_the_sdk(warm_project: Path) -> None:
+    (warm_project / ".agents/tasks/describe-project.md").unlink()  # the starter task is a model step
+    git(warm_project, "add", "-A")
+    git(warm_project, "commit", "-qm", "tasks")
+    (warm_project / ".agents/tasks/t.md").write_text(task_text("T", run="echo hi > o.txt", inputs=["data/in.txt"],
+                                                               outputs=["o.txt"]))
+    git(warm_project, "commit", "-qam", "make o.txt")
+    modules, code = loaded_modules("run", cwd=warm_project)
+    assert code == 0 and "anthropic" not in modules
+
+
+def test_a_run_with_model_steps_imports_the_sdk_while_it_plans(warm_project: Path) -> None:
+    """A model step's run starts loading the SDK in the background as soon as its plan is known; a key
+    or base URL that cannot work still stops it before any step."""
+    write_files(warm_project, {".agents/tasks/m.md": task_text("M", role="developer", outputs=["m.txt"])})
+    git(warm_project, "add", "-A")
+    git(warm_project, "commit", "-qm", "tasks")
+    probe = PROBE.replace("code = run(sys.argv[1:])", "code = run(sys.argv[1:])\nimport threading\n"
+                          "[t.join() for t in threading.enumerate() if t.name == 'agents-sdk-import']")
+    done = subprocess.run([sys.executable, "-c", probe, "run", "m"], cwd=warm_project, capture_output=True, text=True,
+                          env={**os.environ, "ANTHROPIC_BASE_URL": "ftp://nowhere"})
+    assert "error: ANTHROPIC_BASE_URL is not an http(s) URL" in done.stderr and "hint:" in done.stderr
+    assert "CODE 2" in done.stdout
+    assert git(warm_project, "log", "-1", "--format=%s").strip() == "tasks"  # nothing ran
+
+
 @pytest.mark.parametrize("args", [["--help"], ["validate"], ["status"], ["status", "--json"], ["graph"], ["roles"],
                                   ["route", "--intent", "data in", "--json"]])
 def test_read_commands_import_neither_anthropic_nor_gitpython(warm_project: Path, args: list[str]) -> None:

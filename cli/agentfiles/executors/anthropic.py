@@ -17,6 +17,7 @@ import anthropic
 from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse, turn_files
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError
+from agentfiles.executors.api_client import api_endpoint
 from agentfiles.executors.base import Runtime, StepRequest, StepResult, api_retries
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
@@ -44,18 +45,7 @@ def make_client(settings: ApiSettings, environ: dict[str, str]) -> Any:
             return anthropic.AnthropicVertex(max_retries=0, timeout=timeout)
         except Exception as exc:  # noqa: BLE001
             raise PreconditionError(f"cannot use Vertex AI: {exc}", hint="pip install 'anthropic[vertex]' and configure Google credentials") from None
-    base_url = settings.base_url or environ.get("ANTHROPIC_BASE_URL") or None
-    if base_url and not base_url.startswith(("http://", "https://")):
-        where = "api.base_url in .agents/config.yaml" if settings.base_url else "ANTHROPIC_BASE_URL"
-        raise PreconditionError(f"{where} is not an http(s) URL: {base_url!r}", hint="e.g. https://api.anthropic.com or http://localhost:8080")
-    key = environ.get("ANTHROPIC_API_KEY")
-    token = environ.get("ANTHROPIC_AUTH_TOKEN")
-    if not key and not token:
-        if not base_url:
-            raise PreconditionError(
-                "no API key is configured", hint="set ANTHROPIC_API_KEY, or ANTHROPIC_BASE_URL for an Anthropic-compatible endpoint"
-            )
-        key = "no-key"  # an Anthropic-compatible endpoint that does not check keys
+    base_url, key, token = api_endpoint(settings, environ)
     return anthropic.Anthropic(api_key=key, auth_token=token, base_url=base_url, max_retries=0, timeout=timeout)
 
 

@@ -131,10 +131,11 @@ def executor_resolver(workspace: Workspace, environ: dict[str, str] | None = Non
     def make(kind: str) -> Executor:
         if kind not in made:
             if kind == "agent":
-                from agentfiles.executors.anthropic import AnthropicExecutor
+                from agentfiles.executors.api_client import LazyAnthropicExecutor
 
-                made[kind] = AnthropicExecutor(config.api, environ)
-                made[kind].client  # a missing key or a malformed base URL stops the run before any step  # noqa: B018
+                # Checks the key and base URL now (before any step) and starts importing the SDK in the
+                # background, so the first model step does not wait for all of it.
+                made[kind] = LazyAnthropicExecutor(config.api, environ)
             else:
                 from agentfiles.executors.claude_code import ClaudeCodeExecutor
 

@@ -1,0 +1,73 @@
+"""The model executor before its SDK is loaded: `import anthropic` costs seconds, so a run that will need
+it starts the import in the background as soon as it knows (overlapping planning, sandboxes and the
+command steps before the first model step) and checks the settings without it, so a missing key or a
+malformed base URL still stops the run before any step. The executor itself is built on first use."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from agentfiles.core.models import ApiSettings
+from agentfiles.errors import PreconditionError
+
+
+def api_endpoint(settings: ApiSettings, environ: dict[str, str]) -> tuple[str | None, str | None, str | None]:
+    """(base URL, API key, auth token) the client will use; a PreconditionError when they cannot work."""
+    if settings.provider != "anthropic":
+        return None, None, None  # the cloud SDK clients find their own credentials
+    base_url = settings.base_url or environ.get("ANTHROPIC_BASE_URL") or None
+    if base_url and not base_url.startswith(("http://", "https://")):
+        where = "api.base_url in .agents/config.yaml" if settings.base_url else "ANTHROPIC_BASE_URL"
+        raise PreconditionError(f"{where} is not an http(s) URL: {base_url!r}",
+                                hint="e.g. https://api.anthropic.com or http://localhost:8080")
+    key = environ.get("ANTHROPIC_API_KEY")
+    token = environ.get("ANTHROPIC_AUTH_TOKEN")
+    if not key and not token:
+        if not base_url:
+            raise PreconditionError("no API key is configured",
+                                    hint="set ANTHROPIC_API_KEY, or ANTHROPIC_BASE_URL for an Anthropic-compatible endpoint")
+        key = "no-key"  # an Anthropic-compatible endpoint that does not check keys
+    return base_url, key, token
+
+
+class LazyAnthropicExecutor:
+    """Stands for executors.anthropic.AnthropicExecutor until a step first needs it; the SDK is imported
+    by a background thread started when this is made."""
+
+    name = "agent"
+
+    def __init__(self, settings: ApiSettings, environ: dict[str, str]) -> None:
+        api_endpoint(settings, environ)  # fail now, not at the first model step
+        self._settings = settings
+        self._environ = environ
+        self._real: Any = None
+        self._lock = threading.Lock()
+        self._loader = threading.Thread(target=_load, name="agents-sdk-import", daemon=True)
+        self._loader.start()
+
+    def _executor(self) -> Any:
+        with self._lock:
+            if self._real is None:
+                self._loader.join()
+                from agentfiles.executors.anthropic import AnthropicExecutor
+
+                self._real = AnthropicExecutor(self._settings, self._environ)
+                self._real.client  # noqa: B018 - a cloud provider's missing extras fail here, once
+            return self._real
+
+    def execute(self, request: Any, runtime: Any) -> Any:
+        return self._executor().execute(request, runtime)
+
+    def converse(self, *args: Any, **kwargs: Any) -> Any:
+        return self._executor().converse(*args, **kwargs)
+
+    def count_tokens(self, body: dict[str, Any]) -> int:
+        return self._executor().count_tokens(body)
+
+
+def _load() -> None:
+    try:
+        import agentfiles.executors.anthropic  # noqa: F401
+    except Exception:  # noqa: BLE001 - reported by the import on first use, in the step's thread
+        pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Union
+
 from agentfiles.core.diagnostics import Diagnostic, did_you_mean
 from agentfiles.core.fingerprint import expand_path_input
 from agentfiles.core.graph import OutputIndex, TaskGraph
@@ -15,20 +17,34 @@ from agentfiles.errors import ConventionError
 PLACEHOLDER_INTENT = "What outcome is wanted, and why. Not the steps."
 
 
+
+# Where a problem is: a line, or the key path of the value (`("inputs", 2)`), looked up only when a
+# problem is found (finding a line parses the file's YAML again: too slow to do for every value).
+Where = Union[int, tuple, None]
+
+
+def _line(entry: Entry[Task] | None, where: Where) -> int | None:
+    if isinstance(where, tuple):
+        return entry.line(*where) if entry is not None else None
+    return where
+
+
 class _Checker:
-    def __init__(self, project: Project, graph: TaskGraph) -> None:
+    def __init__(self, project: Project, graph: TaskGraph, warnings: bool = True) -> None:
         self.project = project
         self.graph = graph
+        self.warnings = warnings
         self.found: list[Diagnostic] = []
         self.known_tasks = set(project.tasks) | set(project.broken_tasks)
         self.known_roles = set(project.roles) | project.broken_roles
         self.outputs = OutputIndex({t: e.model for t, e in project.tasks.items()})
 
-    def error(self, entry: Entry[Task] | None, line: int | None, message: str, hint: str) -> None:
-        self.found.append(Diagnostic("error", message, entry.path if entry else None, line, hint))
+    def error(self, entry: Entry[Task] | None, line: Where, message: str, hint: str) -> None:
+        self.found.append(Diagnostic("error", message, entry.path if entry else None, _line(entry, line), hint))
 
-    def warning(self, entry: Entry[Task] | None, line: int | None, message: str, hint: str) -> None:
-        self.found.append(Diagnostic("warning", message, entry.path if entry else None, line, hint))
+    def warning(self, entry: Entry[Task] | None, line: Where, message: str, hint: str) -> None:
+        if self.warnings:
+            self.found.append(Diagnostic("warning", message, entry.path if entry else None, _line(entry, line), hint))
 
     def unknown(self, kind: str, name: str, known: set[str], where: str = "") -> str:
         guess = did_you_mean(name, known)
@@ -42,33 +58,33 @@ class _Checker:
         roles_hint = "see `agents roles` for the registry, or create one with `agents new role NAME`"
         verifier = self.project.verifier_of(task)
         if task.role and task.role not in self.known_roles:
-            self.error(entry, entry.line("role"), self.unknown("role", task.role, self.known_roles), roles_hint)
+            self.error(entry, ("role",), self.unknown("role", task.role, self.known_roles), roles_hint)
         for key, name in (("role", task.role), ("verifier", verifier)):
             if name and name in self.project.broken_roles and name not in self.project.roles:
-                self.error(entry, entry.line(key), f"role '{name}' cannot be loaded, so this task cannot run",
+                self.error(entry, (key,), f"role '{name}' cannot be loaded, so this task cannot run",
                            "fix the role file (`agents roles` says what is wrong with it)")
         if task.verifier and task.verifier not in self.known_roles:
             self.error(
-                entry, entry.line("verifier"), self.unknown("verifier role", task.verifier, self.known_roles), roles_hint
+                entry, ("verifier",), self.unknown("verifier role", task.verifier, self.known_roles), roles_hint
             )
         if verifier and task.role and verifier == task.role:
             self.error(
                 entry,
-                entry.line("verifier") if task.verifier else entry.line("role"),
+                ("verifier",) if task.verifier else ("role",),
                 f"the verifier '{verifier}' is the doer's own role; the doer must not mark its own homework",
                 "name a different role under `verifier:`",
             )
         if task.prose_criteria and not verifier:
             self.warning(
                 entry,
-                entry.line("acceptance"),
+                ("acceptance",),
                 "prose acceptance criteria but no verifier to judge them",
                 "set `verifier:` in the task, or a default `verifier:` in .agents/config.yaml",
             )
         for index, name in enumerate(task.participants):
             if name not in self.known_roles:
                 self.error(
-                    entry, entry.line("participants", index), self.unknown("participant role", name, self.known_roles),
+                    entry, ("participants", index,), self.unknown("participant role", name, self.known_roles),
                     roles_hint,
                 )
         if task.select is not None and task.route == "labels":
@@ -79,7 +95,7 @@ class _Checker:
                 shown = ", ".join(f"{c.role} ({c.score:g})" for c in decision.candidates[:6]) or "no roles"
                 self.error(
                     entry,
-                    entry.line("select"),
+                    ("select",),
                     f"{decision.message}; candidates: {shown}",
                     "adjust the labels, give the task a `role:`, or set `route: model` to let a router decide",
                 )
@@ -92,14 +108,14 @@ class _Checker:
             if need not in self.known_tasks:
                 self.error(
                     entry,
-                    entry.line("needs", index),
+                    ("needs", index,),
                     self.unknown("task", need, self.known_tasks, "in needs"),
                     "needs lists task ids: the names of files in .agents/tasks/ without .md",
                 )
         for index, spec in enumerate(task.inputs):
             if spec.handoff is None:
                 continue
-            line = entry.line("inputs", index)
+            line = ("inputs", index,)
             if spec.handoff not in self.known_tasks:
                 self.error(entry, line, self.unknown("task", spec.handoff, self.known_tasks, "in a handoff input"),
                            "`handoff:` names a task id: the name of a file in .agents/tasks/ without .md")
@@ -123,7 +139,7 @@ class _Checker:
             outputs = [p for p in needed.model.outputs if "{item}" not in p] if needed else []
             if outputs and need not in read:
                 shown = ", ".join(outputs[:3]) + (", ..." if len(outputs) > 3 else "")
-                self.warning(entry, entry.line("needs", index), f"needs '{need}' but reads none of its outputs ({shown})",
+                self.warning(entry, ("needs", index,), f"needs '{need}' but reads none of its outputs ({shown})",
                              "add the output it works from to `inputs`, or drop the need if it is only about order")
 
     def _requires(self, task_id: str, other: str) -> bool:
@@ -155,7 +171,7 @@ class _Checker:
         task = entry.model
         reach = Reach(self.project.layout.root)
         for index, path in enumerate(task.outputs):
-            line = entry.line("outputs", index)
+            line = ("outputs", index,)
             exact = "list each file the step writes, e.g. out/report.md"
             why = None if has_glob(path) or "{item}" in path else reach.problem(path, output=True)
             if has_glob(path):
@@ -172,14 +188,14 @@ class _Checker:
                 self.error(entry, line, f"output '{path}' uses {{item}} but the task has no `foreach`",
                            "add `foreach: <glob>`, or write the path out")
         if len(set(task.outputs)) != len(task.outputs):
-            self.warning(entry, entry.line("outputs"), "an output is listed twice", "remove the repeated entry")
+            self.warning(entry, ("outputs",), "an output is listed twice", "remove the repeated entry")
         for index, spec in enumerate(task.inputs):
             if spec.path is not None:
-                self._input_path(task_id, entry, spec.path, entry.line("inputs", index), reach)
+                self._input_path(task_id, entry, spec.path, ("inputs", index,), reach)
         if task.foreach:
             self._foreach(entry, reach)
 
-    def _input_path(self, task_id: str, entry: Entry[Task], path: str, line: int | None, reach: Reach) -> None:
+    def _input_path(self, task_id: str, entry: Entry[Task], path: str, line: Where, reach: Reach) -> None:
         task = entry.model
         outside = "inputs must stay inside the repository and out of .git; declare the link's target instead"
         if "{item}" in path:
@@ -223,7 +239,7 @@ class _Checker:
         from agentfiles.core.foreach import item_paths, items_of, unsafe_placeholder
 
         task = entry.model
-        line = entry.line("foreach")
+        line = ("foreach",)
         rename = "rename the file, or narrow the `foreach` glob so that it does not match it"
         refused: list[tuple[str, str]] = []
         items = items_of(self.project.layout.root, task.foreach or "", refused)
@@ -240,7 +256,7 @@ class _Checker:
         for key, command in [("run", task.run), *(("acceptance", c.run) for c in task.acceptance)]:
             unsafe = unsafe_placeholder(command) if command else None
             if unsafe:
-                self.error(entry, entry.line(key), unsafe,
+                self.error(entry, (key,), unsafe,
                            "write {item}, {name} and {stem} as plain words or inside quotes, before any $(...)")
 
     def shared_outputs(self) -> None:
@@ -251,7 +267,7 @@ class _Checker:
                 entry = self.project.tasks[owner]
                 self.error(
                     entry,
-                    entry.line("outputs", entry.model.outputs.index(after)),
+                    ("outputs", entry.model.outputs.index(after),),
                     f"output '{after}' is inside '{before}', an output of '{self.outputs.owners[before][0]}'",
                     "an output is a file; give each file one owner",
                 )
@@ -262,7 +278,7 @@ class _Checker:
                     index = entry.model.outputs.index(path)
                     self.error(
                         entry,
-                        entry.line("outputs", index),
+                        ("outputs", index,),
                         f"output '{path}' is also declared by task '{owners[0]}'",
                         "each file has one owner; let one task write it and the other read it",
                     )
@@ -287,7 +303,7 @@ class _Checker:
             twice = [f for f in files if f in context]
             if twice:
                 named = f"'{pattern}'" if twice == [pattern] else f"'{pattern}' ({', '.join(twice[:3])})"
-                self.warning(entry, entry.line("inputs", index),
+                self.warning(entry, ("inputs", index,),
                              f"input {named} is a context file, already in this step's system prompt: "
                              "declaring it sends it twice",
                              "remove it from `inputs`; the step and its verifier see it anyway")
@@ -302,10 +318,10 @@ class _Checker:
             self.warning(entry, None, "a model step with no acceptance criteria: nothing verifies its work",
                          "add `acceptance:` sentences for a verifier to judge, or `run:` checks that must exit 0")
         if task.is_command and not task.outputs:
-            self.warning(entry, entry.line("run"), "a command step with no outputs: nothing it writes is kept "
+            self.warning(entry, ("run",), "a command step with no outputs: nothing it writes is kept "
                          "(writing any file fails it)", "list the files its command writes under `outputs:`")
         if task.retries and not (task.prose_criteria and self.project.verifier_of(task)):
-            self.warning(entry, entry.line("retries"), f"`retries: {task.retries}` re-runs a step its verifier rejects, "
+            self.warning(entry, ("retries",), f"`retries: {task.retries}` re-runs a step its verifier rejects, "
                          "and this step has no verifier", "add prose `acceptance:` criteria for a verifier to judge, "
                          "or drop `retries`")
 
@@ -358,15 +374,16 @@ class _Checker:
         if entry is not None and verifier and verifier not in self.known_roles:
             self.found.append(
                 Diagnostic("error", self.unknown("verifier role", verifier, self.known_roles), entry.path,
-                           entry.line("verifier"),
+                           ("verifier",),
                            "`verifier:` names a role of .agents/roles/ or .claude/agents/ (`agents roles`)")
             )
 
 
-def validate_project(project: Project, graph: TaskGraph | None = None) -> list[Diagnostic]:
-    """All problems of the project, schema and semantic, sorted by file and line."""
+def validate_project(project: Project, graph: TaskGraph | None = None, warnings: bool = True) -> list[Diagnostic]:
+    """All problems of the project, schema and semantic, sorted by file and line; without `warnings`,
+    only what stops a run (and none of the cost of locating warnings)."""
     graph = graph or TaskGraph.build({t: e.model for t, e in project.tasks.items()})
-    checker = _Checker(project, graph)
+    checker = _Checker(project, graph, warnings)
     checker.runner_folders()
     checker.config()
     checker.context_files()

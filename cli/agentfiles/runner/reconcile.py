@@ -17,7 +17,7 @@ from agentfiles.errors import ConventionError, PreconditionError, UsageError
 from agentfiles.executors.base import Executor
 from agentfiles.executors.command import CommandExecutor
 from agentfiles.executors.isolation import Isolation, choose_mode
-from agentfiles.executors.sandbox import clear_sandboxes, sandbox_home
+from agentfiles.executors.sandbox import clear_sandboxes
 from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.attempt import RunContext
@@ -75,7 +75,7 @@ def _check_project(workspace: Workspace, targets: list[str]) -> None:
     from agentfiles.core.validation import scoped_to
 
     workspace.require_usable()
-    errors = [d for d in workspace.validate() if d.severity == "error"]
+    errors = [d for d in workspace.validate(warnings=False) if d.severity == "error"]
     if targets:
         errors = scoped_to(workspace.project, targets, errors)
     if errors:
@@ -255,7 +255,7 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         if committed:
             emit("note", f"committed the definitions this run uses, which were not in git: {', '.join(committed)}")
         ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for, isolation_for=isolation_for,
-                         check_trees=CheckTrees(git, sandbox_home(workspace.root) / "checks"),
+                         check_trees=CheckTrees(git),
                          tripwire=Tripwire(workspace.root, git),
                          processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"), on_event=on_event)
         runner = StepRunner(ctx)

@@ -285,88 +285,78 @@ class Git:
 
 
 class CheckTrees:
-    """Checkouts of HEAD for `run:` checks, kept for the whole run and reset before each use: a reset
-    rewrites only what HEAD or the last check changed, where a fresh checkout costs the whole tree
-    (seconds in a repository of thousands of files). Each tree is a git worktree driven with explicit
-    --git-dir and --work-tree, so nothing a check left in it (its `.git` file, a config) is obeyed."""
+    """Checkouts of HEAD for `run:` checks, kept between runs under .git/agents-checks/ and reset before each
+    use: a reset rewrites only what HEAD or the last check changed (read-tree --reset -u, then clean),
+    where a fresh checkout writes the whole tree (seconds in a repository of thousands of files). Each
+    tree has a private index and no `.git` of its own, so a check finds no repository in it to act on,
+    and nothing a check leaves there is obeyed by git."""
 
-    def __init__(self, git: Git, home: Path) -> None:
+    def __init__(self, git: Git, home: Path | None = None) -> None:
         self.git = git
-        self.home = home
-        self.free: list[tuple[Path, str]] = []  # (tree, its git dir)
-        self.made: list[tuple[Path, str]] = []
+        self.home = home or _git_dir(git.root) / "agents-checks"
+        self.free: list[Path] | None = None
         self.lock = threading.Lock()
 
     @contextmanager
     def tree(self) -> Iterator[Path]:
         """A checkout of HEAD as it is now, for one check at a time (an empty folder before the first commit)."""
         head = self.git.head()
-        if head is None:
-            tmp = Path(tempfile.mkdtemp(prefix="check-", dir=self._home()))
-            try:
-                yield tmp
-            finally:
+        with self.lock:
+            if self.free is None:
+                self.free = sorted(p for p in self.home.glob("tree-*") if p.is_dir()) if self.home.is_dir() else []
+            slot = self.free.pop() if self.free else None
+        if slot is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            slot = Path(tempfile.mkdtemp(prefix="tree-", dir=self.home))
+        try:
+            if not self._reset(slot, head):
                 import shutil
 
-                shutil.rmtree(tmp, ignore_errors=True)
-            return
-        with self.lock:
-            taken = self.free.pop() if self.free else None
-        if taken is None or not self._reset(*taken, head):
-            if taken is not None:
-                self._discard(*taken)
-            taken = self._make(head)
-        try:
-            yield taken[0]
+                shutil.rmtree(slot, ignore_errors=True)  # a check left what cannot be cleaned: start over
+                slot.mkdir(parents=True)
+                if not self._reset(slot, head):
+                    raise GitError("cannot check out HEAD for the step's checks", hint="check the repository with `git status`")
+            yield slot / "work"
         finally:
             with self.lock:
-                self.free.append(taken)
+                assert self.free is not None
+                self.free.append(slot)
 
-    def _home(self) -> Path:
-        self.home.mkdir(parents=True, exist_ok=True)
-        return self.home
-
-    def _make(self, head: str) -> tuple[Path, str]:
-        where = Path(tempfile.mkdtemp(prefix="check-", dir=self._home())) / "tree"
-        self.git.run("worktree", "add", "--detach", "--quiet", str(where), head)
-        gitdir = (where / ".git").read_text().split("gitdir:", 1)[1].strip()
-        made = (where, gitdir)
-        with self.lock:
-            self.made.append(made)
-        return made
-
-    def _reset(self, tree: Path, gitdir: str, head: str) -> bool:
-        """Bring `tree` to `head` with nothing else in it; False when it cannot be (discard it)."""
+    def _reset(self, slot: Path, head: str | None) -> bool:
+        """Make `slot/work` hold exactly `head`'s files; False when it cannot be (start over)."""
+        work = slot / "work"
         try:
-            (tree / ".git").unlink(missing_ok=True)
+            work.mkdir(exist_ok=True)
         except OSError:
             return False
-        (tree / ".git").write_text(f"gitdir: {gitdir}\n")
-        where = ["--git-dir", gitdir, "--work-tree", str(tree)]
-        for args in (["checkout", "--quiet", "--force", "--detach", head], ["clean", "-ffdxq", "-e", "/.git"]):
-            if self.git.run(*where, *args, check=False).returncode != 0:
+        if head is None:
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir()
+            return True
+        env = {"GIT_INDEX_FILE": str(slot / "index")}
+        where = ["--work-tree", str(work)]
+        for args in (["read-tree", "--reset", "-u", head], ["clean", "-ffdxq"]):
+            if self.git.run(*where, *args, env=env, check=False).returncode != 0:
                 return False
         return True
 
-    def _discard(self, tree: Path, gitdir: str) -> None:
-        import shutil
-
-        shutil.rmtree(tree.parent, ignore_errors=True)  # a check may have made its .git anything
-        self.git.run("worktree", "prune", check=False)
-        with self.lock:
-            if (tree, gitdir) in self.made:
-                self.made.remove((tree, gitdir))
-
     def close(self) -> None:
-        """Remove every tree of the run."""
-        import shutil
+        """The trees stay for the next run; nothing to do but forget them."""
+        with self.lock:
+            self.free = None
 
-        for tree, _ in self.made:
-            shutil.rmtree(tree.parent, ignore_errors=True)
-        if self.made:
-            self.git.run("worktree", "prune", check=False)
-        self.made.clear()
-        self.free.clear()
+
+def _git_dir(root: Path) -> Path:
+    """The repository's git directory (a worktree's own, when `root` is a linked worktree)."""
+    dot = root / ".git"
+    if dot.is_file():
+        text = dot.read_text(encoding="utf-8", errors="replace")
+        if text.startswith("gitdir:"):
+            found = Path(text.split(":", 1)[1].strip())
+            return found if found.is_absolute() else (root / found).resolve()
+    return dot
 
 
 @dataclass

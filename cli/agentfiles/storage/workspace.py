@@ -65,10 +65,10 @@ class Workspace:
         leaves the rest usable (read verbs mark it, `run` refuses only what depends on it)."""
         _refuse(self.project.fatal)
 
-    def validate(self) -> list[Diagnostic]:
+    def validate(self, warnings: bool = True) -> list[Diagnostic]:
         from agentfiles.core.validation import validate_project
 
-        return validate_project(self.project, self.graph)
+        return validate_project(self.project, self.graph, warnings)
 
     @property
     def index(self) -> StatusIndex:

@@ -28,14 +28,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from agentfiles.storage.documents import dump_document  # noqa: E402
 from fake_anthropic import FakeAnthropic, Reply  # noqa: E402
 from generate import git_env  # noqa: E402
 
-from agentfiles.storage.documents import dump_document  # noqa: E402
-
 AGENTS = Path(sys.executable).parent / "agents"
-GUIDE = "".join(f"Rule {n}: name things for what they are; keep functions short and errors explicit.\n"
-                for n in range(120))
+GUIDE = "".join(
+    f"Rule {n}: name things for what they are; keep functions short and errors explicit.\n"
+    for n in range(120)
+)
 
 
 def pipeline(root: Path, steps: int, model: str, guide: bool, base_url: str) -> None:
@@ -54,10 +55,16 @@ def pipeline(root: Path, steps: int, model: str, guide: bool, base_url: str) -> 
     for i in range(steps):
         (root / "data" / f"part-{i}.txt").write_text(f"Part {i} of the notes.\n")
         inputs = [f"data/part-{i}.txt"] + (["docs/guide.md"] if guide else [])
-        meta = {"title": f"Summarise part {i}", "role": "developer", "inputs": inputs,
-                "outputs": [f"out/part-{i}.md"], **({"needs": [f"step-{i - 1}"]} if i else {})}
+        meta = {
+            "title": f"Summarise part {i}",
+            "role": "developer",
+            "inputs": inputs,
+            "outputs": [f"out/part-{i}.md"],
+            **({"needs": [f"step-{i - 1}"]} if i else {}),
+        }
         (root / ".agents" / "tasks" / f"step-{i}.md").write_text(
-            dump_document(meta, f"## Intent\n\nSummarise part {i} in one line.\n"))
+            dump_document(meta, f"## Intent\n\nSummarise part {i} in one line.\n")
+        )
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True, env=env)
     subprocess.run(["git", "-C", str(root), "commit", "-qm", "pipeline"], check=True, env=env)
 
@@ -67,31 +74,51 @@ def run(label: str, steps: int, model: str, guide: bool) -> None:
         root = Path(tmp) / "repo"
         pipeline(root, steps, model, guide, api.base_url)
         for i in range(steps):
-            api.queue(Reply.tool_use("write_file", {"path": f"out/part-{i}.md", "content": f"Part {i}.\n"}),
-                      Reply.tool_use("finish", {"summary": f"Summarised part {i}."}))
+            api.queue(
+                Reply.tool_use("write_file", {"path": f"out/part-{i}.md", "content": f"Part {i}.\n"}),
+                Reply.tool_use("finish", {"summary": f"Summarised part {i}."}),
+            )
         env = dict(git_env(), ANTHROPIC_API_KEY="bench-key-not-real")
-        dry = subprocess.run([str(AGENTS), "-C", str(root), "run", "step-1" if steps > 1 else "step-0", "--dry-run"],
-                             capture_output=True, text=True, env=env)
-        done = subprocess.run([str(AGENTS), "-C", str(root), "run", "--jobs", "1"], capture_output=True, text=True, env=env)
+        dry = subprocess.run(
+            [str(AGENTS), "-C", str(root), "run", "step-1" if steps > 1 else "step-0", "--dry-run"],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        done = subprocess.run(
+            [str(AGENTS), "-C", str(root), "run", "--jobs", "1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         if done.returncode != 0:
             print(f"{label}: the run failed: {done.stderr.strip()}")
             return
         print(f"\n{label} ({steps} steps of role developer, model {model})")
-        print(f"{'step':<8} {'first request':>14} {'read':>7} {'written':>8} {'step input':>11} {'read':>7} {'share':>6}")
+        print(
+            f"{'step':<8} {'first request':>14} {'read':>7} {'written':>8} {'step input':>11} {'read':>7} {'share':>6}"
+        )
         requests = api.message_requests
         shares = []
         for i in range(steps):
             first, second = requests[2 * i].cache, requests[2 * i + 1].cache
-            whole = sum(_input(r) for r in requests[2 * i: 2 * i + 2])
+            whole = sum(_input(r) for r in requests[2 * i : 2 * i + 2])
             read = first.get("cache_read_input_tokens", 0) + second.get("cache_read_input_tokens", 0)
             share = read / whole if whole else 0.0
             shares.append(share)
-            print(f"step-{i:<3} {_input(requests[2 * i]):>14} {first.get('cache_read_input_tokens', 0):>7} "
-                  f"{first.get('cache_creation_input_tokens', 0):>8} {whole:>11} {read:>7} {share:>6.0%}")
+            print(
+                f"step-{i:<3} {_input(requests[2 * i]):>14} {first.get('cache_read_input_tokens', 0):>7} "
+                f"{first.get('cache_creation_input_tokens', 0):>8} {whole:>11} {read:>7} {share:>6.0%}"
+            )
         later = shares[1:] or shares
         print(f"input read from the cache, steps after the first: {sum(later) / len(later):.0%} on average")
         notes = [line for line in dry.stderr.splitlines() if "caches nothing" in line]
-        print("`agents run --dry-run` says: " + (notes[0].split(": ", 1)[1] if notes else "every breakpoint reaches the minimum"))
+        print(
+            "`agents run --dry-run` says: "
+            + (notes[0].split(": ", 1)[1] if notes else "every breakpoint reaches the minimum")
+        )
 
 
 def _input(request) -> int:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ def _stage(i: int) -> str:
 
 def _entry(root: Path, rel: str) -> str:
     data = (root / rel).read_bytes()
-    return f"    - path: {rel}\n      hash: md5\n      md5: {hashlib.md5(data).hexdigest()}\n      size: {len(data)}\n"  # noqa: S324
+    return f"    - path: {rel}\n      hash: md5\n      md5: {hashlib.md5(data).hexdigest()}\n      size: {len(data)}\n"
 
 
 def make_dvc_project(root: Path, n_stages: int, dvc: Path) -> None:
@@ -40,10 +40,17 @@ def make_dvc_project(root: Path, n_stages: int, dvc: Path) -> None:
         (root / output).write_text(f"input {i}\n")
         deps = [source] + [f"out/{_stage(j)}.txt" for j in needs_of(i)]
         command = f"cat {source} > {output}"
-        stages.append(f"  {_stage(i)}:\n    cmd: {command}\n    deps:\n" + "".join(f"    - {d}\n" for d in deps)
-                      + f"    outs:\n    - {output}\n")
-        locked.append(f"  {_stage(i)}:\n    cmd: {command}\n    deps:\n" + "".join(_entry(root, d) for d in deps)
-                      + "    outs:\n" + _entry(root, output))
+        stages.append(
+            f"  {_stage(i)}:\n    cmd: {command}\n    deps:\n"
+            + "".join(f"    - {d}\n" for d in deps)
+            + f"    outs:\n    - {output}\n"
+        )
+        locked.append(
+            f"  {_stage(i)}:\n    cmd: {command}\n    deps:\n"
+            + "".join(_entry(root, d) for d in deps)
+            + "    outs:\n"
+            + _entry(root, output)
+        )
     (root / "dvc.yaml").write_text("".join(stages))
     (root / "dvc.lock").write_text("".join(locked))
     (root / ".gitignore").write_text("/out\n")
@@ -60,7 +67,9 @@ def time_dvc_status(dvc: Path, root: Path, repeat: int) -> tuple[list[float], st
     times, last = [], ""
     for _ in range(repeat):
         start = time.perf_counter()
-        done = subprocess.run([str(dvc), "status"], cwd=root, capture_output=True, text=True, env=env, check=False)
+        done = subprocess.run(
+            [str(dvc), "status"], cwd=root, capture_output=True, text=True, env=env, check=False
+        )
         times.append(time.perf_counter() - start)
         last = (done.stdout + done.stderr).strip().splitlines()[-1:] or [f"exit {done.returncode}"]
     return times, last[0] if isinstance(last, list) else last

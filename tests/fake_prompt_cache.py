@@ -52,7 +52,9 @@ def _blocks(body: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
     def add(kind: str, block: Any) -> None:
         control = block.get("cache_control") if isinstance(block, dict) else None
         shown = {k: v for k, v in block.items() if k != "cache_control"} if isinstance(block, dict) else block
-        out.append((kind + json.dumps(shown, separators=(",", ":"), sort_keys=True, ensure_ascii=False), control))
+        out.append(
+            (kind + json.dumps(shown, separators=(",", ":"), sort_keys=True, ensure_ascii=False), control)
+        )
 
     for tool in body.get("tools") or []:
         add("tool:", tool)

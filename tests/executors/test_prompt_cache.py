@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import configure, git, task_text, write_files
 from fake_anthropic import FakeAnthropic, Reply
 

@@ -89,7 +89,9 @@ def shared_inputs(project: Project, task_id: str, foreach_item: bool) -> set[str
     for other_id, entry in project.tasks.items():
         other = entry.model
         if other_id != task_id and other.role == task.role:
-            found.update(s.path for s in other.inputs if s.path and "{item}" not in s.path and not has_glob(s.path))
+            found.update(
+                s.path for s in other.inputs if s.path and "{item}" not in s.path and not has_glob(s.path)
+            )
     if foreach_item:
         for spec in task.inputs:
             if spec.path and "{item}" not in spec.path:

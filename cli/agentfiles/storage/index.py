@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from stat import S_ISREG
 from collections.abc import Callable
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import orjson
@@ -98,7 +98,12 @@ class StatusIndex:
     def save(self) -> None:
         if not self.dirty:
             return
-        payload = {"version": [INDEX_VERSION, __version__], "env": self.env, "docs": self.docs, "hashes": self.hashes}
+        payload = {
+            "version": [INDEX_VERSION, __version__],
+            "env": self.env,
+            "docs": self.docs,
+            "hashes": self.hashes,
+        }
         try:
             atomic_write(self.path, orjson.dumps(payload), sync=False)
             self.dirty = False
@@ -149,7 +154,9 @@ def build_facts(layout: Layout, index: StatusIndex, require: Callable[[Any], Non
             stale.append((task_id, tsig, hsig))
     if stale:
         loaded = frame()
-        read = _in_parallel(lambda chunk: _hash_named(index, base, _read_docs(loaded, chunk, tasks, handoffs)), stale)
+        read = _in_parallel(
+            lambda chunk: _hash_named(index, base, _read_docs(loaded, chunk, tasks, handoffs)), stale
+        )
         for doc in read:
             for rel, sig, digest in doc.pop():
                 index.hashes[rel] = [sig, digest]
@@ -181,8 +188,9 @@ def _items_hold(root: Path, family: list[Any] | None) -> bool:
     return items_of(root, family[0]) == family[1]
 
 
-def _read_docs(frame: Any, chunk: list[tuple[str, Sig | None, Sig | None]], tasks: set[str],
-               handoffs: set[str]) -> list[list[Any]]:
+def _read_docs(
+    frame: Any, chunk: list[tuple[str, Sig | None, Sig | None]], tasks: set[str], handoffs: set[str]
+) -> list[list[Any]]:
     """[id, task sig, handoff sig, facts of the task, (glob, items) or None, facts of the handoff or None]."""
     from agentfiles.core.facts import handoff_facts, task_facts
     from agentfiles.storage.project import load_some
@@ -193,7 +201,9 @@ def _read_docs(frame: Any, chunk: list[tuple[str, Sig | None, Sig | None]], task
         found, family = task_facts(project, task_id) if task_id in tasks else ([], None)
         entry = project.handoffs.get(task_id)
         handoff = handoff_facts(entry.model, entry.body).to_json() if entry else None
-        out.append([task_id, tsig, hsig, [f.to_json() for f in found], list(family) if family else None, handoff])
+        out.append(
+            [task_id, tsig, hsig, [f.to_json() for f in found], list(family) if family else None, handoff]
+        )
     return out
 
 
@@ -231,8 +241,15 @@ def _assemble(frame: Any, ids: list[str], docs: dict[str, list[Any]]) -> Facts:
     handoffs: dict[str, HandoffFacts] = {}
     for task_id, needs in (frame.broken_tasks if frame else {}).items():
         reason = frame.problem_of(frame.layout.rel(frame.layout.task_file(task_id)))
-        tasks[task_id] = TaskFacts(task_id, list(needs), [], [], "", False,
-                                   invalid=f"{reason.where}{reason.message}" if reason else "cannot be loaded")
+        tasks[task_id] = TaskFacts(
+            task_id,
+            list(needs),
+            [],
+            [],
+            "",
+            False,
+            invalid=f"{reason.where}{reason.message}" if reason else "cannot be loaded",
+        )
     for task_id in ids:
         _tsig, _hsig, found, family, handoff = docs[task_id]
         for data in found:

@@ -15,7 +15,6 @@ from agentfiles.core.models import Config, Handoff, Role, Task
 from agentfiles.core.paths import Layout, is_valid_id
 from agentfiles.core.project import Entry, Project
 from agentfiles.storage.cache import StatCache, signature
-from agentfiles.storage.files import markdown_listing
 from agentfiles.storage.documents import (
     DocumentError,
     SourceMap,
@@ -23,6 +22,7 @@ from agentfiles.storage.documents import (
     parse_document,
     read_text,
 )
+from agentfiles.storage.files import markdown_listing
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -169,7 +169,7 @@ class _Loader:
         for name in odd:
             what = "a folder" if (folder / name).is_dir() else "not a regular file"
             self.error(f"{rel}/{name} is {what}; a {kind} is a markdown file", f"{rel}/{name}",
-                       hint=f"replace it with a file, or rename it so that it does not end in .md")
+                       hint="replace it with a file, or rename it so that it does not end in .md")
             self.odd.append(folder / name)
         return names
 

@@ -146,8 +146,12 @@ def write_snapshot(
     if time.time_ns() - newest < RACY_WINDOW_NS:
         return
     patterns = [glob for glob, _ in facts.foreach.values()]
-    for task in facts.tasks.values():  # a folder input was hashed as "not a file": its signature has mode 0 or a dir's
-        patterns += [p for kind, p in task.inputs if kind == "path" and (has_glob(p) or _folder(known.get(p)))]
+    for task in (
+        facts.tasks.values()
+    ):  # a folder input was hashed as "not a file": its signature has mode 0 or a dir's
+        patterns += [
+            p for kind, p in task.inputs if kind == "path" and (has_glob(p) or _folder(known.get(p)))
+        ]
     data = {
         "version": [SNAPSHOT_VERSION, __version__],
         "names": _layout_names(layout),

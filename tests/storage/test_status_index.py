@@ -87,3 +87,23 @@ def test_warm_status_reads_the_snapshot_and_nothing_else(done: Path) -> None:
     workspace = Workspace(done)
     assert set(workspace.states()) == {"copy", "docs"}
     assert workspace._facts is None and workspace._project is None  # nothing was derived or parsed
+
+
+def test_reading_over_processes_gives_the_same_facts(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import agentfiles.storage.index as index
+    from agentfiles.storage.workspace import Workspace
+
+    files = {f".agents/tasks/t{i}.md": task_text(f"T{i}", run="true", needs=[f"t{i - 1}"] if i else []) for i in range(9)}
+    files[".agents/tasks/broken.md"] = "---\ntitle: [\n---\n"
+    files[".agents/tasks/each.md"] = task_text("Each", run="true", foreach="docs/*.md", outputs=["out/{stem}.txt"])
+    files["docs/a.md"] = files["docs/b.md"] = "x\n"
+    write_files(project, files)
+    one = Workspace(project).facts()
+    monkeypatch.setattr(index, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(index, "_workers", lambda: 3)
+    import shutil
+
+    shutil.rmtree(project / ".agents" / "cache", ignore_errors=True)
+    forked = Workspace(project).facts()
+    assert forked.to_json() == one.to_json()
+    assert forked.tasks["broken"].invalid and forked.tasks["each"].family

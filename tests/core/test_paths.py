@@ -251,6 +251,7 @@ def test_substitution_outside_commands_is_plain() -> None:
     assert substitute("Summarise {name} ({stem}) from {item}", "docs/a b.md") == "Summarise a b.md (a b) from docs/a b.md"
     assert substitute("{stem}", "docs/.hidden") == ".hidden" and substitute("{stem}", "docs/x.tar.gz") == "x.tar"
     assert substitute("out/{stem}", "noext") == "out/noext"
+    assert substitute("{stem}", "d/X.md") == "X" and substitute("{stem}", "..x.md") == "..x"
 
 
 # ------------------------------------------------------------------------------------------- globs

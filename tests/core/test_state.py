@@ -211,3 +211,64 @@ def test_status_json_shape(pipeline: Path, agents) -> None:  # type: ignore[no-u
     for task in data["tasks"]:
         assert {"id", "state", "reasons"} <= set(task)
         assert isinstance(task["reasons"], list)
+
+
+@pytest.fixture
+def model_step(project: Path, agents) -> Path:  # type: ignore[no-untyped-def]
+    """A done model step of `developer`, its handoff recording what its definition was made of."""
+    write_files(project, {".agents/tasks/write.md": task_text("Write", role="developer", outputs=["out/a.md"]),
+                          "out/a.md": "a\n"})
+    now = states(agents, project)["write"]
+    record(agents, project, "write", role="developer", model="claude-sonnet-4-6",
+           definition_parts=now["definition_parts"])
+    assert states(agents, project)["write"]["state"] == "done"
+    return project
+
+
+def test_a_changed_role_model_or_config_is_named_part_by_part(model_step: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    role = model_step / ".agents/roles/developer.md"
+    config = model_step / ".agents/config.yaml"
+    role_text, config_text = role.read_text(), config.read_text()
+    role.write_text(role_text + "\nOne more rule.\n")
+    assert states(agents, model_step)["write"]["reasons"] == ["role changed: developer"]
+    role.write_text(role_text)
+    config.write_text(config_text.replace("  sonnet: claude-sonnet-4-6", "  sonnet: claude-opus-4-6"))  # an alias
+    assert states(agents, model_step)["write"]["reasons"] == ["model changed: claude-sonnet-4-6 -> claude-opus-4-6"]
+    config.write_text(config_text + "\nmax_turns: 12\n")
+    assert states(agents, model_step)["write"]["reasons"] == ["config changed: max_turns"]  # the role sets the rest
+    config.write_text(config_text)
+    assert states(agents, model_step)["write"]["state"] == "done"
+    task = model_step / ".agents/tasks/write.md"
+    task.write_text(task.read_text().replace("title: Write", "title: Write it"))
+    assert states(agents, model_step)["write"]["reasons"] == ["definition changed"]
+    assert "role changed" not in agents("-C", str(model_step), "status").out
+
+
+def test_a_config_setting_the_task_sets_itself_does_not_reach_it(model_step: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    task = model_step / ".agents/tasks/write.md"
+    task.write_text(task_text("Write", role="developer", outputs=["out/a.md"], max_turns=5,
+                              budget={"output_tokens": 900}))
+    record(agents, model_step, "write", role="developer", model="claude-sonnet-4-6",
+           definition_parts=states(agents, model_step)["write"]["definition_parts"])
+    config = model_step / ".agents/config.yaml"
+    config.write_text(config.read_text() + "\nmax_turns: 12\n")
+    assert states(agents, model_step)["write"]["state"] == "done"
+
+
+def test_a_handoff_without_parts_says_definition_changed(model_step: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    record(agents, model_step, "write", role="developer", model="claude-sonnet-4-6")  # as written before parts
+    role = model_step / ".agents/roles/developer.md"
+    role.write_text(role.read_text() + "\nOne more rule.\n")
+    assert states(agents, model_step)["write"]["reasons"] == ["definition changed"]
+
+
+def test_an_uncertain_task_blocks_what_needs_it(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/a.md": task_text("A", role="developer", outputs=["a.md"]),
+                          ".agents/tasks/b.md": task_text("B", role="developer", needs=["a"], outputs=["b.md"])})
+    record(agents, project, "a", status="uncertain", failure={"kind": "uncertain", "detail": "the judges split"})
+    found = states(agents, project)
+    assert found["a"]["state"] == "uncertain" and found["a"]["reasons"][0] == "the judges split"
+    assert found["b"]["state"] == "blocked" and found["b"]["reasons"] == ["need a is uncertain"]
+    plan = agents("-C", str(project), "run", "--dry-run")
+    assert plan.code == 0 and "Nothing to run" in plan.out
+    assert "held  a: uncertain: awaiting review" in plan.err and "held  b: needs a, which awaits review" in plan.err

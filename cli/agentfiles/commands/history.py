@@ -16,6 +16,9 @@ def log_command(
     ctx: typer.Context,
     task: Optional[str] = typer.Argument(None, metavar="[TASK]", help="Only this task's steps."),
     limit: Optional[int] = typer.Option(None, "--max-count", "-n", min=1, help="At most this many steps."),
+    rollout: Optional[str] = typer.Option(
+        None, "--rollout", metavar="ID", help="Only the steps of this rollout (`agents run --canary`).",
+    ),
     usage: bool = typer.Option(
         False, "--usage",
         help="Also total tokens, cost and time by task, role and model (each conversation counts for the role that "
@@ -32,7 +35,14 @@ def log_command(
     out = opts.out(json_output)
     if task is not None and not is_valid_step_id(task):
         raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
-    commits = step_commits(find_project_root(opts.directory), task, limit, handoffs=True)
+    if rollout is None:
+        commits = step_commits(find_project_root(opts.directory), task, limit, handoffs=True)
+    else:
+        commits = [c for c in step_commits(find_project_root(opts.directory), task, handoffs=True)
+                   if c.trailers.get("Agents-Rollout") == rollout][:limit]
+        if not commits:
+            raise UsageError(f"no step of rollout {rollout} on this branch",
+                             hint="`agents log --json` names each step's rollout; `agents run --canary N` starts one")
     steps = [c.to_json() for c in commits]
     totals = _usage_totals(find_project_root(opts.directory), steps) if usage else None
     if out.json_mode:
@@ -103,6 +113,10 @@ def replay_command(
     run: Optional[str] = typer.Option(None, "--run", help="An earlier run by its id (default: the latest)."),
     force: bool = typer.Option(False, "--force", help="Replay even though the inputs changed since the run."),
     live: bool = typer.Option(False, "--live", help="Send the recorded context to the model again instead of replaying its answers."),
+    samples: Optional[int] = typer.Option(
+        None, "--samples", min=1, max=20, metavar="K",
+        help="With --live: ask K times at once and count how many fresh answers match the recorded outputs (drift).",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
     """Carry a recorded step out again with no network (recorded answers, or the command again) and
@@ -112,6 +126,11 @@ def replay_command(
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
+    if samples is not None:
+        if not live:
+            raise UsageError("--samples measures drift against the model: it needs --live",
+                             hint=f"`agents replay {task} --live --samples {samples}`")
+        return _drift(out, task, run, samples, force, opts)
     report = replay(opts.directory, task, run, force=force, live=live)
     if out.json_mode:
         out.json("replay", report.to_json())
@@ -160,6 +179,30 @@ def _replay_verdict(report) -> tuple:  # type: ignore[no-untyped-def,type-arg]
     where = "the differences are above" if differs or recorded or now else "nothing was produced to compare"
     look = "; `agents show --context` prints what the step saw" if report.request_differences or differs else ""
     return "; ".join(found) or "the outputs differ", f"{where}{look}"
+
+
+def _drift(out: Output, task: str, run: Optional[str], samples: int, force: bool, opts: Options) -> int:
+    """`replay --live --samples K`: how many of K fresh answers match the recorded outputs, with the diffs."""
+    from agentfiles.runner.drift import drift
+
+    found = drift(opts.directory, task, run, samples, force=force)
+    if out.json_mode:
+        out.json("drift", found.to_json())
+        return 0 if found.matching == samples else 1
+    for line in found.input_differences:
+        out.diagnostic("warning", f"input changed since the run: {line}")
+    for group in found.groups:
+        named = ", ".join(str(n) for n in group["samples"])
+        what = "match the recorded outputs" if group["matches"] else (f"failed: {group['failure']}" if group["failure"]
+                                                                     else "differ from the recorded outputs")
+        out.line(f"sample{'s' if len(group['samples']) > 1 else ''} {named}: {what}")
+        for text in group["diffs"].values():
+            for line in text.rstrip().splitlines():
+                out.line(f"  {line}")
+    share = found.matching / samples
+    out.line(f"run {found.run} of {task}: {found.matching} of {samples} fresh answers match the recorded outputs "
+             f"({share:.0%}); {len(found.groups)} distinct result(s)")
+    return 0 if found.matching == samples else 1
 
 
 def register(app: typer.Typer) -> None:

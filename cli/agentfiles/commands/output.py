@@ -19,6 +19,7 @@ _COLORS = {
     "blocked": "35",
     "failed": "31",
     "rejected": "31",
+    "uncertain": "33;1",
     "error": "31;1",
     "warning": "33;1",
     "hint": "2",

@@ -3,6 +3,8 @@
 # No `from __future__ import annotations`: typer reads these signatures at every start, and string
 # annotations would have to be evaluated each time.
 
+from typing import Optional
+
 import typer
 
 from agentfiles.commands.output import Options, plural
@@ -27,20 +29,32 @@ def review_command(
         out.line("Nothing to review: every handoff has been reviewed since it last changed.")
         return 0
     for item in pending:
-        status = out.paint(item.status, item.status if item.status in ("done", "failed", "rejected") else "dim")
+        status = out.paint(item.status, item.status if item.status in ("done", "failed", "rejected", "uncertain") else "dim")
         out.line(f"{out.paint(item.task, 'bold')}  {status}  run {item.run}" + (f"  commit {item.commit[:10]}" if item.commit else ""))
         for line in (item.summary or "(no summary)").splitlines():
             out.line(f"  {line}")
         for check in item.checks:
             out.line(f"  check `{check['run']}`: {'passed' if check['ok'] else 'FAILED'}")
-        if item.verification:
+        if item.verification and item.verification.get("panel"):
+            from agentfiles.commands.judges import render_panel
+
+            render_panel(out, item.verification)
+        elif item.verification:
             out.line(f"  verification: {item.verification.get('verdict')} by {item.verification.get('verifier')}")
             for check in item.verification.get("checks", []):
                 out.line(f"    {check['verdict']}: {check['criterion']} ({check.get('evidence', '')})")
-        if item.diff:
+        if item.samples:
+            from agentfiles.commands.judges import render_samples
+
+            render_samples(out, item.samples)
+        elif item.diff:
             for line in item.diff.rstrip().splitlines():
                 out.line(f"  {line}")
-        if item.status == "done":
+        if item.status == "uncertain":
+            choose = " --sample N" if item.samples and not item.diff else ""
+            out.line(f"  next: `agents approve {item.task}{choose}` lands it, or `agents reject {item.task} --reason "
+                     "TEXT` runs it again with the reason")
+        elif item.status == "done":
             out.line(f"  next: `agents approve {item.task}`, or `agents reject {item.task} --reason TEXT`")
         else:  # approve refuses it: only a step that succeeded can be approved
             out.line(f"  next: `agents run {item.task}` runs it again (a {item.status} step cannot be approved); "
@@ -53,14 +67,18 @@ def review_command(
 def approve_command(
     ctx: typer.Context,
     task: str = typer.Argument(..., metavar="TASK", help="The task whose latest run to approve."),
+    sample: Optional[int] = typer.Option(
+        None, "--sample", min=1, metavar="N", help="Of an uncertain sampled run, the sample whose outputs to land.",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
-    """Approve a task's latest run: `review: {state: approved, by, at}` in its handoff, committed."""
+    """Approve a task's latest run: `review: {state: approved, by, at}` in its handoff, committed. An
+    uncertain run (its verifiers or samples disagreed) lands its outputs with the approval."""
     from agentfiles.runner.review import record_review
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
-    result = record_review(opts.directory, task, "approved")
+    result = record_review(opts.directory, task, "approved", sample=sample)
     _identity_warning(out, result.by)
     if out.json_mode:
         out.json("approve", result.to_json())
@@ -105,21 +123,29 @@ def reject_command(
 
 def rewind_command(
     ctx: typer.Context,
-    task: str = typer.Argument(..., metavar="TASK", help="Go back to the state before this task's latest step."),
+    task: Optional[str] = typer.Argument(None, metavar="[TASK]", help="Go back to the state before this task's latest step."),
+    rollout: Optional[str] = typer.Option(
+        None, "--rollout", metavar="ID", help="Go back to the state before this rollout (`agents run --canary`) instead.",
+    ),
     in_place: bool = typer.Option(
         False, "--in-place", help="Revert the step and every later step that depends on it, with new commits."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:
-    """Go back to the state before TASK's latest step: by default on a new branch
-    `agents/rewind/<task>-<n>` made at that step's parent and checked out (your branch is untouched);
-    with --in-place, revert commits on the current branch. Refused while tracked files have
+    """Go back to the state before TASK's latest step (or before a rollout's first step): by default on a
+    new branch `agents/rewind/<task>-<n>` made at that step's parent and checked out (your branch is
+    untouched); with --in-place, revert commits on the current branch. Refused while tracked files have
     uncommitted changes."""
-    from agentfiles.runner.review import rewind
+    from agentfiles.errors import UsageError
+    from agentfiles.runner.rewind import rewind, rewind_rollout
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
-    result = rewind(opts.directory, task, in_place)
+    if (task is None) == (rollout is None):
+        raise UsageError("name a TASK or a --rollout ID (one of them)",
+                         hint="`agents rewind TASK`, or `agents rewind --rollout ID --in-place`")
+    result = rewind(opts.directory, task, in_place) if task else rewind_rollout(opts.directory, str(rollout), in_place)
+    task = result.task
     if out.json_mode:
         out.json("rewind", result.to_json())
         return 0

@@ -147,6 +147,17 @@ def run_command(
         None, "--branch", "-b", metavar="NAME",
         help="Run on this branch (created from the current commit if new), e.g. to review the run as a pull request.",
     ),
+    canary: Optional[int] = typer.Option(
+        None, "--canary", min=1, metavar="N",
+        help="Roll a role, model or config change out progressively: of the steps stale only because of one, run N "
+        "first (in dependency order) and compare each with its previous run; a regression halts the rest.",
+    ),
+    canary_pick: Optional[List[str]] = typer.Option(
+        None, "--canary-pick", metavar="TASK", help="The canary steps by name instead (repeat, or separate with commas).",
+    ),
+    wave: Optional[int] = typer.Option(
+        None, "--wave", min=1, metavar="M", help="After the canaries, run the rest M at a time, halting on a regression.",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the plan and outcomes as one JSON object."),
 ) -> int:
     """Run every step that is not done, in dependency order, each in a clean sandbox, one commit per step.
@@ -154,14 +165,22 @@ def run_command(
     A step sees only its declared inputs and may write only its declared outputs; its `run:` checks must
     pass before anything lands. A failed step commits its handoff and run record only.
     """
+    from agentfiles.core.rollout import RolloutRequest
     from agentfiles.runner.reconcile import RunOptions, reconcile
 
     began = time.monotonic()
     opts: Options = ctx.obj
     out = opts.out(json_output)
+    picked = [t.strip() for given in canary_pick or [] for t in given.split(",") if t.strip()]
+    rollout = RolloutRequest(canary, picked, wave) if canary or picked or wave else None
+    if canary and picked:
+        from agentfiles.errors import UsageError
+
+        raise UsageError("give either --canary N or --canary-pick TASK, not both",
+                         hint="--canary 2 runs the first two in dependency order; --canary-pick names them")
     options = RunOptions(
         targets=list(tasks or []), jobs=jobs, force=force, keep_going=keep_going, dry_run=dry_run,
-        with_needs=not no_deps, branch=branch,
+        with_needs=not no_deps, branch=branch, rollout=rollout,
     )
     live = not out.json_mode and not dry_run and sys.stderr.isatty()
     progress = LiveProgress(out, began) if live else PlainProgress(out, began)
@@ -175,7 +194,8 @@ def run_command(
     finally:
         progress.close()
     report = result.report
-    failed = bool(report and report.failed)
+    halted = bool(result.rollout and result.rollout.halted)
+    failed = bool(report and report.failed) or halted
     if out.json_mode:
         out.json(
             "run",
@@ -193,6 +213,9 @@ def run_command(
                     for p in result.previews
                 ],
                 "known_failures": result.known_failures,
+                "held": result.held,
+                "rollout": (result.rollout.to_json() if result.rollout
+                            else result.rollout_plan.to_json() if result.rollout_plan else None),
             },
         )
         return EXIT_STEP_FAILED if failed or result.known_failures else 0
@@ -206,6 +229,11 @@ def run_command(
         for step in result.plan:
             after = f"  (after {', '.join(step.needs)})" if step.needs else ""
             out.line(f"{step.task}: {'; '.join(step.reasons)}{after}")
+        _held(out, result.held)
+        if result.rollout_plan is not None:
+            from agentfiles.commands.rollout_report import render_plan
+
+            render_plan(out, result.rollout_plan)
         for warning in result.warnings:
             out.diagnostic("warning", warning)
         if result.previews:
@@ -227,11 +255,18 @@ def run_command(
             return EXIT_STEP_FAILED
         return 0
     if not result.plan:
-        out.line("Nothing to run: every task is done.")
+        out.line("Nothing to run: every task is done." if not result.held else "Nothing to run.")
+        _held(out, result.held)
         return 0
     if report is None:
         return 0
-    out.line(_summary(len(result.plan), report, time.monotonic() - began))
+    _held(out, result.held)
+    if result.rollout is not None:
+        from agentfiles.commands.rollout_report import render_result
+
+        render_result(out, result.rollout)
+    out.line(_summary(len(result.plan), report, time.monotonic() - began,
+                      len(result.rollout.not_run) if result.rollout else 0))
     if report.interrupted:
         out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed",
                        "run `agents run` again to carry on")
@@ -240,18 +275,31 @@ def run_command(
         for outcome in report.failed:
             kind = "" if outcome.failure_kind == outcome.status else f"{outcome.failure_kind}: "
             out.diagnostic("error", f"step {outcome.task} {outcome.status}: {kind}{outcome.failure_detail}")
-        first = report.failed[0]
-        out.diagnostic("hint", f"see `agents show {first.task}`; fix, then run `agents run` again")
+        first = report.failed[0] if report.failed else None
+        if first is not None and first.status == "uncertain":
+            out.diagnostic("hint", f"`agents review` shows what disagrees; `agents approve {first.task}` lands it, "
+                           f"`agents reject {first.task} --reason TEXT` runs it again with the reason")
+        elif first is not None:
+            out.diagnostic("hint", f"see `agents show {first.task}`; fix, then run `agents run` again")
         return EXIT_STEP_FAILED
     return 0
 
 
-def _summary(planned: int, report, seconds: float) -> str:  # type: ignore[no-untyped-def]
-    """`3 steps: 1 done, 1 rejected, 1 skipped in 4.20 s` (the whole command's wall time)."""
-    counts = {status: sum(1 for o in report.outcomes if o.status == status) for status in ("done", "rejected", "failed")}
+def _held(out: Output, held: dict) -> None:  # type: ignore[type-arg]
+    for task, why in held.items():
+        out.note(f"held  {task}: {why}")
+
+
+def _summary(planned: int, report, seconds: float, held: int = 0) -> str:  # type: ignore[no-untyped-def]
+    """`3 steps: 1 done, 1 rejected, 1 skipped in 4.20 s` (the whole command's wall time); `held`: steps a
+    halted rollout did not start."""
+    counts = {status: sum(1 for o in report.outcomes if o.status == status)
+              for status in ("done", "rejected", "uncertain", "failed")}
     parts = [f"{n} {status}" for status, n in counts.items() if n or status == "done"]
     if report.skipped:
         parts.append(f"{len(report.skipped)} skipped")
+    if held:
+        parts.append(f"{held} held by the rollout")
     return f"{plural(planned, 'step')}: {', '.join(parts)} in {seconds:.2f} s"
 
 

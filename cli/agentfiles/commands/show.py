@@ -66,7 +66,7 @@ def _diff(opts: Options, step) -> str:  # type: ignore[no-untyped-def]
 def _context(opts: Options, out: Output, step) -> dict:  # type: ignore[no-untyped-def,type-arg]
     """What the step saw, printed (text) and returned (for --json): a model's requests, the verifier's,
     or a command step's command, files, environment and isolation."""
-    from agentfiles.core.paths import Layout, find_project_root
+    from agentfiles.core.paths import Layout, find_project_root, is_valid_id
     from agentfiles.runner.agent import render_conversation
     from agentfiles.storage.inspect import recorded_turns
     from agentfiles.storage.records import run_folder
@@ -97,6 +97,16 @@ def _context(opts: Options, out: Output, step) -> dict:  # type: ignore[no-untyp
         out.line(f"\n##### the verifier ({record.get('verifier', {}).get('role', '?')}), "
                  "in a conversation of its own #####\n")
         out.line(render_conversation(verifier).rstrip())
+    for judge in (record.get("panel") or {}).get("judges") or []:  # a verifier panel: each judge on its own
+        role = str(judge.get("role", "?"))
+        turns = recorded_turns(layout, folder / "panel" / role) if is_valid_id(role) else []  # a record is untrusted
+        if turns:
+            out.line(f"\n##### the verifier {role} ({judge.get('model')}), one of a panel, in a conversation of its own #####\n")
+            out.line(render_conversation(turns).rstrip())
+    others = [s for s in record.get("samples") or [] if not s.get("chosen")]
+    if others:
+        where = ", ".join(f"{layout.rel(folder)}/samples/sample-{one.get('sample')}/" for one in others)
+        out.line(f"\n(the other samples, each a doer in a context of its own: {where})")
     earlier = sorted(p.name for p in folder.glob("attempt-*") if p.is_dir())
     if earlier:
         out.line(f"\n(earlier attempts, rejected by the verifier: {', '.join(f'{layout.rel(folder)}/{n}/' for n in earlier)})")

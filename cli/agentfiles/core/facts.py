@@ -23,11 +23,15 @@ class TaskFacts:
     item: str | None = None  # set on one item of a foreach task
     family: bool = False  # a foreach task itself: it needs its items and never runs
     invalid: str | None = None  # why the task cannot be used (its file, handoff or role failed to load)
+    parts: dict[str, str] = field(default_factory=dict)  # the definition's parts (core/fingerprint.py)
+    role: str | None = None  # the role and model a run would have now, to name a changed part
+    model: str | None = None
+    config_keys: list[str] = field(default_factory=list)  # the settings it takes from .agents/config.yaml
 
     def to_json(self) -> list[Any]:
         return [
             self.id, self.needs, self.inputs, self.outputs, self.definition, self.command, self.item, self.family,
-            self.invalid,
+            self.invalid, self.parts, self.role, self.model, self.config_keys,
         ]
 
     @classmethod
@@ -48,6 +52,8 @@ class HandoffFacts:
     review_rejected: str | None = None  # the reason, "" when none was given
     failed_criteria: list[str] = field(default_factory=list)
     isolation: str | None = None  # how the run's processes were confined: os | folder
+    parts: dict[str, str] = field(default_factory=dict)  # what its definition was made of
+    model: str | None = None
 
     def to_json(self) -> list[Any]:
         return [
@@ -62,6 +68,8 @@ class HandoffFacts:
             self.review_rejected,
             self.failed_criteria,
             self.isolation,
+            self.parts,
+            self.model,
         ]
 
     @classmethod
@@ -112,7 +120,7 @@ def facts_of(project: Project) -> Facts:
 def task_facts(project: Project, task_id: str) -> tuple[list[TaskFacts], tuple[str, list[str]] | None]:
     """The facts of one task (of each item and the family, for a foreach task), and its (glob, items)."""
     from agentfiles.core.foreach import item_task, items_of, step_id
-    from agentfiles.core.state import current_definition
+    from agentfiles.core.state import definition_of
 
     invalid = project.invalid_reason(task_id)
     entry = project.tasks.get(task_id)
@@ -122,15 +130,17 @@ def task_facts(project: Project, task_id: str) -> tuple[list[TaskFacts], tuple[s
         return [TaskFacts(task_id, needs, [], [], "", command, invalid=invalid or "cannot be loaded")], None
     task = entry.model
     if not task.foreach:
-        definition = current_definition(project, task_id)
-        return [TaskFacts(task_id, list(task.needs), _inputs(task), list(task.outputs), definition, task.is_command)], None
+        made = definition_of(project, task_id)
+        return [TaskFacts(task_id, list(task.needs), _inputs(task), list(task.outputs), made.digest, task.is_command,
+                          parts=made.parts, role=made.role, model=made.model, config_keys=made.config_keys)], None
     items = items_of(project.layout.root, task.foreach)
     found = []
     for item in items:
         one = item_task(task, item)
-        definition = current_definition(project, task_id, item)
-        found.append(TaskFacts(step_id(task_id, item), list(task.needs), _inputs(one), list(one.outputs), definition,
-                               task.is_command, item=item))
+        made = definition_of(project, task_id, item)
+        found.append(TaskFacts(step_id(task_id, item), list(task.needs), _inputs(one), list(one.outputs), made.digest,
+                               task.is_command, item=item, parts=made.parts, role=made.role, model=made.model,
+                               config_keys=made.config_keys))
     found.append(TaskFacts(task_id, [f.id for f in found], [], [], "", task.is_command, family=True))
     return found, (task.foreach, items)
 
@@ -155,4 +165,6 @@ def handoff_facts(h: Handoff, body: str) -> HandoffFacts:
         review_rejected=review,
         failed_criteria=failed,
         isolation=h.isolation,
+        parts={str(part): digest for part, digest in h.definition_parts.items()},
+        model=h.model,
     )

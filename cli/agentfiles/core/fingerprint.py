@@ -63,6 +63,27 @@ def definition_digest(task: Task, intent: str, role: Role | None, role_prompt: s
     return digest_bytes(_canonical(parts))
 
 
+def definition_parts(
+    task: Task, intent: str, role: Role | None, role_prompt: str, model: str | None, config: dict[str, object]
+) -> dict[str, str]:
+    """What a definition is made of, each part hashed on its own so that a change can be named: `task`
+    (its fields and intent), `role` (the role's fields and prompt), `model` (the model id) and `config`
+    (the settings a model step takes from .agents/config.yaml, given as `config`)."""
+    parts = {"task": digest_bytes(_canonical({
+        "task": task.model_dump(mode="json", by_alias=True, exclude_defaults=True), "intent": intent.strip(),
+    }))}
+    if task.is_command:
+        return parts
+    if role is not None:
+        parts["role"] = digest_bytes(_canonical({
+            "role": role.model_dump(mode="json", by_alias=True, exclude_defaults=True), "prompt": role_prompt.strip(),
+        }))
+    if model:
+        parts["model"] = digest_bytes(model.encode("utf-8"))
+    parts["config"] = digest_bytes(_canonical(config))
+    return parts
+
+
 def handoff_digest(handoff_body: str) -> str:
     """A handoff as a downstream step sees it: its markdown body (reviews and stats do not count)."""
     return digest_bytes(handoff_body.strip().encode("utf-8"))

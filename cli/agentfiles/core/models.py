@@ -14,12 +14,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from agentfiles.core.paths import check_input_key, check_repo_path, is_valid_id, is_valid_run_id, is_valid_step_id, normalize_repo_path
 
 Executor = Literal["auto", "agent", "command", "claude-code"]
-HandoffStatus = Literal["done", "failed", "rejected"]
+HandoffStatus = Literal["done", "failed", "rejected", "uncertain"]
 FailureKind = Literal[
     "crash", "hang", "invalid_output", "missing_input", "check_failed", "rejected", "budget", "api", "interrupted",
-    "sandbox_escape", "secret_leak",
+    "sandbox_escape", "secret_leak", "uncertain",
 ]
 IsolationMode = Literal["auto", "os", "folder"]  # how a step's processes are confined (docs/convention.md)
+
+
+def as_names(value: str | list[str] | None) -> list[str]:
+    """A `verifier:` value (a role, a list of roles, or nothing) as a list of role names."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
 
 
 class Strict(BaseModel):
@@ -157,7 +164,7 @@ class Config(Strict):
     jobs: int = Field(4, ge=1, le=256)
     max_turns: int = Field(30, ge=1)
     timeout: float | None = Field(None, gt=0)
-    verifier: str | None = None
+    verifier: str | list[str] | None = None  # a list is a panel (docs/convention.md, "Verifier panels")
     budget: Budget = Field(default_factory=Budget)
     api: ApiSettings = Field(default_factory=ApiSettings)
     commit: CommitPolicy = Field(default_factory=CommitPolicy)
@@ -299,7 +306,12 @@ class Task(Strict):
     inputs: list[Input] = Field(default_factory=list)
     outputs: list[RepoPath] = Field(default_factory=list)
     acceptance: list[Criterion] = Field(default_factory=list)
-    verifier: str | None = None
+    # One role, or a panel: several roles each judging in a clean context, deciding by `agree`. A single name
+    # stays a string (not a list of one), so the definition of an existing task does not change.
+    verifier: str | list[str] | None = None
+    agree: Literal["all", "majority"] = "all"
+    samples: int = Field(1, ge=1, le=9)  # the doer runs this many times; the majority output goes on
+    compare: Literal["bytes", "verifier"] = "bytes"  # how samples are compared: byte for byte, or judged
     retries: int = Field(0, ge=0, le=10)
     budget: Budget | None = None
     executor: Executor = "auto"
@@ -347,6 +359,9 @@ class Task(Strict):
             raise ValueError("`mode: discussion` needs at least two `participants`")
         if self.participants and self.mode != "discussion":
             raise ValueError("`participants` only apply with `mode: discussion`")
+        if self.samples > 1 and self.mode == "discussion":
+            raise ValueError("`samples` does not apply to `mode: discussion` (each sample would hold the whole "
+                             "discussion again)")
         unlisted = [name for name in self.publish_secrets if name not in self.env]
         if unlisted:
             raise ValueError(f"`publish_secrets` names {', '.join(unlisted)}, not listed under `env:` (a step "
@@ -379,6 +394,11 @@ class Task(Strict):
         return found or ["sequential"]
 
     @property
+    def verifiers(self) -> list[str]:
+        """The task's own verifier roles (a panel, one role, or none)."""
+        return as_names(self.verifier)
+
+    @property
     def prose_criteria(self) -> list[str]:
         return [c.text for c in self.acceptance if c.text is not None]
 
@@ -407,14 +427,25 @@ class Failure(Strict):
 
 class CheckVerdict(Strict):
     criterion: str
-    verdict: Literal["pass", "fail"]
+    verdict: Literal["pass", "fail", "uncertain"]  # uncertain: the judges of a panel disagree on it
     evidence: str = ""
 
 
-class Verification(Strict):
+class JudgeVerdict(Strict):
+    """One judge of a verifier panel: its role, model, verdict and every check with its evidence."""
+
+    verifier: str
+    model: str | None = None
     verdict: Literal["pass", "fail"]
+    checks: list[CheckVerdict] = Field(default_factory=list)
+
+
+class Verification(Strict):
+    verdict: Literal["pass", "fail", "uncertain"]
     verifier: str | None = None
     checks: list[CheckVerdict] = Field(default_factory=list)
+    agree: Literal["all", "majority"] | None = None  # a panel's rule
+    panel: list[JudgeVerdict] = Field(default_factory=list)  # a panel's judges, each as it judged
 
 
 class Candidate(Strict):
@@ -450,6 +481,8 @@ class Handoff(Strict):
     model: str | None = None
     isolation: Literal["os", "folder"] | None = None
     definition: Digest | None = None
+    # What the definition was made of (task, role, model, config), so a change can be named: `role changed: x`.
+    definition_parts: dict[Literal["task", "role", "model", "config"], Digest] = Field(default_factory=dict)
     inputs: dict[InputKey, Digest] = Field(default_factory=dict)
     outputs: dict[RepoPath, Digest] = Field(default_factory=dict)
     upstream: dict[StepId, RunId] = Field(default_factory=dict)

@@ -40,11 +40,13 @@ def plan_run(
     *,
     force: bool = False,
     with_needs: bool = True,
+    held: dict[str, str] | None = None,
 ) -> list[PlannedStep]:
     """The steps to run, in dependency order: every task not `done` (all of them with `force`).
 
     With `targets`, only those tasks, plus (with `with_needs`) the tasks they need that are not done.
-    Blocked tasks on a cycle are left out: they cannot run.
+    Blocked tasks on a cycle are left out: they cannot run. An `uncertain` task awaits a person's review:
+    it runs again only when named (or forced), and what needs it waits; both go into `held` with why.
     """
     graph = TaskGraph.from_needs({t: f.needs for t, f in facts.tasks.items()})
     order, cyclic = graph.order()
@@ -71,13 +73,22 @@ def plan_run(
         return [task]
 
     steps: dict[str, PlannedStep] = {}
+    awaiting: dict[str, str] = {}  # held back for a person's review, and why
     for task in order:
         if task not in scope or facts.tasks[task].family:
             continue
         state = states[task]
         family = task.split("@", 1)[0]
-        forced = force and (not targets or task in targets or family in targets)
+        named = bool({task, family} & set(targets or []))
+        forced = force and (not targets or named)
         if state.state == "done" and not forced:
+            continue
+        if state.state == "uncertain" and not (forced or named):
+            awaiting[task] = "uncertain: awaiting review (`agents review`, then `agents approve` or `reject`)"
+            continue
+        stuck = [i for n in graph.needs(task) for i in runnable(n) if i in awaiting]
+        if stuck:
+            awaiting[task] = f"needs {stuck[0]}, which awaits review"
             continue
         reasons = ["forced"] if state.state == "done" else [state.state, *state.reasons]
         after = [i for n in graph.needs(task) for i in runnable(n) if i in steps]
@@ -85,4 +96,6 @@ def plan_run(
     for task in cyclic:
         if task in scope:
             steps.pop(task, None)
+    if held is not None:
+        held.update(awaiting)
     return list(steps.values())

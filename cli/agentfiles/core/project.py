@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Generic, TypeVar
 
 from agentfiles.core.diagnostics import Diagnostic, Loc
-from agentfiles.core.models import Config, Handoff, Role, Task
+from agentfiles.core.models import Config, Handoff, Role, Task, as_names
 from agentfiles.core.paths import Layout
 
 M = TypeVar("M")
@@ -84,10 +84,16 @@ class Project:
         return task.role
 
     def verifier_of(self, task: Task) -> str | None:
-        """The verifier role of a task with prose criteria: the task's own, else the config default."""
-        if not task.prose_criteria:
-            return task.verifier
-        return task.verifier or self.config.verifier
+        """The verifier role of a task with prose criteria (the first judge of a panel): the task's own, else
+        the config default."""
+        found = self.verifiers_of(task)
+        return found[0] if found else None
+
+    def verifiers_of(self, task: Task) -> list[str]:
+        """Every judge of a task: its own `verifier:` role or panel, else (with prose criteria) the config's."""
+        if not task.prose_criteria or task.verifier is not None:
+            return task.verifiers
+        return as_names(self.config.verifier)
 
     def model_of(self, task: Task, role: Role | None) -> str:
         return self.config.resolve_model(task.model or (role.model if role else None))

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from agentfiles.core.facts import Facts, HandoffFacts
-from agentfiles.core.fingerprint import FileHasher, definition_digest, input_digests
+from agentfiles.core.facts import Facts, HandoffFacts, TaskFacts
+from agentfiles.core.fingerprint import FileHasher, definition_digest, definition_parts, input_digests
 from agentfiles.core.graph import TaskGraph
 from agentfiles.core.paths import has_glob
 
 if TYPE_CHECKING:
-    from agentfiles.core.models import Role
+    from agentfiles.core.models import Role, Task
     from agentfiles.core.project import Project
 
-State = Literal["pending", "blocked", "ready", "done", "stale", "failed", "rejected", "invalid"]
-STATES: tuple[State, ...] = ("done", "stale", "ready", "pending", "blocked", "failed", "rejected", "invalid")
+State = Literal["pending", "blocked", "ready", "done", "stale", "failed", "rejected", "uncertain", "invalid"]
+STATES: tuple[State, ...] = ("done", "stale", "ready", "pending", "blocked", "failed", "rejected", "uncertain", "invalid")
 STATE_FILL = {  # the fill of each state in pictures of the graph (Mermaid, DOT, the HTML report)
     "done": "#d3f9d8",
     "stale": "#fff3bf",
@@ -31,6 +31,7 @@ STATE_FILL = {  # the fill of each state in pictures of the graph (Mermaid, DOT,
     "blocked": "#e5dbff",
     "failed": "#ffc9c9",
     "rejected": "#ffc9c9",
+    "uncertain": "#ffd8a8",
     "invalid": "#ff8787",
 }
 
@@ -43,6 +44,7 @@ class TaskState:
     run: str | None = None
     definition: str | None = None
     isolation: str | None = None  # how the processes of its last run were confined: os | folder
+    parts: dict[str, str] = field(default_factory=dict)  # the definition's parts (task, role, model, config)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -51,6 +53,7 @@ class TaskState:
             "reasons": self.reasons,
             "run": self.run,
             "definition": self.definition,
+            "definition_parts": self.parts,
             "isolation": self.isolation,
         }
 
@@ -67,8 +70,25 @@ def role_for(project: Project, task_id: str, routed: str | None = None) -> Role 
     return entry.model if entry else None
 
 
+@dataclass
+class Definition:
+    """What a run of a step would record as its definition now: the digest and its parts (core/fingerprint.py),
+    with the names a changed part is reported by."""
+
+    digest: str
+    parts: dict[str, str]
+    role: str | None
+    model: str | None
+    config_keys: list[str]  # the settings the step takes from .agents/config.yaml
+
+
 def current_definition(project: Project, task_id: str, item: str | None = None, routed: str | None = None) -> str:
     """The definition digest a run of this task (or of one item of a foreach task) would record now."""
+    return definition_of(project, task_id, item, routed).digest
+
+
+def definition_of(project: Project, task_id: str, item: str | None = None, routed: str | None = None) -> Definition:
+    """The definition of a run of this task (or of one item of a foreach task) now, with its parts."""
     from agentfiles.core.foreach import item_task, substitute
 
     entry = project.tasks[task_id]
@@ -77,16 +97,35 @@ def current_definition(project: Project, task_id: str, item: str | None = None, 
     task, intent = entry.model, entry.body
     if item is not None:
         task, intent = item_task(task, item), substitute(intent, item)
-    return definition_digest(
-        task,
-        intent,
-        role,
-        role_entry.body if role_entry else "",
-        project.model_of(entry.model, role),
+    prompt = role_entry.body if role_entry else ""
+    model = project.model_of(entry.model, role)
+    config = config_settings(project, task, role)
+    return Definition(
+        definition_digest(task, intent, role, prompt, model),
+        definition_parts(task, intent, role, prompt, model, config),
+        None if task.is_command or role is None else role.name,
+        None if task.is_command else model,
+        [] if task.is_command else sorted(config),
     )
 
 
-_WORST_FIRST: tuple[State, ...] = ("invalid", "failed", "rejected", "blocked", "stale", "ready", "pending")
+def config_settings(project: Project, task: Task, role: Role | None) -> dict[str, object]:
+    """The settings of .agents/config.yaml that shape a model step's request and that neither the task nor
+    its role sets: `max_turns` (the bound of its loop) and `budget.output_tokens` (its `max_tokens`)."""
+    config = project.config
+    extras = role.agents if role is not None else None
+    found: dict[str, object] = {}
+    if not (task.max_turns or (extras and extras.max_turns) or (role and role.maxTurns)):
+        found["max_turns"] = config.max_turns
+    own = [b.output_tokens for b in (task.budget, extras.budget if extras else None) if b is not None]
+    if not any(own):
+        found["budget.output_tokens"] = config.budget.output_tokens
+    return found
+
+
+# The states of a need that its dependents cannot get past without a person (or a fix): they are `blocked`.
+HELD: tuple[State, ...] = ("failed", "rejected", "uncertain", "blocked", "invalid")
+_WORST_FIRST: tuple[State, ...] = ("invalid", "failed", "rejected", "uncertain", "blocked", "stale", "ready", "pending")
 
 
 def _family(task_id: str, items: list[str], states: dict[str, TaskState]) -> TaskState:
@@ -123,7 +162,7 @@ def _never_run(task_id: str, needs: list[str], states: dict[str, TaskState], mis
         return TaskState(task_id, "blocked", [f"input missing: {m} (no task produces it)" for m in missing])
     if not waiting:
         return TaskState(task_id, "ready", ["never run"])
-    stuck = [n for n in waiting if n not in states or states[n].state in ("failed", "rejected", "blocked", "invalid")]
+    stuck = [n for n in waiting if n not in states or states[n].state in HELD]
     if stuck:
         reasons = [
             f"need {n} is {states[n].state}" if n in states else f"need {n} does not exist" for n in stuck
@@ -146,8 +185,7 @@ def _compare_done(
     if handoff.review_rejected is not None:
         why = f": {handoff.review_rejected}" if handoff.review_rejected else ""
         reasons.append(f"rejected in review{why}")
-    if handoff.definition is not None and handoff.definition != task.definition:
-        reasons.append("definition changed")
+    reasons += definition_changes(task, handoff)
     current = input_digests(root, task.inputs, hash_file, body_digests)
     for path in task.outputs:  # a file the step rewrites in place is judged as its output
         current.pop(path, None)
@@ -181,6 +219,34 @@ def _compare_done(
     return reasons
 
 
+def definition_changes(task: TaskFacts, handoff: HandoffFacts) -> list[str]:
+    """Why a step's definition is not what its handoff recorded, part by part where the handoff says what it
+    was made of: `definition changed` (the task's own fields or intent), `role changed: developer`, `model
+    changed: a -> b`, `config changed: max_turns`. A handoff without `definition` is not checked."""
+    if handoff.definition is None:
+        return []
+    if not handoff.parts or not task.parts:
+        return ["definition changed"] if handoff.definition != task.definition else []
+    found = []
+    changed = {part for part in ("task", "role", "model", "config") if handoff.parts.get(part) != task.parts.get(part)}
+    if "task" in changed:
+        found.append("definition changed")
+    if "role" in changed and task.role:
+        found.append(f"role changed: {task.role}")
+    if "model" in changed and task.model:
+        found.append(f"model changed: {handoff.model or '?'} -> {task.model}")
+    if "config" in changed and "config" in handoff.parts and "config" in task.parts:
+        found.append(f"config changed: {', '.join(task.config_keys) or 'settings'}")
+    if not found and handoff.definition != task.definition:
+        found.append("definition changed")
+    return found
+
+
+# The reasons that say a step is stale only because what it runs with changed, not what it is asked: the steps
+# a progressive rollout (`agents run --canary`) covers.
+ROLLOUT_REASONS = ("role changed: ", "model changed: ", "config changed: ")
+
+
 def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, TaskState]:
     """The state of every task, in dependency order (tasks on or after a cycle are `blocked`)."""
     states: dict[str, TaskState] = {}
@@ -202,6 +268,7 @@ def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, 
                 produced = {out for t in facts.tasks.values() for out in t.outputs}
             state = _never_run(task_id, task.needs, states, missing_inputs(root, task.inputs, produced))
             state.definition = task.definition
+            state.parts = task.parts
             states[task_id] = state
             continue
         if handoff.status == "failed":
@@ -209,11 +276,18 @@ def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, 
         elif handoff.status == "rejected":
             reasons = [f"verification failed: {c}" for c in handoff.failed_criteria] or ["rejected by the verifier"]
             state = TaskState(task_id, "rejected", reasons)
+        elif handoff.status == "uncertain" and handoff.review_rejected is not None:
+            why = f": {handoff.review_rejected}" if handoff.review_rejected else ""
+            state = TaskState(task_id, "rejected", [f"rejected in review{why}"])
+        elif handoff.status == "uncertain":
+            detail = (handoff.failure or "").removeprefix("uncertain: ") or "its judges or samples disagree"
+            state = TaskState(task_id, "uncertain", [detail, "awaiting review: `agents review`"])
         else:
             reasons = _compare_done(root, facts, task_id, handoff, states, hash_file, body_digests)
             state = TaskState(task_id, "stale" if reasons else "done", reasons)
         state.run = handoff.run
         state.definition = task.definition
+        state.parts = task.parts
         state.isolation = handoff.isolation
         states[task_id] = state
     for task_id in cyclic:

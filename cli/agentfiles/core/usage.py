@@ -33,8 +33,14 @@ def parties(step: dict[str, Any], record: dict[str, Any] | None) -> list[tuple[s
 
     record = record or {}
     take(record.get("verifier"))
+    take(record.get("equivalence"))  # the verifier that judged which samples mean the same
+    panel = record.get("panel")
+    for judge in (panel.get("judges") if isinstance(panel, dict) else None) or []:
+        take(judge)  # each judge of a verifier panel for its own role and model
     for earlier in record.get("earlier_attempts") or []:
         take(earlier.get("verifier") if isinstance(earlier, dict) else None)
+        for judge in (earlier.get("panel") if isinstance(earlier, dict) else None) or []:
+            take(judge)
     for position in record.get("discussion") or []:
         take(position)
     doer = {key: round(max(value, 0.0), 6) for key, value in rest.items()}

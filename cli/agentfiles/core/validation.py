@@ -7,7 +7,7 @@ from typing import Union
 from agentfiles.core.diagnostics import Diagnostic, did_you_mean
 from agentfiles.core.fingerprint import expand_path_input
 from agentfiles.core.graph import OutputIndex, TaskGraph
-from agentfiles.core.models import Task
+from agentfiles.core.models import Task, as_names
 from agentfiles.core.paths import AGENTS_DIR, Reach, check_repo_path, has_glob, normalize_repo_path
 from agentfiles.core.project import Entry, Project
 from agentfiles.core.routing import RouteProblem, route_by_labels
@@ -56,25 +56,25 @@ class _Checker:
     def roles(self, task_id: str, entry: Entry[Task]) -> None:
         task = entry.model
         roles_hint = "see `agents roles` for the registry, or create one with `agents new role NAME`"
-        verifier = self.project.verifier_of(task)
+        judges = self.project.verifiers_of(task)
         if task.role and task.role not in self.known_roles:
             self.error(entry, ("role",), self.unknown("role", task.role, self.known_roles), roles_hint)
-        for key, name in (("role", task.role), ("verifier", verifier)):
+        for key, name in (("role", task.role), *(("verifier", j) for j in judges)):
             if name and name in self.project.broken_roles and name not in self.project.roles:
                 self.error(entry, (key,), f"role '{name}' cannot be loaded, so this task cannot run",
                            "fix the role file (`agents roles` says what is wrong with it)")
-        if task.verifier and task.verifier not in self.known_roles:
-            self.error(
-                entry, ("verifier",), self.unknown("verifier role", task.verifier, self.known_roles), roles_hint
-            )
-        if verifier and task.role and verifier == task.role:
+        for name in task.verifiers:
+            if name not in self.known_roles:
+                self.error(entry, ("verifier",), self.unknown("verifier role", name, self.known_roles), roles_hint)
+        if task.role and task.role in judges:
             self.error(
                 entry,
                 ("verifier",) if task.verifier else ("role",),
-                f"the verifier '{verifier}' is the doer's own role; the doer must not mark its own homework",
+                f"the verifier '{task.role}' is the doer's own role; the doer must not mark its own homework",
                 "name a different role under `verifier:`",
             )
-        if task.prose_criteria and not verifier:
+        self.consensus(entry, judges)
+        if task.prose_criteria and not judges:
             self.warning(
                 entry,
                 ("acceptance",),
@@ -88,8 +88,8 @@ class _Checker:
                     roles_hint,
                 )
         if task.select is not None and task.route == "labels":
-            # The verifier is never a candidate: the doer must not be its own checker.
-            roles = {name: e.model for name, e in self.project.roles.items() if name != verifier}
+            # The verifiers are never candidates: the doer must not be its own checker.
+            roles = {name: e.model for name, e in self.project.roles.items() if name not in judges}
             decision = route_by_labels(task.select, roles)
             if isinstance(decision, RouteProblem):
                 shown = ", ".join(f"{c.role} ({c.score:g})" for c in decision.candidates[:6]) or "no roles"
@@ -99,6 +99,27 @@ class _Checker:
                     f"{decision.message}; candidates: {shown}",
                     "adjust the labels, give the task a `role:`, or set `route: model` to let a router decide",
                 )
+
+    def consensus(self, entry: Entry[Task], judges: list[str]) -> None:
+        """A verifier panel and sampling: each judge once; `agree` and `compare: verifier` need what they
+        decide between."""
+        task = entry.model
+        twice = sorted({j for j in judges if judges.count(j) > 1})
+        if twice:
+            self.error(entry, ("verifier",), f"the verifier panel names {', '.join(twice)} more than once",
+                       "name each role once: a second vote of the same role in the same context adds nothing")
+        if "agree" in task.model_fields_set and len(judges) < 2:
+            self.warning(entry, ("agree",), "`agree` decides between the judges of a panel, and this step "
+                         "has at most one verifier", "list several roles under `verifier:`, or drop `agree`")
+        if len(judges) == 2 and task.agree == "majority":
+            self.warning(entry, ("agree",), "a panel of two has no majority when its judges disagree: "
+                         "`agree: majority` acts as `all`", "add a third judge, or say `agree: all`")
+        if task.compare == "verifier" and task.samples > 1 and not judges:
+            self.error(entry, ("compare",), "`compare: verifier` asks a verifier which samples mean the "
+                       "same, and this step has none", "set `verifier:` (with prose `acceptance:`), or `compare: bytes`")
+        if task.compare == "verifier" and task.samples < 2:
+            self.warning(entry, ("compare",), "`compare` applies to `samples`, and this step takes one",
+                         "set `samples: 3` (or more), or drop `compare`")
 
     # ------------------------------------------------------------------------------------------ needs
 
@@ -320,7 +341,7 @@ class _Checker:
         if task.is_command and not task.outputs:
             self.warning(entry, ("run",), "a command step with no outputs: nothing it writes is kept "
                          "(writing any file fails it)", "list the files its command writes under `outputs:`")
-        if task.retries and not (task.prose_criteria and self.project.verifier_of(task)):
+        if task.retries and not (task.prose_criteria and self.project.verifiers_of(task)):
             self.warning(entry, ("retries",), f"`retries: {task.retries}` re-runs a step its verifier rejects, "
                          "and this step has no verifier", "add prose `acceptance:` criteria for a verifier to judge, "
                          "or drop `retries`")
@@ -370,8 +391,9 @@ class _Checker:
 
     def config(self) -> None:
         entry = self.project.config_entry
-        verifier = self.project.config.verifier
-        if entry is not None and verifier and verifier not in self.known_roles:
+        for verifier in as_names(self.project.config.verifier):
+            if entry is None or verifier in self.known_roles:
+                continue
             self.found.append(
                 Diagnostic("error", self.unknown("verifier role", verifier, self.known_roles), entry.path,
                            ("verifier",),
@@ -422,7 +444,7 @@ def scoped_to(project: Project, targets: list[str], found: list[Diagnostic]) -> 
         if entry is None:
             continue
         task = entry.model
-        for name in (task.role, project.verifier_of(task), *task.participants):
+        for name in (task.role, *project.verifiers_of(task), *task.participants):
             if name:
                 files.update((layout.rel(layout.role_file(name)), f".claude/agents/{name}.md"))
     folders = (".agents/tasks/", ".agents/handoffs/", ".agents/roles/", ".claude/agents/")

@@ -49,7 +49,7 @@ def verdict(run: Run) -> tuple[str, str]:
         checks = verification.get("checks") or []
         passed = sum(1 for c in checks if c.get("verdict") == "pass")
         parts.append(f"verifier {verification.get('verdict')} {passed}/{len(checks)}")
-        state = "done" if verification.get("verdict") == "pass" else "failed"
+        state = {"pass": "done", "uncertain": "uncertain"}.get(str(verification.get("verdict")), "failed")
     checks = run.record.get("checks") or []
     if checks:
         passed = sum(1 for c in checks if c.get("ok"))
@@ -131,7 +131,7 @@ def _definition(report: Report, step: Step) -> str:
         ("item", f"<code>{e(step.id.split('@', 1)[1])}</code>" if step.is_item else ""),
         ("command", f"<code>{e(task.run)}</code>" if task.run else ""),
         ("role", e(role)),
-        ("verifier", e(task.verifier or "")),
+        ("verifier", e(", ".join(task.verifiers))),
         ("foreach", f"<code>{e(task.foreach)}</code>" if task.foreach else ""),
         ("needs", needs),
         ("inputs", ", ".join(f"<code>{e(i)}</code>" for i in inputs)),
@@ -258,12 +258,16 @@ def _usage(run: Run) -> str:
     spent_before: dict[str, Any] = {}
     for _, used in earlier:
         spent_before = add_usage(spent_before, used)
-    last = {k: (total.get(k) or 0) - (spent_before.get(k) or 0) - (verifier.get(k) or 0) for k in USAGE_KEYS}
+    judges = (run.record.get("panel") or {}).get("judges") or []  # a verifier panel's, each for itself
+    last = {k: (total.get(k) or 0) - (spent_before.get(k) or 0) - (verifier.get(k) or 0)
+            - sum((j.get("usage") or {}).get(k) or 0 for j in judges) for k in USAGE_KEYS}
     rows: list[tuple[str, dict[str, Any]]] = list(earlier)
     label = "doer" + (f" (attempt {run.record.get('attempt')})" if run.attempts else "")
     rows.append((label, last))
     if verifier:
         rows.append(("verifier" + (f" (attempt {run.record.get('attempt')})" if run.attempts else ""), verifier))
+    for judge in judges:
+        rows.append((f"verifier {judge.get('role')} ({judge.get('model')})", judge.get("usage") or {}))
     rows.append(("total", total))
     if not any(total.get(k) for k in USAGE_KEYS):
         return f"<p>No model was used; the run took {seconds(total.get('duration_s'))}.</p>"

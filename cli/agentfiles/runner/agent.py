@@ -58,7 +58,7 @@ def choose_role(
     if routing is not None:
         return routing.role, routing
     assert task.select is not None
-    roles = {n: e.model for n, e in project.roles.items() if n != project.verifier_of(task)}
+    roles = {n: e.model for n, e in project.roles.items() if n not in project.verifiers_of(task)}
     if task.route == "model":
         candidates = score_roles(task.select, roles)
         if not candidates:
@@ -80,7 +80,7 @@ def router_request(project: Project, step: ResolvedStep) -> tuple[dict[str, Any]
     from agentfiles.core.conversation import router_tool
 
     task = step.task
-    roles = {n: e.model for n, e in project.roles.items() if n != project.verifier_of(task)}
+    roles = {n: e.model for n, e in project.roles.items() if n not in project.verifiers_of(task)}
     scored = score_roles(task.select or {}, roles)
     best = max((c.score for c in scored), default=0.0)
     # The router breaks ties among the best label matches; with no match at all, every role may be chosen.

@@ -31,6 +31,7 @@ class RunContext:
     index_behind: list[str] = field(default_factory=list)  # steps whose commit git's index has not followed
     check_trees: Any = None  # the run's checkouts of HEAD for `run:` checks (storage.git.CheckTrees)
     on_event: Callable[[str, object], None] = lambda kind, payload: None  # progress: ("retry", Retry), ...
+    rollout: str | None = None  # the id of the progressive rollout this run is (`run --canary`), in each commit
 
     @property
     def root(self):  # type: ignore[no-untyped-def]
@@ -64,6 +65,11 @@ class Attempt:
     def rejected(self) -> bool:
         return self.result.failure_kind == "rejected"
 
+    @property
+    def uncertain(self) -> bool:
+        """Its verifier panel or its samples disagree: nothing lands until a person decides."""
+        return self.result.failure_kind == "uncertain"
+
     def fail(self, kind: str, detail: str) -> None:
         """Mark a so-far successful attempt failed (the first failure found is the one reported)."""
         if self.result.ok:
@@ -86,7 +92,7 @@ class Retry:
 class StepOutcome:
     task: str
     run_id: str
-    status: str  # done | failed | rejected
+    status: str  # done | failed | rejected | uncertain
     failure_kind: str | None = None
     failure_detail: str = ""
     commit: str | None = None

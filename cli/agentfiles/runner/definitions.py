@@ -29,7 +29,7 @@ def definition_files(workspace: Workspace, plan: list[PlannedStep]) -> list[str]
         files.add(project.tasks[step.task_id].path)
         if task.is_command and not task.prose_criteria:
             continue
-        roles.update(r for r in (task.role, project.verifier_of(task) if task.prose_criteria else None) if r)
+        roles.update(r for r in (task.role, *(project.verifiers_of(task) if task.prose_criteria else [])) if r)
         roles.update(task.participants)
         if task.select:
             roles.update(project.roles)  # any of them may be chosen

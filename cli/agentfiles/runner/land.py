@@ -16,7 +16,7 @@ from agentfiles.core.environment import redact, secret_values
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.models import Handoff
 from agentfiles.core.project import Entry
-from agentfiles.core.state import current_definition
+from agentfiles.core.state import definition_of
 from agentfiles.runner.attempt import Attempt, RunContext, StepCancelled, StepOutcome
 from agentfiles.runner.resolve import ResolvedStep
 from agentfiles.storage.journal import Journal
@@ -105,7 +105,7 @@ def render(
     secrets = secret_values(dict(os.environ))
     result.summary, result.failure_detail = _redacted(result.summary, secrets), _redacted(result.failure_detail, secrets)
     result.sections = {title: _redacted(text, secrets) for title, text in result.sections.items()}
-    status = "done" if result.ok else ("rejected" if attempt.rejected else "failed")
+    status = "done" if result.ok else ("rejected" if attempt.rejected else "uncertain" if attempt.uncertain else "failed")
     duration = round(time.monotonic() - clock, 3)
     usage = attempt.usage
     for before in earlier:
@@ -120,9 +120,10 @@ def render(
         sections["Verification"] = _verification_text(attempt.verification, attempt.number)
     summary = result.summary
     if not result.ok:
-        why = "Rejected" if attempt.rejected else f"Failed ({result.failure_kind})"
+        why = "Rejected" if attempt.rejected else "Uncertain" if attempt.uncertain else f"Failed ({result.failure_kind})"
         summary = f"{why}: {result.failure_detail}\n\n{summary}".strip()
     body = handoff_body(summary, sections)
+    made = definition_of(project, step.task_id, step.item, plan.role if plan else None)
     meta: dict[str, Any] = {
         "schema": 1,
         "task": task_id,
@@ -133,7 +134,8 @@ def render(
         "executor": "command" if task.is_command else ctx.executor_for(step.task_id).name,
         "model": plan.model if plan else None,
         "isolation": attempt.isolation.mode,
-        "definition": current_definition(project, step.task_id, step.item, plan.role if plan else None),
+        "definition": made.digest,
+        "definition_parts": made.parts,
         "inputs": attempt.input_hashes,
         "outputs": output_hashes if result.ok else {},
         "upstream": attempt.upstream,
@@ -156,6 +158,7 @@ def render(
         "isolation": attempt.isolation.to_json(),
         **result.record,
         **attempt.extra,
+        **({"rollout": ctx.rollout} if ctx.rollout else {}),
         "attempt": attempt.number,
         "feedback": [list(section) for section in attempt.feedback],
         "env": result.record.get("env", attempt.env_names),  # an executor may say what it really passed on
@@ -175,7 +178,9 @@ def render(
         "duration_s": duration,
     }
     base = f"{layout.rel(layout.runs)}/{run_id}"
-    files = record_files(layout, run_id, record, result.stdout, result.stderr, {} if result.ok else outputs)
+    # An uncertain step's outputs are kept whatever their size: a person's approval lands them from the record.
+    files = record_files(layout, run_id, record, result.stdout, result.stderr, {} if result.ok else outputs,
+                         cap=None if attempt.uncertain else PROPOSED_CAP)
     for rel, data in result.files.items():
         files[f"{base}/{rel}"] = data
     for before in earlier:  # each earlier attempt's exchanges and proposed outputs, for review
@@ -195,7 +200,7 @@ def render(
             if not current.is_file() or current.read_bytes() != data:
                 files[rel] = data
                 changed.append(rel)
-    message = _commit_message(task_id, task.title, run_id, status, meta, summary)
+    message = _commit_message(task_id, task.title, run_id, status, meta, summary, ctx.rollout)
     return Landing(status, meta, body, files, sorted(changed), message, duration)
 
 
@@ -225,12 +230,16 @@ def _attempt_summary(attempt: Attempt) -> dict[str, Any]:
         "verification": attempt.verification,
         "usage": _usage_fields(attempt.usage),  # the doer's and the verifier's; the verifier's alone below
         "verifier": {k: v for k, v in (attempt.extra.get("verifier") or {}).items() if k in ("role", "model", "usage")},
+        **({"panel": [{k: v for k, v in judge.items() if k in ("role", "model", "usage")}
+                      for judge in attempt.extra["panel"]["judges"]]} if attempt.extra.get("panel") else {}),
         "outputs": {rel: digest_bytes(data) for rel, data in sorted(attempt.outputs.items())},
         "record": f"attempt-{attempt.number}/",
     }
 
 
-def _commit_message(task_id: str, title: str, run_id: str, status: str, meta: dict[str, Any], summary: str) -> str:
+def _commit_message(
+    task_id: str, title: str, run_id: str, status: str, meta: dict[str, Any], summary: str, rollout: str | None = None
+) -> str:
     first = summary.strip().splitlines()[0] if summary.strip() else ""
     lines = [f"agents({task_id}): {title}", ""]
     if first:
@@ -243,4 +252,6 @@ def _commit_message(task_id: str, title: str, run_id: str, status: str, meta: di
         f"Agents-Model: {meta.get('model') or 'none'}",
         f"Agents-Executor: {meta['executor']}",
     ]
+    if rollout:
+        lines.append(f"Agents-Rollout: {rollout}")
     return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentfiles.core.plan import PlannedStep, plan_run
+from agentfiles.core.rollout import RolloutPlan, RolloutRequest, plan_rollout
 from agentfiles.errors import ConventionError, PreconditionError, UsageError
 from agentfiles.executors.base import Executor
 from agentfiles.executors.command import CommandExecutor
@@ -22,6 +23,7 @@ from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.attempt import RunContext
 from agentfiles.runner.definitions import commit_definitions
+from agentfiles.runner.rollout import RolloutResult, run_rollout
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.runner.step import StepRunner
 from agentfiles.runner.tripwire import Tripwire
@@ -43,6 +45,7 @@ class RunOptions:
     with_needs: bool = True
     lock_wait_s: float = 3.0
     branch: str | None = None
+    rollout: RolloutRequest | None = None  # --canary N, --canary-pick, --wave M (core/rollout.py)
 
 
 @dataclass
@@ -67,6 +70,9 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)  # what a real run would refuse
     branch: str | None = None  # "created branch x" / "switched to branch x" (--branch)
     known_failures: dict[str, str] = field(default_factory=dict)  # step -> why it would fail before it starts
+    held: dict[str, str] = field(default_factory=dict)  # steps left out until a person reviews, and why
+    rollout_plan: RolloutPlan | None = None
+    rollout: RolloutResult | None = None
 
 
 def _check_project(workspace: Workspace, targets: list[str]) -> None:
@@ -211,7 +217,10 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
     if options.dry_run:
         _check_project(workspace, options.targets)
         facts = workspace.facts()
-        plan = plan_run(facts, workspace.states(), options.targets, force=options.force, with_needs=options.with_needs)
+        held: dict[str, str] = {}
+        states = workspace.states()
+        plan = plan_run(facts, states, options.targets, force=options.force, with_needs=options.with_needs, held=held)
+        rollout = plan_rollout(plan, states, options.rollout) if options.rollout and plan else None
         warnings = []
         if options.branch and Git(workspace.root).branch() != options.branch:
             warnings.append(f"this plan is for the current branch; the run would first switch to {options.branch}")
@@ -222,7 +231,7 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         from agentfiles.runner.preflight import known_failures
 
         return RunResult(plan, previews=_previews(workspace, plan, options.targets), warnings=warnings,
-                         known_failures=known_failures(workspace, plan))
+                         known_failures=known_failures(workspace, plan), held=held, rollout_plan=rollout)
     git = Git(workspace.root)
     lock = RunLock(workspace.layout.agents / "run.lock")
     lock.acquire(options.lock_wait_s)
@@ -232,8 +241,12 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         workspace = open_workspace(directory)
         _check_project(workspace, options.targets)
         facts = workspace.facts()
-        plan = plan_run(facts, workspace.states(), options.targets, force=options.force, with_needs=options.with_needs)
-        result = RunResult(plan, recovered=recovered, branch=f"{switched} branch {options.branch}" if switched else None)
+        held = {}
+        states = workspace.states()
+        plan = plan_run(facts, states, options.targets, force=options.force, with_needs=options.with_needs, held=held)
+        result = RunResult(plan, recovered=recovered, branch=f"{switched} branch {options.branch}" if switched else None,
+                           held=held)
+        result.rollout_plan = plan_rollout(plan, states, options.rollout) if options.rollout and plan else None
         if not plan:
             return result
         executor_for = executor_resolver(workspace)
@@ -257,15 +270,20 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for, isolation_for=isolation_for,
                          check_trees=CheckTrees(git),
                          tripwire=Tripwire(workspace.root, git),
-                         processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"), on_event=on_event)
+                         processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"), on_event=on_event,
+                         rollout=result.rollout_plan.id if result.rollout_plan else None)
         runner = StepRunner(ctx)
         jobs = options.jobs or workspace.project.config.jobs
         try:
             with _interrupts_cancel(ctx.cancelled):
-                result.report = run_steps(
-                    plan, runner.run, jobs=jobs, keep_going=options.keep_going, on_event=on_event,
-                    cancelled=ctx.cancelled,
-                )
+                if result.rollout_plan is not None:
+                    result.rollout, result.report = run_rollout(ctx, plan, result.rollout_plan, runner.run, jobs,
+                                                                options.keep_going, on_event)
+                else:
+                    result.report = run_steps(
+                        plan, runner.run, jobs=jobs, keep_going=options.keep_going, on_event=on_event,
+                        cancelled=ctx.cancelled,
+                    )
         finally:
             ctx.check_trees.close()
         if ctx.index_behind:

@@ -1,6 +1,6 @@
-"""Review and time travel on the step history: which handoffs await a person's review, approving or
-rejecting a step (recorded in its handoff and committed), the diff a step made to its outputs, and
-rewinding to the state before a step, on a new branch or in place with revert commits."""
+"""Review on the step history: which handoffs await a person's review, approving or rejecting a step
+(recorded in its handoff and committed), and the diff a step made to its outputs. Rewinding is in
+runner/rewind.py."""
 
 from __future__ import annotations
 
@@ -19,37 +19,6 @@ from agentfiles.storage.records import read_record, record_file, run_folder
 
 if TYPE_CHECKING:
     from agentfiles.storage.workspace import Workspace
-
-REWIND_PREFIX = "agents/rewind/"
-
-
-def latest_step(root: Path, task: str) -> StepCommit:
-    if not is_valid_step_id(task):
-        raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
-    commits = [c for c in step_commits(root, task) if c.task == task and not c.reverted]
-    layout = Layout(root)
-    if not commits and not layout.task_file(task.split("@", 1)[0]).is_file():
-        raise unknown_task([task], layout.step_ids())
-    if not commits:
-        raise UsageError(f"task '{task}' has no step commit on this branch (none that was not reverted)",
-                         hint="`agents log` lists the step commits")
-    return commits[0]
-
-
-def task_commits(git: Git, span: str, tasks: set[str]) -> list[tuple[str, str]]:
-    """(sha, task) of the commits in `span`, newest first, that belong to one of `tasks`: its steps and
-    the reviews of them (reverts of earlier rewinds too)."""
-    from agentfiles.core.foreach import family_of
-    from agentfiles.storage.git import parse_trailers
-
-    raw = git.text("log", "--format=%H%x00%B%x01", span)
-    found = []
-    for chunk in raw.split("\x01"):
-        sha, _, message = chunk.strip().partition("\x00")
-        task = parse_trailers(message).get("Agents-Task")
-        if sha and task and (task in tasks or family_of(task) in tasks):
-            found.append((sha, task))
-    return found
 
 
 def recorded_reviews(root: Path) -> dict[tuple[str, str], dict[str, Any]]:
@@ -153,10 +122,12 @@ class Pending:
     commit: str | None
     diff: str = ""
     checks: list[dict[str, Any]] = field(default_factory=list)  # the `run:` criteria and whether they passed
+    samples: list[dict[str, Any]] = field(default_factory=list)  # a sampled step's candidates, each with its diff
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "run": self.run, "status": self.status, "summary": self.summary,
-                "verification": self.verification, "checks": self.checks, "commit": self.commit, "diff": self.diff}
+                "verification": self.verification, "checks": self.checks, "commit": self.commit, "diff": self.diff,
+                "samples": self.samples}
 
 
 def summary_of(body: str) -> str:
@@ -190,12 +161,34 @@ def awaiting_review(workspace: Workspace, history: list[StepCommit], with_diff: 
                        handoff.verification.model_dump(mode="json") if handoff.verification else None, commit)
         record = read_record(project.layout, handoff.run)
         item.checks = [{"run": c.get("run"), "ok": c.get("ok")} for c in (record or {}).get("checks") or []]
+        if handoff.status == "uncertain":
+            item.samples = sample_candidates(root, run_folder(project.layout, handoff.run), record or {}, with_diff)
         found.append(item)
     if with_diff:
         steps = [(p.commit, project.handoffs[p.task].model.model_dump(mode="json", by_alias=True),
                   run_folder(project.layout, p.run)) for p in found]
         for item, diff in zip(found, output_diffs(root, steps)):
             item.diff = diff
+    return found
+
+
+def sample_candidates(root: Path, folder: Path, record: dict[str, Any], with_diff: bool) -> list[dict[str, Any]]:
+    """The samples of an uncertain sampled run, each with its group and (with `with_diff`) the diff of its
+    outputs against the files as they are."""
+    layout = Layout(root)
+    found = []
+    for entry in record.get("samples") or []:
+        number = entry.get("sample")
+        one = {k: entry.get(k) for k in ("sample", "ok", "group", "outputs", "failure")}
+        if with_diff and entry.get("ok") and isinstance(number, int):
+            base = folder / "samples" / f"sample-{number}" / "proposed"
+            parts = []
+            for rel in sorted(entry.get("outputs") or {}):
+                new = (base / rel).read_bytes() if record_file(layout, base / rel) else b""
+                old = (root / rel).read_bytes() if (root / rel).is_file() else None
+                parts.append(_file_diff(rel, old, new, True))
+            one["diff"] = "".join(parts)
+        found.append(one)
     return found
 
 
@@ -220,8 +213,10 @@ def reviewer(git: Git) -> str:
     return ident.rsplit(" ", 2)[0] if ident else "unknown"
 
 
-def record_review(directory: Path, task: str, state: str, reason: str | None = None) -> ReviewResult:
-    """Write `review:` into the task's handoff and commit it (the handoff file only)."""
+def record_review(directory: Path, task: str, state: str, reason: str | None = None,
+                  sample: int | None = None) -> ReviewResult:
+    """Write `review:` into the task's handoff and commit it (the handoff file only). Approving an `uncertain`
+    run lands the outputs it proposed (with `sample`, that sample's) in the same commit."""
     from agentfiles.storage.documents import dump_document, parse_document
     from agentfiles.storage.files import atomic_write
     from agentfiles.storage.lock import RunLock
@@ -249,6 +244,19 @@ def record_review(directory: Path, task: str, state: str, reason: str | None = N
         if state == "approved" and earlier and earlier.get("state") == "approved":
             raise PreconditionError(f"run {run} of {task} is already approved (by {earlier.get('by')}, {earlier.get('at')})",
                                     hint="a new run of the task needs a new review; `agents review` lists those")
+        landed: dict[str, bytes] = {}
+        if state == "approved" and meta.get("status") == "uncertain":
+            from agentfiles.core.fingerprint import digest_bytes
+            from agentfiles.runner.settle import uncertain_outputs
+
+            landed = uncertain_outputs(layout, git, task, meta, sample)
+            meta["status"], meta["outputs"] = "done", {rel: digest_bytes(data) for rel, data in landed.items()}
+            meta.pop("failure", None)
+            if sample is not None:
+                reason = reason or f"chose sample {sample}"
+        elif sample is not None:
+            raise UsageError("--sample chooses among the samples of an uncertain run",
+                             hint=f"run {run} of {task} is {meta.get('status')}")
         if state == "approved" and meta.get("status") != "done":
             raise PreconditionError(
                 f"run {run} of {task} is {meta.get('status')}: there is nothing to approve",
@@ -263,105 +271,22 @@ def record_review(directory: Path, task: str, state: str, reason: str | None = N
 
         Handoff.model_validate(meta)  # what we write must load again
         atomic_write(path, dump_document(meta, doc.body).encode("utf-8"))
+        for out, data in landed.items():
+            (root / out).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(root / out, data)
         verb = "approve" if state == "approved" else "reject"
         lines = [f"agents({task}): {verb} run {run}", ""]
         if reason:
             lines += [reason, ""]
         lines += [f"Agents-Task: {task}", f"Agents-Run: {run}", f"Agents-Review: {state}"]
         try:
-            commit = git.commit_paths([rel], "\n".join(lines) + "\n")
+            commit = git.commit_paths([rel, *sorted(landed)], "\n".join(lines) + "\n")
         except BaseException:
-            git.run("checkout", "HEAD", "--", rel, check=False)  # the review did not land: undo the edit
+            for undo in [rel, *landed]:  # the review did not land: undo the edits
+                if git.run("checkout", "HEAD", "--", undo, check=False).returncode != 0:
+                    (root / undo).unlink(missing_ok=True)
             raise
         return ReviewResult(task, run, state, commit, reason, review["by"], earlier)
-    finally:
-        git.close()
-        lock.release()
-
-
-# ------------------------------------------------------------------------------------------ rewind
-
-
-@dataclass
-class RewindResult:
-    task: str
-    step: str  # the step commit rewound
-    branch: str | None = None  # the new branch (default mode)
-    base: str | None = None  # the commit it starts at
-    reverted: list[dict[str, str]] = field(default_factory=list)  # in-place: {task, step, revert}
-
-    def to_json(self) -> dict[str, Any]:
-        return {"task": self.task, "step": self.step, "branch": self.branch, "base": self.base, "reverted": self.reverted}
-
-
-def downstream(directory: Path, task: str) -> set[str]:
-    """The task and every task that depends on it, directly or not (needs, handoffs, files it reads)."""
-    from agentfiles.core.foreach import family_of
-    from agentfiles.storage.workspace import open_workspace
-
-    workspace = open_workspace(directory)
-    workspace.require_loaded()
-    edges = workspace.graph.edges
-    family = family_of(task)
-    found = {task, family}
-    changed = True
-    while changed:
-        changed = False
-        for edge in edges:
-            if edge.source in found and edge.target not in found:
-                found.add(edge.target)
-                changed = True
-    return found
-
-
-def rewind(directory: Path, task: str, in_place: bool = False) -> RewindResult:
-    from agentfiles.storage.lock import RunLock
-
-    root = find_project_root(directory)
-    layout = Layout(root)
-    step = latest_step(root, task)
-    lock = RunLock(layout.agents / "run.lock")
-    lock.acquire(3.0)
-    git = Git(root)
-    try:
-        changes = git.tracked_changes()
-        if changes:
-            shown = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
-            raise PreconditionError(
-                f"uncommitted changes would be lost: {shown}", hint="commit or stash them (`git stash`), then rewind"
-            )
-        parent = git.run("rev-parse", "--verify", "-q", f"{step.sha}^", check=False).stdout.decode().strip()
-        if not parent:
-            raise PreconditionError(f"the step {step.sha[:10]} of {task} is the first commit: there is nothing before it",
-                                    hint="start a new branch by hand with `git switch --orphan`")
-        result = RewindResult(task, step.sha)
-        if not in_place:
-            existing = git.text("for-each-ref", "--format=%(refname:short)", f"refs/heads/{REWIND_PREFIX}{task}-*").split()
-            number = 1 + max((int(b.rsplit("-", 1)[1]) for b in existing if b.rsplit("-", 1)[1].isdigit()), default=0)
-            branch = f"{REWIND_PREFIX}{task}-{number}"
-            git.run("switch", "--quiet", "-c", branch, parent)
-            result.branch, result.base = branch, parent
-            return result
-        affected = downstream(directory, task)
-        chosen = task_commits(git, f"{parent}..HEAD", affected)  # steps and their reviews, newest first
-        start = git.head()
-        try:
-            for sha, owner in chosen:
-                git.run("revert", "--no-commit", sha)
-                subject = git.text("log", "-1", "--format=%s", sha).strip()
-                message = (f"agents({owner}): revert {sha[:10]} (rewind {task})\n\nThis reverts \"{subject}\",\n"
-                           f"commit {sha}.\n\nAgents-Task: {owner}\nAgents-Reverts: {sha}\n")
-                git.run("-c", "core.hooksPath=/dev/null", "commit", "--quiet", "--no-verify", "-m", message)
-                result.reverted.append({"task": owner, "step": sha, "revert": git.head() or ""})
-        except BaseException:
-            git.run("revert", "--abort", check=False)
-            git.run("reset", "--quiet", "--merge", check=False)  # a conflicted --no-commit revert
-            git.run("reset", "--quiet", "--keep", start or "HEAD", check=False)
-            raise PreconditionError(
-                f"reverting the steps after {task} conflicts with later changes; nothing was changed",
-                hint=f"rewind on a branch instead: `agents rewind {task}`",
-            ) from None
-        return result
     finally:
         git.close()
         lock.release()

@@ -55,13 +55,13 @@ class StepRunner:
             ctx.tripwire.start(step_id)
         calls = api_retries.set(lambda n, of, why: ctx.on_event("retry", Retry(step_id, n, of, why, "API call")))
         try:
-            verifier = project.verifier_of(step.task) if step.task.prose_criteria else None
-            tries = 1 + (step.task.retries if verifier else 0)
+            verifiers = project.verifiers_of(step.task) if step.task.prose_criteria else []
+            tries = 1 + (step.task.retries if verifiers else 0)
             feedback = self.extra_sections(step)
             earlier: list[Attempt] = []
             routing = None
             for number in range(1, tries + 1):
-                attempt = self._attempt(step, run_id, number, verifier, feedback, routing)
+                attempt = self._attempt(step, run_id, number, verifiers, feedback, routing)
                 if number == 1 and _refused_before_start(attempt):
                     if ctx.tripwire is not None:
                         ctx.tripwire.abandon(step_id)
@@ -88,7 +88,7 @@ class StepRunner:
         step: ResolvedStep,
         run_id: str,
         number: int,
-        verifier: str | None,
+        verifiers: list[str],
         feedback: list[tuple[str, str]],
         routing: Routing | None,
     ) -> Attempt:
@@ -129,26 +129,37 @@ class StepRunner:
                     failure_detail="declared input missing: " + ", ".join(missing),
                     summary="Did not run: a declared input does not exist.",
                 )
-            elif task.is_command:
-                execution = execute(request, runtime, ctx.executor_for(step.task_id))
-                attempt.result, attempt.outputs = execution.result, execution.outputs
+            elif task.samples > 1:
+                from agentfiles.runner.sampling import sample
+
+                sample(self, step, request, runtime, attempt, routing, files)
             else:
-                self._model_step(step, request, runtime, attempt, routing)
+                self.do(step, request, runtime, attempt, routing)
             attempt.usage = add_usage(attempt.usage, attempt.result.usage)
             if ctx.cancelled.is_set():
                 raise StepCancelled(task_id)
-            self._judge(step, verifier, request, runtime, attempt, files)
+            self._judge(step, verifiers, request, runtime, attempt, files)
             if ctx.cancelled.is_set():
                 raise StepCancelled(task_id)
             return attempt
         finally:
             sandbox.cleanup()
 
+    def do(self, step: ResolvedStep, request: StepRequest, runtime: Runtime, attempt: Attempt,
+           routing: Routing | None) -> None:
+        """The doer, once, in `runtime`'s sandbox: the command, or the model step."""
+        if step.task.is_command:
+            execution = execute(request, runtime, self.ctx.executor_for(step.task_id))
+            attempt.result, attempt.outputs = execution.result, execution.outputs
+        else:
+            self._model_step(step, request, runtime, attempt, routing)
+
     def _judge(
-        self, step: ResolvedStep, verifier: str | None, request: StepRequest, runtime: Runtime, attempt: Attempt,
+        self, step: ResolvedStep, verifiers: list[str], request: StepRequest, runtime: Runtime, attempt: Attempt,
         files: list[str],
     ) -> None:
-        """What a step produced, judged in order: no secret in its outputs, its `run:` checks, its verifier."""
+        """What a step produced, judged in order: no secret in its outputs, its `run:` checks, its verifier
+        (or panel of verifiers)."""
         task = step.task
         if attempt.result.ok:
             leaked = leaked_secrets(attempt.outputs, dict(os.environ), task.publish_secrets)
@@ -163,8 +174,8 @@ class StepRunner:
                 first = failed[0]
                 why = "timed out" if first["timed_out"] else f"exited {first['exit_code']}"
                 attempt.fail("check_failed", f"check `{first['run']}` {why}")
-        if attempt.result.ok and verifier:
-            self._verify(step, verifier, runtime, attempt)
+        if attempt.result.ok and verifiers:
+            self._verify(step, verifiers, runtime, attempt)
 
     def _model_step(
         self, step: ResolvedStep, request: StepRequest, runtime: Runtime, attempt: Attempt, routing: Routing | None
@@ -238,23 +249,26 @@ class StepRunner:
         return Routing(role=tools.choice["role"], reason=tools.choice["reason"], method="model",
                        candidates=[Candidate.model_validate(c.model_dump()) for c in candidates])
 
-    def _verify(self, step: ResolvedStep, verifier: str, runtime: Runtime, attempt: Attempt) -> None:
-        from agentfiles.runner.verify import rejection_detail, verify
+    def _verify(self, step: ResolvedStep, verifiers: list[str], runtime: Runtime, attempt: Attempt) -> None:
+        from agentfiles.runner.panel import judge
+        from agentfiles.runner.verify import rejection_detail
 
         ctx = self.ctx
         result = attempt.result
 
         read = text_reader(runtime.sandbox)
-        checked = verify(
-            ctx.project, step, verifier, read, attempt.outputs, handoff_body(result.summary, result.sections),
+        checked = judge(
+            ctx.project, step, verifiers, read, attempt.outputs, handoff_body(result.summary, result.sections),
             ctx.executor_for(step.task_id, True), ctx.cancelled,
         )
         attempt.usage = add_usage(attempt.usage, checked.usage)
         result.files.update(checked.files)
-        attempt.extra["verifier"] = checked.record
+        attempt.extra["panel" if len(verifiers) > 1 else "verifier"] = checked.record
         attempt.verification = checked.verification
         if not checked.ok:
             result.ok, result.failure_kind, result.failure_detail = False, checked.failure_kind, checked.failure_detail
+        elif checked.uncertain:  # the panel split: no retry can settle that, a person does
+            result.ok, result.failure_kind, result.failure_detail = False, "uncertain", checked.detail
         elif not checked.passed:
             assert checked.verification is not None
             result.ok, result.failure_kind = False, "rejected"

@@ -30,6 +30,8 @@ class VerifyOutcome:
     usage: dict[str, Any] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # run-record files, under verifier/
     record: dict[str, Any] = field(default_factory=dict)
+    uncertain: bool = False  # a panel split on a criterion (runner/panel.py)
+    detail: str = ""  # then, on which and how
 
 
 def verify(
@@ -86,7 +88,9 @@ def rejection_detail(verification: dict[str, Any]) -> str:
     shown = "; ".join(f"`{c['criterion']}`: {c.get('evidence') or 'no evidence given'}" for c in failed[:3])
     more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
     noun = "criterion" if len(failed) == 1 else "criteria"
-    return f"the verifier `{verification.get('verifier')}` failed {len(failed)} {noun}: {shown}{more}"
+    who = (f"the verifiers `{verification.get('verifier')}` (agree: {verification['agree']})" if verification.get("agree")
+           else f"the verifier `{verification.get('verifier')}`")
+    return f"{who} failed {len(failed)} {noun}: {shown}{more}"
 
 
 def feedback_section(verification: dict[str, Any], attempt: int, run: str | None = None) -> tuple[str, str]:
@@ -99,6 +103,6 @@ def feedback_section(verification: dict[str, Any], attempt: int, run: str | None
         "",
     ]
     for check in verification.get("checks", []):
-        mark = "PASS" if check.get("verdict") == "pass" else "FAIL"
+        mark = {"pass": "PASS", "fail": "FAIL"}.get(str(check.get("verdict")), "UNDECIDED")
         lines.append(f"- {mark}: {check['criterion']}\n  Evidence: {check.get('evidence') or '(none given)'}")
     return ("Verdict on the previous run" if run else f"Verdict on attempt {attempt}", "\n".join(lines))

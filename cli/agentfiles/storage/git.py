@@ -386,6 +386,7 @@ class StepCommit:
             "role": self.trailers.get("Agents-Role"),
             "model": self.trailers.get("Agents-Model"),
             "executor": self.trailers.get("Agents-Executor"),
+            "rollout": self.trailers.get("Agents-Rollout"),
             "reverted": self.reverted,
             **({"usage": self.handoff.get("usage") or {}} if self.handoff is not None else {}),
         }

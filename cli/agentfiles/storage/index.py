@@ -23,7 +23,7 @@ from agentfiles.core.paths import Layout
 from agentfiles.storage.cache import RACY_WINDOW_NS
 from agentfiles.storage.files import atomic_write
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 PARALLEL_FROM = 2000  # tasks to read: below this a second process costs more than it saves
 Sig = list[int]
 

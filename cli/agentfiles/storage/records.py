@@ -34,9 +34,10 @@ def handoff_file(meta: dict[str, Any], body: str) -> bytes:
 
 
 def record_files(
-    layout: Layout, run_id: str, record: dict[str, Any], stdout: str, stderr: str, proposed: dict[str, bytes]
+    layout: Layout, run_id: str, record: dict[str, Any], stdout: str, stderr: str, proposed: dict[str, bytes],
+    cap: int | None = PROPOSED_CAP,
 ) -> dict[str, bytes]:
-    """The files of a run record, keyed by repo-relative path."""
+    """The files of a run record, keyed by repo-relative path (proposed outputs up to `cap` bytes each)."""
     base = f"{layout.rel(layout.runs)}/{run_id}"
     files = {f"{base}/record.json": (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")}
     if stdout:
@@ -44,7 +45,7 @@ def record_files(
     if stderr:
         files[f"{base}/stderr.txt"] = stderr.encode("utf-8")
     for rel, data in proposed.items():
-        if len(data) <= PROPOSED_CAP:
+        if cap is None or len(data) <= cap:
             files[f"{base}/proposed/{rel}"] = data
     return files
 

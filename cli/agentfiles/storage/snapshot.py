@@ -26,7 +26,7 @@ from agentfiles.storage.files import atomic_write, markdown_names
 if TYPE_CHECKING:
     from agentfiles.core.facts import Facts
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 _MISSING = (0, 0, 0, 0, 0)
 
 
@@ -158,7 +158,7 @@ def write_snapshot(
         "globs": _globs(root, list(dict.fromkeys(patterns))),
         "files": files,
         "sigs": _fingerprint(sigs),
-        "states": [[s.id, s.state, s.reasons, s.run, s.definition] for s in states.values()],
+        "states": [[s.id, s.state, s.reasons, s.run, s.definition, s.isolation, s.parts] for s in states.values()],
     }
     try:
         atomic_write(path, orjson.dumps(data), sync=False)

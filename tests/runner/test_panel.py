@@ -1,0 +1,184 @@
+"""Verifier panels: several roles judge a step, each in its own clean context, over real HTTP against the
+local Messages API (tests/fake_anthropic.py); a split panel leaves the step `uncertain` until a person
+approves (its outputs land then) or rejects it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import configure, git, task_text, write_files
+from fake_anthropic import FakeAnthropic, RecordedRequest, Reply
+
+CRITERIA = ["Greets the user by name", "Prints exactly one line"]
+QA_ROLE = ("---\nname: qa\ndescription: A second judge, on another model.\nmodel: haiku\n---\n"
+           "You are QA. You judge other people's work against its criteria.\n")
+
+
+def write(content: str = "print('hello')\n") -> Reply:
+    return Reply.tool_use("write_file", {"path": "src/hello.py", "content": content})
+
+
+def finish(summary: str = "Wrote src/hello.py.") -> Reply:
+    return Reply.tool_use("finish", {"summary": summary})
+
+
+def verdict(*verdicts: tuple[str, str], usage: dict[str, int] | None = None) -> Reply:
+    checks = [{"criterion": str(n), "verdict": v, "evidence": e} for n, (v, e) in enumerate(verdicts, 1)]
+    return Reply.tool_use("verdict", {"checks": checks}, usage=usage)
+
+
+def by_judge(answers: dict[str, Reply]):  # type: ignore[no-untyped-def]
+    """One reply for whichever judge asks: judges run at once, so the order of their requests is not fixed."""
+
+    def answer(request: RecordedRequest) -> Reply:
+        system = request.body["system"][0]["text"]
+        return next(reply for marker, reply in answers.items() if marker in system)
+
+    return answer
+
+
+def commit_all(root: Path) -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "tasks")
+
+
+def handoff(root: Path, task: str = "hello") -> dict:  # type: ignore[type-arg]
+    from agentfiles.storage.documents import parse_document
+
+    return parse_document((root / f".agents/handoffs/{task}.md").read_text()).meta
+
+
+@pytest.fixture
+def panel(project: Path, api: FakeAnthropic) -> Path:
+    """A model step judged by a panel of two roles on different models."""
+    configure(project, api)
+    write_files(project, {
+        ".agents/roles/qa.md": QA_ROLE,
+        "data/spec.md": "Write a program that greets the user by name.\n",
+        ".agents/tasks/hello.md": task_text(
+            "Write hello", role="developer", inputs=["data/spec.md"], outputs=["src/hello.py"],
+            acceptance=CRITERIA, verifier=["reviewer", "qa"], retries=1, body="## Intent\n\nA greeting program.\n",
+        ),
+    })
+    commit_all(project)
+    return project
+
+
+def test_a_split_panel_leaves_the_step_uncertain_until_a_person_approves(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    judges = by_judge({
+        "You are a reviewer": verdict(("pass", "REVIEWER-EVIDENCE asks for the name"), ("pass", "one print"),
+                                      usage={"input_tokens": 11, "output_tokens": 3}),
+        "You are QA": verdict(("fail", "QA-EVIDENCE never reads a name"), ("pass", "one line"),
+                              usage={"input_tokens": 5, "output_tokens": 2}),
+    })
+    api.queue(write(), finish(), judges, judges)
+    before = git(panel, "rev-parse", "HEAD").strip()
+    result = agents("-C", str(panel), "run")
+    assert result.code == 1, result.err
+    assert "step hello uncertain" in result.err and "agents approve hello" in result.err
+    assert len(api.message_requests) == 4  # no retry: a split panel is for a person, not another attempt
+    # Each judge in its own clean context: its own system prompt and model, the same brief, no doer transcript.
+    judged = api.message_requests[2:]
+    assert {r.body["model"] for r in judged} == {"claude-sonnet-4-6", "claude-haiku-4-5"}
+    for request in judged:
+        assert len(request.body["messages"]) == 1 and "write_file" not in json.dumps(request.body)
+    # Nothing landed: the output is only proposed, in the run record; the handoff says uncertain.
+    assert not (panel / "src/hello.py").exists()
+    assert git(panel, "rev-list", "--count", f"{before}..HEAD").strip() == "1"
+    meta = handoff(panel)
+    assert meta["status"] == "uncertain" and meta["failure"]["kind"] == "uncertain"
+    assert meta["verification"]["verdict"] == "uncertain" and meta["verification"]["agree"] == "all"
+    assert [c["verdict"] for c in meta["verification"]["checks"]] == ["uncertain", "pass"]
+    assert {j["verifier"]: j["verdict"] for j in meta["verification"]["panel"]} == {"reviewer": "pass", "qa": "fail"}
+    status = agents("-C", str(panel), "status").out
+    assert "uncertain" in status and "the verifiers disagree" in status and "awaiting review" in status
+    # A new `agents run` leaves it alone: it awaits a person.
+    again = agents("-C", str(panel), "run")
+    assert again.code == 0 and "held  hello: uncertain: awaiting review" in again.err and len(api.message_requests) == 4
+    # The review shows both judges' evidence, side by side, and the proposed diff.
+    review = agents("-C", str(panel), "review")
+    assert review.code == 0
+    assert "REVIEWER-EVIDENCE" in review.out and "QA-EVIDENCE" in review.out
+    row = next(line for line in review.out.splitlines() if "REVIEWER-EVIDENCE" in line)
+    assert "QA-EVIDENCE" in row  # one line, two columns
+    assert "reviewer (claude-sonnet-4-6)" in review.out and "qa (claude-haiku-4-5)" in review.out
+    assert "+print('hello')" in review.out and "agents approve hello" in review.out
+    # Usage counted per judge, for the judge's own role and model.
+    totals = agents("-C", str(panel), "log", "--usage", "--json").json["totals"]
+    assert totals["by_role"]["qa"]["input_tokens"] == 5 and totals["by_role"]["reviewer"]["input_tokens"] == 11
+    assert totals["by_model"]["claude-haiku-4-5"]["output_tokens"] == 2
+    # Approving lands the proposed output with the approval, in one commit.
+    approved = agents("-C", str(panel), "approve", "hello")
+    assert approved.code == 0, approved.err
+    assert (panel / "src/hello.py").read_text() == "print('hello')\n"
+    assert set(git(panel, "show", "--name-only", "--format=", "HEAD").split()) == {
+        ".agents/handoffs/hello.md", "src/hello.py"}
+    assert git(panel, "status", "--porcelain") == ""
+    meta = handoff(panel)
+    assert meta["status"] == "done" and meta["review"]["state"] == "approved" and "failure" not in meta
+    row = next(t for t in agents("-C", str(panel), "status", "--json").json["tasks"] if t["id"] == "hello")
+    assert row["state"] == "done", row
+
+
+def test_a_rejected_uncertain_step_runs_again_with_the_reason(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    judges = by_judge({"You are a reviewer": verdict(("pass", "ok"), ("pass", "ok")),
+                       "You are QA": verdict(("fail", "no name"), ("pass", "ok"))})
+    api.queue(write(), finish(), judges, judges)
+    assert agents("-C", str(panel), "run").code == 1
+    assert agents("-C", str(panel), "reject", "hello", "--reason", "READ-THE-NAME-FROM-INPUT").code == 0
+    row = next(t for t in agents("-C", str(panel), "status", "--json").json["tasks"] if t["id"] == "hello")
+    assert row["state"] == "rejected" and "READ-THE-NAME-FROM-INPUT" in row["reasons"][0]
+    agreed = by_judge({"You are a reviewer": verdict(("pass", "asks"), ("pass", "one")),
+                       "You are QA": verdict(("pass", "asks"), ("pass", "one"))})
+    api.queue(write("print('hi', input())\n"), finish(), agreed, agreed)
+    result = agents("-C", str(panel), "run")
+    assert result.code == 0, result.err
+    assert "READ-THE-NAME-FROM-INPUT" in json.dumps(api.message_requests[4].body)
+    assert (panel / "src/hello.py").read_text() == "print('hi', input())\n"
+    assert handoff(panel)["verification"]["verdict"] == "pass"
+
+
+def test_a_panel_that_agrees_on_a_failure_retries_with_both_judges_evidence(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    failing = by_judge({"You are a reviewer": verdict(("fail", "REVIEWER-NO-NAME"), ("pass", "ok")),
+                        "You are QA": verdict(("fail", "QA-NO-NAME"), ("pass", "ok"))})
+    passing = by_judge({"You are a reviewer": verdict(("pass", "asks"), ("pass", "ok")),
+                        "You are QA": verdict(("pass", "asks"), ("pass", "ok"))})
+    api.queue(write(), finish(), failing, failing, write("v2\n"), finish(), passing, passing)
+    result = agents("-C", str(panel), "run")
+    assert result.code == 0, result.err
+    retry = json.dumps(api.message_requests[4].body)
+    assert "REVIEWER-NO-NAME" in retry and "QA-NO-NAME" in retry
+    assert (panel / "src/hello.py").read_text() == "v2\n"
+
+
+def test_a_majority_of_three_decides_and_a_two_judge_majority_is_flagged(project: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    configure(project, api)
+    write_files(project, {
+        ".agents/roles/qa.md": QA_ROLE,
+        ".agents/roles/third.md": "---\nname: third\ndescription: A third judge.\n---\nYou are the third judge.\n",
+        ".agents/tasks/hello.md": task_text(
+            "Write hello", role="developer", outputs=["src/hello.py"], acceptance=CRITERIA[:1],
+            verifier=["reviewer", "qa", "third"], agree="majority",
+        ),
+        ".agents/tasks/pair.md": task_text("Pair", role="developer", outputs=["b.txt"], acceptance=["Fine"],
+                                           verifier=["reviewer", "qa"], agree="majority"),
+        ".agents/tasks/twice.md": task_text("Twice", role="developer", outputs=["c.txt"], acceptance=["Fine"],
+                                            verifier=["reviewer", "reviewer"]),
+    })
+    checked = agents("-C", str(project), "validate")
+    assert "a panel of two has no majority" in checked.err and "names reviewer more than once" in checked.err
+    (project / ".agents/tasks/pair.md").unlink()
+    (project / ".agents/tasks/twice.md").unlink()
+    commit_all(project)
+    judges = by_judge({"You are a reviewer": verdict(("pass", "yes")), "You are QA": verdict(("fail", "no")),
+                       "You are the third judge": verdict(("pass", "yes"))})
+    api.queue(write(), finish(), judges, judges, judges)
+    result = agents("-C", str(project), "run")
+    assert result.code == 0, result.err
+    meta = handoff(project)
+    assert meta["status"] == "done" and meta["verification"]["agree"] == "majority"
+    assert meta["verification"]["checks"][0]["verdict"] == "pass"
+    assert "qa: fail - no" in meta["verification"]["checks"][0]["evidence"]

@@ -1,0 +1,147 @@
+"""Progressive rollout of a role change (`agents run --canary N`, `--wave M`): `agents status` names the
+change on every task it reaches, canaries run first and are compared with their previous runs, a
+regression halts the rest, each rollout's commits carry its id, and `agents rewind --rollout ID
+--in-place` reverts them. Real git repositories, the local Messages API with scripted answers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import configure, git, task_text, write_files
+from fake_anthropic import FakeAnthropic, RecordedRequest, Reply
+
+TASKS = [f"t{n:02d}" for n in range(1, 11)]
+
+
+def step_of(request: RecordedRequest) -> str:
+    return re.search(r"# (?:Verify step|Step) `(t\d\d)`", request.body["messages"][0]["content"][-1]["text"]).group(1)  # type: ignore[union-attr]
+
+
+class Script:
+    """Answers for any number of steps running at once: a doer writes `out/<task>.md` then finishes; the
+    verifier passes, except on `fail` (task -> how many of its verdicts fail, one per attempt)."""
+
+    def __init__(self, version: str = "v1", fail: dict[str, int] | None = None) -> None:
+        self.version = version
+        self.fail = dict(fail or {})
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        task = step_of(request)
+        if any(tool["name"] == "verdict" for tool in request.body["tools"]):
+            if self.fail.get(task):
+                self.fail[task] -= 1
+                return Reply.tool_use("verdict", {"checks": [{"criterion": "1", "verdict": "fail",
+                                                              "evidence": f"REGRESSED-{task}: the heading is gone"}]})
+            return Reply.tool_use("verdict", {"checks": [{"criterion": "1", "verdict": "pass", "evidence": "has it"}]})
+        if len(request.body["messages"]) == 1:
+            return Reply.tool_use("write_file", {"path": f"out/{task}.md", "content": f"# {task}\n\n{self.version}\n"})
+        return Reply.tool_use("finish", {"summary": f"Wrote out/{task}.md."})
+
+
+def state_of(agents, root: Path) -> dict[str, dict]:  # type: ignore[no-untyped-def,type-arg]
+    return {t["id"]: t for t in agents("-C", str(root), "status", "--json").json["tasks"]}
+
+
+@pytest.fixture
+def ten(project: Path, api: FakeAnthropic, agents) -> Path:  # type: ignore[no-untyped-def]
+    """Ten done tasks of the role `developer`, each judged by `reviewer`; then the role's prompt changed."""
+    configure(project, api)
+    write_files(project, {f".agents/tasks/{t}.md": task_text(
+        f"Write {t}", role="developer", outputs=[f"out/{t}.md"], acceptance=["Has a heading"], verifier="reviewer",
+        body=f"## Intent\n\nWrite {t}.\n", **({"retries": 1} if t == "t01" else {})) for t in TASKS})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "ten tasks")
+    api.queue(*[Script()] * 30)
+    assert agents("-C", str(project), "run").code == 0
+    assert all(s["state"] == "done" for s in state_of(agents, project).values())
+    role = project / ".agents/roles/developer.md"
+    role.write_text(role.read_text() + "\nAlways end a file with a line saying who wrote it.\n")
+    api.clear()
+    return project
+
+
+def test_status_names_the_role_change_on_every_task_it_reaches(ten: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    states = state_of(agents, ten)
+    assert [states[t]["state"] for t in TASKS] == ["stale"] * 10
+    assert all(states[t]["reasons"] == ["role changed: developer"] for t in TASKS)
+    assert set(states[TASKS[0]]["definition_parts"]) == {"task", "role", "model", "config"}
+    plain = agents("-C", str(ten), "status").out
+    assert plain.count("role changed: developer") == 10
+    dry = agents("-C", str(ten), "run", "--canary", "2", "--wave", "4", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "canary: t01, t02" in dry.out and "wave 1: t03, t04, t05, t06" in dry.out and "wave 2: t07, t08, t09, t10" in dry.out
+
+
+def test_a_regressing_canary_halts_the_rollout_and_the_rest_stay_stale(ten: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(*[Script("v2", fail={"t02": 1})] * 12)
+    result = agents("-C", str(ten), "run", "--canary", "2")
+    assert result.code == 1
+    assert {step_of(r) for r in api.message_requests} == {"t01", "t02"}  # two ran, no more
+    rollout = re.search(r"rollout (rollout-[\w.-]+) halted", result.err).group(1)  # type: ignore[union-attr]
+    assert "halted at the canary: t02 regressed: rejected" in result.err and "REGRESSED-t02" in result.err
+    assert "8 steps left as they were" in result.err
+    assert "REGRESSION  t02" in result.out and "pass -> fail" in result.out
+    assert "-v1" in result.out and "+v2" in result.out  # the canary's outputs diff against its previous run
+    states = state_of(agents, ten)
+    assert states["t01"]["state"] == "done" and states["t02"]["state"] == "rejected"
+    stale = [t for t in TASKS if states[t]["state"] == "stale"]
+    assert stale == TASKS[2:] and all(states[t]["reasons"] == ["role changed: developer"] for t in stale)
+    assert (ten / "out/t02.md").read_text() == "# t02\n\nv1\n"  # nothing of the regression landed
+    listed = agents("-C", str(ten), "log", "--rollout", rollout, "--json").json["steps"]
+    assert sorted(s["task"] for s in listed) == ["t01", "t02"] and {s["rollout"] for s in listed} == {rollout}
+    message = git(ten, "log", "-1", "--format=%B", listed[0]["commit"])
+    assert f"Agents-Rollout: {rollout}" in message
+
+
+def test_without_a_regression_every_wave_runs_and_rewind_reverts_the_rollout(ten: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(*[Script("v2")] * 30)
+    result = agents("-C", str(ten), "run", "--canary", "2", "--wave", "4", "--json")
+    assert result.code == 0, result.err
+    rollout = result.json["rollout"]
+    assert rollout["phases"] == [TASKS[:2], TASKS[2:6], TASKS[6:]] and rollout["phases_run"] == 3
+    assert rollout["halted"] is None and [c["regression"] for c in rollout["compared"]] == [None] * 10
+    first = rollout["compared"][0]
+    assert first["verdicts"] == [{"criterion": "Has a heading", "before": "pass", "after": "pass"}]
+    assert first["changed"] == ["out/t01.md"] and "+v2" in first["diff"]
+    assert all(s["state"] == "done" for s in state_of(agents, ten).values())
+    assert all((ten / f"out/{t}.md").read_text().endswith("v2\n") for t in TASKS)
+    listed = agents("-C", str(ten), "log", "--rollout", rollout["id"])
+    assert listed.code == 0 and len(listed.out.strip().splitlines()) == 10
+    rewound = agents("-C", str(ten), "rewind", "--rollout", rollout["id"], "--in-place")
+    assert rewound.code == 0, rewound.err
+    assert "10 steps reverted" in rewound.out
+    assert all((ten / f"out/{t}.md").read_text().endswith("v1\n") for t in TASKS)
+    states = state_of(agents, ten)
+    assert all(states[t]["state"] == "stale" and states[t]["reasons"] == ["role changed: developer"] for t in TASKS)
+    assert git(ten, "status", "--porcelain") == ""
+    again = agents("-C", str(ten), "log", "--rollout", rollout["id"], "--json").json["steps"]
+    assert all(s["reverted"] for s in again)
+
+
+def test_a_retry_that_hides_a_failed_criterion_is_a_regression(ten: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(*[Script("v2", fail={"t01": 1})] * 10)
+    result = agents("-C", str(ten), "run", "--canary-pick", "t03,t01")
+    assert result.code == 1
+    assert {step_of(r) for r in api.message_requests} == {"t01", "t03"}
+    assert "t01 regressed: `Has a heading` passed in run" in result.err
+    assert "failed on attempt 1 of this run (a retry passed it)" in result.err
+    states = state_of(agents, ten)
+    assert states["t01"]["state"] == "done" and states["t03"]["state"] == "done"  # it landed; the rest waits
+    assert [t for t in TASKS if states[t]["state"] == "stale"] == ["t02", *TASKS[3:]]
+
+
+def test_canary_options_are_checked_before_anything_runs(ten: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    both = agents("-C", str(ten), "run", "--canary", "2", "--canary-pick", "t01")
+    assert both.code == 2 and "not both" in both.err
+    wrong = agents("-C", str(ten), "run", "--canary-pick", "nope")
+    assert wrong.code == 2 and "nope" in wrong.err
+    git(ten, "checkout", "--", ".agents/roles/developer.md")
+    nothing = agents("-C", str(ten), "run", "--canary", "2")
+    assert nothing.code == 0 and "Nothing to run" in nothing.out
+    (ten / ".agents/tasks/t01.md").write_text(task_text("Changed", role="developer", outputs=["out/t01.md"]))
+    refused = agents("-C", str(ten), "run", "--canary", "1")
+    assert refused.code == 2 and "nothing to roll out" in refused.err
+    assert api.message_requests == []

@@ -1,0 +1,165 @@
+"""Consistency sampling (`samples: K`): the doer runs K times at once in clean contexts of their own; the
+majority output goes on, no majority is `uncertain` with every candidate in the run record; and
+`agents replay --live --samples K` measures drift. Over real HTTP against the local Messages API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import configure, git, task_text, write_files
+from fake_anthropic import FakeAnthropic, RecordedRequest, Reply
+
+
+def doers(contents: list[str], usage: dict[str, int] | None = None):  # type: ignore[no-untyped-def]
+    """Answers for doers running at once: each conversation's first turn writes the next of `contents`,
+    its second finishes (which sample gets which content depends on the order the requests arrive)."""
+    lock = threading.Lock()
+    left = list(contents)
+
+    def answer(request: RecordedRequest) -> Reply:
+        if len(request.body["messages"]) > 1:
+            return Reply.tool_use("finish", {"summary": "Wrote the summary."}, usage=usage)
+        with lock:
+            content = left.pop(0)
+        return Reply.tool_use("write_file", {"path": "out/summary.md", "content": content}, usage=usage)
+
+    return [answer] * (2 * len(contents))
+
+
+def commit_all(root: Path) -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "tasks")
+
+
+def handoff(root: Path, task: str = "summary") -> dict:  # type: ignore[type-arg]
+    from agentfiles.storage.documents import parse_document
+
+    return parse_document((root / f".agents/handoffs/{task}.md").read_text()).meta
+
+
+def record_of(root: Path, run: str) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    folder = root / ".agents/runs" / run
+    return folder, json.loads((folder / "record.json").read_text())
+
+
+@pytest.fixture
+def sampled(project: Path, api: FakeAnthropic) -> Path:
+    configure(project, api)
+    write_files(project, {
+        "notes.md": "The meeting moved to Tuesday.\n",
+        ".agents/tasks/summary.md": task_text("Summarise the notes", role="developer", inputs=["notes.md"],
+                                              outputs=["out/summary.md"], samples=3),
+    })
+    commit_all(project)
+    return project
+
+
+def test_two_equal_samples_of_three_land_and_the_record_keeps_all_three(sampled: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(*doers(["Tuesday.\n", "Tuesday.\n", "Wednesday?\n"], usage={"input_tokens": 10, "output_tokens": 2}))
+    result = agents("-C", str(sampled), "run")
+    assert result.code == 0, result.err
+    assert (sampled / "out/summary.md").read_text() == "Tuesday.\n"
+    # Three doers, each its own clean context: the same first request, none seeing another's work.
+    firsts = [r.body for r in api.message_requests if len(r.body["messages"]) == 1]
+    assert len(firsts) == 3 and firsts[0] == firsts[1] == firsts[2]
+    meta = handoff(sampled)
+    assert meta["status"] == "done"
+    assert meta["usage"]["input_tokens"] == 60  # six turns, the budget's usage counted for every sample
+    folder, record = record_of(sampled, meta["run"])
+    samples = record["samples"]
+    assert len(samples) == 3 and [s["sample"] for s in samples] == [1, 2, 3]
+    chosen = [s for s in samples if s["chosen"]]
+    assert len(chosen) == 1 and (folder / "requests/001.json").is_file()  # the winner's conversation, for replay
+    kept = {(folder / f"samples/sample-{s['sample']}/proposed/out/summary.md").read_text() for s in samples}
+    assert kept == {"Tuesday.\n", "Wednesday?\n"}
+    assert sorted(s["group"] for s in samples) == [1, 1, 2] or sorted(s["group"] for s in samples) == [1, 2, 2]
+    for other in (s for s in samples if not s["chosen"]):
+        assert (folder / f"samples/sample-{other['sample']}/requests/001.json").is_file()
+    assert "2 of 3 samples agree" in (sampled / ".agents/handoffs/summary.md").read_text()
+
+
+def test_three_different_samples_are_uncertain_and_a_person_picks_one(sampled: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(*doers(["Tuesday.\n", "Wednesday.\n", "Friday.\n"]))
+    before = git(sampled, "rev-parse", "HEAD").strip()
+    result = agents("-C", str(sampled), "run")
+    assert result.code == 1
+    assert "step summary uncertain" in result.err and "no majority among 3 samples" in result.err
+    assert not (sampled / "out/summary.md").exists()
+    assert git(sampled, "rev-list", "--count", f"{before}..HEAD").strip() == "1"
+    meta = handoff(sampled)
+    assert meta["status"] == "uncertain" and meta["outputs"] == {}
+    folder, record = record_of(sampled, meta["run"])
+    texts = {s["sample"]: (folder / f"samples/sample-{s['sample']}/proposed/out/summary.md").read_text()
+             for s in record["samples"]}
+    assert sorted(texts.values()) == ["Friday.\n", "Tuesday.\n", "Wednesday.\n"]
+    assert [s["group"] for s in record["samples"]] == [1, 2, 3]
+    review = agents("-C", str(sampled), "review")
+    assert "samples: 3, in 3 group(s)" in review.out and "+Friday." in review.out
+    assert "agents approve summary --sample N" in review.out
+    plain = agents("-C", str(sampled), "approve", "summary")
+    assert plain.code == 2 and "say which one to land" in plain.err and "--sample N" in plain.err
+    pick = next(n for n, text in texts.items() if text == "Wednesday.\n")
+    approved = agents("-C", str(sampled), "approve", "summary", "--sample", str(pick))
+    assert approved.code == 0, approved.err
+    assert (sampled / "out/summary.md").read_text() == "Wednesday.\n"
+    meta = handoff(sampled)
+    assert meta["status"] == "done" and meta["review"]["reason"] == f"chose sample {pick}"
+    row = next(t for t in agents("-C", str(sampled), "status", "--json").json["tasks"] if t["id"] == "summary")
+    assert row["state"] == "done"
+
+
+def test_a_verifier_may_judge_which_prose_samples_mean_the_same(project: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    configure(project, api)
+    write_files(project, {
+        "notes.md": "The meeting moved to Tuesday.\n",
+        ".agents/tasks/summary.md": task_text("Summarise the notes", role="developer", inputs=["notes.md"],
+                                              outputs=["out/summary.md"], samples=3, compare="verifier",
+                                              acceptance=["Names the new day"], verifier="reviewer"),
+    })
+    commit_all(project)
+
+    def judge(request: RecordedRequest) -> Reply:
+        brief = request.body["messages"][0]["content"][0]["text"]
+        candidates = {int(part.split("\n", 1)[0]): part for part in brief.split("### Candidate ")[1:]}
+        assert sorted(candidates) == [1, 2, 3]  # the three different outputs, each in full
+        friday = [n for n, text in candidates.items() if "Friday" in text]
+        same = [n for n in candidates if n not in friday]
+        return Reply.tool_use("equivalence", {"groups": [same, friday], "reason": "the same day"})
+
+    api.queue(*doers(["It is on Tuesday.\n", "Tuesday it is.\n", "Friday.\n"]), judge,
+              Reply.tool_use("verdict", {"checks": [{"criterion": "1", "verdict": "pass", "evidence": "Tuesday"}]}))
+    result = agents("-C", str(project), "run")
+    assert result.code == 0, result.err
+    assert "Tuesday" in (project / "out/summary.md").read_text()
+    _, record = record_of(project, handoff(project)["run"])
+    assert record["equivalence"]["groups"] and record["equivalence"]["role"] == "reviewer"
+    assert sum(1 for s in record["samples"] if s["group"] == next(s["group"] for s in record["samples"] if s["chosen"])) == 2
+
+
+def test_samples_do_not_apply_to_a_discussion(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/talk.md": task_text(
+        "Talk", role="developer", mode="discussion", participants=["planner", "reviewer"], outputs=["a.md"], samples=3)})
+    result = agents("-C", str(project), "validate")
+    assert result.code == 2 and "`samples` does not apply to `mode: discussion`" in result.err
+
+
+def test_replay_live_samples_measures_drift(sampled: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    (sampled / ".agents/tasks/summary.md").write_text(task_text(
+        "Summarise the notes", role="developer", inputs=["notes.md"], outputs=["out/summary.md"]))
+    commit_all(sampled)
+    api.queue(*doers(["Tuesday.\n"]))
+    assert agents("-C", str(sampled), "run").code == 0
+    api.queue(*doers(["Tuesday.\n", "Tuesday.\n", "Tuesday.\n", "Thursday.\n"]))
+    result = agents("-C", str(sampled), "replay", "summary", "--live", "--samples", "4")
+    assert result.code == 1
+    assert "3 of 4 fresh answers match the recorded outputs (75%)" in result.out
+    assert "-Tuesday." in result.out and "+Thursday." in result.out
+    api.queue(*doers(["Tuesday.\n", "Tuesday.\n"]))
+    data = agents("-C", str(sampled), "replay", "summary", "--live", "--samples", "2", "--json")
+    assert data.code == 0 and data.json["matching"] == 2 and data.json["share"] == 1.0
+    without = agents("-C", str(sampled), "replay", "summary", "--samples", "2")
+    assert without.code == 2 and "needs --live" in without.err

@@ -145,3 +145,31 @@ def test_canary_options_are_checked_before_anything_runs(ten: Path, api: FakeAnt
     refused = agents("-C", str(ten), "run", "--canary", "1")
     assert refused.code == 2 and "nothing to roll out" in refused.err
     assert api.message_requests == []
+
+
+def test_a_task_waiting_for_a_rolled_out_one_is_rolled_out_after_it(project: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    configure(project, api)
+    write_files(project, {
+        ".agents/tasks/t11.md": task_text("Write t11", role="developer", outputs=["out/t11.md"]),
+        ".agents/tasks/t12.md": task_text("Write t12", role="developer", needs=["t11"], inputs=["out/t11.md"],
+                                          outputs=["out/t12.md"]),
+        ".agents/tasks/t13.md": task_text("Write t13", role="planner", needs=["t11"], inputs=["out/t11.md"],
+                                          outputs=["out/t13.md"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a chain")
+    api.queue(*[Script()] * 6)
+    assert agents("-C", str(project), "run").code == 0
+    role = project / ".agents/roles/developer.md"
+    role.write_text(role.read_text() + "\nOne more rule.\n")
+    states = state_of(agents, project)
+    assert states["t12"]["reasons"] == ["role changed: developer", "upstream not done: t11 (stale)"]
+    assert states["t13"]["reasons"] == ["upstream not done: t11 (stale)"]
+    dry = agents("-C", str(project), "run", "--canary", "1", "--dry-run")
+    assert "rollout: 2 steps stale only because" in dry.out
+    assert "canary: t11" in dry.out and "wave 1: t12, t13" in dry.out  # t13 is not the rollout's, but waits for it
+    api.queue(*[Script("v2")] * 6)
+    result = agents("-C", str(project), "run", "--canary", "1", "--json")
+    assert result.code == 0, result.err
+    assert [c["task"] for c in result.json["rollout"]["compared"]] == ["t11", "t12"]
+    assert all(s["state"] == "done" for s in state_of(agents, project).values())

@@ -77,7 +77,7 @@ def _log_rows(out: Output, commits: list, steps: list) -> None:  # type: ignore[
         figures = f"{tokens:>8} tok ${float(used.get('cost_usd', 0)):>7.4f} {float(used.get('duration_s', 0)):>7.2f} s"
         out.line(
             f"{commit.sha[:10]}  {commit.date[:16].replace('T', ' ')}  "
-            f"{out.paint(f'{status:<8}', status if status in ('done', 'failed', 'rejected') else 'dim')} "
+            f"{out.paint(f'{status:<8}', status if status in ('done', 'failed', 'rejected', 'uncertain') else 'dim')} "
             f"{commit.task:<{tasks}}  {(data['role'] or 'none'):<{roles}}  {(data['model'] or 'none'):<{models}}  {figures}"
         )
 

@@ -51,7 +51,7 @@ def review_command(
             for line in item.diff.rstrip().splitlines():
                 out.line(f"  {line}")
         if item.status == "uncertain":
-            choose = " --sample N" if item.samples and not item.diff else ""
+            choose = " --sample N" if item.samples else ""
             out.line(f"  next: `agents approve {item.task}{choose}` lands it, or `agents reject {item.task} --reason "
                      "TEXT` runs it again with the reason")
         elif item.status == "done":

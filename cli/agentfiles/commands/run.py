@@ -277,8 +277,8 @@ def run_command(
             out.diagnostic("error", f"step {outcome.task} {outcome.status}: {kind}{outcome.failure_detail}")
         first = report.failed[0] if report.failed else None
         if first is not None and first.status == "uncertain":
-            out.diagnostic("hint", f"`agents review` shows what disagrees; `agents approve {first.task}` lands it, "
-                           f"`agents reject {first.task} --reason TEXT` runs it again with the reason")
+            out.diagnostic("hint", f"`agents review` shows what disagrees; then `agents approve {first.task}` (of samples: "
+                           f"`--sample N`) lands it, `agents reject {first.task} --reason TEXT` runs it again")
         elif first is not None:
             out.diagnostic("hint", f"see `agents show {first.task}`; fix, then run `agents run` again")
         return EXIT_STEP_FAILED

@@ -42,10 +42,19 @@ def new_rollout_id() -> str:
     return "rollout-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def is_candidate(state: TaskState) -> bool:
+def is_candidate(state: TaskState, earlier: set[str] | frozenset[str] = frozenset()) -> bool:
     """Stale, and only because what it runs with changed (its role, model or config), not what it is asked
-    or what it reads."""
-    return state.state == "stale" and bool(state.reasons) and all(r.startswith(ROLLOUT_REASONS) for r in state.reasons)
+    or what it reads; besides, it may wait for `earlier` candidates (`upstream not done: t (stale)`)."""
+    own = [r for r in state.reasons if r.startswith(ROLLOUT_REASONS)]
+    rest = [r for r in state.reasons if not r.startswith(ROLLOUT_REASONS)]
+    return state.state == "stale" and bool(own) and all(_waits_for(r, earlier) for r in rest)
+
+
+def _waits_for(reason: str, earlier: set[str] | frozenset[str]) -> bool:
+    for prefix in ("upstream not done: ", "upstream re-ran: "):
+        if reason.startswith(prefix):
+            return reason[len(prefix):].split(" (", 1)[0] in earlier
+    return False
 
 
 def plan_rollout(plan: list[PlannedStep], states: dict[str, TaskState], request: RolloutRequest) -> RolloutPlan:
@@ -53,7 +62,10 @@ def plan_rollout(plan: list[PlannedStep], states: dict[str, TaskState], request:
     or config change, or when `--canary-pick` names a step that is not."""
     order = [s.task for s in plan]
     needs = {s.task: s.needs for s in plan}
-    candidates = [t for t in order if is_candidate(states[t])]
+    candidates: list[str] = []
+    for task in order:  # in dependency order, so what a candidate waits for is decided before it
+        if is_candidate(states[task], set(candidates)):
+            candidates.append(task)
     if not candidates:
         raise UsageError(
             "nothing to roll out: no planned step is stale only because its role, model or config changed",

@@ -161,7 +161,7 @@ def awaiting_review(workspace: Workspace, history: list[StepCommit], with_diff: 
                        handoff.verification.model_dump(mode="json") if handoff.verification else None, commit)
         record = read_record(project.layout, handoff.run)
         item.checks = [{"run": c.get("run"), "ok": c.get("ok")} for c in (record or {}).get("checks") or []]
-        if handoff.status == "uncertain":
+        if handoff.status == "uncertain" and handoff.verification is None:  # its samples disagreed
             item.samples = sample_candidates(root, run_folder(project.layout, handoff.run), record or {}, with_diff)
         found.append(item)
     if with_diff:

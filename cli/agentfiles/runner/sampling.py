@@ -68,7 +68,7 @@ def sample(
         for sandbox in extra:
             sandbox.cleanup()
     sampled, judged = _compare(runner, step, samples)
-    _settle(attempt, samples, sampled, judged, runtime)
+    _settle(attempt, samples, sampled, judged, runtime, step.step_id)
 
 
 def _compare(runner: StepRunner, step: ResolvedStep, samples: list[Attempt]) -> tuple[Sampled, dict[str, Any]]:
@@ -112,7 +112,8 @@ def _equivalence(runner: StepRunner, step: ResolvedStep, verifier: str, candidat
     return found
 
 
-def _settle(attempt: Attempt, samples: list[Attempt], sampled: Sampled, judged: dict[str, Any], runtime: Runtime) -> None:
+def _settle(attempt: Attempt, samples: list[Attempt], sampled: Sampled, judged: dict[str, Any], runtime: Runtime,
+            step_id: str) -> None:
     """Make `attempt` what the samples came to, every sample kept in its record."""
     winner = sampled.majority[0] if sampled.majority else None
     usage: dict[str, Any] = {}
@@ -154,7 +155,7 @@ def _settle(attempt: Attempt, samples: list[Attempt], sampled: Sampled, judged: 
         attempt.result = StepResult(
             ok=False, failure_kind="uncertain", failure_detail=described, model=samples[0].result.model,
             summary="The samples disagree; every candidate is in the run record. `agents review` shows them, "
-                    "`agents approve TASK --sample N` lands one.",
+                    f"`agents approve {step_id} --sample N` lands one.",
         )
         attempt.outputs = {}
     attempt.result.files = files

@@ -192,6 +192,7 @@ def test_a_sibling_folder_sharing_the_roots_prefix_is_outside(tmp_path: Path) ->
     ("cat \\{item}", ["right after a `\\`"]),
     ('cat \\{item}"{name}"', ["right after a `\\`", "double"]),
     ("cat ${item}'{name}'", ["right after a `$`", "single"]),
+    ("echo \\\"'{item}'", ["single"]),
     ('cat "\\{item}"', ["right after a `\\`"]),
     ("echo ${item}", ["right after a `$`"]),
     ('echo "$(date)" {item}', ["after `$(...)`"]),

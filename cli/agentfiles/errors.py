@@ -6,6 +6,8 @@ handler renders it as `error: ...` / `hint: ...`. Exceptions are built from keyw
 
 from __future__ import annotations
 
+import errno
+
 # Exit codes of the contract (CONVENTION.md section 9).
 EXIT_OK = 0
 EXIT_STEP_FAILED = 1
@@ -85,3 +87,26 @@ class Interrupted(AgentsError):
     """The user interrupted the command."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class StorageFull(AgentsError):
+    """The disk (or a quota, or a file-size limit) refused a write: nothing is wrong with the project."""
+
+
+_RESOURCE = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "a file would grow past the file-size limit (ulimit -f)",
+    errno.EROFS: "the file system is read-only",
+}
+STORAGE_HINT = ("make room (or lift the limit), then run the command again; `agents run` finishes or undoes "
+                "whatever a step had half written when it stopped")
+
+
+def storage_error(exc: BaseException) -> StorageFull | None:
+    """The error to report for an OSError the machine caused (a full disk, a quota, a file-size limit, a
+    read-only file system), or None for any other exception, which remains a bug to report."""
+    if not isinstance(exc, OSError) or exc.errno not in _RESOURCE:
+        return None
+    where = f" while writing {exc.filename}" if exc.filename else ""
+    return StorageFull(f"{_RESOURCE[exc.errno]}{where}", hint=STORAGE_HINT)

@@ -255,10 +255,10 @@ def test_a_damaged_record_is_named_not_a_crash(hello: Path, api: FakeAnthropic, 
     answer = next((hello / ".agents/runs").glob("*/responses/002.json"))
     answer.write_text("{broken")
     result = agents("-C", str(hello), "replay", "hello")
-    assert result.code == 2 and "responses/002.json cannot be read" in result.err and "git checkout --" in result.err
+    assert result.code == 2 and "responses/002.json:1: cannot be read" in result.err and "git checkout --" in result.err
     answer.parent.parent.joinpath("record.json").write_text("[")
     shown = agents("-C", str(hello), "show", "hello")
-    assert shown.code == 2 and "record.json cannot be read" in shown.err
+    assert shown.code == 2 and "record.json:1: cannot be read" in shown.err
 
 
 def test_a_base_url_that_is_not_a_url_stops_the_run(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]

@@ -19,12 +19,13 @@ DIFFERENT = [
     "a: 017\nb: 17\n", "a: x\n---\nb: 1\n", "%YAML 1.1\n---\na: 1\n", "a: 1\na: 2\n", "x:\n  a: 1\n  a: 2\n",
     "a: '\x07'\n", "a: b: c\n", "a:\n\t- b\n", "a: [1, 2\n",
     "description: Reviews data. Triggers on: 'GDPR', 'privacy'\n",
+    "a: &x [1]\nb: *x\n",  # an alias: yaml-rs would copy what it names (PyYAML shares it, and it is measured)
 ]
 SAME = [
     "title: Turn on the light\nrun: 'true'\n", "a: 0b11\n", "a: 1_000\n", "a: 1.5\nb: 12\nc: -3\nd: 0x1F\ne: 1.0e+5\n",
     "t: 'Task 5: step 5'\nd: sha256:0123abc\n", "run: 20261124T120000Z-bench0\n",
     "inputs:\n- data/in.txt\n- {handoff: t}\n- {path: src/x.py, view: outline}\n",
-    "a: null\nb: ~\nc:\nd: true\ne: False\n", "a: |\n  t\n  u\nb: >\n  f\n  g\n", "a: &x [1]\nb: *x\n",
+    "a: null\nb: ~\nc:\nd: true\ne: False\n", "a: |\n  t\n  u\nb: >\n  f\n  g\n",
     "z: 1\ny: 2\nx: {c: 1, b: 2, a: 3}\n", "a: \"x\\ny\"\nb: 'it''s'\n", "a: ünïcode ✓\n",
 ]
 

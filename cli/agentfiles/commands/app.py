@@ -15,7 +15,14 @@ import typer
 
 from agentfiles import __version__
 from agentfiles.commands.output import Options, Output, print_error
-from agentfiles.errors import EXIT_INTERRUPTED, EXIT_STEP_FAILED, EXIT_USAGE, AgentsError, ConventionError
+from agentfiles.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_STEP_FAILED,
+    EXIT_USAGE,
+    AgentsError,
+    ConventionError,
+    storage_error,
+)
 
 HELP = """Coordinate AI agent steps through files in a git repository.
 
@@ -145,6 +152,11 @@ def run(args: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - the last resort: one line and a report, never a traceback
         if debug:
             raise
+        full = storage_error(exc)  # a full disk is the machine's, not a bug
+        if full is not None:
+            render_error(full)
+            _json_error(args, full)
+            return full.exit_code
         report = _report_unexpected(exc)
         print_error(
             f"unexpected {type(exc).__name__}: {exc}",

@@ -257,7 +257,7 @@ class _Checker:
     def _foreach(self, entry: Entry[Task], reach: Reach) -> None:
         """Each item's paths, once its placeholders are filled in, pass the checks a declared path does;
         the placeholders of a command are in a form that stays one word whatever the item's name."""
-        from agentfiles.core.foreach import item_paths, items_of, unsafe_placeholder
+        from agentfiles.core.foreach import item_paths, items_of, substitute, unsafe_placeholder
 
         task = entry.model
         line = ("foreach",)
@@ -266,7 +266,13 @@ class _Checker:
         items = items_of(self.project.layout.root, task.foreach or "", refused)
         for rel, why in refused:
             self.error(entry, line, f"foreach item '{rel}' {why}", rename)
+        writers: dict[str, str] = {}
         for item in items:
+            for path in {substitute(p, item) for p in task.outputs}:
+                if writers.setdefault(path, item) != item:
+                    self.error(entry, line, f"foreach items '{writers[path]}' and '{item}' both write '{path}'",
+                               "put {stem}, {name} or {item} in each output path, so that every item writes "
+                               "files of its own")
             for kind, path in item_paths(task, item):
                 problem = check_repo_path(path)
                 if problem is None and not has_glob(path):

@@ -12,7 +12,7 @@ import frontmatter
 import yaml
 
 from agentfiles.core.diagnostics import Loc
-from agentfiles.storage.fastyaml import fast_load
+from agentfiles.storage.fastyaml import ALIAS, fast_load
 
 try:  # the C loader is several times faster; PyYAML without libyaml falls back to pure Python
     from yaml import CSafeDumper as _BaseDumper
@@ -22,7 +22,6 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader  # type: ignore[assignment]
 
 _HANDLER = frontmatter.YAMLHandler()
-_TOP_KEY = re.compile(r"^([A-Za-z_][\w.-]*)\s*:", re.MULTILINE)
 
 
 class DocumentError(Exception):
@@ -93,20 +92,27 @@ def parse_document(text: str) -> Document:
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
-        raise DocumentError("the frontmatter must be a mapping of keys to values", line=first_line)
+        raise DocumentError("the frontmatter must be a mapping of keys to values",
+                            line=SourceMap(fm, first_line).line(()))
     return Document(meta=meta, body=body.lstrip("\n"), source=SourceMap(fm, first_line))
 
 
 def load_yaml_text(text: str, first_line: int = 1) -> Any:
-    """Parse YAML; syntax errors and duplicate top-level keys raise DocumentError with a file line.
+    """Parse YAML; syntax errors, a key given twice in one mapping (at any depth) and aliases that expand
+    beyond reason raise DocumentError with a file line.
 
     The compiled parser answers when it certainly agrees with PyYAML (storage/fastyaml.py); PyYAML
     answers the rest, and explains every error."""
-    data = fast_load(text)  # it refuses duplicate keys, so the check below is PyYAML's case only
+    data = fast_load(text)  # it refuses duplicate keys and aliases, so the checks below are PyYAML's case only
     if data is not None:
         return data
     try:
-        data = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - SafeLoader (C or Python)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader (C or Python) refusing duplicate keys
+    except _DuplicateKey as exc:
+        raise DocumentError(
+            f"duplicate key '{exc.key}' (first at line {first_line + exc.first}); YAML keeps only the last one",
+            line=first_line + exc.line,
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = first_line + mark.line if mark else first_line
@@ -118,20 +124,70 @@ def load_yaml_text(text: str, first_line: int = 1) -> Any:
                 context += f" started at line {first_line + exc.context_mark.line}"
             context += ")"
         raise DocumentError(f"YAML syntax error: {problem}{context}", line=line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at a position of the text
+        where = first_line + text.count("\n", 0, max(exc.position, 0))
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+        raise DocumentError(f"YAML syntax error: the character #x{char:04x} is not allowed ({exc.reason})",
+                            line=where) from None
     except yaml.YAMLError as exc:
         raise DocumentError(f"YAML syntax error: {exc}", line=first_line) from None
-    if isinstance(data, dict):
-        seen: dict[str, int] = {}
-        for match in _TOP_KEY.finditer(text):
-            key = match.group(1)
-            line = first_line + text.count("\n", 0, match.start())
-            if key in seen:
-                raise DocumentError(
-                    f"duplicate key '{key}' (first at line {seen[key]}); YAML keeps only the last one",
-                    line=line,
-                )
-            seen[key] = line
+    if ALIAS.search(text):
+        _refuse_expansion(data, text, first_line)
     return data
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, first: int, line: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.line = key, first, line
+
+
+class _Loader(SafeLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, refusing a key given twice in one mapping: YAML would silently keep the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise _DuplicateKey(key_node.value, seen[key], key_node.start_mark.line)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+
+EXPANSION_LIMIT = 100_000  # values a document may stand for once its aliases are expanded
+
+
+def _refuse_expansion(data: Any, text: str, first_line: int) -> None:
+    """Aliases make a value appear many times over without being copied; whatever reads the data later
+    (validation, hashing, caches) copies it. A document that would grow past EXPANSION_LIMIT values, or
+    holds itself, is refused before anything does (YAML's "billion laughs")."""
+    if not isinstance(data, (list, dict)):
+        return
+    match = ALIAS.search(text)
+    start = match.start() + (match.group()[0] != "*") if match else 0
+    line = first_line + text.count("\n", 0, start)
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:  # depth first, without recursion: YAML nests deeper than Python's stack
+        value, finished = stack.pop()
+        children = list(value.values()) + list(value) if isinstance(value, dict) else value
+        key = id(value)
+        if finished:
+            total = 1 + sum(sizes.get(id(c), 1) if isinstance(c, (list, dict)) else 1 for c in children)
+            sizes[key] = min(total, EXPANSION_LIMIT + 1)
+            on_path.discard(key)
+        elif key in on_path:
+            raise DocumentError("YAML aliases: a value holds itself through an alias", line=line)
+        elif key not in sizes:
+            on_path.add(key)
+            stack.append((value, True))
+            stack.extend((c, False) for c in children if isinstance(c, (list, dict)))
+    if sizes.get(id(data), 1) > EXPANSION_LIMIT:
+        raise DocumentError(f"YAML aliases: the aliases expand to more than {EXPANSION_LIMIT:,} values", line=line)
 
 
 def read_text(path: Path | str) -> str:

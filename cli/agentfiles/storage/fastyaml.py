@@ -35,6 +35,8 @@ _JSON_NUMBER = re.compile(rb"[:,\[]-?[0-9]")
 # Number forms the two YAML versions read differently (leading zero, 0o, exponent, signed leading dot),
 # and tags, which yaml-rs ignores.
 _RISKY_TEXT = re.compile(rb"[\s\[{,](?:[-+]?0[0-9oO_]|[-+]?\.?[0-9][0-9.]*[eE][0-9]|[-+]\.[0-9]|!)")
+# An alias (`*name`) where a YAML token may start: yaml-rs would copy what it names, however often.
+ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s\[\]{},]")
 _CONTROL = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -48,6 +50,8 @@ def fast_load(text: str) -> Any:
             return None
     elif _CONTROL.search(text):
         return None
+    if "*" in text and ALIAS.search(text):
+        return None  # PyYAML shares what an alias names; the caller then checks what it would grow to
     if text.startswith(("---", "...", "%", "!")) or "\n---" in text or "\n..." in text or "\n%" in text:
         return None
     try:

@@ -29,11 +29,13 @@ def atomic_write(path: Path, data: str | bytes, *, sync: bool = True) -> None:
             mode = 0o644
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a write to the descriptor names no file: say which one it was
         raise
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import threading
@@ -20,10 +21,39 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentfiles.errors import GitError, PreconditionError
+from agentfiles.errors import STORAGE_HINT, AgentsError, GitError, PreconditionError, StorageFull
 
 
 INDEX_LOCK_PATIENCE_S = 5.0  # how long a step's commit waits for another git process to free the index
+
+
+_FULL = {"no space left on device": "no space left on the device", "out of diskspace": "no space left on the device",
+         "disk quota exceeded": "the disk quota is used up", "file too large": "a file would grow past the file-size limit",
+         "read-only file system": "the file system is read-only"}
+
+
+def _storage_full(stderr: str, code: int) -> str | None:
+    """What the machine refused git, when git says so (or was killed by the file-size limit)."""
+    if code == -signal.SIGXFSZ:
+        return "a file would grow past the file-size limit (ulimit -f)"
+    lower = stderr.lower()
+    return next((what for words, what in _FULL.items() if words in lower), None)
+
+
+def git_error(command: str, done: subprocess.CompletedProcess[bytes]) -> AgentsError:
+    """The error of a git command that failed: the machine's (a full disk), another git's (the index
+    lock), or the repository's."""
+    message = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
+    full = _storage_full(message, done.returncode)
+    if full:
+        return StorageFull(f"git {command} failed: {full} ({message.splitlines()[-1]})", hint=STORAGE_HINT)
+    if "index.lock" in message:
+        return GitError(
+            f"git {command} failed: git's index is locked ({message.splitlines()[0]})",
+            hint="another git process is running (an editor, a git GUI); let it finish, or if none "
+            "is, remove .git/index.lock, then run again",
+        )
+    return GitError(f"git {command} failed: {message}", hint="check the repository with `git status`")
 
 
 def init_repository(directory: Path) -> Path:
@@ -59,18 +89,14 @@ class Git:
                 input=input,
                 capture_output=True,
                 start_new_session=True,  # a Ctrl-C meant for agents must not kill git halfway
+                # Python ignores SIGXFSZ and SIGPIPE; so does git then: past a file-size limit a write fails
+                # and git removes its lock files, where the signal would kill it and leave .git/index.lock.
+                restore_signals=False,
             )
         except FileNotFoundError:
             raise PreconditionError("git is not installed", hint="install git and try again") from None
         if check and done.returncode != 0:
-            message = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
-            if "index.lock" in message:
-                raise GitError(
-                    f"git {args[0]} failed: git's index is locked ({message.splitlines()[0]})",
-                    hint="another git process is running (an editor, a git GUI); let it finish, or if none "
-                    "is, remove .git/index.lock, then run again",
-                )
-            raise GitError(f"git {args[0]} failed: {message}", hint="check the repository with `git status`")
+            raise git_error(args[0], done)
         return done
 
     def text(self, *args: str, env: dict[str, str] | None = None) -> str:
@@ -175,6 +201,8 @@ class Git:
                 self._index_base = commit  # the private index now holds exactly this commit's tree
                 self.index_synced = self._sync_index_waiting(paths)
                 return commit
+            if _storage_full(done.stderr.decode("utf-8", "replace"), done.returncode):
+                raise git_error("update-ref", done)
             self.forget()  # someone else moved HEAD: start again from where it is now
             if attempt == 2:
                 text = done.stderr.decode("utf-8", "replace").strip()
@@ -220,8 +248,7 @@ class Git:
             }
             done = self.run(*args, env=fallback, input=message.encode("utf-8"), check=False)
         if done.returncode != 0:
-            text = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
-            raise GitError(f"git commit-tree failed: {text}", hint="check the repository with `git status`")
+            raise git_error("commit-tree", done)
         return done.stdout.decode().strip()
 
     def close(self) -> None:

@@ -3,16 +3,17 @@ and captured output, and the commit that landed it."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
+from agentfiles.core.paths import Layout, Reach, find_project_root, is_valid_step_id
 from agentfiles.core.typos import unknown_task
 from agentfiles.errors import UsageError
-from agentfiles.storage.documents import DocumentError, parse_document
+from agentfiles.storage.documents import DocumentError, parse_document, read_text
 from agentfiles.storage.git import Git, step_commits
-from agentfiles.storage.records import read_blob, read_jsons, read_record, record_file, run_folder
+from agentfiles.storage.records import read_blob, read_jsons, read_record, record_file, recorded_paths, run_folder
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Handoff
@@ -49,7 +50,11 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
     commit = None
     if run is None:
         path = layout.handoff_file(task)
-        if not path.is_file():
+        if not os.path.lexists(path):
+            if os.path.lexists(layout.handoffs) and not layout.handoffs.is_dir():
+                rel = layout.rel(layout.handoffs)
+                raise UsageError(f"{rel} is a file, but it must be the folder of the handoff files", file=rel,
+                                 hint=f"move the file away and create the folder: mkdir -p {rel}")
             family = task.split("@", 1)[0]
             if not layout.task_file(family).is_file():
                 raise unknown_task([task], layout.step_ids())
@@ -60,7 +65,7 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
                     hint=f"show one of them, e.g. `agents show {items[0]}`",
                 )
             raise UsageError(f"task '{task}' has not run yet", hint=f"run it with `agents run {task}`")
-        text = path.read_text(encoding="utf-8")
+        text = _handoff_text(layout, path, task)
     else:
         match = [c for c in commits if c.trailers.get("Agents-Run") == run]
         if not match:
@@ -68,15 +73,37 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
             raise UsageError(f"no run {run} of task '{task}'", hint=f"its recent runs: {known}")
         commit = match[0].sha
         text = Git(root).text("show", f"{commit}:{layout.rel(layout.handoff_file(task))}")
+    rel = layout.rel(layout.handoff_file(task))
+    committed = f" (as committed in {commit[:10]})" if commit else ""
     try:
         doc = parse_document(text)
     except DocumentError as exc:
-        raise UsageError(f"the handoff of '{task}' cannot be read: {exc.message}", hint="see `agents validate`") from None
-    run_id = untrusted_handoff(doc.meta, task).run
+        raise UsageError(f"the handoff of '{task}' cannot be read{committed}: {exc.message}", file=rel, line=exc.line,
+                         hint="see `agents validate`" if not commit else "`agents log` lists its other runs") from None
+    run_id = untrusted_handoff(doc.meta, task, rel).run
     if commit is None:
         commit = next((c.sha for c in commits if c.trailers.get("Agents-Run") == run_id), None)
     view = StepView(task=task, meta=doc.meta, body=doc.body, record=None, commit=commit)
     return read_run(layout, view)
+
+
+def _handoff_text(layout: Layout, path: Path, task: str) -> str:
+    """The text of a task's handoff file; what is not a readable UTF-8 file of the repository (a folder,
+    a symlink out of it, bytes that are not text) is an error naming it."""
+    rel = layout.rel(path)
+    hint = f"restore it with `git checkout -- {rel}`, or run the task again"
+    why = Reach(layout.root).problem(rel)
+    if why:
+        raise UsageError(f"the handoff of '{task}' {why}", file=rel, hint=hint)
+    if not path.is_file():
+        raise UsageError(f"the handoff of '{task}' is {'a folder' if path.is_dir() else 'not a file'}", file=rel,
+                         hint=hint)
+    try:
+        return read_text(path)
+    except DocumentError as exc:
+        raise UsageError(f"the handoff of '{task}' cannot be read: {exc.message}", file=rel, hint=hint) from None
+    except OSError as exc:
+        raise UsageError(f"the handoff of '{task}' cannot be read: {exc.strerror}", file=rel, hint=hint) from None
 
 
 def read_run(layout: Layout, view: StepView) -> StepView:
@@ -87,6 +114,8 @@ def read_run(layout: Layout, view: StepView) -> StepView:
         return view
     folder = run_folder(layout, run_id)
     view.record = read_record(layout, run_id)
+    if view.record is not None:
+        recorded_paths(layout, view.record, view.task, run_id)
     for name in ("stdout", "stderr"):
         path = folder / f"{name}.txt"
         if record_file(layout, path):
@@ -109,7 +138,7 @@ def recorded_turns(layout: Layout, folder: Path, kind: str = "requests") -> list
     return expand(turns, lambda digest: read_blob(layout, record, digest))
 
 
-def untrusted_handoff(meta: dict[str, Any], task: str) -> Handoff:
+def untrusted_handoff(meta: dict[str, Any], task: str, rel: str | None = None) -> Handoff:
     """A handoff read back from a file or from history, checked as the model checks one before any of its
     paths or ids is used (a cloned repository is untrusted input)."""
     from pydantic import ValidationError
@@ -120,8 +149,8 @@ def untrusted_handoff(meta: dict[str, Any], task: str) -> Handoff:
     try:
         handoff = Handoff.model_validate(meta)
     except ValidationError as exc:
-        raise UsageError(f"the handoff of '{task}' is not valid: {problems_from(Handoff, exc)[0].message}",
+        raise UsageError(f"the handoff of '{task}' is not valid: {problems_from(Handoff, exc)[0].message}", file=rel,
                          hint="restore it from git, or run the task again") from None
     if handoff.task != task:
-        raise UsageError(f"the handoff of '{task}' names task '{handoff.task}'", hint="restore it from git")
+        raise UsageError(f"the handoff of '{task}' names task '{handoff.task}'", file=rel, hint="restore it from git")
     return handoff

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from agentfiles.core.diagnostics import Diagnostic, Loc, problems_from
 from agentfiles.core.models import Config, Handoff, Role, Task
-from agentfiles.core.paths import Layout, is_valid_id
+from agentfiles.core.paths import Layout, Reach, is_valid_id
 from agentfiles.core.project import Entry, Project
 from agentfiles.storage.cache import StatCache, signature
 from agentfiles.storage.documents import (
@@ -31,6 +31,8 @@ def _hint_for(message: str) -> str | None:
     """What to do about the common kinds of problem in a file."""
     if message.startswith("YAML syntax error"):
         return "fix the YAML at that line; quote a value that contains ': ' or starts with '[', '{', '*' or '#'"
+    if message.startswith("YAML aliases"):
+        return "write the values out instead of repeating them through aliases (*name)"
     if message.startswith("duplicate key"):
         return "merge the two entries into one"
     if "unknown key" in message and "did you mean" not in message:
@@ -103,6 +105,8 @@ class _Loader:
         else:
             rel = self.layout.rel(path)
         try:
+            if self.escapes(path, rel):
+                return None
             sig = signature(os.stat(path))
             cached = self.cache.get("doc", rel, sig) if self.cache.path else None
             if cached is not None:
@@ -124,9 +128,31 @@ class _Loader:
             self.cache.put("doc", rel, sig, [meta, body])
         return Entry(model=parsed, body=body, path=rel, locate=source.line)
 
+    def escapes(self, path: Path | str, rel: str) -> bool:
+        """Whether the convention file at `path` is a symlink that leads out of the repository or into
+        .git (noted as an error): what a step is defined by must be in the repository, and a clone may
+        be hostile."""
+        if not os.path.islink(path):
+            return False
+        why = Reach(self.layout.root).problem(rel)
+        if why:
+            self.error(f"{rel} is a symlink that {why.replace('through a symlink', '').strip()}", rel,
+                       hint="replace the symlink with the file itself, or remove it")
+        return why is not None
+
+    def runs_folder(self) -> None:
+        """`.agents/runs/` must be a folder when it is there: every step's record is written into it."""
+        path = self.layout.runs
+        if os.path.lexists(path) and not path.is_dir():
+            rel = self.layout.rel(path)
+            self.error(f"{rel} is a file, but it must be the folder of the run records", rel,
+                       hint=f"move the file away and create the folder: mkdir -p {rel}")
+
     def config(self) -> tuple[Config, Entry[Config] | None]:
         path = self.layout.config
         rel = self.layout.rel(path)
+        if self.escapes(path, rel):
+            return Config(), None
         try:
             text = read_text(path)
         except FileNotFoundError:
@@ -305,6 +331,7 @@ def load_project(root: Path, cache: StatCache | None = None) -> Project:
     roles = loader.roles(broken_roles)
     tasks = loader.tasks(broken_tasks)
     handoffs = loader.handoffs()
+    loader.runs_folder()
     return Project(
         layout=layout,
         config=config,

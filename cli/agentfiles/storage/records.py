@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -64,12 +65,12 @@ def run_folder(layout: Layout, run_id: object) -> Path:
 def record_file(layout: Layout, path: Path) -> bool:
     """Whether `path` (in a run record) is a file to read: present, and not a symlink leading out of the
     repository or into .git (a record is read back from a repository that may be hostile)."""
+    rel = layout.rel(path)
     if not path.is_file():
         return False
-    rel = layout.rel(path)
     why = Reach(layout.root).problem(rel)
     if why:
-        raise UsageError(f"the run record file {rel} {why}", hint="a run record holds plain files; remove it")
+        raise UsageError(f"the run record file {why}", file=rel, hint="a run record holds plain files; remove it")
     return True
 
 
@@ -90,17 +91,81 @@ def recorded_paths(layout: Layout, record: dict[str, Any], task: str, run_id: st
                 problem = f"path {path!r} {why}" if why else None
             problems += [problem] if problem else []
     if problems:
-        raise UsageError(f"the record of run {run_id} of {task} cannot be used: {problems[0]}",
-                         hint=f"restore {layout.rel(layout.runs)}/{run_id}/record.json from git")
+        rel = f"{layout.rel(layout.runs)}/{run_id}/record.json"
+        raise UsageError(f"the record of run {run_id} of {task} cannot be used: {problems[0]}", file=rel,
+                         hint=f"restore {rel} from git")
 
 
 def read_record(layout: Layout, run_id: str) -> dict[str, Any] | None:
     """A run's record.json, None when there is none; a damaged one is an error, not silence."""
     path = run_folder(layout, run_id) / "record.json"
     if not record_file(layout, path):
+        _refuse_odd_layout(layout, path)
         return None
     data = read_json(layout, path)
-    return data if isinstance(data, dict) else None
+    problem = record_shape_problem(data)
+    if problem:
+        rel = layout.rel(path)
+        raise UsageError(f"the run record is damaged: {problem}", file=rel,
+                         hint=f"restore it from git with `git checkout -- {rel}`")
+    return data  # type: ignore[no-any-return]
+
+
+_NUMBER = (int, float)
+_TEXT = (str, type(None))
+# The fields of a record that readers (show, review, log --usage, replay, the report) use, with their types:
+# a record is read back from a repository that may be damaged or hostile, so its shape is checked once here.
+_RECORD_FIELDS: dict[str, tuple[type, ...]] = {
+    "inputs": (dict,), "outputs": (dict,), "checks": (list,), "usage": (dict, type(None)), "env": (list,),
+    "env_withheld": (list,), "feedback": (list,), "earlier_attempts": (list,), "discussion": (list,),
+    "tools": (list,), "retries": (list,), "verifier": (dict, type(None)), "isolation": (dict, type(None)),
+    "failure": (dict, type(None)), "budget": (dict, type(None)), "command": _TEXT, "model": _TEXT, "run": _TEXT,
+    "task": _TEXT, "status": _TEXT, "exit_code": (int, type(None)), "attempt": (int,), "turns": (int,),
+    "context_tokens": (int, type(None)), "timeout_s": (*_NUMBER, type(None)), "duration_s": (*_NUMBER, type(None)),
+}
+_LISTS_OF_OBJECTS = ("checks", "earlier_attempts", "discussion", "tools", "retries", "feedback")
+
+
+def record_shape_problem(data: Any) -> str | None:
+    """What is wrong with the shape of a run record (a JSON object whose known fields have their types,
+    with usage in numbers), or None."""
+    if not isinstance(data, dict):
+        return f"it is a JSON {type(data).__name__}, not an object"
+    for key, types in _RECORD_FIELDS.items():
+        if key in data and (not isinstance(data[key], types) or (isinstance(data[key], bool) and bool not in types)):
+            return f"`{key}` is {json.dumps(data[key])[:40]}, not {' or '.join(_TYPE_NAMES[t] for t in types)}"
+    for key in _LISTS_OF_OBJECTS:
+        if any(not isinstance(x, (dict, list)) for x in data.get(key) or []):
+            return f"`{key}` holds something other than objects"
+    for key in ("env", "env_withheld"):
+        if any(not isinstance(x, str) for x in data.get(key) or []):
+            return f"`{key}` holds something other than names"
+    parties = [data, data.get("verifier") or {}, *(data.get("earlier_attempts") or []), *(data.get("discussion") or [])]
+    for party in parties:
+        usage = party.get("usage") if isinstance(party, dict) else None
+        if usage is not None and (not isinstance(usage, dict) or any(
+                not isinstance(v, (*_NUMBER, type(None))) or isinstance(v, bool) for v in usage.values())):
+            return f"a usage is {json.dumps(usage)[:60]}, not numbers"
+    return None
+
+
+_TYPE_NAMES = {dict: "an object", list: "a list", type(None): "null", int: "a whole number", float: "a number",
+               str: "text"}
+
+
+def _refuse_odd_layout(layout: Layout, path: Path) -> None:
+    """A record file that is not there because something else is: a folder where the file belongs, or a
+    file where one of the record's folders belongs, is damage to report, not a record that was never kept."""
+    if os.path.lexists(path) and not os.path.islink(path):
+        raise UsageError("is not a file (a folder, or something else), but a file of a run record",
+                         file=layout.rel(path), hint=f"restore the record from git: git checkout -- {layout.rel(path.parent)}")
+    for folder in path.parents:  # up to .agents/runs/
+        if os.path.lexists(folder) and not folder.is_dir():
+            where = layout.rel(folder)
+            raise UsageError("is a file, but it must be a folder of the run records", file=where,
+                             hint=f"move it away, then restore the records from git: git checkout -- {where}")
+        if folder == layout.runs:
+            break
 
 
 def read_blob(layout: Layout, record: Path, digest: str) -> str:
@@ -110,7 +175,11 @@ def read_blob(layout: Layout, record: Path, digest: str) -> str:
         rel = layout.rel(path) if re.fullmatch(r"[0-9a-f]{8,64}", digest) else f"{layout.rel(record)}/blobs/{digest!r}"
         raise UsageError(f"the run record refers to {rel}, which is missing or not a blob",
                          hint=f"restore {layout.rel(record)} from git")
-    return path.read_text(encoding="utf-8")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the run record's blob is not UTF-8 text (byte {exc.start})", file=layout.rel(path),
+                         hint=f"restore {layout.rel(record)} from git") from None
 
 
 def read_jsons(layout: Layout, folder: Path) -> list[Any]:
@@ -120,11 +189,14 @@ def read_jsons(layout: Layout, folder: Path) -> list[Any]:
 
 def read_json(layout: Layout, path: Path) -> Any:
     """One JSON file of a run record; a damaged one raises a UsageError naming it."""
+    rel = layout.rel(path)
+    hint = f"restore it from git with `git checkout -- {rel}`"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        rel = layout.rel(path)
-        raise UsageError(
-            f"the run record file {rel} cannot be read: {exc}",
-            hint=f"restore it from git with `git checkout -- {rel}`",
-        ) from None
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"cannot be read: not valid JSON: {exc.msg} (column {exc.colno})", file=rel,
+                         line=exc.lineno, hint=hint) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot be read: not UTF-8 text (byte {exc.start})", file=rel, hint=hint) from None
+    except OSError as exc:
+        raise UsageError(f"cannot be read: {exc.strerror}", file=rel, hint=hint) from None

@@ -286,6 +286,7 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
                     )
         finally:
             ctx.check_trees.close()
+            ctx.tripwire.close()
         if ctx.index_behind:
             emit("warning", f"git's index was locked by another process (.git/index.lock) when {len(ctx.index_behind)} "
                  "step(s) committed: their commits and files stand, and `git status` may show their files as "

@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentfiles.runner.watch import Watch
+
 if TYPE_CHECKING:
     from agentfiles.storage.git import Git
 
@@ -19,12 +21,13 @@ if TYPE_CHECKING:
 SKIPPED = frozenset({".agents/cache", ".agents/tmp", ".agents/run.lock"})
 GIT_WATCHED = (".git/config", ".git/hooks", ".git/info")  # what of .git would make git run a step's code
 
+
 Signature = tuple[int, int, int, int, int]  # mode, size, mtime, ctime, inode
 
 
-def scan(root: Path) -> dict[str, Signature]:
-    """Every file and symlink under `root` outside `.git` folders (and agents' runtime state), with the
-    git files that can run code, each with its lstat signature."""
+def scan(root: Path, under: str = "") -> dict[str, Signature]:
+    """Every file and symlink under `root` (or only under its folder `under`) outside `.git` folders and
+    agents' runtime state, with the git files that can run code, each with its lstat signature."""
     found: dict[str, Signature] = {}
     base = str(root)
 
@@ -42,11 +45,15 @@ def scan(root: Path) -> dict[str, Signature]:
             except OSError:
                 continue
             if stat.S_ISDIR(st.st_mode):
-                if entry.name != ".git":
+                if entry.name != ".git" or rel.startswith(GIT_WATCHED):
                     walk(entry.path, rel + "/")
             else:
-                found[rel] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                found[rel] = _signature(st)
 
+    if under:
+        if watched(under) or under.startswith(GIT_WATCHED):
+            walk(os.path.join(base, under), under + "/")
+        return found
     walk(base, "")
     for rel in GIT_WATCHED:
         path = os.path.join(base, rel)
@@ -54,11 +61,24 @@ def scan(root: Path) -> dict[str, Signature]:
             walk(path, rel + "/")
         else:
             try:
-                st = os.lstat(path)
+                found[rel] = _signature(os.lstat(path))
             except OSError:
                 continue
-            found[rel] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     return found
+
+
+def watched(rel: str) -> bool:
+    """Whether the tripwire looks at this repository path at all."""
+    if rel in SKIPPED or rel.startswith(tuple(s + "/" for s in SKIPPED)):
+        return False
+    parts = rel.split("/")
+    if ".git" in parts:
+        return rel in GIT_WATCHED or rel.startswith(tuple(g + "/" for g in GIT_WATCHED))
+    return True
+
+
+def _signature(st: os.stat_result) -> Signature:
+    return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def blob_id(data: bytes) -> str:
@@ -72,6 +92,7 @@ class Tripwire:
     def __init__(self, root: Path, git: Git) -> None:
         self.root = root
         self.lock = threading.Lock()
+        self.watch = Watch(root, SKIPPED, GIT_WATCHED[1:])  # before the walk: nothing slips between them
         self.baseline = scan(root)
         self.blobs = git.index_blobs()  # what a tracked file held; a stat change to the same bytes is no change
         self.running: set[str] = set()
@@ -86,8 +107,8 @@ class Tripwire:
         before the step lands). A change found is blamed on every step running now; it is then taken
         into the baseline so that steps started later are not blamed for it."""
         with self.lock:
-            now = scan(self.root)
-            changed = [rel for rel in self._changed(now) if rel not in declared]
+            now, paths = self._look()
+            changed = [rel for rel in self._changed(now, paths) if rel not in declared]
             if changed:
                 for other in self.running:
                     self.tainted.setdefault(other, []).extend(changed)
@@ -115,12 +136,41 @@ class Tripwire:
                 except OSError:
                     self.baseline.pop(rel, None)
                     continue
-                self.baseline[rel] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                self.baseline[rel] = _signature(st)
                 self.blobs[rel] = blob_id(data)
 
-    def _changed(self, now: dict[str, Signature]) -> list[str]:
+    def _look(self) -> tuple[dict[str, Signature], set[str] | None]:
+        """The repository now: all of it (a walk), or, where inotify named what may have changed, just
+        those paths (and everything under the folders it named)."""
+        candidates = self.watch.changed()
+        if candidates is None:
+            return scan(self.root), None
+        now: dict[str, Signature] = {}
+        paths: set[str] = set()
+        for rel in candidates:
+            if rel.endswith("/") or rel == "":
+                folder = rel.rstrip("/")
+                prefix = folder + "/" if folder else ""
+                paths.update(p for p in self.baseline if p.startswith(prefix))
+                found = scan(self.root, folder) if folder else scan(self.root)
+                now.update(found)
+                paths.update(found)
+            elif watched(rel):
+                paths.add(rel)
+                try:
+                    st = os.lstat(self.root / rel)
+                except OSError:
+                    continue
+                if not stat.S_ISDIR(st.st_mode):
+                    now[rel] = _signature(st)
+        return now, paths
+
+    def close(self) -> None:
+        self.watch.close()
+
+    def _changed(self, now: dict[str, Signature], paths: set[str] | None = None) -> list[str]:
         found = []
-        for rel in set(self.baseline) | set(now):
+        for rel in (set(self.baseline) | set(now)) if paths is None else paths:
             before, after = self.baseline.get(rel), now.get(rel)
             if before == after:
                 continue

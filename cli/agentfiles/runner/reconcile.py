@@ -27,7 +27,8 @@ from agentfiles.runner.rollout import RolloutResult, run_rollout
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.runner.step import StepRunner
 from agentfiles.runner.tripwire import Tripwire
-from agentfiles.storage.git import CheckTrees, Git
+from agentfiles.storage.checkouts import CheckTrees
+from agentfiles.storage.git import Git
 from agentfiles.storage.files import text_reader
 from agentfiles.storage.journal import check_journal, pending_journals, remove_temporaries, roll_back
 from agentfiles.storage.processes import ProcessRegistry

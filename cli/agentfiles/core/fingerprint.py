@@ -51,37 +51,33 @@ def definition_digest(task: Task, intent: str, role: Role | None, role_prompt: s
     Fields are hashed after parsing (not the file bytes), so comments and formatting do not make a task
     stale; fields left at their defaults are left out, so a new optional field does not either.
     """
-    parts: dict[str, object] = {
+    return definition_with_parts(task, intent, role, role_prompt, model, None)[0]
+
+
+def definition_with_parts(
+    task: Task, intent: str, role: Role | None, role_prompt: str, model: str | None, config: dict[str, object] | None
+) -> tuple[str, dict[str, str]]:
+    """The definition digest and what it is made of, each part hashed on its own so that a change can be
+    named: `task` (its fields and intent), `role` (the role's fields and prompt), `model` (the model id)
+    and, given `config`, `config` (the settings a model step takes from .agents/config.yaml). Each
+    model is dumped once for both."""
+    whole: dict[str, object] = {
         "task": task.model_dump(mode="json", by_alias=True, exclude_defaults=True),
         "intent": intent.strip(),
     }
-    if role is not None and not task.is_command:
-        parts["role"] = role.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-        parts["prompt"] = role_prompt.strip()
-    if model and not task.is_command:
-        parts["model"] = model
-    return digest_bytes(_canonical(parts))
-
-
-def definition_parts(
-    task: Task, intent: str, role: Role | None, role_prompt: str, model: str | None, config: dict[str, object]
-) -> dict[str, str]:
-    """What a definition is made of, each part hashed on its own so that a change can be named: `task`
-    (its fields and intent), `role` (the role's fields and prompt), `model` (the model id) and `config`
-    (the settings a model step takes from .agents/config.yaml, given as `config`)."""
-    parts = {"task": digest_bytes(_canonical({
-        "task": task.model_dump(mode="json", by_alias=True, exclude_defaults=True), "intent": intent.strip(),
-    }))}
-    if task.is_command:
-        return parts
+    parts = {"task": digest_bytes(_canonical(whole))}
+    if task.is_command:  # a command step is defined by the task alone
+        return parts["task"], parts
     if role is not None:
-        parts["role"] = digest_bytes(_canonical({
-            "role": role.model_dump(mode="json", by_alias=True, exclude_defaults=True), "prompt": role_prompt.strip(),
-        }))
+        whole["role"] = role.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        whole["prompt"] = role_prompt.strip()
+        parts["role"] = digest_bytes(_canonical({"role": whole["role"], "prompt": whole["prompt"]}))
     if model:
+        whole["model"] = model
         parts["model"] = digest_bytes(model.encode("utf-8"))
-    parts["config"] = digest_bytes(_canonical(config))
-    return parts
+    if config is not None:
+        parts["config"] = digest_bytes(_canonical(config))
+    return digest_bytes(_canonical(whole)), parts
 
 
 def handoff_digest(handoff_body: str) -> str:

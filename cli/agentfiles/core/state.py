@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from agentfiles.core.facts import Facts, HandoffFacts, TaskFacts
-from agentfiles.core.fingerprint import FileHasher, definition_digest, definition_parts, input_digests
+from agentfiles.core.fingerprint import FileHasher, definition_with_parts, input_digests
 from agentfiles.core.graph import TaskGraph
 from agentfiles.core.paths import has_glob
 
@@ -99,10 +99,11 @@ def definition_of(project: Project, task_id: str, item: str | None = None, route
         task, intent = item_task(task, item), substitute(intent, item)
     prompt = role_entry.body if role_entry else ""
     model = project.model_of(entry.model, role)
-    config = config_settings(project, task, role)
+    config = {} if task.is_command else config_settings(project, task, role)
+    digest, parts = definition_with_parts(task, intent, role, prompt, model, config)
     return Definition(
-        definition_digest(task, intent, role, prompt, model),
-        definition_parts(task, intent, role, prompt, model, config),
+        digest,
+        parts,
         None if task.is_command or role is None else role.name,
         None if task.is_command else model,
         [] if task.is_command else sorted(config),

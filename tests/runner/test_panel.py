@@ -182,3 +182,29 @@ def test_a_majority_of_three_decides_and_a_two_judge_majority_is_flagged(project
     assert meta["status"] == "done" and meta["verification"]["agree"] == "majority"
     assert meta["verification"]["checks"][0]["verdict"] == "pass"
     assert "qa: fail - no" in meta["verification"]["checks"][0]["evidence"]
+
+
+def test_approving_lands_only_what_the_record_holds_as_produced(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    judges = by_judge({"You are a reviewer": verdict(("pass", "ok"), ("pass", "ok")),
+                       "You are QA": verdict(("fail", "no name"), ("pass", "ok"))})
+    api.queue(write(), finish(), judges, judges)
+    assert agents("-C", str(panel), "run").code == 1
+    run = handoff(panel)["run"]
+    folder = panel / ".agents/runs" / run
+    proposed = folder / "proposed/src/hello.py"
+    proposed.write_text("import os; os.system('rm -rf ~')\n")  # changed after the run: refused
+    git(panel, "commit", "-qam", "tamper")
+    refused = agents("-C", str(panel), "approve", "hello")
+    assert refused.code == 2 and "does not hold its proposed src/hello.py as it was produced" in refused.err
+    assert not (panel / "src/hello.py").exists()
+    record = json.loads((folder / "record.json").read_text())
+    record["outputs"] = {".agents/config.yaml": record["outputs"]["src/hello.py"]}  # an output it never declared
+    (folder / "record.json").write_text(json.dumps(record))
+    git(panel, "commit", "-qam", "tamper more")
+    refused = agents("-C", str(panel), "approve", "hello")
+    assert refused.code == 2 and "not an output it declares" in refused.err
+    record["samples"] = ["not an object"]
+    (folder / "record.json").write_text(json.dumps(record))
+    damaged = agents("-C", str(panel), "review")
+    assert damaged.code == 2 and "the run record is damaged" in damaged.err
+    assert git(panel, "status", "--porcelain").strip() == f"M .agents/runs/{run}/record.json"

@@ -37,6 +37,11 @@ def uncertain_outputs(layout: Layout, git: Git, task: str, meta: dict[str, Any],
             shown = ", ".join(f"{s.get('sample')} (group {s.get('group')})" for s in samples if s.get("ok"))
             raise UsageError(f"the samples of run {run} of {task} disagree: say which one to land",
                              hint=f"`agents approve {task} --sample N`; the samples: {shown}; `agents review` shows them")
+    declared = _declared_outputs(layout, task)
+    strays = sorted(rel for rel in wanted if rel not in declared)
+    if strays:  # a record is read back from a repository that may be hostile: it lands declared outputs only
+        raise PreconditionError(f"the run record of {task} proposes {', '.join(strays[:3])}, not an output it declares",
+                                hint=f"restore {layout.rel(folder)} from git, or run `agents run {task}` again")
     found: dict[str, bytes] = {}
     for rel, digest in sorted(wanted.items()):
         path = base / rel
@@ -47,6 +52,19 @@ def uncertain_outputs(layout: Layout, git: Git, task: str, meta: dict[str, Any],
         found[rel] = data
     _unchanged_since(git, layout, task, run, list(found))
     return found
+
+
+def _declared_outputs(layout: Layout, task: str) -> set[str]:
+    """The outputs the step declares now (of a foreach item: with its placeholders filled in)."""
+    from agentfiles.runner.resolve import resolve_step
+    from agentfiles.storage.workspace import open_workspace
+
+    workspace = open_workspace(layout.root)
+    workspace.require_loaded()
+    try:
+        return set(resolve_step(workspace.project, task).task.outputs)
+    except KeyError:
+        raise UsageError(f"task '{task}' is no longer in the project", hint="`agents status` lists the tasks") from None
 
 
 def _unchanged_since(git: Git, layout: Layout, task: str, run: str, paths: list[str]) -> None:

@@ -122,8 +122,9 @@ _RECORD_FIELDS: dict[str, tuple[type, ...]] = {
     "failure": (dict, type(None)), "budget": (dict, type(None)), "command": _TEXT, "model": _TEXT, "run": _TEXT,
     "task": _TEXT, "status": _TEXT, "exit_code": (int, type(None)), "attempt": (int,), "turns": (int,),
     "context_tokens": (int, type(None)), "timeout_s": (*_NUMBER, type(None)), "duration_s": (*_NUMBER, type(None)),
+    "samples": (list,), "panel": (dict, type(None)), "equivalence": (dict, type(None)), "rollout": _TEXT,
 }
-_LISTS_OF_OBJECTS = ("checks", "earlier_attempts", "discussion", "tools", "retries", "feedback")
+_LISTS_OF_OBJECTS = ("checks", "earlier_attempts", "discussion", "tools", "retries", "feedback", "samples")
 
 
 def record_shape_problem(data: Any) -> str | None:
@@ -140,12 +141,30 @@ def record_shape_problem(data: Any) -> str | None:
     for key in ("env", "env_withheld"):
         if any(not isinstance(x, str) for x in data.get(key) or []):
             return f"`{key}` holds something other than names"
-    parties = [data, data.get("verifier") or {}, *(data.get("earlier_attempts") or []), *(data.get("discussion") or [])]
+    problem = _consensus_shape_problem(data)
+    if problem:
+        return problem
+    judges = (data.get("panel") or {}).get("judges") or []
+    parties = [data, data.get("verifier") or {}, *(data.get("earlier_attempts") or []), *(data.get("discussion") or []),
+               *judges, data.get("equivalence") or {}, *(data.get("samples") or [])]
     for party in parties:
         usage = party.get("usage") if isinstance(party, dict) else None
         if usage is not None and (not isinstance(usage, dict) or any(
                 not isinstance(v, (*_NUMBER, type(None))) or isinstance(v, bool) for v in usage.values())):
             return f"a usage is {json.dumps(usage)[:60]}, not numbers"
+    return None
+
+
+def _consensus_shape_problem(data: dict[str, Any]) -> str | None:
+    """A verifier panel's judges (a list of objects) and each sample's number, group and outputs."""
+    judges = (data.get("panel") or {}).get("judges")
+    if judges is not None and (not isinstance(judges, list) or any(not isinstance(j, dict) for j in judges)):
+        return "`panel.judges` is not a list of objects"
+    for sample in data.get("samples") or []:
+        if (not isinstance(sample, dict) or not isinstance(sample.get("sample"), int) or isinstance(sample.get("sample"), bool)
+                or not isinstance(sample.get("outputs", {}), dict)
+                or not isinstance(sample.get("group"), (int, type(None)))):
+            return f"a sample is {json.dumps(sample)[:60]}, not {{sample: number, group, outputs: object}}"
     return None
 
 

@@ -120,10 +120,11 @@ def test_pyproject_lists_every_package() -> None:
     templates = {"agentfiles.templates"} | {
         f"agentfiles.templates.{p.name}" for p in (ROOT / "templates").iterdir() if p.is_dir() and p.name != "__pycache__"
     }
+    # A folder of data files (the report's static/) is a package too, or setuptools leaves it out with a warning.
     found = templates | {
         "agentfiles" + ("." + ".".join(p.relative_to(ROOT / "cli/agentfiles").parts) if p != ROOT / "cli/agentfiles" else "")
         for p in (ROOT / "cli/agentfiles").rglob("*")
-        if p.is_dir() and (p / "__init__.py").exists()
+        if p.is_dir() and p.name != "__pycache__" and any(f.is_file() for f in p.iterdir())
     } | {"agentfiles"}
     assert listed == found
 

@@ -146,10 +146,16 @@ def test_the_overview_draws_one_node_per_task_and_lists_every_step(site: Path, b
     states = page.evaluate("Object.fromEntries(Array.from(document.querySelectorAll('svg.graph a.node'))"
                            ".map(n => [n.getAttribute('data-task'), n.getAttribute('class')]))")
     assert "state-failed" in states["broken"] and "state-rejected" in states["hello"] and "state-stale" in states["summary"]
+    # Counted as `agents status` counts them (each item of the foreach task `pages` a task), and said so.
+    assert text(page, ".lede").startswith("8 tasks, 8 runs · ")
+    assert ("6 task files (the graph's nodes) and the 2 items of the foreach task pages, each run as a task of its own"
+            in text(page, "main > p.note"))
+    assert text(page, "#steps h2") == "Tasks (8)"
     steps = text(page, "table.steps-table")
     for step in [*TASKS, "pages@docs--a.md", "pages@docs--b.md"]:
         assert step in steps
-    assert "verifier pass 1/1" in steps and "verifier fail 1/2" in steps and "checks 1/1" in steps
+    assert "verifier pass: 1 of 1 criterion passed" in steps and "verifier fail: 1 of 2 criteria passed" in steps
+    assert "1 of 1 check passed" in steps
     assert "$0.0" in steps  # a cost per step
     assert "+1 −0" in steps  # and the size of its diff (hello's proposal, which did not land)
     shot = page.screenshot(tmp_path_factory.getbasetemp() / "report-screens" / "overview.png")
@@ -164,6 +170,7 @@ def test_a_failed_step_shows_its_failure_its_output_and_its_command(site: Path, 
     body = text(page)
     assert "BROKEN-STDERR: cannot parse the notes" in body  # the captured stderr, open because the step failed
     assert page.evaluate("document.querySelector('details.stream').open") is True
+    assert text(page, "details.stream > summary") == "stderr (1 line)"
     assert "echo 'BROKEN-STDERR" in body  # the command it ran
 
 

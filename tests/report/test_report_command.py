@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import git, run_program, task_text, write_files
+from conftest import Result, git, run_program, task_text, write_files
 
 
 @pytest.fixture
@@ -75,7 +79,7 @@ def test_pages_of_steps_that_are_gone_do_not_linger(ran: Path, agents) -> None: 
 
 def test_the_default_folder_and_json(ran: Path, agents) -> None:  # type: ignore[no-untyped-def]
     data = agents("-C", str(ran), "report", "--json").json
-    assert data["kind"] == "report" and data["rebuilt"] is True and data["steps"] == 2 and data["runs"] == 2
+    assert data["kind"] == "report" and data["rebuilt"] is True and data["tasks"] == 2 and data["runs"] == 2
     assert Path(data["index"]) == ran / ".agents/report/index.html" and Path(data["index"]).is_file()
     assert agents("-C", str(ran), "report", "--json").json["rebuilt"] is False
 
@@ -91,6 +95,131 @@ def test_a_folder_it_did_not_write_is_refused(ran: Path, agents, where: str) -> 
     assert "Traceback" not in result.err
     if where == "foreign":
         assert sorted(p.name for p in target.iterdir()) == ["keep.md"]
+
+
+SITE = [".agents-report.json", "assets", "history.html", "index.html", "review.html", "runs", "tasks"]
+
+
+def in_bwrap(mounts: list[str], *args: str) -> Result:
+    """`agents ARGS` as a program in a mount namespace of bubblewrap's with `mounts` (a read-only folder, a
+    mount point), the rest of the file system as it is."""
+    tool = shutil.which("bwrap")
+    if tool is None or subprocess.run([tool, "--dev-bind", "/", "/", "true"], capture_output=True).returncode != 0:
+        pytest.skip("bubblewrap cannot make a mount namespace here")
+    done = subprocess.run([tool, "--dev-bind", "/", "/", *mounts, sys.executable, "-m", "agentfiles", *args],
+                          capture_output=True, text=True)
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """`folder` closed to new entries for this user: mode 555, or, for root (whom modes do not stop), immutable."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not supported on this file system (root is stopped by nothing else)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def assert_unwritable(result: Result, out: Path, why: str) -> None:
+    assert result.code == 2 and result.out == "", result.err
+    assert result.err.startswith(f"error: cannot write the report into {out}: {why}"), result.err
+    assert "hint: pass --out with a folder you can write to" in result.err
+    assert "Traceback" not in result.err and "bug" not in result.err
+
+
+@pytest.mark.parametrize("where", ["/proc", "/sys"])
+def test_a_system_folder_is_an_error_not_a_bug(ran: Path, agents, where: str) -> None:  # type: ignore[no-untyped-def]
+    out = Path(where) / "agents-report-test"
+    result = agents("-C", str(ran), "report", "--out", str(out))
+    assert_unwritable(result, out, "")
+    assert not out.exists()
+
+
+def test_a_read_only_file_system_is_an_error_not_a_bug(ran: Path, tmp_path: Path) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    result = in_bwrap(["--ro-bind", str(shelf), str(shelf)], "-C", str(ran), "report", "--out", str(shelf / "site"))
+    assert_unwritable(result, shelf / "site", "Read-only file system")
+    assert list(shelf.iterdir()) == []
+
+
+def test_a_folder_this_user_cannot_write_in_is_an_error_not_a_bug(ran: Path, tmp_path: Path) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    with locked(shelf):
+        result = run_program("-C", str(ran), "report", "--out", str(shelf / "site"))
+    assert_unwritable(result, shelf / "site", "")
+    assert list(shelf.iterdir()) == []
+
+
+def replaced_in_place(ran: Path, site: Path, report) -> None:  # type: ignore[no-untyped-def]
+    """`report(args)` writes the report into `site`, whose parent it cannot write: in place, whole, and again
+    in place when a step is gone, leaving no page of it and nothing of its own work behind."""
+    result = report("-C", str(ran), "report", "--out", str(site))
+    assert result.code == 0 and result.out.startswith("wrote "), result.err
+    assert sorted(p.name for p in site.iterdir()) == SITE
+    assert (site / "tasks/lines.html").is_file() and (site / "assets/report.css").is_file()
+    (ran / ".agents/tasks/lines.md").unlink()
+    git(ran, "commit", "-qam", "drop lines")
+    result = report("-C", str(ran), "report", "--out", str(site))
+    assert result.code == 0 and result.out.startswith("wrote "), result.err
+    assert sorted(p.name for p in site.iterdir()) == SITE
+    assert not (site / "tasks/lines.html").exists() and (site / "tasks/upper.html").is_file()
+    assert report("-C", str(ran), "report", "--out", str(site)).out.startswith("up to date")
+    assert sorted(p.name for p in site.parent.iterdir()) == [site.name]
+
+
+def test_an_empty_folder_in_a_read_only_parent_is_written_in_place(ran: Path, tmp_path: Path) -> None:
+    site = tmp_path / "shelf/site"
+    site.mkdir(parents=True)
+    mounts = ["--ro-bind", str(site.parent), str(site.parent), "--bind", str(site), str(site)]
+    replaced_in_place(ran, site, lambda *args: in_bwrap(mounts, *args))
+
+
+def test_an_empty_folder_in_a_parent_this_user_cannot_write_is_written_in_place(ran: Path, tmp_path: Path) -> None:
+    site = tmp_path / "shelf/site"
+    site.mkdir(parents=True)
+    with locked(site.parent):
+        replaced_in_place(ran, site, run_program)
+
+
+def test_a_mount_point_is_written_in_place(ran: Path, tmp_path: Path) -> None:
+    disk, site = tmp_path / "disk/site", tmp_path / "mnt/site"
+    disk.mkdir(parents=True)
+    site.mkdir(parents=True)
+    # Each run sees `site` as a mount point of `disk`, which cannot be renamed (EBUSY); what it writes is in `disk`.
+    replaced_in_place(ran, disk, lambda *args: in_bwrap(["--bind", str(disk), str(site)],
+                                                         *[str(site) if a == str(disk) else a for a in args]))
+    assert sorted(p.name for p in site.parent.iterdir()) == ["site"]  # its attempt at a sibling folder is gone
+
+
+def test_a_folder_in_the_working_tree_that_git_would_commit_is_warned_about(ran: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(ran), "report", "--out", "report")
+    assert result.code == 0 and (ran / "report/index.html").is_file()
+    assert ("warning: report/ is inside the repository and not ignored by git: `git add -A` would commit the whole "
+            "report") in result.err
+    assert "hint: add `report/` to .gitignore, or leave out --out to write .agents/report/, which git ignores" in result.err
+    again = agents("-C", str(ran), "report", "--out", "report")
+    assert again.out.startswith("up to date") and "warning: report/" in again.err  # said each time
+    write_files(ran, {".gitignore": "/report/\n"})
+    for args in (["--out", "report"], [], ["--out", str(ran.parent / "elsewhere")]):
+        result = agents("-C", str(ran), "report", *args)
+        assert result.code == 0 and result.err == "", (args, result.err)
+    # A project initialised before the report existed: its .agents/.gitignore does not name the default folder.
+    ignore = ran / ".agents/.gitignore"
+    ignore.write_text(ignore.read_text().replace("report/\n", ""))
+    result = agents("-C", str(ran), "report")
+    assert "warning: .agents/report/ is inside the repository and not ignored by git" in result.err
+    assert "hint: add `report/` to .agents/.gitignore" in result.err
 
 
 def test_outside_a_project_it_says_so(tmp_path: Path, agents) -> None:  # type: ignore[no-untyped-def]

@@ -47,6 +47,15 @@ def done(project: Path, agents) -> Path:  # type: ignore[no-untyped-def]
     return project
 
 
+def test_a_warm_status_says_what_a_cold_one_says(done: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """Every field of every state, the isolation of the last run included, read back from the snapshot."""
+    (done / ".agents/cache/states.json").unlink()
+    cold = agents("-C", str(done), "status", "--json").json["tasks"]
+    assert (done / ".agents/cache/states.json").exists()
+    assert {t["isolation"] for t in cold} <= {"os", "folder"}  # as the handoffs record it
+    assert agents("-C", str(done), "status", "--json").json["tasks"] == cold
+
+
 def test_a_same_size_edit_is_seen(done: Path, agents) -> None:  # type: ignore[no-untyped-def]
     path = done / "data" / "a.txt"
     before = path.stat()

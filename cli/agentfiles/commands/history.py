@@ -22,7 +22,7 @@ def log_command(
     usage: bool = typer.Option(
         False, "--usage",
         help="Also total tokens, cost and time by task, role and model (each conversation counts for the role that "
-        "had it: a verifier's for the verifier's role; a step's time for its doer's).",
+        "had it: a verifier's tokens and time for the verifier's role; the rest of a step's time for its doer's).",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> int:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from agentfiles.commands.output import Options
+from agentfiles.commands.output import Options, plural
 
 
 def report_command(
@@ -24,16 +24,22 @@ def report_command(
     handoff and (collapsed) exactly what it saw, the history and the steps awaiting review. Static
     files that fetch nothing: open index.html, or publish the folder as a CI artifact. A report of an
     unchanged history and working tree is not written again."""
-    from agentfiles.report.site import build_report
+    from agentfiles.report.site import DEFAULT_OUT, build_report
 
     opts: Options = ctx.obj
     output = opts.out(json_output)
     target = None if out is None else (out if out.is_absolute() else opts.directory / out)
     result = build_report(opts.directory, target, force=force)
+    if result.exposed is not None:
+        hint = (f"add `report/` to .agents/.gitignore (a project initialised before `agents report` existed lacks it)"
+                if result.exposed == DEFAULT_OUT else
+                f"add `{result.exposed}/` to .gitignore, or leave out --out to write {DEFAULT_OUT}/, which git ignores")
+        output.diagnostic("warning", f"{result.exposed}/ is inside the repository and not ignored by git: "
+                          "`git add -A` would commit the whole report", hint)
     if output.json_mode:
         output.json("report", result.to_json())
     elif result.rebuilt:
-        counts = ", ".join(f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((result.steps, "step"), (result.runs, "run")))
+        counts = f"{plural(result.tasks, 'task')}, {plural(result.runs, 'run')}"
         output.line(f"wrote {result.pages} pages ({counts}) in {result.seconds:.2f} s: {result.index}")
     else:
         output.line(f"up to date (nothing changed since it was written): {result.index}")

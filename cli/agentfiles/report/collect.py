@@ -219,13 +219,15 @@ def _read_folder(layout: Any, run: Run) -> None:
 
 
 def _diffs(root: Path, runs_folder: Path, runs: list[Run]) -> None:
-    """The diff of every run's outputs and of every earlier attempt's proposal, in one batch."""
+    """The diff of every run's outputs and of every earlier attempt's proposal, in one batch. An attempt
+    was proposed against the state before its run's commit (which holds the outputs that landed)."""
     jobs: list[tuple[Any, str | None, dict[str, Any], Path | None]] = []
     for run in runs:
         folder = runs_folder / run.slug if run.folder_present else None
         jobs.append((run, run.view.commit, run.meta, folder))
+        before = f"{run.view.commit}^" if run.view.commit else None
         for attempt in run.attempts:
-            jobs.append((attempt, run.view.commit, {"status": "rejected"}, attempt.folder))
+            jobs.append((attempt, before, {"status": "rejected"}, attempt.folder))
     texts = output_diffs(root, [(commit, meta, folder) for _, commit, meta, folder in jobs])
     for (owner, _, _, _), text in zip(jobs, texts):
         owner.diff = text

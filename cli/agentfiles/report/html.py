@@ -113,6 +113,10 @@ def seconds(value: Any) -> str:
     return f"{float(value or 0):.2f} s"
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def tokens(usage: dict) -> str:  # type: ignore[type-arg]
     return f"{number(usage.get('input_tokens'))} in / {number(usage.get('output_tokens'))} out"
 

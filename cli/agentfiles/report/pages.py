@@ -8,7 +8,9 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.state import STATE_FILL, STATES
-from agentfiles.report.html import chip, details, diff_html, e, markdown, money, number, page, seconds, section, table
+from agentfiles.report.html import (
+    chip, details, diff_html, e, markdown, money, number, page, plural, seconds, section, table,
+)
 from agentfiles.report.picture import Node, graph_svg
 from agentfiles.report.steps import diffstat, run_href, status_chip, step_href, step_link, verdict
 
@@ -19,19 +21,32 @@ FILTER = '<input type="search" class="filter" data-filter="{target}" placeholder
 
 
 def index_page(report: Report) -> str:
-    counts = Counter(s.state.state for s in report.graph_nodes)
+    counts = Counter(s.state.state for s in report.steps.values())  # as `agents status` counts them
     all_usage = report.totals["all"]
     summary = " ".join(chip(state, f"{counts[state]} {state}") for state in STATES if counts[state])
-    lede = (f'<p class="lede">{len(report.graph_nodes)} task{"s" if len(report.graph_nodes) != 1 else ""}, '
-            f"{len(report.runs)} run{'s' if len(report.runs) != 1 else ''} · "
+    lede = (f'<p class="lede">{plural(len(report.steps), "task")}, {plural(len(report.runs), "run")} · '
             f"{number(all_usage.get('input_tokens'))} tokens in, {number(all_usage.get('output_tokens'))} out · "
             f"{money(all_usage.get('cost_usd'))} · {seconds(all_usage.get('duration_s'))}</p>")
-    parts = [f"<h1>{e(report.root.name)}</h1>{lede}<p class=\"states\">{summary}</p>",
+    parts = [f"<h1>{e(report.root.name)}</h1>{lede}<p class=\"states\">{summary}</p>{_counted(report)}",
              section("graph", "Graph", _graph(report)),
              section("review", f"Awaiting review ({len(report.pending)})", _pending_list(report)),
-             section("steps", "Steps", FILTER.format(target="steps-table", what="steps") + _steps_table(report)),
+             section("steps", f"Tasks ({len(report.steps)})",
+                     FILTER.format(target="steps-table", what="tasks") + _steps_table(report)),
              section("usage", "Usage", _totals(report))]
     return page("Overview", "".join(parts), depth=0, here="index", report=report)
+
+
+def _counted(report: Report) -> str:
+    """What the counts count, when a foreach task makes them differ from the number of task files."""
+    families = [s for s in report.graph_nodes if s.items]
+    if not families:
+        return ""
+    items = sum(len(s.items) for s in families)
+    names = ", ".join(f"<code>{e(s.id)}</code>" for s in families)
+    return (f'<p class="note">Tasks are counted as <code>agents status</code> lists them: '
+            f"{plural(len(report.graph_nodes), 'task file')} (the graph's nodes) and the {plural(items, 'item')} of "
+            f"the foreach task{'s' if len(families) != 1 else ''} {names}, each run as a task of its own "
+            f"(<code>&lt;task&gt;@&lt;item&gt;</code>).</p>")
 
 
 def _graph(report: Report) -> str:
@@ -73,7 +88,7 @@ def _steps_table(report: Report) -> str:
                      f'<a href="{href.split("#", 1)[0]}#outputs">{change}</a>' if change else "none", who,
                      number((used.get("input_tokens") or 0) + (used.get("output_tokens") or 0)),
                      money(used.get("cost_usd")), seconds(used.get("duration_s"))])
-    headers = ["step", "state", "why", "latest run", "verdict", "diff", "role · model", "tokens", "cost", "time"]
+    headers = ["task", "state", "why", "latest run", "verdict", "diff", "role · model", "tokens", "cost", "time"]
     return table(headers, rows, cls="steps-table", numeric=(7, 8, 9))
 
 
@@ -107,7 +122,8 @@ def _totals(report: Report) -> str:
         out.append(details(f"By {by} ({len(group)})", table([by, *headers[1:]], rows(group, by == "task"), numeric=numeric),
                            open_=by != "task"))
     return "".join(out) + ('<p class="note">As <code>agents log --usage</code> adds them up: each conversation (doer, '
-                           "verifier, discussion) counts for the role and model that had it; a run's time counts for its doer's.</p>")
+                           "verifier, discussion) counts for the role and model that had it; a verifier's time for its role, the rest "
+                           "of a run's time for its doer's.</p>")
 
 
 def history_page(report: Report) -> str:
@@ -121,7 +137,7 @@ def history_page(report: Report) -> str:
                      e(run.meta.get("role") or "none"), e(run.meta.get("model") or "none"),
                      number((used.get("input_tokens") or 0) + (used.get("output_tokens") or 0)),
                      money(used.get("cost_usd")), seconds(used.get("duration_s"))])
-    headers = ["when", "commit", "step", "status", "verdict", "role", "model", "tokens", "cost", "time"]
+    headers = ["when", "commit", "task", "status", "verdict", "role", "model", "tokens", "cost", "time"]
     body = ("<h1>History</h1><p class=\"lede\">Every step commit on this branch, newest first, as <code>agents log</code> lists them.</p>"
             + FILTER.format(target="history-table", what="runs") + table(headers, rows, cls="history-table", numeric=(7, 8, 9))
             if rows else "<h1>History</h1><p>No step has run yet: <code>agents run</code> runs the pipeline.</p>")

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from agentfiles.report.html import plural
+
 NODE_H = 46
 GAP_X = 64
 GAP_Y = 18
@@ -103,7 +105,7 @@ def graph_svg(nodes: list[Node], links: dict[tuple[str, str], list[str]]) -> str
     parts = [
         (f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" viewBox="0 0 {width:.0f} {height:.0f}" '
          f'width="{width:.0f}" height="{height:.0f}" role="img" aria-labelledby="graph-title">'),
-        f'<title id="graph-title">Task graph: {len(nodes)} task{"s" if len(nodes) != 1 else ""}</title>',
+        f'<title id="graph-title">Task graph: {plural(len(nodes), "task file")}</title>',
         ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
          'orient="auto"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs>'),
         '<g class="edges">',

@@ -1,7 +1,9 @@
 """Writing the report: a fingerprint of what it shows (HEAD, the working tree's changes, the derived
 states) is compared with the one kept in the output folder, so that an unchanged history is not
 rebuilt; otherwise every page is written into a fresh folder that then takes the old one's place, so
-that nobody ever sees half a report, and pages of steps that are gone do not linger."""
+that nobody ever sees half a report, and pages of steps that are gone do not linger. Where that folder
+cannot be made or moved (a parent this user may not write, a mount point) the report is written inside
+the output folder, entry by entry; a folder that cannot be written at all is a usage error."""
 
 from __future__ import annotations
 
@@ -32,9 +34,10 @@ class ReportResult:
     rebuilt: bool
     fingerprint: str
     pages: int = 0
-    steps: int = 0
+    tasks: int = 0  # as `agents status` counts them: each item of a foreach task is one
     runs: int = 0
     seconds: float = 0.0
+    exposed: str | None = None  # the folder, relative to the repository, when `git add -A` would commit it
 
     @property
     def index(self) -> Path:
@@ -42,7 +45,8 @@ class ReportResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"out": str(self.out), "index": str(self.index), "rebuilt": self.rebuilt, "fingerprint": self.fingerprint,
-                "pages": self.pages, "steps": self.steps, "runs": self.runs, "seconds": round(self.seconds, 3)}
+                "pages": self.pages, "tasks": self.tasks, "runs": self.runs, "seconds": round(self.seconds, 3),
+                "exposed": self.exposed}
 
 
 def build_report(directory: Path, out: Path | None = None, *, force: bool = False) -> ReportResult:
@@ -57,17 +61,18 @@ def build_report(directory: Path, out: Path | None = None, *, force: bool = Fals
     workspace = open_workspace(root)
     states = workspace.states()  # from the machine-local index while no convention file changed
     digest = fingerprint(root, target, [s.to_json() for s in states.values()])
+    exposed = exposed_folder(root, target)
     if not force and _kept_fingerprint(target) == digest and (target / "index.html").is_file():
-        return ReportResult(target, rebuilt=False, fingerprint=digest, seconds=time.perf_counter() - start)
+        return ReportResult(target, rebuilt=False, fingerprint=digest, seconds=time.perf_counter() - start, exposed=exposed)
     from agentfiles.report.collect import collect
     from agentfiles.report.pages import step_pages, top_pages
 
     report = collect(workspace)
     pages = {**top_pages(report), **step_pages(report)}
     marker = {"format": FORMAT, "agents": __version__, "fingerprint": digest, "head": report.head, "built": report.built}
-    _write(target, pages, marker)
-    return ReportResult(target, rebuilt=True, fingerprint=digest, pages=len(pages), steps=len(report.steps),
-                        runs=len(report.runs), seconds=time.perf_counter() - start)
+    _write(target, _files(pages, marker))
+    return ReportResult(target, rebuilt=True, fingerprint=digest, pages=len(pages), tasks=len(report.steps),
+                        runs=len(report.runs), seconds=time.perf_counter() - start, exposed=exposed)
 
 
 def fingerprint(root: Path, out: Path, states: list[dict[str, Any]]) -> str:
@@ -93,6 +98,20 @@ def fingerprint(root: Path, out: Path, states: list[dict[str, Any]]) -> str:
     return digest.hexdigest()
 
 
+def exposed_folder(root: Path, target: Path) -> str | None:
+    """`target` relative to the repository when the report would land in its working tree for `git add -A`
+    to commit: inside it, and neither ignored nor already tracked (a site published from the repository)."""
+    try:
+        rel = target.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+    git = Git(root)
+    probe = f"{rel}/index.html"
+    if git.run("check-ignore", "-q", "--", probe, check=False).returncode == 0:
+        return None
+    return None if git.run("ls-files", "--", probe, check=False).stdout.strip() else rel
+
+
 def _check_target(root: Path, target: Path) -> None:
     """Refuse an output folder that holds the repository, is inside .git, is a file, or holds files that
     no report wrote: the folder is replaced as a whole."""
@@ -116,31 +135,94 @@ def _kept_fingerprint(target: Path) -> str | None:
     return data.get("fingerprint") if isinstance(data, dict) and data.get("format") == FORMAT else None
 
 
-def _write(target: Path, pages: dict[str, str], marker: dict[str, Any]) -> None:
-    """Every page, the assets and the marker into a fresh sibling folder, which then replaces `target`."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _files(pages: dict[str, str], marker: dict[str, Any]) -> dict[str, bytes]:
+    """Every file of the report by relative path: the pages, the assets, the marker."""
+    files = {rel: text.encode("utf-8") for rel, text in pages.items()}
+    static = resources.files("agentfiles.report") / "static"
+    for name in ASSETS:
+        files[f"assets/{name}"] = (static / name).read_bytes()
+    files[MARKER] = (json.dumps(marker, indent=2) + "\n").encode("utf-8")
+    return files
+
+
+def _fill(folder: Path, files: dict[str, bytes]) -> None:
+    folder.mkdir(parents=True)
+    made: set[Path] = {folder}
+    for rel, data in files.items():
+        path = folder / rel
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        path.write_bytes(data)
+
+
+def _unwritable(target: Path, error: OSError) -> UsageError:
+    return UsageError(f"cannot write the report into {target}: {error.strerror or error}",
+                      hint="pass --out with a folder you can write to, or leave --out out to write .agents/report/ "
+                           "in the repository")
+
+
+def _write(target: Path, files: dict[str, bytes]) -> None:
+    """Every file into a fresh sibling folder, which then replaces `target` as a whole. Where no sibling
+    can be made (a parent you cannot write) or `target` cannot be renamed (a mount point), the files are
+    written inside `target` instead (`_write_inside`)."""
     fresh = target.parent / f".{target.name}.new-{os.getpid()}"
     old = target.parent / f".{target.name}.old-{os.getpid()}"
-    shutil.rmtree(fresh, ignore_errors=True)
     try:
-        folders: set[Path] = set()
-        for rel, text in pages.items():
-            path = fresh / rel
-            if path.parent not in folders:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                folders.add(path.parent)
-            path.write_text(text, encoding="utf-8")
-        static = resources.files("agentfiles.report") / "static"
-        (fresh / "assets").mkdir(parents=True, exist_ok=True)
-        for name in ASSETS:
-            (fresh / "assets" / name).write_bytes((static / name).read_bytes())
-        (fresh / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(fresh, ignore_errors=True)
+        _fill(fresh, files)
+    except OSError as error:
+        shutil.rmtree(fresh, ignore_errors=True)
+        if not target.is_dir():
+            raise _unwritable(target, error) from None
+        return _write_inside(target, files)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    try:
         if target.exists():
             os.replace(target, old)
+    except OSError:  # a mount point (EBUSY), or a folder this user may not move
+        shutil.rmtree(fresh, ignore_errors=True)
+        return _write_inside(target, files)
+    try:
         os.replace(fresh, target)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(fresh, ignore_errors=True)
         if old.exists() and not target.exists():
             os.replace(old, target)  # put the earlier report back
+        if isinstance(error, OSError):
+            raise _unwritable(target, error) from None
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_inside(target: Path, files: dict[str, bytes]) -> None:
+    """Every file into a hidden folder inside `target`, then each entry of the report moved into place (the
+    overview last, the marker after it). The marker says `being written` meanwhile, so that a report left
+    half-replaced by a crash is written again next time rather than taken as up to date."""
+    stage = target / f".new-{os.getpid()}"
+    attic = target / f".old-{os.getpid()}"
+    try:
+        for folder in (stage, attic):
+            shutil.rmtree(folder, ignore_errors=True)
+        _fill(stage, files)
+        attic.mkdir()
+        writing = target / f".marker-{os.getpid()}"
+        writing.write_text(json.dumps({"format": FORMAT, "fingerprint": None, "writing": True}) + "\n", encoding="utf-8")
+        os.replace(writing, target / MARKER)
+        entries = sorted({rel.split("/", 1)[0] for rel in files} - {MARKER}, key=lambda name: name == "index.html")
+        for name in entries:
+            if (target / name).is_dir() and not (target / name).is_symlink():
+                os.replace(target / name, attic / name)
+            os.replace(stage / name, target / name)
+        for leftover in target.iterdir():  # what the earlier report had and this one does not
+            if leftover.name not in entries and leftover.name != MARKER and leftover not in (stage, attic):
+                os.replace(leftover, attic / leftover.name)
+        os.replace(stage / MARKER, target / MARKER)
+    except OSError as error:
+        raise _unwritable(target, error) from None
+    finally:
+        for folder in (stage, attic):
+            shutil.rmtree(folder, ignore_errors=True)

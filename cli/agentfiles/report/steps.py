@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agentfiles.core.conversation import add_usage
 from agentfiles.report.html import (
-    chip, details, diff_html, e, facts, markdown, money, number, page, pre, seconds, section, table, tokens,
+    chip, details, diff_html, e, facts, markdown, money, number, page, plural, pre, seconds, section, table, tokens,
 )
 from agentfiles.runner.agent import conversation_sections
 
@@ -48,16 +47,17 @@ def verdict(run: Run) -> tuple[str, str]:
     if verification:
         checks = verification.get("checks") or []
         passed = sum(1 for c in checks if c.get("verdict") == "pass")
-        parts.append(f"verifier {verification.get('verdict')} {passed}/{len(checks)}")
+        noun = "criterion" if len(checks) == 1 else "criteria"
+        parts.append(f"verifier {verification.get('verdict')}: {passed} of {len(checks)} {noun} passed")
         state = {"pass": "done", "uncertain": "uncertain"}.get(str(verification.get("verdict")), "failed")
     checks = run.record.get("checks") or []
     if checks:
         passed = sum(1 for c in checks if c.get("ok"))
-        parts.append(f"checks {passed}/{len(checks)}")
+        parts.append(f"{passed} of {len(checks)} check{'s' if len(checks) != 1 else ''} passed")
         state = state if passed == len(checks) else "failed"
     if not parts:
         return "pending", "no criteria" if run.status == "done" else "not judged"
-    return state, ", ".join(parts)
+    return state, "; ".join(parts)
 
 
 def diffstat(run: Run) -> str:
@@ -100,7 +100,7 @@ def task_page(report: Report, step: Step) -> str:
             rows.append([f'<a href="{step_href(item, 1)}">{e(item)}</a>', chip(child.state.state),
                          "; ".join(e(r) for r in child.state.reasons),
                          money(latest.usage.get("cost_usd")) if latest else ""])
-        parts.append(section("items", f"Items ({len(step.items)})", table(["step", "state", "why", "cost"], rows)))
+        parts.append(section("items", f"Items ({len(step.items)})", table(["item", "state", "why", "cost"], rows)))
     if step.runs:
         rows = [[f'<a href="{run_href(r, 1)}">{e(r.id)}</a>' + (" (latest)" if r.latest else ""), status_chip(r),
                  e(r.date[:16].replace("T", " ")), money(r.usage.get("cost_usd")), seconds(r.usage.get("duration_s"))]
@@ -251,31 +251,38 @@ def _review(report: Report, run: Run) -> str:
 
 
 def _usage(run: Run) -> str:
-    """Tokens, cost and turns of the doer, the verifier and each earlier attempt; time for the whole run."""
+    """Tokens, cost, turns and time of each earlier attempt, of the doer and the verifier, and of the whole
+    run. The doer's time is what is left of the run's once the earlier attempts' and the verifier's are
+    taken out (setting up and landing included); a run recorded before these were timed shows its total."""
     total = run.usage
     verifier = (run.record.get("verifier") or {}).get("usage") or {}
     earlier = [(f"attempt {a.number} (doer and verifier)", a.summary.get("usage") or {}) for a in run.attempts]
-    spent_before: dict[str, Any] = {}
-    for _, used in earlier:
-        spent_before = add_usage(spent_before, used)
-    judges = (run.record.get("panel") or {}).get("judges") or []  # a verifier panel's, each for itself
-    last = {k: (total.get(k) or 0) - (spent_before.get(k) or 0) - (verifier.get(k) or 0)
-            - sum((j.get("usage") or {}).get(k) or 0 for j in judges) for k in USAGE_KEYS}
+    judges = [j.get("usage") or {} for j in (run.record.get("panel") or {}).get("judges") or []]  # a panel's, each for itself
+    last = {k: max(0.0, float(total.get(k) or 0) - sum(float(u.get(k) or 0) for u in [*(u for _, u in earlier), verifier, *judges]))
+            for k in USAGE_KEYS}
+    # The judges of a panel judge at once: the panel takes as long as its slowest judge.
+    taken = [*(u.get("duration_s") for _, u in earlier), verifier.get("duration_s") if verifier else 0,
+             max((u.get("duration_s") or 0 for u in judges), default=0)]
+    last["duration_s"] = max(0.0, float(total.get("duration_s") or 0) - sum(float(t or 0) for t in taken))
+    timed = all("duration_s" in u for u in [*(u for _, u in earlier), *([verifier] if verifier else []), *judges])
     rows: list[tuple[str, dict[str, Any]]] = list(earlier)
     label = "doer" + (f" (attempt {run.record.get('attempt')})" if run.attempts else "")
     rows.append((label, last))
     if verifier:
         rows.append(("verifier" + (f" (attempt {run.record.get('attempt')})" if run.attempts else ""), verifier))
-    for judge in judges:
+    for judge in (run.record.get("panel") or {}).get("judges") or []:
         rows.append((f"verifier {judge.get('role')} ({judge.get('model')})", judge.get("usage") or {}))
     rows.append(("total", total))
     if not any(total.get(k) for k in USAGE_KEYS):
         return f"<p>No model was used; the run took {seconds(total.get('duration_s'))}.</p>"
     cells = [[e(name), number(u.get("input_tokens")), number(u.get("output_tokens")), number(u.get("cache_read_input_tokens")),
-              number(u.get("cache_creation_input_tokens")), number(u.get("turns")), money(u.get("cost_usd"))] for name, u in rows]
-    return (table(["who", "input", "output", "cache read", "cache write", "turns", "cost"], cells, cls="usage",
-                  numeric=(1, 2, 3, 4, 5, 6))
-            + f'<p class="note">The whole run took {seconds(total.get("duration_s"))}.</p>')
+              number(u.get("cache_creation_input_tokens")), number(u.get("turns")), money(u.get("cost_usd")),
+              seconds(u.get("duration_s")) if timed or name == "total" else "—"] for name, u in rows]
+    note = ("The doer's time includes setting up its sandbox and landing the step."
+            if timed else "This run was recorded before the time of each attempt and verifier was kept: only its total is known.")
+    return (table(["who", "input", "output", "cache read", "cache write", "turns", "cost", "time"], cells, cls="usage",
+                  numeric=(1, 2, 3, 4, 5, 6, 7))
+            + f'<p class="note">{note}</p>')
 
 
 def _routing(routing: dict[str, Any]) -> str:
@@ -318,7 +325,8 @@ def _seen(run: Run) -> str:
     for name in ("stdout", "stderr"):
         text = run.view.streams.get(name, "")
         if text.strip():
-            out.append(details(f"{name} ({len(text.splitlines())} lines)", pre(text), open_=run.status == "failed", cls="stream"))
+            out.append(details(f"{name} ({plural(len(text.splitlines()), 'line')})", pre(text), open_=run.status == "failed",
+                               cls="stream"))
     return "".join(out) or "<p>Nothing was sent to a model and the command printed nothing.</p>"
 
 
@@ -333,7 +341,7 @@ def conversation(title: str, requests: list[dict[str, Any]]) -> str:
         details(f"Request {turn}" + (" (the whole context)" if turn == 1 else " (what was added)"), "".join(parts), cls="turn")
         for turn, parts in turns.items()
     )
-    return details(f"{e(title)}: {len(requests)} request{'s' if len(requests) != 1 else ''}", inner, cls="context")
+    return details(f"{e(title)}: {plural(len(requests), 'request')}", inner, cls="context")
 
 
 def _attempt(run: Run, attempt: Attempt) -> str:

@@ -60,6 +60,7 @@ class Attempt:
     verification: dict[str, Any] | None = None
     usage: dict[str, Any] = field(default_factory=dict)  # the doer's, the verifier's, a discussion's
     extra: dict[str, Any] = field(default_factory=dict)  # more run-record facts (verifier, discussion, router)
+    duration_s: float = 0.0  # from its sandbox's setup to its verdict
 
     @property
     def rejected(self) -> bool:

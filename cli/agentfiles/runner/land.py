@@ -228,7 +228,8 @@ def _attempt_summary(attempt: Attempt) -> dict[str, Any]:
         "attempt": attempt.number,
         "failure": {"kind": attempt.result.failure_kind, "detail": attempt.result.failure_detail},
         "verification": attempt.verification,
-        "usage": _usage_fields(attempt.usage),  # the doer's and the verifier's; the verifier's alone below
+        # the doer's and the verifier's, and the attempt's time; the verifier's alone below
+        "usage": {**_usage_fields(attempt.usage), "duration_s": attempt.duration_s},
         "verifier": {k: v for k, v in (attempt.extra.get("verifier") or {}).items() if k in ("role", "model", "usage")},
         **({"panel": [{k: v for k, v in judge.items() if k in ("role", "model", "usage")}
                       for judge in attempt.extra["panel"]["judges"]]} if attempt.extra.get("panel") else {}),

@@ -61,7 +61,9 @@ class StepRunner:
             earlier: list[Attempt] = []
             routing = None
             for number in range(1, tries + 1):
+                began = time.monotonic()
                 attempt = self._attempt(step, run_id, number, verifiers, feedback, routing)
+                attempt.duration_s = round(time.monotonic() - began, 3)
                 if number == 1 and _refused_before_start(attempt):
                     if ctx.tripwire is not None:
                         ctx.tripwire.abandon(step_id)

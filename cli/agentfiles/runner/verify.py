@@ -5,6 +5,7 @@ next attempt, or the step's rejection."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -65,8 +66,11 @@ def verify(
         )
     limits = Limits(max_turns=min(max_turns, MAX_VERIFIER_TURNS), usd=budget.usd, context_tokens=budget.context_tokens)
     tools = VerifierTools(context.full_inputs, brief.criteria, limits)
+    began = time.monotonic()
     outcome = executor.converse(request, tools, limits, price, cancel)
-    record.update(turns=len(outcome.turns), tools=outcome.tool_log, usage=outcome.usage)
+    # Its time is recorded with its usage, so that a run's time can be split between doer and verifier.
+    record.update(turns=len(outcome.turns), tools=outcome.tool_log,
+                  usage={**outcome.usage, "duration_s": round(time.monotonic() - began, 3)})
     files = turn_files(outcome, "verifier/")
     if not outcome.ok:
         return VerifyOutcome(

@@ -87,3 +87,37 @@ def test_the_verifier_time_is_recorded_shown_and_counted_for_its_role(retried: P
     index = (retried.parent / "site/index.html").read_text()
     reviewer = next(row for row in re.findall(r"<tr>(.*?)</tr>", index) if re.match(r"<td[^>]*>reviewer</td>", row))
     assert plain(re.findall(r"<td[^>]*>(.*?)</td>", reviewer)[-1]) != "0.00 s"
+
+
+QA_ROLE = ("---\nname: qa\ndescription: A second judge.\nmodel: haiku\n---\n"
+           "You are QA. You judge other people's work against its criteria.\n")
+
+
+def test_a_panel_judges_at_once_each_judge_timed_for_its_role(project: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    configure(project, api)
+    write_files(project, {
+        ".agents/roles/qa.md": QA_ROLE,
+        "notes.md": "one change\n",
+        ".agents/tasks/summary.md": task_text("Summarise", role="developer", inputs=["notes.md"], outputs=["SUMMARY.md"],
+                                              acceptance=["Lists every change"], verifier=["reviewer", "qa"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    api.queue(Reply.tool_use("write_file", {"path": "SUMMARY.md", "content": FIRST}), Reply.tool_use("finish", {"summary": "One."}),
+              verdict(("pass", "it does")), verdict(("pass", "it does")))
+    assert agents("-C", str(project), "run").code == 0
+    (path,) = (project / ".agents/runs").glob("*/record.json")
+    judges = json.loads(path.read_text())["panel"]["judges"]
+    assert [j["usage"]["duration_s"] >= PAUSE for j in judges] == [True, True]
+    totals = agents("-C", str(project), "log", "--usage", "--json").json["totals"]
+    by_role = totals["by_role"]
+    assert by_role["reviewer"]["duration_s"] >= PAUSE and by_role["qa"]["duration_s"] >= PAUSE
+    # The step waited for the slower judge only: the doer's time is the rest of the run's.
+    slower = max(by_role["reviewer"]["duration_s"], by_role["qa"]["duration_s"])
+    assert by_role["developer"]["duration_s"] + slower == pytest.approx(totals["all"]["duration_s"], abs=0.002)
+    assert agents("-C", str(project), "report", "--out", str(project.parent / "site")).code == 0
+    page = run_page(project)
+    usage = page[page.index('class="usage"'):].split("</table>")[0]
+    times = {plain(cells[0]): plain(cells[-1]) for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row)
+                                                             for row in re.findall(r"<tr>(.*?)</tr>", usage)) if cells}
+    assert float(times["verifier reviewer (claude-sonnet-4-6)"][:-2]) >= PAUSE and "—" not in times.values()

@@ -37,7 +37,8 @@ def parties(step: dict[str, Any], record: dict[str, Any] | None) -> list[tuple[s
     def take_panel(judges: Any) -> None:
         """Each judge of a verifier panel for its own role, model and time; the step waited as long as the
         slowest of them, who judged at once."""
-        rest["duration_s"] -= max([take(judge, timed=False) for judge in judges or []], default=0.0)
+        slowest = max([take(judge, timed=False) for judge in judges or []], default=0.0)
+        rest["duration_s"] -= slowest
 
     record = record or {}
     take(record.get("verifier"))

@@ -63,6 +63,24 @@ def test_new_task_takes_budget_retries_and_timeout(project: Path, agents) -> Non
     assert not (project / ".agents/tasks/other.md").exists()
 
 
+def test_new_task_takes_a_verifier_panel_and_samples(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    from agentfiles.storage.documents import parse_document
+
+    result = agents("-C", str(project), "new", "task", "judged", "--role", "developer", "-o", "out/j.md",
+                    "-a", "It is short", "--intent", "Readers need the gist.", "--verifier", "reviewer",
+                    "--verifier", "planner", "--agree", "majority", "--samples", "3")
+    assert result.code == 0, result.err
+    meta = parse_document((project / ".agents/tasks/judged.md").read_text()).meta
+    assert meta["verifier"] == ["reviewer", "planner"] and meta["agree"] == "majority" and meta["samples"] == 3
+    assert "a panel of two has no majority" in result.err
+    one = agents("-C", str(project), "new", "task", "single", "--role", "developer", "-o", "out/s.md",
+                 "-a", "It is short", "--intent", "Gist.", "--verifier", "reviewer")
+    assert one.code == 0 and parse_document((project / ".agents/tasks/single.md").read_text()).meta["verifier"] == "reviewer"
+    bad = agents("-C", str(project), "new", "task", "bad", "--role", "developer", "-o", "b.md", "-a", "Short",
+                 "--verifier", "developer", "--verifier", "reviewer")
+    assert bad.code == 2 and "the doer's own role" in bad.err and not (project / ".agents/tasks/bad.md").exists()
+
+
 def test_validate_warns_about_what_a_new_task_leaves_unfinished(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     created = agents("-C", str(project), "new", "task", "draft", "--role", "developer", "-o", "d.md")
     assert created.code == 0

@@ -30,7 +30,13 @@ def new_task_command(
     command: Optional[str] = typer.Option(
         None, "--command", "-c", help="Make a deterministic step that runs this shell command."
     ),
-    verifier: Optional[str] = typer.Option(None, "--verifier", help="The role that verifies the step."),
+    verifier: Optional[List[str]] = typer.Option(
+        None, "--verifier", help="The role that verifies the step; repeat it for a panel of judges."
+    ),
+    agree: Optional[str] = typer.Option(None, "--agree", metavar="all|majority", help="How a panel decides (default all)."),
+    samples: Optional[int] = typer.Option(
+        None, "--samples", min=1, max=9, metavar="K", help="Run the doer K times; the majority output goes on."
+    ),
     intent: Optional[str] = typer.Option(None, "--intent", help="The outcome wanted, and why."),
     foreach: Optional[str] = typer.Option(
         None, "--foreach", help="One step per file matching this glob; {item}, {name}, {stem} in the flags."
@@ -70,6 +76,8 @@ def new_task_command(
         checks=checks,
         command=command,
         verifier=verifier,
+        agree=agree,
+        samples=samples,
         intent=intent,
         foreach=foreach,
         budget={"context_tokens": budget_tokens, "output_tokens": budget_output_tokens, "usd": budget_usd},

@@ -19,6 +19,7 @@ from agentfiles.core.project import Entry
 from agentfiles.core.state import definition_of
 from agentfiles.runner.attempt import Attempt, RunContext, StepCancelled, StepOutcome
 from agentfiles.runner.resolve import ResolvedStep
+from agentfiles.runner.verify import judged_by
 from agentfiles.storage.journal import Journal
 from agentfiles.storage.records import PROPOSED_CAP, handoff_body, handoff_file, record_files
 from agentfiles.storage.turns import compact
@@ -216,8 +217,9 @@ def _usage_fields(usage: dict[str, Any]) -> dict[str, Any]:
 
 
 def _verification_text(verification: dict[str, Any], attempt: int) -> str:
-    verdict = "passed" if verification.get("verdict") == "pass" else "failed"
-    lines = [f"The verifier `{verification.get('verifier')}` {verdict} attempt {attempt}:"]
+    verdict = {"pass": "passed", "uncertain": "split on"}.get(str(verification.get("verdict")), "failed")
+    who = judged_by(verification)
+    lines = [f"{who[0].upper()}{who[1:]} {verdict} attempt {attempt}:"]
     for check in verification.get("checks", []):
         lines.append(f"- {check['verdict'].upper()}: {check['criterion']} ({check.get('evidence') or 'no evidence given'})")
     return "\n".join(lines)

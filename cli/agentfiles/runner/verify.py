@@ -92,9 +92,14 @@ def rejection_detail(verification: dict[str, Any]) -> str:
     shown = "; ".join(f"`{c['criterion']}`: {c.get('evidence') or 'no evidence given'}" for c in failed[:3])
     more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
     noun = "criterion" if len(failed) == 1 else "criteria"
-    who = (f"the verifiers `{verification.get('verifier')}` (agree: {verification['agree']})" if verification.get("agree")
-           else f"the verifier `{verification.get('verifier')}`")
-    return f"{who} failed {len(failed)} {noun}: {shown}{more}"
+    return f"{judged_by(verification)} failed {len(failed)} {noun}: {shown}{more}"
+
+
+def judged_by(verification: dict[str, Any]) -> str:
+    """`the verifier `x``, or for a panel `the verifiers `x, y` (agree: all)`."""
+    if verification.get("agree"):
+        return f"the verifiers `{verification.get('verifier')}` (agree: {verification['agree']})"
+    return f"the verifier `{verification.get('verifier')}`"
 
 
 def feedback_section(verification: dict[str, Any], attempt: int, run: str | None = None) -> tuple[str, str]:

@@ -160,7 +160,9 @@ def new_task(
     acceptance: list[str] | None = None,
     checks: list[str] | None = None,
     command: str | None = None,
-    verifier: str | None = None,
+    verifier: str | list[str] | None = None,
+    agree: str | None = None,
+    samples: int | None = None,
     intent: str | None = None,
     foreach: str | None = None,
     budget: dict[str, Any] | None = None,
@@ -195,8 +197,13 @@ def new_task(
     criteria: list[Any] = list(acceptance or []) + [{"run": c} for c in checks or []]
     if criteria:
         meta["acceptance"] = criteria
-    if verifier:
-        meta["verifier"] = verifier
+    judges = [verifier] if isinstance(verifier, str) else list(verifier or [])
+    if judges:
+        meta["verifier"] = judges[0] if len(judges) == 1 else judges  # one role stays a name
+    if agree is not None:
+        meta["agree"] = agree
+    if samples is not None and samples > 1:
+        meta["samples"] = samples
     if retries is not None:
         meta["retries"] = retries
     limits = {key: value for key, value in (budget or {}).items() if value is not None}

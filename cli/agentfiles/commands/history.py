@@ -70,6 +70,7 @@ def _log_rows(out: Output, commits: list, steps: list) -> None:  # type: ignore[
     tasks = max(len(c.task) for c in commits)
     roles = max(len(d["role"] or "none") for d in steps)
     models = max(len(d["model"] or "none") for d in steps)
+    statuses = max(8, *(len(str(d["status"])) for d in steps))  # `uncertain` is one longer than the rest
     for commit, data in zip(commits, steps):
         status = "reverted" if data.get("reverted") else str(data["status"])
         used = data.get("usage") or {}
@@ -77,7 +78,7 @@ def _log_rows(out: Output, commits: list, steps: list) -> None:  # type: ignore[
         figures = f"{tokens:>8} tok ${float(used.get('cost_usd', 0)):>7.4f} {float(used.get('duration_s', 0)):>7.2f} s"
         out.line(
             f"{commit.sha[:10]}  {commit.date[:16].replace('T', ' ')}  "
-            f"{out.paint(f'{status:<8}', status if status in ('done', 'failed', 'rejected', 'uncertain') else 'dim')} "
+            f"{out.paint(f'{status:<{statuses}}', status if status in ('done', 'failed', 'rejected', 'uncertain') else 'dim')} "
             f"{commit.task:<{tasks}}  {(data['role'] or 'none'):<{roles}}  {(data['model'] or 'none'):<{models}}  {figures}"
         )
 

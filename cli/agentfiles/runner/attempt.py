@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from agentfiles.executors.isolation import Isolation
     from agentfiles.core.project import Project
     from agentfiles.runner.agent import AgentPlan
+    from agentfiles.runner.resolve import ResolvedStep
     from agentfiles.runner.tripwire import Tripwire
     from agentfiles.storage.git import Git
 
@@ -75,6 +76,22 @@ class Attempt:
         """Mark a so-far successful attempt failed (the first failure found is the one reported)."""
         if self.result.ok:
             self.result.ok, self.result.failure_kind, self.result.failure_detail = False, kind, detail
+
+
+@dataclass
+class Finished:
+    """A step carried out and judged, waiting to land: its last attempt and the earlier ones."""
+
+    step: ResolvedStep
+    run_id: str
+    started: str  # when it started (UTC, for the handoff)
+    clock: float  # time.monotonic() at its start
+    attempt: Attempt
+    earlier: list[Attempt] = field(default_factory=list)
+
+    @property
+    def task(self) -> str:
+        return self.step.step_id
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""Landing a step: its handoff and run record rendered (secrets redacted), its outputs applied to the work
-tree, and all of it committed as one commit, under the run's commit lock. Before anything is written the
-tripwire is asked whether the repository changed in a way no step declared; if so the step fails and
-nothing of its outputs lands."""
+"""Landing steps: each one's handoff and run record rendered (secrets redacted), its outputs applied to the
+work tree, and all of it committed as one commit per step, under the run's commit lock; the steps that
+finished while others landed land together. Before anything is written the tripwire is asked whether the
+repository changed in a way no step declared; if so the step fails and nothing of its outputs lands."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.models import Handoff
 from agentfiles.core.project import Entry
 from agentfiles.core.state import definition_of
-from agentfiles.runner.attempt import Attempt, RunContext, StepCancelled, StepOutcome
+from agentfiles.runner.attempt import Attempt, Finished, RunContext, StepCancelled, StepOutcome
 from agentfiles.runner.resolve import ResolvedStep
 from agentfiles.runner.verify import judged_by
 from agentfiles.storage.journal import Journal
@@ -43,53 +43,63 @@ class Landing:
     duration: float
 
 
-def land(
-    ctx: RunContext, step: ResolvedStep, run_id: str, started: str, clock: float, attempt: Attempt,
-    earlier: list[Attempt],
-) -> StepOutcome:
-    """Commit the step: after the tripwire's check, under the commit lock, in one commit."""
+def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
+    """Commit the steps of `batch`, one commit each and in order, in one go under the commit lock: each
+    after the tripwire's check, all their files applied through their journals, then the commits made
+    together (storage/git.py `commit_batch`), so that landing many steps costs about what one does."""
     layout = ctx.project.layout
     with ctx.commit_lock:
         if ctx.cancelled.is_set():
-            raise StepCancelled(step.step_id)
-        if ctx.tripwire is not None:
-            escaped = ctx.tripwire.finish(step.step_id, set(step.task.outputs))
-            if escaped:  # reported whatever else happened to the step: it is the gravest
-                result = attempt.result
-                result.ok, result.failure_kind = False, "sandbox_escape"
-                result.failure_detail = ("the repository changed outside the step's declared outputs while it "
-                                         "ran: " + ", ".join(escaped[:20]) + (" ..." if len(escaped) > 20 else ""))
-        landing = render(ctx, step, run_id, started, clock, attempt, earlier)
-        journal = Journal(layout.agents / "tmp" / "journal", layout.root, run_id)
+            raise StepCancelled(batch[0].task)
+        landings = []
+        for done in batch:
+            step = done.step
+            if ctx.tripwire is not None:
+                escaped = ctx.tripwire.finish(step.step_id, set(step.task.outputs))
+                if escaped:  # reported whatever else happened to the step: it is the gravest
+                    result = done.attempt.result
+                    result.ok, result.failure_kind = False, "sandbox_escape"
+                    result.failure_detail = ("the repository changed outside the step's declared outputs while it "
+                                             "ran: " + ", ".join(escaped[:20]) + (" ..." if len(escaped) > 20 else ""))
+            landings.append(render(ctx, step, done.run_id, done.started, done.clock, done.attempt, done.earlier))
+        journals = [Journal(layout.agents / "tmp" / "journal", layout.root, done.run_id) for done in batch]
         ctx.git.landed = None
+        applied: list[Journal] = []
         try:
-            journal.apply(landing.files)
-            commit = ctx.git.commit_paths(sorted(landing.files), landing.message)
+            for journal, landing in zip(journals, landings):
+                journal.apply(landing.files)
+                applied.append(journal)
+            commits = ctx.git.commit_batch([(sorted(landing.files), landing.message) for landing in landings])
         except BaseException:
             if ctx.git.landed is None:
-                journal.undo()  # the commit did not land: nothing of the step may stay behind
-            # else it landed and its files stay; the journal tells the next run to sync git's index
+                for journal in applied:
+                    journal.undo()  # the commits did not land: nothing of the steps may stay behind
+            # else they landed and their files stay; the journals tell the next run to sync the index
             raise
-        if ctx.git.index_synced:
-            journal.close()
-        else:  # the commit stands, its files are in the work tree; the journal has the next run sync the index
-            ctx.index_behind.append(step.step_id)
-        if ctx.tripwire is not None:
-            ctx.tripwire.landed(landing.files)
-        handoff_rel = layout.rel(layout.handoff_file(step.step_id))
-        ctx.project.handoffs[step.step_id] = Entry(model=Handoff.model_validate(landing.meta), body=landing.body,
-                                                   path=handoff_rel)
-    result = attempt.result
-    return StepOutcome(
-        task=step.step_id,
-        run_id=run_id,
-        status=landing.status,
-        failure_kind=result.failure_kind if not result.ok else None,
-        failure_detail=result.failure_detail,
-        commit=commit,
-        duration_s=round(time.monotonic() - clock, 3),  # start to commit; the handoff's stops where it was written
-        changed=landing.changed,
-    )
+        outcomes = []
+        for done, landing, journal, commit in zip(batch, landings, journals, commits):
+            step = done.step
+            if ctx.git.index_synced:
+                journal.close()
+            else:  # the commit stands, its files are in the work tree; the journal has the next run sync the index
+                ctx.index_behind.append(step.step_id)
+            if ctx.tripwire is not None:
+                ctx.tripwire.landed(landing.files)
+            handoff_rel = layout.rel(layout.handoff_file(step.step_id))
+            ctx.project.handoffs[step.step_id] = Entry(model=Handoff.model_validate(landing.meta), body=landing.body,
+                                                       path=handoff_rel)
+            result = done.attempt.result
+            outcomes.append(StepOutcome(
+                task=step.step_id,
+                run_id=done.run_id,
+                status=landing.status,
+                failure_kind=result.failure_kind if not result.ok else None,
+                failure_detail=result.failure_detail,
+                commit=commit,
+                duration_s=round(time.monotonic() - done.clock, 3),  # start to commit; the handoff's stops earlier
+                changed=landing.changed,
+            ))
+    return outcomes
 
 
 def render(

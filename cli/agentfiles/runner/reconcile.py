@@ -278,11 +278,11 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         try:
             with _interrupts_cancel(ctx.cancelled):
                 if result.rollout_plan is not None:
-                    result.rollout, result.report = run_rollout(ctx, plan, result.rollout_plan, runner.run, jobs,
+                    result.rollout, result.report = run_rollout(ctx, plan, result.rollout_plan, runner, jobs,
                                                                 options.keep_going, on_event)
                 else:
                     result.report = run_steps(
-                        plan, runner.run, jobs=jobs, keep_going=options.keep_going, on_event=on_event,
+                        plan, runner.execute, runner.land, jobs=jobs, keep_going=options.keep_going, on_event=on_event,
                         cancelled=ctx.cancelled,
                     )
         finally:

@@ -53,7 +53,7 @@ class RolloutResult:
 
 
 def run_rollout(
-    ctx: RunContext, plan: list[PlannedStep], rollout: RolloutPlan, run_one: Any, jobs: int, keep_going: bool,
+    ctx: RunContext, plan: list[PlannedStep], rollout: RolloutPlan, runner: Any, jobs: int, keep_going: bool,
     on_event: Any,
 ) -> tuple[RolloutResult, Report]:
     """Run `rollout`'s phases in order, comparing after each; halt on the first regression or failure."""
@@ -67,7 +67,8 @@ def run_rollout(
         before = {t: _snapshot(ctx, t) for t in phase if t in candidates}
         inside = set(phase)
         steps = [PlannedStep(t, planned[t].reasons, [n for n in planned[t].needs if n in inside]) for t in phase]
-        done = run_steps(steps, run_one, jobs=jobs, keep_going=keep_going, on_event=on_event, cancelled=ctx.cancelled)
+        done = run_steps(steps, runner.execute, runner.land, jobs=jobs, keep_going=keep_going, on_event=on_event,
+                         cancelled=ctx.cancelled)
         report.outcomes += done.outcomes
         report.skipped += done.skipped
         report.interrupted = report.interrupted or done.interrupted

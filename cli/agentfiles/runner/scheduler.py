@@ -1,5 +1,6 @@
-"""Runs planned steps in dependency order, up to `jobs` at once; a step starts when every planned step it
-waits for has succeeded. A failure skips its dependents and, unless `keep_going`, stops new starts."""
+"""Runs planned steps in dependency order, up to `jobs` at once, and lands them on a committer meanwhile; a
+step starts when every planned step it waits for has landed and succeeded. A failure skips its dependents
+and, unless `keep_going`, stops new starts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from agentfiles.core.plan import PlannedStep
-from agentfiles.runner.step import StepCancelled, StepOutcome
+from agentfiles.runner.step import Finished, StepCancelled, StepOutcome
 
 
 @dataclass
@@ -34,67 +35,107 @@ EventSink = Callable[[str, object], None]
 
 def run_steps(
     plan: list[PlannedStep],
-    run_one: Callable[[str], StepOutcome],
+    execute: Callable[[str], Finished | StepOutcome],
+    land: Callable[[list[Finished]], list[StepOutcome]],
     *,
     jobs: int,
     keep_going: bool,
     on_event: EventSink,
     cancelled: threading.Event,
 ) -> Report:
-    report = Report()
-    waiting = {step.task: set(step.needs) for step in plan}
-    order = [step.task for step in plan]
-    succeeded: set[str] = set()
-    stopped = False
+    """Execute up to `jobs` steps at once; a step's slot frees as soon as it is executed, and a committer
+    lands the executed steps while others run (all those waiting, together). A step starts once every
+    planned step it needs has landed and succeeded."""
+    state = _Run(plan, on_event, keep_going)
+    running: dict[Future[Finished | StepOutcome], str] = {}
+    queued: list[Finished] = []  # executed, waiting for the committer
+    landing: Future[list[StepOutcome]] | None = None
     error: BaseException | None = None
-    running: dict[Future[StepOutcome], str] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="agents-step")
+    committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agents-commit")
     try:
         while True:
-            if not stopped and not cancelled.is_set():
-                for task in list(order):
-                    if len(running) >= jobs:
-                        break
-                    if waiting[task] <= succeeded:
-                        order.remove(task)
-                        on_event("start", task)
-                        running[pool.submit(run_one, task)] = task
-            if not running:
+            if not state.stopped and not cancelled.is_set():
+                for task in state.ready(jobs - len(running)):
+                    on_event("start", task)
+                    running[pool.submit(execute, task)] = task
+            if landing is None and queued:
+                landing, queued = committer.submit(land, queued), []
+            if not running and landing is None:
                 break
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            done, _ = wait([*running, *([landing] if landing else [])], return_when=FIRST_COMPLETED)
             for future in done:
-                task = running.pop(future)
+                is_landing = future is landing
+                if is_landing:
+                    landing = None
+                else:
+                    running.pop(future)  # type: ignore[call-overload]
                 try:
-                    outcome = future.result()
+                    result = future.result()
                 except StepCancelled:
-                    report.interrupted = True
+                    state.report.interrupted = True
                     continue
                 except BaseException as exc:  # an error outside the step's own failure: stop everything
                     cancelled.set()
                     error = error or exc
                     continue
-                report.outcomes.append(outcome)
-                on_event("finish", outcome)
-                if outcome.ok:
-                    succeeded.add(task)
-                    continue
-                for other in _dependents_of(task, order, waiting):
-                    order.remove(other)
-                    skip = Skipped(other, f"needs {task}, which {outcome.status}")
-                    report.skipped.append(skip)
-                    on_event("skip", skip)
-                if not keep_going:
-                    stopped = True
-        for task in order:
-            reason = "interrupted" if cancelled.is_set() else "not started after a failure (use --keep-going)"
-            skip = Skipped(task, reason)
-            report.skipped.append(skip)
-            on_event("skip", skip)
+                if is_landing:
+                    for outcome in result:  # type: ignore[union-attr]
+                        state.settle(outcome)
+                elif isinstance(result, Finished):
+                    queued.append(result)
+                    if not result.attempt.result.ok and not keep_going:
+                        state.stopped = True  # it lands as failed: start nothing new meanwhile
+                else:
+                    state.settle(result)  # type: ignore[arg-type]
+        state.skip_rest(cancelled.is_set())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        committer.shutdown(wait=True, cancel_futures=True)
     if error is not None:
         raise error
-    return report
+    return state.report
+
+
+class _Run:
+    """What is planned, what has succeeded, and what has been reported, of one run of the scheduler."""
+
+    def __init__(self, plan: list[PlannedStep], on_event: EventSink, keep_going: bool) -> None:
+        self.report = Report()
+        self.waiting = {step.task: set(step.needs) for step in plan}
+        self.order = [step.task for step in plan]
+        self.succeeded: set[str] = set()
+        self.stopped = False
+        self.on_event = on_event
+        self.keep_going = keep_going
+
+    def ready(self, room: int) -> list[str]:
+        """Up to `room` planned steps whose needs have all landed and succeeded, taken off the plan."""
+        found = [task for task in self.order if self.waiting[task] <= self.succeeded][: max(0, room)]
+        for task in found:
+            self.order.remove(task)
+        return found
+
+    def settle(self, outcome: StepOutcome) -> None:
+        """A step landed (or could not start): report it; a failure skips what waits for it."""
+        self.report.outcomes.append(outcome)
+        self.on_event("finish", outcome)
+        if outcome.ok:
+            self.succeeded.add(outcome.task)
+            return
+        for other in _dependents_of(outcome.task, self.order, self.waiting):
+            self.order.remove(other)
+            skip = Skipped(other, f"needs {outcome.task}, which {outcome.status}")
+            self.report.skipped.append(skip)
+            self.on_event("skip", skip)
+        if not self.keep_going:
+            self.stopped = True
+
+    def skip_rest(self, interrupted: bool) -> None:
+        for task in self.order:
+            skip = Skipped(task, "interrupted" if interrupted else "not started after a failure (use --keep-going)")
+            self.report.skipped.append(skip)
+            self.on_event("skip", skip)
 
 
 def _dependents_of(task: str, order: list[str], waiting: dict[str, set[str]]) -> list[str]:

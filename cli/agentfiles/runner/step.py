@@ -20,7 +20,7 @@ from agentfiles.core.paths import has_glob
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import agent_plan
-from agentfiles.runner.attempt import Attempt, Retry, RunContext, StepCancelled, StepOutcome
+from agentfiles.runner.attempt import Attempt, Finished, Retry, RunContext, StepCancelled, StepOutcome
 from agentfiles.runner.checks import run_checks
 from agentfiles.runner.execute import execute, finish
 from agentfiles.runner.land import land, now
@@ -32,7 +32,7 @@ from agentfiles.storage.records import handoff_body
 if TYPE_CHECKING:
     from agentfiles.core.models import Task
 
-__all__ = ["RunContext", "StepCancelled", "StepOutcome", "StepRunner", "new_run_id", "resolve_step"]
+__all__ = ["Finished", "RunContext", "StepCancelled", "StepOutcome", "StepRunner", "new_run_id", "resolve_step"]
 
 
 def new_run_id() -> str:
@@ -43,9 +43,10 @@ class StepRunner:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
 
-    def run(self, step_id: str) -> StepOutcome:
+    def execute(self, step_id: str) -> Finished | StepOutcome:
         """Attempt the step; a verdict that fails re-runs the doer (up to `retries` times) in a fresh
-        sandbox with the verdict as feedback. The last attempt lands; earlier ones stay in its record."""
+        sandbox with the verdict as feedback. The last attempt is to land (`land`); earlier ones stay in
+        its record. A step that could not start is reported as it is: nothing of it lands."""
         ctx = self.ctx
         project = ctx.project
         step = resolve_step(project, step_id)
@@ -77,13 +78,28 @@ class StepRunner:
                 ctx.on_event("retry", Retry(step_id, number + 1, tries, attempt.result.failure_detail))
                 assert attempt.verification is not None
                 feedback = [*feedback, feedback_section(attempt.verification, number)]
-            return land(ctx, step, run_id, started, clock, attempt, earlier)
+            return Finished(step, run_id, started, clock, attempt, earlier)
         except BaseException:
             if ctx.tripwire is not None:
                 ctx.tripwire.abandon(step_id)
             raise
         finally:
             api_retries.reset(calls)
+
+    def land(self, batch: list[Finished]) -> list[StepOutcome]:
+        """Commit executed steps, one commit each (runner/land.py); none lands when the run was stopped."""
+        try:
+            return land(self.ctx, batch)
+        except BaseException:
+            if self.ctx.tripwire is not None:
+                for done in batch:
+                    self.ctx.tripwire.abandon(done.task)
+            raise
+
+    def run(self, step_id: str) -> StepOutcome:
+        """Execute the step and land it at once."""
+        done = self.execute(step_id)
+        return done if isinstance(done, StepOutcome) else self.land([done])[0]
 
     def _attempt(
         self,

@@ -29,7 +29,7 @@ class Journal:
         Nothing is written when any path is one no step may write (see `refuse_unwritable`)."""
         refuse_unwritable(self.root, list(files))
         backup = self.folder / "backup"
-        backup.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
         entries = {}
         for rel in files:
             current = self.root / rel
@@ -40,8 +40,10 @@ class Journal:
                 shutil.copy2(current, target)
             entries[rel] = existed
         atomic_write(self.folder / "journal.json", json.dumps({"run": self.run_id, "files": entries}))
+        # The record of intent is on disk first; the files themselves are replaced by rename, which no kill
+        # can tear, and reach the disk when the system writes them back, as git's own objects do.
         for rel, data in files.items():
-            atomic_write(self.root / rel, data)
+            atomic_write(self.root / rel, data, sync=False)
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

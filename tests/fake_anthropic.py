@@ -17,6 +17,10 @@ the ``Reply`` constructors: ``text``, ``tool_use``, ``message``, ``error``, ``st
 events; others get one JSON body. ``POST /v1/messages/count_tokens`` answers with
 ``estimate_tokens`` of the request and consumes nothing.
 
+``FakeAnthropic(concurrency_limit=5)`` answers a message request that arrives while five are being answered
+with 429 and ``retry-after`` (counted in ``limited``; ``peak`` is the most it saw at once);
+``delay_s`` answers every message that long after it arrived, as a model's latency.
+
 Usage follows the API's prompt caching rules (tests/fake_prompt_cache.py): a prefix closed by a
 ``cache_control`` breakpoint is cached when it reaches the model's minimum length, read back by a later
 request with the exact same prefix within its lifetime, and reported as ``cache_creation_input_tokens``
@@ -502,12 +506,24 @@ class _Handler(BaseHTTPRequestHandler):
             elif request.method == "POST" and request.path == COUNT_TOKENS_PATH:
                 self._send_json(200, {"input_tokens": estimate_tokens(request.body)})
             elif request.method == "POST" and request.path == MESSAGES_PATH:
-                try:
-                    request.cache = fake.cache.usage(request.body, estimate_tokens(request.body))
-                except CacheError as exc:
-                    self._send_error(400, "invalid_request_error", str(exc))
+                if not fake._enter():
+                    try:
+                        self._send_error(429, "rate_limit_error", "FakeAnthropic: over the concurrency limit",
+                                         {"retry-after": _number(fake.limited_retry_after)})
+                    finally:
+                        fake._leave()
                     return
-                self._answer(fake._next_reply(request), request)
+                try:
+                    try:
+                        request.cache = fake.cache.usage(request.body, estimate_tokens(request.body))
+                    except CacheError as exc:
+                        self._send_error(400, "invalid_request_error", str(exc))
+                        return
+                    if fake.delay_s:
+                        fake._wait(fake.delay_s)
+                    self._answer(fake._next_reply(request), request)
+                finally:
+                    fake._leave()
             else:
                 self._send_error(
                     404, "not_found_error", f"FakeAnthropic: no route for {request.method} {request.path}"
@@ -649,8 +665,16 @@ class FakeAnthropic:
     queued replies are still unused.
     """
 
-    def __init__(self, *replies: QueueItem) -> None:
+    def __init__(self, *replies: QueueItem, concurrency_limit: int | None = None, delay_s: float = 0.0) -> None:
         self._lock = threading.Lock()
+        # Like an account's limit on requests at once: a message request beyond it is answered 429 with
+        # `retry-after: limited_retry_after` (and counted in `limited`); `peak` is the most seen at once.
+        self.concurrency_limit = concurrency_limit
+        self.limited_retry_after = 1.0
+        self.limited = 0
+        self.peak = 0
+        self._in_flight = 0
+        self.delay_s = delay_s  # every message is answered this long after it arrived (model latency)
         self._replies: deque[QueueItem] = deque(replies)
         self._requests: list[RecordedRequest] = []
         self._connections: set[socket.socket] = set()
@@ -763,6 +787,20 @@ class FakeAnthropic:
         if item is None or isinstance(item, Reply):
             return item
         return item(request)
+
+    def _enter(self) -> bool:
+        """A message request arrives: False when it is over the concurrency limit."""
+        with self._lock:
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
+            over = self.concurrency_limit is not None and self._in_flight > self.concurrency_limit
+            if over:
+                self.limited += 1
+            return not over
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _track(self, conn: socket.socket, add: bool) -> None:
         with self._lock:

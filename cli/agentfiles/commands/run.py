@@ -22,6 +22,10 @@ def _retry_line(retry) -> str:  # type: ignore[no-untyped-def]
     return f"retry {retry.task} {what} {retry.number} of {retry.of}: {retry.why}"
 
 
+def _wait_line(wait) -> str:  # type: ignore[no-untyped-def]
+    return f"wait  {wait.task}: {wait.why}"
+
+
 class _Setup:
     """The time from the command's start to its first step, said once when long enough to be noticed."""
 
@@ -54,6 +58,8 @@ class PlainProgress(_Setup):
                 self.out.note(f"run   {payload}")
             elif kind == "retry":
                 self.out.note(_retry_line(payload))
+            elif kind == "wait":
+                self.out.note(_wait_line(payload))
             elif kind == "finish":
                 self.out.note(_finish_line(self.out, payload))
             elif kind == "skip":
@@ -69,7 +75,9 @@ def _finish_line(out: Output, outcome) -> str:  # type: ignore[no-untyped-def]
     commit = (outcome.commit or "")[:8]
     if outcome.ok:
         changed = f", changed {', '.join(outcome.changed)}" if outcome.changed else ", no output changed"
-        return f"{out.paint('done', 'done', stream=sys.stderr)}  {outcome.task} in {outcome.duration_s:.2f} s ({commit}{changed})"
+        cached = f", outputs of run {outcome.cached_from} from the run cache" if outcome.cached_from else ""
+        return (f"{out.paint('done', 'done', stream=sys.stderr)}  {outcome.task} in {outcome.duration_s:.2f} s "
+                f"({commit}{cached}{changed})")
     detail = f"{outcome.failure_kind}: {outcome.failure_detail}"
     where = commit or "not started, nothing committed"
     return f"{out.paint(outcome.status, 'failed', stream=sys.stderr)} {outcome.task} in {outcome.duration_s:.2f} s ({where}) {detail}"
@@ -118,6 +126,8 @@ class LiveProgress(_Setup):
                 self.running[str(payload)] = time.monotonic()
             elif kind == "retry":
                 self.console.print(_retry_line(payload), highlight=False, markup=False)
+            elif kind == "wait":
+                self.console.print(_wait_line(payload), highlight=False, markup=False)
             elif kind == "finish":
                 self.running.pop(payload.task, None)  # type: ignore[attr-defined]
                 self.console.print(_finish_line(Output(color=False), payload), highlight=False, markup=False)
@@ -158,6 +168,9 @@ def run_command(
     wave: Optional[int] = typer.Option(
         None, "--wave", min=1, metavar="M", help="After the canaries, run the rest M at a time, halting on a regression.",
     ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Run every step afresh, never taking an earlier run's outputs from the run cache.",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the plan and outcomes as one JSON object."),
 ) -> int:
     """Run every step that is not done, in dependency order, each in a clean sandbox, one commit per step.
@@ -180,7 +193,7 @@ def run_command(
                          hint="--canary 2 runs the first two in dependency order; --canary-pick names them")
     options = RunOptions(
         targets=list(tasks or []), jobs=jobs, force=force, keep_going=keep_going, dry_run=dry_run,
-        with_needs=not no_deps, branch=branch, rollout=rollout,
+        with_needs=not no_deps, branch=branch, rollout=rollout, cache=not no_cache,
     )
     live = not out.json_mode and not dry_run and sys.stderr.isatty()
     progress = LiveProgress(out, began) if live else PlainProgress(out, began)

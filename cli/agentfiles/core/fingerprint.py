@@ -49,7 +49,8 @@ def definition_digest(task: Task, intent: str, role: Role | None, role_prompt: s
     """What a step is asked to do: the task's fields and intent, its role's fields and prompt, the model.
 
     Fields are hashed after parsing (not the file bytes), so comments and formatting do not make a task
-    stale; fields left at their defaults are left out, so a new optional field does not either.
+    stale; fields left at their defaults are left out, so a new optional field does not either; nor does
+    `cache`, which says how a step may be carried out, not what it is.
     """
     return definition_with_parts(task, intent, role, role_prompt, model, None)[0]
 
@@ -62,14 +63,14 @@ def definition_with_parts(
     and, given `config`, `config` (the settings a model step takes from .agents/config.yaml). Each
     model is dumped once for both."""
     whole: dict[str, object] = {
-        "task": task.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+        "task": task.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"cache"}),
         "intent": intent.strip(),
     }
     parts = {"task": digest_bytes(_canonical(whole))}
     if task.is_command:  # a command step is defined by the task alone
         return parts["task"], parts
     if role is not None:
-        whole["role"] = role.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        whole["role"] = role.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"agents": {"cache"}})
         whole["prompt"] = role_prompt.strip()
         parts["role"] = digest_bytes(_canonical({"role": whole["role"], "prompt": whole["prompt"]}))
     if model:

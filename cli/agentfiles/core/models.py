@@ -125,6 +125,18 @@ class Price(Strict):
     cache_read: float = Field(0.0, ge=0)
 
 
+class ApiLimit(Strict):
+    """What a model's provider allows this account at once: requests in flight, tokens a minute."""
+
+    concurrent: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1)
+
+
+# Used for a model `api.limits` says nothing of: low enough for most accounts' limits, so that parallel
+# steps share them instead of each finding them out through 429s.
+DEFAULT_LIMIT = ApiLimit(concurrent=5, tokens_per_minute=400_000)
+
+
 class ApiSettings(Strict):
     provider: Literal["anthropic", "bedrock", "vertex"] = "anthropic"
     base_url: str | None = None
@@ -132,6 +144,15 @@ class ApiSettings(Strict):
     backoff_s: float = Field(1.0, ge=0)  # first retry waits about this long, doubling each time
     stall_s: float = Field(60.0, gt=0)
     timeout_s: float = Field(600.0, gt=0)
+    # Per model id (or alias: opus, sonnet, haiku), and `default` for the others: shared by every call of a run.
+    limits: dict[str, ApiLimit] = Field(default_factory=dict)
+
+    def limit(self, model: str) -> ApiLimit:
+        """The limits of calls to `model`: its own entry (by id or alias), else `default`, else DEFAULT_LIMIT."""
+        for name, limit in self.limits.items():
+            if name == model or DEFAULT_MODELS.get(name) == model:
+                return limit
+        return self.limits.get("default", DEFAULT_LIMIT)
 
 
 class CommitPolicy(Strict):
@@ -172,6 +193,7 @@ class Config(Strict):
     isolation: IsolationMode = "auto"
     network: bool = False  # may the processes of a step reach the network (an OS-isolated step cannot by default)
     toolchain: list[str] = Field(default_factory=list)  # more folders steps see read-only (e.g. a virtualenv)
+    cache: bool = True  # may a step take the outputs of an earlier run with its definition and inputs (runner/cache.py)
 
     @field_validator("toolchain")
     @classmethod
@@ -205,6 +227,7 @@ class RoleExtras(Strict):
     max_turns: int | None = Field(None, ge=1)
     isolation: IsolationMode | None = None  # Claude Code's own `isolation` key means something else
     network: bool | None = None
+    cache: bool | None = None
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -327,6 +350,7 @@ class Task(Strict):
     isolation: IsolationMode | None = None
     network: bool | None = None
     publish_secrets: list[str] = Field(default_factory=list)  # secret variables its outputs may hold
+    cache: bool | None = None  # false: always run it afresh, never from the run cache
 
     @model_validator(mode="before")
     @classmethod
@@ -491,6 +515,7 @@ class Handoff(Strict):
     verification: Verification | None = None
     routing: Routing | None = None
     review: Review | None = None
+    cached_from: RunId | None = None  # the earlier run whose outputs it took (the run cache)
     started: str | None = None
     finished: str | None = None
 

@@ -1,7 +1,8 @@
 """The model executor: the Anthropic Messages API through the `anthropic` SDK (the only module that
 imports it). Streams every answer, treats `stall_s` without a streamed event as a hang, retries 429,
-529, 5xx and connection errors with exponential backoff and jitter (honouring `retry-after`), fails at
-once on 400/401/403/404, and translates every SDK error into the step's failure."""
+529, 5xx and connection errors with exponential backoff and jitter (honouring `retry-after`, for every
+call to the model at once through the run's governor, executors/governor.py), fails at once on
+400/401/403/404, and translates every SDK error into the step's failure."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError
 from agentfiles.executors.api_client import api_endpoint
-from agentfiles.executors.base import Runtime, StepRequest, StepResult, api_retries
+from agentfiles.executors.base import Runtime, StepRequest, StepResult, api_retries, api_waits
+from agentfiles.executors.governor import Governor, Interrupted, RateLimits
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 BACKOFF_CAP_S = 30.0
@@ -167,6 +169,7 @@ class AnthropicExecutor:
         self.settings = settings
         self.environ = dict(os.environ if environ is None else environ)
         self._client: Any = None
+        self.governor = Governor(RateLimits(settings))  # shared by every conversation of the run (one executor)
 
     @property
     def client(self) -> Any:
@@ -183,17 +186,25 @@ class AnthropicExecutor:
             raise PreconditionError(f"counting tokens failed: {_describe(exc)}", hint="drop `precise` to use the local estimate") from None
 
     def call(self, body: dict[str, Any], cancel: Any = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """One answer, streamed, with retries; raises CallFailed."""
+        """One answer, streamed, with retries, each try when the run's governor lets it go; raises
+        CallFailed. A 429 or 529 pauses every call to the model for the wait it asks (retry-after)."""
         attempts: list[dict[str, Any]] = []
         retries = self.settings.retries
+        model = str(body.get("model"))
+        estimate = estimate_tokens(body)
         for attempt in range(retries + 1):
             if cancel is not None and cancel.is_set():
                 raise CallFailed("interrupted", "the run was interrupted", attempts)
             started = time.monotonic()
             try:
-                stream = self.client.messages.create(**{**body, "stream": True})
-                with stream:
-                    return accumulate(stream), attempts
+                with self.governor.call(model, estimate, cancel, api_waits.get()) as slot:
+                    stream = self.client.messages.create(**{**body, "stream": True})
+                    with stream:
+                        message = accumulate(stream)
+                    slot["used"] = used_tokens(message)
+                return message, attempts
+            except Interrupted:
+                raise CallFailed("interrupted", "the run was interrupted", attempts) from None
             except anthropic.APIStatusError as exc:
                 status = _status(exc)
                 error = {"attempt": attempt + 1, "error": _describe(exc), "status": status}
@@ -223,7 +234,10 @@ class AnthropicExecutor:
             notify = api_retries.get()
             if notify is not None:
                 notify(attempt + 2, retries + 1, f"{attempts[-1]['error']}; trying again in {wait:.1f} s")
-            time.sleep(wait)
+            if attempts[-1].get("status") in (429, 529):
+                self.governor.pause(model, wait)  # every call to the model waits, this one's next try too
+            else:
+                time.sleep(wait)
         last = attempts[-1]["error"] if attempts else "no answer"
         raise CallFailed(kind, f"gave up after {len(attempts)} attempts; last: {last}", attempts)
 
@@ -258,6 +272,17 @@ class AnthropicExecutor:
     def converse(self, body: dict[str, Any], tools: Any, limits: Limits, price: Any, cancel: Any = None) -> Any:
         """Any conversation (a doer's, a verifier's, a discussion turn) against the API."""
         return converse(body, lambda b: self.call(b, cancel), tools, limits, price)
+
+
+def estimate_tokens(body: dict[str, Any]) -> int:
+    """About how many tokens a request holds (a character in four), before the API has counted them."""
+    return max(1, len(json.dumps({k: body.get(k) for k in ("system", "messages", "tools")}, default=str)) // 4)
+
+
+def used_tokens(message: dict[str, Any]) -> int:
+    """The tokens an answered call counts against a tokens-a-minute limit: input written and read anew, output."""
+    usage = message.get("usage") or {}
+    return sum(int(usage.get(k) or 0) for k in ("input_tokens", "cache_creation_input_tokens", "output_tokens"))
 
 
 def result_of(outcome: Any, seconds: float, model: str | None) -> StepResult:

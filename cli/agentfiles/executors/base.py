@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 # made it: the runner sets it around a step so a retry is seen as it happens, whichever conversation of
 # the step (doer, verifier, discussion, router) made the call.
 api_retries: ContextVar[Callable[[int, int, str], None] | None] = ContextVar("api_retries", default=None)
+# Told, likewise, why a model call waits before it goes: the rate governor holds it back (executors/governor.py).
+api_waits: ContextVar[Callable[[str], None] | None] = ContextVar("api_waits", default=None)
 
 
 @dataclass

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from agentfiles.executors.isolation import Isolation
     from agentfiles.core.project import Project
     from agentfiles.runner.agent import AgentPlan
+    from agentfiles.runner.cache import CachedRun, RunCache
     from agentfiles.runner.resolve import ResolvedStep
     from agentfiles.runner.tripwire import Tripwire
     from agentfiles.storage.git import Git
@@ -33,6 +34,7 @@ class RunContext:
     check_trees: Any = None  # the run's checkouts of HEAD for `run:` checks (storage.git.CheckTrees)
     on_event: Callable[[str, object], None] = lambda kind, payload: None  # progress: ("retry", Retry), ...
     rollout: str | None = None  # the id of the progressive rollout this run is (`run --canary`), in each commit
+    cache: RunCache | None = None  # earlier runs a step may take its outputs from (None: --no-cache, --force)
 
     @property
     def root(self):  # type: ignore[no-untyped-def]
@@ -62,6 +64,7 @@ class Attempt:
     usage: dict[str, Any] = field(default_factory=dict)  # the doer's, the verifier's, a discussion's
     extra: dict[str, Any] = field(default_factory=dict)  # more run-record facts (verifier, discussion, router)
     duration_s: float = 0.0  # from its sandbox's setup to its verdict
+    cached: CachedRun | None = None  # the earlier run whose outputs it took instead of running (runner/cache.py)
 
     @property
     def rejected(self) -> bool:
@@ -107,6 +110,14 @@ class Retry:
 
 
 @dataclass
+class Wait:
+    """A step's model call held back by the run's rate governor (api.limits, or a pause the API asked for)."""
+
+    task: str
+    why: str
+
+
+@dataclass
 class StepOutcome:
     task: str
     run_id: str
@@ -116,6 +127,7 @@ class StepOutcome:
     commit: str | None = None
     duration_s: float = 0.0
     changed: list[str] = field(default_factory=list)
+    cached_from: str | None = None  # the earlier run whose outputs it took (the run cache)
 
     @property
     def ok(self) -> bool:
@@ -130,4 +142,5 @@ class StepOutcome:
             "commit": self.commit,
             "duration_s": self.duration_s,
             "changed": self.changed,
+            "cached_from": self.cached_from,
         }

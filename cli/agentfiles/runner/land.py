@@ -98,6 +98,7 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
                 commit=commit,
                 duration_s=round(time.monotonic() - done.clock, 3),  # start to commit; the handoff's stops earlier
                 changed=landing.changed,
+                cached_from=done.attempt.cached.run if done.attempt.cached is not None else None,
             ))
     return outcomes
 
@@ -135,6 +136,7 @@ def render(
         summary = f"{why}: {result.failure_detail}\n\n{summary}".strip()
     body = handoff_body(summary, sections)
     made = definition_of(project, step.task_id, step.item, plan.role if plan else None)
+    cached = attempt.cached.meta if attempt.cached is not None else None
     meta: dict[str, Any] = {
         "schema": 1,
         "task": task_id,
@@ -144,6 +146,7 @@ def render(
         "role": plan.role if plan else (None if task.is_command else task.role),
         "executor": "command" if task.is_command else ctx.executor_for(step.task_id).name,
         "model": plan.model if plan else None,
+        **({k: cached.get(k) for k in ("role", "executor", "model")} if cached else {}),
         "isolation": attempt.isolation.mode,
         "definition": made.digest,
         "definition_parts": made.parts,
@@ -158,6 +161,8 @@ def render(
         meta["routing"] = plan.routing.model_dump(mode="json")
     if not result.ok:
         meta["failure"] = {"kind": result.failure_kind or "crash", "detail": result.failure_detail}
+    if attempt.cached is not None:
+        meta["cached_from"] = attempt.cached.run
     meta["started"], meta["finished"] = started, now()
     meta = {k: v for k, v in meta.items() if v is not None}
     record = {
@@ -170,6 +175,7 @@ def render(
         **result.record,
         **attempt.extra,
         **({"rollout": ctx.rollout} if ctx.rollout else {}),
+        **({"cached_from": {"run": attempt.cached.run, "commit": attempt.cached.commit}} if attempt.cached else {}),
         "attempt": attempt.number,
         "feedback": [list(section) for section in attempt.feedback],
         "env": result.record.get("env", attempt.env_names),  # an executor may say what it really passed on
@@ -237,6 +243,7 @@ def _verification_text(verification: dict[str, Any], attempt: int) -> str:
 
 def _attempt_summary(attempt: Attempt) -> dict[str, Any]:
     return {
+        **({"cached_from": {"run": attempt.cached.run, "commit": attempt.cached.commit}} if attempt.cached else {}),
         "attempt": attempt.number,
         "failure": {"kind": attempt.result.failure_kind, "detail": attempt.result.failure_detail},
         "verification": attempt.verification,

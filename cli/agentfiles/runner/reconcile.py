@@ -22,6 +22,7 @@ from agentfiles.executors.sandbox import clear_sandboxes
 from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.attempt import RunContext
+from agentfiles.runner.cache import RunCache
 from agentfiles.runner.definitions import commit_definitions
 from agentfiles.runner.rollout import RolloutResult, run_rollout
 from agentfiles.runner.resolve import resolve_step
@@ -47,6 +48,7 @@ class RunOptions:
     lock_wait_s: float = 3.0
     branch: str | None = None
     rollout: RolloutRequest | None = None  # --canary N, --canary-pick, --wave M (core/rollout.py)
+    cache: bool = True  # --no-cache: every step runs afresh
 
 
 @dataclass
@@ -272,7 +274,8 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
                          check_trees=CheckTrees(git),
                          tripwire=Tripwire(workspace.root, git),
                          processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"), on_event=on_event,
-                         rollout=result.rollout_plan.id if result.rollout_plan else None)
+                         rollout=result.rollout_plan.id if result.rollout_plan else None,
+                         cache=_run_cache(workspace, options))
         runner = StepRunner(ctx)
         jobs = options.jobs or workspace.project.config.jobs
         try:
@@ -296,6 +299,13 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
     finally:
         git.close()
         lock.release()
+
+
+def _run_cache(workspace: Workspace, options: RunOptions) -> RunCache | None:
+    """The run cache, unless `--no-cache` or `--force` (which asks for the steps to run again)."""
+    if not options.cache or options.force:
+        return None
+    return RunCache(workspace.root, workspace.layout.cache / "run-cache.json")
 
 
 def switch_branch(git: Git, name: str) -> str | None:

@@ -17,10 +17,12 @@ from agentfiles.core.conversation import add_usage
 from agentfiles.core.environment import leaked_secrets, step_environment
 from agentfiles.core.fingerprint import expand_path_input, handoff_digest
 from agentfiles.core.paths import has_glob
-from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries
+from agentfiles.core.state import current_definition
+from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import agent_plan
-from agentfiles.runner.attempt import Attempt, Finished, Retry, RunContext, StepCancelled, StepOutcome
+from agentfiles.runner.cache import body_sections
+from agentfiles.runner.attempt import Attempt, Finished, Retry, RunContext, StepCancelled, StepOutcome, Wait
 from agentfiles.runner.checks import run_checks
 from agentfiles.runner.execute import execute, finish
 from agentfiles.runner.land import land, now
@@ -55,6 +57,7 @@ class StepRunner:
         if ctx.tripwire is not None:
             ctx.tripwire.start(step_id)
         calls = api_retries.set(lambda n, of, why: ctx.on_event("retry", Retry(step_id, n, of, why, "API call")))
+        waits = api_waits.set(lambda why: ctx.on_event("wait", Wait(step_id, why)))
         try:
             verifiers = project.verifiers_of(step.task) if step.task.prose_criteria else []
             tries = 1 + (step.task.retries if verifiers else 0)
@@ -85,6 +88,7 @@ class StepRunner:
             raise
         finally:
             api_retries.reset(calls)
+            api_waits.reset(waits)
 
     def land(self, batch: list[Finished]) -> list[StepOutcome]:
         """Commit executed steps, one commit each (runner/land.py); none lands when the run was stopped."""
@@ -147,6 +151,8 @@ class StepRunner:
                     failure_detail="declared input missing: " + ", ".join(missing),
                     summary="Did not run: a declared input does not exist.",
                 )
+            elif number == 1 and not feedback and self._from_cache(step, attempt):
+                pass  # the outputs of an earlier run with this definition and these inputs
             elif task.samples > 1:
                 from agentfiles.runner.sampling import sample
 
@@ -184,6 +190,8 @@ class StepRunner:
             if leaked:
                 named = "; ".join(f"{rel} holds the value of {', '.join(names)}" for rel, names in sorted(leaked.items()))
                 attempt.fail("secret_leak", f"{named} (list a variable under `publish_secrets:` to let outputs hold it)")
+        if attempt.cached is not None:
+            return  # its checks and its verifier passed these outputs of these inputs before
         if attempt.result.ok and task.checks:
             attempt.checks = run_checks(self.ctx, task, runtime.sandbox, files, attempt.outputs, request.env,
                                         request.isolation)
@@ -194,6 +202,31 @@ class StepRunner:
                 attempt.fail("check_failed", f"check `{first['run']}` {why}")
         if attempt.result.ok and verifiers:
             self._verify(step, verifiers, runtime, attempt)
+
+    def _from_cache(self, step: ResolvedStep, attempt: Attempt) -> bool:
+        """Take the outputs of an earlier successful run with this step's definition and input hashes, when
+        the run cache is on for it (`--no-cache`, `--force` and `cache: false` turn it off); a step whose
+        role routing chooses always runs."""
+        ctx = self.ctx
+        task = step.task
+        if ctx.cache is None or task.select is not None:
+            return False
+        role = ctx.project.roles.get(task.role) if task.role else None
+        said = [task.cache, role.model.agents.cache if role is not None else None, ctx.project.config.cache]
+        if not next(value for value in said if value is not None):
+            return False
+        definition = current_definition(ctx.project, step.task_id, step.item)
+        cached = ctx.cache.lookup(step.step_id, definition, attempt.input_hashes)
+        if cached is None:
+            return False
+        summary, sections = body_sections(cached.body)
+        attempt.cached = cached
+        attempt.outputs = dict(cached.outputs)
+        attempt.result = StepResult(ok=True, summary=summary, sections=sections, model=cached.meta.get("model"))
+        if cached.meta.get("verification"):
+            attempt.verification = cached.meta["verification"]
+            attempt.result.sections.pop("Verification", None)
+        return True
 
     def _model_step(
         self, step: ResolvedStep, request: StepRequest, runtime: Runtime, attempt: Attempt, routing: Routing | None

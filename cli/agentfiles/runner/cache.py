@@ -1,0 +1,153 @@
+"""The run cache (DVC's run cache, for steps): a step whose definition and input hashes equal those of an
+earlier successful run anywhere in the repository's history (any branch, a rewound or reverted one too)
+takes that run's outputs from git instead of running again, unless a person rejected that run in review.
+
+The history is read in one pass and kept as an index in `.agents/cache/run-cache.json`, with the commits
+it has read; the next run reads only the commits that are new since (`git log --all --not <those>`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agentfiles.core.fingerprint import digest_bytes
+from agentfiles.storage.files import atomic_write
+from agentfiles.storage.git import Git, parse_trailers
+
+INDEX_VERSION = 1
+SCRATCH = "refs/agents/"  # where a batch of commits is built before it lands: not history yet
+
+
+@dataclass
+class CachedRun:
+    """An earlier successful run of a step: where it landed and what its handoff said."""
+
+    task: str
+    run: str
+    commit: str
+    meta: dict[str, Any]  # its handoff's frontmatter
+    body: str  # and its markdown
+    outputs: dict[str, bytes] = field(default_factory=dict)  # filled by `RunCache.outputs`
+
+
+def cache_key(task: str, definition: str | None, inputs: dict[str, str]) -> str:
+    text = orjson.dumps({"task": task, "definition": definition, "inputs": inputs}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(text).hexdigest()
+
+
+class RunCache:
+    """The earlier successful runs of every step in the history, by cache key; built on first use."""
+
+    def __init__(self, root: Path, index: Path) -> None:
+        self.git = Git(root)
+        self.index = index
+        self.lock = threading.Lock()
+        self.runs: dict[str, dict[str, Any]] | None = None  # key -> {task, run, commit, meta, body}
+        self.reviews: dict[str, str] = {}  # run -> the state of its latest review
+
+    def lookup(self, task: str, definition: str | None, inputs: dict[str, str]) -> CachedRun | None:
+        """The earlier run with this key whose outputs git still has, byte for byte; None if there is none."""
+        if definition is None:
+            return None
+        with self.lock:
+            if self.runs is None:
+                self._load()
+            assert self.runs is not None
+            found = self.runs.get(cache_key(task, definition, inputs))
+        if found is None or self.reviews.get(found["run"]) == "rejected":
+            return None
+        cached = CachedRun(task, found["run"], found["commit"], found["meta"], found["body"])
+        wanted = dict(found["meta"].get("outputs") or {})
+        blobs = self.git.blobs([f"{cached.commit}:{rel}" for rel in wanted])
+        for (rel, digest), data in zip(wanted.items(), blobs):
+            if data is None or digest_bytes(data) != digest:
+                return None  # not as recorded (a filter, a rewritten history): run it instead
+            cached.outputs[rel] = data
+        return cached
+
+    def _load(self) -> None:
+        """Read the saved index, then the step and review commits new since it was saved (oldest first,
+        so that a later review of a run decides), and save it again when anything was added."""
+        seen: list[str] = []
+        self.runs = {}
+        try:
+            data = orjson.loads(self.index.read_bytes())
+            if data.get("version") == INDEX_VERSION:
+                seen, self.runs, self.reviews = list(data["seen"]), dict(data["runs"]), dict(data["reviews"])
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            seen, self.runs, self.reviews = [], {}, {}
+        refs = self.git.run("for-each-ref", "--format=%(refname) %(objectname)", check=False).stdout.decode()
+        tips = {sha for name, _, sha in (line.partition(" ") for line in refs.splitlines())
+                if sha and not name.startswith(SCRATCH)}
+        heads = sorted(tips | ({self.git.head()} - {None}))
+        if not heads or sorted(seen) == heads:
+            return
+        args = ["log", "--reverse", "--format=%H%x1f%B%x1e", "--grep=^Agents-Task: ", "--stdin"]
+        listing = "".join(f"{sha}\n" for sha in heads) + "".join(f"^{sha}\n" for sha in seen if sha not in heads)
+        done = self.git.run(*args, input=listing.encode(), check=False)
+        if done.returncode != 0:  # an index naming commits git no longer has: read the whole history
+            listing = "".join(f"{sha}\n" for sha in heads)
+            self.runs, self.reviews = {}, {}
+            done = self.git.run(*args, input=listing.encode())
+        steps: list[tuple[str, dict[str, str]]] = []
+        for chunk in done.stdout.decode("utf-8", "replace").split("\x1e"):
+            sha, _, message = chunk.strip().partition("\x1f")
+            trailers = parse_trailers(message)
+            if "Agents-Review" in trailers:
+                self.reviews[trailers.get("Agents-Run", "")] = trailers["Agents-Review"]
+            elif trailers.get("Agents-Status") == "done" and "Agents-Reverts" not in trailers:
+                steps.append((sha, trailers))
+        self._add(steps)
+        self._save(heads)
+
+    def _add(self, steps: list[tuple[str, dict[str, str]]]) -> None:
+        from agentfiles.core.paths import Layout
+        from agentfiles.storage.documents import DocumentError, parse_document
+
+        assert self.runs is not None
+        layout = Layout(self.git.root)
+        specs = [f"{sha}:{layout.rel(layout.handoff_file(trailers['Agents-Task']))}" for sha, trailers in steps]
+        for (sha, trailers), data in zip(steps, self.git.blobs(specs)):
+            try:
+                doc = parse_document(data.decode("utf-8", "replace")) if data else None
+            except DocumentError:
+                doc = None
+            meta = doc.meta if doc is not None else {}
+            if meta.get("run") != trailers.get("Agents-Run") or meta.get("status") != "done":
+                continue
+            key = cache_key(str(meta.get("task")), meta.get("definition"), dict(meta.get("inputs") or {}))
+            self.runs[key] = {"task": meta.get("task"), "run": meta["run"], "commit": sha,
+                              "meta": _plain(meta), "body": doc.body if doc is not None else ""}
+
+    def _save(self, heads: list[str]) -> None:
+        data = {"version": INDEX_VERSION, "seen": heads, "runs": self.runs, "reviews": self.reviews}
+        try:
+            atomic_write(self.index, orjson.dumps(data), sync=False)
+        except OSError:
+            pass  # a cache that cannot be written is read again next time
+
+
+def _plain(meta: dict[str, Any]) -> dict[str, Any]:
+    """The frontmatter as JSON data (YAML may have read a date or a number where a string was meant)."""
+    return orjson.loads(orjson.dumps(meta, default=str))
+
+
+def body_sections(body: str) -> tuple[str, dict[str, str]]:
+    """A handoff's markdown back into its summary and its other sections, by heading."""
+    summary, sections, title, lines = "", {}, None, []  # type: ignore[var-annotated]
+    for line in [*body.splitlines(), "## "]:
+        if line.startswith("## "):
+            if title == "Summary":
+                summary = "\n".join(lines).strip()
+            elif title:
+                sections[title] = "\n".join(lines).strip()
+            title, lines = line[3:].strip(), []
+        else:
+            lines.append(line)
+    return summary, sections

@@ -19,7 +19,8 @@ PROBE = textwrap.dedent(
     from agentfiles.commands.app import run
     code = run(sys.argv[1:])
     heavy = sorted(m for m in ("anthropic", "git", "pydantic", "yaml", "typer", "rich", "numpy", "tokenizers",
-                               "safetensors", "agentfiles.route") if m in sys.modules)
+                               "safetensors", "agentfiles.route", "dask", "distributed", "agentfiles.runner.cluster")
+                   if m in sys.modules)
     print("MODULES", ",".join(heavy), "CODE", code)
     """
 )
@@ -89,6 +90,14 @@ def test_read_commands_import_nothing_of_routing(warm_project: Path, args: list[
     modules, code = loaded_modules(*args, cwd=warm_project)
     assert code == 0
     assert not modules & {"agentfiles.route", "numpy", "tokenizers", "safetensors"}, modules
+
+
+@pytest.mark.parametrize("args", [["--help"], ["validate"], ["status"], ["graph"], ["roles"], ["run", "t"]])
+def test_only_a_cluster_run_imports_dask(warm_project: Path, args: list[str]) -> None:
+    write_files(warm_project, {".agents/tasks/t.md": task_text("T", run="echo x > o.txt", outputs=["o.txt"])})
+    modules, code = loaded_modules(*args, cwd=warm_project)
+    assert code == 0
+    assert not modules & {"dask", "distributed", "agentfiles.runner.cluster"}, args
 
 
 def test_warm_status_needs_neither_yaml_nor_pydantic(warm_project: Path) -> None:

@@ -2,4 +2,5 @@
 
 from agentfiles.entry import main
 
-main()
+if __name__ == "__main__":  # a cluster's worker processes (spawned) import this module too: they must not run it
+    main()

@@ -168,6 +168,11 @@ def run_command(
     wave: Optional[int] = typer.Option(
         None, "--wave", min=1, metavar="M", help="After the canaries, run the rest M at a time, halting on a regression.",
     ),
+    cluster: Optional[str] = typer.Option(
+        None, "--cluster", metavar="ADDRESS",
+        help="Carry the steps out on a Dask cluster (its scheduler's address, or local:N to start N worker "
+        "processes here); commits stay here. Needs the extra git-agentfiles[dask].",
+    ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Run every step afresh, never taking an earlier run's outputs from the run cache.",
     ),
@@ -193,7 +198,7 @@ def run_command(
                          hint="--canary 2 runs the first two in dependency order; --canary-pick names them")
     options = RunOptions(
         targets=list(tasks or []), jobs=jobs, force=force, keep_going=keep_going, dry_run=dry_run,
-        with_needs=not no_deps, branch=branch, rollout=rollout, cache=not no_cache,
+        with_needs=not no_deps, branch=branch, rollout=rollout, cache=not no_cache, cluster=cluster,
     )
     live = not out.json_mode and not dry_run and sys.stderr.isatty()
     progress = LiveProgress(out, began) if live else PlainProgress(out, began)

@@ -194,6 +194,7 @@ class Config(Strict):
     network: bool = False  # may the processes of a step reach the network (an OS-isolated step cannot by default)
     toolchain: list[str] = Field(default_factory=list)  # more folders steps see read-only (e.g. a virtualenv)
     cache: bool = True  # may a step take the outputs of an earlier run with its definition and inputs (runner/cache.py)
+    cluster: str | None = None  # a Dask scheduler's address, or local:N, to run steps on (runner/cluster.py)
 
     @field_validator("toolchain")
     @classmethod

@@ -17,6 +17,12 @@ from typing import Any
 from agentfiles.core.models import ApiSettings
 
 WAIT_STEP_S = 0.25  # how often a waiting call looks again (and at the run's cancel event)
+_SHARED: list[Any] = [None]  # limits shared beyond this process (a cluster run's), over every executor's own
+
+
+def share(limits: Any) -> None:
+    """Make every governor of this process ask `limits` (None: their own again) - for a cluster run."""
+    _SHARED[0] = limits
 
 
 class RateLimits:
@@ -87,8 +93,9 @@ class Governor:
         `["used"]` of what it yields to the tokens it really used. `told` hears once why it waits.
         Yields nothing (raises `Interrupted`) when `cancel` is set while it waits."""
         said = False
+        limits = _SHARED[0] if _SHARED[0] is not None else self.limits
         while True:
-            wait, why = self.limits.ask(model, estimate)
+            wait, why = limits.ask(model, estimate)
             if wait <= 0:
                 break
             if not said and told is not None:
@@ -101,10 +108,10 @@ class Governor:
         try:
             yield slot
         finally:
-            self.limits.done(model, estimate, slot["used"])
+            limits.done(model, estimate, slot["used"])
 
     def pause(self, model: str, seconds: float) -> None:
-        self.limits.pause(model, seconds)
+        (_SHARED[0] if _SHARED[0] is not None else self.limits).pause(model, seconds)
 
 
 class Interrupted(Exception):

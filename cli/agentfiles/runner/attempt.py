@@ -35,6 +35,7 @@ class RunContext:
     on_event: Callable[[str, object], None] = lambda kind, payload: None  # progress: ("retry", Retry), ...
     rollout: str | None = None  # the id of the progressive rollout this run is (`run --canary`), in each commit
     cache: RunCache | None = None  # earlier runs a step may take its outputs from (None: --no-cache, --force)
+    execute: Callable[..., Any] | None = None  # how a request is carried out (runner/execute.py; a cluster's)
 
     @property
     def root(self):  # type: ignore[no-untyped-def]

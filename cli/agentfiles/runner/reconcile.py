@@ -9,9 +9,12 @@ import shutil
 import signal
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from agentfiles.core.models import ApiSettings
 from agentfiles.core.plan import PlannedStep, plan_run
 from agentfiles.core.rollout import RolloutPlan, RolloutRequest, plan_rollout
 from agentfiles.errors import ConventionError, PreconditionError, UsageError
@@ -23,6 +26,7 @@ from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.attempt import RunContext
 from agentfiles.runner.cache import RunCache
+from agentfiles.runner.execute import execute
 from agentfiles.runner.definitions import commit_definitions
 from agentfiles.runner.rollout import RolloutResult, run_rollout
 from agentfiles.runner.resolve import resolve_step
@@ -49,6 +53,7 @@ class RunOptions:
     branch: str | None = None
     rollout: RolloutRequest | None = None  # --canary N, --canary-pick, --wave M (core/rollout.py)
     cache: bool = True  # --no-cache: every step runs afresh
+    cluster: str | None = None  # --cluster ADDRESS (or local:N): steps run on a Dask cluster
 
 
 @dataclass
@@ -276,18 +281,21 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
                          processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"), on_event=on_event,
                          rollout=result.rollout_plan.id if result.rollout_plan else None,
                          cache=_run_cache(workspace, options))
-        runner = StepRunner(ctx)
-        jobs = options.jobs or workspace.project.config.jobs
         try:
-            with _interrupts_cancel(ctx.cancelled):
-                if result.rollout_plan is not None:
-                    result.rollout, result.report = run_rollout(ctx, plan, result.rollout_plan, runner, jobs,
-                                                                options.keep_going, on_event)
-                else:
-                    result.report = run_steps(
-                        plan, runner.execute, runner.land, jobs=jobs, keep_going=options.keep_going, on_event=on_event,
-                        cancelled=ctx.cancelled,
-                    )
+            with _cluster(options.cluster or project.config.cluster, project.config.api, emit) as cluster:
+                if cluster is not None:
+                    ctx.execute = cluster.executes(execute)
+                runner = StepRunner(ctx)
+                jobs = options.jobs or (cluster.threads if cluster is not None else project.config.jobs)
+                with _interrupts_cancel(ctx.cancelled):
+                    if result.rollout_plan is not None:
+                        result.rollout, result.report = run_rollout(ctx, plan, result.rollout_plan, runner, jobs,
+                                                                    options.keep_going, on_event)
+                    else:
+                        result.report = run_steps(
+                            plan, runner.execute, runner.land, jobs=jobs, keep_going=options.keep_going,
+                            on_event=on_event, cancelled=ctx.cancelled,
+                        )
         finally:
             ctx.check_trees.close()
             ctx.tripwire.close()
@@ -299,6 +307,15 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
     finally:
         git.close()
         lock.release()
+
+
+def _cluster(address: str | None, settings: ApiSettings, emit: Callable[[str, object], None]) -> Any:
+    """The run's Dask cluster (runner/cluster.py, which imports Dask), or a stand-in holding None."""
+    if not address:
+        return nullcontext(None)
+    from agentfiles.runner.cluster import on_cluster
+
+    return on_cluster(address, settings, emit)
 
 
 def _run_cache(workspace: Workspace, options: RunOptions) -> RunCache | None:

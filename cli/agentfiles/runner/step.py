@@ -44,6 +44,7 @@ def new_run_id() -> str:
 class StepRunner:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
+        self.execute_request = ctx.execute or execute  # here, or on a cluster's worker (runner/cluster.py)
 
     def execute(self, step_id: str) -> Finished | StepOutcome:
         """Attempt the step; a verdict that fails re-runs the doer (up to `retries` times) in a fresh
@@ -173,7 +174,7 @@ class StepRunner:
            routing: Routing | None) -> None:
         """The doer, once, in `runtime`'s sandbox: the command, or the model step."""
         if step.task.is_command:
-            execution = execute(request, runtime, self.ctx.executor_for(step.task_id))
+            execution = self.execute_request(request, runtime, self.ctx.executor_for(step.task_id))
             attempt.result, attempt.outputs = execution.result, execution.outputs
         else:
             self._model_step(step, request, runtime, attempt, routing)
@@ -273,7 +274,7 @@ class StepRunner:
         request.budget = plan.budget
         request.price = plan.price
         request.max_turns = plan.max_turns
-        execution = execute(request, runtime, executor)
+        execution = self.execute_request(request, runtime, executor)
         execution.result.files = {**attempt.result.files, **execution.result.files}
         attempt.result, attempt.outputs = execution.result, execution.outputs
 

@@ -1,0 +1,274 @@
+"""Steps on a Dask cluster (`agents run --cluster ADDRESS`, `cluster:` in the config; `local:N` starts a
+LocalCluster of N worker processes). A step's execution is a function of its request: the coordinator ships
+the request, its input files (by digest) and what its executor needs, and a worker materialises a sandbox,
+runs the executor there (with OS isolation where the worker has it) and returns the result and outputs.
+Judging, applying and committing stay with the coordinator (runner/step.py, runner/land.py). A task whose
+worker dies is run again by Dask on another; only the coordinator commits, once per step.
+
+Model calls on every worker and on the coordinator share one rate governor, kept in the scheduler (a
+semaphore per model for calls in flight, whose leases a dead worker loses; a lock and a variable for the
+token bucket and pauses), so a cluster run keeps to `api.limits` as a local one does.
+
+Only imported when a run asks for a cluster: Dask is the optional extra `git-agentfiles[dask]`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentfiles.core.fingerprint import digest_bytes
+from agentfiles.core.models import ApiSettings
+from agentfiles.errors import PreconditionError
+from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult
+from agentfiles.runner.execute import Execution, execute
+
+INSTALL_HINT = "install the extra: pip install 'git-agentfiles[dask]' (Dask's distributed scheduler)"
+KEYS_FOR_API = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")  # what the API executor reads
+SHIPPED = ("command", "agent")  # executors that run on workers; Claude Code steps stay where the login is
+
+
+@dataclass
+class WorkOrder:
+    """What a worker needs to carry out one step: the request, its inputs' bytes by digest, its executor."""
+
+    request: StepRequest
+    blobs: dict[str, bytes]  # digest -> content, for request.inputs
+    executor: str  # command | agent
+    settings: ApiSettings | None = None  # the API's, for a model step
+    environ: dict[str, str] = field(default_factory=dict)  # only what the executor reads (the API key)
+    limits: str = ""  # the name of the run's shared rate governor
+
+
+def run_order(order: WorkOrder) -> Execution:
+    """On a worker: a fresh sandbox holding the inputs, the executor run in it, what it left collected."""
+    home = Path(tempfile.mkdtemp(prefix="agents-worker-"))
+    sandbox = home / "work"
+    try:
+        request = order.request
+        for rel, digest in request.inputs.items():
+            data = order.blobs[digest]
+            if digest_bytes(data) != digest:
+                raise ValueError(f"input {rel} arrived damaged")
+            target = sandbox / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        for rel in request.outputs:
+            (sandbox / rel).parent.mkdir(parents=True, exist_ok=True)
+        sandbox.mkdir(parents=True, exist_ok=True)
+        from agentfiles.storage.processes import ProcessRegistry
+
+        runtime = Runtime(sandbox, threading.Event(), ProcessRegistry(home / "processes"))
+        return execute(request, runtime, _executor(order))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _executor(order: WorkOrder) -> Executor:
+    if order.executor == "command":
+        from agentfiles.executors.command import CommandExecutor
+
+        return CommandExecutor()
+    from agentfiles.executors.anthropic import AnthropicExecutor
+    from agentfiles.executors.governor import Governor
+
+    assert order.settings is not None
+    executor = AnthropicExecutor(order.settings, order.environ)
+    executor.governor = Governor(SharedLimits(order.limits, order.settings))
+    return executor
+
+
+class Cluster:
+    """The coordinator's side: a Dask client (and the LocalCluster it started, for `local:N`)."""
+
+    def __init__(self, address: str, settings: ApiSettings, environ: dict[str, str]) -> None:
+        try:
+            import distributed
+        except ImportError:
+            raise PreconditionError("`--cluster` needs Dask, which is not installed", hint=INSTALL_HINT) from None
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        self.local: Any = None
+        self.name = f"agents-{uuid.uuid4().hex[:12]}"
+        try:
+            if address.startswith("local:"):
+                count = _count(address)
+                self.local = distributed.LocalCluster(
+                    n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                self.client = distributed.Client(self.local)
+            else:
+                self.client = distributed.Client(address, timeout="15s")
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise PreconditionError(f"cannot reach the Dask scheduler at {address}: {exc}",
+                                    hint="start one (`dask scheduler` and `dask worker ADDRESS`), or use --cluster local:N") from None
+        self.address = address
+        self.settings = settings
+        self.environ = {k: environ[k] for k in KEYS_FOR_API if k in environ}  # all a worker gets of secrets
+
+    @property
+    def threads(self) -> int:
+        """Steps the cluster's workers can carry out at once."""
+        return max(1, sum(self.client.nthreads().values()))
+
+    def executes(self, fallback: Any) -> Any:
+        """The run's `execute`: steps whose executor can travel go to a worker, the others run here."""
+
+        def run(request: StepRequest, runtime: Runtime, executor: Executor) -> Execution:
+            if executor.name not in SHIPPED:
+                return fallback(request, runtime, executor)
+            return self._remote(request, runtime, executor)
+
+        return run
+
+    def _remote(self, request: StepRequest, runtime: Runtime, executor: Executor) -> Execution:
+        blobs = {digest: (runtime.sandbox / rel).read_bytes() for rel, digest in request.inputs.items()}
+        order = WorkOrder(request, blobs, executor.name, limits=self.name)
+        if executor.name == "agent":
+            order.settings, order.environ = self.settings, self.environ
+        future = self.client.submit(run_order, order, pure=False, key=f"agents-{request.run_id}-{uuid.uuid4().hex[:8]}")
+        # Waited for through a callback: polling `result(timeout=...)` can lose the result in a race inside
+        # Dask's client under load (an UnboundLocalError instead of the answer).
+        finished = threading.Event()
+        future.add_done_callback(lambda _: finished.set())
+        while not finished.wait(0.2):
+            if runtime.cancel is not None and runtime.cancel.is_set():
+                future.cancel()
+                return Execution(StepResult(ok=False, failure_kind="interrupted", failure_detail="interrupted"))
+        try:
+            execution: Execution = future.result()
+        except Exception as exc:  # noqa: BLE001 - the worker's failure (or its loss, too many times) fails the step
+            detail = f"on the cluster: {type(exc).__name__}: {exc}"
+            return Execution(StepResult(ok=False, failure_kind="crash", failure_detail=detail,
+                                        summary="The step's worker failed; nothing it did was kept."))
+        for rel, data in execution.outputs.items():  # the checks and the verifier read the sandbox, as locally
+            target = runtime.sandbox / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        execution.result.record["worker"] = "cluster"
+        return execution
+
+    def shared_limits(self) -> SharedLimits:
+        """The run's limits in the scheduler, set up empty (every model's bucket full, nothing paused)."""
+        from distributed import Variable
+
+        Variable(f"{self.name}-state", client=self.client).set({})
+        return SharedLimits(self.name, self.settings)
+
+    def close(self) -> None:
+        client, local = getattr(self, "client", None), self.local
+        if client is not None:
+            client.close()
+        if local is not None:
+            local.close()
+
+
+@contextmanager
+def on_cluster(address: str | None, settings: ApiSettings, on_event: Callable[[str, object], None]) -> Iterator[Cluster | None]:
+    """The run's cluster for the steps it runs (None: none asked for), its model calls' limits shared
+    with the workers' meanwhile; closed (a LocalCluster stopped) when the run ends."""
+    if not address:
+        yield None
+        return
+    from agentfiles.executors.governor import share
+
+    cluster = Cluster(address, settings, dict(os.environ))
+    on_event("note", f"steps run on the Dask cluster at {address} ({cluster.threads} worker threads)")
+    share(cluster.shared_limits())
+    try:
+        yield cluster
+    finally:
+        share(None)
+        cluster.close()
+
+
+def _count(address: str) -> int:
+    try:
+        count = int(address.split(":", 1)[1])
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 256:
+        from agentfiles.errors import UsageError
+
+        raise UsageError(f"`{address}` is not local:N with N workers (1-256)", hint="e.g. --cluster local:4")
+    return count
+
+
+class SharedLimits:
+    """The run's rate limits (executors/governor.py `RateLimits`) kept in the Dask scheduler, so every
+    worker and the coordinator ask the same: a semaphore per limited model for its calls in flight, and
+    the token buckets and pauses in one variable under one lock. Picklable: it holds only names."""
+
+    def __init__(self, name: str, settings: ApiSettings) -> None:
+        self.name = name
+        self.settings = settings
+        self._made: dict[str, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"name": self.name, "settings": self.settings}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["name"], state["settings"])  # type: ignore[misc]
+
+    def _semaphore(self, model: str, leases: int) -> Any:
+        from distributed import Semaphore
+
+        key = f"semaphore:{model}"
+        if key not in self._made:
+            self._made[key] = Semaphore(max_leases=leases, name=f"{self.name}-{model}")
+        return self._made[key]
+
+    def _state(self) -> tuple[Any, Any]:
+        from distributed import Lock, Variable
+
+        if "state" not in self._made:
+            self._made["state"] = (Lock(f"{self.name}-lock"), Variable(f"{self.name}-state"))
+        return self._made["state"]
+
+    def _update(self, change: Any) -> Any:
+        """Apply `change(local RateLimits)` to the shared state, under the shared lock."""
+        from agentfiles.executors.governor import RateLimits
+
+        lock, variable = self._state()
+        with lock:
+            limits = RateLimits(self.settings)
+            limits.state = variable.get()
+            answer = change(limits)
+            variable.set(limits.state)
+        return answer
+
+    def ask(self, model: str, estimate: int) -> tuple[float, str]:
+        limit = self.settings.limit(model)
+        semaphore = self._semaphore(model, limit.concurrent) if limit.concurrent else None
+        if semaphore is not None and not semaphore.acquire(timeout=0.05):
+            return 0.2, f"{limit.concurrent} calls to {model} in flight across the cluster, its limit (api.limits)"
+        unlimited = self.settings.model_copy(update={"limits": {model: limit.model_copy(update={"concurrent": None})}})
+
+        def take(limits: Any) -> tuple[float, str]:
+            limits.settings = unlimited  # calls in flight are the semaphore's
+            return limits.ask(model, estimate, time.time())
+
+        wait, why = self._update(take)
+        if wait > 0 and semaphore is not None:
+            semaphore.release()
+        return wait, why
+
+    def done(self, model: str, estimate: int, used: int | None) -> None:
+        limit = self.settings.limit(model)
+        if limit.concurrent:
+            self._semaphore(model, limit.concurrent).release()
+        self._update(lambda limits: limits.done(model, estimate, used))
+
+    def pause(self, model: str, seconds: float) -> None:
+        self._update(lambda limits: limits.pause(model, seconds))

@@ -1,0 +1,155 @@
+"""Steps on a real Dask LocalCluster (`agents run --cluster`): workers carry the steps out, the coordinator
+judges and commits; the same commits as a local run, one commit per step when a worker is SIGKILLed
+mid-step, and a killed coordinator leaves what a killed local run leaves."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import KEY, configure, git, make_repo, run_program, task_text, write_files
+from fake_anthropic import FakeAnthropic, Reply
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():  # type: ignore[no-untyped-def]
+    """Two worker processes (each with a nanny that restarts it), one thread each."""
+    import logging
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as local, distributed.Client(local) as client:
+        yield local, client
+
+
+def _pipeline(root: Path, api: FakeAnthropic, agents) -> Path:  # type: ignore[no-untyped-def]
+    make_repo(root)
+    assert agents("-C", str(root), "init").code == 0
+    (root / ".agents/tasks/describe-project.md").unlink()
+    configure(root, api)
+    write_files(root, {
+        "notes/a.md": "alpha beta\n",
+        "notes/b.md": "gamma\n",
+        ".agents/tasks/count.md": task_text("Count", run="cat notes/*.md | wc -w > build/count.txt",
+                                            inputs=["notes/*.md"], outputs=["build/count.txt"]),
+        ".agents/tasks/upper.md": task_text("Upper", run="tr a-z A-Z < {item} > build/{stem}.up", foreach="notes/*.md",
+                                            inputs=["{item}"], outputs=["build/{stem}.up"]),
+        ".agents/tasks/summary.md": task_text("Summary", role="developer", needs=["count", "upper"],
+                                              inputs=["build/count.txt", "build/a.up"], outputs=["SUMMARY.md"]),
+    })
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "pipeline")
+    return root
+
+
+def _landed(root: Path) -> list[tuple[str, list[str]]]:
+    """Each step commit's subject and files, runs' own folders left out, in a stable order."""
+    found = []
+    for sha in git(root, "log", "--format=%H", "--grep=^Agents-Task").split():
+        files = [f for f in git(root, "show", "--name-only", "--format=", sha).split() if not f.startswith(".agents/runs/")]
+        found.append((git(root, "log", "-1", "--format=%s", sha).strip(), sorted(files)))
+    return sorted(found)
+
+
+def _handoff_facts(root: Path) -> dict[str, tuple[str, ...]]:
+    from agentfiles.storage.documents import parse_document
+
+    facts = {}
+    for path in sorted((root / ".agents/handoffs").glob("*.md")):
+        doc = parse_document(path.read_text())
+        body = re.sub(r"\d+\.\d+ s", "N s", doc.body)  # a command's own time is in its summary
+        facts[path.name] = (doc.meta["status"], doc.meta["definition"], str(doc.meta["inputs"]),
+                            str(doc.meta["outputs"]), str(doc.meta.get("model")), body)
+    return facts
+
+
+def test_a_pipeline_on_the_cluster_lands_the_same_commits_as_without(tmp_path: Path, api: FakeAnthropic, agents, cluster) -> None:  # type: ignore[no-untyped-def]
+    local, client = cluster
+    summary = [Reply.tool_use("write_file", {"path": "SUMMARY.md", "content": "3 words\n"}),
+               Reply.tool_use("finish", {"summary": "Summarised."})]
+    here = _pipeline(tmp_path / "here", api, agents)
+    api.queue(*summary)
+    assert agents("-C", str(here), "run").code == 0
+    there = _pipeline(tmp_path / "there", api, agents)
+    api.queue(*summary)
+    seen = len(api.message_requests)
+    result = agents("-C", str(there), "run", "--cluster", local.scheduler_address)
+    assert result.code == 0, result.err
+    assert f"steps run on the Dask cluster at {local.scheduler_address}" in result.err
+    assert _landed(here) == _landed(there)
+    assert _handoff_facts(here) == _handoff_facts(there)
+    for rel in ("build/count.txt", "build/a.up", "build/b.up", "SUMMARY.md"):
+        assert (here / rel).read_bytes() == (there / rel).read_bytes()
+    # The model step ran on a worker, with the key it needs, and no record keeps it.
+    assert api.message_requests[seen].api_key == KEY
+    assert sum(client.run(lambda: 1).values()) == 2
+    records = "".join(p.read_text() for p in (there / ".agents/runs").rglob("*.json"))
+    assert KEY not in records and '"worker": "cluster"' in records
+    assert git(there, "status", "--porcelain") == ""
+
+
+def test_a_worker_killed_mid_step_costs_a_rerun_not_a_second_commit(project: Path, cluster) -> None:  # type: ignore[no-untyped-def]
+    local, client = cluster
+    write_files(project, {
+        ".agents/tasks/slow.md": task_text("Slow", run="sleep 4; echo done > out/slow.txt", outputs=["out/slow.txt"]),
+        ".agents/tasks/quick.md": task_text("Quick", run="echo q > out/quick.txt", outputs=["out/quick.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "two")
+    killed: list[int] = []
+
+    def kill_the_worker_running_slow() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            for worker, keys in client.processing().items():
+                if keys:
+                    time.sleep(1.0)  # inside `sleep 4`
+                    pid = client.run(os.getpid, workers=[worker])[worker]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_the_worker_running_slow)
+    killer.start()
+    result = run_program("-C", str(project), "run", "--jobs", "1", "slow", "--cluster", local.scheduler_address)
+    killer.join()
+    assert killed, "no worker was seen running the step"
+    assert result.code == 0, result.err
+    assert git(project, "log", "--format=%s", "--grep=^Agents-Task: slow").splitlines() == ["agents(slow): Slow"]
+    assert (project / "out/slow.txt").read_text() == "done\n"
+    assert run_program("-C", str(project), "run", "--cluster", local.scheduler_address).code == 0
+    states = run_program("-C", str(project), "status", "--json")
+    assert '"state": "done"' in states.out and '"state": "ready"' not in states.out
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_a_killed_coordinator_leaves_what_a_killed_local_run_leaves(project: Path, cluster) -> None:  # type: ignore[no-untyped-def]
+    local, _ = cluster
+    tasks = {f".agents/tasks/t{i}.md": task_text(f"T{i}", run=f"sleep 0.5; echo $AGENTS_RUN > out/t{i}.txt",
+                                                 outputs=[f"out/t{i}.txt"]) for i in range(6)}
+    write_files(project, tasks)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "six")
+    proc = subprocess.Popen([sys.executable, "-m", "agentfiles", "-C", str(project), "run", "--cluster",
+                             local.scheduler_address], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # killed once the first step has landed, while others run on the workers
+        if line.startswith("done"):
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    result = run_program("-C", str(project), "run")
+    assert result.code == 0, result.err
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
+    subjects = git(project, "log", "--format=%s", "--grep=^Agents-Task").splitlines()
+    assert sorted(subjects) == sorted(f"agents(t{i}): T{i}" for i in range(6))  # each step once

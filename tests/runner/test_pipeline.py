@@ -69,3 +69,16 @@ def test_a_batch_of_commits_is_all_or_nothing_and_keeps_modes_and_odd_names(repo
     assert git(repo, "show", f'{shas[1]}:"quoted" name.txt') == "2\n"
     assert git(repo, "status", "--porcelain") == "?? other.txt\n"  # the index followed; the rest stays out
     assert g.landed == shas[1]
+
+
+def test_a_batch_left_on_the_scratch_ref_by_a_failed_landing_does_not_stop_the_next(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/a.md": task_text("A", run="echo a > a.txt", outputs=["a.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a")
+    tree = git(project, "write-tree").strip()
+    stray = git(project, "commit-tree", tree, "-m", "a batch that never landed").strip()  # no common history
+    git(project, "update-ref", "refs/agents/landing", stray)
+    result = agents("-C", str(project), "run")
+    assert result.code == 0, result.err
+    assert git(project, "log", "-1", "--format=%s") == "agents(a): A\n"
+    assert git(project, "for-each-ref", "refs/agents/") == ""

@@ -70,7 +70,8 @@ def definition_with_parts(
     if task.is_command:  # a command step is defined by the task alone
         return parts["task"], parts
     if role is not None:
-        whole["role"] = role.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"agents": {"cache"}})
+        whole["role"] = role.model_dump(mode="json", by_alias=True, exclude_defaults=True,
+                                        exclude={"agents": {"cache"}})
         whole["prompt"] = role_prompt.strip()
         parts["role"] = digest_bytes(_canonical({"role": whole["role"], "prompt": whole["prompt"]}))
     if model:

@@ -264,7 +264,7 @@ def test_a_verifier_answers_through_structured_output_and_its_cost_counts(projec
     doer = json.loads((folder / "responses/001.json").read_text())["total_cost_usd"]
     verifier = json.loads((folder / "verifier/responses/001.json").read_text())["total_cost_usd"]
     assert verifier > 0 and meta["usage"]["cost_usd"] == pytest.approx(doer + verifier, abs=1e-6)  # to a millionth
-    assert rec["verifier"]["usage"]["cost_usd"] == pytest.approx(verifier)
+    assert rec["verifier"]["usage"]["cost_usd"] == pytest.approx(verifier, abs=1e-6)
     asked = api.message_requests[2]
     assert "You are a reviewer" in seen(asked) and "print('hello')" in seen(asked)
     assert tools_offered(asked) == {"StructuredOutput", "Read", "Glob", "Grep"}  # Read: the outlined input's full text

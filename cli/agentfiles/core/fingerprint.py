@@ -188,11 +188,14 @@ def _wildcards(part: str) -> str:
         elif char == "[" and (end := part.find("]", _class_start(part, i))) != -1:
             chars = part[i:end]
             i = end + 1
-            if chars.startswith("!"):
-                chars = "^/" + chars[1:]  # a negated class never matches the slash between parts
-            elif chars.startswith("^"):
-                chars = "\\" + chars
-            out.append(f"[{chars}]")
+            negated = chars.startswith("!")
+            body = chars[1:] if negated else chars
+            body = body.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")  # literals in a glob's class
+            if negated:
+                body = "^/" + body  # a negated class never matches the slash between parts
+            elif body.startswith("^"):
+                body = "\\" + body
+            out.append(f"[{body}]")
         else:
             out.append(re.escape(char))
     return "".join(out)

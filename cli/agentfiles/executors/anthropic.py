@@ -18,8 +18,8 @@ import anthropic
 from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse, turn_files
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError
-from agentfiles.executors.api_client import api_endpoint
 from agentfiles.executors.base import Runtime, StepRequest, StepResult, api_retries, api_waits
+from agentfiles.executors.endpoint import api_endpoint
 from agentfiles.executors.governor import Governor, Interrupted, RateLimits
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}

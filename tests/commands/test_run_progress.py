@@ -15,7 +15,7 @@ def test_a_steps_time_runs_to_its_commit_and_a_long_setup_is_said(project: Path,
     # definitions) and where a step's commit lands (`update-ref`): both must show in what is said.
     shim = tmp_path / "bin" / "git"
     shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\ncase "$1" in status) sleep 0.6;; update-ref) sleep 1.2;; esac\n'
+    shim.write_text(f'#!/bin/sh\nfor a; do case "$a" in status) sleep 0.6; break;; update-ref) sleep 1.2; break;; esac; done\n'
                     f'exec {shutil.which("git")} "$@"\n')
     shim.chmod(0o755)
     write_files(project, {".agents/tasks/one.md": task_text("One", run="echo 1 > one.txt", outputs=["one.txt"])})

@@ -293,3 +293,15 @@ def test_a_symlink_loop_is_not_followed(tmp_path: Path) -> None:
     assert expand_path_input(tmp_path, "**/*.md") == ["a/f.md"]
     assert expand_path_input(tmp_path, "alias/**") == ["alias/f.md"]  # a link named by the pattern is followed
     assert expand_path_input(tmp_path, "*/f.md") == ["a/f.md"]
+
+
+@pytest.mark.parametrize("command", ['eval "cat {item}"', 'sh -c "wc -c {item}"', "bash -lc 'cat {item}'",
+                                     "true; eval wc -c {item}"])
+def test_a_placeholder_given_to_eval_or_a_shell_to_parse_again_is_refused(command: str) -> None:
+    """Quoted once for the step's own command, the value would be parsed as code by the second parse."""
+    assert "parses it as a command again" in (unsafe_placeholder(command) or "")
+
+
+@pytest.mark.parametrize("command", ["cat {item} | xargs echo", "wc -c {item} && sh ./tool.sh", "grep -c x {item}"])
+def test_a_second_shell_that_is_not_given_the_value_is_fine(command: str) -> None:
+    assert unsafe_placeholder(command) is None

@@ -203,13 +203,22 @@ def test_the_tripwire_fails_a_step_that_changes_the_repository_behind_its_sandbo
     assert status.code == 0
 
 
-def test_the_tripwire_catches_changes_to_gits_hooks_and_config(private: Path) -> None:
+def test_a_step_that_changes_gits_hooks_or_config_stops_the_run_before_git_runs_again(private: Path, tmp_path: Path) -> None:
     root = private.resolve()
+    ran = tmp_path / "FSMONITOR-RAN"
     add_task(private, "hook", isolation="folder",
-             run=f"echo 'exit 0' > {root}/.git/hooks/post-commit; echo ok > out.txt", outputs=["out.txt"])
-    result = run(private)
-    assert result.code == 1
-    assert "sandbox_escape" in result.err and ".git/hooks/post-commit" in result.err
+             run=f"echo 'exit 0' > {root}/.git/hooks/post-commit; "
+                 f"printf '[core]\\n\\tfsmonitor = touch {ran}\\n' >> {root}/.git/config; echo ok > out.txt",
+             outputs=["out.txt"])
+    add_task(private, "later", isolation="folder", run="echo later > later.txt", outputs=["later.txt"], needs=["hook"])
+    head = git(private, "rev-parse", "HEAD")
+    result = run(private, "--jobs", "1")
+    assert result.code == 2
+    assert "error: while step hook ran, git's own files changed: .git/config, .git/hooks/post-commit" in result.err
+    assert "hint: these make git run commands" in result.err and "Traceback" not in result.err
+    assert git(private, "rev-parse", "HEAD") == head  # not even the failed step's commit
+    assert not (private / "later.txt").exists() and not (private / "out.txt").exists()
+    assert not ran.exists()  # agents never ran the fsmonitor command a step planted
 
 
 def test_the_tripwire_ignores_a_touch_that_changes_no_bytes(private: Path) -> None:
@@ -311,3 +320,38 @@ def test_each_check_sees_head_as_it_is_now_and_nothing_an_earlier_check_left(pri
     assert result.code == 0, result.err
     assert not pwned.exists()
     assert git(private, "worktree", "list").count("\n") == 1  # the run's checkouts are gone
+
+
+def test_status_says_what_run_would_refuse_an_input_leading_into_git(private: Path) -> None:
+    os.symlink(".git", private / "gl")
+    write_files(private, {".agents/tasks/peek.md": task_text("Peek", run="cat gl/config > out.txt",
+                                                             inputs=["gl/config"], outputs=["out.txt"])})
+    git(private, "add", "-A")
+    git(private, "commit", "-qm", "peek")
+    row = {t["id"]: t for t in run_program("status", "--json", cwd=private).json["tasks"]}["peek"]
+    assert row["state"] == "blocked" and row["reasons"] == ["input gl/config leads into .git through a symlink"]
+    assert run(private).code == 2
+
+
+@pytest.mark.parametrize("path", ["/", "HOME", "HOME/.ssh", "HOME/.claude/x"])
+def test_a_toolchain_may_not_open_the_home_folder_or_its_credentials(private: Path, path: str) -> None:
+    home = os.path.expanduser("~")
+    config = private / ".agents/config.yaml"
+    config.write_text(config.read_text().replace("toolchain: []", f"toolchain: [{path.replace('HOME', home)}]"))
+    result = run_program("validate", cwd=private)
+    assert result.code == 2 and "toolchain path" in result.err and "hint:" in result.err
+
+
+def test_a_toolchain_folder_is_seen_read_only_by_steps(private: Path, tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "greet").write_text("#!/bin/sh\necho hello from the toolchain\n")
+    (tools / "greet").chmod(0o755)
+    config = private / ".agents/config.yaml"
+    config.write_text(config.read_text().replace("toolchain: []", f"toolchain: [{tools}]"))
+    add_task(private, "tool", run=f"{tools}/greet > out.txt; touch {tools}/scribble 2>/dev/null; true",
+             outputs=["out.txt"])
+    assert run(private).code == 0
+    assert (private / "out.txt").read_text() == "hello from the toolchain\n"
+    if os_sandbox_problem() is None:
+        assert not (tools / "scribble").exists()  # read-only inside the OS sandbox

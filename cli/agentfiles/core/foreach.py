@@ -99,10 +99,20 @@ def placeholder_contexts(command: str) -> list[tuple[int, str, str]]:
 
 def unsafe_placeholder(command: str) -> str | None:
     """Why a placeholder of `command` cannot be quoted safely, or None."""
-    for _, key, quoting in placeholder_contexts(command):
+    found = placeholder_contexts(command)
+    for _, key, quoting in found:
         if quoting not in _QUOTE:
             return f"the command uses {key} {quoting}, where agents cannot quote it safely"
+    reparse = _REPARSE.search(command)
+    if found and reparse:
+        return (f"the command gives text to `{reparse.group(0).strip()}`, which parses it as a command again, so a "
+                f"placeholder quoted for this command is not quoted for that one")
     return None
+
+
+# Words after which the shell's text is parsed as a command a second time: quoting a value once for the
+# outer command does not protect it there (`eval "cat {item}"`, `sh -c "wc -c {item}"`).
+_REPARSE = re.compile(r"(?:^|[\s;&|(`])(?:eval|(?:ba|da|z|k)?sh\s+(?:-\w+\s+)*-\w*c)\s", re.M)
 
 
 _QUOTE = {

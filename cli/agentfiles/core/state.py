@@ -148,19 +148,30 @@ def _family(task_id: str, items: list[str], states: dict[str, TaskState]) -> Tas
 
 
 def missing_inputs(root: Path, inputs: list[list[str]], produced: set[str]) -> list[str]:
-    """A task's literal path inputs that do not exist and that no task declares as an output (so no
-    step will create them): the step would fail before it starts."""
-    missing = []
+    """Why a task that never ran cannot start, one reason per literal path input: it does not exist and
+    no task declares it as an output (no step will create it), or it is out of a step's reach (a
+    symlink into .git or out of the repository), which `agents run` refuses."""
+    from agentfiles.core.paths import Reach
+
+    reasons: list[str] = []
+    reach: Reach | None = None
     for kind, value in inputs:
-        if kind == "path" and not has_glob(value) and value not in produced and not os.path.exists(root / value):
-            missing.append(value)
-    return missing
+        if kind != "path" or has_glob(value) or value in produced:
+            continue
+        if not os.path.lexists(root / value):
+            reasons.append(f"input missing: {value} (no task produces it)")
+            continue
+        reach = reach or Reach(root)
+        why = reach.problem(value)
+        if why:
+            reasons.append(f"input {value} {why}")
+    return reasons
 
 
 def _never_run(task_id: str, needs: list[str], states: dict[str, TaskState], missing: list[str]) -> TaskState:
     waiting = [n for n in needs if n not in states or states[n].state != "done"]
     if missing:
-        return TaskState(task_id, "blocked", [f"input missing: {m} (no task produces it)" for m in missing])
+        return TaskState(task_id, "blocked", missing)
     if not waiting:
         return TaskState(task_id, "ready", ["never run"])
     stuck = [n for n in waiting if n not in states or states[n].state in HELD]

@@ -230,7 +230,8 @@ class _Checker:
             return
         why = None if has_glob(path) else reach.problem(path)
         if why:
-            self.error(entry, line, f"input '{path}' {why}", outside)
+            hint = outside if "symlink" in why else "rename the file, or declare the folder or a glob that holds it"
+            self.error(entry, line, f"input '{path}' {why}", hint)
             return
         producers = self.outputs.covering(path)
         for produced, owner in producers:
@@ -244,8 +245,11 @@ class _Checker:
         if not producers:
             refused: list[tuple[str, str]] = []
             files = expand_path_input(self.project.layout.root, path, refused)
-            for rel, why in refused:
+            for rel, why in refused[:3]:
                 self.error(entry, line, f"input '{rel}' {why}", outside)
+            if len(refused) > 3:  # a glob through a link into .git would name every file there
+                self.error(entry, line, f"input '{path}' also matches {len(refused) - 3} more files out of reach",
+                           outside)
             if not files and not refused:
                 self.warning(
                     entry,

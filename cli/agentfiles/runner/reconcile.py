@@ -212,6 +212,10 @@ def isolation_resolver(
         network = next(v for v in (task.network, role.network if role else None, config.network) if v is not None)
         if requested not in modes:
             modes[requested] = choose_mode(requested)
+            if requested == "folder":  # asked for: said once, as a note, not a warning
+                on_event("note", "steps set to `isolation: folder` run in a plain folder: their commands (and a "
+                         "Claude Code session) can read and write outside it; the tripwire still fails a step "
+                         "that changes the repository")
         mode, note = modes[requested]
         if note:
             on_event("warning", note)

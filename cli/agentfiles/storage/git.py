@@ -15,8 +15,6 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +81,9 @@ class Git:
     ) -> subprocess.CompletedProcess[bytes]:
         try:
             done = subprocess.run(
-                ["git", *args],
+                # fsmonitor would run a command of the repository's config on git's every look at the
+                # work tree: agents' own git calls never use it (a clone or a step may have set it)
+                ["git", "-c", "core.fsmonitor=false", *args],
                 cwd=self.root,
                 env={**os.environ, **(env or {})},
                 input=input,
@@ -301,24 +301,6 @@ class Git:
                 found.add(run_id)
         return found
 
-    @contextmanager
-    def worktree(self) -> Iterator[Path]:
-        """A throwaway checkout of HEAD (an empty folder when there is no commit yet)."""
-        tmp = Path(tempfile.mkdtemp(prefix="agents-check-"))
-        where = tmp / "tree"
-        head = self.head()
-        try:
-            if head:
-                self.run("worktree", "add", "--detach", "--quiet", str(where), head)
-            else:
-                where.mkdir()
-            yield where
-        finally:
-            if head:
-                self.run("worktree", "remove", "--force", str(where), check=False)
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass

@@ -201,3 +201,16 @@ def test_an_output_inside_another_output(project: Path, agents) -> None:  # type
     })
     found = agents("-C", str(project), "validate", "--json").json["errors"]
     assert [e["message"] for e in found] == ["output 'out/x.txt' is inside 'out', an output of 'a'"]
+
+
+def test_a_dependency_missing_from_the_environment_is_named_with_how_to_reinstall(project: Path, tmp_path: Path) -> None:
+    """An environment made before a dependency was added (or with one removed): exit 2 naming the module and
+    how to reinstall, not "this is a bug" with a crash report."""
+    shadow = tmp_path / "shadow" / "orjson"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'orjson'\", name='orjson')\n")
+    result = run_program("-C", str(project), "status", env={"PYTHONPATH": str(shadow.parent)})
+    assert result.code == 2, result.err
+    assert "error: the Python module `orjson` that agents needs is not installed" in result.err
+    assert "hint: reinstall agents into this environment" in result.err
+    assert "bug" not in result.err and "Traceback" not in result.err

@@ -21,6 +21,7 @@ from agentfiles.errors import (
     EXIT_USAGE,
     AgentsError,
     ConventionError,
+    PreconditionError,
     storage_error,
 )
 
@@ -79,6 +80,18 @@ def _report_unexpected(exc: BaseException) -> str:
         handle.write(f"agents {__version__}\nargv: {sys.argv!r}\n\n")
         handle.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     return path
+
+
+def missing_module(exc: Exception) -> AgentsError | None:
+    """A module agents imports that is not installed (an environment made before a dependency was added,
+    a package removed by hand): the install's fault, said so with how to mend it."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name or exc.name.split(".")[0] == "agentfiles":
+        return None
+    return PreconditionError(
+        f"the Python module `{exc.name}` that agents needs is not installed in {sys.prefix}",
+        hint="reinstall agents into this environment: `pip install -e .` in a clone (`python3 dev.py test` "
+        "does it for the clone's .venv), or `pipx reinstall git-agentfiles`",
+    )
 
 
 def render_error(exc: AgentsError) -> None:
@@ -152,11 +165,11 @@ def run(args: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - the last resort: one line and a report, never a traceback
         if debug:
             raise
-        full = storage_error(exc)  # a full disk is the machine's, not a bug
-        if full is not None:
-            render_error(full)
-            _json_error(args, full)
-            return full.exit_code
+        known = storage_error(exc) or missing_module(exc)  # a full disk or a broken install: not a bug
+        if known is not None:
+            render_error(known)
+            _json_error(args, known)
+            return known.exit_code
         report = _report_unexpected(exc)
         print_error(
             f"unexpected {type(exc).__name__}: {exc}",

@@ -50,10 +50,10 @@ def git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
     return subprocess.run(["git", "-C", str(repo), *args], input=input, capture_output=True, check=True).stdout
 
 
-def commits(repo: Path) -> list[Commit]:
-    """Every non-merge commit reachable from HEAD, oldest first."""
+def commits(repo: Path, rev: str = "HEAD") -> list[Commit]:
+    """Every non-merge commit reachable from `rev`, oldest first."""
     raw = git(repo, "log", "--reverse", "--no-merges", "--find-renames", "--format=%x01%H %P%x00%B%x00",
-              "--name-status", "HEAD").decode("utf-8", "replace")
+              "--name-status", rev).decode("utf-8", "replace")
     out = []
     for chunk in raw.split("\x01")[1:]:
         head, message, files = chunk.split("\x00", 2)

@@ -1,6 +1,7 @@
 """How well does `agents route` propose a step's context, on repositories it was never tuned on?
 
-    .venv/bin/python bench/route_eval.py --set report            # the report repositories
+    .venv/bin/python bench/route_eval.py --set final             # the final report repositories
+    .venv/bin/python bench/route_eval.py --set unseen            # the earlier report sets (now validation)
     .venv/bin/python bench/route_eval.py --set design            # the design and tuning ones
     .venv/bin/python bench/route_eval.py PATH [PATH ...]         # any local git repositories
 
@@ -18,7 +19,9 @@ BM25 as this project had it, the strong BM25 (identifier splitting), a dense ret
 source, so a rerun only ranks what changed.
 
 The repositories are read from `--mirror` (`OWNER+NAME/repo`, as the search tool's fetch leaves
-them). DESIGN were used to design the signals and learn the weights; REPORT never were.
+them), at the commits in PINNED. DESIGN were used to design the signals and learn the weights;
+REPORT and REPORT2 were not, until the second round of design had seen their figures (they are a
+validation set since); FINAL were chosen before that round and never looked at during it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,41 @@ REPORT = ("pallets/werkzeug", "pallets/jinja", "encode/starlette", "benoitc/guni
 # Chosen after REPORT's figures were seen, and before any figure of these: a fresh check of changes
 # made once REPORT had been looked at.
 REPORT2 = ("encode/uvicorn", "sqlalchemy/alembic", "pypa/packaging", "tiangolo/typer")
+# The final report set: chosen after REPORT and REPORT2 had been seen (and the router changed with
+# knowledge of them), before any change of that second round was designed and before any figure of
+# these. Rule, fixed before counting: from the candidates itsdangerous, markupsafe, tomlkit, mako, yarl,
+# pytest-xdist, structlog, waitress, black, aiohttp, pyramid, every one with 100 qualifying commits
+# whose cases' median corpus has at least 15 non-test .py files (itsdangerous 9, markupsafe 10 and
+# tomlkit 14 did not). Read at the pinned commits, whatever the mirror's HEAD is.
+FINAL = ("sqlalchemy/mako", "aio-libs/yarl", "pytest-dev/pytest-xdist", "hynek/structlog", "Pylons/waitress",
+         "psf/black", "aio-libs/aiohttp", "Pylons/pyramid")
+PINNED = {
+    "sqlalchemy/mako": "222b76b6b92b4b35571635804c1a1bb225ffe350",
+    "aio-libs/yarl": "7009e844cec7959e73741102ceadff49ed914291",
+    "pytest-dev/pytest-xdist": "f63b6a25b4eb932385c6ee4651eac5c08fbd3a20",
+    "hynek/structlog": "025edaf799c6d6d511ab672d14c2ba8e885c4c36",
+    "Pylons/waitress": "4a378915f6fef264c6aaf03f059bd992287ba8ba",
+    "psf/black": "8947c48ef2077c3a301b03c1e814dc2e3f78436e",
+    "aio-libs/aiohttp": "495e778360d1924da63e16dba0f0d76baf56a56a",
+    "Pylons/pyramid": "5b13e4a61b479be17c1d97ab504154595813a8f8",
+    # the earlier sets, at the commits they were first read at
+    "pallets/click": "2c8cd3ac958a7eb316d67f2d316c27086c4c0369",
+    "psf/requests": "1f6589ec3a1ee910f9a65cc3ceac60b26677bc0e",
+    "pallets/flask": "2ac89889f4cc330eabd50f295dcef02828522c69",
+    "encode/httpx": "ae1b9f66238f75ced3ced5e4485408435de10768",
+    "python-attrs/attrs": "c1dc5dcba16ed827aa6dcad896b41a3afedb4e32",
+    "marshmallow-code/marshmallow": "341b927f219205704728c05cd61f04d7e9727523",
+    "pytest-dev/pluggy": "e382e72789f8d791991c489d4322aa04e660b952",
+    "pallets/werkzeug": "1b00618e787f40dfb21eba29caf8f8be7c8e1d93",
+    "pallets/jinja": "5ef70112a1ff19c05324ff889dd30405b1002044",
+    "encode/starlette": "cb8f84f5284dc301ca7a31eb732b9e140769dd48",
+    "benoitc/gunicorn": "65ac1a3a4c0aa00960968c720d6e6bd2ac32f1b9",
+    "Textualize/rich": "42899d8a0a96b121a514516f4be9db44ff7aeaf3",
+    "encode/uvicorn": "e6c7ce791fc634b6eedee40e0d0207faa8a9aefd",
+    "sqlalchemy/alembic": "20e58db01cad3432c24734e11b893303cdb687a4",
+    "pypa/packaging": "053c884615f2e83d80705251b447769ec2599653",
+    "tiangolo/typer": "233009a37d35249c1e430ee1db11ed9c06a9dcc3",
+}
 BUDGETS = (4000, 8000, 16000, 32000)
 LEAD_OVER = "bm25-strong"
 
@@ -68,10 +106,10 @@ def _add(past: History, commit: Commit) -> None:
 class Repository:
     """One repository's cases, texts and cached rankings."""
 
-    def __init__(self, name: str, path: Path, limit: int, cache: Path) -> None:
+    def __init__(self, name: str, path: Path, limit: int, cache: Path, rev: str | None = None) -> None:
         self.name, self.path = name, path
-        self.head = git(path, "rev-parse", "HEAD").decode().strip()
-        self.history: list[Commit] = commits(path)
+        self.head = git(path, "rev-parse", rev or PINNED.get(name, "HEAD")).decode().strip()
+        self.history: list[Commit] = commits(path, self.head)
         self.cases: list[Case] = qualifying(name, path, self.history, limit)
         blobs = sorted({b for c in self.cases for b in c.corpus.values()})
         self.texts = read_blobs(path, blobs)
@@ -223,7 +261,7 @@ def resolve(spec: str, mirror: Path) -> tuple[str, Path]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("repos", nargs="*", help="local git repositories, or OWNER/NAME found under --mirror")
-    parser.add_argument("--set", choices=("design", "report", "report2", "unseen", "all"), help="the design or report repositories")
+    parser.add_argument("--set", choices=("design", "report", "report2", "unseen", "final", "all"), help="the design or report repositories")
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     parser.add_argument("--limit", type=int, default=100, help="the newest N qualifying commits per repository")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/agentfiles-route-eval"))
@@ -231,7 +269,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args()
     specs = list(args.repos) + list({"design": DESIGN, "report": REPORT, "report2": REPORT2,
-                                  "unseen": REPORT + REPORT2, "all": DESIGN + REPORT + REPORT2}.get(args.set or "", ()))
+                                  "unseen": REPORT + REPORT2, "final": FINAL,
+                                  "all": DESIGN + REPORT + REPORT2 + FINAL}.get(args.set or "", ()))
     if not specs:
         parser.error("give repositories or --set")
     methods = args.methods.split(",")

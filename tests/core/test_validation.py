@@ -137,10 +137,11 @@ def test_inputs_matching_nothing_warn_unless_a_task_produces_them(project: Path,
     ]
 
 
-def test_outputs_inside_agents_or_globs_are_refused(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+def test_outputs_inside_agents_are_refused_and_globs_are_outputs(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     write_files(project, {".agents/tasks/t.md": task_text("T", run="true", outputs=[".agents/x.md", "out/*.md"])})
     found = messages(validate(agents, project))
-    assert any("inside .agents/" in m for m in found) and any("is a glob" in m for m in found)
+    assert [m for m in found if m.startswith("error")] == [
+        "error .agents/tasks/t.md:4: output '.agents/x.md' is inside .agents/, which the runner owns"]
 
 
 def test_strict_turns_warnings_into_failure(project: Path, agents) -> None:  # type: ignore[no-untyped-def]

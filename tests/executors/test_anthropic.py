@@ -39,10 +39,12 @@ def test_a_model_step_sees_only_what_it_declared_and_lands_as_one_commit(hello: 
         Reply.tool_use(("read_file", {"path": "secret.txt"}), ("write_file", {"path": "../evil.txt", "content": "x"}),
                        usage={"input_tokens": 900, "output_tokens": 40, "cache_creation_input_tokens": 700}),
         Reply.tool_use("write_file", {"path": "src/hello.py", "content": "print('hello')\n"},
-                       usage={"input_tokens": 100, "output_tokens": 30, "cache_read_input_tokens": 700}),
+                       usage={"input_tokens": 100, "output_tokens": 30, "cache_read_input_tokens": 700,
+                              "cache_creation_input_tokens": 0}),
         Reply.message([{"type": "text", "text": "Done."}, {"type": "tool_use", "id": "toolu_f", "name": "finish",
                        "input": {"summary": "Wrote src/hello.py.", "decisions": "One line."}}],
-                      stop_reason="tool_use", usage={"input_tokens": 50, "output_tokens": 20, "cache_read_input_tokens": 700}),
+                      stop_reason="tool_use", usage={"input_tokens": 50, "output_tokens": 20, "cache_read_input_tokens": 700,
+                                                     "cache_creation_input_tokens": 0}),
     )
     result = agents("-C", str(hello), "run")
     assert result.code == 0, result.err
@@ -154,7 +156,7 @@ def test_usd_budget_ends_the_step(hello: Path, api: FakeAnthropic, agents) -> No
     git(hello, "commit", "-qam", "cheap")
     api.queue(Reply.tool_use("read_file", {"path": "data/spec.md"}, usage={"input_tokens": 5000, "output_tokens": 100}))
     result = agents("-C", str(hello), "run")
-    assert result.code == 1 and "budget: spent $0.0165, over the step's budget of $0.01" in result.err
+    assert result.code == 1 and "budget: spent $0.0205, over the step's budget of $0.01" in result.err
 
 
 def test_dry_run_prints_exactly_the_request(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]

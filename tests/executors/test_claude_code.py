@@ -247,6 +247,46 @@ def test_the_users_and_the_projects_claude_settings_and_memory_have_no_effect(  
     assert not (tmp_path / "hooked").exists()
 
 
+@needs_claude
+@pytest.mark.skipif(not _os_sandbox(), reason="the OS sandbox cannot run here")
+def test_a_coding_step_gets_bash_inside_the_os_sandbox_and_edits_under_its_glob(  # type: ignore[no-untyped-def]
+    project: Path, api: FakeAnthropic, agents
+) -> None:
+    write_files(project, {
+        ".agents/roles/coder.md": "---\nname: coder\ndescription: Changes code.\ntools: Read, Edit, Write, Bash\n---\n"
+                                  "You change code.\n",
+        "src/pkg/core.py": "def add(a, b):\n    return a - b\n",
+        "tests/test_core.py": "import sys\nsys.path.insert(0, 'src')\nfrom pkg.core import add\nassert add(2, 3) == 5\n",
+    })
+    root = setup(project, "auto", role="coder", inputs=["tests/test_core.py"], outputs=["src/pkg/**/*.py"]).resolve()
+    api.queue(
+        Reply.tool_use("Bash", {"command": "python3 tests/test_core.py; echo EXIT=$?"}),
+        Reply.tool_use("Read", {"file_path": "src/pkg/core.py"}),
+        Reply.tool_use("Edit", {"file_path": "src/pkg/core.py", "old_string": "a - b", "new_string": "a + b"}),
+        Reply.tool_use("Bash", {"command": "python3 tests/test_core.py && echo PASSED; cat private.txt; "
+                                           "echo x >> tests/test_core.py; touch src/pkg/cache.bin; rm src/pkg/gone.py"}),
+        Reply.text("add() adds now."),
+    )
+    write_files(root, {"src/pkg/gone.py": "GONE = 1\n"})
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "gone")
+    result = agents("-C", str(root), "run")
+    assert result.code == 0, result.err
+    first = api.message_requests[0]
+    assert tools_offered(first) == {"Read", "Glob", "Grep", "Write", "Edit", "Bash"}
+    results = tool_results(api)
+    assert "AssertionError" in results[0] and "EXIT=1" in results[0]
+    assert "PASSED" in results[3] and "PRIVATE-CONTENT" not in results[3] and "Read-only file system" in results[3]
+    assert (root / "src/pkg/core.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert not (root / "src/pkg/gone.py").exists() and not (root / "src/pkg/cache.bin").exists()
+    meta, _ = handoff(root)
+    assert meta["deleted"] == ["src/pkg/gone.py"] and list(meta["outputs"]) == ["src/pkg/core.py"]
+    _, rec = record(root)
+    assert rec["discarded"] == ["src/pkg/cache.bin"]
+    settings = json.loads(rec["argv"][rec["argv"].index("--settings") + 1])
+    assert settings["permissions"]["allow"] == ["Read(./**)", "Edit(./src/pkg/**/*.py)", "Bash"]
+
+
 # -------------------------------------------------------------------------------------- a verifier
 
 
@@ -495,6 +535,10 @@ def test_the_lockdown_allows_reading_the_folder_and_writing_only_the_outputs() -
     assert json.loads(args[args.index("--settings") + 1]) == {
         "permissions": {"defaultMode": "dontAsk", "allow": ["Read(./**)", "Edit(./src/a (1).py)", "Edit(./out.md)"]},
         "disableAllHooks": True}
+    coding = lockdown(True, ["src/pkg/**/*.py"], ["Read", "Glob", "Grep", "Write", "Edit", "Bash"])
+    assert coding[coding.index("--tools") + 1] == "Read,Glob,Grep,Write,Edit,Bash"
+    assert json.loads(coding[coding.index("--settings") + 1])["permissions"]["allow"] == [
+        "Read(./**)", "Edit(./src/pkg/**/*.py)", "Bash"]
     bare = lockdown(False, [])
     assert bare[bare.index("--tools") + 1] == "" and json.loads(bare[bare.index("--settings") + 1])["permissions"]["allow"] == []
     for flag in ("--setting-sources", "--strict-mcp-config", "--no-session-persistence", "--permission-mode"):

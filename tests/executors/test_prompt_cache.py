@@ -53,13 +53,16 @@ def test_the_second_step_of_a_role_reads_the_shared_prefix_from_the_cache(two_st
 
 
 def test_dry_run_says_when_a_breakpoint_caches_nothing(two_steps: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    task = two_steps / ".agents/tasks/a.md"
+    task.write_text(task.read_text().replace("role: developer", "role: planner"))
     result = agents("-C", str(two_steps), "run", "a", "--dry-run")
     assert result.code == 0, result.err
-    # The starter role prompt and CLAUDE.md are below Sonnet's 1,024 tokens; with the guide, the inputs are not.
+    # The tools, the starter role prompt and CLAUDE.md are below Opus's 4,096 tokens, and so are the inputs.
     notes = [line for line in result.err.splitlines() if "caches nothing" in line]
-    assert len(notes) == 1 and "at system block 2" in notes[0] and "claude-sonnet-4-6 caches prefixes of 1,024" in notes[0]
+    assert len(notes) == 2 and "at system block 2" in notes[0] and "claude-opus-4-6 caches prefixes of 4,096" in notes[0]
+    assert "at message 1, block 2" in notes[1]
     previews = agents("-C", str(two_steps), "--json", "run", "a", "--dry-run").json["previews"]
-    assert previews[0]["cache"] == [notes[0].split("a: ", 1)[1]]
+    assert previews[0]["cache"] == [note.split("a: ", 1)[1] for note in notes]
 
 
 def test_breakpoints_and_minimums() -> None:

@@ -371,11 +371,15 @@ def test_foreach_steps_can_be_run_shown_and_logged_by_id(project: Path, agents) 
     assert [s["task"] for s in agents("-C", str(project), "log", "up", "--json").json["steps"]] == ["up@docs--a.md"]
 
 
-def test_a_folder_is_not_an_output(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+def test_a_folder_is_an_output_only_with_its_slash(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     (project / "out").mkdir()
-    write_files(project, {".agents/tasks/t.md": task_text("T", run="true", outputs=["out/"])})
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="true", outputs=["out"])})
     found = agents("-C", str(project), "validate", "--json").json["errors"]
-    assert [e["message"] for e in found] == ["output 'out' is a folder; outputs are the exact files a step writes"]
+    assert [e["message"] for e in found] == [
+        "output 'out' is a folder; an output is a file, a glob or a folder written with a trailing slash"]
+    assert found[0]["hint"].startswith("write `out/` to let the step change every file under it")
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="true", outputs=["out/"])})
+    assert agents("-C", str(project), "validate", "--json").json["errors"] == []
 
 
 def test_definitions_outside_git_are_committed_first_in_a_commit_of_their_own(repo: Path, agents) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agentfiles.core.outline import outline
-from agentfiles.core.paths import Reach, check_repo_path, normalize_repo_path
+from agentfiles.core.paths import Reach, check_repo_path, has_glob, normalize_repo_path
 from agentfiles.core.tokens import estimate_request, estimate_tokens
 from agentfiles.errors import ConventionError
 
@@ -152,6 +152,7 @@ def context_files(
     nested: set[str] = set()
     for path in declared:
         parts = path.split("/")[:-1]
+        parts = parts[: next((i for i, part in enumerate(parts) if has_glob(part)), len(parts))]  # a glob's folders
         for depth in range(1, len(parts) + 1):
             candidate = "/".join(parts[:depth]) + "/CLAUDE.md"
             nested.add(candidate)
@@ -216,6 +217,45 @@ def _collect(walk: _Walk, rel: str, chain: list[str]) -> None:
 
 # ------------------------------------------------------------------------------------------ assembly
 
+OWNED_SHOWN = 60  # files an output glob matches, named in the brief
+
+
+def _outputs_list(brief: Brief) -> str:
+    """The outputs as the brief lists them: each file, and each glob with the files it matches now."""
+    from agentfiles.core.globs import matches
+
+    lines = []
+    for output in brief.outputs:
+        if not has_glob(output):
+            lines.append(f"- `{output}`")
+            continue
+        found = [f for f in brief.owned if matches(output, f)]
+        shown = ", ".join(f"`{f}`" for f in found[:OWNED_SHOWN]) + (f" and {len(found) - OWNED_SHOWN} more"
+                                                                     if len(found) > OWNED_SHOWN else "")
+        now = f"; it matches now: {shown}" if found else "; it matches no file yet"
+        lines.append(f"- `{output}`: files matching it may be created, changed or deleted{now}")
+    return "\n".join(lines) or "- (none)"
+
+
+def _tools_note(offered: list[str]) -> str:
+    """How the doer's tools serve its outputs, for the tools it has."""
+    if "edit_file" in offered and "write_file" in offered:
+        text = "Write a file whole with `write_file`, or change part of one with `edit_file`"
+    elif "edit_file" in offered:
+        text = "Change files with `edit_file`"
+    else:
+        text = "Write each with `write_file`"
+    if "delete_file" in offered:
+        text += "; delete a file under an output glob with `delete_file`"
+    text += "; no other path may be written."
+    if "list_files" in offered or "search" in offered:
+        text += " " + " and ".join(f"`{n}`" for n in ("list_files", "search") if n in offered) + \
+            " look through the files you have."
+    if "run" in offered:
+        text += (" `run` runs a shell command (the tests, say) in a sandbox holding your inputs and your outputs as "
+                 "written so far.")
+    return text + " When every output is written, call `finish` with your handoff."
+
 
 def _fenced(text: str) -> str:
     longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
@@ -236,6 +276,7 @@ class Brief:
     inputs: list[tuple[str, str]]  # (path, "full" | "outline") in declared order, globs expanded
     handoffs: list[tuple[str, str]]  # (task, body)
     shared: int = 0  # how many of the first inputs other steps of the role read too (a cache breakpoint after them)
+    owned: list[str] = field(default_factory=list)  # the files its output globs match now
 
 
 def assemble(
@@ -245,12 +286,14 @@ def assemble(
     read: Callable[[str], str],
     extra: list[tuple[str, str]] = (),  # type: ignore[assignment]
     purpose: str = "do",
+    offered: list[str] | None = None,
 ) -> StepContext:
     """The step's context. `read(path)` returns an input's text as the step sees it; `extra` are
     further (heading, markdown) sections for the brief (a verdict to address, a review's reason).
     `purpose` is `do` (the doer, with the three tools), `claude-code` (the doer as a Claude Code
     session, with its own file tools in a folder holding the inputs) or `discuss` (a participant's
-    turn in a discussion: the same brief, no tools, a position in plain text as the answer)."""
+    turn in a discussion: the same brief, no tools, a position in plain text as the answer). `offered`
+    names the doer's tools (core/tools.py) its brief explains; None: read_file and write_file."""
     parts: list[Part] = [Part("role", "role prompt", estimate_tokens(role_prompt))]
     declared = [p for p, _ in brief.inputs] + list(brief.outputs)
     files = context_files(root, declared)
@@ -262,7 +305,7 @@ def assemble(
     if brief.criteria or brief.checks:
         lines = [f"- {c}" for c in brief.criteria] + [f"- `{c}` must exit 0 (checked after you finish)" for c in brief.checks]
         sections += ["## Acceptance criteria", "\n".join(lines)]
-    outputs = "\n".join(f"- `{o}`" for o in brief.outputs) or "- (none)"
+    outputs = _outputs_list(brief)
     if purpose == "discuss":
         sections += [
             "## Outputs the moderator will write",
@@ -273,15 +316,13 @@ def assemble(
         sections += [
             "## Outputs to write",
             outputs + "\n\nWrite each file at its path, relative to the working folder, with your file tools; "
-            "no other file may be written. When every output is written, end with your handoff: a short "
+            "no other file may be written." + (" Where you have the Bash tool, it runs commands (the tests, say) "
+            "in this folder, sandboxed; what they write outside the outputs is discarded." if "run" in (offered or [])
+            else "") + " When every output is written, end with your handoff: a short "
             "summary, the decisions you made and why, open questions, and next steps.",
         ]
     else:
-        sections += [
-            "## Outputs to write",
-            outputs + "\n\nWrite each with `write_file`; no other path may be written. When every output is "
-            "written, call `finish` with your handoff.",
-        ]
+        sections += ["## Outputs to write", outputs + "\n\n" + _tools_note(offered or ["read_file", "write_file"])]
     full: dict[str, str] = {}
     outlined: list[str] = []
     shared: list[str] = []  # one block per input, then the handoffs: before the step's own text
@@ -383,9 +424,11 @@ def assemble_verification(
     proposed: dict[str, str],
     current: dict[str, str | None],
     handoff_body: str,
+    deleted: list[str] = (),  # type: ignore[assignment]
 ) -> StepContext:
     """The verifier's clean context: the intent, the numbered criteria, the proposed outputs with their
-    diff against the current files, the inputs, and the doer's handoff; never the doer's conversation."""
+    diff against the current files (and the files the step deleted), the inputs, and the doer's handoff;
+    never the doer's conversation."""
     parts: list[Part] = [Part("role", "verifier prompt", estimate_tokens(verifier_prompt))]
     declared = [p for p, _ in brief.inputs] + list(brief.outputs)
     files = context_files(root, declared)
@@ -405,9 +448,13 @@ def assemble_verification(
     ]
     readable: dict[str, str] = {}
     for path in brief.outputs:
+        before = current.get(path)
+        if path in deleted:
+            sections += [f"### `{path}` (deleted)", "Diff against the current file:",
+                         _fenced(unified_diff(before or "", "", f"a/{path}", "/dev/null"))]
+            continue
         text = proposed.get(path, "")
         readable[path] = text
-        before = current.get(path)
         label = "new file" if before is None else ("unchanged" if before == text else "changes the current file")
         sections += [f"### `{path}` ({label})", _fenced(text)]
         parts.append(Part("input", f"proposed {path}", estimate_tokens(text)))

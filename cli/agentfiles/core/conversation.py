@@ -1,5 +1,5 @@
 """The conversation loop of a model step, independent of where answers come from: send the request, carry
-out the tools of this kind of conversation (a doer's read_file / write_file / finish, a verifier's
+out the tools of this kind of conversation (a doer's, core/tools.py; a verifier's
 read_file / verdict, none for a discussion turn), add up usage and cost after every turn, and stop when the
 conversation is finished, on a budget, on `max_turns` or on a deadline. The API executor and the replay
 executor both drive it; only their `call` differs."""
@@ -164,7 +164,11 @@ def converse(
     return _fail(outcome, totals, price, "invalid_output", f"max_turns ({limits.max_turns}) reached without {final}")
 
 
-def _read(path: str, files: dict[str, str], outlined: list[str], tools: Any, entry: dict[str, Any]) -> tuple[str, bool, bool]:
+def read_declared(
+    path: str, files: dict[str, str], outlined: list[str], tools: Any, entry: dict[str, Any]
+) -> tuple[str, bool, bool]:
+    """read_file of a declared input (or, for a verifier, a proposed output): its text, or why not; an
+    outlined input's full text only within the context budget."""
     if path not in files:
         entry["refused"] = "not a declared input"
         return f"refused: `{path}` is not a declared input of this step", True, False
@@ -181,53 +185,6 @@ def _read(path: str, files: dict[str, str], outlined: list[str], tools: Any, ent
         )
     tools.used_tokens += cost
     return text, False, False
-
-
-@dataclass
-class DoerTools:
-    """read_file (declared inputs), write_file (declared outputs), finish (the handoff)."""
-
-    context: StepContext
-    outputs: list[str]
-    write: Callable[[str, str], None]
-    limits: Limits
-    final: str = "finish"
-
-    def __post_init__(self) -> None:
-        self.used_tokens = self.context.estimate()
-
-    def handle(self, use: dict[str, Any], outcome: Outcome) -> tuple[str, bool, bool]:
-        name = use["name"]
-        args = use.get("input") or {}
-        path = str(args.get("path", "")).strip().removeprefix("./")
-        entry: dict[str, Any] = {"tool": name, "path": path or None}
-        outcome.tool_log.append(entry)
-        if name == "read_file":
-            return _read(path, self.context.full_inputs, self.context.outlined, self, entry)
-        if name == "write_file":
-            if path not in self.outputs:
-                entry["refused"] = "not a declared output"
-                return f"refused: `{path}` is not a declared output of this step; declared: {', '.join(self.outputs)}", True, False
-            content = args.get("content")
-            if not isinstance(content, str):
-                entry["refused"] = "no content"
-                return "refused: `content` must be the file's text", True, False
-            self.write(path, content)
-            outcome.written[path] = content
-            entry["bytes"] = len(content.encode("utf-8"))
-            return f"wrote `{path}` ({entry['bytes']} bytes)", False, False
-        if name == "finish":
-            missing = [o for o in self.outputs if o not in outcome.written]
-            if missing:
-                entry["refused"] = "outputs missing"
-                return f"not finished: write these declared outputs first: {', '.join(missing)}", True, False
-            if not str(args.get("summary", "")).strip():
-                entry["refused"] = "no summary"
-                return "not finished: `summary` is required", True, False
-            outcome.finish = {k: str(v) for k, v in args.items() if isinstance(v, (str, int, float)) and str(v).strip()}
-            return "finished", False, True
-        entry["refused"] = "unknown tool"
-        return f"refused: there is no tool `{name}`; use read_file, write_file or finish", True, False
 
 
 @dataclass
@@ -250,7 +207,7 @@ class VerifierTools:
         if name == "read_file":
             path = str(args.get("path", "")).strip().removeprefix("./")
             entry["path"] = path
-            return _read(path, self.files, [], self, entry)
+            return read_declared(path, self.files, [], self, entry)
         if name != "verdict":
             entry["refused"] = "unknown tool"
             return f"refused: there is no tool `{name}`; use read_file or verdict", True, False

@@ -54,6 +54,7 @@ class HandoffFacts:
     isolation: str | None = None  # how the run's processes were confined: os | folder
     parts: dict[str, str] = field(default_factory=dict)  # what its definition was made of
     model: str | None = None
+    deleted: list[str] = field(default_factory=list)  # files under its output globs it deleted
 
     def to_json(self) -> list[Any]:
         return [
@@ -70,6 +71,7 @@ class HandoffFacts:
             self.isolation,
             self.parts,
             self.model,
+            self.deleted,
         ]
 
     @classmethod
@@ -167,4 +169,5 @@ def handoff_facts(h: Handoff, body: str) -> HandoffFacts:
         isolation=h.isolation,
         parts={str(part): digest for part, digest in h.definition_parts.items()},
         model=h.model,
+        deleted=list(h.deleted),
     )

@@ -160,6 +160,11 @@ def glob_matches(root: Path, pattern: str) -> list[str]:
     return found
 
 
+def glob_regex(pattern: str) -> str:
+    """A regular expression for the repo paths a whole glob matches (as `glob_matches` finds them)."""
+    return _translate(pattern.split("/"))
+
+
 def _translate(parts: list[str]) -> str:
     """A regular expression for the slash-joined path below a glob's literal folders."""
     name = r"(?!\.)[^/]+"  # one part that `**` matches: any name not starting with a dot

@@ -146,12 +146,17 @@ class OutputIndex:
         for task_id in sorted(tasks):
             for path in tasks[task_id].outputs:
                 self.owners.setdefault(path, []).append(task_id)
-        self._sorted = sorted(self.owners)
+        self._sorted = sorted(p for p in self.owners if not has_glob(p))
+        self.globs = sorted(p for p in self.owners if has_glob(p))  # outputs that are globs (or folders)
 
     def covering(self, pattern: str) -> list[tuple[str, str]]:
-        """The (output path, task) pairs an input path, folder or glob covers."""
+        """The (output path, task) pairs an input path, folder or glob covers: an output glob counts
+        when a file could match both it and the input."""
+        from agentfiles.core.globs import overlap
+
         if has_glob(pattern):
             hits = [p for p in self._sorted if fnmatch.fnmatchcase(p, pattern)]
+            hits += [g for g in self.globs if overlap(pattern, g)]
         else:
             hits = [pattern] if pattern in self.owners else []
             prefix = pattern.rstrip("/") + "/"
@@ -159,6 +164,7 @@ class OutputIndex:
             while start < len(self._sorted) and self._sorted[start].startswith(prefix):
                 hits.append(self._sorted[start])
                 start += 1
+            hits += [g for g in self.globs if overlap(pattern.rstrip("/") + "/**", g)]  # the file, or under the folder
         return [(path, owner) for path in hits for owner in self.owners[path]]
 
 

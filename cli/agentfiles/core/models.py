@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from agentfiles.core.globs import folder_output
 from agentfiles.core.paths import check_input_key, check_repo_path, is_valid_id, is_valid_run_id, is_valid_step_id, normalize_repo_path
 
 Executor = Literal["auto", "agent", "command", "claude-code"]
@@ -355,7 +356,7 @@ class Task(Strict):
     route: Literal["labels", "model"] = "labels"
     needs: list[TaskId] = Field(default_factory=list)
     inputs: list[Input] = Field(default_factory=list)
-    outputs: list[RepoPath] = Field(default_factory=list)
+    outputs: list[RepoPath] = Field(default_factory=list)  # files, and globs or folders of files it may change
     acceptance: list[Criterion] = Field(default_factory=list)
     # One role, or a panel: several roles each judging in a clean context, deciding by `agree`. A single name
     # stays a string (not a list of one), so the definition of an existing task does not change.
@@ -393,6 +394,8 @@ class Task(Strict):
                 data[key] = [data[key]]
         if isinstance(data.get("inputs"), list):
             data["inputs"] = [{"path": v} if isinstance(v, str) else v for v in data["inputs"]]
+        if isinstance(data.get("outputs"), list):  # `docs/` is every file under docs/: `docs/**`
+            data["outputs"] = [folder_output(v) if isinstance(v, str) else v for v in data["outputs"]]
         if isinstance(data.get("acceptance"), list):
             data["acceptance"] = [{"text": v} if isinstance(v, str) else v for v in data["acceptance"]]
         return data
@@ -537,6 +540,7 @@ class Handoff(Strict):
     definition_parts: dict[Literal["task", "role", "model", "config"], Digest] = Field(default_factory=dict)
     inputs: dict[InputKey, Digest] = Field(default_factory=dict)
     outputs: dict[RepoPath, Digest] = Field(default_factory=dict)
+    deleted: list[RepoPath] = Field(default_factory=list)  # files matching its output globs that it deleted
     upstream: dict[StepId, RunId] = Field(default_factory=dict)
     usage: Usage | None = None
     failure: Failure | None = None

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from agentfiles.core.facts import Facts, HandoffFacts, TaskFacts
-from agentfiles.core.fingerprint import FileHasher, definition_with_parts, input_digests
+from agentfiles.core.fingerprint import FileHasher, definition_with_parts, expand_path_input, input_digests
+from agentfiles.core.globs import OutputSet, matches
 from agentfiles.core.graph import TaskGraph
 from agentfiles.core.paths import has_glob
 
@@ -149,17 +150,19 @@ def _family(task_id: str, items: list[str], states: dict[str, TaskState]) -> Tas
 
 def missing_inputs(root: Path, inputs: list[list[str]], produced: set[str]) -> list[str]:
     """Why a task that never ran cannot start, one reason per literal path input: it does not exist and
-    no task declares it as an output (no step will create it), or it is out of a step's reach (a
-    symlink into .git or out of the repository), which `agents run` refuses."""
+    no task declares it as an output, exactly or by a glob (no step will create it), or it is out of a
+    step's reach (a symlink into .git or out of the repository), which `agents run` refuses."""
     from agentfiles.core.paths import Reach
 
     reasons: list[str] = []
     reach: Reach | None = None
+    globs = [p for p in produced if has_glob(p)]
     for kind, value in inputs:
         if kind != "path" or has_glob(value) or value in produced:
             continue
         if not os.path.lexists(root / value):
-            reasons.append(f"input missing: {value} (no task produces it)")
+            if not any(matches(g, value) for g in globs):
+                reasons.append(f"input missing: {value} (no task produces it)")
             continue
         reach = reach or Reach(root)
         why = reach.problem(value)
@@ -199,8 +202,9 @@ def _compare_done(
         reasons.append(f"rejected in review{why}")
     reasons += definition_changes(task, handoff)
     current = input_digests(root, task.inputs, hash_file, body_digests)
-    for path in task.outputs:  # a file the step rewrites in place is judged as its output
-        current.pop(path, None)
+    owned = OutputSet(task.outputs)
+    for key in [k for k in current if k in owned]:  # a file the step may change is judged as its output
+        current.pop(key)
     for key, digest in current.items():
         recorded = handoff.inputs.get(key)
         if digest is None:
@@ -211,14 +215,9 @@ def _compare_done(
         elif recorded != digest:
             reasons.append(f"input changed: {key}")
     for key in handoff.inputs:
-        if key not in current and key not in task.outputs:
+        if key not in current and key not in owned:
             reasons.append(f"input removed: {key}")
-    for path, recorded in handoff.outputs.items():
-        digest = hash_file(path)
-        if digest is None:
-            reasons.append(f"output missing: {path}")
-        elif digest != recorded:
-            reasons.append(f"output modified: {path}")
+    reasons += _compare_outputs(root, owned, handoff, hash_file)
     for need in task.needs:
         upstream = states.get(need)
         if upstream is None or upstream.state != "done":
@@ -257,6 +256,37 @@ def definition_changes(task: TaskFacts, handoff: HandoffFacts) -> list[str]:
 # The reasons that say a step is stale only because what it runs with changed, not what it is asked: the steps
 # a progressive rollout (`agents run --canary`) covers.
 ROLLOUT_REASONS = ("role changed: ", "model changed: ", "config changed: ")
+
+
+def _compare_outputs(root: Path, owned: OutputSet, handoff: HandoffFacts, hash_file: FileHasher) -> list[str]:
+    """How the files a step may change differ from what it left: each file it wrote, each it deleted,
+    and, under its output globs, each it saw and kept (recorded as an input) and any file added since."""
+    reasons: list[str] = []
+    for path, recorded in handoff.outputs.items():
+        digest = hash_file(path)
+        if digest is None:
+            reasons.append(f"output missing: {path}")
+        elif digest != recorded:
+            reasons.append(f"output modified: {path}")
+    if not owned.has_globs and not handoff.deleted:
+        return reasons
+    left = {k: v for k, v in handoff.inputs.items() if k in owned}  # what it saw, then kept as it was
+    left.update(handoff.outputs)
+    for path in handoff.deleted:
+        left.pop(path, None)
+    now = {rel for pattern in owned.globs for rel in expand_path_input(root, pattern)}
+    for path in sorted(now | set(left) | set(handoff.deleted)):
+        if path in handoff.outputs:
+            continue
+        digest = hash_file(path)
+        if path not in left:  # new since the step, or back after it deleted it
+            if digest is not None:
+                reasons.append(f"output added: {path}")
+        elif digest is None:
+            reasons.append(f"output missing: {path}")
+        elif digest != left[path]:
+            reasons.append(f"output modified: {path}")
+    return reasons
 
 
 def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, TaskState]:

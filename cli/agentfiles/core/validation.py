@@ -6,6 +6,7 @@ from typing import Union
 
 from agentfiles.core.diagnostics import Diagnostic, did_you_mean
 from agentfiles.core.fingerprint import expand_path_input
+from agentfiles.core.globs import glob_base, overlap
 from agentfiles.core.graph import OutputIndex, TaskGraph
 from agentfiles.core.models import Task, as_names
 from agentfiles.core.paths import AGENTS_DIR, Reach, check_repo_path, has_glob, normalize_repo_path
@@ -193,18 +194,18 @@ class _Checker:
         reach = Reach(self.project.layout.root)
         for index, path in enumerate(task.outputs):
             line = ("outputs", index,)
-            exact = "list each file the step writes, e.g. out/report.md"
-            why = None if has_glob(path) or "{item}" in path else reach.problem(path, output=True)
-            if has_glob(path):
-                self.error(entry, line, f"output '{path}' is a glob; outputs are the exact files a step writes", exact)
-            elif path == AGENTS_DIR or path.startswith(AGENTS_DIR + "/"):
+            if path == AGENTS_DIR or path.startswith(AGENTS_DIR + "/") or (has_glob(path) and overlap(path, AGENTS_DIR + "/**")):
                 self.error(entry, line, f"output '{path}' is inside {AGENTS_DIR}/, which the runner owns",
                            "write outputs elsewhere; the runner writes the handoff and the run record itself")
-            elif why:
+            elif has_glob(path):
+                self._output_glob(task_id, entry, path, line, reach)
+            elif "{item}" not in path and (why := reach.problem(path, output=True)):
                 self.error(entry, line, f"output '{path}' {why}",
                            "outputs must stay inside the repository, and are written where declared: no symlinks")
-            elif (self.project.layout.root / path).is_dir():
-                self.error(entry, line, f"output '{path}' is a folder; outputs are the exact files a step writes", exact)
+            elif "{item}" not in path and (self.project.layout.root / path).is_dir():
+                self.error(entry, line, f"output '{path}' is a folder; an output is a file, a glob or a folder "
+                           "written with a trailing slash", f"write `{path}/` to let the step change every file "
+                           f"under it, or list the files it writes, e.g. {path}/report.md")
             if "{item}" in path and not task.foreach:
                 self.error(entry, line, f"output '{path}' uses {{item}} but the task has no `foreach`",
                            "add `foreach: <glob>`, or write the path out")
@@ -215,6 +216,22 @@ class _Checker:
                 self._input_path(task_id, entry, spec.path, ("inputs", index,), reach)
         if task.foreach:
             self._foreach(entry, reach)
+
+    def _output_glob(self, task_id: str, entry: Entry[Task], pattern: str, line: Where, reach: Reach) -> None:
+        """An output glob may not reach the files that define the step (its task file is under .agents/,
+        refused above; its role's file may be under .claude/agents/), and its literal folders are
+        written where declared: no symlink on the way."""
+        base = glob_base(pattern)
+        why = reach.problem(base, output=True) if base and "{item}" not in base else None
+        if why:
+            self.error(entry, line, f"output '{pattern}': its folder '{base}' {why}",
+                       "outputs must stay inside the repository, and are written where declared: no symlinks")
+        role = self.project.roles.get(entry.model.role or "")
+        own = [self.project.layout.rel(self.project.layout.task_file(task_id))] + ([role.path] if role else [])
+        for path in own:
+            if overlap(pattern, path):
+                self.error(entry, line, f"output '{pattern}' matches {path}, which defines this step",
+                           "narrow the glob so that the step cannot rewrite its own task or role")
 
     def _input_path(self, task_id: str, entry: Entry[Task], path: str, line: Where, reach: Reach) -> None:
         task = entry.model
@@ -291,28 +308,33 @@ class _Checker:
                            "write {item}, {name} and {stem} as plain words or inside quotes, before any $(...)")
 
     def shared_outputs(self) -> None:
-        paths = sorted(self.outputs.owners)
+        """Each file has one owner: no two tasks declare outputs (files, globs, folders) that can name the
+        same file, or a file inside another's."""
+        owners = self.outputs.owners
+        paths = sorted(p for p in owners if not has_glob(p))
         for before, after in zip(paths, paths[1:]):
             if after.startswith(before + "/"):
-                owner = self.outputs.owners[after][0]
-                entry = self.project.tasks[owner]
-                self.error(
-                    entry,
-                    ("outputs", entry.model.outputs.index(after),),
-                    f"output '{after}' is inside '{before}', an output of '{self.outputs.owners[before][0]}'",
-                    "an output is a file; give each file one owner",
-                )
-        for path, owners in self.outputs.owners.items():
-            if len(owners) > 1:
-                for owner in owners[1:]:
-                    entry = self.project.tasks[owner]
-                    index = entry.model.outputs.index(path)
-                    self.error(
-                        entry,
-                        ("outputs", index,),
-                        f"output '{path}' is also declared by task '{owners[0]}'",
-                        "each file has one owner; let one task write it and the other read it",
-                    )
+                self._shared(after, owners[after][0], f"is inside '{before}', an output of '{owners[before][0]}'",
+                             "an output is a file; give each file one owner")
+        for path, found in owners.items():
+            for owner in found[1:]:
+                self._shared(path, owner, f"is also declared by task '{found[0]}'",
+                             "each file has one owner; let one task write it and the other read it")
+        for pattern in self.outputs.globs:
+            base = glob_base(pattern)
+            for other in owners:
+                if other == pattern or not (other.startswith(base) or base.startswith(glob_base(other))):
+                    continue
+                if has_glob(other) and other < pattern:
+                    continue  # each pair of globs once
+                mine, theirs = [t for t in owners[pattern] if t not in owners[other]], owners[other]
+                if mine and theirs and overlap(pattern, other):
+                    self._shared(pattern, mine[0], f"can name the same files as '{other}', an output of '{theirs[0]}'",
+                                 "narrow the globs so that no file matches both: each file has one owner")
+
+    def _shared(self, path: str, owner: str, what: str, hint: str) -> None:
+        entry = self.project.tasks[owner]
+        self.error(entry, ("outputs", entry.model.outputs.index(path),), f"output '{path}' {what}", hint)
 
     def context_inputs(self, entry: Entry[Task]) -> None:
         """A model step gets CLAUDE.md and its @imports in its system prompt: declared as an input too, the

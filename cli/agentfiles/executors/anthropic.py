@@ -15,12 +15,13 @@ from typing import Any
 
 import anthropic
 
-from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse, turn_files
+from agentfiles.core.conversation import CallFailed, Limits, converse, turn_files
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError
 from agentfiles.executors.base import Runtime, StepRequest, StepResult, api_retries, api_waits
 from agentfiles.executors.endpoint import api_endpoint
 from agentfiles.executors.governor import Governor, Interrupted, RateLimits
+from agentfiles.executors.shell import doer_tools
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 BACKOFF_CAP_S = 30.0
@@ -254,20 +255,17 @@ class AnthropicExecutor:
         started = time.monotonic()
         deadline = started + request.timeout if request.timeout else None
 
-        def write(path: str, text: str) -> None:
-            target = runtime.sandbox / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-
         limits = Limits(
             max_turns=request.max_turns,
             usd=request.budget.usd if request.budget else None,
             context_tokens=request.budget.context_tokens if request.budget else None,
             deadline=deadline,
         )
-        tools = DoerTools(request.context, request.outputs, write, limits)
+        tools = doer_tools(request, runtime, limits)
         outcome = self.converse(request.first_request, tools, limits, request.price, runtime.cancel)
-        return result_of(outcome, time.monotonic() - started, request.model)
+        result = result_of(outcome, time.monotonic() - started, request.model)
+        result.record["tool_calls"] = dict(tools.calls)
+        return result
 
     def converse(self, body: dict[str, Any], tools: Any, limits: Limits, price: Any, cancel: Any = None) -> Any:
         """Any conversation (a doer's, a verifier's, a discussion turn) against the API."""

@@ -49,6 +49,7 @@ class StepRequest:
     budget: Budget | None = None
     price: Price | None = None
     max_turns: int = 30
+    tools: list[str] = field(default_factory=list)  # the doer's tools its role allows (core/tools.py)
 
 
 @dataclass

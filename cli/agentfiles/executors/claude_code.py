@@ -15,6 +15,8 @@ from typing import Any
 
 from agentfiles.core.conversation import Limits, Outcome, Turn
 from agentfiles.core.environment import is_secret
+from agentfiles.core.globs import OutputSet
+from agentfiles.core.tools import claude_tools
 from agentfiles.executors.base import Runtime, StepRequest, StepResult
 from agentfiles.executors.claude_session import (
     Program,
@@ -26,6 +28,7 @@ from agentfiles.executors.claude_session import (
     session_env,
 )
 from agentfiles.executors.isolation import Isolation, choose_mode
+from agentfiles.executors.shell import FOLDER_REFUSAL, discard_undeclared, files_of, folders_of
 
 SYSTEM_ARG_LIMIT = 100_000  # one argv string may not exceed 128 KiB on Linux
 DEFAULT_TIMEOUT_S = 1800.0  # a Claude Code step without `timeout:` is stopped after 30 minutes
@@ -69,8 +72,10 @@ class ClaudeCodeExecutor:
         if len(system.encode("utf-8")) > SYSTEM_ARG_LIMIT:
             prompt = f"{system}\n\n{prompt}"
             system = request.context.system[0]
+        shell = request.isolation.mode == "os"  # Bash only inside the OS sandbox
+        tools = claude_tools(request.tools, shell) if request.tools else None
         args = [
-            *lockdown(True, list(request.outputs)),
+            *lockdown(True, list(request.outputs), tools),
             "--model", request.model or "sonnet",
             "--max-turns", str(request.max_turns),
             *_budget_args(request.budget.usd if request.budget else None),
@@ -78,14 +83,22 @@ class ClaudeCodeExecutor:
         ]
         timeout = request.timeout or DEFAULT_TIMEOUT_S
         env = session_env(request.env, self.credentials, self.retries)
+        before, folders = files_of(runtime.sandbox), folders_of(runtime.sandbox)
+        owned = OutputSet(request.outputs)
+        bash = tools is not None and "Bash" in tools
         session = run_session(self.program, args, prompt, runtime.sandbox, request.isolation, env, timeout,
-                              runtime.cancel, runtime.track)
+                              runtime.cancel, runtime.track, [r for r in before if r not in owned] if bash else None)
+        discarded = discard_undeclared(runtime.sandbox, before, folders, owned) if bash else []
         result = StepResult(
             ok=False, exit_code=session.code, stdout=session.stdout, stderr=session.stderr,
             duration_s=round(time.monotonic() - started, 3), model=request.model,
             record=self._record(session, request.isolation, timeout, request.model),
             files={"requests/001.json": _as_json(request.first_request)},
         )
+        if discarded:  # what its commands wrote outside the step's outputs (caches, build files): not kept
+            result.record["discarded"] = discarded
+        if request.tools and "run" in request.tools and not shell:
+            result.record["refused_tools"] = {"Bash": FOLDER_REFUSAL}
         data = session.data
         if data is not None:
             result.usage = usage_of(data)

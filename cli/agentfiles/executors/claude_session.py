@@ -126,13 +126,16 @@ def login(environ: dict[str, str]) -> tuple[dict[str, str], str]:
     return {"CLAUDE_CODE_OAUTH_TOKEN": token}, f"the access token of the Claude Code login in {path}"
 
 
-def lockdown(read: bool, outputs: list[str]) -> list[str]:
-    """The arguments that keep a session to its folder: the file tools it needs and nothing else (no
-    shell, web, subagents, skills), reading allowed inside the folder, writing only to `outputs`, every
-    other use refused without asking; no settings, memory or MCP server of the user or the project, no
-    hooks, no transcript kept."""
-    tools = [*(("Read", "Glob", "Grep") if read or outputs else ()), *(("Write", "Edit") if outputs else ())]
-    allow = [*(["Read(./**)"] if tools else []), *(f"Edit(./{rel})" for rel in outputs)]
+def lockdown(read: bool, outputs: list[str], tools: list[str] | None = None) -> list[str]:
+    """The arguments that keep a session to its folder: the tools it is given (`tools`, Claude Code's
+    names; by default its file tools, and no shell, web, subagents or skills), reading allowed inside the
+    folder, writing only to `outputs` (files and globs), Bash only when given (the caller gives it only
+    inside the OS sandbox), every other use refused without asking; no settings, memory or MCP server of
+    the user or the project, no hooks, no transcript kept."""
+    if tools is None:
+        tools = [*(("Read", "Glob", "Grep") if read or outputs else ()), *(("Write", "Edit") if outputs else ())]
+    allow = [*(["Read(./**)"] if tools else []), *(f"Edit(./{rel})" for rel in outputs if tools),
+             *(["Bash"] if "Bash" in tools else [])]
     settings = {"permissions": {"defaultMode": "dontAsk", "allow": allow}, "disableAllHooks": True}
     return [
         "--tools", ",".join(tools), "--permission-mode", "dontAsk", "--settings", json.dumps(settings),
@@ -164,16 +167,17 @@ def run_session(
     timeout: float,
     cancel: Any = None,
     track: Any = None,
+    protect: list[str] | None = None,
 ) -> Session:
     """Run `claude -p --output-format json ARGS` in `folder` with `prompt` on stdin: inside the OS sandbox
-    (with the network, for its API) when `isolation` says so, else in the folder with a private HOME of
-    its own that is removed afterwards."""
+    (with the network, for its API) when `isolation` says so, with the files of `protect` (relative to
+    the folder) read-only, else in the folder with a private HOME of its own that is removed afterwards."""
     argv = [program.path, "-p", "--output-format", "json", *args]
     home = None
     if isolation.mode == "os":
         view = Isolation("os", network=True, toolchain=isolation.toolchain, hide=isolation.hide)
         managed = [MANAGED_SETTINGS] if os.path.isdir(MANAGED_SETTINGS) else []
-        argv = confine(argv, folder, view, Mounts(read_only=[*program.mounts, *managed]))
+        argv = confine(argv, folder, view, Mounts(read_only=[*program.mounts, *managed], protect=protect or []))
         env = {**env, "HOME": SANDBOX_HOME}
     else:
         home = tempfile.mkdtemp(prefix="agents-claude-home-")

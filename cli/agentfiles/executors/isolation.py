@@ -54,6 +54,7 @@ class Mounts:
     read_only: list[str] = field(default_factory=list)  # host paths, mounted at the same place
     files: dict[str, str] = field(default_factory=dict)  # path inside -> host file, read-only
     hide: list[str] = field(default_factory=list)  # paths that must stay invisible even under a mount
+    protect: list[str] = field(default_factory=list)  # files of the sandbox (relative) it may read, not change
 
 
 def bwrap_path() -> str | None:
@@ -118,6 +119,9 @@ def confine(argv: list[str], sandbox: Path, isolation: Isolation, mounts: Mounts
         if any(path == m or path.startswith(m.rstrip("/") + "/") for m in _mounted(isolation, mounts)):
             args += ["--tmpfs", path]
     args += ["--bind", real, real, "--chdir", real]
+    for rel in mounts.protect:  # over the sandbox: read-only, and a mount point cannot be removed or renamed
+        inside = os.path.join(real, rel)
+        args += ["--ro-bind", inside, inside]
     if real != str(sandbox):
         args += ["--symlink", real, str(sandbox)]
     return [*args, "--", *argv]

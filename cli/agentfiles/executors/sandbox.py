@@ -1,5 +1,6 @@
-"""The clean working folder of one step: only the declared inputs (at their repo-relative paths) and the
-folders of the declared outputs; afterwards, what the step wrote, checked against what it declared."""
+"""The clean working folder of one step: only the declared inputs (at their repo-relative paths), the files
+its output globs match, and the folders of its outputs; afterwards, what the step wrote and deleted,
+checked against what it declared."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentfiles.core.fingerprint import PREFIX
+from agentfiles.core.globs import OutputSet
 
 
 @dataclass
@@ -19,6 +21,7 @@ class Collected:
     outputs: dict[str, bytes] = field(default_factory=dict)  # declared outputs the step wrote
     undeclared: list[str] = field(default_factory=list)  # files written (or inputs changed) beyond them
     missing: list[str] = field(default_factory=list)  # declared outputs not written
+    deleted: list[str] = field(default_factory=list)  # files under its output globs it deleted
 
 
 def sandbox_home(root: Path) -> Path:
@@ -58,8 +61,8 @@ class Sandbox:
                     digest.update(chunk)
                     dst.write(chunk)
             self.inputs[rel] = PREFIX + digest.hexdigest()
-        for rel in outputs:
-            (self.path / rel).parent.mkdir(parents=True, exist_ok=True)
+        for folder in OutputSet(outputs).folders():
+            (self.path / folder).mkdir(parents=True, exist_ok=True)
         return dict(self.inputs)
 
     def collect(self, outputs: list[str]) -> Collected:
@@ -70,31 +73,42 @@ class Sandbox:
 
 
 def collect(folder: Path, inputs: dict[str, str], outputs: list[str]) -> Collected:
-    """The declared outputs' bytes, and every other file the step created, changed or deleted in
-    `folder` (which held `inputs`, rel -> sha256, when the step started)."""
+    """The outputs' bytes (each exact output; each file under an output glob that the step created or
+    changed), the files under its output globs it deleted, and every other file the step created,
+    changed or deleted in `folder` (which held `inputs`, rel -> sha256, when the step started)."""
     result = Collected()
-    declared = set(outputs)
+    owned = OutputSet(outputs)
     for here, dirs, files in os.walk(folder):
         base = Path(here).relative_to(folder).as_posix()
         for name in files + [d for d in dirs if os.path.islink(os.path.join(here, d))]:
             rel = name if base == "." else f"{base}/{name}"
             full = os.path.join(here, name)
             mode = os.lstat(full).st_mode
-            if rel in declared:
+            if rel in owned:
                 if not stat.S_ISREG(mode):
                     result.undeclared.append(f"{rel} (not a regular file)")
                     continue
                 with open(full, "rb") as handle:
-                    result.outputs[rel] = handle.read()
+                    data = handle.read()
+                if rel in owned.exact or _digest(data) != inputs.get(rel):
+                    result.outputs[rel] = data  # an exact output always; under a glob, what changed
             elif rel in inputs and stat.S_ISREG(mode):
                 with open(full, "rb") as handle:
-                    if PREFIX + hashlib.sha256(handle.read()).hexdigest() != inputs[rel]:
+                    if _digest(handle.read()) != inputs[rel]:
                         result.undeclared.append(rel)
             else:
                 result.undeclared.append(rel)
     for rel in inputs:
-        if rel not in declared and not os.path.lexists(folder / rel):
-            result.undeclared.append(f"{rel} (deleted)")
-    result.missing = [o for o in outputs if o not in result.outputs]
+        if not os.path.lexists(folder / rel):
+            if rel not in owned:
+                result.undeclared.append(f"{rel} (deleted)")
+            elif rel not in owned.exact:
+                result.deleted.append(rel)
+    result.missing = [o for o in outputs if o in owned.exact and o not in result.outputs]
     result.undeclared.sort()
+    result.deleted.sort()
     return result
+
+
+def _digest(data: bytes) -> str:
+    return PREFIX + hashlib.sha256(data).hexdigest()

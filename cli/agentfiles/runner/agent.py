@@ -4,7 +4,7 @@ context it is sent. Used by a run, by `agents run --dry-run` and by `agents repl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -13,6 +13,7 @@ from agentfiles.core.fingerprint import expand_path_input
 from agentfiles.core.models import Budget, Candidate, Price, Routing
 from agentfiles.core.prompt_cache import shared_inputs
 from agentfiles.core.routing import RouteProblem, route_by_labels, score_roles
+from agentfiles.core.tools import offered_tools, tool_schemas
 from agentfiles.errors import ConventionError
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class AgentPlan:
     context: StepContext
     request: dict[str, Any]
     tokens: int  # the context's estimated tokens
+    tools: list[str] = field(default_factory=list)  # the doer's tools its role allows (core/tools.py)
 
     def over_budget(self) -> str | None:
         """Why the context does not fit its budget, naming the largest parts, or None when it fits."""
@@ -113,6 +115,8 @@ def brief_of(project: Project, step: ResolvedStep) -> Brief:
             handoffs.append((spec.handoff, project.handoffs[spec.handoff].body))
     inputs = input_views(project.layout.root, step)
     common = shared_inputs(project, step.task_id, step.item is not None)  # first: the role's steps share them
+    from agentfiles.runner.globs import owned_files
+
     return Brief(
         step_id=step.step_id,
         title=task.title,
@@ -120,6 +124,7 @@ def brief_of(project: Project, step: ResolvedStep) -> Brief:
         criteria=task.prose_criteria,
         checks=[c.run for c in task.checks if c.run],
         outputs=list(task.outputs),
+        owned=owned_files(project.layout.root, list(task.outputs)),
         inputs=[v for v in inputs if v[0] in common] + [v for v in inputs if v[0] not in common],
         handoffs=handoffs,
         shared=sum(1 for v in inputs if v[0] in common),
@@ -160,7 +165,11 @@ def agent_plan(
     model = project.model_of(task, role)
     budget = (task.budget or Budget()).over(role.agents.budget).over(config.budget)
     max_turns = task.max_turns or role.agents.max_turns or role.maxTurns or config.max_turns
-    context = assemble(project.layout.root, entry.body, brief_of(project, step), read, extra or [], purpose)
+    offered = offered_tools(role.tools, list(task.outputs))
+    brief = brief_of(project, step)
+    context = assemble(project.layout.root, entry.body, brief, read, extra or [], purpose, offered)
+    if purpose == "do":
+        context.tools = tool_schemas(offered)
     request = context.request(model, budget.output_tokens or DEFAULT_OUTPUT_TOKENS)
     return AgentPlan(
         role=role_name,
@@ -172,6 +181,7 @@ def agent_plan(
         context=context,
         request=request,
         tokens=context.estimate(),
+        tools=offered,
     )
 
 
@@ -209,11 +219,22 @@ def _message_sections(messages: list[dict[str, Any]], turn: int) -> list[Section
         content = message["content"]
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
         for block in blocks:
-            if block.get("type") == "text":
+            kind = block.get("type")
+            if kind == "text":
                 out.append(Section(turn, message["role"], message["role"], block["text"]))
+            elif kind == "tool_use" and isinstance(block.get("input"), dict):  # a call, its arguments as written
+                args = "\n".join(f"{k}: {v}" if isinstance(v, str) and "\n" not in v else
+                                 f"{k}:\n{v}" if isinstance(v, str) else f"{k}: {json.dumps(v, ensure_ascii=False)}"
+                                 for k, v in block["input"].items())
+                out.append(Section(turn, message["role"], f"{message['role']} (tool_use {block.get('name')}, "
+                                   f"{block.get('id')})", args))
+            elif kind == "tool_result" and isinstance(block.get("content"), str):  # what the call gave back
+                error = ", error" if block.get("is_error") else ""
+                out.append(Section(turn, message["role"], f"{message['role']} (tool_result {block.get('tool_use_id')}"
+                                   f"{error})", block["content"]))
             else:
                 shown = {k: v for k, v in block.items() if k != "cache_control"}
-                out.append(Section(turn, message["role"], f"{message['role']} ({block.get('type')})",
+                out.append(Section(turn, message["role"], f"{message['role']} ({kind})",
                                    json.dumps(shown, indent=2, ensure_ascii=False)))
     return out
 

@@ -63,6 +63,7 @@ class Attempt:
     isolation: Isolation
     verification: dict[str, Any] | None = None
     usage: dict[str, Any] = field(default_factory=dict)  # the doer's, the verifier's, a discussion's
+    deleted: list[str] = field(default_factory=list)  # files under its output globs it deleted
     extra: dict[str, Any] = field(default_factory=dict)  # more run-record facts (verifier, discussion, router)
     duration_s: float = 0.0  # from its sandbox's setup to its verdict
     cached: CachedRun | None = None  # the earlier run whose outputs it took instead of running (runner/cache.py)

@@ -1,5 +1,5 @@
 """`run:` acceptance checks: each runs in a checkout of HEAD (one of the run's, reset before each use) with
-the step's inputs and outputs laid over it, confined like the step itself (the OS sandbox sees that
+the step's inputs and outputs laid over it (and the files it deleted removed), confined like the step itself (the OS sandbox sees that
 checkout and nothing else)."""
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ def run_checks(
     with ctx.check_trees.tree() as tree:
         for rel in files:
             target = tree / rel
+            if not (sandbox / rel).exists():  # a file under its output globs that the step deleted
+                target.unlink(missing_ok=True)
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(sandbox / rel, target)
         for rel, data in outputs.items():

@@ -14,6 +14,7 @@ from agentfiles.executors.sandbox import Collected, collect
 class Execution:
     result: StepResult
     outputs: dict[str, bytes] = field(default_factory=dict)  # the declared outputs it wrote
+    deleted: list[str] = field(default_factory=list)  # the files under its output globs it deleted
 
 
 def execute(request: StepRequest, runtime: Runtime, executor: Executor) -> Execution:
@@ -29,7 +30,7 @@ def finish(request: StepRequest, runtime: Runtime, result: StepResult) -> Execut
     wrong = output_failure(collected)
     if result.ok and wrong:
         result.ok, result.failure_kind, result.failure_detail = False, "invalid_output", wrong
-    return Execution(result, collected.outputs)
+    return Execution(result, collected.outputs, collected.deleted)
 
 
 def output_failure(collected: Collected) -> str | None:

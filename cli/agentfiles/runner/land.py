@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from agentfiles.core.conversation import add_usage
 from agentfiles.core.environment import redact, secret_values
 from agentfiles.core.fingerprint import digest_bytes
+from agentfiles.core.globs import OutputSet
 from agentfiles.core.models import Handoff
 from agentfiles.core.project import Entry
 from agentfiles.core.state import definition_of
 from agentfiles.errors import PreconditionError
 from agentfiles.runner.attempt import Attempt, Finished, RunContext, StepCancelled, StepOutcome
+from agentfiles.runner.globs import to_delete
 from agentfiles.runner.resolve import ResolvedStep
 from agentfiles.runner.verify import judged_by
 from agentfiles.storage.journal import Journal
@@ -42,6 +44,7 @@ class Landing:
     changed: list[str]
     message: str
     duration: float
+    deleted: list[str] = field(default_factory=list)  # files it deleted, removed from the work tree
 
 
 def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
@@ -56,7 +59,7 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
         for done in batch:
             step = done.step
             if ctx.tripwire is not None:
-                escaped = ctx.tripwire.finish(step.step_id, set(step.task.outputs))
+                escaped = ctx.tripwire.finish(step.step_id, OutputSet(step.task.outputs))
                 stop_if_git_was_changed(ctx, step.step_id, escaped)
                 if escaped:  # reported whatever else happened to the step: it is the gravest
                     result = done.attempt.result
@@ -69,9 +72,10 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
         applied: list[Journal] = []
         try:
             for journal, landing in zip(journals, landings):
-                journal.apply(landing.files)
+                journal.apply(landing.files, landing.deleted)
                 applied.append(journal)
-            commits = ctx.git.commit_batch([(sorted(landing.files), landing.message) for landing in landings])
+            commits = ctx.git.commit_batch([(sorted([*landing.files, *landing.deleted]), landing.message)
+                                            for landing in landings])
         except BaseException:
             if ctx.git.landed is None:
                 for journal in applied:
@@ -86,7 +90,7 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
             else:  # the commit stands, its files are in the work tree; the journal has the next run sync the index
                 ctx.index_behind.append(step.step_id)
             if ctx.tripwire is not None:
-                ctx.tripwire.landed(landing.files)
+                ctx.tripwire.landed({**landing.files, **dict.fromkeys(landing.deleted, b"")})  # gone: forgotten
             handoff_rel = layout.rel(layout.handoff_file(step.step_id))
             ctx.project.handoffs[step.step_id] = Entry(model=Handoff.model_validate(landing.meta), body=landing.body,
                                                        path=handoff_rel)
@@ -141,6 +145,7 @@ def render(
         usage = add_usage(usage, before.usage)
     output_hashes = {rel: digest_bytes(data) for rel, data in sorted(outputs.items())}
     work = [f"- Wrote `{rel}` ({len(outputs[rel])} bytes)." for rel in sorted(outputs)] if result.ok else []
+    work += [f"- Deleted `{rel}`." for rel in attempt.deleted] if result.ok else []
     work += [f"- Check `{c['run']}`: {'passed' if c['ok'] else 'failed'}." for c in checks]
     sections = dict(result.sections)
     if work and "Work completed" not in sections:
@@ -169,6 +174,7 @@ def render(
         "definition_parts": made.parts,
         "inputs": attempt.input_hashes,
         "outputs": output_hashes if result.ok else {},
+        "deleted": attempt.deleted if result.ok and attempt.deleted else None,
         "upstream": attempt.upstream,
         "usage": {**_usage_fields(usage), "duration_s": duration},
     }
@@ -201,6 +207,7 @@ def render(
         "timeout_s": task.timeout or project.config.timeout,
         "inputs": attempt.input_hashes,
         "outputs": output_hashes,
+        "deleted": attempt.deleted,
         "checks": checks,
         "context_tokens": plan.tokens if plan else None,
         "budget": plan.budget.model_dump(exclude_none=True) if plan else None,
@@ -234,8 +241,9 @@ def render(
             if not current.is_file() or current.read_bytes() != data:
                 files[rel] = data
                 changed.append(rel)
+    deleted = to_delete(layout.root, attempt.deleted) if result.ok else []
     message = _commit_message(task_id, task.title, run_id, status, meta, summary, ctx.rollout)
-    return Landing(status, meta, body, files, sorted(changed), message, duration)
+    return Landing(status, meta, body, files, sorted([*changed, *deleted]), message, duration, deleted)
 
 
 def _redacted(text: str, secrets: list[bytes]) -> str:

@@ -27,14 +27,15 @@ def judge(
     handoff: str,
     executor: Any,
     cancel: Any = None,
+    deleted: list[str] | None = None,
 ) -> VerifyOutcome:
     """The verdict of one verifier, or of a panel of several (recorded under `panel/<role>/`, each
-    judge's record in `record["judges"]`)."""
+    judge's record in `record["judges"]`), on the outputs `proposed` and the files `deleted`."""
     if len(verifiers) == 1:
-        return verify(project, step, verifiers[0], read, proposed, handoff, executor, cancel)
+        return verify(project, step, verifiers[0], read, proposed, handoff, executor, cancel, deleted)
     with ThreadPoolExecutor(max_workers=len(verifiers), thread_name_prefix="agents-judge") as pool:
         futures = [pool.submit(contextvars.copy_context().run, verify, project, step, name, read, proposed, handoff,
-                               executor, cancel) for name in verifiers]
+                               executor, cancel, deleted) for name in verifiers]
         outcomes = [f.result() for f in futures]
     agree = step.task.agree
     usage: dict[str, Any] = {}

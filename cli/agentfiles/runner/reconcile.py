@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfiles.core.models import ApiSettings
+from agentfiles.core.paths import has_glob
 from agentfiles.core.plan import PlannedStep, plan_run
 from agentfiles.core.rollout import RolloutPlan, RolloutRequest, plan_rollout
 from agentfiles.errors import ConventionError, PreconditionError, UsageError
@@ -28,6 +29,7 @@ from agentfiles.runner.attempt import RunContext
 from agentfiles.runner.cache import RunCache
 from agentfiles.runner.execute import execute
 from agentfiles.runner.definitions import commit_definitions
+from agentfiles.runner.globs import owned_files
 from agentfiles.runner.rollout import RolloutResult, run_rollout
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.runner.step import StepRunner
@@ -379,7 +381,9 @@ def _refuse_dirty_outputs(workspace: Workspace, git: Git, plan: list[PlannedStep
     project = workspace.project
     paths = []
     for step in plan:
-        paths.extend(resolve_step(project, step.task).task.outputs)
+        outputs = resolve_step(project, step.task).task.outputs
+        paths.extend(p for p in outputs if not has_glob(p))
+        paths.extend(owned_files(workspace.root, outputs))  # the files its output globs match now
     dirty = git.dirty(paths)
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")

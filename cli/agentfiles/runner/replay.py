@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentfiles.core.conversation import CallFailed, DoerTools, Limits, converse
+from agentfiles.core.conversation import CallFailed, Limits, converse
+from agentfiles.core.tools import DoerTools
 from agentfiles.core.fingerprint import digest_bytes
+from agentfiles.core.globs import OutputSet
 from agentfiles.errors import UsageError
 from agentfiles.executors.command import CommandExecutor
 from agentfiles.executors.sandbox import Sandbox
+from agentfiles.executors.shell import FOLDER_REFUSAL, StepShell
 from agentfiles.runner.agent import agent_plan
 from agentfiles.runner.execute import output_failure
 from agentfiles.runner.resolve import resolve_step
@@ -25,6 +28,7 @@ from agentfiles.storage.workspace import open_workspace
 # Failures decided after the step's own work (its verifier, its checks, the secret and tripwire checks):
 # a replay carries out the work again, not those judgements, so it cannot fail that way.
 JUDGED_AFTER = ("rejected", "check_failed", "secret_leak", "sandbox_escape")
+DELETED = "(deleted)"  # what a replay report says of a file the step deleted
 
 
 @dataclass
@@ -92,6 +96,7 @@ def replay(
         files = sorted({p for p in (record.get("inputs") or {}) if not p.startswith("handoff:")})
         present = [f for f in files if (project.layout.root / f).is_file()]
         seen = sandbox.populate(present, step.task.outputs)
+        _as_before(project.layout.root, view.commit, sandbox, record.get("inputs") or {}, seen, step.task.outputs)
         for path, digest in (record.get("inputs") or {}).items():
             if path.startswith("handoff:"):
                 continue
@@ -123,18 +128,40 @@ def replay(
         for path in sorted(set(recorded) | set(collected.outputs)):
             now = digest_bytes(collected.outputs[path]) if path in collected.outputs else None
             report.outputs[path] = {"recorded": recorded.get(path), "replayed": now}
-        changed = [p for p, v in report.outputs.items() if v["recorded"] != v["replayed"]]
+        gone = [p for p in record.get("deleted") or [] if isinstance(p, str)]
+        for path in sorted(set(gone) | set(collected.deleted)):  # a file deleted is an output too
+            report.outputs[path] = {"recorded": DELETED if path in gone else None,
+                                    "replayed": DELETED if path in collected.deleted else None}
+        changed = [p for p, v in report.outputs.items() if v["recorded"] != v["replayed"] and DELETED not in v.values()]
         if changed:
             report.diffs = _diffs(project.layout, view.commit, view.meta, folder, changed, collected.outputs)
         report.identical = (
             _kind(report.failure) == _kind(report.recorded_failure)
             and not report.request_differences
-            and bool(recorded or report.recorded_failure)
+            and bool(recorded or gone or report.recorded_failure)
             and all(v["recorded"] == v["replayed"] for v in report.outputs.values())
         )
         return report
     finally:
         sandbox.cleanup()
+
+
+def _as_before(root: Path, commit: str | None, sandbox: Sandbox, recorded: dict[str, str], seen: dict[str, str],
+               outputs: list[str]) -> None:
+    """Inputs the step itself changed or deleted since (a file it rewrote in place, one under its output
+    globs) are taken as they were before its commit, when that is what it saw."""
+    from agentfiles.storage.git import Git
+
+    owned = OutputSet(outputs)
+    changed = [p for p, d in recorded.items() if p in owned and seen.get(p) != d]
+    if not changed or commit is None:
+        return
+    for path, data in zip(changed, Git(root).blobs([f"{commit}^:{p}" for p in changed])):
+        if data is not None and digest_bytes(data) == recorded[path]:
+            target = sandbox.path / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            seen[path] = sandbox.inputs[path] = recorded[path]
 
 
 def _kind(failure: str | None) -> str | None:
@@ -212,13 +239,14 @@ def _replay_model(
             report.request_differences.append(f"request {number + 1} differs from the recorded one")
         return answer, []
 
-    def write(path: str, text: str) -> None:
-        target = sandbox.path / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-
     limits = Limits(max_turns=plan.max_turns, usd=None, context_tokens=plan.budget.context_tokens)
-    tools = DoerTools(plan.context, list(step.task.outputs), write, limits)
+    outputs = list(step.task.outputs)
+    isolation = _isolation(project, step.task)
+    shell = None
+    if "run" in plan.tools and isolation.mode == "os":  # the commands run again, as confined as they were
+        env = _plain_env(record, step.step_id, str(record.get("run")), sorted(sandbox.inputs), outputs)
+        shell = StepShell(sandbox.path, env, isolation, outputs)
+    tools = DoerTools(plan.context, outputs, sandbox.path, limits, plan.tools, shell, FOLDER_REFUSAL)
     if live:
         outcome = _live_executor(project).converse(requests[0], tools, limits, plan.price)
     else:

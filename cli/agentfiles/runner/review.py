@@ -77,14 +77,18 @@ def output_diffs(root: Path, steps: Sequence[tuple[str | None, dict[str, Any], P
     plans: list[list[tuple[str, str, str | Path, bool]]] = []  # (path, before spec, after spec or file, proposed)
     layout = Layout(root)
     for commit, meta, folder in steps:
-        entries: list[tuple[str, str, str | Path, bool]] = []
+        entries: list[tuple[str, str, str | Path | None, bool]] = []
         if commit is not None and meta.get("status") == "done":
             entries = [(p, f"{commit}^:{p}", f"{commit}:{p}", False) for p in sorted(meta.get("outputs") or {})]
+            entries += [(p, f"{commit}^:{p}", None, False) for p in _paths(meta.get("deleted"))]
         elif commit is not None and folder is not None and (folder / "proposed").is_dir():
             base = folder / "proposed"
             entries = [(rel, f"{commit}:{rel}", base / rel, True)
                        for rel in sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if record_file(layout, p))]
-        plans.append(entries)
+        if commit is not None and folder is not None and meta.get("status") != "done":
+            record = read_record(layout, folder.name) if folder.parent == layout.runs else None
+            entries += [(p, f"{commit}:{p}", None, True) for p in _paths((record or {}).get("deleted"))]
+        plans.append(sorted(entries, key=lambda e: e[0]))
     specs = sorted({s for entries in plans for e in entries for s in (e[1], e[2]) if isinstance(s, str)})
     blobs = dict(zip(specs, Git(root).blobs(specs)))
     texts = []
@@ -92,19 +96,34 @@ def output_diffs(root: Path, steps: Sequence[tuple[str | None, dict[str, Any], P
         parts = []
         for rel, before, after, proposed in entries:
             old = blobs.get(before)
+            if after is None:  # deleted
+                parts.append(_file_diff(rel, old, None, proposed))
+                continue
             new = after.read_bytes() if isinstance(after, Path) else blobs.get(after)
             parts.append(_file_diff(rel, old, new or b"", proposed))
         texts.append("".join(parts))
     return texts
 
 
-def _file_diff(rel: str, old: bytes | None, new: bytes, proposed: bool) -> str:
+def _paths(value: Any) -> list[str]:
+    """The paths of a handoff's or record's `deleted` (a list of repo paths; anything else is none)."""
+    from agentfiles.core.paths import check_repo_path
+
+    if not isinstance(value, list):
+        return []
+    return sorted(p for p in value if isinstance(p, str) and check_repo_path(p) is None)
+
+
+def _file_diff(rel: str, old: bytes | None, new: bytes | None, proposed: bool) -> str:
     if old == new:
         return ""
     before = f"a/{rel}" if old is not None else "/dev/null"
-    after = f"b/{rel}" + (" (proposed, not applied)" if proposed else "")
-    if b"\0" in (old or b"")[:8000] or b"\0" in new[:8000]:  # as git decides a file is binary
+    after = "/dev/null" if new is None else f"b/{rel}"
+    after += " (proposed, not applied)" if proposed else ""
+    if b"\0" in (old or b"")[:8000] or b"\0" in (new or b"")[:8000]:  # as git decides a file is binary
         return f"Binary files {before} and {after} differ\n"
+    if new is None:
+        return unified_diff(old.decode("utf-8", "replace") if old is not None else None, "", before, after)
     return unified_diff(old.decode("utf-8", "replace") if old is not None else None, new.decode("utf-8", "replace"),
                         before, after)
 

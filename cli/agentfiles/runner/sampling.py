@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from agentfiles.runner.step import StepRunner
 
 EQUIVALENCE_TOKENS = 2000
+DELETED = b"\0(deleted)"  # how a deleted file is told apart from any content when samples are compared
 
 
 def sample(
@@ -56,7 +57,7 @@ def sample(
 
         def one(where: Runtime) -> Attempt:
             done = dataclasses.replace(attempt, result=StepResult(ok=False), plan=None, outputs={}, usage={},
-                                       extra={}, checks=[])
+                                       extra={}, checks=[], deleted=[])
             runner.do(step, dataclasses.replace(request), where, done, routing)
             done.usage = add_usage(done.usage, done.result.usage)
             return done
@@ -73,7 +74,8 @@ def sample(
 
 def _compare(runner: StepRunner, step: ResolvedStep, samples: list[Attempt]) -> tuple[Sampled, dict[str, Any]]:
     """Group the samples: byte for byte, then (`compare: verifier`) as a verifier judges their meaning."""
-    groups = group_outputs([s.outputs if s.result.ok else None for s in samples])
+    groups = group_outputs([{**s.outputs, **dict.fromkeys(s.deleted, DELETED)} if s.result.ok else None
+                            for s in samples])  # a file deleted is a difference too
     judged: dict[str, Any] = {}
     verifiers = runner.ctx.project.verifiers_of(step.task)
     if step.task.compare == "verifier" and verifiers and len(groups) > 1:
@@ -142,9 +144,12 @@ def _settle(attempt: Attempt, samples: list[Attempt], sampled: Sampled, judged: 
     if winner is not None:
         chosen = samples[winner - 1]
         attempt.result, attempt.outputs, attempt.plan = chosen.result, chosen.outputs, chosen.plan
+        attempt.deleted = list(chosen.deleted)
         for rel, data in chosen.outputs.items():  # the checks and the verifier look in the step's own sandbox
             (runtime.sandbox / rel).parent.mkdir(parents=True, exist_ok=True)
             (runtime.sandbox / rel).write_bytes(data)
+        for rel in chosen.deleted:
+            (runtime.sandbox / rel).unlink(missing_ok=True)
         attempt.result.sections = {**attempt.result.sections, "Samples": f"{described}; sample {winner} goes on."}
     elif not sampled.groups:  # every sample failed: the step failed as the first did
         first = samples[0]

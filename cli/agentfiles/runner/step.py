@@ -25,6 +25,7 @@ from agentfiles.runner.cache import body_sections
 from agentfiles.runner.attempt import Attempt, Finished, Retry, RunContext, StepCancelled, StepOutcome, Wait
 from agentfiles.runner.checks import run_checks
 from agentfiles.runner.execute import execute, finish
+from agentfiles.runner.globs import owned_files
 from agentfiles.runner.land import land, now
 from agentfiles.runner.resolve import ResolvedStep, resolve_step, upstream_runs
 from agentfiles.runner.verify import feedback_section
@@ -175,7 +176,7 @@ class StepRunner:
         """The doer, once, in `runtime`'s sandbox: the command, or the model step."""
         if step.task.is_command:
             execution = self.execute_request(request, runtime, self.ctx.executor_for(step.task_id))
-            attempt.result, attempt.outputs = execution.result, execution.outputs
+            attempt.result, attempt.outputs, attempt.deleted = execution.result, execution.outputs, execution.deleted
         else:
             self._model_step(step, request, runtime, attempt, routing)
 
@@ -274,9 +275,10 @@ class StepRunner:
         request.budget = plan.budget
         request.price = plan.price
         request.max_turns = plan.max_turns
+        request.tools = plan.tools
         execution = self.execute_request(request, runtime, executor)
         execution.result.files = {**attempt.result.files, **execution.result.files}
-        attempt.result, attempt.outputs = execution.result, execution.outputs
+        attempt.result, attempt.outputs, attempt.deleted = execution.result, execution.outputs, execution.deleted
 
     def _route(self, step: ResolvedStep, attempt: Attempt) -> Routing | None:
         """Ask a router model which role does a `route: model` task; None (and a failed attempt) if it
@@ -311,7 +313,7 @@ class StepRunner:
         read = text_reader(runtime.sandbox)
         checked = judge(
             ctx.project, step, verifiers, read, attempt.outputs, handoff_body(result.summary, result.sections),
-            ctx.executor_for(step.task_id, True), ctx.cancelled,
+            ctx.executor_for(step.task_id, True), ctx.cancelled, attempt.deleted,
         )
         attempt.usage = add_usage(attempt.usage, checked.usage)
         result.files.update(checked.files)
@@ -373,6 +375,7 @@ class StepRunner:
             if not found and not has_glob(spec.path):
                 missing.append(spec.path)
             files.extend(found)
+        files.extend(owned_files(root, task.outputs))  # what its output globs match: it may change them
         return sorted(set(files)), missing
 
     def _input_hashes(self, task: Task, seen: dict[str, str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ import hashlib
 import os
 import stat
 import threading
+from collections.abc import Container
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,7 +103,7 @@ class Tripwire:
         with self.lock:
             self.running.add(step)
 
-    def finish(self, step: str, declared: set[str]) -> list[str]:
+    def finish(self, step: str, declared: Container[str]) -> list[str]:
         """The undeclared changes to the repository since `step` started (call it under the commit lock,
         before the step lands). A change found is blamed on every step running now; it is then taken
         into the baseline so that steps started later are not blamed for it."""

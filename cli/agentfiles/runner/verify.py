@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from agentfiles.core.context import assemble_verification
 from agentfiles.core.conversation import Limits, VerifierTools, turn_files
+from agentfiles.core.paths import has_glob
 from agentfiles.runner.agent import brief_of, role_plan
 
 if TYPE_CHECKING:
@@ -44,16 +45,22 @@ def verify(
     handoff: str,
     executor: Any,
     cancel: Any = None,
+    deleted: list[str] | None = None,
 ) -> VerifyOutcome:
+    """The verifier's verdict on `proposed` (the outputs written, by path) and `deleted` (files under the
+    step's output globs it deleted)."""
     root = project.layout.root
     model, budget, price, max_turns = role_plan(project, verifier)
+    brief = brief_of(project, step)
+    exact = [o for o in step.task.outputs if not has_glob(o)]
+    brief.outputs = exact + sorted(set(proposed) - set(exact)) + sorted(deleted or [])  # the files, globs expanded
     current: dict[str, str | None] = {}
-    for rel in step.task.outputs:
+    for rel in brief.outputs:
         path = root / rel
         current[rel] = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
     texts = {rel: data.decode("utf-8", "replace") for rel, data in proposed.items()}
-    brief = brief_of(project, step)
-    context = assemble_verification(root, project.roles[verifier].body, brief, read, texts, current, handoff)
+    context = assemble_verification(root, project.roles[verifier].body, brief, read, texts, current, handoff,
+                                    deleted or [])
     request = context.request(model, budget.output_tokens or DEFAULT_VERDICT_TOKENS)
     tokens = context.estimate()
     record: dict[str, Any] = {"role": verifier, "model": model, "context_tokens": tokens}

@@ -24,9 +24,10 @@ def commit_batch(git: Git, commits: list[tuple[list[str], str]]) -> list[str]:
     git.landed = None
     git.index_synced = True
     paths = sorted({rel for files, _ in commits for rel in files})
-    out = git.run("hash-object", "-w", "--stdin-paths", input="".join(f"{_quoted(p)}\n" for p in paths).encode()).stdout
-    blobs = dict(zip(paths, out.decode().split()))
-    modes = {rel: "100755" if os.lstat(git.root / rel).st_mode & 0o100 else "100644" for rel in paths}
+    present = [rel for rel in paths if os.path.lexists(git.root / rel)]  # the others a step deleted
+    out = git.run("hash-object", "-w", "--stdin-paths", input="".join(f"{_quoted(p)}\n" for p in present).encode()).stdout
+    blobs = dict(zip(present, out.decode().split()))
+    modes = {rel: "100755" if os.lstat(git.root / rel).st_mode & 0o100 else "100644" for rel in present}
     author, committer = _identity(git)
     for attempt in (1, 2):
         parent, ref = git._tip()
@@ -37,7 +38,8 @@ def commit_batch(git: Git, commits: list[tuple[list[str], str]]) -> list[str]:
             stream.append(f"commit {SCRATCH_REF}\nmark :{number}\nauthor {author}\ncommitter {committer}\n"
                           f"data {len(text)}\n")
             stream.append(text)
-            stream.append("\n" + "".join(f"M {modes[rel]} {blobs[rel]} {_quoted(rel)}\n" for rel in sorted(files)) + "\n")
+            stream.append("\n" + "".join(f"M {modes[rel]} {blobs[rel]} {_quoted(rel)}\n" if rel in blobs
+                                          else f"D {_quoted(rel)}\n" for rel in sorted(files)) + "\n")
         stream.append("done\n")
         data = b"".join(part if isinstance(part, bytes) else part.encode("utf-8") for part in stream)
         # --force: the scratch ref may still hold a batch that never landed (a kill, a full disk)

@@ -188,7 +188,7 @@ class Git:
         for attempt in (1, 2):
             parent, ref = self._tip()
             env = {"GIT_INDEX_FILE": self._private_index(parent)}
-            self.run("add", "--force", "-A", "--", *paths, env=env)
+            self.stage(paths, env)
             tree = self.text("write-tree", env=env).strip()
             commit = self._commit_tree(tree, parent, message)
             update = ["update-ref", "-m", "agents: step commit", ref or "HEAD", commit]
@@ -285,7 +285,17 @@ class Git:
 
     def sync_index(self, paths: list[str]) -> None:
         """Make the user's index hold `paths` as they are in the work tree (after a step's commit)."""
-        self.run("add", "--force", "-A", "--", *paths)
+        self.stage(paths)
+
+    def stage(self, paths: list[str], env: dict[str, str] | None = None) -> None:
+        """Put `paths` in an index as the work tree has them: added, changed, or removed when a step deleted
+        them (a path that is neither in the work tree nor in the index is left alone)."""
+        present = [p for p in paths if os.path.lexists(self.root / p)]
+        if present:
+            self.run("add", "--force", "-A", "--", *present, env=env)
+        if len(present) < len(paths):
+            gone = [p for p in paths if not os.path.lexists(self.root / p)]
+            self.run("update-index", "--remove", "--", *gone, env=env)
 
     def landed_runs(self, run_ids: list[str], recent: int = 200) -> set[str]:
         """Those of `run_ids` whose step commit is in HEAD's history (the recent commits are read first,

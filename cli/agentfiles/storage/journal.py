@@ -24,14 +24,15 @@ class Journal:
         self.root = root
         self.run_id = run_id
 
-    def apply(self, files: dict[str, bytes]) -> None:
-        """Back up the current state of `files`' paths, record the intent, then write them atomically.
-        Nothing is written when any path is one no step may write (see `refuse_unwritable`)."""
-        refuse_unwritable(self.root, list(files))
+    def apply(self, files: dict[str, bytes], deleted: list[str] = ()) -> None:  # type: ignore[assignment]
+        """Back up the current state of the paths of `files` and `deleted`, record the intent, then write
+        `files` atomically and remove `deleted`. Nothing is written when any path is one no step may
+        write (see `refuse_unwritable`)."""
+        refuse_unwritable(self.root, [*files, *deleted])
         backup = self.folder / "backup"
         self.folder.mkdir(parents=True, exist_ok=True)
         entries = {}
-        for rel in files:
+        for rel in [*files, *deleted]:
             current = self.root / rel
             existed = current.is_file()
             if existed:
@@ -44,6 +45,12 @@ class Journal:
         # can tear, and reach the disk when the system writes them back, as git's own objects do.
         for rel, data in files.items():
             atomic_write(self.root / rel, data, sync=False)
+        for rel in deleted:
+            try:
+                os.unlink(self.root / rel)
+            except FileNotFoundError:
+                pass
+            _remove_empty_parents((self.root / rel).parent, self.root)
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -152,6 +152,7 @@ def write_snapshot(
         patterns += [
             p for kind, p in task.inputs if kind == "path" and (has_glob(p) or _folder(known.get(p)))
         ]
+        patterns += [p for p in task.outputs if has_glob(p)]  # a file added under an output glob
     data = {
         "version": [SNAPSHOT_VERSION, __version__],
         "names": _layout_names(layout),

@@ -1,0 +1,96 @@
+"""`run`, the doer's shell: one command inside the OS sandbox of its step. It sees the step's folder (the
+declared inputs read-only, the files its outputs name writable), the toolchain, no network unless the task
+allows it, and nothing of the repository; it is stopped at its time limit; whatever it writes outside the
+step's outputs is discarded afterwards and said."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from agentfiles.core.globs import OutputSet
+from agentfiles.core.conversation import Limits
+from agentfiles.core.tools import DoerTools, RunResult
+from agentfiles.executors.command import run_process
+from agentfiles.executors.base import Runtime, StepRequest
+from agentfiles.executors.isolation import INSTALL_HINT, Isolation, Mounts, confine, confined_env
+
+FOLDER_REFUSAL = (
+    "`run` needs the OS sandbox, and this step has folder isolation (a command could read and change anything "
+    f"you can); {INSTALL_HINT.split(', or ')[0]}, and keep `isolation: auto` or `os`. Until then, work from "
+    "the files you were given and say in your handoff what should be run"
+)
+
+
+def doer_tools(request: StepRequest, runtime: Runtime, limits: Limits) -> DoerTools:
+    """The doer's tools on the step's sandbox, `run` through a StepShell when the step has the OS sandbox."""
+    assert request.context is not None
+    shell = None
+    if "run" in request.tools and request.isolation.mode == "os":
+        shell = StepShell(runtime.sandbox, request.env, request.isolation, request.outputs, runtime.cancel, runtime.track)
+    return DoerTools(request.context, list(request.outputs), runtime.sandbox, limits,
+                     list(request.tools or ["read_file", "write_file"]), shell, FOLDER_REFUSAL)
+
+
+class StepShell:
+    """Runs the commands of one step's `run` calls in its sandbox folder."""
+
+    def __init__(self, folder: Path, env: dict[str, str], isolation: Isolation, outputs: list[str],
+                 cancel: Any = None, track: Any = None) -> None:
+        assert isolation.mode == "os", "run is refused without the OS sandbox"
+        self.folder = folder
+        self.env = {**confined_env(env), "PYTHONDONTWRITEBYTECODE": "1"}  # fewer by-products to discard
+        self.isolation = isolation
+        self.owned = OutputSet(outputs)
+        self.cancel = cancel
+        self.track = track
+
+    def __call__(self, command: str, timeout: float) -> RunResult:
+        before, folders = files_of(self.folder), folders_of(self.folder)
+        protect = [rel for rel in before if rel not in self.owned]
+        argv = confine(["/bin/sh", "-c", "exec 2>&1\n" + command], self.folder, self.isolation, Mounts(protect=protect))
+        code, out, err, seconds, timed_out = run_process(argv, str(self.folder), self.env, timeout, self.cancel,
+                                                         track=self.track)
+        discarded = discard_undeclared(self.folder, before, folders, self.owned)
+        text = (out + err).decode("utf-8", "replace")
+        return RunResult(None if timed_out else code, text, seconds, timed_out, discarded)
+
+
+def files_of(folder: Path) -> set[str]:
+    """Every file and symlink under `folder`, relative to it (symlinked folders are not followed)."""
+    found: set[str] = set()
+    for here, dirs, files in os.walk(folder):
+        base = os.path.relpath(here, folder).replace(os.sep, "/")
+        prefix = "" if base == "." else base + "/"
+        found.update(prefix + name for name in files)
+        found.update(prefix + name for name in dirs if os.path.islink(os.path.join(here, name)))
+    return found
+
+
+def folders_of(folder: Path) -> set[str]:
+    """Every folder under `folder` (not through symlinks), relative to it."""
+    found: set[str] = set()
+    for here, dirs, _ in os.walk(folder):
+        base = os.path.relpath(here, folder).replace(os.sep, "/")
+        found.update(name if base == "." else f"{base}/{name}" for name in dirs
+                     if not os.path.islink(os.path.join(here, name)))
+    return found
+
+
+def discard_undeclared(folder: Path, before: set[str], folders: set[str], owned: OutputSet) -> list[str]:
+    """Remove what a command added to the folder that the step's outputs do not name (caches, build files,
+    links), and the folders it made that hold nothing then; returns the paths of the files removed."""
+    removed: list[str] = []
+    for rel in sorted(files_of(folder) - before):
+        full = folder / rel
+        if rel in owned and not full.is_symlink():
+            continue
+        full.unlink(missing_ok=True)
+        removed.append(rel)
+    for rel in sorted(folders_of(folder) - folders, key=lambda r: -r.count("/")):
+        try:
+            (folder / rel).rmdir()  # only when empty: a folder holding a new output stays
+        except OSError:
+            pass
+    return removed

@@ -1,0 +1,23 @@
+"""Steps whose outputs are globs or folders (`src/pkg/**/*.py`, `docs/`): the files under them that a step
+starts with (in its sandbox, and recorded with its inputs), and what of its changes lands (the files it
+wrote, and those it deleted that are still there)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agentfiles.core.fingerprint import expand_path_input
+from agentfiles.core.globs import OutputSet
+
+
+def owned_files(root: Path, outputs: list[str]) -> list[str]:
+    """The files of the repository that a step's output globs match now: it may change or delete them, so
+    its sandbox holds them (a step edits code it can see), and its handoff records what it saw."""
+    globs = OutputSet(outputs).globs
+    return sorted({rel for pattern in globs for rel in expand_path_input(root, pattern)})
+
+
+def to_delete(root: Path, deleted: list[str]) -> list[str]:
+    """Those of the files a step deleted that the work tree still has (a hand edit may have removed one)."""
+    return [rel for rel in deleted if os.path.lexists(root / rel)]

@@ -1,0 +1,67 @@
+"""`agents validate` on output globs and folders: ownership stays single, and no glob reaches .git, agents'
+internals or the files that define its own step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import task_text, write_files
+
+
+def errors(agents, root: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    data = agents("-C", str(root), "validate", "--json").json
+    return [f"{d['file']}: {d['message']}" for d in data["errors"]]
+
+
+def test_globs_of_two_tasks_that_can_match_one_path_are_refused(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        ".agents/tasks/a.md": task_text("A", run="true", outputs=["src/**/*.py"]),
+        ".agents/tasks/b.md": task_text("B", run="true", outputs=["src/pkg/*.py"]),
+        ".agents/tasks/c.md": task_text("C", run="true", outputs=["src/pkg/data.json", "docs/"]),
+        ".agents/tasks/d.md": task_text("D", run="true", outputs=["docs/api/index.md"]),
+        ".agents/tasks/e.md": task_text("E", run="true", outputs=["src/**/*.txt", "lib/*.py"]),
+    })
+    found = errors(agents, project)
+    assert ".agents/tasks/a.md: output 'src/**/*.py' can name the same files as 'src/pkg/*.py', an output of 'b'" in found
+    assert ".agents/tasks/c.md: output 'docs/**' can name the same files as 'docs/api/index.md', an output of 'd'" in found
+    assert not any("src/**/*.txt" in m or "data.json" in m or "lib/" in m for m in found)  # no file matches both
+    assert len(found) == 2, found
+
+
+def test_a_glob_into_git_agents_internals_or_its_own_definition_is_refused(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        ".claude/agents/coder.md": "---\nname: coder\ndescription: Writes code.\n---\nYou write code.\n",
+        ".agents/tasks/own.md": task_text("Own", role="coder", outputs=[".claude/agents/*.md"],
+                                          acceptance=["It works."]),
+        ".agents/tasks/dots.md": task_text("Dots", run="true", outputs=[".a*/**"]),
+        ".agents/tasks/git.md": task_text("Git", run="true", outputs=[".g*/hooks/*"]),
+    })
+    found = errors(agents, project)
+    assert any("own.md" in m and "matches .claude/agents/coder.md, which defines this step" in m for m in found)
+    assert any("dots.md" in m and "output '.a*/**' is inside .agents/" in m for m in found)
+    assert any("git.md" in m and "inside .git" in m for m in found)
+
+
+def test_a_folder_output_is_written_with_a_slash(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "docs/a.md": "a\n",
+        ".agents/tasks/t.md": task_text("T", run="true", outputs=["docs"]),
+        ".agents/tasks/u.md": task_text("U", run="true", outputs=["build/"]),
+    })
+    found = errors(agents, project)
+    assert found == [".agents/tasks/t.md: output 'docs' is a folder; an output is a file, a glob or a folder "
+                     "written with a trailing slash"]
+    from agentfiles.storage.project import load_project
+
+    assert load_project(project).tasks["u"].model.outputs == ["build/**"]
+
+
+def test_a_task_reading_files_under_another_tasks_output_glob_needs_it(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "src/pkg/a.py": "x = 1\n",
+        ".agents/tasks/gen.md": task_text("Gen", run="true", outputs=["src/pkg/**/*.py"]),
+        ".agents/tasks/use.md": task_text("Use", run="true", inputs=["src/pkg/a.py"], outputs=["out.txt"]),
+    })
+    data = agents("-C", str(project), "validate", "--json").json
+    assert any("reads 'src/pkg/**/*.py', an output of 'gen', without needing 'gen'" in d["message"]
+               for d in data["warnings"])

@@ -1,0 +1,98 @@
+"""Steps whose outputs are globs or folders: they create, modify and delete files matching them and nothing
+else, land as one commit, and status, review, show, rewind and replay work on the files they changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import git, task_text, write_files
+
+PACKAGE = {
+    "README.md": "# pkg\n",
+    "src/pkg/__init__.py": "",
+    "src/pkg/core.py": "def add(a, b):\n    return a - b\n",
+    "src/pkg/old.py": "OLD = True\n",
+    "src/pkg/keep.py": "KEEP = 1\n",
+    "src/pkg/data.txt": "not python\n",
+}
+CHANGE = ("sed -i 's/a - b/a + b/' src/pkg/core.py && printf 'NEW = 1\\n' > src/pkg/new.py && rm src/pkg/old.py")
+
+
+@pytest.fixture
+def package(project: Path) -> Path:
+    write_files(project, {**PACKAGE, ".agents/tasks/fix.md": task_text(
+        "Fix add", run=CHANGE, outputs=["src/pkg/**/*.py"],
+        acceptance=[{"run": "test ! -e src/pkg/old.py && grep -q 'a + b' src/pkg/core.py && test -f src/pkg/new.py"}],
+    )})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "package")
+    return project
+
+
+def test_a_step_edits_creates_and_deletes_under_its_glob_in_one_commit(package: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("-C", str(package), "run", "--json")
+    assert result.code == 0, result.err
+    changed = git(package, "show", "--name-status", "--format=", "HEAD").split("\n")
+    step_files = sorted(line for line in changed if line and ".agents/" not in line)
+    assert step_files == ["A\tsrc/pkg/new.py", "D\tsrc/pkg/old.py", "M\tsrc/pkg/core.py"]
+    assert any(".agents/handoffs/fix.md" in line for line in changed)
+    assert any(line.endswith("record.json") for line in changed)
+    assert not (package / "src/pkg/old.py").exists()
+    assert git(package, "status", "--porcelain") == ""
+    from agentfiles.storage.documents import parse_document
+
+    meta = parse_document((package / ".agents/handoffs/fix.md").read_text()).meta
+    assert sorted(meta["outputs"]) == ["src/pkg/core.py", "src/pkg/new.py"]
+    assert meta["deleted"] == ["src/pkg/old.py"]
+    assert "src/pkg/keep.py" in meta["inputs"]  # what it saw under its glob and left as it was
+    assert "src/pkg/data.txt" not in meta["inputs"]
+    assert result.json["outcomes"][0]["changed"] == ["src/pkg/core.py", "src/pkg/new.py", "src/pkg/old.py"]
+    assert json.loads(next((package / ".agents/runs").glob("*/record.json")).read_text())["checks"][0]["ok"]
+
+    status = agents("-C", str(package), "status", "--json").json
+    assert {t["id"]: t["state"] for t in status["tasks"]}["fix"] == "done"
+    (package / "src/pkg/keep.py").write_text("KEEP = 2\n")
+    (package / "src/pkg/core.py").write_text("def add(a, b):\n    return b + a\n")
+    (package / "src/pkg/old.py").write_text("OLD = True\n")
+    (package / "src/pkg/extra.py").write_text("")
+    (package / "src/pkg/notes.txt").write_text("not matched by the glob\n")
+    reasons = {t["id"]: t["reasons"] for t in agents("-C", str(package), "status", "--json").json["tasks"]}["fix"]
+    assert reasons == ["output modified: src/pkg/core.py", "output added: src/pkg/extra.py",
+                       "output modified: src/pkg/keep.py", "output added: src/pkg/old.py"]
+
+
+def test_show_diff_and_review_name_every_file_changed_or_deleted(package: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(package), "run").code == 0
+    diff = agents("-C", str(package), "show", "fix", "--diff").out
+    assert "--- a/src/pkg/old.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-OLD = True" in diff
+    assert "--- /dev/null\n+++ b/src/pkg/new.py" in diff
+    assert "-    return a - b\n+    return a + b" in diff
+    pending = agents("-C", str(package), "review", "--json").json
+    assert "+++ /dev/null" in pending["steps"][0]["diff"]
+
+
+def test_a_write_outside_the_glob_fails_the_step_and_nothing_lands(package: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(package, {".agents/tasks/fix.md": task_text(
+        "Fix add", run=CHANGE + " && echo hacked >> README.md", outputs=["src/pkg/**/*.py"])})
+    git(package, "commit", "-qam", "task")
+    head = git(package, "rev-parse", "HEAD")
+    result = agents("-C", str(package), "run")
+    assert result.code == 1
+    assert "wrote undeclared files: README.md" in result.out + result.err
+    assert (package / "README.md").read_text() == "# pkg\n"
+    assert (package / "src/pkg/old.py").exists() and "a - b" in (package / "src/pkg/core.py").read_text()
+    shown = git(package, "show", "--name-only", "--format=", "HEAD").split()
+    assert git(package, "rev-parse", "HEAD^") == head and all(p.startswith(".agents/") for p in shown)
+
+
+def test_rewind_in_place_restores_the_deleted_file_and_replay_matches(package: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(package), "run").code == 0
+    replayed = agents("-C", str(package), "replay", "fix", "--json")
+    assert replayed.code == 0, replayed.out + replayed.err
+    assert replayed.json["identical"] is True
+    assert agents("-C", str(package), "rewind", "fix", "--in-place").code == 0
+    assert (package / "src/pkg/old.py").read_text() == "OLD = True\n"
+    assert not (package / "src/pkg/new.py").exists()

@@ -96,3 +96,34 @@ def test_rewind_in_place_restores_the_deleted_file_and_replay_matches(package: P
     assert agents("-C", str(package), "rewind", "fix", "--in-place").code == 0
     assert (package / "src/pkg/old.py").read_text() == "OLD = True\n"
     assert not (package / "src/pkg/new.py").exists()
+
+
+def test_a_step_served_from_the_run_cache_deletes_what_its_cached_run_deleted(package: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    assert agents("-C", str(package), "run").code == 0
+    first = agents("-C", str(package), "log", "fix", "--json").json["steps"][0]["run"]
+    assert agents("-C", str(package), "rewind", "fix", "--in-place").code == 0
+    assert (package / "src/pkg/old.py").exists()
+    result = agents("-C", str(package), "run")
+    assert result.code == 0, result.err
+    assert f"outputs of run {first} from the run cache" in result.err
+    assert not (package / "src/pkg/old.py").exists()
+    changed = git(package, "show", "--name-status", "--format=", "HEAD").split("\n")
+    assert sorted(line for line in changed if line and ".agents/" not in line) == [
+        "A\tsrc/pkg/new.py", "D\tsrc/pkg/old.py", "M\tsrc/pkg/core.py"]
+    from agentfiles.storage.documents import parse_document
+
+    assert parse_document((package / ".agents/handoffs/fix.md").read_text()).meta["deleted"] == ["src/pkg/old.py"]
+    assert git(package, "status", "--porcelain") == ""
+    (package / "src/pkg/old.py").write_text("OLD = True\n")
+    reasons = {t["id"]: t["reasons"] for t in agents("-C", str(package), "status", "--json").json["tasks"]}["fix"]
+    assert reasons == ["output added: src/pkg/old.py"]
+
+
+def test_on_a_cluster_the_checks_see_what_the_worker_deleted(package: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("distributed")
+    result = agents("-C", str(package), "run", "--cluster", "local:1")
+    assert result.code == 0, result.out + result.err  # its check: `test ! -e src/pkg/old.py`, on the coordinator
+    assert not (package / "src/pkg/old.py").exists()
+    changed = git(package, "show", "--name-status", "--format=", "HEAD").split("\n")
+    assert sorted(line for line in changed if line and ".agents/" not in line) == [
+        "A\tsrc/pkg/new.py", "D\tsrc/pkg/old.py", "M\tsrc/pkg/core.py"]

@@ -24,7 +24,7 @@ from agentfiles.runner.agent import agent_plan
 from agentfiles.runner.cache import body_sections
 from agentfiles.runner.attempt import Attempt, Finished, Retry, RunContext, StepCancelled, StepOutcome, Wait
 from agentfiles.runner.checks import run_checks
-from agentfiles.runner.execute import execute, finish
+from agentfiles.runner.execute import Execution, execute, finish
 from agentfiles.runner.globs import owned_files
 from agentfiles.runner.land import land, now
 from agentfiles.runner.resolve import ResolvedStep, resolve_step, upstream_runs
@@ -45,7 +45,17 @@ def new_run_id() -> str:
 class StepRunner:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self.execute_request = ctx.execute or execute  # here, or on a cluster's worker (runner/cluster.py)
+        self.executes = ctx.execute or execute  # here, or on a cluster's worker (runner/cluster.py)
+
+    def execute_request(self, request: StepRequest, runtime: Runtime, executor: Executor) -> Execution:
+        """Carry the doer out; the sandbox then holds what it left, wherever it ran (the checks and the
+        verifier read it): a file a cluster's worker deleted under the step's output globs is deleted here too."""
+        execution = self.executes(request, runtime, executor)
+        for rel in execution.deleted:
+            target = runtime.sandbox / rel
+            if rel in request.inputs and target.is_file() and not target.is_symlink():  # it started with them
+                target.unlink()
+        return execution
 
     def execute(self, step_id: str) -> Finished | StepOutcome:
         """Attempt the step; a verdict that fails re-runs the doer (up to `retries` times) in a fresh
@@ -224,6 +234,7 @@ class StepRunner:
         summary, sections = body_sections(cached.body)
         attempt.cached = cached
         attempt.outputs = dict(cached.outputs)
+        attempt.deleted = sorted(p for p in cached.meta.get("deleted") or [] if isinstance(p, str))  # again
         attempt.result = StepResult(ok=True, summary=summary, sections=sections, model=cached.meta.get("model"))
         if cached.meta.get("verification"):
             attempt.verification = cached.meta["verification"]

@@ -66,6 +66,8 @@ def test_a_step_edits_creates_and_deletes_under_its_glob_in_one_commit(package: 
 
 def test_show_diff_and_review_name_every_file_changed_or_deleted(package: Path, agents) -> None:  # type: ignore[no-untyped-def]
     assert agents("-C", str(package), "run").code == 0
+    shown = agents("-C", str(package), "show", "fix").out
+    assert "\noutputs:\n  src/pkg/core.py  sha256:" in shown and "\ndeleted:\n  src/pkg/old.py\n" in shown
     diff = agents("-C", str(package), "show", "fix", "--diff").out
     assert "--- a/src/pkg/old.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-OLD = True" in diff
     assert "--- /dev/null\n+++ b/src/pkg/new.py" in diff

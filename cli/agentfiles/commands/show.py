@@ -178,6 +178,10 @@ def _summary(out: Output, step) -> None:  # type: ignore[no-untyped-def]
             out.line(f"{title}:")
             for path, digest in values.items():
                 out.line(f"  {path}  {out.paint(str(digest)[:19], 'dim')}")
+    if meta.get("deleted"):  # files under its output globs that it deleted
+        out.line("deleted:")
+        for path in meta["deleted"]:
+            out.line(f"  {path}")
     out.line("")
     out.line(step.body.rstrip())
     if step.record:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import configure, git, task_text, write_files
-from fake_anthropic import FakeAnthropic, Reply
+from fake_anthropic import FakeAnthropic, RecordedRequest, Reply
 
 CODER = ("---\nname: coder\ndescription: Changes Python code and runs its tests.\nmodel: sonnet\n"
          "tools: Read, Grep, Glob, Edit, Write, Bash\n---\nYou change code carefully and run the tests.\n")
@@ -22,6 +22,7 @@ PACKAGE = {
     "tests/test_core.py": "from pkg.core import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
     ".agents/roles/coder.md": CODER,
 }
+QA_ROLE = "---\nname: qa\ndescription: A second judge.\nmodel: haiku\n---\nYou are QA.\n"
 TESTS = 'PYTHONPATH=src "$AGENTS_PYTHON" -m pytest -q -p no:cacheprovider tests'
 
 
@@ -135,3 +136,42 @@ def test_run_is_refused_with_a_hint_under_folder_isolation(package: Path, api: F
     refused = results(api, 2)[0]
     assert refused["is_error"] and refused["content"].startswith("refused: `run` needs the OS sandbox")
     assert "install bubblewrap" in refused["content"]
+
+
+def test_approving_an_uncertain_step_lands_its_edits_and_its_deletions(
+        package: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(package, {".agents/roles/qa.md": QA_ROLE, ".agents/tasks/fix.md": task_text(
+        "Fix add", role="coder", inputs=["tests/test_core.py"], outputs=["src/pkg/**/*.py"], acceptance=["add adds"],
+        verifier=["reviewer", "qa"], body="## Intent\n\nadd() must add; old.py is dead code.\n")})
+    git(package, "add", "-A")
+    git(package, "commit", "-qm", "a panel")
+    def judges(request: RecordedRequest) -> Reply:  # they judge at once: whichever asks first
+        judge = "fail" if "You are QA" in request.body["system"][0]["text"] else "pass"
+        return use("verdict", checks=[{"criterion": "1", "verdict": judge, "evidence": "add() as edited"}])
+
+    api.queue(
+        use("edit_file", path="src/pkg/core.py", old_string="return a - b", new_string="return a + b"),
+        use("delete_file", path="src/pkg/old.py"),
+        use("finish", summary="Fixed add, removed old."),
+        judges, judges,
+    )
+    result = agents("-C", str(package), "run")
+    assert result.code == 1 and "step fix uncertain" in result.err, result.err
+    assert (package / "src/pkg/old.py").exists()  # nothing landed yet
+    record_file = next((package / ".agents/runs").glob("*/record.json"))
+    record = json.loads(record_file.read_text())
+    assert record["deleted"] == ["src/pkg/old.py"]
+    record_file.write_text(json.dumps({**record, "deleted": ["README.md"]}))  # a record is not to be trusted
+    refused = agents("-C", str(package), "approve", "fix")
+    assert refused.code == 2 and "proposes deleting README.md, not an output it declares" in refused.err
+    assert (package / "README.md").exists()
+    git(package, "checkout", "--", ".")
+    approved = agents("-C", str(package), "approve", "fix")
+    assert approved.code == 0, approved.err
+    assert (package / "src/pkg/core.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert not (package / "src/pkg/old.py").exists()
+    shown = git(package, "show", "--name-status", "--format=", "HEAD").splitlines()
+    assert sorted(line for line in shown if ".agents/" not in line) == ["D\tsrc/pkg/old.py", "M\tsrc/pkg/core.py"]
+    assert git(package, "status", "--porcelain") == ""
+    states = {t["id"]: (t["state"], t["reasons"]) for t in agents("-C", str(package), "status", "--json").json["tasks"]}
+    assert states["fix"] == ("done", [])

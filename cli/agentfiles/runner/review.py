@@ -264,12 +264,16 @@ def record_review(directory: Path, task: str, state: str, reason: str | None = N
             raise PreconditionError(f"run {run} of {task} is already approved (by {earlier.get('by')}, {earlier.get('at')})",
                                     hint="a new run of the task needs a new review; `agents review` lists those")
         landed: dict[str, bytes] = {}
+        deleted: list[str] = []
         if state == "approved" and meta.get("status") == "uncertain":
             from agentfiles.core.fingerprint import digest_bytes
             from agentfiles.runner.settle import uncertain_outputs
 
-            landed = uncertain_outputs(layout, git, task, meta, sample)
+            landed, deleted = uncertain_outputs(layout, git, task, meta, sample)
             meta["status"], meta["outputs"] = "done", {rel: digest_bytes(data) for rel, data in landed.items()}
+            meta.pop("deleted", None)
+            if deleted:
+                meta["deleted"] = deleted
             meta.pop("failure", None)
             if sample is not None:
                 reason = reason or f"chose sample {sample}"
@@ -293,15 +297,17 @@ def record_review(directory: Path, task: str, state: str, reason: str | None = N
         for out, data in landed.items():
             (root / out).parent.mkdir(parents=True, exist_ok=True)
             atomic_write(root / out, data)
+        for out in deleted:
+            (root / out).unlink()
         verb = "approve" if state == "approved" else "reject"
         lines = [f"agents({task}): {verb} run {run}", ""]
         if reason:
             lines += [reason, ""]
         lines += [f"Agents-Task: {task}", f"Agents-Run: {run}", f"Agents-Review: {state}"]
         try:
-            commit = git.commit_paths([rel, *sorted(landed)], "\n".join(lines) + "\n")
+            commit = git.commit_paths([rel, *sorted(landed), *deleted], "\n".join(lines) + "\n")
         except BaseException:
-            for undo in [rel, *landed]:  # the review did not land: undo the edits
+            for undo in [rel, *landed, *deleted]:  # the review did not land: undo the edits
                 if git.run("checkout", "HEAD", "--", undo, check=False).returncode != 0:
                     (root / undo).unlink(missing_ok=True)
             raise

@@ -131,6 +131,7 @@ def _settle(attempt: Attempt, samples: list[Attempt], sampled: Sampled, judged: 
             "ok": one.result.ok,
             "failure": None if one.result.ok else {"kind": one.result.failure_kind, "detail": one.result.failure_detail},
             "outputs": {rel: digest_bytes(data) for rel, data in sorted(one.outputs.items())},
+            "deleted": sorted(one.deleted),
             "group": sampled.group_of(number),
             "chosen": number == winner,
             "usage": one.usage,

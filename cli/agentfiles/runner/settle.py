@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.fingerprint import digest_bytes
+from agentfiles.core.globs import OutputSet
 from agentfiles.errors import PreconditionError, UsageError
+from agentfiles.storage.journal import unwritable
 from agentfiles.storage.records import read_record, record_file, run_folder
 
 if TYPE_CHECKING:
@@ -15,8 +17,10 @@ if TYPE_CHECKING:
     from agentfiles.storage.git import Git
 
 
-def uncertain_outputs(layout: Layout, git: Git, task: str, meta: dict[str, Any], sample: int | None) -> dict[str, bytes]:
-    """The outputs approving this uncertain run lands: what it proposed, or sample `sample`'s."""
+def uncertain_outputs(layout: Layout, git: Git, task: str, meta: dict[str, Any],
+                      sample: int | None) -> tuple[dict[str, bytes], list[str]]:
+    """What approving this uncertain run lands: the outputs it proposed, or sample `sample`'s, and the files
+    under its output globs that it (or that sample) deleted and the work tree still has."""
     run = str(meta.get("run"))
     record = read_record(layout, run) or {}
     samples = record.get("samples") or []
@@ -31,16 +35,23 @@ def uncertain_outputs(layout: Layout, git: Git, task: str, meta: dict[str, Any],
             raise UsageError(f"run {run} of {task} has no sample {sample} that produced outputs",
                              hint=f"the samples with outputs: {good} (`agents review` shows them)")
         wanted, base = dict(entry.get("outputs") or {}), folder / "samples" / f"sample-{sample}" / "proposed"
+        gone = entry.get("deleted")
     else:
-        wanted, base = dict(record.get("outputs") or {}), folder / "proposed"
+        wanted, base, gone = dict(record.get("outputs") or {}), folder / "proposed", record.get("deleted")
         if not wanted and samples:
             shown = ", ".join(f"{s.get('sample')} (group {s.get('group')})" for s in samples if s.get("ok"))
             raise UsageError(f"the samples of run {run} of {task} disagree: say which one to land",
                              hint=f"`agents approve {task} --sample N`; the samples: {shown}; `agents review` shows them")
-    declared = _declared_outputs(layout, task)
-    strays = sorted(rel for rel in wanted if rel not in declared)
-    if strays:  # a record is read back from a repository that may be hostile: it lands declared outputs only
-        raise PreconditionError(f"the run record of {task} proposes {', '.join(strays[:3])}, not an output it declares",
+    declared = OutputSet(_declared_outputs(layout, task))
+    deleted = sorted(map(str, gone)) if isinstance(gone, list) else []
+    # A record is read back from a repository that may be hostile: it lands declared outputs only, where a
+    # step may write, and deletes only files under the output globs.
+    strays = sorted(rel for rel in wanted if rel not in declared) + [
+        f"deleting {rel}" for rel in deleted if rel not in declared or rel in declared.exact]
+    why = unwritable(layout.root, [*wanted, *deleted]) if not strays else None
+    if strays or why:
+        what = f"{', '.join(strays[:3])}, not an output it declares" if strays else f"a file no step may write: {why}"
+        raise PreconditionError(f"the run record of {task} proposes {what}",
                                 hint=f"restore {layout.rel(folder)} from git, or run `agents run {task}` again")
     found: dict[str, bytes] = {}
     for rel, digest in sorted(wanted.items()):
@@ -50,11 +61,12 @@ def uncertain_outputs(layout: Layout, git: Git, task: str, meta: dict[str, Any],
             raise PreconditionError(f"the run record of {task} does not hold its proposed {rel} as it was produced",
                                     hint=f"restore {layout.rel(folder)} from git, or run `agents run {task}` again")
         found[rel] = data
-    _unchanged_since(git, layout, task, run, list(found))
-    return found
+    deleted = [rel for rel in deleted if (layout.root / rel).is_file()]
+    _unchanged_since(git, layout, task, run, [*found, *deleted])
+    return found, deleted
 
 
-def _declared_outputs(layout: Layout, task: str) -> set[str]:
+def _declared_outputs(layout: Layout, task: str) -> list[str]:
     """The outputs the step declares now (of a foreach item: with its placeholders filled in)."""
     from agentfiles.runner.resolve import resolve_step
     from agentfiles.storage.workspace import open_workspace
@@ -62,7 +74,7 @@ def _declared_outputs(layout: Layout, task: str) -> set[str]:
     workspace = open_workspace(layout.root)
     workspace.require_loaded()
     try:
-        return set(resolve_step(workspace.project, task).task.outputs)
+        return list(resolve_step(workspace.project, task).task.outputs)
     except KeyError:
         raise UsageError(f"task '{task}' is no longer in the project", hint="`agents status` lists the tasks") from None
 

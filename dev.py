@@ -2,6 +2,7 @@
 """Set-up and chores from a fresh clone, with nothing but python3 and git:
 
     python3 dev.py demo    run a demo pipeline in a scratch repository
+    python3 dev.py example run the worked example of a step that changes code (README)
     python3 dev.py test    run the test suite
 
 Both create `.venv/` on first use and install the project into it (again when pyproject.toml changes).
@@ -55,17 +56,25 @@ def test(args: list[str]) -> int:
 
 
 def demo(args: list[str]) -> int:
+    return _scratch_run("pipeline", "run_demo", "agents-demo-", args)
+
+
+def example(args: list[str]) -> int:
+    return _scratch_run("coding", "run_example", "agents-example-", args)
+
+
+def _scratch_run(module: str, function: str, prefix: str, args: list[str]) -> int:
+    """Run demo/<module>.py's `function` in a scratch repository (the folder given, or a new one)."""
     ensure_venv()
     compile_bytecode()
     sys.path.insert(0, str(ROOT / "demo"))
-    from pipeline import run_demo
-
-    target = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="agents-demo-"))
-    return run_demo(target, BIN / "agents")
+    run = getattr(__import__(module), function)
+    target = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix=prefix))
+    return run(target, BIN / "agents")
 
 
 def main() -> int:
-    commands = {"test": test, "demo": demo}
+    commands = {"test": test, "demo": demo, "example": example}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__.strip())
         return 2

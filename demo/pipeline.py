@@ -35,18 +35,27 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_demo(target: Path, agents: Path) -> int:
-    target.mkdir(parents=True, exist_ok=True)
-    env = _env()
+def commands(target: Path, agents: Path, env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """`sh(*args)`: run a command in `target` as a person would type it (`agents` is the one at `agents`),
+    shown with its output (`quiet`: neither), and stop the demo when it exits other than `expect`."""
 
-    def sh(*args: str, expect: int = 0) -> None:
+    def sh(*args: str, expect: int = 0, quiet: bool = False) -> None:
         shown = " ".join(shlex.quote(a) for a in args)
-        print(f"\n$ {shown}", flush=True)
+        if not quiet:
+            print(f"\n$ {shown}", flush=True)
         program = str(agents) if args[0] == "agents" else args[0]
-        code = subprocess.run([program, *args[1:]], cwd=target, env=env).returncode
+        code = subprocess.run([program, *args[1:]], cwd=target, env=env,
+                              stdout=subprocess.DEVNULL if quiet else None).returncode
         if code != expect:
             raise SystemExit(f"demo: `{shown}` exited with {code}, expected {expect}")
 
+    return sh
+
+
+def run_demo(target: Path, agents: Path) -> int:
+    target.mkdir(parents=True, exist_ok=True)
+    env = _env()
+    sh = commands(target, agents, env)
     print(f"demo: scratch repository {target}")
     sh("agents", "init", "--git")
     (target / ".agents" / "tasks" / "describe-project.md").unlink()  # the example is a model step

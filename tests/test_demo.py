@@ -21,12 +21,12 @@ def test_the_demo_runs_command_steps_then_a_verified_and_reviewed_model_step(tmp
     assert (target / "SUMMARY.md").read_text() == SUMMARY_V2
     handoff = (target / ".agents/handoffs/summarise.md").read_text()
     assert "status: done" in handoff and "state: approved" in handoff and "verdict: pass" in handoff
-    record = json.loads(_record(target, "summarise"))
+    record = json.loads(record_of(target, "summarise"))
     assert record["attempt"] == 2 and record["earlier_attempts"][0]["verification"]["verdict"] == "fail"
     assert git(target, "status", "--porcelain") == ""
 
 
-def _record(root: Path, task: str) -> str:
+def record_of(root: Path, task: str) -> str:
     for path in sorted((root / ".agents/runs").glob("*/record.json")):
         text = path.read_text()
         if json.loads(text)["task"] == task:

@@ -138,6 +138,10 @@ def test_canary_options_are_checked_before_anything_runs(ten: Path, api: FakeAnt
     assert both.code == 2 and "not both" in both.err
     wrong = agents("-C", str(ten), "run", "--canary-pick", "nope")
     assert wrong.code == 2 and "nope" in wrong.err
+    for empty in ("", ",,", " , "):  # not a rollout of every step at once
+        for extra in ([], ["--dry-run"]):
+            given = agents("-C", str(ten), "run", "--canary-pick", empty, *extra)
+            assert given.code == 2 and "--canary-pick names no task" in given.err and "hint: " in given.err
     git(ten, "checkout", "--", ".agents/roles/developer.md")
     nothing = agents("-C", str(ten), "run", "--canary", "2")
     assert nothing.code == 0 and "Nothing to run" in nothing.out

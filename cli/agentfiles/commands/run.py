@@ -183,22 +183,15 @@ def run_command(
     A step sees only its declared inputs and may write only its declared outputs; its `run:` checks must
     pass before anything lands. A failed step commits its handoff and run record only.
     """
-    from agentfiles.core.rollout import RolloutRequest
     from agentfiles.runner.reconcile import RunOptions, reconcile
 
     began = time.monotonic()
     opts: Options = ctx.obj
     out = opts.out(json_output)
-    picked = [t.strip() for given in canary_pick or [] for t in given.split(",") if t.strip()]
-    rollout = RolloutRequest(canary, picked, wave) if canary or picked or wave else None
-    if canary and picked:
-        from agentfiles.errors import UsageError
-
-        raise UsageError("give either --canary N or --canary-pick TASK, not both",
-                         hint="--canary 2 runs the first two in dependency order; --canary-pick names them")
     options = RunOptions(
         targets=list(tasks or []), jobs=jobs, force=force, keep_going=keep_going, dry_run=dry_run,
-        with_needs=not no_deps, branch=branch, rollout=rollout, cache=not no_cache, cluster=cluster,
+        with_needs=not no_deps, branch=branch, rollout=_rollout_request(canary, canary_pick, wave), cache=not no_cache,
+        cluster=cluster,
     )
     live = not out.json_mode and not dry_run and sys.stderr.isatty()
     progress = LiveProgress(out, began) if live else PlainProgress(out, began)
@@ -301,6 +294,21 @@ def run_command(
             out.diagnostic("hint", f"see `agents show {first.task}`; fix, then run `agents run` again")
         return EXIT_STEP_FAILED
     return 0
+
+
+def _rollout_request(canary: Optional[int], canary_pick: Optional[List[str]], wave: Optional[int]):  # type: ignore[no-untyped-def]
+    """The rollout `--canary`, `--canary-pick` and `--wave` ask for, or None without them."""
+    from agentfiles.core.rollout import RolloutRequest
+    from agentfiles.errors import UsageError
+
+    picked = [t.strip() for given in canary_pick or [] for t in given.split(",") if t.strip()]
+    if canary_pick is not None and not picked:  # an empty list is no reason to run every step at once
+        raise UsageError("--canary-pick names no task",
+                         hint="name the canaries (`--canary-pick t01,t02`), or give --canary N for the first N")
+    if canary and picked:
+        raise UsageError("give either --canary N or --canary-pick TASK, not both",
+                         hint="--canary 2 runs the first two in dependency order; --canary-pick names them")
+    return RolloutRequest(canary, picked, wave) if canary or picked or wave else None
 
 
 def _held(out: Output, held: dict) -> None:  # type: ignore[type-arg]

@@ -177,3 +177,21 @@ def test_a_task_waiting_for_a_rolled_out_one_is_rolled_out_after_it(project: Pat
     assert result.code == 0, result.err
     assert [c["task"] for c in result.json["rollout"]["compared"]] == ["t11", "t12"]
     assert all(s["state"] == "done" for s in state_of(agents, project).values())
+
+
+def test_a_rerun_rollout_runs_its_canary_again_rather_than_take_it_from_the_run_cache(ten: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(*[Script("v2", fail={"t01": 1})] * 10)
+    first = agents("-C", str(ten), "run", "--canary-pick", "t01")
+    assert first.code == 1 and "(a retry passed it)" in first.err
+    rollout = re.search(r"rollout (rollout-[\w.-]+) halted", first.err).group(1)  # type: ignore[union-attr]
+    assert agents("-C", str(ten), "rewind", "--rollout", rollout, "--in-place").code == 0
+    # The same change rolled out again: the run cache holds t01's landed run with this definition and these
+    # inputs, the very run the first rollout flagged. A canary is run to be watched, so it runs again.
+    api.clear()
+    api.queue(*[Script("v2", fail={"t01": 1})] * 10)
+    again = agents("-C", str(ten), "run", "--canary", "1", "--wave", "1")
+    assert again.code == 1, again.out
+    assert {step_of(r) for r in api.message_requests} == {"t01"}
+    assert "t01 regressed: `Has a heading` passed in run" in again.err and "from the run cache" not in again.err
+    assert [t for t, s in state_of(agents, ten).items() if s["state"] == "stale"] == TASKS[1:]
+

@@ -44,16 +44,17 @@ def cache_key(task: str, definition: str | None, inputs: dict[str, str]) -> str:
 class RunCache:
     """The earlier successful runs of every step in the history, by cache key; built on first use."""
 
-    def __init__(self, root: Path, index: Path) -> None:
+    def __init__(self, root: Path, index: Path, fresh: frozenset[str] = frozenset()) -> None:
         self.git = Git(root)
         self.index = index
+        self.fresh = fresh  # steps that always run afresh: those a rollout runs to compare with their previous run
         self.lock = threading.Lock()
         self.runs: dict[str, dict[str, Any]] | None = None  # key -> {task, run, commit, meta, body}
         self.reviews: dict[str, str] = {}  # run -> the state of its latest review
 
     def lookup(self, task: str, definition: str | None, inputs: dict[str, str]) -> CachedRun | None:
         """The earlier run with this key whose outputs git still has, byte for byte; None if there is none."""
-        if definition is None:
+        if definition is None or task in self.fresh:
             return None
         with self.lock:
             if self.runs is None:

@@ -286,7 +286,7 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
                          tripwire=Tripwire(workspace.root, git),
                          processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"), on_event=on_event,
                          rollout=result.rollout_plan.id if result.rollout_plan else None,
-                         cache=_run_cache(workspace, options))
+                         cache=_run_cache(workspace, options, result.rollout_plan))
         try:
             with _cluster(options.cluster or project.config.cluster, project.config.api, emit) as cluster:
                 if cluster is not None:
@@ -324,11 +324,14 @@ def _cluster(address: str | None, settings: ApiSettings, emit: Callable[[str, ob
     return on_cluster(address, settings, emit)
 
 
-def _run_cache(workspace: Workspace, options: RunOptions) -> RunCache | None:
-    """The run cache, unless `--no-cache` or `--force` (which asks for the steps to run again)."""
+def _run_cache(workspace: Workspace, options: RunOptions, rollout: RolloutPlan | None) -> RunCache | None:
+    """The run cache, unless `--no-cache` or `--force` (which asks for the steps to run again). A rollout's
+    own steps never come from it: each is run to be compared with its previous run, and a cached run is
+    one an earlier rollout may have flagged (then rewound)."""
     if not options.cache or options.force:
         return None
-    return RunCache(workspace.root, workspace.layout.cache / "run-cache.json")
+    fresh = frozenset(rollout.candidates) if rollout is not None else frozenset()
+    return RunCache(workspace.root, workspace.layout.cache / "run-cache.json", fresh)
 
 
 def switch_branch(git: Git, name: str) -> str | None:

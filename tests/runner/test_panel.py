@@ -208,3 +208,24 @@ def test_approving_lands_only_what_the_record_holds_as_produced(panel: Path, api
     damaged = agents("-C", str(panel), "review")
     assert damaged.code == 2 and "the run record is damaged" in damaged.err
     assert git(panel, "status", "--porcelain").strip() == f"M .agents/runs/{run}/record.json"
+
+
+def test_an_uncertain_panel_run_holds_what_needs_it_and_replays_as_identical(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(panel, {".agents/tasks/after.md": task_text(
+        "Use hello", role="developer", needs=["hello"], inputs=["src/hello.py"], outputs=["src/after.py"])})
+    commit_all(panel)
+    judges = by_judge({"You are a reviewer": verdict(("pass", "ok"), ("pass", "ok")),
+                       "You are QA": verdict(("fail", "no name"), ("pass", "ok"))})
+    api.queue(write(), finish(), judges, judges)
+    result = agents("-C", str(panel), "run")
+    assert result.code == 1
+    assert "skip  after: needs hello, which is uncertain" in result.err
+    dry = agents("-C", str(panel), "run", "--dry-run")
+    assert dry.code == 0 and "every task is done" not in dry.out
+    assert dry.out.startswith("Nothing to run.") and "held  hello: uncertain: awaiting review" in dry.err
+    # The doer's work replays as it was recorded: the panel's split is a judgement made after it, as a
+    # verifier's rejection is, and a replay carries out the work, not the judgement.
+    replayed = agents("-C", str(panel), "replay", "hello")
+    assert replayed.code == 0, replayed.out + replayed.err
+    assert "same  src/hello.py" in replayed.out and "outputs identical" in replayed.out
+    assert agents("-C", str(panel), "replay", "hello", "--json").json["identical"] is True

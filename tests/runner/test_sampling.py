@@ -163,3 +163,38 @@ def test_replay_live_samples_measures_drift(sampled: Path, api: FakeAnthropic, a
     assert data.code == 0 and data.json["matching"] == 2 and data.json["share"] == 1.0
     without = agents("-C", str(sampled), "replay", "summary", "--samples", "2")
     assert without.code == 2 and "needs --live" in without.err
+
+
+def test_replay_of_a_sampled_run_replays_the_sample_a_person_chose(sampled: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    api.queue(*doers(["Tuesday.\n", "Wednesday.\n", "Friday.\n"]))
+    assert agents("-C", str(sampled), "run").code == 1
+    # No sample was chosen: there is no one conversation to replay, and saying so is not a 0% drift.
+    for args in ([], ["--live", "--samples", "3"]):
+        refused = agents("-C", str(sampled), "replay", "summary", *args)
+        assert refused.code == 2, refused.out + refused.err
+        assert "its 3 samples disagree and none was chosen" in refused.err and "--sample N" in refused.err
+        assert "fresh answers match" not in refused.out
+    folder, record = record_of(sampled, handoff(sampled)["run"])
+    pick = next(s["sample"] for s in record["samples"]
+                if (folder / f"samples/sample-{s['sample']}/proposed/out/summary.md").read_text() == "Wednesday.\n")
+    assert agents("-C", str(sampled), "approve", "summary", "--sample", str(pick)).code == 0
+    replayed = agents("-C", str(sampled), "replay", "summary")
+    assert replayed.code == 0, replayed.out + replayed.err
+    assert "same  out/summary.md" in replayed.out and "outputs identical" in replayed.out
+    requests = len(api.message_requests)
+    api.queue(*doers(["Wednesday.\n", "Tuesday.\n"]))
+    drifted = agents("-C", str(sampled), "replay", "summary", "--live", "--samples", "2")
+    assert drifted.code == 1 and "1 of 2 fresh answers match the recorded outputs (50%)" in drifted.out
+    fresh = [r.body for r in api.message_requests[requests:] if len(r.body["messages"]) == 1]
+    from agentfiles.core.paths import Layout
+    from agentfiles.storage.inspect import recorded_turns
+
+    chosen = recorded_turns(Layout(sampled), folder / f"samples/sample-{pick}")[0]  # as it was sent
+    assert len(fresh) == 2 and all(body == chosen for body in fresh)
+    # A record whose conversation is gone cannot be replayed: an error, not a drift of 0%.
+    shutil.rmtree(folder / f"samples/sample-{pick}/requests")
+    gone = agents("-C", str(sampled), "replay", "summary", "--live", "--samples", "2")
+    assert gone.code == 2 and "holds no model requests" in gone.err and "hint: " in gone.err
+    assert "fresh answers match" not in gone.out

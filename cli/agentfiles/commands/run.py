@@ -236,7 +236,7 @@ def run_command(
         out.note(result.branch)
     if dry_run:
         if not result.plan:
-            out.line("Nothing to run: every task is done.")
+            out.line(_nothing(result.held))
         for step in result.plan:
             after = f"  (after {', '.join(step.needs)})" if step.needs else ""
             out.line(f"{step.task}: {'; '.join(step.reasons)}{after}")
@@ -266,7 +266,7 @@ def run_command(
             return EXIT_STEP_FAILED
         return 0
     if not result.plan:
-        out.line("Nothing to run: every task is done." if not result.held else "Nothing to run.")
+        out.line(_nothing(result.held))
         _held(out, result.held)
         return 0
     if report is None:
@@ -309,6 +309,11 @@ def _rollout_request(canary: Optional[int], canary_pick: Optional[List[str]], wa
         raise UsageError("give either --canary N or --canary-pick TASK, not both",
                          hint="--canary 2 runs the first two in dependency order; --canary-pick names them")
     return RolloutRequest(canary, picked, wave) if canary or picked or wave else None
+
+
+def _nothing(held: dict) -> str:  # type: ignore[type-arg]
+    """Why an empty plan is empty: every task done, or some held (awaiting review, or needing what is)."""
+    return "Nothing to run: every task is done." if not held else "Nothing to run."
 
 
 def _held(out: Output, held: dict) -> None:  # type: ignore[type-arg]

@@ -67,10 +67,11 @@ def replay(
     workspace = open_workspace(directory)
     workspace.require_loaded()
     project = workspace.project
-    view = load_step(directory, task_id, run)
+    latest = project.handoffs.get(task_id)
+    # The latest run is read from its handoff as it is now, with a review since (a person's choice of sample).
+    view = load_step(directory, task_id, None if latest is not None and latest.model.run == run else run)
     run_id = str(view.meta.get("run"))
     record = view.record or {}
-    folder = run_folder(project.layout, run_id)
     if not record:
         raise UsageError(f"run {run_id} of {task_id} has no record to replay", hint="replay needs .agents/runs/<run>/record.json")
     if task_id.split("@", 1)[0] not in project.tasks:
@@ -84,9 +85,10 @@ def replay(
         )
     step = resolve_step(project, task_id)
     recorded_paths(project.layout, record, task_id, run_id)
+    exchanges, recorded = _conversation(project.layout, task_id, run_id, record, view.meta)
     report = ReplayReport(task_id, run_id, identical=False, live=live)
     recorded_failure = view.meta.get("failure") if isinstance(view.meta.get("failure"), dict) else None
-    if recorded_failure and recorded_failure.get("kind") not in JUDGED_AFTER:
+    if recorded_failure and not _judged_after(str(recorded_failure.get("kind")), view.meta):
         report.recorded_failure = f"{recorded_failure.get('kind')}: {recorded_failure.get('detail')}"
     if live and step.task.is_command:
         raise UsageError(f"{task_id} is a command step: it has no model to ask again",
@@ -119,12 +121,11 @@ def replay(
             if not result.ok:
                 report.failure = f"{result.failure_kind}: {result.failure_detail}"
         else:
-            report.failure = _replay_model(project, step, sandbox, folder, report, record, view.meta, live)
+            report.failure = _replay_model(project, step, sandbox, exchanges, report, record, view.meta, live)
         collected = sandbox.collect(step.task.outputs)
         wrong = output_failure(collected)
         if report.failure is None and wrong:
             report.failure = f"invalid_output: {wrong}"
-        recorded = record.get("outputs") or {}
         for path in sorted(set(recorded) | set(collected.outputs)):
             now = digest_bytes(collected.outputs[path]) if path in collected.outputs else None
             report.outputs[path] = {"recorded": recorded.get(path), "replayed": now}
@@ -134,7 +135,7 @@ def replay(
                                     "replayed": DELETED if path in collected.deleted else None}
         changed = [p for p, v in report.outputs.items() if v["recorded"] != v["replayed"] and DELETED not in v.values()]
         if changed:
-            report.diffs = _diffs(project.layout, view.commit, view.meta, folder, changed, collected.outputs)
+            report.diffs = _diffs(project.layout, view.commit, view.meta, exchanges, changed, collected.outputs)
         report.identical = (
             _kind(report.failure) == _kind(report.recorded_failure)
             and not report.request_differences
@@ -162,6 +163,36 @@ def _as_before(root: Path, commit: str | None, sandbox: Sandbox, recorded: dict[
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             seen[path] = sandbox.inputs[path] = recorded[path]
+
+
+def _judged_after(kind: str, meta: dict[str, Any]) -> bool:
+    """Whether a recorded failure was decided after the step's work: by its verifier or checks, or (an
+    `uncertain` run with a verdict) by a verifier panel that split."""
+    return kind in JUDGED_AFTER or (kind == "uncertain" and bool(meta.get("verification")))
+
+
+def _conversation(layout: Any, task_id: str, run_id: str, record: dict[str, Any],
+                  meta: dict[str, Any]) -> tuple[Path, dict[str, str]]:
+    """The folder of the run's doer conversation to replay, and the outputs it produced: the run's own,
+    or, of a sampled run, the sample that went on (a person's choice when the samples disagreed)."""
+    folder = run_folder(layout, run_id)
+    samples = [s for s in record.get("samples") or [] if isinstance(s, dict) and isinstance(s.get("sample"), int)]
+    if not samples or any(s.get("chosen") for s in samples):  # the chosen sample's exchanges are the run's own
+        return folder, dict(record.get("outputs") or {})
+    if not any(s.get("ok") for s in samples):  # every sample failed: the run failed as its first did
+        return folder / "samples" / f"sample-{samples[0]['sample']}", {}
+    landed = meta.get("outputs") if meta.get("status") == "done" else None
+    chosen = next((s for s in samples if s.get("ok") and landed and s.get("outputs") == landed), None)
+    if chosen is None:
+        raise UsageError(
+            f"run {run_id} of {task_id} is uncertain: its {len(samples)} samples disagree and none was chosen, so "
+            "there is no one conversation to replay",
+            hint=f"`agents review` shows them; `agents approve {task_id} --sample N` chooses one, which `agents "
+                 f"replay {task_id}` then replays",
+        )
+    outputs = dict(chosen.get("outputs") or {})
+    recorded_paths(layout, {"outputs": outputs}, task_id, run_id)
+    return folder / "samples" / f"sample-{chosen['sample']}", outputs
 
 
 def _kind(failure: str | None) -> str | None:
@@ -212,8 +243,12 @@ def _replay_model(
     the discussion's positions and the router's decision are taken from the record, never asked again."""
     requests = recorded_turns(project.layout, folder, "requests")
     responses = recorded_turns(project.layout, folder, "responses")
-    if not (requests if live else responses):
-        return "the record holds no model " + ("requests" if live else "answers") + " to replay"
+    if not requests and (live or not responses):  # nothing to replay is no replay that failed
+        raise UsageError(
+            f"run {report.run} of {report.task}: the record holds no model requests to replay",
+            hint=f"{project.layout.rel(folder)}/requests/ is missing or empty; restore the run record from git "
+                 f"(`git checkout -- {project.layout.rel(folder)}`), or replay another run (`--run RUN`)",
+        )
 
     read = text_reader(sandbox.path)
 

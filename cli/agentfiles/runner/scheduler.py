@@ -125,7 +125,7 @@ class _Run:
             return
         for other in _dependents_of(outcome.task, self.order, self.waiting):
             self.order.remove(other)
-            skip = Skipped(other, f"needs {outcome.task}, which {outcome.status}")
+            skip = Skipped(other, f"needs {outcome.task}, which {_WHICH.get(outcome.status, outcome.status)}")
             self.report.skipped.append(skip)
             self.on_event("skip", skip)
         if not self.keep_going:
@@ -136,6 +136,10 @@ class _Run:
             skip = Skipped(task, "interrupted" if interrupted else "not started after a failure (use --keep-going)")
             self.report.skipped.append(skip)
             self.on_event("skip", skip)
+
+
+# How a step that did not succeed is named in the skip of what needs it: `needs t, which is uncertain`.
+_WHICH = {"rejected": "was rejected", "uncertain": "is uncertain"}
 
 
 def _dependents_of(task: str, order: list[str], waiting: dict[str, set[str]]) -> list[str]:

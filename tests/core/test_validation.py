@@ -191,3 +191,57 @@ def test_claude_md_import_cycles_are_validation_errors(project: Path, agents) ->
     result = validate(agents, project)
     assert result.code == 2
     assert [e["message"] for e in result.json["errors"]] == ["CLAUDE.md import cycle: CLAUDE.md -> docs/a.md -> CLAUDE.md"]
+
+
+def _config(root: Path, old: str, new: str) -> None:
+    path = root / ".agents/config.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_a_config_verifier_is_checked_at_its_line(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/t.md": task_text("T", role="developer", acceptance=["Good"])})
+    _config(project, "\nverifier: reviewer\n", "\nverifier: nosuch\n")
+    line = next(n for n, text in enumerate((project / ".agents/config.yaml").read_text().splitlines(), 1)
+                if text.startswith("verifier:"))
+    assert f"error .agents/config.yaml:{line}: unknown verifier role 'nosuch'" in messages(validate(agents, project))
+    _config(project, "\nverifier: nosuch\n", "\nverifier:\n  - reviewer\n  - nosuch\n")
+    assert f"error .agents/config.yaml:{line + 2}: unknown verifier role 'nosuch'" in messages(validate(agents, project))
+    plain = agents("-C", str(project), "validate")
+    assert f"error: .agents/config.yaml:{line + 2}: unknown verifier role 'nosuch'" in plain.err and "('" not in plain.err
+
+
+def test_a_verifier_that_is_not_names_is_said_once_in_words(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/t.md": task_text("T", role="developer", acceptance=["Good"],
+                                                          verifier=["reviewer", 3])})
+    _config(project, "\nverifier: reviewer\n", "\nverifier: [reviewer, 3]\n")
+    found = messages(validate(agents, project))
+    for file in (".agents/config.yaml", ".agents/tasks/t.md"):
+        mine = [m for m in found if f" {file}:" in m]
+        assert len(mine) == 1, found
+        assert "verifier: a role name, or a list of role names; item 2 is not a name (got 3)" in mine[0], mine
+    assert not any("list[str]" in m or "verifier.str" in m for m in found)
+
+
+def test_a_config_that_cannot_be_loaded_raises_no_warning_about_its_default_verifier(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/t.md": task_text("T", role="developer", acceptance=["Good"])})
+    assert messages(validate(agents, project)) == []
+    (project / ".agents/config.yaml").write_text((project / ".agents/config.yaml").read_text() + "bogus: 1\n")
+    found = messages(validate(agents, project))
+    assert any("unknown key 'bogus'" in m for m in found)
+    assert not any("no verifier" in m for m in found), found
+
+
+def test_samples_and_an_empty_panel_are_checked(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        ".agents/tasks/truth.md": task_text("T", role="developer", outputs=["a.md"], samples=True),
+        ".agents/tasks/pair.md": task_text("P", role="developer", outputs=["b.md"], samples=2),
+        ".agents/tasks/nobody.md": task_text("N", role="developer", outputs=["c.md"], acceptance=["Good"], verifier=[]),
+        ".agents/tasks/stamp.md": task_text("S", run="date > d.md", outputs=["d.md"], samples=3),
+    })
+    found = messages(validate(agents, project))
+    assert "error .agents/tasks/truth.md:5: samples: input should be a valid integer (got True)" in found
+    assert any(m.startswith("warning .agents/tasks/pair.md:5: two samples that disagree have no majority") for m in found)
+    assert any(m.startswith("error .agents/tasks/nobody.md:6: `verifier: []` names no judge") for m in found), found
+    assert not any("stamp.md" in m for m in found), found  # a command run K times: documented, not warned

@@ -9,7 +9,7 @@ Every model forbids unknown keys, so a typo is an error that names the nearest v
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from agentfiles.core.globs import folder_output
 from agentfiles.core.paths import check_input_key, check_repo_path, is_valid_id, is_valid_run_id, is_valid_step_id, normalize_repo_path
@@ -28,6 +28,24 @@ def as_names(value: str | list[str] | None) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
+
+
+def _names(value: Any) -> Any:
+    """A `verifier:` value is a role name or a list of them: one message in words, not one per member of
+    the union (`verifier.str: ...`, `verifier['list[str]'][1]: ...`)."""
+    if value is None or isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        return value
+    if isinstance(value, list):
+        wrong = next(n for n, name in enumerate(value, 1) if not isinstance(name, str))
+        raise ValueError(f"a role name, or a list of role names; item {wrong} is not a name (got {_shown(value[wrong - 1])})")
+    raise ValueError(f"a role name, or a list of role names (got {_shown(value)})")
+
+
+def _shown(value: Any) -> str:
+    return "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else repr(value)
+
+
+RoleNames = Annotated[str | list[str] | None, BeforeValidator(_names)]
 
 
 class Strict(BaseModel):
@@ -186,7 +204,7 @@ class Config(Strict):
     jobs: int = Field(4, ge=1, le=256)
     max_turns: int = Field(30, ge=1)
     timeout: float | None = Field(None, gt=0)
-    verifier: str | list[str] | None = None  # a list is a panel (docs/convention.md, "Verifier panels")
+    verifier: RoleNames = None  # a list is a panel (docs/convention.md, "Verifier panels")
     budget: Budget = Field(default_factory=Budget)
     api: ApiSettings = Field(default_factory=ApiSettings)
     commit: CommitPolicy = Field(default_factory=CommitPolicy)
@@ -360,9 +378,10 @@ class Task(Strict):
     acceptance: list[Criterion] = Field(default_factory=list)
     # One role, or a panel: several roles each judging in a clean context, deciding by `agree`. A single name
     # stays a string (not a list of one), so the definition of an existing task does not change.
-    verifier: str | list[str] | None = None
+    verifier: RoleNames = None
     agree: Literal["all", "majority"] = "all"
-    samples: int = Field(1, ge=1, le=9)  # the doer runs this many times; the majority output goes on
+    # The doer runs this many times; the majority output goes on. Strict: `samples: true` is not a count.
+    samples: int = Field(1, ge=1, le=9, strict=True)
     compare: Literal["bytes", "verifier"] = "bytes"  # how samples are compared: byte for byte, or judged
     retries: int = Field(0, ge=0, le=10)
     budget: Budget | None = None

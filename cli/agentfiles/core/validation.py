@@ -30,6 +30,11 @@ def _line(entry: Entry[Task] | None, where: Where) -> int | None:
     return where
 
 
+def _item(key: str, value: object, index: int) -> tuple[str | int, ...]:
+    """Where the `index`th name of a value that is a name or a list of names is: its item, or the key."""
+    return (key, index) if isinstance(value, list) else (key,)
+
+
 class _Checker:
     def __init__(self, project: Project, graph: TaskGraph, warnings: bool = True) -> None:
         self.project = project
@@ -64,9 +69,10 @@ class _Checker:
             if name and name in self.project.broken_roles and name not in self.project.roles:
                 self.error(entry, (key,), f"role '{name}' cannot be loaded, so this task cannot run",
                            "fix the role file (`agents roles` says what is wrong with it)")
-        for name in task.verifiers:
+        for index, name in enumerate(task.verifiers):
             if name not in self.known_roles:
-                self.error(entry, ("verifier",), self.unknown("verifier role", name, self.known_roles), roles_hint)
+                self.error(entry, _item("verifier", task.verifier, index),
+                           self.unknown("verifier role", name, self.known_roles), roles_hint)
         if task.role and task.role in judges:
             self.error(
                 entry,
@@ -75,7 +81,12 @@ class _Checker:
                 "name a different role under `verifier:`",
             )
         self.consensus(entry, judges)
-        if task.prose_criteria and not judges:
+        if task.prose_criteria and task.verifier == []:
+            self.error(entry, ("verifier",), "`verifier: []` names no judge, and the task has prose acceptance "
+                       "criteria that only a verifier judges", "name a role, drop `verifier:` to use the config's "
+                       "default, or move the sentences into the intent")
+        elif task.prose_criteria and not judges and self.project.config_entry is not None:
+            # Not when the config did not load: its default verifier is unknown, and its error says why.
             self.warning(
                 entry,
                 ("acceptance",),
@@ -115,6 +126,9 @@ class _Checker:
         if len(judges) == 2 and task.agree == "majority":
             self.warning(entry, ("agree",), "a panel of two has no majority when its judges disagree: "
                          "`agree: majority` acts as `all`", "add a third judge, or say `agree: all`")
+        if task.samples == 2:
+            self.warning(entry, ("samples",), "two samples that disagree have no majority: any difference "
+                         "leaves the step `uncertain`", "take `samples: 3` (or more) for a majority to decide")
         if task.compare == "verifier" and task.samples > 1 and not judges:
             self.error(entry, ("compare",), "`compare: verifier` asks a verifier which samples mean the "
                        "same, and this step has none", "set `verifier:` (with prose `acceptance:`), or `compare: bytes`")
@@ -423,12 +437,13 @@ class _Checker:
 
     def config(self) -> None:
         entry = self.project.config_entry
-        for verifier in as_names(self.project.config.verifier):
+        given = self.project.config.verifier
+        for index, verifier in enumerate(as_names(given)):
             if entry is None or verifier in self.known_roles:
                 continue
             self.found.append(
                 Diagnostic("error", self.unknown("verifier role", verifier, self.known_roles), entry.path,
-                           ("verifier",),
+                           entry.line(*_item("verifier", given, index)),
                            "`verifier:` names a role of .agents/roles/ or .claude/agents/ (`agents roles`)")
             )
 

@@ -112,7 +112,9 @@ def test_three_different_samples_are_uncertain_and_a_person_picks_one(sampled: P
     assert row["state"] == "done"
 
 
-def test_a_verifier_may_judge_which_prose_samples_mean_the_same(project: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def judged(project: Path, api: FakeAnthropic) -> Path:
+    """Three samples of prose, compared by the verifier judging which mean the same."""
     configure(project, api)
     write_files(project, {
         "notes.md": "The meeting moved to Tuesday.\n",
@@ -121,6 +123,11 @@ def test_a_verifier_may_judge_which_prose_samples_mean_the_same(project: Path, a
                                               acceptance=["Names the new day"], verifier="reviewer"),
     })
     commit_all(project)
+    return project
+
+
+def test_a_verifier_may_judge_which_prose_samples_mean_the_same(judged: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    project = judged
 
     def judge(request: RecordedRequest) -> Reply:
         brief = request.body["messages"][0]["content"][0]["text"]
@@ -198,3 +205,29 @@ def test_replay_of_a_sampled_run_replays_the_sample_a_person_chose(sampled: Path
     gone = agents("-C", str(sampled), "replay", "summary", "--live", "--samples", "2")
     assert gone.code == 2 and "holds no model requests" in gone.err and "hint: " in gone.err
     assert "fresh answers match" not in gone.out
+
+
+def test_an_equivalence_judge_that_fails_is_named_in_the_uncertain_step(judged: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    project = judged
+    api.queue(*doers(["It is on Tuesday.\n", "Tuesday it is.\n", "Friday.\n"]), Reply.error(400, "JUDGE-REFUSED"))
+    result = agents("-C", str(project), "run")
+    assert result.code == 1
+    assert "no majority among 3 samples" in result.err
+    assert "the verifier `reviewer` could not judge which samples mean the same: api:" in result.err
+    assert "JUDGE-REFUSED" in result.err
+    meta = handoff(project)
+    assert meta["status"] == "uncertain" and "could not judge which samples mean the same" in meta["failure"]["detail"]
+
+
+def test_samples_of_a_command_step_check_that_it_is_deterministic(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        ".agents/tasks/same.md": task_text("Same", run="echo same > out/same.txt", outputs=["out/same.txt"], samples=3),
+        ".agents/tasks/stamp.md": task_text("Stamp", run="date +%N > out/stamp.txt", outputs=["out/stamp.txt"],
+                                            samples=3),
+    })
+    commit_all(project)
+    result = agents("-C", str(project), "run", "--keep-going")
+    assert result.code == 1
+    assert (project / "out/same.txt").read_text() == "same\n" and not (project / "out/stamp.txt").exists()
+    assert "3 of 3 samples agree" in (project / ".agents/handoffs/same.md").read_text()
+    assert "step stamp uncertain: no majority among 3 samples: 3 different outputs" in result.err

@@ -142,6 +142,8 @@ def _settle(attempt: Attempt, samples: list[Attempt], sampled: Sampled, judged: 
     if judged:
         attempt.extra["equivalence"] = judged
     described = sampled.describe(len(samples))
+    if judged.get("failure"):  # the samples were compared byte for byte only
+        described += f"; the verifier `{judged['role']}` could not judge which samples mean the same: {judged['failure']}"
     if winner is not None:
         chosen = samples[winner - 1]
         attempt.result, attempt.outputs, attempt.plan = chosen.result, chosen.outputs, chosen.plan

@@ -24,9 +24,10 @@ class Script:
     """Answers for any number of steps running at once: a doer writes `out/<task>.md` then finishes; the
     verifier passes, except on `fail` (task -> how many of its verdicts fail, one per attempt)."""
 
-    def __init__(self, version: str = "v1", fail: dict[str, int] | None = None) -> None:
+    def __init__(self, version: str = "v1", fail: dict[str, int] | None = None, silent: frozenset[str] = frozenset()) -> None:
         self.version = version
         self.fail = dict(fail or {})
+        self.silent = silent  # tasks whose doer's first request is refused (the step writes nothing)
 
     def __call__(self, request: RecordedRequest) -> Reply:
         task = step_of(request)
@@ -36,6 +37,8 @@ class Script:
                 return Reply.tool_use("verdict", {"checks": [{"criterion": "1", "verdict": "fail",
                                                               "evidence": f"REGRESSED-{task}: the heading is gone"}]})
             return Reply.tool_use("verdict", {"checks": [{"criterion": "1", "verdict": "pass", "evidence": "has it"}]})
+        if task in self.silent:
+            return Reply.error(400, "REFUSED-BY-THE-API")
         if len(request.body["messages"]) == 1:
             return Reply.tool_use("write_file", {"path": f"out/{task}.md", "content": f"# {task}\n\n{self.version}\n"})
         return Reply.tool_use("finish", {"summary": f"Wrote out/{task}.md."})
@@ -195,3 +198,14 @@ def test_a_rerun_rollout_runs_its_canary_again_rather_than_take_it_from_the_run_
     assert "t01 regressed: `Has a heading` passed in run" in again.err and "from the run cache" not in again.err
     assert [t for t, s in state_of(agents, ten).items() if s["state"] == "stale"] == TASKS[1:]
 
+
+def test_a_halt_in_a_wave_says_which_and_a_step_that_wrote_nothing_changed_nothing(ten: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    api.queue(*[Script("v2", silent=frozenset({"t09"}))] * 30)
+    result = agents("-C", str(ten), "run", "--canary", "8", "--wave", "1")
+    assert result.code == 1
+    assert re.search(r"rollout rollout-[\w.-]+ halted at wave 1 of 2: t09 regressed: failed: api: .*REFUSED-BY-THE-API", result.err)
+    assert "hint: 1 step left as it was (t10);" in result.err
+    line = next(line for line in result.out.splitlines() if "REGRESSION  t09" in line)
+    assert line.endswith("; wrote no output"), line
+    assert state_of(agents, ten)["t10"]["state"] == "stale"
+    assert (ten / "out/t09.md").read_text() == "# t09\n\nv1\n"

@@ -24,7 +24,8 @@ def render_result(out: Output, result: Any) -> None:
              f"(canary: {', '.join(plan.canaries)})")
     for compared in result.compared:
         mark = out.paint("REGRESSION", "failed") if compared.regression else out.paint(compared.status, compared.status)
-        changed = f"{plural(len(compared.changed), 'output')} changed" if compared.changed else "outputs unchanged"
+        changed = (f"{plural(len(compared.changed), 'output')} changed" if compared.changed
+                   else "outputs unchanged" if compared.wrote else "wrote no output")
         runs = f"run {compared.before or '-'} -> {compared.after or '-'}"
         out.line(f"  {mark}  {compared.task}  {runs}; {changed}")
         if compared.regression:
@@ -36,8 +37,9 @@ def render_result(out: Output, result: Any) -> None:
             for line in compared.diff.rstrip().splitlines():
                 out.line(f"    {line}")
     if result.halted:
-        out.diagnostic("error", f"rollout {plan.id} halted at the {result.halted}",
-                       f"{plural(len(result.not_run), 'step')} left as they were"
+        left = len(result.not_run)
+        out.diagnostic("error", f"rollout {plan.id} halted at {result.halted}",
+                       f"{plural(left, 'step')} left as {'it was' if left == 1 else 'they were'}"
                        + (f" ({', '.join(result.not_run[:8])}{' ...' if len(result.not_run) > 8 else ''})"
                           if result.not_run else "")
                        + f"; `agents rewind --rollout {plan.id} --in-place` reverts what it ran")

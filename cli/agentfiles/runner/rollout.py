@@ -29,10 +29,12 @@ class Comparison:
     verdicts: list[dict[str, str]] = field(default_factory=list)  # {criterion, before, after}
     changed: list[str] = field(default_factory=list)  # outputs that differ from the previous run's
     diff: str = ""
+    wrote: bool = True  # False: it did not run, or failed before writing (its outputs are not "changed")
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "before": self.before, "after": self.after, "status": self.status,
-                "regression": self.regression, "verdicts": self.verdicts, "changed": self.changed, "diff": self.diff}
+                "regression": self.regression, "verdicts": self.verdicts, "changed": self.changed, "diff": self.diff,
+                "wrote": self.wrote}
 
 
 @dataclass
@@ -64,6 +66,7 @@ def run_rollout(
     for number, phase in enumerate(rollout.phases):
         what = "canary" if number == 0 else f"wave {number} of {len(rollout.phases) - 1}"
         on_event("note", f"rollout {rollout.id}: {what}: {', '.join(phase)}")
+        where = "the canary" if number == 0 else what  # `halted at the canary: ...`, `halted at wave 1 of 2: ...`
         before = {t: _snapshot(ctx, t) for t in phase if t in candidates}
         inside = set(phase)
         steps = [PlannedStep(t, planned[t].reasons, [n for n in planned[t].needs if n in inside]) for t in phase]
@@ -81,11 +84,11 @@ def run_rollout(
             break
         regressions = [c for c in result.compared if c.regression]
         if regressions:
-            result.halted = f"{what}: {regressions[0].task} regressed: {regressions[0].regression}"
+            result.halted = f"{where}: {regressions[0].task} regressed: {regressions[0].regression}"
         elif done.failed or done.skipped:
             first = done.failed[0] if done.failed else None
-            result.halted = (f"{what}: step {first.task} {first.status}" if first
-                             else f"{what}: {len(done.skipped)} step(s) did not run")
+            result.halted = (f"{where}: step {first.task} {first.status}" if first
+                             else f"{where}: {len(done.skipped)} step(s) did not run")
         if result.halted:
             break
     result.not_run = [t for phase in rollout.phases[result.phases_run:] for t in phase]
@@ -113,10 +116,11 @@ def compare(ctx: RunContext, task: str, before: tuple[Entry[Any] | None, dict[st
     entry, old_outputs = before
     old = entry.model if entry is not None else None
     if outcome is None:
-        return Comparison(task, old.run if old else None, None, "skipped", "did not run: a step it needs failed")
+        return Comparison(task, old.run if old else None, None, "skipped", "did not run: a step it needs failed",
+                          wrote=False)
     if outcome.commit is None:  # refused before it started: nothing was committed
         return Comparison(task, old.run if old else None, None, outcome.status,
-                          f"could not start: {outcome.failure_kind}: {outcome.failure_detail}")
+                          f"could not start: {outcome.failure_kind}: {outcome.failure_detail}", wrote=False)
     layout = ctx.project.layout
     record = read_record(layout, outcome.run_id) or {}
     new = ctx.project.handoffs[task].model
@@ -140,8 +144,10 @@ def compare(ctx: RunContext, task: str, before: tuple[Entry[Any] | None, dict[st
                 regressions.append(f"`{criterion}` passed in run {old.run if old else '?'} and failed on attempt "
                                    f"{attempt.get('attempt')} of this run (a retry passed it)")
     new_outputs = _produced(ctx, outcome, new)
+    # A step that did not land compares only what it wrote: an output it never wrote did not change.
+    found.wrote = outcome.status == "done" or bool(new_outputs)
     parts = []
-    for rel in sorted(set(old_outputs) | set(new_outputs)):
+    for rel in sorted(set(old_outputs) | set(new_outputs) if outcome.status == "done" else set(new_outputs)):
         a, b = old_outputs.get(rel), new_outputs.get(rel)
         if a != b:
             found.changed.append(rel)

@@ -258,7 +258,8 @@ def test_a_coding_step_gets_bash_inside_the_os_sandbox_and_edits_under_its_glob(
         "src/pkg/core.py": "def add(a, b):\n    return a - b\n",
         "tests/test_core.py": "import sys\nsys.path.insert(0, 'src')\nfrom pkg.core import add\nassert add(2, 3) == 5\n",
     })
-    root = setup(project, "auto", role="coder", inputs=["tests/test_core.py"], outputs=["src/pkg/**/*.py"]).resolve()
+    root = setup(project, "auto", role="coder", inputs=["tests/test_core.py"], outputs=["src/pkg/**/*.py"],
+                 network=True).resolve()
     api.queue(
         Reply.tool_use("Bash", {"command": "python3 tests/test_core.py; echo EXIT=$?"}),
         Reply.tool_use("Read", {"file_path": "src/pkg/core.py"}),
@@ -285,6 +286,23 @@ def test_a_coding_step_gets_bash_inside_the_os_sandbox_and_edits_under_its_glob(
     assert rec["discarded"] == ["src/pkg/cache.bin"]
     settings = json.loads(rec["argv"][rec["argv"].index("--settings") + 1])
     assert settings["permissions"]["allow"] == ["Read(./**)", "Edit(./src/pkg/**/*.py)", "Bash"]
+
+
+@needs_claude
+@pytest.mark.skipif(not _os_sandbox(), reason="the OS sandbox cannot run here")
+def test_claude_code_gets_no_bash_unless_the_task_may_use_the_network(  # type: ignore[no-untyped-def]
+    project: Path, api: FakeAnthropic, agents
+) -> None:
+    """claude's commands would share the network it keeps for its API, and reach the credentials it runs with."""
+    write_files(project, {".agents/roles/coder.md": "---\nname: coder\ndescription: Changes code.\n"
+                                                    "tools: Read, Edit, Write, Bash\n---\nYou change code.\n"})
+    root = setup(project, "auto", role="coder", outputs=["src/pkg/**/*.py"]).resolve()
+    api.queue(Reply.text("Nothing to run."))
+    result = agents("-C", str(root), "run")
+    assert result.code == 0, result.err
+    assert tools_offered(api.message_requests[0]) == {"Read", "Glob", "Grep", "Write", "Edit"}
+    _, rec = record(root)
+    assert "network: true" in rec["refused_tools"]["Bash"] and "credentials" in rec["refused_tools"]["Bash"]
 
 
 # -------------------------------------------------------------------------------------- a verifier

@@ -31,6 +31,9 @@ from agentfiles.executors.isolation import Isolation, choose_mode
 from agentfiles.executors.shell import FOLDER_REFUSAL, discard_undeclared, files_of, folders_of
 
 SYSTEM_ARG_LIMIT = 100_000  # one argv string may not exceed 128 KiB on Linux
+NO_NETWORK = ("claude's commands would share the network claude keeps for its API and could reach the credentials "
+              "it runs with, so it gets Bash only for a task that may use the network: `network: true` in the task, "
+              "its role's `agents:` or the config")
 DEFAULT_TIMEOUT_S = 1800.0  # a Claude Code step without `timeout:` is stopped after 30 minutes
 CONVERSE_TIMEOUT_S = 600.0  # a verifier's, router's or discussion turn's session without a deadline
 DEFAULT_RETRIES = 4
@@ -72,7 +75,9 @@ class ClaudeCodeExecutor:
         if len(system.encode("utf-8")) > SYSTEM_ARG_LIMIT:
             prompt = f"{system}\n\n{prompt}"
             system = request.context.system[0]
-        shell = request.isolation.mode == "os"  # Bash only inside the OS sandbox
+        # Bash only inside the OS sandbox, and only where the task may use the network: claude's commands share
+        # the network claude keeps for its API, and can reach the credentials it runs with.
+        shell = request.isolation.mode == "os" and request.isolation.network
         tools = claude_tools(request.tools, shell) if request.tools else None
         args = [
             *lockdown(True, list(request.outputs), tools),
@@ -98,7 +103,7 @@ class ClaudeCodeExecutor:
         if discarded:  # what its commands wrote outside the step's outputs (caches, build files): not kept
             result.record["discarded"] = discarded
         if request.tools and "run" in request.tools and not shell:
-            result.record["refused_tools"] = {"Bash": FOLDER_REFUSAL}
+            result.record["refused_tools"] = {"Bash": FOLDER_REFUSAL if request.isolation.mode != "os" else NO_NETWORK}
         data = session.data
         if data is not None:
             result.usage = usage_of(data)

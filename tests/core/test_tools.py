@@ -8,7 +8,8 @@ import pytest
 
 from agentfiles.core.context import StepContext
 from agentfiles.core.conversation import Limits, Outcome
-from agentfiles.core.tools import ALL, DoerTools, RunResult, capped, claude_tools, offered_tools, tool_schemas
+from agentfiles.core.tool_calls import DoerTools
+from agentfiles.core.tools import ALL, RunResult, capped, claude_tools, offered_tools, tool_schemas
 
 
 def test_a_role_allows_tools_by_our_names_or_claude_codes() -> None:
@@ -119,3 +120,23 @@ def test_run_is_refused_without_a_shell_and_its_output_is_capped(folder: Path) -
     assert seen == [("pytest", 600.0)]
     assert len(capped("y" * 100, 40)) < 100 and capped("short") == "short"
     assert call(tools_for(folder, offered=["read_file"]), "run", command="ls")[0].startswith("refused: there is no tool `run`")
+
+
+def test_what_listing_searching_and_running_give_back_is_held_to_the_context_budget(folder: Path) -> None:
+    (folder / "src/pkg/big.py").write_text("x = 1  # filler\n" * 3000)  # ~16,000 tokens estimated
+    context = StepContext(system=["s"], brief="b", full_inputs={"docs/spec.md": "Add adds.\n"})
+
+    def shell(command: str, timeout: float) -> RunResult:
+        return RunResult(0, "ok\n" * 20_000, 0.1)
+
+    tools = DoerTools(context, ["src/pkg/**/*.py"], folder, Limits(max_turns=5, context_tokens=3000), list(ALL), shell)
+    text, error = call(tools, "search", pattern="filler")  # 100 lines shown: fits
+    assert not error and text.count("\n") == 100
+    before = tools.used_tokens
+    text, error = call(tools, "read_file", path="src/pkg/big.py")
+    assert error and text.startswith("refused: what read_file gave back (~16000 tokens) would take this step's context "
+                                     "past its budget of 3000 tokens")
+    assert tools.used_tokens == before
+    text, error = call(tools, "run", command="make")
+    assert error and text.startswith("exit code 0 in 0.10 s; refused: what run gave back (~")
+    assert call(tools, "list_files")[1] is False  # small enough

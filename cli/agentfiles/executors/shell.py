@@ -9,11 +9,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agentfiles.core.globs import OutputSet
 from agentfiles.core.conversation import Limits
-from agentfiles.core.tools import DoerTools, RunResult
-from agentfiles.executors.command import run_process
+from agentfiles.core.globs import OutputSet
+from agentfiles.core.tool_calls import DoerTools
+from agentfiles.core.tools import RunResult
 from agentfiles.executors.base import Runtime, StepRequest
+from agentfiles.executors.command import run_process
 from agentfiles.executors.isolation import INSTALL_HINT, Isolation, Mounts, confine, confined_env
 
 FOLDER_REFUSAL = (

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfiles.core.conversation import CallFailed, Limits, converse
-from agentfiles.core.tools import DoerTools
+from agentfiles.core.tool_calls import DoerTools
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.globs import OutputSet
 from agentfiles.errors import UsageError

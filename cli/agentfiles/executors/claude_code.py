@@ -28,7 +28,7 @@ from agentfiles.executors.claude_session import (
     session_env,
 )
 from agentfiles.executors.isolation import Isolation, choose_mode
-from agentfiles.executors.shell import FOLDER_REFUSAL, discard_undeclared, files_of, folders_of
+from agentfiles.executors.shell import FOLDER_REFUSAL, discard_undeclared, read_only_parts, tree_of
 
 SYSTEM_ARG_LIMIT = 100_000  # one argv string may not exceed 128 KiB on Linux
 NO_NETWORK = ("claude's commands would share the network claude keeps for its API and could reach the credentials "
@@ -88,11 +88,11 @@ class ClaudeCodeExecutor:
         ]
         timeout = request.timeout or DEFAULT_TIMEOUT_S
         env = session_env(request.env, self.credentials, self.retries)
-        before, folders = files_of(runtime.sandbox), folders_of(runtime.sandbox)
+        before, folders = tree_of(runtime.sandbox)
         owned = OutputSet(request.outputs)
         bash = tools is not None and "Bash" in tools
         session = run_session(self.program, args, prompt, runtime.sandbox, request.isolation, env, timeout,
-                              runtime.cancel, runtime.track, [r for r in before if r not in owned] if bash else None)
+                              runtime.cancel, runtime.track, read_only_parts(runtime.sandbox, owned) if bash else None)
         discarded = discard_undeclared(runtime.sandbox, before, folders, owned) if bash else []
         result = StepResult(
             ok=False, exit_code=session.code, stdout=session.stdout, stderr=session.stderr,

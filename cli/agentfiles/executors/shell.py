@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfiles.core.conversation import Limits
-from agentfiles.core.globs import OutputSet
+from agentfiles.core.globs import OutputSet, overlap
 from agentfiles.core.tool_calls import DoerTools
 from agentfiles.core.tools import RunResult
 from agentfiles.executors.base import Runtime, StepRequest
@@ -48,8 +48,8 @@ class StepShell:
         self.track = track
 
     def __call__(self, command: str, timeout: float) -> RunResult:
-        before, folders = files_of(self.folder), folders_of(self.folder)
-        protect = [rel for rel in before if rel not in self.owned]
+        before, folders = tree_of(self.folder)
+        protect = read_only_parts(self.folder, self.owned)
         argv = confine(["/bin/sh", "-c", "exec 2>&1\n" + command], self.folder, self.isolation, Mounts(protect=protect))
         code, out, err, seconds, timed_out = run_process(argv, str(self.folder), self.env, timeout, self.cancel,
                                                          track=self.track)
@@ -58,38 +58,53 @@ class StepShell:
         return RunResult(None if timed_out else code, text, seconds, timed_out, discarded)
 
 
-def files_of(folder: Path) -> set[str]:
-    """Every file and symlink under `folder`, relative to it (symlinked folders are not followed)."""
-    found: set[str] = set()
-    for here, dirs, files in os.walk(folder):
+def tree_of(folder: Path) -> tuple[set[str], set[str]]:
+    """(every file and symlink, every folder) under `folder`, relative to it, in one walk (symlinked folders
+    are not followed)."""
+    files: set[str] = set()
+    folders: set[str] = set()
+    for here, dirs, names in os.walk(folder):
         base = os.path.relpath(here, folder).replace(os.sep, "/")
         prefix = "" if base == "." else base + "/"
-        found.update(prefix + name for name in files)
-        found.update(prefix + name for name in dirs if os.path.islink(os.path.join(here, name)))
-    return found
+        files.update(prefix + name for name in names)
+        for name in dirs:
+            (files if os.path.islink(os.path.join(here, name)) else folders).add(prefix + name)
+    return files, folders
 
 
-def folders_of(folder: Path) -> set[str]:
-    """Every folder under `folder` (not through symlinks), relative to it."""
-    found: set[str] = set()
-    for here, dirs, _ in os.walk(folder):
-        base = os.path.relpath(here, folder).replace(os.sep, "/")
-        found.update(name if base == "." else f"{base}/{name}" for name in dirs
-                     if not os.path.islink(os.path.join(here, name)))
-    return found
+def read_only_parts(folder: Path, owned: OutputSet) -> list[str]:
+    """What of the step's folder a command may read but not change, in as few mounts as say it: a folder in
+    which no output can name anything, whole; elsewhere each file (or symlink) the outputs do not name.
+    Each is one mount, and mounts cost: a thousand files one by one took seconds a call."""
+    parts: list[str] = []
+    pending = [""]
+    while pending:
+        base = pending.pop()
+        with os.scandir(folder / base) as entries:
+            for entry in entries:
+                rel = f"{base}/{entry.name}" if base else entry.name
+                if not entry.is_dir(follow_symlinks=False):
+                    if rel not in owned:
+                        parts.append(rel)
+                elif any(overlap(declared, rel + "/**") for declared in owned.declared):
+                    pending.append(rel)
+                else:
+                    parts.append(rel)
+    return sorted(parts)
 
 
 def discard_undeclared(folder: Path, before: set[str], folders: set[str], owned: OutputSet) -> list[str]:
     """Remove what a command added to the folder that the step's outputs do not name (caches, build files,
     links), and the folders it made that hold nothing then; returns the paths of the files removed."""
     removed: list[str] = []
-    for rel in sorted(files_of(folder) - before):
+    files, now = tree_of(folder)
+    for rel in sorted(files - before):
         full = folder / rel
         if rel in owned and not full.is_symlink():
             continue
         full.unlink(missing_ok=True)
         removed.append(rel)
-    for rel in sorted(folders_of(folder) - folders, key=lambda r: -r.count("/")):
+    for rel in sorted(now - folders, key=lambda r: -r.count("/")):
         try:
             (folder / rel).rmdir()  # only when empty: a folder holding a new output stays
         except OSError:

@@ -171,3 +171,26 @@ def test_every_task_problem_has_a_hint(project: Path, agents) -> None:  # type: 
     assert len(found["errors"]) >= 8
     missing = [p["message"] for p in problems if not p["hint"]]
     assert missing == []
+
+
+@pytest.mark.parametrize(("setting", "said"), [
+    ("enabled: false", "steps always commit: `enabled: false` is not supported"),
+    ("sign: true", "signed step commits are not supported: `sign: true`"),
+])
+def test_a_commit_setting_agents_cannot_honour_is_refused_not_ignored(  # type: ignore[no-untyped-def]
+    project: Path, agents, setting: str, said: str
+) -> None:
+    """`commit: {enabled: false}` and `{sign: true}` were accepted and did nothing: steps committed, unsigned."""
+    config = project / ".agents" / "config.yaml"
+    config.write_text(config.read_text().replace("commit:\n", f"commit:\n  {setting}\n"))
+    found = agents("-C", str(project), "validate", "--json").json["errors"]
+    assert [e["file"] for e in found] == [".agents/config.yaml"] and said in found[0]["message"]
+    assert found[0]["line"] and "remove the key" in found[0]["hint"]
+    run = agents("-C", str(project), "run")
+    assert run.code == 2 and said in run.err
+
+
+def test_the_commit_setting_of_earlier_inits_stays_valid(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    config = project / ".agents" / "config.yaml"
+    config.write_text(config.read_text().replace("commit:\n", "commit:\n  enabled: true\n"))
+    assert agents("-C", str(project), "validate").code == 0

@@ -407,7 +407,7 @@ def test_definitions_outside_git_are_committed_first_in_a_commit_of_their_own(re
 
 def test_definitions_outside_git_can_be_refused_instead(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     config = project / ".agents/config.yaml"
-    config.write_text(config.read_text().replace("commit:\n  enabled: true", "commit:\n  enabled: true\n  definitions: false"))
+    config.write_text(config.read_text().replace("commit:\n  definitions: true", "commit:\n  definitions: false"))
     git(project, "commit", "-qam", "refuse")
     write_files(project, {".agents/tasks/hi.md": task_text("Hi", run="echo hi > hi.txt", outputs=["hi.txt"])})
     head = git(project, "rev-parse", "HEAD")

@@ -175,9 +175,24 @@ class ApiSettings(Strict):
 
 
 class CommitPolicy(Strict):
-    enabled: bool = True
+    enabled: bool = True  # accepted as written by earlier `agents init`; false is refused, as is sign: true
     sign: bool = False
     definitions: bool = True  # commit uncommitted task/role/config/context files before the steps; false: refuse
+
+    @field_validator("enabled")
+    @classmethod
+    def _always_commits(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("steps always commit: `enabled: false` is not supported (a step's commit is its record)")
+        return value
+
+    @field_validator("sign")
+    @classmethod
+    def _no_signing(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("signed step commits are not supported: `sign: true` (steps land through git "
+                             "fast-import, which cannot sign)")
+        return value
 
 
 # Model aliases (Claude Code's names) and list prices in USD per million tokens, used where the config

@@ -57,6 +57,11 @@ def _hint_for(message: str) -> str | None:
         return "copy the hash from `agents status --json` or `sha256sum`, prefixed with sha256:"
     if "participants" in message or "`role` or `select`" in message or "either `role`" in message:
         return "see Task frontmatter and Execution modes in docs/convention.md"
+    if "`enabled: false` is not supported" in message:
+        return "remove the key; `agents run --dry-run` shows what a run would do without running or committing"
+    if "`sign: true`" in message:
+        return "remove the key; to sign the step commits afterwards: `git rebase --exec 'git commit --amend " \
+            "--no-edit -S' BASE`"
     if re.search(r"(greater|less) than|>=|<=", message):
         return "use a value within the range the message gives"
     return "docs/convention.md describes every key of tasks, roles, config and handoffs"

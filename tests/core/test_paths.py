@@ -296,12 +296,16 @@ def test_a_symlink_loop_is_not_followed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ['eval "cat {item}"', 'sh -c "wc -c {item}"', "bash -lc 'cat {item}'",
-                                     "true; eval wc -c {item}"])
+                                     "true; eval wc -c {item}", '/bin/sh -c "wc -c {item}"',
+                                     'echo "wc -c {item}" | sh', 'echo "wc -c {item}" |/usr/bin/env bash',
+                                     'python3 -c "print(open(\'{item}\').read())"', "perl -ne 'print' {item}",
+                                     '/usr/bin/python3.11 -c "x" {item}'])
 def test_a_placeholder_given_to_eval_or_a_shell_to_parse_again_is_refused(command: str) -> None:
     """Quoted once for the step's own command, the value would be parsed as code by the second parse."""
     assert "parses it as a command again" in (unsafe_placeholder(command) or "")
 
 
-@pytest.mark.parametrize("command", ["cat {item} | xargs echo", "wc -c {item} && sh ./tool.sh", "grep -c x {item}"])
+@pytest.mark.parametrize("command", ["cat {item} | xargs echo", "wc -c {item} && sh ./tool.sh", "grep -c x {item}",
+                                     "cat {item} | shasum", "python3 tool.py {item}", "wc -c {item} | sort"])
 def test_a_second_shell_that_is_not_given_the_value_is_fine(command: str) -> None:
     assert unsafe_placeholder(command) is None

@@ -305,6 +305,16 @@ def test_placeholders_where_quoting_cannot_be_followed_are_refused(project: Path
     refused_everywhere(agents, project, "where agents cannot quote it safely")
 
 
+@pytest.mark.parametrize("command", ['/bin/sh -c "wc -c {item}"', 'echo "wc -c {item}" | sh'])
+def test_a_placeholder_a_shell_parses_again_is_refused_by_any_path(project: Path, agents, command: str) -> None:  # type: ignore[no-untyped-def]
+    """The issue-11 verification ran `$(...)` in an item's name through `/bin/sh -c` and a pipe into `sh`."""
+    write_files(project, {"notes/d$(touch INJECTED).md": "x\n", ".agents/tasks/c.md": task_text(
+        "C", foreach="notes/*.md", run=command + ' > "out/{stem}.n"', inputs=["{item}"], outputs=["out/{stem}.n"])})
+    commit_all(project)
+    refused_everywhere(agents, project, "parses it as a command again")
+    assert not list(project.rglob("INJECTED"))
+
+
 def test_a_foreach_item_that_names_a_forbidden_path_is_refused(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     write_files(project, {"notes/.git.md": "x\n", ".agents/tasks/c.md": task_text(
         "C", foreach="notes/.*.md", run="true", outputs=["{stem}/config"])})

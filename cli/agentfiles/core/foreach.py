@@ -110,9 +110,17 @@ def unsafe_placeholder(command: str) -> str | None:
     return None
 
 
-# Words after which the shell's text is parsed as a command a second time: quoting a value once for the
-# outer command does not protect it there (`eval "cat {item}"`, `sh -c "wc -c {item}"`).
-_REPARSE = re.compile(r"(?:^|[\s;&|(`])(?:eval|(?:ba|da|z|k)?sh\s+(?:-\w+\s+)*-\w*c)\s", re.M)
+# Words after which text of the command is parsed as code a second time: quoting a value once for the
+# outer command does not protect it there (`eval "cat {item}"`, `sh -c "wc -c {item}"`, `/bin/sh -c`,
+# `echo "..." | sh`, `python3 -c "..."`). A lint of the usual forms: docs/convention.md says that a program
+# taking code must get the item from the environment (`$AGENTS_ITEM`), which no parse turns into code.
+_SHELL = r"(?:[\w./-]*/)?(?:ba|da|z|k|a|fi)?sh"
+_REPARSE = re.compile(
+    rf"(?:^|[\s;&|(`])(?:eval|{_SHELL}\s+(?:-\w+\s+)*-\w*c"
+    r"|(?:[\w./-]*/)?(?:python[\d.]*|perl|ruby|node|php)\s+(?:-\w+\s+)*-\w*[ce])\s"
+    rf"|\|\s*(?:(?:[\w./-]*/)?env\s+)?{_SHELL}(?:\s|$)",
+    re.M,
+)
 
 
 _QUOTE = {

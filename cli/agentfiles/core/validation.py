@@ -318,8 +318,10 @@ class _Checker:
         for key, command in [("run", task.run), *(("acceptance", c.run) for c in task.acceptance)]:
             unsafe = unsafe_placeholder(command) if command else None
             if unsafe:
+                again = "parses it as a command again" in unsafe
                 self.error(entry, (key,), unsafe,
-                           "write {item}, {name} and {stem} as plain words or inside quotes, before any $(...)")
+                           "read the item from the environment instead: `sh -c 'wc -c \"$AGENTS_ITEM\"'`" if again
+                           else "write {item}, {name} and {stem} as plain words or inside quotes, before any $(...)")
 
     def shared_outputs(self) -> None:
         """Each file has one owner: no two tasks declare outputs (files, globs, folders) that can name the

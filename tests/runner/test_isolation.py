@@ -342,6 +342,34 @@ def test_a_toolchain_may_not_open_the_home_folder_or_its_credentials(private: Pa
     assert result.code == 2 and "toolchain path" in result.err and "hint:" in result.err
 
 
+@pytest.mark.parametrize("kind", ["parent", "relative into ~/.ssh", "link to ~/.ssh", "link to .git"])
+def test_a_toolchain_path_is_judged_where_it_leads(private: Path, kind: str) -> None:
+    """The issue-11 verification exposed ~/.ssh through `..`, `../.ssh` and a committed link `tc -> ~/.ssh`:
+    only absolute paths were checked, and the run followed the rest."""
+    ssh = Path(os.path.expanduser("~")) / ".ssh"
+    ssh.mkdir(parents=True, exist_ok=True)
+    path = {"parent": "..", "relative into ~/.ssh": os.path.relpath(ssh, private)}.get(kind, "tc")
+    if kind.startswith("link"):
+        os.symlink(ssh if kind.endswith("ssh") else private / ".git", private / "tc")
+    config = private / ".agents/config.yaml"
+    config.write_text(config.read_text().replace("toolchain: []", f"toolchain: [{path}]"))
+    add_task(private, "leak", run="ls ~ > out.txt", outputs=["out.txt"])
+    head = git(private, "rev-parse", "HEAD")
+    checked = run_program("validate", cwd=private)
+    said = {"parent": "the whole repository", "link to .git": "the repository's .git"}.get(kind, "~/.ssh")
+    assert checked.code == 2 and f"toolchain path '{path}' leads to" in checked.err and said in checked.err
+    assert ".agents/config.yaml:" in checked.err and "hint: list the folder of the tools" in checked.err
+    ran = run(private)
+    assert ran.code == 2 and said in ran.err and git(private, "rev-parse", "HEAD") == head
+
+
+def test_a_toolchain_folder_inside_the_repository_is_fine(private: Path) -> None:
+    (private / ".venv/bin").mkdir(parents=True)
+    config = private / ".agents/config.yaml"
+    config.write_text(config.read_text().replace("toolchain: []", "toolchain: [.venv]"))
+    assert run_program("validate", cwd=private).code == 0
+
+
 def test_a_toolchain_folder_is_seen_read_only_by_steps(private: Path, tmp_path: Path) -> None:
     tools = tmp_path / "tools"
     tools.mkdir()

@@ -12,7 +12,15 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from agentfiles.core.globs import folder_output
-from agentfiles.core.paths import check_input_key, check_repo_path, is_valid_id, is_valid_run_id, is_valid_step_id, normalize_repo_path
+from agentfiles.core.paths import (
+    check_input_key,
+    check_repo_path,
+    exposes_private,
+    is_valid_id,
+    is_valid_run_id,
+    is_valid_step_id,
+    normalize_repo_path,
+)
 
 Executor = Literal["auto", "agent", "command", "claude-code"]
 HandoffStatus = Literal["done", "failed", "rejected", "uncertain"]
@@ -239,7 +247,7 @@ class Config(Strict):
             parts = path.replace("\\", "/").split("/")
             if ".git" in parts or ".agents" in parts[:1]:
                 raise ValueError(f"toolchain path {path!r} reaches into .git or .agents")
-            exposed = _exposes_private(path)
+            exposed = exposes_private(path) if path.startswith("/") else None  # relative: run and validate
             if exposed:
                 raise ValueError(f"toolchain path {path!r} would show steps {exposed}; list the folder of the tools "
                                  "themselves (a virtual environment, /opt/tool)")
@@ -253,29 +261,6 @@ class Config(Strict):
 
     def price(self, model_id: str) -> Price | None:
         return self.prices.get(model_id) or DEFAULT_PRICES.get(model_id)
-
-
-def _exposes_private(path: str) -> str | None:
-    """What of the user's own a toolchain path would put in every step's view (a cloned repository's
-    config must not open the home folder or its credentials to its steps), or None."""
-    import os
-
-    if not path.startswith("/"):
-        return None  # inside the repository, which a step never sees as a whole
-    real = os.path.normpath(path)
-    home = os.path.normpath(os.path.expanduser("~"))
-    if real == "/" or home == real or home.startswith(real.rstrip("/") + "/"):
-        return "your home folder"
-    for private in _PRIVATE_IN_HOME:
-        where = os.path.join(home, private)
-        if real == where or real.startswith(where + "/") or where.startswith(real + "/"):
-            return f"~/{private}"
-    return None
-
-
-# Where people keep credentials: never a toolchain.
-_PRIVATE_IN_HOME = (".ssh", ".gnupg", ".aws", ".azure", ".config", ".claude", ".docker", ".kube", ".netrc",
-                    ".git-credentials", ".password-store", ".pypirc", ".npmrc", ".local/share/keyrings")
 
 
 # ------------------------------------------------------------------------------------------------ role

@@ -247,3 +247,42 @@ class Reach:
                 link = "/".join(parts[:depth])
                 return f"goes through a symlink ({link}); an output is written where it is declared"
         return None
+
+
+# Where people keep credentials: never a toolchain.
+_PRIVATE_IN_HOME = (".ssh", ".gnupg", ".aws", ".azure", ".config", ".claude", ".docker", ".kube", ".netrc",
+                    ".git-credentials", ".password-store", ".pypirc", ".npmrc", ".local/share/keyrings")
+
+
+def exposes_private(path: str) -> str | None:
+    """What of the user's own an absolute toolchain path would put in every step's view (a cloned
+    repository's config must not open the home folder or its credentials to its steps), or None."""
+    real = os.path.normpath(path)
+    home = os.path.normpath(os.path.expanduser("~"))
+    if real == "/" or home == real or home.startswith(real.rstrip("/") + "/"):
+        return "your home folder"
+    for private in _PRIVATE_IN_HOME:
+        where = os.path.join(home, private)
+        if real == where or real.startswith(where + "/") or where.startswith(real + "/"):
+            return f"~/{private}"
+    return None
+
+
+TOOLCHAIN_HINT = ("list the folder of the tools themselves (a virtual environment, /opt/tool); a relative path is read "
+                  "from the repository's root, and links and `..` are followed")
+
+
+def toolchain_problem(root: Path, path: str) -> tuple[str, str] | None:
+    """(where it leads, what it would show) for a toolchain path that may not be shown to steps once its
+    links and `..` are followed (a relative path is read from the repository's root), or None. A
+    folder inside the repository (a project's .venv) may be; the repository itself, a folder holding
+    it, .git, .agents, the home folder and credential stores may not."""
+    real = os.path.realpath(root / path)
+    top = os.path.realpath(root)
+    if real == top or top.startswith(real.rstrip("/") + "/"):
+        return real, "the whole repository, undeclared files included"
+    if real.startswith(top + "/"):
+        first = os.path.relpath(real, top).split(os.sep)
+        return (real, f"the repository's {first[0]}") if first[0] in (".git", ".agents") else None
+    exposed = exposes_private(real)
+    return (real, exposed) if exposed else None

@@ -438,7 +438,15 @@ class _Checker:
                                              f"replace the link with a folder: `rm {rel} && mkdir {rel}`"))
 
     def config(self) -> None:
+        from agentfiles.core.paths import TOOLCHAIN_HINT, toolchain_problem
+
         entry = self.project.config_entry
+        for index, path in enumerate(self.project.config.toolchain):
+            refused = toolchain_problem(self.project.layout.root, path)
+            if refused and entry is not None:
+                self.error(entry, ("toolchain", index),  # type: ignore[arg-type]
+                           f"toolchain path {path!r} leads to {refused[0]}, which would show steps {refused[1]}",
+                           TOOLCHAIN_HINT)
         given = self.project.config.verifier
         for index, verifier in enumerate(as_names(given)):
             if entry is None or verifier in self.known_roles:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfiles.core.models import ApiSettings
-from agentfiles.core.paths import has_glob
+from agentfiles.core.paths import TOOLCHAIN_HINT, has_glob, toolchain_problem
 from agentfiles.core.plan import PlannedStep, plan_run
 from agentfiles.core.rollout import RolloutPlan, RolloutRequest, plan_rollout
 from agentfiles.errors import ConventionError, PreconditionError, UsageError
@@ -204,6 +204,14 @@ def isolation_resolver(
     project = workspace.project
     config = project.config
     root = workspace.root
+    for path in config.toolchain:
+        refused = toolchain_problem(root, path)
+        if refused:
+            raise PreconditionError(
+                f"toolchain path {path!r} of .agents/config.yaml leads to {refused[0]}, which would show steps "
+                f"{refused[1]}",
+                hint=TOOLCHAIN_HINT,
+            )
     toolchain = tuple(os.path.realpath(root / p) for p in config.toolchain)  # absolute paths stay as they are
     modes: dict[str, tuple[str, str | None]] = {}
     decided: dict[str, Isolation] = {}

@@ -333,6 +333,32 @@ def test_status_says_what_run_would_refuse_an_input_leading_into_git(private: Pa
     assert run(private).code == 2
 
 
+def test_status_says_blocked_when_an_input_of_a_done_task_becomes_a_link_into_git(private: Path) -> None:
+    """Status said `stale: input changed` (a re-run to come) while run refused the input."""
+    add_task(private, "t3", run="cat data/in.txt > out.txt", inputs=["data/in.txt"], outputs=["out.txt"])
+    assert run(private).code == 0
+    (private / "data/in.txt").unlink()
+    os.symlink("../.git/config", private / "data/in.txt")
+    git(private, "add", "-A")
+    git(private, "commit", "-qm", "link")
+    row = {t["id"]: t for t in run_program("status", "--json", cwd=private).json["tasks"]}["t3"]
+    assert row["state"] == "blocked" and row["reasons"] == ["input data/in.txt leads into .git through a symlink"]
+    ran = run(private)
+    assert ran.code == 2 and "leads into .git" in ran.err and "hint: a step may not read git's own files" in ran.err
+
+
+def test_status_says_blocked_for_a_glob_input_through_a_link_into_git(private: Path) -> None:
+    os.symlink(".git", private / "gl")
+    write_files(private, {".agents/tasks/g1.md": task_text("G", run="cat gl/HEAD > out.txt", inputs=["gl/**"],
+                                                           outputs=["out.txt"])})
+    git(private, "add", "-A")
+    git(private, "commit", "-qm", "glob")
+    row = {t["id"]: t for t in run_program("status", "--json", cwd=private).json["tasks"]}["g1"]
+    assert row["state"] == "blocked" and len(row["reasons"]) == 1
+    assert row["reasons"][0].startswith("input gl/** matches gl") and "leads into .git" in row["reasons"][0]
+    assert run(private).code == 2
+
+
 @pytest.mark.parametrize("path", ["/", "HOME", "HOME/.ssh", "HOME/.claude/x"])
 def test_a_toolchain_may_not_open_the_home_folder_or_its_credentials(private: Path, path: str) -> None:
     home = os.path.expanduser("~")

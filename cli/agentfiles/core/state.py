@@ -158,6 +158,8 @@ def missing_inputs(root: Path, inputs: list[list[str]], produced: set[str]) -> l
     reach: Reach | None = None
     globs = [p for p in produced if has_glob(p)]
     for kind, value in inputs:
+        if kind == "path" and has_glob(value):
+            reasons += _glob_out_of_reach(root, value)
         if kind != "path" or has_glob(value) or value in produced:
             continue
         if not os.path.lexists(root / value):
@@ -169,6 +171,39 @@ def missing_inputs(root: Path, inputs: list[list[str]], produced: set[str]) -> l
         if why:
             reasons.append(f"input {value} {why}")
     return reasons
+
+
+def _glob_out_of_reach(root: Path, pattern: str) -> list[str]:
+    """A glob input that matches files out of a step's reach (through a link into .git, or out of the
+    repository), which `agents run` refuses: one reason, the first such file and how many more."""
+    from agentfiles.core.fingerprint import expand_path_input
+
+    refused: list[tuple[str, str]] = []
+    expand_path_input(root, pattern, refused)
+    if not refused:
+        return []
+    more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+    return [f"input {pattern} matches {refused[0][0]}, which {refused[0][1]}{more}"]
+
+
+def _out_of_reach(root: Path, task: TaskFacts, reasons: list[str]) -> list[str]:
+    """Of a done task's inputs that changed, those that now lead out of a step's reach (replaced by a link
+    into .git, say), which `agents run` refuses: the task is blocked on them, not stale."""
+    from agentfiles.core.paths import Reach
+
+    changed = {r.split(": ", 1)[1] for r in reasons if r.startswith(("input changed: ", "input missing: "))}
+    if not changed:
+        return []
+    reach = Reach(root)
+    found = []
+    for kind, value in task.inputs:
+        if kind != "path":
+            continue
+        if has_glob(value):
+            found += _glob_out_of_reach(root, value)
+        elif value in changed and (why := reach.problem(value)):
+            found.append(f"input {value} {why}")
+    return found
 
 
 def _never_run(task_id: str, needs: list[str], states: dict[str, TaskState], missing: list[str]) -> TaskState:
@@ -326,7 +361,8 @@ def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, 
             state = TaskState(task_id, "uncertain", [detail, "awaiting review: `agents review`"])
         else:
             reasons = _compare_done(root, facts, task_id, handoff, states, hash_file, body_digests)
-            state = TaskState(task_id, "stale" if reasons else "done", reasons)
+            refused = _out_of_reach(root, task, reasons) if reasons else []
+            state = TaskState(task_id, "blocked" if refused else "stale" if reasons else "done", refused or reasons)
         state.run = handoff.run
         state.definition = task.definition
         state.parts = task.parts

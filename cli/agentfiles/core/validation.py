@@ -249,7 +249,8 @@ class _Checker:
 
     def _input_path(self, task_id: str, entry: Entry[Task], path: str, line: Where, reach: Reach) -> None:
         task = entry.model
-        outside = "inputs must stay inside the repository and out of .git; declare the link's target instead"
+        outside = "a step reads only the repository: copy what it needs into the repository, and declare that"
+        inside_git = "a step may not read git's own files or agents' internals: remove the input (or the link)"
         if "{item}" in path:
             if not task.foreach:
                 self.error(entry, line, f"input '{path}' uses {{item}} but the task has no `foreach`",
@@ -261,7 +262,8 @@ class _Checker:
             return
         why = None if has_glob(path) else reach.problem(path)
         if why:
-            hint = outside if "symlink" in why else "rename the file, or declare the folder or a glob that holds it"
+            hint = (outside if "leaves" in why else inside_git) if "symlink" in why else \
+                "rename the file, or declare the folder or a glob that holds it"
             self.error(entry, line, f"input '{path}' {why}", hint)
             return
         producers = self.outputs.covering(path)

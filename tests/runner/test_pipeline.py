@@ -54,6 +54,7 @@ def test_steps_executed_together_land_as_one_commit_each(project: Path, agents) 
 
 
 def test_a_batch_of_commits_is_all_or_nothing_and_keeps_modes_and_odd_names(repo: Path) -> None:
+    from agentfiles.storage.commits import commit_batch
     from agentfiles.storage.git import Git
 
     write_files(repo, {"base.txt": "0\n"})
@@ -62,7 +63,7 @@ def test_a_batch_of_commits_is_all_or_nothing_and_keeps_modes_and_odd_names(repo
     write_files(repo, {"a/x.txt": "1\n", '"quoted" name.txt': "2\n", "run.sh": "echo\n", "other.txt": "mine\n"})
     (repo / "run.sh").chmod(0o755)
     g = Git(repo)
-    shas = g.commit_batch([(["a/x.txt"], "one\n\nAgents-Run: r1\n"), (['"quoted" name.txt', "run.sh"], "two\n")])
+    shas = commit_batch(g, [(["a/x.txt"], "one\n\nAgents-Run: r1\n"), (['"quoted" name.txt', "run.sh"], "two\n")])
     assert git(repo, "log", "--format=%H %s", "-2").splitlines() == [f"{shas[1]} two", f"{shas[0]} one"]
     assert git(repo, "show", "--name-only", "--format=", shas[0]).split() == ["a/x.txt"]
     assert git(repo, "ls-tree", shas[1], "run.sh").split()[0] == "100755"

@@ -23,6 +23,7 @@ from agentfiles.runner.attempt import Attempt, Finished, RunContext, StepCancell
 from agentfiles.runner.globs import to_delete
 from agentfiles.runner.resolve import ResolvedStep
 from agentfiles.runner.verify import judged_by
+from agentfiles.storage.commits import commit_batch
 from agentfiles.storage.journal import Journal
 from agentfiles.storage.records import PROPOSED_CAP, handoff_body, handoff_file, record_files
 from agentfiles.storage.turns import compact
@@ -50,7 +51,7 @@ class Landing:
 def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
     """Commit the steps of `batch`, one commit each and in order, in one go under the commit lock: each
     after the tripwire's check, all their files applied through their journals, then the commits made
-    together (storage/git.py `commit_batch`), so that landing many steps costs about what one does."""
+    together (storage/commits.py `commit_batch`), so that landing many steps costs about what one does."""
     layout = ctx.project.layout
     with ctx.commit_lock:
         if ctx.cancelled.is_set():
@@ -74,8 +75,8 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
             for journal, landing in zip(journals, landings):
                 journal.apply(landing.files, landing.deleted)
                 applied.append(journal)
-            commits = ctx.git.commit_batch([(sorted([*landing.files, *landing.deleted]), landing.message)
-                                            for landing in landings])
+            commits = commit_batch(ctx.git, [(sorted([*landing.files, *landing.deleted]), landing.message)
+                                             for landing in landings])
         except BaseException:
             if ctx.git.landed is None:
                 for journal in applied:

@@ -209,13 +209,6 @@ class Git:
                 raise GitError(f"git update-ref failed: {text}", hint="another process is committing; run again")
         raise AssertionError("unreachable")
 
-    def commit_batch(self, commits: list[tuple[list[str], str]]) -> list[str]:
-        """Commit each (paths, message) in turn, one commit each, in a fixed number of git calls
-        (storage/commits.py)."""
-        from agentfiles.storage.commits import commit_batch
-
-        return commit_batch(self, commits)
-
     def _scratch(self) -> str:
         if self._index_dir is None:
             self._index_dir = tempfile.mkdtemp(prefix="agents-index-")

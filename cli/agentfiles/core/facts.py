@@ -121,8 +121,8 @@ def facts_of(project: Project) -> Facts:
 
 def task_facts(project: Project, task_id: str) -> tuple[list[TaskFacts], tuple[str, list[str]] | None]:
     """The facts of one task (of each item and the family, for a foreach task), and its (glob, items)."""
+    from agentfiles.core.definition import definition_of
     from agentfiles.core.foreach import item_task, items_of, step_id
-    from agentfiles.core.state import definition_of
 
     invalid = project.invalid_reason(task_id)
     entry = project.tasks.get(task_id)

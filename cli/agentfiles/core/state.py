@@ -10,17 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from agentfiles.core.facts import Facts, HandoffFacts, TaskFacts
-from agentfiles.core.fingerprint import FileHasher, definition_with_parts, expand_path_input, input_digests
+from agentfiles.core.fingerprint import FileHasher, expand_path_input, input_digests
 from agentfiles.core.globs import OutputSet, matches
 from agentfiles.core.graph import TaskGraph
 from agentfiles.core.paths import has_glob
-
-if TYPE_CHECKING:
-    from agentfiles.core.models import Role, Task
-    from agentfiles.core.project import Project
 
 State = Literal["pending", "blocked", "ready", "done", "stale", "failed", "rejected", "uncertain", "invalid"]
 STATES: tuple[State, ...] = ("done", "stale", "ready", "pending", "blocked", "failed", "rejected", "uncertain", "invalid")
@@ -57,72 +53,6 @@ class TaskState:
             "definition_parts": self.parts,
             "isolation": self.isolation,
         }
-
-
-def role_for(project: Project, task_id: str, routed: str | None = None) -> Role | None:
-    """The role whose prompt a task's definition includes: named, or the one routing chose (`routed`,
-    while the step runs; afterwards the one its handoff records)."""
-    task = project.tasks[task_id].model
-    name = task.role or routed
-    if name is None:
-        handoff = project.handoffs.get(task_id)
-        name = handoff.model.role if handoff else None
-    entry = project.roles.get(name) if name else None
-    return entry.model if entry else None
-
-
-@dataclass
-class Definition:
-    """What a run of a step would record as its definition now: the digest and its parts (core/fingerprint.py),
-    with the names a changed part is reported by."""
-
-    digest: str
-    parts: dict[str, str]
-    role: str | None
-    model: str | None
-    config_keys: list[str]  # the settings the step takes from .agents/config.yaml
-
-
-def current_definition(project: Project, task_id: str, item: str | None = None, routed: str | None = None) -> str:
-    """The definition digest a run of this task (or of one item of a foreach task) would record now."""
-    return definition_of(project, task_id, item, routed).digest
-
-
-def definition_of(project: Project, task_id: str, item: str | None = None, routed: str | None = None) -> Definition:
-    """The definition of a run of this task (or of one item of a foreach task) now, with its parts."""
-    from agentfiles.core.foreach import item_task, substitute
-
-    entry = project.tasks[task_id]
-    role = role_for(project, task_id, routed)
-    role_entry = project.roles.get(role.name) if role else None
-    task, intent = entry.model, entry.body
-    if item is not None:
-        task, intent = item_task(task, item), substitute(intent, item)
-    prompt = role_entry.body if role_entry else ""
-    model = project.model_of(entry.model, role)
-    config = {} if task.is_command else config_settings(project, task, role)
-    digest, parts = definition_with_parts(task, intent, role, prompt, model, config)
-    return Definition(
-        digest,
-        parts,
-        None if task.is_command or role is None else role.name,
-        None if task.is_command else model,
-        [] if task.is_command else sorted(config),
-    )
-
-
-def config_settings(project: Project, task: Task, role: Role | None) -> dict[str, object]:
-    """The settings of .agents/config.yaml that shape a model step's request and that neither the task nor
-    its role sets: `max_turns` (the bound of its loop) and `budget.output_tokens` (its `max_tokens`)."""
-    config = project.config
-    extras = role.agents if role is not None else None
-    found: dict[str, object] = {}
-    if not (task.max_turns or (extras and extras.max_turns) or (role and role.maxTurns)):
-        found["max_turns"] = config.max_turns
-    own = [b.output_tokens for b in (task.budget, extras.budget if extras else None) if b is not None]
-    if not any(own):
-        found["budget.output_tokens"] = config.budget.output_tokens
-    return found
 
 
 # The states of a need that its dependents cannot get past without a person (or a fix): they are `blocked`.

@@ -12,12 +12,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from agentfiles.core.conversation import add_usage
+from agentfiles.core.definition import definition_of
 from agentfiles.core.environment import redact, secret_values
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.globs import OutputSet
 from agentfiles.core.models import Handoff
 from agentfiles.core.project import Entry
-from agentfiles.core.state import definition_of
 from agentfiles.errors import PreconditionError
 from agentfiles.runner.attempt import Attempt, Finished, RunContext, StepCancelled, StepOutcome
 from agentfiles.runner.globs import to_delete

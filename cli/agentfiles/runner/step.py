@@ -17,7 +17,7 @@ from agentfiles.core.conversation import add_usage
 from agentfiles.core.environment import leaked_secrets, step_environment
 from agentfiles.core.fingerprint import expand_path_input, handoff_digest
 from agentfiles.core.paths import has_glob
-from agentfiles.core.state import current_definition
+from agentfiles.core.definition import current_definition
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import agent_plan

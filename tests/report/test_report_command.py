@@ -67,6 +67,18 @@ def test_an_unchanged_history_is_not_written_again(ran: Path, agents) -> None:  
     assert agents("-C", str(ran), "report", "--out", "site", "--force").out.startswith("wrote ")
 
 
+def test_a_page_deleted_by_hand_is_written_again_and_json_counts_an_unchanged_report(ran: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-18 verification: a deleted step page left the report "up to date"; --json of an unchanged
+    report said 0 pages, 0 tasks, 0 runs."""
+    first = agents("-C", str(ran), "--json", "report", "--out", "site").json
+    again = agents("-C", str(ran), "--json", "report", "--out", "site").json
+    assert again["rebuilt"] is False
+    assert (again["pages"], again["tasks"], again["runs"]) == (first["pages"], first["tasks"], first["runs"]) != (0, 0, 0)
+    (ran / "site/tasks/upper.html").unlink()
+    assert agents("-C", str(ran), "report", "--out", "site").out.startswith("wrote ")
+    assert (ran / "site/tasks/upper.html").is_file()
+
+
 def test_pages_of_steps_that_are_gone_do_not_linger(ran: Path, agents) -> None:  # type: ignore[no-untyped-def]
     assert agents("-C", str(ran), "report", "--out", "site").code == 0
     (ran / ".agents/tasks/lines.md").unlink()
@@ -313,3 +325,19 @@ def test_a_task_file_that_cannot_be_loaded_is_shown_as_invalid_and_the_rest_repo
     assert 'data-from="upper" data-to="bad"' in index  # the needs its file still names
     page = (ran / "site/tasks/bad.html").read_text()
     assert "cannot be loaded" in page and "outputz" in page
+
+
+def test_a_new_output_with_a_space_in_its_path_is_shown_not_a_crash(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-18 verification: git answers `<spec> missing` for a file new in a step, and a space in the
+    path made that line look like `<sha> <type> <size>` (report, review and show --diff crashed)."""
+    write_files(project, {"in.txt": "hi\n", ".agents/tasks/copy.md": task_text(
+        "Copy it", run='mkdir -p out && cp in.txt "out/a b.txt"', inputs=["in.txt"], outputs=["out/a b.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "copy")
+    assert agents("-C", str(project), "run").code == 0
+    shown = agents("-C", str(project), "show", "copy", "--diff")
+    assert shown.code == 0 and "out/a b.txt" in shown.out and "+hi" in shown.out, shown.err
+    report = agents("-C", str(project), "report", "--out", "site")
+    assert report.code == 0, report.err
+    page = next((project / "site" / "runs" / "copy").glob("*.html")).read_text()
+    assert "out/a b.txt" in page

@@ -62,14 +62,17 @@ def build_report(directory: Path, out: Path | None = None, *, force: bool = Fals
     states = workspace.states()  # from the machine-local index while no convention file changed
     digest = fingerprint(root, target, [s.to_json() for s in states.values()])
     exposed = exposed_folder(root, target)
-    if not force and _kept_fingerprint(target) == digest and (target / "index.html").is_file():
-        return ReportResult(target, rebuilt=False, fingerprint=digest, seconds=time.perf_counter() - start, exposed=exposed)
+    kept = None if force else _kept(target, digest)
+    if kept is not None:
+        return ReportResult(target, rebuilt=False, fingerprint=digest, pages=len(kept["files"]), tasks=kept["tasks"],
+                            runs=kept["runs"], seconds=time.perf_counter() - start, exposed=exposed)
     from agentfiles.report.collect import collect
     from agentfiles.report.pages import step_pages, top_pages
 
     report = collect(workspace)
     pages = {**top_pages(report), **step_pages(report)}
-    marker = {"format": FORMAT, "agents": __version__, "fingerprint": digest, "head": report.head, "built": report.built}
+    marker = {"format": FORMAT, "agents": __version__, "fingerprint": digest, "head": report.head, "built": report.built,
+              "tasks": len(report.steps), "runs": len(report.runs), "files": sorted(pages)}
     _write(target, _files(pages, marker))
     return ReportResult(target, rebuilt=True, fingerprint=digest, pages=len(pages), tasks=len(report.steps),
                         runs=len(report.runs), seconds=time.perf_counter() - start, exposed=exposed)
@@ -127,12 +130,21 @@ def _check_target(root: Path, target: Path) -> None:
         raise UsageError(f"{target} is not empty and was not written by `agents report`: it would be replaced", hint=hint)
 
 
-def _kept_fingerprint(target: Path) -> str | None:
+def _kept(target: Path, digest: str) -> dict[str, Any] | None:
+    """The marker of the report in `target` when it shows `digest` and every page it wrote is still there
+    (a page deleted by hand is written again), else None."""
     try:
         data = json.loads((target / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data.get("fingerprint") if isinstance(data, dict) and data.get("format") == FORMAT else None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("fingerprint") != digest:
+        return None
+    files = data.get("files")
+    if not isinstance(files, list) or not isinstance(data.get("tasks"), int) or not isinstance(data.get("runs"), int):
+        return None  # written before the marker listed its pages
+    if not all(isinstance(f, str) and (target / f).is_file() for f in [*files, *(f"assets/{a}" for a in ASSETS)]):
+        return None
+    return data
 
 
 def _files(pages: dict[str, str], marker: dict[str, Any]) -> dict[str, bytes]:

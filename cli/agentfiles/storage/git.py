@@ -64,6 +64,9 @@ def init_repository(directory: Path) -> Path:
     return directory.resolve()
 
 
+_OBJECT_HEADER = re.compile(rb"[0-9a-f]{40,64} (blob|tree|commit|tag) ([0-9]+)")
+
+
 class Git:
     """Plumbing on one repository's work tree, without touching the user's index except where asked."""
 
@@ -139,17 +142,14 @@ class Git:
         at = 0
         for _ in specs:
             end = out.index(b"\n", at)
-            header = out[at:end].split()
+            header = _OBJECT_HEADER.fullmatch(out[at:end])  # else "<spec> missing": a spec may hold spaces
             at = end + 1
-            if len(header) == 3 and header[1] == b"blob":
-                size = int(header[2])
-                found.append(out[at : at + size])
-                at += size + 1
-            elif len(header) == 3:  # a tree or commit: not a file
-                at += int(header[2]) + 1
+            if header is None:
                 found.append(None)
-            else:
-                found.append(None)  # "<spec> missing"
+                continue
+            size = int(header[2])
+            found.append(out[at : at + size] if header[1] == b"blob" else None)  # a tree or commit: not a file
+            at += size + 1
         return found
 
     def index_blobs(self) -> dict[str, str]:

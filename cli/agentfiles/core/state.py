@@ -106,8 +106,6 @@ def missing_inputs(root: Path, inputs: list[list[str]], produced: set[str]) -> l
 def _glob_out_of_reach(root: Path, pattern: str) -> list[str]:
     """A glob input that matches files out of a step's reach (through a link into .git, or out of the
     repository), which `agents run` refuses: one reason, the first such file and how many more."""
-    from agentfiles.core.fingerprint import expand_path_input
-
     refused: list[tuple[str, str]] = []
     expand_path_input(root, pattern, refused)
     if not refused:

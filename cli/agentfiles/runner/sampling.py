@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentfiles.core.consensus import (
     EquivalenceTools,
@@ -24,19 +24,30 @@ from agentfiles.core.conversation import Limits, add_usage, turn_files
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.executors.base import Runtime, StepRequest, StepResult
 from agentfiles.executors.sandbox import Sandbox
-from agentfiles.runner.attempt import Attempt
+from agentfiles.runner.attempt import Attempt, RunContext
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Routing
     from agentfiles.runner.resolve import ResolvedStep
-    from agentfiles.runner.step import StepRunner
+
+
+class Doer(Protocol):
+    """What sampling needs of the step runner (runner/step.py), which calls it: the run, its router and
+    its doer, run once per sample."""
+
+    ctx: RunContext
+
+    def route(self, step: ResolvedStep, attempt: Attempt) -> Routing | None: ...
+
+    def do(self, step: ResolvedStep, request: StepRequest, runtime: Runtime, attempt: Attempt,
+           routing: Routing | None) -> None: ...
 
 EQUIVALENCE_TOKENS = 2000
 DELETED = b"\0(deleted)"  # how a deleted file is told apart from any content when samples are compared
 
 
 def sample(
-    runner: StepRunner, step: ResolvedStep, request: StepRequest, runtime: Runtime, attempt: Attempt,
+    runner: Doer, step: ResolvedStep, request: StepRequest, runtime: Runtime, attempt: Attempt,
     routing: Routing | None, files: list[str],
 ) -> None:
     """Run the doer `samples` times and make `attempt` the majority's (its outputs also put in the step's
@@ -45,7 +56,7 @@ def sample(
     task = step.task
     count = task.samples
     if not task.is_command and task.select and task.route == "model" and routing is None:
-        routing = runner._route(step, attempt)  # one router for all the samples
+        routing = runner.route(step, attempt)  # one router for all the samples
         if routing is None:
             return
     extra = [Sandbox(ctx.project.layout.root) for _ in range(count - 1)]
@@ -72,7 +83,7 @@ def sample(
     _settle(attempt, samples, sampled, judged, runtime, step.step_id)
 
 
-def _compare(runner: StepRunner, step: ResolvedStep, samples: list[Attempt]) -> tuple[Sampled, dict[str, Any]]:
+def _compare(runner: Doer, step: ResolvedStep, samples: list[Attempt]) -> tuple[Sampled, dict[str, Any]]:
     """Group the samples: byte for byte, then (`compare: verifier`) as a verifier judges their meaning."""
     groups = group_outputs([{**s.outputs, **dict.fromkeys(s.deleted, DELETED)} if s.result.ok else None
                             for s in samples])  # a file deleted is a difference too
@@ -85,7 +96,7 @@ def _compare(runner: StepRunner, step: ResolvedStep, samples: list[Attempt]) -> 
     return decide(groups, len(samples)), judged
 
 
-def _equivalence(runner: StepRunner, step: ResolvedStep, verifier: str, candidates: list[dict[str, bytes]]) -> dict[str, Any]:
+def _equivalence(runner: Doer, step: ResolvedStep, verifier: str, candidates: list[dict[str, bytes]]) -> dict[str, Any]:
     """Ask `verifier`, in a clean context, which candidates are the same in substance."""
     from agentfiles.runner.agent import role_plan
 

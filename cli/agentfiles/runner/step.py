@@ -251,7 +251,7 @@ class StepRunner:
 
         read = text_reader(runtime.sandbox)
         if task.select and task.route == "model" and routing is None:
-            routing = self._route(step, attempt)
+            routing = self.route(step, attempt)
             if routing is None:
                 return
         extra = list(attempt.feedback)
@@ -291,7 +291,7 @@ class StepRunner:
         execution.result.files = {**attempt.result.files, **execution.result.files}
         attempt.result, attempt.outputs, attempt.deleted = execution.result, execution.outputs, execution.deleted
 
-    def _route(self, step: ResolvedStep, attempt: Attempt) -> Routing | None:
+    def route(self, step: ResolvedStep, attempt: Attempt) -> Routing | None:
         """Ask a router model which role does a `route: model` task; None (and a failed attempt) if it
         gave no valid answer."""
         from agentfiles.core.conversation import Limits, RouterTools, turn_files

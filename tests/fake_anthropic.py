@@ -15,7 +15,8 @@ the ``Reply`` constructors: ``text``, ``tool_use``, ``message``, ``error``, ``st
 ``malformed`` and ``stall``. A queued item may also be a callable that takes the
 ``RecordedRequest`` and returns a ``Reply``. Requests with ``"stream": true`` get server-sent
 events; others get one JSON body. ``POST /v1/messages/count_tokens`` answers with
-``estimate_tokens`` of the request and consumes nothing.
+``estimate_tokens`` of the request and consumes nothing, unless ``queue_count_tokens`` scripted
+its next answers (an error, a stall...).
 
 ``FakeAnthropic(concurrency_limit=5)`` answers a message request that arrives while five are being answered
 with 429 and ``retry-after`` (counted in ``limited``; ``peak`` is the most it saw at once);
@@ -38,6 +39,7 @@ import itertools
 import json
 import math
 import socket
+import struct
 import sys
 import threading
 from collections import deque
@@ -139,6 +141,7 @@ class ToolCall:
 
 ToolCallLike = ToolCall | Sequence[Any] | dict[str, Any]
 ReplyKind = Literal["message", "error", "stream_error", "malformed", "stall"]
+Then = Literal["resume", "close", "reset"]
 
 
 @dataclass
@@ -159,7 +162,7 @@ class Reply:
     content_type: str = "application/json"
     seconds: float = 0.0
     after_events: int | None = 0
-    then: Literal["resume", "close"] = "resume"
+    then: Then = "resume"
     inner: Reply | None = None
     ping: bool = True
 
@@ -321,16 +324,17 @@ class Reply:
         *,
         after_events: int | None = 1,
         reply: Reply | None = None,
-        then: Literal["resume", "close"] = "resume",
+        then: Then = "resume",
     ) -> Reply:
         """A slow or hung answer.
 
         Streaming: send the status line, headers and the first `after_events` events of `reply`
         (default a short text reply; ``ping`` counts as an event; ``None`` stalls before the
         headers), hold the connection open without sending for `seconds`, then either send the
-        rest (``then="resume"``) or drop the connection (``then="close"``).
-        Non-streaming: sleep `seconds` before answering with `reply` (or dropping the
-        connection, with ``then="close"``). Stopping the server cuts a stall short.
+        rest (``then="resume"``), drop the connection (``then="close"``: the client reads the end
+        of the stream) or reset it (``then="reset"``: a TCP RST, the client's read fails).
+        Non-streaming: sleep `seconds` before answering with `reply` (or dropping or resetting
+        the connection). Stopping the server cuts a stall short.
         """
         return cls(
             kind="stall",
@@ -446,9 +450,20 @@ class _Server(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
 
+    def shutdown_request(self, request: Any) -> None:
+        if request in self.fake._resets:  # closed at once with SO_LINGER 0: a RST, no FIN before it
+            self.fake._resets.discard(request)
+            self.close_request(request)
+            return
+        super().shutdown_request(request)
+
 
 class _DropConnection(Exception):
-    """Raised inside a handler to close the socket without finishing the response."""
+    """Raised inside a handler to close the socket without finishing the response (`reset`: with a RST)."""
+
+    def __init__(self, reset: bool = False) -> None:
+        super().__init__()
+        self.reset = reset
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -504,7 +519,11 @@ class _Handler(BaseHTTPRequestHandler):
             if request.elsewhere is not None:
                 self._send_error(403, "permission_error", f"FakeAnthropic: {request.elsewhere} is not reachable")
             elif request.method == "POST" and request.path == COUNT_TOKENS_PATH:
-                self._send_json(200, {"input_tokens": estimate_tokens(request.body)})
+                scripted = fake._next_count(request)
+                if scripted is not None:
+                    self._answer(scripted, request)
+                else:
+                    self._send_json(200, {"input_tokens": estimate_tokens(request.body)})
             elif request.method == "POST" and request.path == MESSAGES_PATH:
                 if not fake._enter():
                     try:
@@ -528,10 +547,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_error(
                     404, "not_found_error", f"FakeAnthropic: no route for {request.method} {request.path}"
                 )
-        except _DropConnection:
+        except _DropConnection as drop:
             self.close_connection = True
             try:
-                self.connection.shutdown(socket.SHUT_RDWR)
+                if drop.reset:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    fake._resets.add(self.connection)
+                else:
+                    self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
@@ -591,8 +614,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             else:
                 self.server.fake._wait(reply.seconds)
-                if reply.then == "close":
-                    raise _DropConnection
+                if reply.then != "resume":
+                    raise _DropConnection(reset=reply.then == "reset")
                 self._answer(reply.inner, request)
         else:  # pragma: no cover - constructors only make the kinds above
             raise ValueError(f"unknown reply kind {kind!r}")
@@ -643,8 +666,8 @@ class _Handler(BaseHTTPRequestHandler):
         for sent in range(len(events) + 1):
             if sent == pause_after:
                 self.server.fake._wait(pause)
-                if then == "close":
-                    raise _DropConnection
+                if then != "resume":
+                    raise _DropConnection(reset=then == "reset")
             if sent < len(events):
                 name, data = events[sent]
                 self._write_chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
@@ -676,6 +699,8 @@ class FakeAnthropic:
         self._in_flight = 0
         self.delay_s = delay_s  # every message is answered this long after it arrived (model latency)
         self._replies: deque[QueueItem] = deque(replies)
+        self._counts: deque[QueueItem] = deque()  # scripted answers to count_tokens, before the estimate
+        self._resets: set[socket.socket] = set()  # connections to end with a RST
         self._requests: list[RecordedRequest] = []
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
@@ -685,11 +710,12 @@ class FakeAnthropic:
 
     # ----- lifecycle ----------------------------------------------------------------------
 
-    def start(self) -> FakeAnthropic:
+    def start(self, port: int = 0) -> FakeAnthropic:
+        """Listen on `port` (0: an ephemeral one; the port of a stopped server: back where it was)."""
         if self._server is not None:
             raise RuntimeError("FakeAnthropic is already running")
         self._stopping.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", port), _Handler)
         server.fake = self
         self._server = server
         self._thread = threading.Thread(
@@ -741,6 +767,13 @@ class FakeAnthropic:
             self._replies.extend(replies)
         return self
 
+    def queue_count_tokens(self, *replies: QueueItem) -> FakeAnthropic:
+        """Append answers for POST /v1/messages/count_tokens (an error, a stall...), each consumed by one
+        request; once they are used up, the count is the estimate again."""
+        with self._lock:
+            self._counts.extend(replies)
+        return self
+
     @property
     def pending(self) -> int:
         with self._lock:
@@ -769,6 +802,7 @@ class FakeAnthropic:
         with self._lock:
             self._requests.clear()
             self._replies.clear()
+            self._counts.clear()
         self.cache.clear()
 
     def advance(self, seconds: float) -> None:
@@ -782,8 +816,14 @@ class FakeAnthropic:
             self._requests.append(request)
 
     def _next_reply(self, request: RecordedRequest) -> Reply | None:
+        return self._next(self._replies, request)
+
+    def _next_count(self, request: RecordedRequest) -> Reply | None:
+        return self._next(self._counts, request)
+
+    def _next(self, queue: deque[QueueItem], request: RecordedRequest) -> Reply | None:
         with self._lock:
-            item = self._replies.popleft() if self._replies else None
+            item = queue.popleft() if queue else None
         if item is None or isinstance(item, Reply):
             return item
         return item(request)

@@ -434,3 +434,34 @@ def test_lookback_finds_an_earlier_breakpoint_and_four_is_the_limit(api: FakeAnt
     five = [{"type": "text", "text": f"{i}", "cache_control": {"type": "ephemeral"}} for i in range(5)]
     with pytest.raises(anthropic.BadRequestError, match="maximum of 4 blocks with cache_control"):
         cached_call(c, five, "3")
+
+
+def test_stall_then_reset_fails_the_read(api: FakeAnthropic, client: MakeClient) -> None:
+    """`then="reset"` ends the connection with a RST: the read fails as a reset, not as the end of a stream."""
+    api.queue(Reply.stall(0.05, after_events=3, then="reset"))
+    with pytest.raises((anthropic.APIConnectionError, httpx_stack.TransportError)) as caught:
+        final_streamed(client())
+    error: BaseException | None = caught.value
+    while error is not None and not isinstance(error, ConnectionResetError):
+        error = error.__cause__ or error.__context__
+    assert isinstance(error, ConnectionResetError), repr(caught.value)
+
+
+def test_a_stopped_server_starts_again_on_its_port(api: FakeAnthropic, client: MakeClient) -> None:
+    port, sdk = api.port, client()
+    api.stop()
+    with pytest.raises(anthropic.APIConnectionError):
+        sdk.messages.create(model=MODEL, max_tokens=64, messages=USER)
+    api.start(port)
+    api.queue(Reply.text("back"))
+    assert sdk.messages.create(model=MODEL, max_tokens=64, messages=USER).content[0].text == "back"  # type: ignore[union-attr]
+
+
+def test_count_tokens_answers_as_scripted_then_counts(api: FakeAnthropic, client: MakeClient) -> None:
+    api.queue_count_tokens(Reply.error(529, "busy"))
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        client().messages.count_tokens(model=MODEL, messages=USER)
+    assert caught.value.status_code == 529
+    counted = client().messages.count_tokens(model=MODEL, messages=USER)
+    assert counted.input_tokens == estimate_tokens(api.count_tokens_requests[-1].body)
+    assert api.message_requests == []

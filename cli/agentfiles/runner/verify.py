@@ -77,6 +77,7 @@ def verify(
     outcome = executor.converse(request, tools, limits, price, cancel)
     # Its time is recorded with its usage, so that a run's time can be split between doer and verifier.
     record.update(turns=len(outcome.turns), tools=outcome.tool_log,
+                  retries=[a for turn in outcome.turns for a in turn.attempts],  # its failed calls, as the doer's
                   usage={**outcome.usage, "duration_s": round(time.monotonic() - began, 3)})
     files = turn_files(outcome, "verifier/")
     if not outcome.ok:

@@ -178,32 +178,41 @@ class AnthropicExecutor:
             self._client = make_client(self.settings, self.environ)
         return self._client
 
-    def count_tokens(self, body: dict[str, Any]) -> int:
-        """Input tokens of a request, counted by the API (`budget.precise: true`)."""
+    def count_tokens(self, body: dict[str, Any], cancel: Any = None) -> int:
+        """Input tokens of a request, counted by the API (`budget.precise: true`), retried as a call to
+        the model is; raises CallFailed."""
         fields = {k: body[k] for k in ("model", "system", "messages", "tools") if k in body}
-        try:
-            return int(self.client.messages.count_tokens(**fields).input_tokens)
-        except anthropic.APIError as exc:
-            raise PreconditionError(f"counting tokens failed: {_describe(exc)}", hint="drop `precise` to use the local estimate") from None
+        counted, _ = self._retrying(lambda: self.client.messages.count_tokens(**fields), cancel)
+        return int(counted.input_tokens)
 
     def call(self, body: dict[str, Any], cancel: Any = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """One answer, streamed, with retries, each try when the run's governor lets it go; raises
         CallFailed. A 429 or 529 pauses every call to the model for the wait it asks (retry-after)."""
-        attempts: list[dict[str, Any]] = []
-        retries = self.settings.retries
         model = str(body.get("model"))
         estimate = estimate_tokens(body)
+
+        def send() -> dict[str, Any]:
+            with self.governor.call(model, estimate, cancel, api_waits.get()) as slot:
+                stream = self.client.messages.create(**{**body, "stream": True})
+                with stream:
+                    message = accumulate(stream)
+                slot["used"] = used_tokens(message)
+            return message
+
+        return self._retrying(send, cancel, model)
+
+    def _retrying(self, send: Any, cancel: Any, model: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
+        """`send()`'s answer and the failed tries before it: 429, 529, 5xx, connection errors, stalls and
+        broken answers are tried again up to `api.retries` times, after a backoff (what a 429 or 529 asks
+        holds back every call to `model`); raises CallFailed with every try."""
+        attempts: list[dict[str, Any]] = []
+        retries = self.settings.retries
         for attempt in range(retries + 1):
             if cancel is not None and cancel.is_set():
                 raise CallFailed("interrupted", "the run was interrupted", attempts)
             started = time.monotonic()
             try:
-                with self.governor.call(model, estimate, cancel, api_waits.get()) as slot:
-                    stream = self.client.messages.create(**{**body, "stream": True})
-                    with stream:
-                        message = accumulate(stream)
-                    slot["used"] = used_tokens(message)
-                return message, attempts
+                return send(), attempts
             except Interrupted:
                 raise CallFailed("interrupted", "the run was interrupted", attempts) from None
             except anthropic.APIStatusError as exc:
@@ -235,7 +244,7 @@ class AnthropicExecutor:
             notify = api_retries.get()
             if notify is not None:
                 notify(attempt + 2, retries + 1, f"{attempts[-1]['error']}; trying again in {wait:.1f} s")
-            if attempts[-1].get("status") in (429, 529):
+            if model is not None and attempts[-1].get("status") in (429, 529):
                 self.governor.pause(model, wait)  # every call to the model waits, this one's next try too
             else:
                 time.sleep(wait)

@@ -43,8 +43,8 @@ class LazyAnthropicExecutor:
     def converse(self, *args: Any, **kwargs: Any) -> Any:
         return self._executor().converse(*args, **kwargs)
 
-    def count_tokens(self, body: dict[str, Any]) -> int:
-        return self._executor().count_tokens(body)
+    def count_tokens(self, body: dict[str, Any], cancel: Any = None) -> int:
+        return self._executor().count_tokens(body, cancel)
 
 
 def _load() -> None:

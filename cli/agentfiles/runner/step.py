@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from agentfiles.core.models import Routing
-from agentfiles.core.conversation import add_usage
+from agentfiles.core.conversation import CallFailed, add_usage
 from agentfiles.core.environment import leaked_secrets, step_environment
 from agentfiles.core.fingerprint import expand_path_input, handoff_digest
 from agentfiles.core.paths import has_glob
@@ -273,7 +273,14 @@ class StepRunner:
         plan = agent_plan(ctx.project, step, read, extra, routing, purpose=_purpose(executor))
         attempt.plan = plan
         if plan.budget.precise and hasattr(executor, "count_tokens"):
-            plan.tokens = executor.count_tokens(plan.request)
+            try:
+                plan.tokens = executor.count_tokens(plan.request, ctx.cancelled)
+            except CallFailed as exc:  # the endpoint failing, as it may for the step's own calls: the step fails
+                attempt.result = StepResult(
+                    ok=False, failure_kind=exc.kind, failure_detail=f"counting the context's tokens: {exc.detail}",
+                    files=attempt.result.files, record={"retries": exc.attempts},
+                    summary="Nothing was sent to the model: the API did not count the context's tokens.")
+                return
         over = plan.over_budget()
         if over:
             attempt.result = StepResult(ok=False, failure_kind="budget", failure_detail=over, files=attempt.result.files,

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +117,13 @@ def step_commit_problems(root: Path) -> list[str]:
             if "sha256:" + hashlib.sha256(blob).hexdigest() != digest:
                 problems.append(f"step commit {sha[:10]} ({task}) holds {rel} not as its handoff says")
     return problems
+
+
+def step_commit_counts(root: Path, since: str) -> Counter[str]:
+    """How many step commits each step has in HEAD's history after `since`, by `step|status`."""
+    out = git(root, "log", "--format=%(trailers:key=Agents-Task,valueonly,separator=)|"
+                           "%(trailers:key=Agents-Status,valueonly,separator=)", f"{since}..HEAD")
+    return Counter(line for line in out.splitlines() if line.strip() and line != "|")
 
 
 def assert_consistent(root: Path) -> None:

@@ -61,5 +61,8 @@ def commit_definitions(workspace: Workspace, git: Git, plan: list[PlannedStep]) 
         "The steps that follow ran from these task, role, config and context files; they were not committed.\n\n"
         + "".join(f"Agents-Definition: {path}\n" for path in dirty)
     )
+    # The index takes them first: killed after the commit, or with the index locked by another git process,
+    # a run must not leave an index that holds the old files under a HEAD that holds the new ones.
+    git.stage(dirty)
     git.commit_paths(dirty, message)
     return dirty

@@ -276,6 +276,12 @@ class Git:
                     return False
                 time.sleep(0.05)
 
+    def stage(self, paths: list[str]) -> None:
+        """Put `paths` as they are in the work tree into the user's index, waiting while another git process
+        holds its lock; still locked after that, the lock's error."""
+        if not self._sync_index_waiting(paths):
+            self.sync_index(paths)
+
     def sync_index(self, paths: list[str]) -> None:
         """Make the user's index hold `paths` as they are in the work tree (after a step's commit)."""
         self.stage(paths)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from agentfiles.runner.cache import RunCache
 from agentfiles.runner.execute import execute
 from agentfiles.runner.definitions import commit_definitions
 from agentfiles.runner.globs import owned_files
+from agentfiles.runner.interrupts import interrupts_cancel, terminate_interrupts
 from agentfiles.runner.rollout import RolloutResult, run_rollout
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.runner.step import StepRunner
@@ -235,6 +234,11 @@ def isolation_resolver(
 
 
 def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, object], None]) -> RunResult:
+    with terminate_interrupts():
+        return _reconcile(directory, options, on_event)
+
+
+def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, object], None]) -> RunResult:
     workspace = open_workspace(directory)
     if options.dry_run:
         _check_project(workspace, options.targets)
@@ -301,7 +305,7 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
                     ctx.execute = cluster.executes(execute)
                 runner = StepRunner(ctx)
                 jobs = options.jobs or (cluster.threads if cluster is not None else project.config.jobs)
-                with _interrupts_cancel(ctx.cancelled):
+                with interrupts_cancel(ctx.cancelled):
                     if result.rollout_plan is not None:
                         result.rollout, result.report = run_rollout(ctx, plan, result.rollout_plan, runner, jobs,
                                                                     options.keep_going, on_event)
@@ -403,26 +407,3 @@ def _refuse_dirty_outputs(workspace: Workspace, git: Git, plan: list[PlannedStep
             hint="commit or stash them first, or pass --force to let the steps overwrite them",
         )
 
-
-class _interrupts_cancel:
-    """Within the block, SIGINT and SIGTERM set `cancelled` (steps stop, nothing half-lands) and then raise
-    KeyboardInterrupt once the running steps have wound down."""
-
-    def __init__(self, cancelled: threading.Event) -> None:
-        self.cancelled = cancelled
-        self.previous: dict[int, object] = {}
-
-    def __enter__(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.previous[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.cancelled.set()
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
-        if self.cancelled.is_set() and exc[0] is None:
-            raise KeyboardInterrupt

@@ -129,3 +129,26 @@ def test_on_a_cluster_the_checks_see_what_the_worker_deleted(package: Path, agen
     changed = git(package, "show", "--name-status", "--format=", "HEAD").split("\n")
     assert sorted(line for line in changed if line and ".agents/" not in line) == [
         "A\tsrc/pkg/new.py", "D\tsrc/pkg/old.py", "M\tsrc/pkg/core.py"]
+
+
+def test_a_link_under_an_output_glob_is_refused_and_never_shows_the_step_its_target(package: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-15 verification: `src/pkg/x.py -> ../../secrets/prod.env` under `src/pkg/**/*.py` put the
+    undeclared secret in the step's sandbox (read_file and run returned it) and in the committed record."""
+    import os
+
+    from agentfiles.runner.globs import owned_files
+
+    write_files(package, {"secrets/prod.env": "DB_PASSWORD=prod-secret-123\n"})
+    os.symlink("../../secrets/prod.env", package / "src/pkg/x.py")
+    git(package, "add", "-A")
+    git(package, "commit", "-qm", "link")
+    head = git(package, "rev-parse", "HEAD")
+    checked = agents("-C", str(package), "validate")
+    assert checked.code == 2
+    assert "output 'src/pkg/**/*.py' matches src/pkg/x.py, which goes through a symlink" in checked.err
+    assert "hint: a step may change only files that are where they are declared" in checked.err
+    ran = agents("-C", str(package), "run")
+    assert ran.code == 2 and "src/pkg/x.py" in ran.err and git(package, "rev-parse", "HEAD") == head
+    refused: list[tuple[str, str]] = []
+    assert "src/pkg/x.py" not in owned_files(package, ["src/pkg/**/*.py"], refused)  # never in a sandbox
+    assert [rel for rel, _ in refused] == ["src/pkg/x.py"]

@@ -240,6 +240,16 @@ class _Checker:
         if why:
             self.error(entry, line, f"output '{pattern}': its folder '{base}' {why}",
                        "outputs must stay inside the repository, and are written where declared: no symlinks")
+        if "{item}" not in pattern:
+            linked = [(rel, why) for rel in expand_path_input(self.project.layout.root, pattern)
+                      if (why := reach.problem(rel, output=True))]
+            for rel, why in linked[:3]:
+                self.error(entry, line, f"output '{pattern}' matches {rel}, which {why}",
+                           "a step may change only files that are where they are declared: replace the link with "
+                           "the file, or narrow the glob")
+            if len(linked) > 3:
+                self.error(entry, line, f"output '{pattern}' also matches {len(linked) - 3} more such files",
+                           "replace the links with the files, or narrow the glob")
         role = self.project.roles.get(entry.model.role or "")
         own = [self.project.layout.rel(self.project.layout.task_file(task_id))] + ([role.path] if role else [])
         for path in own:

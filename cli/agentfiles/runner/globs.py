@@ -9,13 +9,25 @@ from pathlib import Path
 
 from agentfiles.core.fingerprint import expand_path_input
 from agentfiles.core.globs import OutputSet
+from agentfiles.core.paths import Reach
 
 
-def owned_files(root: Path, outputs: list[str]) -> list[str]:
+def owned_files(root: Path, outputs: list[str], refused: list[tuple[str, str]] | None = None) -> list[str]:
     """The files of the repository that a step's output globs match now: it may change or delete them, so
-    its sandbox holds them (a step edits code it can see), and its handoff records what it saw."""
+    its sandbox holds them (a step edits code it can see), and its handoff records what it saw. A match
+    that is a symlink, or lies under one, is left out (and added to `refused` as (path, why)): an output
+    is written where it is declared, and a link would show the step the file it leads to."""
     globs = OutputSet(outputs).globs
-    return sorted({rel for pattern in globs for rel in expand_path_input(root, pattern)})
+    reach = Reach(root)
+    found: set[str] = set()
+    for pattern in globs:
+        for rel in expand_path_input(root, pattern):
+            why = reach.problem(rel, output=True)
+            if why is None:
+                found.add(rel)
+            elif refused is not None:
+                refused.append((rel, why))
+    return sorted(found)
 
 
 def to_delete(root: Path, deleted: list[str]) -> list[str]:

@@ -153,3 +153,17 @@ def test_a_killed_coordinator_leaves_what_a_killed_local_run_leaves(project: Pat
     assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
     subjects = git(project, "log", "--format=%s", "--grep=^Agents-Task").splitlines()
     assert sorted(subjects) == sorted(f"agents(t{i}): T{i}" for i in range(6))  # each step once
+
+
+@pytest.mark.parametrize("address", ["bogus", "127.0.0.1", "http://x:1"])
+def test_an_address_dask_cannot_read_is_a_usage_error_not_a_bug(project: Path, agents, address: str) -> None:  # type: ignore[no-untyped-def]
+    """The issue-16 verification: Dask's ValueError ('missing port number in address') escaped as an
+    internal error, exit 1, 'this is a bug'."""
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo t > t.txt", outputs=["t.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "t")
+    head = git(project, "rev-parse", "HEAD")
+    result = agents("-C", str(project), "run", "--cluster", address)
+    assert result.code == 2, result.err
+    assert f"error: `{address}` is not a Dask scheduler address" in result.err and "hint: give one as" in result.err
+    assert "bug" not in result.err and git(project, "rev-parse", "HEAD") == head

@@ -29,7 +29,7 @@ from typing import Any
 
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.models import ApiSettings
-from agentfiles.errors import PreconditionError
+from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult
 from agentfiles.runner.execute import Execution, execute
 
@@ -109,6 +109,10 @@ class Cluster:
                 self.client = distributed.Client(self.local)
             else:
                 self.client = distributed.Client(address, timeout="15s")
+        except ValueError as exc:  # Dask's reading of the address: no port, an unknown protocol
+            self.close()
+            raise UsageError(f"`{address}` is not a Dask scheduler address: {exc}",
+                             hint="give one as `dask scheduler` prints it (tcp://HOST:8786), or local:N") from None
         except (OSError, TimeoutError) as exc:
             self.close()
             raise PreconditionError(f"cannot reach the Dask scheduler at {address}: {exc}",

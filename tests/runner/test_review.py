@@ -221,3 +221,17 @@ def test_a_command_step_rejected_in_review_gets_the_reason_in_its_environment(pr
     assert agents("-C", str(project), "reject", "one", "--reason", "say why").code == 0
     assert agents("-C", str(project), "run").code == 0
     assert (project / "one.txt").read_text() == "say why"
+
+
+def test_rewind_in_place_of_a_rerun_that_changed_nothing_says_where_to_look(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-16 verification: reverting a step re-run with nothing changed brings back the earlier run
+    (done), yet rewind said "`agents run` runs them again" and the run then found nothing to do."""
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo t > t.txt", outputs=["t.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "t")
+    assert agents("-C", str(project), "run").code == 0
+    assert agents("-C", str(project), "run", "--force").code == 0
+    rewound = agents("-C", str(project), "rewind", "t", "--in-place")
+    assert rewound.code == 0 and "`agents status` shows which are to run again" in rewound.out
+    assert "runs them again" not in rewound.out
+    assert agents("-C", str(project), "status", "--json").json["tasks"][0]["state"] == "done"

@@ -155,7 +155,10 @@ def rewind_command(
     else:
         for item in result.reverted:
             out.line(f"reverted {item['task']} ({item['step'][:10]}) with {item['revert'][:10]}")
-        out.line(f"{plural(len(result.reverted), 'step')} reverted; `agents run` runs them again")
+        # A reverted step is to run again unless the revert brought back an earlier run of the same
+        # definition and inputs (a step re-run with nothing changed): `status` says which.
+        out.line(f"{plural(len(result.reverted), 'step')} reverted; `agents status` shows which are to run again, "
+                 "and `agents run` runs them")
     return 0
 
 

@@ -196,5 +196,5 @@ def test_the_cached_pipeline_lands_from_the_run_cache(copy_of, agents) -> None: 
     result = agents("-C", str(root), "run", "--json")
     assert result.code == 0, result.out + result.err
     outcomes = result.json["outcomes"]
-    assert [o["task"] for o in outcomes] == list(STEPS["cached"])
+    assert sorted(o["task"] for o in outcomes) == sorted(STEPS["cached"])  # items of a foreach land in any order
     assert all(o.get("cached_from") for o in outcomes), outcomes

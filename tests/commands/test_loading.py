@@ -194,3 +194,20 @@ def test_the_commit_setting_of_earlier_inits_stays_valid(project: Path, agents) 
     config = project / ".agents" / "config.yaml"
     config.write_text(config.read_text().replace("commit:\n", "commit:\n  enabled: true\n"))
     assert agents("-C", str(project), "validate").code == 0
+
+
+@pytest.mark.parametrize(("fields", "said"), [
+    ({"role": "nosuchrole"}, "unknown role 'nosuchrole'"),
+    ({"role": "developer", "inputs": [{"handoff": "nosuch"}]}, "input handoff:nosuch names no task"),
+])
+def test_status_marks_invalid_a_task_that_validate_and_run_refuse(project: Path, agents, fields: dict, said: str) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """The issue-12 verification: status said `ready` for a task naming an unknown role or handoff, which
+    validate and run refuse; an unrelated task still runs."""
+    write_files(project, {".agents/tasks/bad.md": task_text("Bad", outputs=["b.md"], **fields),
+                          ".agents/tasks/good.md": task_text("Good", run="echo g > g.txt", outputs=["g.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    rows = {t["id"]: t for t in agents("-C", str(project), "status", "--json").json["tasks"]}
+    assert rows["bad"]["state"] == "invalid" and said in rows["bad"]["reasons"][0]
+    assert agents("-C", str(project), "validate").code == 2
+    assert agents("-C", str(project), "run", "good").code == 0

@@ -77,6 +77,11 @@ class Project:
         role = entry.model.role if entry else None
         if role and role in self.broken_roles and role not in self.roles:
             return f"role '{role}' cannot be loaded (`agents roles` says why)"
+        if role and role not in self.roles and not entry.model.is_command:  # type: ignore[union-attr]
+            return f"unknown role '{role}' (`agents validate` says more)"
+        for spec in entry.model.inputs if entry else []:
+            if spec.handoff and spec.handoff.split("@", 1)[0] not in self.tasks and spec.handoff not in self.broken_tasks:
+                return f"input handoff:{spec.handoff} names no task (`agents validate` says more)"
         return None
 
     def doer_role(self, task: Task) -> str | None:

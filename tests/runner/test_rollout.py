@@ -209,3 +209,34 @@ def test_a_halt_in_a_wave_says_which_and_a_step_that_wrote_nothing_changed_nothi
     assert line.endswith("; wrote no output"), line
     assert state_of(agents, ten)["t10"]["state"] == "stale"
     assert (ten / "out/t09.md").read_text() == "# t09\n\nv1\n"
+
+
+def test_steps_a_failure_kept_from_starting_stay_stale_and_are_no_regression(ten: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    # One at a time, t02 (no retries) runs first in the wave and is rejected: no other step of the wave starts.
+    api.queue(*[Script("v2", fail={"t02": 1})] * 30)
+    result = agents("-C", str(ten), "run", "--canary", "1", "--wave", "9", "--jobs", "1")
+    assert result.code == 1
+    assert {step_of(r) for r in api.message_requests} == {"t01", "t02"}
+    assert re.search(r"halted at wave 1 of 1: t02 regressed: rejected", result.err), result.err
+    assert "hint: 8 steps left as they were (t03, t04, t05, t06, t07, t08, t09, t10);" in result.err
+    regressed = re.findall(r"REGRESSION  (t\d\d)", result.out)
+    assert regressed == ["t02"], result.out  # a step that never started did not regress
+    assert "a step it needs failed" not in result.out
+    states = state_of(agents, ten)
+    assert [t for t in TASKS if states[t]["state"] == "stale"] == TASKS[2:]
+
+
+def test_a_failed_step_that_is_not_the_rollouts_is_named_in_the_halt(ten: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    # t02 failed before (the API refused it): no longer stale for its role alone, it runs in the last wave.
+    api.queue(*[Script("v2", silent=frozenset({"t02"}))] * 30)
+    assert agents("-C", str(ten), "run", "t02").code == 1
+    result = agents("-C", str(ten), "run", "--canary", "1", "--wave", "9", "--jobs", "1", "--json")
+    assert result.code == 1
+    rollout = result.json["rollout"]
+    assert rollout["phases"] == [["t01"], TASKS[1:]]
+    assert rollout["halted"].startswith("wave 1 of 1: step t02 failed: api: "), rollout["halted"]
+    assert "REFUSED-BY-THE-API" in rollout["halted"]
+    assert [c["task"] for c in rollout["compared"]] == ["t01"]
+    assert rollout["skipped"] == TASKS[2:] and rollout["not_run"] == []
+    text = agents("-C", str(ten), "status", "--json").json["tasks"]
+    assert [t["id"] for t in text if t["state"] == "stale"] == TASKS[2:]

@@ -37,11 +37,11 @@ def render_result(out: Output, result: Any) -> None:
             for line in compared.diff.rstrip().splitlines():
                 out.line(f"    {line}")
     if result.halted:
-        left = len(result.not_run)
+        left = len(result.left)
         out.diagnostic("error", f"rollout {plan.id} halted at {result.halted}",
                        f"{plural(left, 'step')} left as {'it was' if left == 1 else 'they were'}"
-                       + (f" ({', '.join(result.not_run[:8])}{' ...' if len(result.not_run) > 8 else ''})"
-                          if result.not_run else "")
+                       + (f" ({', '.join(result.left[:8])}{' ...' if left > 8 else ''})"
+                          if left else "")
                        + f"; `agents rewind --rollout {plan.id} --in-place` reverts what it ran")
     else:
         out.line(f"rollout {plan.id} completed: no regression; `agents log --rollout {plan.id}` lists its steps")

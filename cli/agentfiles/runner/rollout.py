@@ -1,7 +1,9 @@
 """Carrying out a progressive rollout (core/rollout.py): each phase runs as a run of its own steps; then
 every step of the rollout in it is compared with its previous run (outputs diff, verdicts before and
 after). A step that failed, was rejected or left uncertain, or that turned a criterion its previous run
-passed into a fail (on any attempt), is a regression: the rollout halts and the rest stay stale."""
+passed into a fail (on any attempt), is a regression: the rollout halts and the rest stay stale. A step
+that did not start (a failure stopped further starts, or a step it needs failed) did not regress: it is
+left as it was, with the steps of the phases not started."""
 
 from __future__ import annotations
 
@@ -24,12 +26,12 @@ class Comparison:
     task: str
     before: str | None  # the previous run's id
     after: str | None  # this run's, when it ran
-    status: str  # done | failed | rejected | uncertain | skipped
+    status: str  # done | failed | rejected | uncertain
     regression: str | None = None
     verdicts: list[dict[str, str]] = field(default_factory=list)  # {criterion, before, after}
     changed: list[str] = field(default_factory=list)  # outputs that differ from the previous run's
     diff: str = ""
-    wrote: bool = True  # False: it did not run, or failed before writing (its outputs are not "changed")
+    wrote: bool = True  # False: it could not start, or failed before writing (its outputs are not "changed")
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "before": self.before, "after": self.after, "status": self.status,
@@ -43,15 +45,21 @@ class RolloutResult:
     compared: list[Comparison] = field(default_factory=list)
     halted: str | None = None  # why the rollout stopped before its last phase
     phases_run: int = 0
+    skipped: list[str] = field(default_factory=list)  # steps of the phases it ran that did not start
     not_run: list[str] = field(default_factory=list)  # the steps of the phases it did not start
 
     @property
     def regressions(self) -> list[Comparison]:
         return [c for c in self.compared if c.regression]
 
+    @property
+    def left(self) -> list[str]:
+        """The rollout's steps left as they were: those that did not start, in the phases it ran or after."""
+        return [*self.skipped, *self.not_run]
+
     def to_json(self) -> dict[str, Any]:
         return {**self.plan.to_json(), "compared": [c.to_json() for c in self.compared], "halted": self.halted,
-                "phases_run": self.phases_run, "not_run": self.not_run}
+                "phases_run": self.phases_run, "skipped": self.skipped, "not_run": self.not_run}
 
 
 def run_rollout(
@@ -78,17 +86,20 @@ def run_rollout(
         result.phases_run = number + 1
         outcomes = {o.task: o for o in done.outcomes}
         for task in phase:
-            if task in candidates:
-                result.compared.append(compare(ctx, task, before[task], outcomes.get(task)))
+            if task in candidates and task in outcomes:  # one that did not start has nothing to compare
+                result.compared.append(compare(ctx, task, before[task], outcomes[task]))
+        result.skipped += [s.task for s in done.skipped]
         if report.interrupted:
             break
         regressions = [c for c in result.compared if c.regression]
         if regressions:
             result.halted = f"{where}: {regressions[0].task} regressed: {regressions[0].regression}"
-        elif done.failed or done.skipped:
-            first = done.failed[0] if done.failed else None
-            result.halted = (f"{where}: step {first.task} {first.status}" if first
-                             else f"{where}: {len(done.skipped)} step(s) did not run")
+        elif done.failed:  # a step that is not the rollout's (it waits for one, or failed before) failed
+            first = done.failed[0]
+            kind = "" if first.failure_kind == first.status else f"{first.failure_kind}: "
+            result.halted = f"{where}: step {first.task} {first.status}: {kind}{first.failure_detail}"
+        elif done.skipped:
+            result.halted = f"{where}: {len(done.skipped)} step(s) did not run"
         if result.halted:
             break
     result.not_run = [t for phase in rollout.phases[result.phases_run:] for t in phase]
@@ -108,16 +119,13 @@ def _snapshot(ctx: RunContext, task: str) -> tuple[Entry[Any] | None, dict[str, 
 
 
 def compare(ctx: RunContext, task: str, before: tuple[Entry[Any] | None, dict[str, bytes]],
-            outcome: StepOutcome | None) -> Comparison:
+            outcome: StepOutcome) -> Comparison:
     """The step's new run against its previous one: outputs, verdicts, and what regressed."""
     from agentfiles.core.context import unified_diff
     from agentfiles.storage.records import read_record
 
     entry, old_outputs = before
     old = entry.model if entry is not None else None
-    if outcome is None:
-        return Comparison(task, old.run if old else None, None, "skipped", "did not run: a step it needs failed",
-                          wrote=False)
     if outcome.commit is None:  # refused before it started: nothing was committed
         return Comparison(task, old.run if old else None, None, outcome.status,
                           f"could not start: {outcome.failure_kind}: {outcome.failure_detail}", wrote=False)

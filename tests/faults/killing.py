@@ -17,10 +17,17 @@ from conftest import git
 from watcher import Moment, Watcher
 
 
+# Starts the program with SIGINT as a terminal gives it: a suite started in the background by a script (a
+# shell's `&` ignores SIGINT for all it starts, and the ignoring is inherited) would otherwise hand `agents`
+# an ignored SIGINT, and the interrupt tests would test the shell, not agents.
+_SIGINT_AS_IN_A_TERMINAL = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                            "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
+
 def start(root: Path, *args: str) -> subprocess.Popen[bytes]:
     """`agents -C ROOT run ARGS` as a program of its own, its output (both streams) on a pipe."""
     return subprocess.Popen(
-        [sys.executable, "-m", "agentfiles", "-C", str(root), "run", *args],
+        [sys.executable, "-c", _SIGINT_AS_IN_A_TERMINAL, "-m", "agentfiles", "-C", str(root), "run", *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

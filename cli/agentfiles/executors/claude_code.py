@@ -92,7 +92,7 @@ class ClaudeCodeExecutor:
         owned = OutputSet(request.outputs)
         bash = tools is not None and "Bash" in tools
         session = run_session(self.program, args, prompt, runtime.sandbox, request.isolation, env, timeout,
-                              runtime.cancel, runtime.track, read_only_parts(runtime.sandbox, owned) if bash else None)
+                              runtime.cancel, runtime.track, read_only_parts(runtime.sandbox, owned, (before, folders)) if bash else None)
         discarded = discard_undeclared(runtime.sandbox, before, folders, owned) if bash else []
         result = StepResult(
             ok=False, exit_code=session.code, stdout=session.stdout, stderr=session.stderr,

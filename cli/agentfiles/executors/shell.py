@@ -49,7 +49,7 @@ class StepShell:
 
     def __call__(self, command: str, timeout: float) -> RunResult:
         before, folders = tree_of(self.folder)
-        protect = read_only_parts(self.folder, self.owned)
+        protect = read_only_parts(self.folder, self.owned, (before, folders))
         argv = confine(["/bin/sh", "-c", "exec 2>&1\n" + command], self.folder, self.isolation, Mounts(protect=protect))
         code, out, err, seconds, timed_out = run_process(argv, str(self.folder), self.env, timeout, self.cancel,
                                                          track=self.track)
@@ -72,24 +72,23 @@ def tree_of(folder: Path) -> tuple[set[str], set[str]]:
     return files, folders
 
 
-def read_only_parts(folder: Path, owned: OutputSet) -> list[str]:
+def read_only_parts(folder: Path, owned: OutputSet, tree: tuple[set[str], set[str]] | None = None) -> list[str]:
     """What of the step's folder a command may read but not change, in as few mounts as say it: a folder in
     which no output can name anything, whole; elsewhere each file (or symlink) the outputs do not name.
-    Each is one mount, and mounts cost: a thousand files one by one took seconds a call."""
+    Each is one mount, and mounts cost: a thousand files one by one took seconds a call. `tree` is the
+    folder's `tree_of`, when the caller has it."""
+    files, folders = tree if tree is not None else tree_of(folder)
+    closed: set[str] = set()  # folders mounted whole
     parts: list[str] = []
-    pending = [""]
-    while pending:
-        base = pending.pop()
-        with os.scandir(folder / base) as entries:
-            for entry in entries:
-                rel = f"{base}/{entry.name}" if base else entry.name
-                if not entry.is_dir(follow_symlinks=False):
-                    if rel not in owned:
-                        parts.append(rel)
-                elif any(overlap(declared, rel + "/**") for declared in owned.declared):
-                    pending.append(rel)
-                else:
-                    parts.append(rel)
+    for rel in sorted(folders, key=lambda r: (r.count("/"), r)):  # a folder before what it holds
+        if rel.rpartition("/")[0] in closed:
+            closed.add(rel)
+        elif not any(overlap(declared, rel + "/**") for declared in owned.declared):
+            closed.add(rel)
+            parts.append(rel)
+    for rel in files:
+        if rel.rpartition("/")[0] not in closed and rel not in owned:
+            parts.append(rel)
     return sorted(parts)
 
 

@@ -109,3 +109,16 @@ def test_replay_of_a_failed_step_that_fails_the_same_way_reproduces_it(project: 
     assert "did not reproduce it: " in other.err and "the recorded run failed and the replay did not" in other.err
     assert "DIFFERS  out.txt  recorded (not written)" in other.out
     assert "see the differences above" not in other.err
+
+
+def test_replay_gives_a_command_the_environment_its_step_had(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {"notes/a b.md": "alpha\n", ".agents/tasks/env.md": task_text(
+        "Env", run='"$AGENTS_PYTHON" -c "import os; print(os.environ[\'AGENTS_ITEM\'])" > "out/{stem}.txt"',
+        foreach="notes/*.md", inputs=["{item}"], outputs=["out/{stem}.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "env")
+    assert agents("-C", str(project), "run").code == 0
+    assert (project / "out/a b.txt").read_text() == "notes/a b.md\n"
+    step = next(t["id"] for t in agents("-C", str(project), "status", "--json").json["tasks"] if "@" in t["id"])
+    replayed = agents("-C", str(project), "replay", step)
+    assert replayed.code == 0, replayed.out + replayed.err

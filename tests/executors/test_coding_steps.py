@@ -126,6 +126,10 @@ def test_the_step_runs_its_declared_tests_sees_them_fail_edits_and_sees_them_pas
     assert "1 failed" in runs[0]["output"] and "1 passed" in runs[1]["output"]
     context = agents("-C", str(package), "show", "fix", "--context").out
     assert "1 failed" in context and "1 passed" in context and TESTS in context
+    # Replayed offline, the commands run again: their times and folders differ, what they did does not.
+    replayed = agents("-C", str(package), "replay", "fix", "--json")
+    assert replayed.code == 0, replayed.out + replayed.err
+    assert replayed.json["identical"] is True and replayed.json["request_differences"] == []
 
 
 def test_run_is_refused_with_a_hint_under_folder_isolation(package: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]

@@ -114,7 +114,7 @@ def replay(
 
             request = StepRequest(
                 task_id, run_id, step.task, step.intent, seen, list(step.task.outputs),
-                env=_plain_env(record, task_id, run_id, present, step.task.outputs), timeout=step.task.timeout,
+                env=_plain_env(step, run_id, present), timeout=step.task.timeout,
                 isolation=_isolation(project, step.task),
             )
             result = CommandExecutor().execute(request, Runtime(sandbox.path))
@@ -224,13 +224,17 @@ def _isolation(project: Any, task: Any) -> Any:
     return Isolation(mode=mode, network=network, hide=(str(project.layout.root),))
 
 
-def _plain_env(record: dict[str, Any], task_id: str, run_id: str, files: list[str], outputs: list[str]) -> dict[str, str]:
+def _plain_env(step: Any, run_id: str, files: list[str]) -> dict[str, str]:
+    """The environment the step's commands had (runner/step.py), secrets scrubbed as then."""
     import os
+    import sys
 
     from agentfiles.core.environment import step_environment
 
-    env, _ = step_environment(dict(os.environ), [], {
-        "AGENTS_TASK": task_id, "AGENTS_RUN": run_id, "AGENTS_INPUTS": "\n".join(files), "AGENTS_OUTPUTS": "\n".join(outputs),
+    env, _ = step_environment(dict(os.environ), step.task.env, {
+        "AGENTS_TASK": step.step_id, "AGENTS_RUN": run_id, "AGENTS_INPUTS": "\n".join(files),
+        "AGENTS_OUTPUTS": "\n".join(step.task.outputs), "AGENTS_PYTHON": sys.executable,
+        **({"AGENTS_ITEM": step.item} if step.item else {}),
     })
     return env
 
@@ -270,7 +274,7 @@ def _replay_model(
             number, answer = next(answers)
         except StopIteration:
             raise CallFailed("api", "the replay asked for more answers than were recorded") from None
-        if number < len(requests) and requests[number] != body:
+        if number < len(requests) and _comparable(requests[number]) != _comparable(body):
             report.request_differences.append(f"request {number + 1} differs from the recorded one")
         return answer, []
 
@@ -279,7 +283,7 @@ def _replay_model(
     isolation = _isolation(project, step.task)
     shell = None
     if "run" in plan.tools and isolation.mode == "os":  # the commands run again, as confined as they were
-        env = _plain_env(record, step.step_id, str(record.get("run")), sorted(sandbox.inputs), outputs)
+        env = _plain_env(step, str(record.get("run")), sorted(sandbox.inputs))
         shell = StepShell(sandbox.path, env, isolation, outputs)
     tools = DoerTools(plan.context, outputs, sandbox.path, limits, plan.tools, shell, FOLDER_REFUSAL)
     if live:
@@ -289,6 +293,32 @@ def _replay_model(
     if not outcome.ok:
         return f"{outcome.failure_kind}: {outcome.failure_detail}"
     return None
+
+
+def _comparable(body: dict[str, Any]) -> dict[str, Any]:
+    """A request as a replay compares it: what a `run` call gave back is reduced to how its command ended
+    (`exit code 1`), since a command run again reports other times and another sandbox folder."""
+    runs = {block.get("id") for message in body.get("messages") or [] if message.get("role") == "assistant"
+            and isinstance(message.get("content"), list) for block in message["content"]
+            if isinstance(block, dict) and block.get("type") == "tool_use" and block.get("name") == "run"}
+    if not runs:
+        return body
+    messages = []
+    for message in body["messages"]:
+        content = message.get("content")
+        if message.get("role") == "user" and isinstance(content, list):
+            content = [{**block, "content": _ending(block.get("content"))}
+                       if isinstance(block, dict) and block.get("tool_use_id") in runs else block for block in content]
+        messages.append({**message, "content": content})
+    return {**body, "messages": messages}
+
+
+def _ending(result: Any) -> Any:
+    """`exit code N` or `timed out` of a run call's answer (anything else as it is)."""
+    if not isinstance(result, str):
+        return result
+    first = result.partition("\n")[0]
+    return first.partition(" in ")[0] if first.startswith("exit code ") else first.partition(" after ")[0]
 
 
 def _live_executor(project: Any) -> Any:

@@ -47,6 +47,8 @@ def test_a_step_edits_creates_and_deletes_under_its_glob_in_one_commit(package: 
     meta = parse_document((package / ".agents/handoffs/fix.md").read_text()).meta
     assert sorted(meta["outputs"]) == ["src/pkg/core.py", "src/pkg/new.py"]
     assert meta["deleted"] == ["src/pkg/old.py"]
+    body = (package / ".agents/handoffs/fix.md").read_text()
+    assert "- Changed `src/pkg/core.py` (32 bytes).\n- Wrote `src/pkg/new.py` (8 bytes).\n- Deleted `src/pkg/old.py`." in body
     assert "src/pkg/keep.py" in meta["inputs"]  # what it saw under its glob and left as it was
     assert "src/pkg/data.txt" not in meta["inputs"]
     assert result.json["outcomes"][0]["changed"] == ["src/pkg/core.py", "src/pkg/new.py", "src/pkg/old.py"]

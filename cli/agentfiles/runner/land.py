@@ -145,7 +145,9 @@ def render(
     for before in earlier:
         usage = add_usage(usage, before.usage)
     output_hashes = {rel: digest_bytes(data) for rel, data in sorted(outputs.items())}
-    work = [f"- Wrote `{rel}` ({len(outputs[rel])} bytes)." for rel in sorted(outputs)] if result.ok else []
+    had = attempt.input_hashes  # under an output glob, the files the step started with are among them
+    work = [f"- {'Changed' if rel in had else 'Wrote'} `{rel}` ({len(outputs[rel])} bytes)."
+            for rel in sorted(outputs)] if result.ok else []
     work += [f"- Deleted `{rel}`." for rel in attempt.deleted] if result.ok else []
     work += [f"- Check `{c['run']}`: {'passed' if c['ok'] else 'failed'}." for c in checks]
     sections = dict(result.sections)

@@ -51,14 +51,81 @@ def test_edits_creations_deletions_and_renames_are_found(tripwire) -> None:  # t
     assert changes(wire) == []  # taken into the baseline once found
 
 
-def test_gits_config_and_hooks_count_the_rest_of_git_does_not(tripwire) -> None:  # type: ignore[no-untyped-def]
+def git_changes(wire) -> str:  # type: ignore[no-untyped-def]
+    """What the tripwire's guard says before a git call: '' when git's own files are as the run found them."""
+    from agentfiles.errors import PreconditionError
+
+    try:
+        wire.guard()
+    except PreconditionError as exc:
+        return exc.message
+    return ""
+
+
+def test_gits_config_hooks_and_info_stop_git_the_rest_of_git_does_not(tripwire) -> None:  # type: ignore[no-untyped-def]
     root, wire = tripwire
     git(root, "commit", "--allow-empty", "-qm", "moves refs and logs")
-    assert changes(wire) == []
+    assert changes(wire) == [] and git_changes(wire) == ""
     (root / ".git/hooks/post-commit").write_text("#!/bin/sh\n")
     with open(root / ".git/config", "a") as handle:
         handle.write("[core]\n\tfsmonitor = evil\n")
-    assert changes(wire) == [".git/config", ".git/hooks/post-commit"]
+    (root / ".git/info/attributes").write_text("* filter=evil\n")
+    assert "git's own files changed: .git/config, .git/hooks/post-commit, .git/info/attributes;" in git_changes(wire)
+    assert changes(wire) == []  # not the work tree's
+
+
+@pytest.mark.parametrize("place", ["config", "hooks/reference-transaction", "info/attributes",
+                                   "worktrees/wt/config.worktree", "worktrees/wt/commondir", "worktrees/wt/info/sparse-checkout"])
+def test_in_a_linked_worktree_git_files_are_watched_where_git_keeps_them(tmp_path: Path, place: str) -> None:
+    from agentfiles.runner.tripwire import Tripwire
+    from agentfiles.storage.git import Git
+
+    main = make_repo(tmp_path / "main", {"a.txt": "a\n"})
+    git(main, "worktree", "add", "-q", str(tmp_path / "wt"), "-b", "wt")
+    wire = Tripwire(tmp_path / "wt", Git(tmp_path / "wt"))
+    try:
+        assert git_changes(wire) == ""
+        target = main / ".git" / place
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "a") as handle:
+            handle.write("\n")
+        assert f"git's own files changed: {target.resolve()};" in git_changes(wire)
+    finally:
+        wire.close()
+
+
+def test_a_linked_worktrees_link_to_its_git_folder_is_watched(tmp_path: Path) -> None:
+    from agentfiles.runner.tripwire import Tripwire
+    from agentfiles.storage.git import Git
+
+    main = make_repo(tmp_path / "main", {"a.txt": "a\n"})
+    git(main, "worktree", "add", "-q", str(tmp_path / "wt"), "-b", "wt")
+    wire = Tripwire(tmp_path / "wt", Git(tmp_path / "wt"))
+    try:
+        (tmp_path / "wt/.git").write_text(f"gitdir: {tmp_path}/elsewhere\n")
+        assert "git's own files changed: .git;" in git_changes(wire)
+    finally:
+        wire.close()
+
+
+def test_the_users_git_config_and_attributes_are_watched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentfiles.runner.tripwire import Tripwire
+    from agentfiles.storage.git import Git
+
+    root = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    config = tmp_path / "global.gitconfig"
+    config.write_text("[user]\n\tname = someone\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    wire = Tripwire(root, Git(root))
+    try:
+        xdg = Path(os.environ["XDG_CONFIG_HOME"])
+        (xdg / "git").mkdir(parents=True)
+        (xdg / "git/attributes").write_text("* filter=evil\n")
+        with open(config, "a") as handle:
+            handle.write("[filter \"evil\"]\n\tclean = touch PWNED\n")
+        assert f"git's own files changed: {', '.join(sorted([str(config), str(xdg / 'git/attributes')]))};" in git_changes(wire)
+    finally:
+        wire.close()
 
 
 def test_agents_runtime_state_declared_outputs_and_touches_are_not_changes(tripwire) -> None:  # type: ignore[no-untyped-def]

@@ -44,8 +44,8 @@ def cache_key(task: str, definition: str | None, inputs: dict[str, str]) -> str:
 class RunCache:
     """The earlier successful runs of every step in the history, by cache key; built on first use."""
 
-    def __init__(self, root: Path, index: Path, fresh: frozenset[str] = frozenset()) -> None:
-        self.git = Git(root)
+    def __init__(self, root: Path, index: Path, fresh: frozenset[str] = frozenset(), git: Git | None = None) -> None:
+        self.git = git or Git(root)  # the run's, so that its tripwire guards these calls too
         self.index = index
         self.fresh = fresh  # steps that always run afresh: those a rollout runs to compare with their previous run
         self.lock = threading.Lock()

@@ -18,7 +18,6 @@ from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.globs import OutputSet
 from agentfiles.core.models import Handoff
 from agentfiles.core.project import Entry
-from agentfiles.errors import PreconditionError
 from agentfiles.runner.attempt import Attempt, Finished, RunContext, StepCancelled, StepOutcome
 from agentfiles.runner.globs import to_delete
 from agentfiles.runner.resolve import ResolvedStep
@@ -60,8 +59,8 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
         for done in batch:
             step = done.step
             if ctx.tripwire is not None:
+                ctx.tripwire.guard()  # git's own files changed: the run stops before this step's commit
                 escaped = ctx.tripwire.finish(step.step_id, OutputSet(step.task.outputs))
-                stop_if_git_was_changed(ctx, step.step_id, escaped)
                 if escaped:  # reported whatever else happened to the step: it is the gravest
                     result = done.attempt.result
                     result.ok, result.failure_kind = False, "sandbox_escape"
@@ -108,21 +107,6 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
                 cached_from=done.attempt.cached.run if done.attempt.cached is not None else None,
             ))
     return outcomes
-
-
-def stop_if_git_was_changed(ctx: RunContext, step_id: str, escaped: list[str]) -> None:
-    """A step that changed git's config, hooks or info can make git run its code: the run stops before
-    another git command (even this step's commit), and the person is told what to inspect."""
-    touched = [rel for rel in escaped if rel.startswith(".git/")]
-    if not touched:
-        return
-    ctx.cancelled.set()
-    shown = ", ".join(touched[:5]) + (" ..." if len(touched) > 5 else "")
-    raise PreconditionError(
-        f"while step {step_id} ran, git's own files changed: {shown}; the run stopped before running git again",
-        hint="these make git run commands: inspect them (`git config --list --show-origin`, `ls -l .git/hooks`) and "
-        "undo what you did not put there; with OS isolation (bubblewrap) a step cannot reach .git at all",
-    )
 
 
 def render(

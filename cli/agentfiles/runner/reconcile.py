@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -293,12 +294,13 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         committed = commit_definitions(workspace, git, plan)
         if committed:
             emit("note", f"committed the definitions this run uses, which were not in git: {', '.join(committed)}")
+        cancelled = threading.Event()
         ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for, isolation_for=isolation_for,
-                         check_trees=CheckTrees(git),
-                         tripwire=Tripwire(workspace.root, git),
+                         check_trees=CheckTrees(git), cancelled=cancelled,
+                         tripwire=Tripwire(workspace.root, git, cancelled),  # guards git's calls from now on
                          processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"), on_event=on_event,
                          rollout=result.rollout_plan.id if result.rollout_plan else None,
-                         cache=_run_cache(workspace, options, result.rollout_plan))
+                         cache=_run_cache(workspace, git, options, result.rollout_plan))
         try:
             with _cluster(options.cluster or project.config.cluster, project.config.api, emit) as cluster:
                 if cluster is not None:
@@ -336,14 +338,14 @@ def _cluster(address: str | None, settings: ApiSettings, emit: Callable[[str, ob
     return on_cluster(address, settings, emit)
 
 
-def _run_cache(workspace: Workspace, options: RunOptions, rollout: RolloutPlan | None) -> RunCache | None:
+def _run_cache(workspace: Workspace, git: Git, options: RunOptions, rollout: RolloutPlan | None) -> RunCache | None:
     """The run cache, unless `--no-cache` or `--force` (which asks for the steps to run again). A rollout's
     own steps never come from it: each is run to be compared with its previous run, and a cached run is
     one an earlier rollout may have flagged (then rewound)."""
     if not options.cache or options.force:
         return None
     fresh = frozenset(rollout.candidates) if rollout is not None else frozenset()
-    return RunCache(workspace.root, workspace.layout.cache / "run-cache.json", fresh)
+    return RunCache(workspace.root, workspace.layout.cache / "run-cache.json", fresh, git)
 
 
 def switch_branch(git: Git, name: str) -> str | None:

@@ -1,7 +1,8 @@
 """A tripwire that does not depend on the sandbox: the repository's files (tracked, untracked and ignored,
-outside `.git`, plus git's own config and hooks, through which a change would run code) are compared by
-stat around every step, and hashed where a stat changed. A change no step declared fails every step that
-was running when it was found, and nothing of theirs lands."""
+outside `.git`) are compared by stat around every step, and hashed where a stat changed; a change no step
+declared fails every step that was running when it was found, and nothing of theirs lands. Git's own files
+that make it run programs (its config, hooks and info, wherever git keeps them: storage/gitfiles.py) are
+compared before each of agents' git calls during the run: once they changed, the run stops before git runs."""
 
 from __future__ import annotations
 
@@ -13,22 +14,23 @@ from collections.abc import Container
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentfiles.errors import PreconditionError
 from agentfiles.runner.watch import Watch
+from agentfiles.storage.gitfiles import GitFiles
 
 if TYPE_CHECKING:
     from agentfiles.storage.git import Git
 
 # agents' own machine-local state, written by the runner itself while steps run
 SKIPPED = frozenset({".agents/cache", ".agents/tmp", ".agents/run.lock"})
-GIT_WATCHED = (".git/config", ".git/hooks", ".git/info")  # what of .git would make git run a step's code
 
 
 Signature = tuple[int, int, int, int, int]  # mode, size, mtime, ctime, inode
 
 
 def scan(root: Path, under: str = "") -> dict[str, Signature]:
-    """Every file and symlink under `root` (or only under its folder `under`) outside `.git` folders and
-    agents' runtime state, with the git files that can run code, each with its lstat signature."""
+    """Every file and symlink under `root` (or only under its folder `under`) outside `.git` folders (and
+    links) and agents' runtime state, each with its lstat signature."""
     found: dict[str, Signature] = {}
     base = str(root)
 
@@ -39,43 +41,35 @@ def scan(root: Path, under: str = "") -> dict[str, Signature]:
             return
         for entry in entries:
             rel = prefix + entry.name
-            if rel in SKIPPED:
+            if rel in SKIPPED or entry.name == ".git":
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
             if stat.S_ISDIR(st.st_mode):
-                if entry.name != ".git" or rel.startswith(GIT_WATCHED):
-                    walk(entry.path, rel + "/")
+                walk(entry.path, rel + "/")
             else:
                 found[rel] = _signature(st)
 
     if under:
-        if watched(under) or under.startswith(GIT_WATCHED):
+        if watched(under):
             walk(os.path.join(base, under), under + "/")
         return found
     walk(base, "")
-    for rel in GIT_WATCHED:
-        path = os.path.join(base, rel)
-        if os.path.isdir(path) and not os.path.islink(path):
-            walk(path, rel + "/")
-        else:
-            try:
-                found[rel] = _signature(os.lstat(path))
-            except OSError:
-                continue
     return found
 
 
 def watched(rel: str) -> bool:
-    """Whether the tripwire looks at this repository path at all."""
+    """Whether the tripwire's walk looks at this repository path at all."""
     if rel in SKIPPED or rel.startswith(tuple(s + "/" for s in SKIPPED)):
         return False
-    parts = rel.split("/")
-    if ".git" in parts:
-        return rel in GIT_WATCHED or rel.startswith(tuple(g + "/" for g in GIT_WATCHED))
-    return True
+    return ".git" not in rel.split("/")
+
+
+def steps_named(steps: list[str]) -> str:
+    """`step a`, `steps a, b`: the steps that could have made a change (those running when it was found)."""
+    return f"step {steps[0]}" if len(steps) == 1 else f"steps {', '.join(steps)}" if steps else "the run's steps"
 
 
 def _signature(st: os.stat_result) -> Signature:
@@ -90,14 +84,37 @@ def blob_id(data: bytes) -> str:
 class Tripwire:
     """The repository as the runner last left it, and the steps running since."""
 
-    def __init__(self, root: Path, git: Git) -> None:
+    def __init__(self, root: Path, git: Git, cancelled: threading.Event | None = None) -> None:
         self.root = root
         self.lock = threading.Lock()
-        self.watch = Watch(root, SKIPPED, GIT_WATCHED[1:])  # before the walk: nothing slips between them
+        self.watch = Watch(root, SKIPPED)  # before the walk: nothing slips between them
         self.baseline = scan(root)
         self.blobs = git.index_blobs()  # what a tracked file held; a stat change to the same bytes is no change
         self.running: set[str] = set()
         self.tainted: dict[str, list[str]] = {}  # step -> undeclared changes found while it ran
+        self.git_files = GitFiles.of(git)
+        self.git_state = self.git_files.state()  # never updated: a change to these stops the run
+        self.cancelled = cancelled
+        self.git = git
+        git.guard = self.guard  # from now on every git call of the run looks first
+
+    def guard(self) -> None:
+        """Stop the run (raise, and set `cancelled`) when git's own files changed since the run started: git
+        would run what a step planted there. Called before each of agents' git calls and each landing."""
+        changed = self.git_files.changed(self.git_state)
+        if not changed:
+            return
+        if self.cancelled is not None:
+            self.cancelled.set()
+        with self.lock:
+            steps = sorted(self.running)
+        shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+        raise PreconditionError(
+            f"while {steps_named(steps)} ran, git's own files changed: {shown}; the run stopped before running git again",
+            hint="these make git run commands: inspect them without running git on the work tree (`git config "
+            "--list --show-origin`, `ls -la $(git rev-parse --git-path hooks)`) and undo what you did not put "
+            "there; with OS isolation (bubblewrap) a step cannot reach them at all",
+        )
 
     def start(self, step: str) -> None:
         with self.lock:
@@ -168,6 +185,8 @@ class Tripwire:
 
     def close(self) -> None:
         self.watch.close()
+        if self.git.guard == self.guard:
+            self.git.guard = None
 
     def _changed(self, now: dict[str, Signature], paths: set[str] | None = None) -> list[str]:
         found = []

@@ -1,7 +1,7 @@
 """Which paths of a repository may have changed since the last look, without walking it: Linux's inotify,
-through ctypes, watching every folder of the work tree (and git's config, hooks and info). The tripwire
-asks it for candidates and compares only those; where inotify cannot be had (another system, the
-watch limit reached, the event queue overflowed) it answers None and the tripwire walks the tree."""
+through ctypes, watching every folder of the work tree (but `.git` folders). The tripwire asks it for
+candidates and compares only those; where inotify cannot be had (another system, the watch limit reached,
+the event queue overflowed) it answers None and the tripwire walks the tree."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ _EVENT = struct.Struct("iIII")
 
 
 class Watch:
-    """inotify watches on every folder under `root` but `skip` (repo-relative) and `.git` folders, plus the
-    `extra` folders inside .git. `changed()` drains the events: the repo-relative paths that may have
-    changed, or None when it cannot tell (then walk)."""
+    """inotify watches on every folder under `root` but `skip` (repo-relative) and `.git` folders.
+    `changed()` drains the events: the repo-relative paths that may have changed, or None when it cannot
+    tell (then walk)."""
 
-    def __init__(self, root: Path, skip: frozenset[str], extra: tuple[str, ...]) -> None:
+    def __init__(self, root: Path, skip: frozenset[str]) -> None:
         self.root = str(root)
         self.skip = skip
         self.fd = -1
@@ -41,12 +41,6 @@ class Watch:
             self.broken = True
             return
         self._watch_tree("")
-        git = os.path.join(self.root, ".git")
-        if os.path.isdir(git) and not os.path.islink(git):
-            self._add(".git")
-            for folder in extra:
-                if os.path.isdir(os.path.join(self.root, folder)):
-                    self._watch_tree(folder, inside_git=True)
 
     def changed(self) -> set[str] | None:
         if self.broken:
@@ -78,7 +72,7 @@ class Watch:
                 found.add(rel)
                 if mask & _ISDIR:
                     found.add(rel + "/")  # everything that was or is under it
-                    if mask & (_CREATE | _MOVED_TO) and not folder.startswith(".git"):
+                    if mask & (_CREATE | _MOVED_TO) and name != ".git":
                         self._watch_tree(rel)
         return None if self.broken else found
 
@@ -87,7 +81,7 @@ class Watch:
             os.close(self.fd)
             self.fd = -1
 
-    def _watch_tree(self, rel: str, inside_git: bool = False) -> None:
+    def _watch_tree(self, rel: str) -> None:
         if self.broken or rel in self.skip:
             return
         self._add(rel)
@@ -96,8 +90,8 @@ class Watch:
         except OSError:
             return
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False) and (inside_git or entry.name != ".git"):
-                self._watch_tree(f"{rel}/{entry.name}" if rel else entry.name, inside_git)
+            if entry.is_dir(follow_symlinks=False) and entry.name != ".git":
+                self._watch_tree(f"{rel}/{entry.name}" if rel else entry.name)
 
     def _add(self, rel: str) -> None:
         path = os.path.join(self.root, rel) if rel else self.root

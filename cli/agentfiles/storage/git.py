@@ -15,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,10 +79,13 @@ class Git:
         self.landed: str | None = None  # the commit of the last commit_paths, once HEAD moved to it
         self.index_synced = True  # whether the user's index followed that commit
         self._ident: tuple[str, str] | None = None  # the author and committer of commit_batch, as git said
+        self.guard: Callable[[], None] | None = None  # called before every git command (a run's tripwire)
 
     def run(
         self, *args: str, env: dict[str, str] | None = None, input: bytes | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[bytes]:
+        if self.guard is not None:
+            self.guard()
         try:
             done = subprocess.run(
                 # fsmonitor would run a command of the repository's config on git's every look at the

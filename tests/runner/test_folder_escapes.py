@@ -1,0 +1,76 @@
+"""Hostile steps with `isolation: folder`, where nothing confines a step's commands: what they do to git (its
+config, hooks and info wherever git keeps them, HEAD) or leave running after they end must not make agents
+run their code, land a commit of theirs, or outlive the step. Each is run as a user runs agents: as its own
+program, from inside the repository (or a linked worktree of it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import git, run_program, task_text, write_files
+
+
+def add_task(root: Path, name: str, **fields: object) -> None:
+    write_files(root, {f".agents/tasks/{name}.md": task_text(name.title(), isolation="folder", **fields)})
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", f"task {name}")
+
+
+def run(root: Path, *args: str):  # type: ignore[no-untyped-def]
+    return run_program("run", *args, cwd=root)
+
+
+@pytest.fixture
+def worktree(project: Path, tmp_path: Path) -> Path:
+    """A linked worktree of the project (`git worktree add`): its `.git` is a file, and git's config, hooks
+    and info are in the main repository's `.git`."""
+    where = tmp_path / "wt1"
+    git(project, "worktree", "add", "-q", str(where), "-b", "wt1")
+    return where
+
+
+def test_in_a_linked_worktree_a_step_planting_an_fsmonitor_in_the_common_config_stops_the_run(
+    project: Path, worktree: Path, tmp_path: Path
+) -> None:
+    pwned = tmp_path / "PWNED"
+    config = (project / ".git/config").resolve()
+    add_task(worktree, "evil", outputs=["out.txt"],
+             run=f"printf '[core]\\n\\tfsmonitor = touch {pwned}\\n' >> {config}; echo x > out.txt")
+    head = git(worktree, "rev-parse", "HEAD")
+    result = run(worktree)
+    assert result.code == 2, result.err
+    assert f"error: while step evil ran, git's own files changed: {config};" in result.err
+    assert "hint:" in result.err and "Traceback" not in result.err
+    assert git(worktree, "rev-parse", "HEAD") == head  # nothing landed
+    assert not (worktree / "out.txt").exists()
+    assert not pwned.exists()  # agents ran no git command after the change
+
+
+@pytest.mark.parametrize("place", ["hooks/post-index-change", "info/attributes"])
+def test_in_a_linked_worktree_a_planted_hook_or_attribute_stops_the_run(
+    project: Path, worktree: Path, place: str
+) -> None:
+    target = (project / ".git" / place).resolve()
+    add_task(worktree, "plant", outputs=["out.txt"], run=f"echo '# planted' >> {target}; echo x > out.txt")
+    head = git(worktree, "rev-parse", "HEAD")
+    result = run(worktree)
+    assert result.code == 2 and f"git's own files changed: {target};" in result.err, result.err
+    assert git(worktree, "rev-parse", "HEAD") == head
+
+
+def test_a_filter_planted_before_a_check_is_never_run_by_agents(project: Path, tmp_path: Path) -> None:
+    """The step's `run:` check is laid out in a checkout of HEAD (git read-tree -u), which would run a smudge
+    filter: the change to git's files is found before that git call, not only when the step lands."""
+    pwned = tmp_path / "PWNED_SMUDGE"
+    add_task(project, "smudge", outputs=["out.txt"], acceptance=[{"run": "true"}],
+             run='G=$(readlink -f /proc/$PPID/cwd/.git); echo "* filter=pwn" >> $G/info/attributes; '
+                 f'git config --file $G/config filter.pwn.smudge "touch {pwned}; cat"; echo x > out.txt')
+    head = git(project, "rev-parse", "HEAD")
+    result = run(project)
+    assert result.code == 2, result.err
+    assert "error: while step smudge ran, git's own files changed: .git/config, .git/info/attributes;" in result.err
+    assert not pwned.exists()
+    assert git(project, "rev-parse", "HEAD") == head
+

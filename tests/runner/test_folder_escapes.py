@@ -74,3 +74,25 @@ def test_a_filter_planted_before_a_check_is_never_run_by_agents(project: Path, t
     assert not pwned.exists()
     assert git(project, "rev-parse", "HEAD") == head
 
+
+MOVE_HEAD = ("cd /proc/$PPID/cwd && b=$(printf 'owned\\n' | git hash-object -w --stdin) && "
+             "export GIT_INDEX_FILE=$(mktemp -u) && git read-tree HEAD && "
+             "git update-index --add --cacheinfo 100644,$b,private.txt && t=$(git write-tree) && "
+             "c=$(git commit-tree $t -p HEAD -m innocent) && git update-ref HEAD $c; cd - >/dev/null; echo x > out.txt")
+
+
+def test_a_step_that_moves_head_lands_nothing_and_stops_the_run(project: Path) -> None:
+    add_task(project, "refmove", outputs=["out.txt"], run=MOVE_HEAD)
+    add_task(project, "later", outputs=["later.txt"], run="echo later > later.txt", needs=["refmove"])
+    head = git(project, "rev-parse", "HEAD").strip()
+    result = run(project, "--jobs", "1")
+    assert result.code == 2, result.err
+    moved = git(project, "rev-parse", "HEAD").strip()
+    assert moved != head  # the step's commit is there, as it left it: agents does not rewrite the branch
+    assert (f"error: while step refmove ran, HEAD (refs/heads/main) moved from {head[:10]} to {moved[:10]}, not by "
+            "agents: nothing of the step landed and the run stopped") in result.err
+    assert "git reflog" in result.err and "Traceback" not in result.err
+    assert git(project, "log", "--format=%s", f"{head}..HEAD").splitlines() == ["innocent"]  # no step commit on it
+    assert git(project, "log", "--all", "--format=%s", "--grep=Agents-Task: ") == ""
+    assert not (project / "out.txt").exists() and not (project / "later.txt").exists()
+    assert not (project / ".agents/handoffs/refmove.md").exists()

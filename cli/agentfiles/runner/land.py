@@ -18,11 +18,13 @@ from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.globs import OutputSet
 from agentfiles.core.models import Handoff
 from agentfiles.core.project import Entry
+from agentfiles.errors import PreconditionError
 from agentfiles.runner.attempt import Attempt, Finished, RunContext, StepCancelled, StepOutcome
 from agentfiles.runner.globs import to_delete
 from agentfiles.runner.resolve import ResolvedStep
+from agentfiles.runner.tripwire import steps_named
 from agentfiles.runner.verify import judged_by
-from agentfiles.storage.commits import commit_batch
+from agentfiles.storage.commits import HeadMoved, commit_batch
 from agentfiles.storage.journal import Journal
 from agentfiles.storage.records import PROPOSED_CAP, handoff_body, handoff_file, record_files
 from agentfiles.storage.turns import compact
@@ -76,11 +78,13 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
                 applied.append(journal)
             commits = commit_batch(ctx.git, [(sorted([*landing.files, *landing.deleted]), landing.message)
                                              for landing in landings])
-        except BaseException:
+        except BaseException as exc:
             if ctx.git.landed is None:
                 for journal in applied:
                     journal.undo()  # the commits did not land: nothing of the steps may stay behind
             # else they landed and their files stay; the journals tell the next run to sync the index
+            if isinstance(exc, HeadMoved):
+                raise _head_moved(ctx, [done.step.step_id for done in batch], exc) from None
             raise
         outcomes = []
         for done, landing, journal, commit in zip(batch, landings, journals, commits):
@@ -107,6 +111,22 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
                 cached_from=done.attempt.cached.run if done.attempt.cached is not None else None,
             ))
     return outcomes
+
+
+def _head_moved(ctx: RunContext, landing: list[str], moved: HeadMoved) -> PreconditionError:
+    """HEAD moved while steps ran, and not by agents: a step with folder isolation can reach .git and commit.
+    Nothing of the steps lands (their commits would be built on that commit) and the run stops."""
+    ctx.cancelled.set()
+    steps = sorted({*landing, *(ctx.tripwire.running if ctx.tripwire is not None else ())})
+    before, after = (moved.before or "")[:10], (moved.after or "")[:10]
+    return PreconditionError(
+        f"while {steps_named(steps)} ran, HEAD{f' ({moved.ref})' if moved.ref else ''} moved from {before or 'no commit'} "
+        f"to {after or 'no commit'}, not by agents: nothing of the step{'s' if len(steps) > 1 else ''} landed and the "
+        "run stopped",
+        hint=f"see what moved it (`git reflog -5`, `git log --stat {before}..{after}`) and, if it is not yours, put the "
+        f"branch back (`git reset --keep {before}`); with OS isolation (bubblewrap) a step cannot reach .git at all"
+        if before and after else "see what moved it with `git reflog -5`, then run again",
+    )
 
 
 def render(

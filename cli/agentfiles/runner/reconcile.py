@@ -294,6 +294,7 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         committed = commit_definitions(workspace, git, plan)
         if committed:
             emit("note", f"committed the definitions this run uses, which were not in git: {', '.join(committed)}")
+        git.pin()  # the steps' commits go on HEAD as it is now, or nowhere
         cancelled = threading.Event()
         ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for, isolation_for=isolation_for,
                          check_trees=CheckTrees(git), cancelled=cancelled,

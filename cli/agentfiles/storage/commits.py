@@ -15,12 +15,24 @@ if TYPE_CHECKING:
 SCRATCH_REF = "refs/agents/landing"  # where fast-import builds a batch of step commits before HEAD moves to them
 
 
+class HeadMoved(GitError):
+    """HEAD no longer points where agents left it (someone else, or a step's process, moved it)."""
+
+    def __init__(self, before: str | None, after: str | None, ref: str | None) -> None:
+        self.before, self.after, self.ref = before, after, ref
+        super().__init__(f"HEAD{f' ({ref})' if ref else ''} moved from {(before or 'no commit')[:10]} to "
+                         f"{(after or 'no commit')[:10]}, not by agents",
+                         hint="see what moved it with `git reflog`; run again once HEAD is where you want it")
+
+
 def commit_batch(git: Git, commits: list[tuple[list[str], str]]) -> list[str]:
     """Commit each (paths, message) in turn on top of HEAD, one commit each, as `commit_paths` does,
     in a fixed number of git calls whatever their number: the files' blobs in one `hash-object`
     (with the repository's filters), the commits in one `fast-import` onto a scratch ref, then HEAD
     moved to the last with one atomic update-ref that refuses if HEAD moved meanwhile (so a kill
-    leaves all of them or none), and the user's index synced for all their paths at once."""
+    leaves all of them or none), and the user's index synced for all their paths at once. The commits
+    go on HEAD as agents last left it (`Git.pin`): if anyone else moved it since, nothing lands and
+    HeadMoved is raised (a commit agents does not know of would be built upon)."""
     git.landed = None
     git.index_synced = True
     paths = sorted({rel for files, _ in commits for rel in files})
@@ -29,8 +41,8 @@ def commit_batch(git: Git, commits: list[tuple[list[str], str]]) -> list[str]:
     blobs = dict(zip(present, out.decode().split()))
     modes = {rel: "100755" if os.lstat(git.root / rel).st_mode & 0o100 else "100644" for rel in present}
     author, committer = _identity(git)
+    parent, ref = git._tip()
     for attempt in (1, 2):
-        parent, ref = git._tip()
         marks = os.path.join(git._scratch(), "marks")
         stream = [f"reset {SCRATCH_REF}\n" + (f"from {parent}\n" if parent else "") + "\n"]
         for number, (files, message) in enumerate(commits, 1):
@@ -47,8 +59,8 @@ def commit_batch(git: Git, commits: list[tuple[list[str], str]]) -> list[str]:
         with open(marks, encoding="utf-8") as handle:
             made = dict(line.split() for line in handle if line.strip())
         shas = [made[f":{n}"] for n in range(1, len(commits) + 1)]
-        moves = (f"update {ref or 'HEAD'} {shas[-1]}" + (f" {parent}" if parent else "") + "\n"
-                 f"delete {SCRATCH_REF}\n")
+        # HEAD itself (through the branch it is on): a step that switched it to another branch elsewhere is refused too
+        moves = (f"update HEAD {shas[-1]} {parent}\n" if parent else f"create HEAD {shas[-1]}\n") + f"delete {SCRATCH_REF}\n"
         done = git.run("update-ref", "-m", "agents: step commit", "--stdin", input=moves.encode(), check=False)
         if done.returncode == 0:
             git.landed = shas[-1]
@@ -57,8 +69,10 @@ def commit_batch(git: Git, commits: list[tuple[list[str], str]]) -> list[str]:
             git.index_synced = git._sync_index_waiting(paths)
             return shas
         git.run("update-ref", "-d", SCRATCH_REF, check=False)
-        git.forget()  # someone else moved HEAD: start again from where it is now
-        if attempt == 2:
+        now = git.head()
+        if now != parent:
+            raise HeadMoved(parent, now, git.branch_ref())
+        if attempt == 2:  # HEAD is where it was: another git process held its lock
             text = done.stderr.decode("utf-8", "replace").strip()
             raise GitError(f"git update-ref failed: {text}", hint="another process is committing; run again")
     raise AssertionError("unreachable")

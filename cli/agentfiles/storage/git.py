@@ -114,6 +114,17 @@ class Git:
         done = self.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
         return done.stdout.decode().strip() or None
 
+    def branch_ref(self) -> str | None:
+        """The full name of the branch HEAD is on (None when detached)."""
+        done = self.run("symbolic-ref", "--quiet", "HEAD", check=False)
+        return done.stdout.decode().strip() or None
+
+    def pin(self) -> None:
+        """Note where HEAD is now: a run's step commits go there, each on the one before, and `commit_batch`
+        refuses (HeadMoved) once anyone else moved HEAD since."""
+        self.forget()
+        self._tip()
+
     def branch(self) -> str | None:
         done = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
         return done.stdout.decode().strip() or None

@@ -5,6 +5,7 @@ program, from inside the repository (or a linked worktree of it)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,27 @@ def test_a_step_that_moves_head_lands_nothing_and_stops_the_run(project: Path) -
     assert git(project, "log", "--all", "--format=%s", "--grep=Agents-Task: ") == ""
     assert not (project / "out.txt").exists() and not (project / "later.txt").exists()
     assert not (project / ".agents/handoffs/refmove.md").exists()
+
+
+def test_a_process_a_step_left_in_a_session_of_its_own_cannot_plant_a_filter_after_it_landed(
+    project: Path, tmp_path: Path
+) -> None:
+    """It would append a filter to git's config after the step's commit, for agents' own `git add` of the
+    next run to run: it is killed when the step's command ends."""
+    pwned = tmp_path / "PWNED_FILTER"
+    plant = (f'cd /; sleep 3; echo \\"* filter=pwn\\" >> $G/info/attributes; '
+             f'git config --file $G/config filter.pwn.clean \\"touch {pwned}; cat\\"')
+    add_task(project, "late", outputs=["late.out"],
+             run=f'G=$(readlink -f /proc/$PPID/cwd/.git); setsid sh -c "{plant}" </dev/null >/dev/null 2>&1 & '
+                 "sleep 1; echo ok > late.out")
+    write_files(project, {".agents/tasks/next.md": task_text("Next", outputs=["next.out"], run="echo hi > next.out")})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "task next")
+    config = (project / ".git/config").read_text()
+    result = run(project, "late")
+    assert result.code == 0, result.err
+    time.sleep(4)  # past the moment it would have written
+    assert run(project, "next", "--force").code == 0
+    assert not pwned.exists()
+    assert (project / ".git/config").read_text() == config
+    assert not (project / ".git/info/attributes").exists() or "pwn" not in (project / ".git/info/attributes").read_text()

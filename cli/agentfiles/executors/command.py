@@ -14,6 +14,7 @@ from typing import Any
 
 from agentfiles.executors.base import Runtime, StepRequest, StepResult
 from agentfiles.executors.isolation import Isolation, confine, confined_env
+from agentfiles.executors.leftovers import LEFTOVERS
 
 OUTPUT_CAP = 64 * 1024  # bytes of stdout and of stderr kept in the run record (the tail)
 KILL_GRACE_S = 2.0
@@ -45,25 +46,28 @@ def run_process(
     stdin: bytes | None = None,
     track: Any = None,
 ) -> tuple[int | None, bytes, bytes, float, bool]:
-    """Run `argv` in its own process group; returns (exit code, stdout, stderr, seconds, timed out).
+    """Run `argv` in its own session; returns (exit code, stdout, stderr, seconds, timed out).
     Output goes to files, not pipes, so a background child holding them open cannot keep the step
     alive. On timeout the group gets SIGTERM, then SIGKILL after a grace period; processes the command
-    left behind are killed when it ends. The command is cancelled (killed) when `cancel` is set."""
+    left behind are killed when it ends, in its group or not (executors/leftovers.py). The command is
+    cancelled (killed) when `cancel` is set."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as given:
         if stdin is not None:
             given.write(stdin)
             given.seek(0)
         start = time.monotonic()
         try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=given if stdin is not None else subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-            )
+            with LEFTOVERS.starting():
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=env,
+                    stdin=given if stdin is not None else subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,  # its own session: what it starts is told apart by it (leftovers.py)
+                )
+                LEFTOVERS.started(proc.pid)
         except OSError as exc:
             return 127, b"", f"cannot start {argv[0]}: {exc.strerror}\n".encode(), 0.0, False
         if track is not None:
@@ -97,6 +101,7 @@ def run_process(
             raise
         finally:
             _kill_group(proc.pid, signal.SIGKILL)
+            LEFTOVERS.ended(proc.pid)  # and whatever it left outside its group
             if track is not None:
                 track.remove(proc.pid)
         seconds = time.monotonic() - start

@@ -13,17 +13,22 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agentfiles.errors import STORAGE_HINT, AgentsError, GitError, PreconditionError, StorageFull
 
 
 INDEX_LOCK_PATIENCE_S = 5.0  # how long a step's commit waits for another git process to free the index
 
+
+# Python 3.10 has no `process_group`: setpgid in the child, as 3.11 does (one system call, no lock taken)
+_OWN_GROUP: dict[str, Any] = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
 
 _FULL = {"no space left on device": "no space left on the device", "out of diskspace": "no space left on the device",
          "disk quota exceeded": "the disk quota is used up", "file too large": "a file would grow past the file-size limit",
@@ -93,9 +98,11 @@ class Git:
                 ["git", "-c", "core.fsmonitor=false", *args],
                 cwd=self.root,
                 env={**os.environ, **(env or {})},
-                input=input,
+                input=input or b"",  # never the terminal: git in a background group reading it would stop
                 capture_output=True,
-                start_new_session=True,  # a Ctrl-C meant for agents must not kill git halfway
+                # A Ctrl-C meant for agents must not kill git halfway: a process group of its own. Not a session
+                # of its own: what is outside agents' session is a step's (executors/leftovers.py).
+                **_OWN_GROUP,
                 # Python ignores SIGXFSZ and SIGPIPE; so does git then: past a file-size limit a write fails
                 # and git removes its lock files, where the signal would kill it and leave .git/index.lock.
                 restore_signals=False,

@@ -1,0 +1,82 @@
+"""What a step's command leaves running is killed when the command ends, however it left the step's process
+group: `setsid`, a double fork, a job of its own (executors/leftovers.py). Real processes, run as a step's
+command is (executors/command.run_process), without the OS sandbox (whose pid namespace does this itself)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from agentfiles.executors.command import run_process
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a child subreaper is Linux's")
+
+WAIT = 'while [ ! -s {f} ]; do sleep 0.01; done'  # until the leftover wrote its pid: it has left the group
+
+
+@pytest.fixture
+def leave(tmp_path: Path) -> str:
+    """A script that writes its pid to the file it is given, then stays."""
+    script = tmp_path / "leave.sh"
+    script.write_text('echo $$ > "$1"; exec sleep 60\n')
+    return f"sh {script}"
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def pids(folder: Path, *names: str) -> list[int]:
+    return [int((folder / name).read_text()) for name in names]
+
+
+def command(script: str, folder: Path) -> tuple[int | None, bytes]:
+    code, out, err, _, _ = run_process(["/bin/sh", "-c", script], str(folder), {"PATH": "/usr/bin:/bin"}, 30)
+    return code, err
+
+
+def test_what_a_command_left_outside_its_process_group_is_killed_when_it_ends(tmp_path: Path, leave: str) -> None:
+    script = "\n".join([
+        f"setsid {leave} setsid.pid </dev/null >/dev/null 2>&1 &",  # a session of its own
+        f"(setsid {leave} double.pid </dev/null >/dev/null 2>&1 &)",  # and its parent gone: a daemon
+        f"sh -c 'set -m; {leave} job.pid &' </dev/null >/dev/null 2>&1",  # a process group of its own
+        f"({leave} background.pid </dev/null >/dev/null 2>&1 &)",  # the step's group, its parent gone
+        *(WAIT.format(f=f) for f in ("setsid.pid", "double.pid", "job.pid", "background.pid")),
+    ])
+    code, err = command(script, tmp_path)
+    assert code == 0, err
+    left = pids(tmp_path, "setsid.pid", "double.pid", "job.pid", "background.pid")
+    assert [pid for pid in left if alive(pid)] == []
+
+
+def test_a_leftover_in_a_session_of_its_own_outlives_no_step_that_could_have_started_it(tmp_path: Path,
+                                                                                        leave: str) -> None:
+    """While another step runs that started before it, a process in a session of its own may be that step's:
+    it is killed when that step ends too. One that kept the ended step's session is killed at once."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    go = tmp_path / "b/go"
+    other = threading.Thread(target=command, args=(f"echo $$ > started; while [ ! -e {go} ]; do sleep 0.01; done",
+                                                   tmp_path / "b"))
+    other.start()
+    try:
+        while not (tmp_path / "b/started").exists():
+            pass
+        code, err = command(f"setsid {leave} setsid.pid </dev/null >/dev/null 2>&1 & "
+                            f"sh -c 'set -m; {leave} job.pid &' </dev/null >/dev/null 2>&1; "
+                            + "; ".join(WAIT.format(f=f) for f in ("setsid.pid", "job.pid")), tmp_path / "a")
+        assert code == 0, err
+        setsid, job = pids(tmp_path / "a", "setsid.pid", "job.pid")
+        assert not alive(job)  # in step a's session: a's
+        assert alive(setsid)  # step b was running when it started: it could be b's
+    finally:
+        go.touch()
+        other.join()
+    assert not alive(setsid)

@@ -83,3 +83,18 @@ def test_a_batch_left_on_the_scratch_ref_by_a_failed_landing_does_not_stop_the_n
     assert result.code == 0, result.err
     assert git(project, "log", "-1", "--format=%s") == "agents(a): A\n"
     assert git(project, "for-each-ref", "refs/agents/") == ""
+
+
+def test_a_run_runs_none_of_the_repositorys_hooks(project: Path, tmp_path: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """Step commits are made from git's plumbing without hooks (the docs say so): not even the hooks plumbing
+    itself calls (reference-transaction on update-ref, post-index-change when the index is written)."""
+    ran = tmp_path / "HOOKS"
+    for hook in ("reference-transaction", "post-index-change", "post-checkout", "pre-commit", "post-commit"):
+        path = project / ".git/hooks" / hook
+        path.write_text(f"#!/bin/sh\necho {hook} >> {ran}\n")
+        path.chmod(0o755)
+    write_files(project, {".agents/tasks/a.md": task_text("A", run="echo a > a.txt", outputs=["a.txt"])})
+    result = agents("-C", str(project), "run", "--branch", "agents/hooks")  # definitions committed, a switch, a step
+    assert result.code == 0, result.err
+    assert git(project, "log", "--format=%s", "-1") == "agents(a): A\n"
+    assert not ran.exists(), ran.read_text()

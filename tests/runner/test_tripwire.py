@@ -150,3 +150,19 @@ def test_a_removed_folder_is_every_file_it_held(tripwire) -> None:  # type: igno
     root, wire = tripwire
     shutil.rmtree(root / "src")
     assert changes(wire) == ["src/deep/b.txt"]
+
+
+def test_the_hooks_folder_is_where_core_hookspath_says(tmp_path: Path) -> None:
+    from agentfiles.runner.tripwire import Tripwire
+    from agentfiles.storage.git import Git
+
+    root = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    git(root, "config", "core.hooksPath", str(hooks))
+    wire = Tripwire(root, Git(root))
+    try:
+        (hooks / "post-commit").write_text("#!/bin/sh\n")
+        assert f"git's own files changed: {hooks / 'post-commit'};" in git_changes(wire)
+    finally:
+        wire.close()

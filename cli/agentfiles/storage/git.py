@@ -87,15 +87,19 @@ class Git:
         self.guard: Callable[[], None] | None = None  # called before every git command (a run's tripwire)
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, input: bytes | None = None, check: bool = True
+        self, *args: str, env: dict[str, str] | None = None, input: bytes | None = None, check: bool = True,
+        hooks_off: bool = True,
     ) -> subprocess.CompletedProcess[bytes]:
+        """git ARGS in the work tree. fsmonitor would run a command of the repository's config on git's
+        every look at the work tree, and hooks run on plumbing too (reference-transaction on update-ref,
+        post-index-change when the index is written): agents' own git calls use neither (a clone or a step
+        may have set them); `hooks_off=False` only to ask git where its hooks are."""
         if self.guard is not None:
             self.guard()
+        quiet = ["-c", "core.fsmonitor=false", *(["-c", "core.hooksPath=/dev/null"] if hooks_off else [])]
         try:
             done = subprocess.run(
-                # fsmonitor would run a command of the repository's config on git's every look at the
-                # work tree: agents' own git calls never use it (a clone or a step may have set it)
-                ["git", "-c", "core.fsmonitor=false", *args],
+                ["git", *quiet, *args],
                 cwd=self.root,
                 env={**os.environ, **(env or {})},
                 input=input or b"",  # never the terminal: git in a background group reading it would stop

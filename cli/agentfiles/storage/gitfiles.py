@@ -33,7 +33,8 @@ class GitFiles:
     def of(cls, git: Git) -> GitFiles:
         """Asks git where they are (two calls)."""
         root = Path(os.path.realpath(git.root))
-        lines = git.text("rev-parse", "--absolute-git-dir", "--git-common-dir", "--git-path", "hooks").splitlines()
+        where = git.run("rev-parse", "--absolute-git-dir", "--git-common-dir", "--git-path", "hooks", hooks_off=False)
+        lines = where.stdout.decode("utf-8", "surrogateescape").splitlines()  # hooks: as configured (core.hooksPath)
         own, common, hooks = (Path(os.path.realpath(os.path.join(root, line))) for line in lines[:3])
         files = [common / "config", own / "config.worktree", *_user_files(git)]
         folders = [common / "info", hooks]

@@ -117,7 +117,7 @@ def _head_moved(ctx: RunContext, landing: list[str], moved: HeadMoved) -> Precon
     """HEAD moved while steps ran, and not by agents: a step with folder isolation can reach .git and commit.
     Nothing of the steps lands (their commits would be built on that commit) and the run stops."""
     ctx.cancelled.set()
-    steps = sorted({*landing, *(ctx.tripwire.running if ctx.tripwire is not None else ())})
+    steps = ctx.tripwire.suspects(*landing) if ctx.tripwire is not None else sorted(landing)
     before, after = (moved.before or "")[:10], (moved.after or "")[:10]
     return PreconditionError(
         f"while {steps_named(steps)} ran, HEAD{f' ({moved.ref})' if moved.ref else ''} moved from {before or 'no commit'} "

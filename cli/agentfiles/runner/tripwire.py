@@ -106,15 +106,18 @@ class Tripwire:
             return
         if self.cancelled is not None:
             self.cancelled.set()
-        with self.lock:
-            steps = sorted(self.running)
         shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
         raise PreconditionError(
-            f"while {steps_named(steps)} ran, git's own files changed: {shown}; the run stopped before running git again",
+            f"while {steps_named(self.suspects())} ran, git's own files changed: {shown}; the run stopped before running git again",
             hint="these make git run commands: inspect them without running git on the work tree (`git config "
             "--list --show-origin`, `ls -la $(git rev-parse --git-path hooks)`) and undo what you did not put "
             "there; with OS isolation (bubblewrap) a step cannot reach them at all",
         )
+
+    def suspects(self, *also: str) -> list[str]:
+        """The steps that could have made a change found now: those running (and `also`)."""
+        with self.lock:
+            return sorted({*self.running, *also})
 
     def start(self, step: str) -> None:
         with self.lock:

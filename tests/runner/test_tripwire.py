@@ -166,3 +166,23 @@ def test_the_hooks_folder_is_where_core_hookspath_says(tmp_path: Path) -> None:
         assert f"git's own files changed: {hooks / 'post-commit'};" in git_changes(wire)
     finally:
         wire.close()
+
+
+def test_a_hooks_folder_that_is_a_link_is_watched_as_a_link_and_where_it_leads(tmp_path: Path) -> None:
+    from agentfiles.runner.tripwire import Tripwire
+    from agentfiles.storage.git import Git
+
+    root = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    shutil.rmtree(root / ".git/hooks")
+    (tmp_path / "shared-hooks").mkdir()
+    os.symlink(tmp_path / "shared-hooks", root / ".git/hooks")
+    wire = Tripwire(root, Git(root))
+    try:
+        (tmp_path / "shared-hooks/pre-commit").write_text("#!/bin/sh\n")
+        assert "git's own files changed: .git/hooks/pre-commit;" in git_changes(wire)
+        os.unlink(root / ".git/hooks")
+        (tmp_path / "other").mkdir()
+        os.symlink(tmp_path / "other", root / ".git/hooks")
+        assert "git's own files changed: .git/hooks;" in git_changes(wire)  # the link itself
+    finally:
+        wire.close()

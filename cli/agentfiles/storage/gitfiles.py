@@ -35,7 +35,9 @@ class GitFiles:
         root = Path(os.path.realpath(git.root))
         where = git.run("rev-parse", "--absolute-git-dir", "--git-common-dir", "--git-path", "hooks", hooks_off=False)
         lines = where.stdout.decode("utf-8", "surrogateescape").splitlines()  # hooks: as configured (core.hooksPath)
-        own, common, hooks = (Path(os.path.realpath(os.path.join(root, line))) for line in lines[:3])
+        own, common = (Path(os.path.realpath(os.path.join(root, line))) for line in lines[:2])
+        named = os.path.normpath(os.path.join(root, lines[2]))
+        hooks = Path(os.path.realpath(os.path.dirname(named))) / os.path.basename(named)  # a link stays one
         files = [common / "config", own / "config.worktree", *_user_files(git)]
         folders = [common / "info", hooks]
         if own != common:  # a linked worktree's own folder: where its common folder is, its sparse-checkout
@@ -47,9 +49,7 @@ class GitFiles:
         """Every one of these files that exists, by label (see `label`), with its stat."""
         found: dict[str, State] = {}
         try:
-            st = os.lstat(self.link)
-            found[self.label(self.link)] = ((st.st_mode, 0, 0, 0, st.st_ino) if stat.S_ISDIR(st.st_mode)
-                                            else _stat(st), None)
+            found[self.label(self.link)] = (_identity(_stat(os.lstat(self.link))), None)
         except OSError:
             pass
         for path in self.files:
@@ -88,7 +88,12 @@ def _look(path: Path | str, label: str, found: dict[str, State]) -> None:
             target = _stat(os.stat(path))
         except OSError:
             target = None
-    found[label] = (_stat(st), target)
+    found[label] = (_stat(st), _identity(target))
+
+
+def _identity(st: Stat | None) -> Stat | None:
+    """A folder by which one it is: its times change with every entry (compared one by one)."""
+    return (st[0], 0, 0, 0, st[4]) if st is not None and stat.S_ISDIR(st[0]) else st
 
 
 def _walk(folder: str, label: str, found: dict[str, State], depth: int = 0) -> None:

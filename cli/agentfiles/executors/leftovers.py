@@ -68,10 +68,11 @@ class Leftovers:
                 return
             self.done.add(pid)
             doomed = self._sweep()
+        _reap(doomed)  # still their subreaper: what they leave is handed to the runner, not to init
+        with self.lock:
             if not self.running:
                 self.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
                 self.base, self.done = None, set()
-        _reap(doomed)
 
     def _sweep(self) -> set[int]:
         """Stop, then kill, each adopted process no running step can claim, with all its descendants;
@@ -129,12 +130,9 @@ class Leftovers:
         for pid in pids:
             if newest is not None and self._order(pid) > self._order(newest):
                 continue
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            found[pid] = (int(fields[1]), int(fields[3]), fields[0].decode())
+            fields = _fields(pid)
+            if fields is not None:
+                found[pid] = (int(fields[1]), int(fields[3]), fields[0].decode())
         return found
 
 
@@ -164,11 +162,25 @@ def _reap(pids: set[int]) -> None:
             try:
                 if os.waitpid(pid, os.WNOHANG)[0] == pid:
                     left.discard(pid)
-            except ChildProcessError:  # not the runner's child (yet): gone once /proc no longer has it
-                if not os.path.exists(f"/proc/{pid}"):
+            except ChildProcessError:  # not the runner's child (yet): done once it is dead
+                if _state(pid) in (None, "Z"):
                     left.discard(pid)
         if left:
             time.sleep(0.005)
+
+
+def _fields(pid: int) -> list[bytes] | None:
+    """/proc/PID/stat after the command's name: state, parent, process group, session, ..."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _state(pid: int) -> str | None:
+    fields = _fields(pid)
+    return fields[0].decode() if fields else None
 
 
 def _last_pid() -> int | None:

@@ -4,6 +4,7 @@ mid-step, and a killed coordinator leaves what a killed local run leaves."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -167,3 +168,67 @@ def test_an_address_dask_cannot_read_is_a_usage_error_not_a_bug(project: Path, a
     assert result.code == 2, result.err
     assert f"error: `{address}` is not a Dask scheduler address" in result.err and "hint: give one as" in result.err
     assert "bug" not in result.err and git(project, "rev-parse", "HEAD") == head
+
+
+def test_the_workers_share_the_runs_rate_limits(project: Path, api: FakeAnthropic, agents, cluster) -> None:  # type: ignore[no-untyped-def]
+    """Two workers, each running a model step at the same time, against an endpoint that allows one call at
+    once: the limit (one at once) holds across the workers, so the endpoint never refuses one."""
+    local, _ = cluster
+    write_files(project, {f".agents/tasks/m{i}.md": task_text(f"M{i}", role="developer") for i in range(4)})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "four")
+    api.concurrency_limit, api.delay_s = 1, 0.5
+    api.queue(*[Reply.tool_use("finish", {"summary": "done"})] * 4)
+    configure(project, api, limits={"default": {"concurrent": 1}})
+    result = agents("-C", str(project), "--json", "run", "--cluster", local.scheduler_address)
+    assert result.code == 0, result.err
+    assert [o["status"] for o in result.json["outcomes"]] == ["done"] * 4
+    assert api.peak == 1 and api.limited == 0 and len(api.message_requests) == 4
+
+
+def test_the_workers_share_the_runs_tokens_a_minute(project: Path, api: FakeAnthropic, agents, cluster) -> None:  # type: ignore[no-untyped-def]
+    """Two model steps on two workers at once, under a tokens-a-minute limit that holds one call's tokens
+    but not two: the second call waits until the first's tokens have come back, wherever it runs."""
+    from agentfiles.executors.anthropic import estimate_tokens
+
+    local, _ = cluster
+    write_files(project, {f".agents/tasks/m{i}.md": task_text(f"M{i}", role="developer") for i in range(3)})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "three")
+    configure(project, api)
+    api.queue(Reply.tool_use("finish", {"summary": "done"}))
+    assert agents("-C", str(project), "run", "m0").code == 0  # here, to learn what such a call is estimated at
+    tokens = estimate_tokens(api.message_requests[0].body)
+    configure(project, api, limits={"default": {"concurrent": 8, "tokens_per_minute": tokens * 18 // 10}}, stall_s=30.0)
+    api.delay_s = 1.5
+    api.queue(*[Reply.tool_use("finish", {"summary": "done"})] * 2)
+    result = agents("-C", str(project), "--json", "run", "--cluster", local.scheduler_address)
+    assert result.code == 0, result.json["outcomes"]
+    assert [o["status"] for o in result.json["outcomes"]] == ["done"] * 2
+    assert api.peak == 1 and len(api.message_requests) == 3  # the second call waited (about 7 s at this rate)
+
+
+def test_a_scheduler_that_cannot_keep_the_limits_stops_the_run_before_any_step(project: Path, tmp_path: Path) -> None:
+    """The rate limits live in the scheduler's process, which must import agentfiles as the workers do."""
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo x > o.txt", outputs=["o.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "one")
+    where = tmp_path / "scheduler.json"
+    without = "import sys\nsys.modules['agentfiles'] = None\nfrom distributed.cli.dask_scheduler import main\nmain()"
+    scheduler = subprocess.Popen([sys.executable, "-c", without, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                  "--scheduler-file", str(where)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not where.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)  # written, not only created
+        address = json.loads(where.read_text())["address"]
+        result = run_program("-C", str(project), "run", "--cluster", address)
+    finally:
+        scheduler.terminate()
+        scheduler.wait()
+    assert result.code == 2
+    assert f"error: the Dask scheduler at {address} cannot keep the run's rate limits" in result.err
+    assert "hint: install git-agentfiles[dask] where the scheduler runs too" in result.err
+    assert "Traceback" not in result.err and not (project / "o.txt").exists()
+    assert git(project, "log", "-1", "--format=%s").strip() == "one"

@@ -3,7 +3,7 @@
 429s, and a `retry-after` the API sends one call holds back every call to that model until it has passed.
 
 The state lives in `RateLimits`, kept by one lock: in this process for a run's threads; a cluster run keeps it
-on the coordinator and lets workers ask it over Dask (runner/cluster.py).
+in the Dask scheduler's process, which the workers and the coordinator ask (runner/cluster.py).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class RateLimits:
 
 class Governor:
     """What a model executor asks around each call. `limits` is anything with the methods of `RateLimits`
-    (the object itself, or a cluster worker's proxy to the coordinator's)."""
+    (the object itself, or a cluster's `SharedLimits`, which asks the Dask scheduler)."""
 
     def __init__(self, limits: Any) -> None:
         self.limits = limits

@@ -6,8 +6,8 @@ Judging, applying and committing stay with the coordinator (runner/step.py, runn
 worker dies is run again by Dask on another; only the coordinator commits, once per step.
 
 Model calls on every worker and on the coordinator share one rate governor, kept in the scheduler (a
-semaphore per model for calls in flight, whose leases a dead worker loses; a lock and a variable for the
-token bucket and pauses), so a cluster run keeps to `api.limits` as a local one does.
+semaphore per model for calls in flight, whose leases a dead worker loses; the token buckets and pauses in
+the scheduler's process, `SharedLimits`), so a cluster run keeps to `api.limits` as a local one does.
 
 Only imported when a run asks for a cluster: Dask is the optional extra `git-agentfiles[dask]`.
 """
@@ -19,7 +19,6 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,20 +71,6 @@ def run_order(order: WorkOrder) -> Execution:
         return execute(request, runtime, _executor(order))
     finally:
         shutil.rmtree(home, ignore_errors=True)
-
-
-def _executor(order: WorkOrder) -> Executor:
-    if order.executor == "command":
-        from agentfiles.executors.command import CommandExecutor
-
-        return CommandExecutor()
-    from agentfiles.executors.anthropic import AnthropicExecutor
-    from agentfiles.executors.governor import Governor
-
-    assert order.settings is not None
-    executor = AnthropicExecutor(order.settings, order.environ)
-    executor.governor = Governor(SharedLimits(order.limits, order.settings))
-    return executor
 
 
 class Cluster:
@@ -164,15 +149,25 @@ class Cluster:
         return execution
 
     def shared_limits(self) -> SharedLimits:
-        """The run's limits in the scheduler, set up empty (every model's bucket full, nothing paused)."""
-        from distributed import Variable
-
-        Variable(f"{self.name}-state", client=self.client).set({})
-        return SharedLimits(self.name, self.settings)
+        """The run's limits across the cluster; stops the run first when the scheduler cannot keep them."""
+        try:
+            self.client.run_on_scheduler(on_scheduler, self.name, self.settings, "forget")
+        except Exception as exc:  # noqa: BLE001 - whatever the scheduler's process failed with
+            self.close()
+            raise PreconditionError(f"the Dask scheduler at {self.address} cannot keep the run's rate limits: "
+                                    f"{type(exc).__name__}: {exc}",
+                                    hint="install git-agentfiles[dask] where the scheduler runs too") from None
+        limits = SharedLimits(self.name, self.settings)
+        limits._made["client"] = self.client  # the run's, whichever client is the process's default
+        return limits
 
     def close(self) -> None:
         client, local = getattr(self, "client", None), self.local
         if client is not None:
+            try:  # the run's limits leave the scheduler with it (a long-lived one serves many runs)
+                client.run_on_scheduler(on_scheduler, self.name, self.settings, "forget")
+            except Exception:  # noqa: BLE001,S110 - a scheduler gone or unable: nothing is left to forget
+                pass
             client.close()
         if local is not None:
             local.close()
@@ -210,9 +205,11 @@ def _count(address: str) -> int:
 
 
 class SharedLimits:
-    """The run's rate limits (executors/governor.py `RateLimits`) kept in the Dask scheduler, so every
-    worker and the coordinator ask the same: a semaphore per limited model for its calls in flight, and
-    the token buckets and pauses in one variable under one lock. Picklable: it holds only names."""
+    """The run's rate limits (executors/governor.py `RateLimits`) across the cluster, one state for every
+    worker and the coordinator: calls in flight per model through a Dask `Semaphore` (whose leases a dead
+    worker loses), token buckets and pauses in a `RateLimits` kept in the scheduler's process and asked
+    through `run_on_scheduler` (one round trip, and atomic: the scheduler runs it in its event loop).
+    Picklable: it holds only the run's name and settings."""
 
     def __init__(self, name: str, settings: ApiSettings) -> None:
         self.name = name
@@ -233,46 +230,79 @@ class SharedLimits:
             self._made[key] = Semaphore(max_leases=leases, name=f"{self.name}-{model}")
         return self._made[key]
 
-    def _state(self) -> tuple[Any, Any]:
-        from distributed import Lock, Variable
+    def _on_scheduler(self, action: str, *args: Any) -> Any:
+        from distributed import get_client
 
-        if "state" not in self._made:
-            self._made["state"] = (Lock(f"{self.name}-lock"), Variable(f"{self.name}-state"))
-        return self._made["state"]
-
-    def _update(self, change: Any) -> Any:
-        """Apply `change(local RateLimits)` to the shared state, under the shared lock."""
-        from agentfiles.executors.governor import RateLimits
-
-        lock, variable = self._state()
-        with lock:
-            limits = RateLimits(self.settings)
-            limits.state = variable.get()
-            answer = change(limits)
-            variable.set(limits.state)
-        return answer
+        if "client" not in self._made:
+            self._made["client"] = get_client()
+        return self._made["client"].run_on_scheduler(on_scheduler, self.name, self.settings, action, *args)
 
     def ask(self, model: str, estimate: int) -> tuple[float, str]:
         limit = self.settings.limit(model)
         semaphore = self._semaphore(model, limit.concurrent) if limit.concurrent else None
         if semaphore is not None and not semaphore.acquire(timeout=0.05):
             return 0.2, f"{limit.concurrent} calls to {model} in flight across the cluster, its limit (api.limits)"
-        unlimited = self.settings.model_copy(update={"limits": {model: limit.model_copy(update={"concurrent": None})}})
-
-        def take(limits: Any) -> tuple[float, str]:
-            limits.settings = unlimited  # calls in flight are the semaphore's
-            return limits.ask(model, estimate, time.time())
-
-        wait, why = self._update(take)
-        if wait > 0 and semaphore is not None:
-            semaphore.release()
+        wait, why = 1.0, ""  # held back until the scheduler says otherwise
+        try:
+            wait, why = self._on_scheduler("ask", model, estimate)
+        finally:
+            if wait > 0 and semaphore is not None:  # held back (or the scheduler failed): the slot goes back
+                semaphore.release()
         return wait, why
 
     def done(self, model: str, estimate: int, used: int | None) -> None:
         limit = self.settings.limit(model)
         if limit.concurrent:
             self._semaphore(model, limit.concurrent).release()
-        self._update(lambda limits: limits.done(model, estimate, used))
+        if limit.tokens_per_minute:  # the bucket learns the tokens the call really used
+            self._on_scheduler("done", model, estimate, used)
 
     def pause(self, model: str, seconds: float) -> None:
-        self._update(lambda limits: limits.pause(model, seconds))
+        self._on_scheduler("pause", model, seconds)
+
+
+_LIMITS: dict[str, Any] = {}  # in the scheduler's process: each cluster run's RateLimits, by its name
+
+
+def on_scheduler(name: str, settings: ApiSettings, action: str, *args: Any) -> Any:
+    """In the Dask scheduler (sent there by `SharedLimits`): `action` (ask, done, pause; forget at the
+    run's end) on the run's `RateLimits`, made on first use. Calls in flight are left to the semaphores."""
+    from agentfiles.executors.governor import RateLimits
+
+    if action == "forget":
+        return _LIMITS.pop(name, None) is not None
+    if name not in _LIMITS:
+        every = {**settings.limits, "default": settings.limit("default")}
+        unlimited = {model: limit.model_copy(update={"concurrent": None}) for model, limit in every.items()}
+        _LIMITS[name] = RateLimits(settings.model_copy(update={"limits": unlimited}))
+    limits = _LIMITS[name]
+    if action == "ask":
+        return limits.ask(*args)
+    if action == "done":
+        return limits.done(*args)
+    return limits.pause(*args)
+
+
+_WORKER: dict[tuple[str, str], Any] = {}  # a worker process's executor per run and kind, reused step after step
+
+
+def _executor(order: WorkOrder) -> Executor:
+    """The executor of `order` in this worker process, made once per run (the API client's connections and
+    the shared limits' handles are reused by the run's later steps here)."""
+    key = (order.limits, order.executor)
+    if key not in _WORKER:
+        if len(_WORKER) >= 8:  # a long-lived worker serves many runs: the oldest run's goes
+            _WORKER.pop(next(iter(_WORKER)))
+        if order.executor == "command":
+            from agentfiles.executors.command import CommandExecutor
+
+            _WORKER[key] = CommandExecutor()
+        else:
+            from agentfiles.executors.anthropic import AnthropicExecutor
+            from agentfiles.executors.governor import Governor
+
+            assert order.settings is not None
+            executor = AnthropicExecutor(order.settings, order.environ)
+            executor.governor = Governor(SharedLimits(order.limits, order.settings))
+            _WORKER[key] = executor
+    return _WORKER[key]

@@ -206,3 +206,24 @@ def test_cli_reference_is_current() -> None:
         [sys.executable, str(ROOT / "docs" / "generate_cli_reference.py")], capture_output=True, text=True, check=True
     )
     assert (ROOT / "docs" / "cli.md").read_text() == done.stdout, "regenerate: python3 docs/generate_cli_reference.py > docs/cli.md"
+
+
+@pytest.mark.parametrize("where", ["option", "config"])
+def test_a_cluster_run_without_dask_says_how_to_install_it(warm_project: Path, where: str) -> None:
+    """Dask is the optional extra `git-agentfiles[dask]`: without it, asking for a cluster (by option or
+    in the config) stops the run before any step, with the command that installs it."""
+    write_files(warm_project, {".agents/tasks/t.md": task_text("T", run="echo x > o.txt", outputs=["o.txt"])})
+    args = ["run", "t", "--cluster", "local:2"]
+    if where == "config":
+        config = warm_project / ".agents/config.yaml"
+        config.write_text(config.read_text() + "cluster: local:2\n")
+        args = ["run", "t"]
+    git(warm_project, "add", "-A")
+    git(warm_project, "commit", "-qm", "a cluster run")
+    without = "import sys\nsys.modules['dask'] = sys.modules['distributed'] = None  # not installed\n" + PROBE
+    done = subprocess.run([sys.executable, "-c", without, *args], cwd=warm_project, capture_output=True, text=True)
+    assert "CODE 2" in done.stdout, done.stderr
+    assert "error: `--cluster` needs Dask, which is not installed" in done.stderr
+    assert "hint: install the extra: pip install 'git-agentfiles[dask]'" in done.stderr
+    assert "Traceback" not in done.stderr and not (warm_project / "o.txt").exists()
+    assert git(warm_project, "log", "-1", "--format=%s").strip() == "a cluster run"

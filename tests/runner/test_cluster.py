@@ -202,10 +202,11 @@ def test_the_workers_share_the_runs_tokens_a_minute(project: Path, api: FakeAnth
     configure(project, api, limits={"default": {"concurrent": 8, "tokens_per_minute": tokens * 18 // 10}}, stall_s=30.0)
     api.delay_s = 1.5
     api.queue(*[Reply.tool_use("finish", {"summary": "done"})] * 2)
-    result = agents("-C", str(project), "--json", "run", "--cluster", local.scheduler_address)
-    assert result.code == 0, result.json["outcomes"]
-    assert [o["status"] for o in result.json["outcomes"]] == ["done"] * 2
+    result = agents("-C", str(project), "run", "--cluster", local.scheduler_address)
+    assert result.code == 0, result.err
+    assert "done  m1" in result.err and "done  m2" in result.err
     assert api.peak == 1 and len(api.message_requests) == 3  # the second call waited (about 7 s at this rate)
+    assert f"is at its {tokens * 18 // 10} tokens a minute (api.limits)" in result.err
 
 
 def test_a_scheduler_that_cannot_keep_the_limits_stops_the_run_before_any_step(project: Path, tmp_path: Path) -> None:
@@ -232,3 +233,17 @@ def test_a_scheduler_that_cannot_keep_the_limits_stops_the_run_before_any_step(p
     assert "hint: install git-agentfiles[dask] where the scheduler runs too" in result.err
     assert "Traceback" not in result.err and not (project / "o.txt").exists()
     assert git(project, "log", "-1", "--format=%s").strip() == "one"
+
+
+def test_a_step_on_a_worker_says_when_its_model_call_waits_or_is_retried(project: Path, api: FakeAnthropic, agents, cluster) -> None:  # type: ignore[no-untyped-def]
+    """What a worker's model call goes through shows in the coordinator's progress, as for a local step."""
+    local, _ = cluster
+    write_files(project, {".agents/tasks/m0.md": task_text("M0", role="developer")})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "one")
+    configure(project, api)
+    api.queue(Reply.error(429, "slow down", retry_after=1.0), Reply.tool_use("finish", {"summary": "done"}))
+    result = agents("-C", str(project), "run", "--cluster", local.scheduler_address)
+    assert result.code == 0, result.err
+    assert "retry m0 API call, attempt 2 of 3: HTTP 429" in result.err
+    assert "wait  m0: the API asked for a pause: every call to claude" in result.err

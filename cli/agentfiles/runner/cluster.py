@@ -29,7 +29,7 @@ from typing import Any
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError, UsageError
-from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult
+from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
 from agentfiles.runner.execute import Execution, execute
 
 INSTALL_HINT = "install the extra: pip install 'git-agentfiles[dask]' (Dask's distributed scheduler)"
@@ -46,7 +46,7 @@ class WorkOrder:
     executor: str  # command | agent
     settings: ApiSettings | None = None  # the API's, for a model step
     environ: dict[str, str] = field(default_factory=dict)  # only what the executor reads (the API key)
-    limits: str = ""  # the name of the run's shared rate governor
+    run: str = ""  # the run's name on the cluster: its shared rate governor, the topic of its progress
 
 
 def run_order(order: WorkOrder) -> Execution:
@@ -68,9 +68,24 @@ def run_order(order: WorkOrder) -> Execution:
         from agentfiles.storage.processes import ProcessRegistry
 
         runtime = Runtime(sandbox, threading.Event(), ProcessRegistry(home / "processes"))
-        return execute(request, runtime, _executor(order))
+        told = _teller(order.run, request.run_id)
+        retries = api_retries.set(lambda number, of, why: told("retry", number, of, why))
+        waits = api_waits.set(lambda why: told("wait", why))
+        try:
+            return execute(request, runtime, _executor(order))
+        finally:
+            api_retries.reset(retries)
+            api_waits.reset(waits)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _teller(topic: str, run_id: str) -> Callable[..., None]:
+    """On a worker: tells the coordinator's progress of a model call's retry or wait (a Dask event)."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    return lambda kind, *args: worker.log_event(topic, {"run": run_id, "kind": kind, "args": list(args)})
 
 
 class Cluster:
@@ -105,6 +120,8 @@ class Cluster:
         self.address = address
         self.settings = settings
         self.environ = {k: environ[k] for k in KEYS_FOR_API if k in environ}  # all a worker gets of secrets
+        self.listeners: dict[str, tuple[Any, Any]] = {}  # a running step's run id -> its (waits, retries) progress
+        self.client.subscribe_topic(self.name, self._heard)
 
     @property
     def threads(self) -> int:
@@ -123,9 +140,17 @@ class Cluster:
 
     def _remote(self, request: StepRequest, runtime: Runtime, executor: Executor) -> Execution:
         blobs = {digest: (runtime.sandbox / rel).read_bytes() for rel, digest in request.inputs.items()}
-        order = WorkOrder(request, blobs, executor.name, limits=self.name)
+        order = WorkOrder(request, blobs, executor.name, run=self.name)
         if executor.name == "agent":
             order.settings, order.environ = self.settings, self.environ
+        self.listeners[request.run_id] = (api_waits.get(), api_retries.get())
+        try:
+            return self._carried_out(order, runtime)
+        finally:
+            self.listeners.pop(request.run_id, None)
+
+    def _carried_out(self, order: WorkOrder, runtime: Runtime) -> Execution:
+        request = order.request
         future = self.client.submit(run_order, order, pure=False, key=f"agents-{request.run_id}-{uuid.uuid4().hex[:8]}")
         # Waited for through a callback: polling `result(timeout=...)` can lose the result in a race inside
         # Dask's client under load (an UnboundLocalError instead of the answer).
@@ -147,6 +172,14 @@ class Cluster:
             target.write_bytes(data)
         execution.result.record["worker"] = "cluster"
         return execution
+
+    def _heard(self, event: tuple[float, dict[str, Any]]) -> None:
+        """A worker's word on a step's model call (in the client's event loop): passed to its progress."""
+        message = event[1]
+        waits, retries = self.listeners.get(message.get("run", ""), (None, None))
+        tell = waits if message.get("kind") == "wait" else retries
+        if tell is not None:
+            tell(*message.get("args", []))
 
     def shared_limits(self) -> SharedLimits:
         """The run's limits across the cluster; stops the run first when the scheduler cannot keep them."""
@@ -289,7 +322,7 @@ _WORKER: dict[tuple[str, str], Any] = {}  # a worker process's executor per run 
 def _executor(order: WorkOrder) -> Executor:
     """The executor of `order` in this worker process, made once per run (the API client's connections and
     the shared limits' handles are reused by the run's later steps here)."""
-    key = (order.limits, order.executor)
+    key = (order.run, order.executor)
     if key not in _WORKER:
         if len(_WORKER) >= 8:  # a long-lived worker serves many runs: the oldest run's goes
             _WORKER.pop(next(iter(_WORKER)))
@@ -303,6 +336,6 @@ def _executor(order: WorkOrder) -> Executor:
 
             assert order.settings is not None
             executor = AnthropicExecutor(order.settings, order.environ)
-            executor.governor = Governor(SharedLimits(order.limits, order.settings))
+            executor.governor = Governor(SharedLimits(order.run, order.settings))
             _WORKER[key] = executor
     return _WORKER[key]

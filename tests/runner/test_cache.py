@@ -103,3 +103,22 @@ def test_a_changed_input_misses_the_cache(built: Path, api: FakeAnthropic, agent
     result = agents("-C", str(built), "run")
     assert result.code == 0, result.err
     assert result.err.count("from the run cache") == 2 and (built / "src/app.py").read_text() == "print('hi')\n"
+
+
+@pytest.mark.parametrize("where", ["task", "role"])
+def test_cache_false_in_the_task_or_its_role_runs_it_afresh(built: Path, api: FakeAnthropic, agents, where: str) -> None:  # type: ignore[no-untyped-def]
+    """`cache: false` in the step's task, or under `agents:` in its role, as in the config."""
+    if where == "task":
+        path = built / ".agents/tasks/build.md"
+        path.write_text(path.read_text().replace("role: developer\n", "role: developer\ncache: false\n", 1))
+    else:
+        path = built / ".agents/roles/developer.md"
+        path.write_text(path.read_text().replace("agents:\n", "agents:\n  cache: false\n", 1))
+    git(built, "commit", "-qam", f"no cache for the {where}")
+    assert agents("-C", str(built), "rewind", "build", "--in-place").code == 0
+    sent = len(api.message_requests)
+    api.queue(*step_replies("src/app.py", "print('hi')\n", "AGAIN"))
+    result = agents("-C", str(built), "--json", "run")
+    assert result.code == 0, result.err
+    assert [(o["task"], o["cached_from"]) for o in result.json["outcomes"]] == [("build", None)]
+    assert len(api.message_requests) == sent + 2 and "AGAIN" in _handoff(built, "build")

@@ -2,6 +2,7 @@
 """Set-up and chores from a fresh clone, with nothing but python3 and git:
 
     python3 dev.py demo    run a demo pipeline in a scratch repository
+                           ([DIR] [--cluster ADDRESS]: its steps on a Dask cluster, e.g. local:2)
     python3 dev.py example run the worked example of a step that changes code (README)
     python3 dev.py test    run the test suite
 
@@ -56,21 +57,25 @@ def test(args: list[str]) -> int:
 
 
 def demo(args: list[str]) -> int:
-    return _scratch_run("pipeline", "run_demo", "agents-demo-", args)
+    cluster = None
+    if "--cluster" in args[:-1]:
+        at = args.index("--cluster")
+        cluster, args = args[at + 1], args[:at] + args[at + 2 :]
+    return _scratch_run("pipeline", "run_demo", "agents-demo-", args, cluster=cluster)
 
 
 def example(args: list[str]) -> int:
     return _scratch_run("coding", "run_example", "agents-example-", args)
 
 
-def _scratch_run(module: str, function: str, prefix: str, args: list[str]) -> int:
+def _scratch_run(module: str, function: str, prefix: str, args: list[str], **options: object) -> int:
     """Run demo/<module>.py's `function` in a scratch repository (the folder given, or a new one)."""
     ensure_venv()
     compile_bytecode()
     sys.path.insert(0, str(ROOT / "demo"))
     run = getattr(__import__(module), function)
     target = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix=prefix))
-    return run(target, BIN / "agents")
+    return run(target, BIN / "agents", **options)
 
 
 def main() -> int:

@@ -35,11 +35,14 @@ def _env() -> dict[str, str]:
     return env
 
 
-def commands(target: Path, agents: Path, env: dict[str, str]):  # type: ignore[no-untyped-def]
+def commands(target: Path, agents: Path, env: dict[str, str], cluster: str | None = None):  # type: ignore[no-untyped-def]
     """`sh(*args)`: run a command in `target` as a person would type it (`agents` is the one at `agents`),
-    shown with its output (`quiet`: neither), and stop the demo when it exits other than `expect`."""
+    shown with its output (`quiet`: neither), and stop the demo when it exits other than `expect`. With
+    `cluster` (a Dask scheduler's address, or local:N), `agents run` carries its steps out there."""
 
     def sh(*args: str, expect: int = 0, quiet: bool = False) -> None:
+        if cluster and args[:2] == ("agents", "run") and "--dry-run" not in args:
+            args = (*args, "--cluster", cluster)
         shown = " ".join(shlex.quote(a) for a in args)
         if not quiet:
             print(f"\n$ {shown}", flush=True)
@@ -52,10 +55,10 @@ def commands(target: Path, agents: Path, env: dict[str, str]):  # type: ignore[n
     return sh
 
 
-def run_demo(target: Path, agents: Path) -> int:
+def run_demo(target: Path, agents: Path, cluster: str | None = None) -> int:
     target.mkdir(parents=True, exist_ok=True)
     env = _env()
-    sh = commands(target, agents, env)
+    sh = commands(target, agents, env, cluster)
     print(f"demo: scratch repository {target}")
     sh("agents", "init", "--git")
     (target / ".agents" / "tasks" / "describe-project.md").unlink()  # the example is a model step

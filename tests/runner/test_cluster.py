@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KEY, configure, git, make_repo, run_program, task_text, write_files
+from conftest import KEY, ROOT, configure, git, make_repo, run_program, task_text, write_files
 from fake_anthropic import FakeAnthropic, Reply
 
 distributed = pytest.importorskip("distributed")
@@ -52,24 +52,29 @@ def _pipeline(root: Path, api: FakeAnthropic, agents) -> Path:  # type: ignore[n
     return root
 
 
-def _landed(root: Path) -> list[tuple[str, list[str]]]:
-    """Each step commit's subject and files, runs' own folders left out, in a stable order."""
+def _landed(root: Path, every: bool = False) -> list[tuple[str, list[str]]]:
+    """Each step commit's (or `every` commit's) subject and files, runs' own folders left out, in a stable
+    order; a review's subject without its run id."""
     found = []
-    for sha in git(root, "log", "--format=%H", "--grep=^Agents-Task").split():
+    for sha in git(root, "log", "--format=%H", *([] if every else ["--grep=^Agents-Task"])).split():
         files = [f for f in git(root, "show", "--name-only", "--format=", sha).split() if not f.startswith(".agents/runs/")]
-        found.append((git(root, "log", "-1", "--format=%s", sha).strip(), sorted(files)))
+        subject = re.sub(r" run \d{8}T\d{6}Z-[0-9a-f]{6}$", " run RUN", git(root, "log", "-1", "--format=%s", sha).strip())
+        found.append((subject, sorted(files)))
     return sorted(found)
 
 
-def _handoff_facts(root: Path) -> dict[str, tuple[str, ...]]:
+def _handoff_facts(root: Path, usage: bool = True) -> dict[str, tuple[str, ...]]:
+    """Each handoff's facts but its run's ids and times (and its usage, unless `usage`)."""
     from agentfiles.storage.documents import parse_document
 
     facts = {}
     for path in sorted((root / ".agents/handoffs").glob("*.md")):
         doc = parse_document(path.read_text())
         body = re.sub(r"\d+\.\d+ s", "N s", doc.body)  # a command's own time is in its summary
+        used = {k: v for k, v in (doc.meta.get("usage") or {}).items() if k != "duration_s"} if usage else {}
         facts[path.name] = (doc.meta["status"], doc.meta["definition"], str(doc.meta["inputs"]),
-                            str(doc.meta["outputs"]), str(doc.meta.get("model")), body)
+                            str(doc.meta["outputs"]), str(doc.meta.get("model")), body, str(used),
+                            str(doc.meta.get("verification")), str((doc.meta.get("review") or {}).get("state")))
     return facts
 
 
@@ -87,7 +92,8 @@ def test_a_pipeline_on_the_cluster_lands_the_same_commits_as_without(tmp_path: P
     assert result.code == 0, result.err
     assert f"steps run on the Dask cluster at {local.scheduler_address}" in result.err
     assert _landed(here) == _landed(there)
-    assert _handoff_facts(here) == _handoff_facts(there)
+    # One endpoint answers both runs, so the second reads the first's prompt cache: usage differs.
+    assert _handoff_facts(here, usage=False) == _handoff_facts(there, usage=False)
     for rel in ("build/count.txt", "build/a.up", "build/b.up", "SUMMARY.md"):
         assert (here / rel).read_bytes() == (there / rel).read_bytes()
     # The model step ran on a worker, with the key it needs, and no record keeps it.
@@ -96,6 +102,27 @@ def test_a_pipeline_on_the_cluster_lands_the_same_commits_as_without(tmp_path: P
     records = "".join(p.read_text() for p in (there / ".agents/runs").rglob("*.json"))
     assert KEY not in records and '"worker": "cluster"' in records
     assert git(there, "status", "--porcelain") == ""
+
+
+def test_the_demo_on_the_cluster_lands_what_it_lands_without(tmp_path: Path, cluster, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`python3 dev.py demo --cluster ADDRESS`: command steps, a foreach, a stale re-run, a model step with a
+    verifier that rejects once, a review; the same commits, outputs and handoffs as the demo run here (run
+    ids, times, and the order in which independent steps landed aside)."""
+    sys.path.insert(0, str(ROOT / "demo"))
+    from pipeline import run_demo
+
+    local, _ = cluster
+    agents = Path(sys.executable).parent / "agents"
+    assert run_demo(tmp_path / "here", agents) == 0
+    assert run_demo(tmp_path / "there", agents, local.scheduler_address) == 0
+    here, there = tmp_path / "here", tmp_path / "there"
+    assert "--cluster " + local.scheduler_address in capsys.readouterr().out
+    assert _landed(here, every=True) == _landed(there, every=True)
+    assert _handoff_facts(here) == _handoff_facts(there)
+    files = [f for f in git(here, "ls-files").split() if not f.startswith(".agents/runs/")]
+    assert files == [f for f in git(there, "ls-files").split() if not f.startswith(".agents/runs/")]
+    assert [f for f in files if not f.startswith(".agents/") and (here / f).read_bytes() != (there / f).read_bytes()] == []
+    assert '"worker": "cluster"' in "".join(p.read_text() for p in (there / ".agents/runs").rglob("record.json"))
 
 
 def test_a_worker_killed_mid_step_costs_a_rerun_not_a_second_commit(project: Path, cluster) -> None:  # type: ignore[no-untyped-def]

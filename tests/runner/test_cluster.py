@@ -24,10 +24,14 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def cluster():  # type: ignore[no-untyped-def]
-    """Two worker processes (each with a nanny that restarts it), one thread each."""
+    """Two worker processes (each with a nanny that restarts it), one thread each; a dead worker's slots
+    of the rate limits come back after 6 s instead of Dask's 30."""
     import logging
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    import dask
+
+    leases = {"distributed.scheduler.locks.lease-timeout": "6s", "distributed.scheduler.locks.lease-validation-interval": "1s"}
+    with dask.config.set(leases), distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=logging.ERROR) as local, distributed.Client(local) as client:
         yield local, client
 
@@ -158,6 +162,41 @@ def test_a_worker_killed_mid_step_costs_a_rerun_not_a_second_commit(project: Pat
     assert run_program("-C", str(project), "run", "--cluster", local.scheduler_address).code == 0
     states = run_program("-C", str(project), "status", "--json")
     assert '"state": "done"' in states.out and '"state": "ready"' not in states.out
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_a_worker_killed_during_a_model_call_gives_back_its_slot_and_the_step_lands_once(project: Path, api: FakeAnthropic, cluster) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL to the worker whose step's model call is in flight, under a limit of one call at once: the
+    dead worker's slot comes back, the step runs again on the other worker, and lands once."""
+    local, client = cluster
+    write_files(project, {".agents/tasks/m0.md": task_text("M0", role="developer", outputs=["m0.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "one")
+    configure(project, api, limits={"default": {"concurrent": 1}}, stall_s=30.0)
+    api.delay_s = 2.0
+    write = Reply.tool_use("write_file", {"path": "m0.txt", "content": "m0\n"})
+    api.queue(write, write, Reply.tool_use("finish", {"summary": "done"}))  # the first answer is lost with its worker
+    killed: list[int] = []
+
+    def kill_the_worker_waiting_on_the_model() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not api.message_requests:
+            time.sleep(0.05)
+        for worker, keys in client.processing().items():
+            if keys:
+                pid = client.run(os.getpid, workers=[worker])[worker]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+    killer = threading.Thread(target=kill_the_worker_waiting_on_the_model)
+    killer.start()
+    result = run_program("-C", str(project), "run", "--cluster", local.scheduler_address)
+    killer.join()
+    assert len(killed) == 1, "no worker was seen running the step"
+    assert result.code == 0, result.err
+    assert git(project, "log", "--format=%s", "--grep=^Agents-Task: m0").splitlines() == ["agents(m0): M0"]
+    assert (project / "m0.txt").read_text() == "m0\n" and len(api.message_requests) == 3  # the first call, lost; then two
+    assert '"state": "done"' in run_program("-C", str(project), "status", "--json").out
     client.wait_for_workers(2, timeout=60)
 
 

@@ -155,10 +155,10 @@ def start_pipeline(root: Path, pipeline: str, watcher: Watcher) -> subprocess.Po
             assert time.monotonic() < deadline
             time.sleep(0.001)
     try:
-        executed = Moment(COMMAND, "deleted", 3)
+        executed = Moment("agents-*/step-*", "deleted", 3)  # the third step's sandbox removed: it has executed
         assert watcher.wait(executed, time.monotonic() + 60, lambda: proc.poll() is None), watcher.seen
-        # each step is queued for landing a moment after its command ends: let the last one get there
-        watcher.wait(Moment("never", "created"), time.monotonic() + 0.3, lambda: True)
+        # it is queued for landing a moment later: let it get there
+        watcher.wait(Moment("never", "created"), time.monotonic() + 0.2, lambda: True)
     finally:
         lock.unlink()
     return proc

@@ -3,7 +3,7 @@ moments of its own making (pipelines.py): before any step starts, while it commi
 uses, while a step's command or check runs, while a step lands, inside a batch of commits, and while a
 model step is answered. Each ends with exit 130, `error:` and `hint:`, no traceback; a step that was
 landing lands whole and the others leave nothing behind; then a plain `agents run` completes with every
-step committed exactly once."""
+step committed exactly once. (`AGENTS_TEST_FAULTS=all`: SIGTERM at every moment SIGINT is sent at.)"""
 
 from __future__ import annotations
 
@@ -38,8 +38,14 @@ POINTS = [
 ]
 
 
-@pytest.mark.parametrize("sig", SIGNALS)
-@pytest.mark.parametrize("what,moment,pipeline,uncommitted", POINTS, ids=[p[0] for p in POINTS])
+EXHAUSTIVE = os.environ.get("AGENTS_TEST_FAULTS") == "all"
+# SIGTERM is handled as SIGINT once steps run: by default it is sent before they start and at two moments after.
+CASES = [(*point, sig) for point in POINTS for sig in SIGNALS
+         if sig == "SIGINT" or EXHAUSTIVE or point[0] in (POINTS[0][0], POINTS[1][0], POINTS[2][0], POINTS[3][0],
+                                                          POINTS[7][0])]
+
+
+@pytest.mark.parametrize("what,moment,pipeline,uncommitted,sig", CASES, ids=[f"{c[0]}-{c[4]}" for c in CASES])
 def test_interrupted(what: str, moment: Moment, pipeline: str, uncommitted: bool, sig: str,  # type: ignore[no-untyped-def]
                      pipelines: dict[str, Template], copy_of, agents) -> None:
     root = copy_of(pipeline)

@@ -193,7 +193,7 @@ def test_a_batch_lands_several_steps(copy_of) -> None:  # type: ignore[no-untype
 def test_the_cached_pipeline_lands_from_the_run_cache(copy_of, agents) -> None:  # type: ignore[no-untyped-def]
     """CACHED's points are in landings of the run cache: every step of its run is taken from it."""
     root = copy_of("cached")
-    result = agents("-C", str(root), "run", "--json")
+    result = agents("-C", str(root), "run", "--jobs", "1", "--json")
     assert result.code == 0, result.out + result.err
     outcomes = result.json["outcomes"]
     assert sorted(o["task"] for o in outcomes) == sorted(STEPS["cached"])  # items of a foreach land in any order

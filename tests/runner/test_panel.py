@@ -229,3 +229,38 @@ def test_an_uncertain_panel_run_holds_what_needs_it_and_replays_as_identical(pan
     assert replayed.code == 0, replayed.out + replayed.err
     assert "same  src/hello.py" in replayed.out and "outputs identical" in replayed.out
     assert agents("-C", str(panel), "replay", "hello", "--json").json["identical"] is True
+
+
+def test_an_approved_uncertain_step_shows_what_its_approval_landed(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    judges = by_judge({"You are a reviewer": verdict(("pass", "ok"), ("pass", "ok")),
+                       "You are QA": verdict(("fail", "no name"), ("pass", "ok"))})
+    api.queue(write(), finish(), judges, judges)
+    assert agents("-C", str(panel), "run").code == 1
+    run = handoff(panel)["run"]
+    step = git(panel, "rev-parse", "HEAD").strip()
+    assert agents("-C", str(panel), "approve", "hello").code == 0
+    approval = git(panel, "rev-parse", "HEAD").strip()
+    # The run's own commit landed nothing; the approval landed src/hello.py, and its diff is the step's.
+    shown = agents("-C", str(panel), "show", "hello", "--diff")
+    assert shown.code == 0, shown.err
+    assert "+print('hello')" in shown.out and "changed no output" not in shown.out and "not applied" not in shown.out
+    by_run = agents("-C", str(panel), "show", "hello", "--run", run, "--diff", "--json").json
+    assert by_run["commit"] == step and by_run["landed_by"] == approval and "+print('hello')" in by_run["diff"]
+    facts = agents("-C", str(panel), "show", "hello").out
+    assert f"commit {step[:10]}" in facts and f"outputs landed by approval {approval[:10]}" in facts
+    # The log's line for the step says what it is now: done, its outputs landed by the approval.
+    (listed,) = agents("-C", str(panel), "log", "--json").json["steps"]
+    assert listed["commit"] == step and listed["status"] == "done" and listed["landed_by"] == approval
+    line = agents("-C", str(panel), "log").out.strip()
+    assert line.startswith(step[:10]) and " done " in line and "uncertain" not in line
+    # The report's run page shows the outputs as landed, not as a proposal.
+    assert agents("-C", str(panel), "report", "--out", "site").code == 0
+    (page,) = (panel / "site/runs/hello").glob("*.html")
+    html = page.read_text()
+    assert "not applied" not in html and "+print(&#x27;hello&#x27;)" in html, html
+    assert approval[:10] in html
+    # A live replay whose doer now writes something else diffs against what landed.
+    api.queue(write("print('hi', input())\n"), finish())
+    live = agents("-C", str(panel), "replay", "hello", "--live")
+    assert live.code == 1, live.out + live.err
+    assert "-print('hello')" in live.out and "+print('hi', input())" in live.out

@@ -194,6 +194,8 @@ def test_replay_of_a_sampled_run_replays_the_sample_a_person_chose(sampled: Path
     api.queue(*doers(["Wednesday.\n", "Tuesday.\n"]))
     drifted = agents("-C", str(sampled), "replay", "summary", "--live", "--samples", "2")
     assert drifted.code == 1 and "1 of 2 fresh answers match the recorded outputs (50%)" in drifted.out
+    # The drifting answer is diffed against the sample the approval landed, not against nothing.
+    assert "-Wednesday." in drifted.out and "+Tuesday." in drifted.out, drifted.out
     fresh = [r.body for r in api.message_requests[requests:] if len(r.body["messages"]) == 1]
     from agentfiles.core.paths import Layout
     from agentfiles.storage.inspect import recorded_turns

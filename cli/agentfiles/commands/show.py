@@ -39,7 +39,7 @@ def show_command(
         return 0
     payload = {"task": task, "run": step.meta.get("run")}
     if diff:
-        payload.update(commit=step.commit, diff=_diff(opts, step))
+        payload.update(commit=step.commit, landed_by=step.landed_by, diff=_diff(opts, step))
         if not out.json_mode:
             out.line(payload["diff"].rstrip() or f"run {step.meta.get('run')} of {task} changed no output")
     if context:  # after the diff, when both are asked for
@@ -60,7 +60,8 @@ def _diff(opts: Options, step) -> str:  # type: ignore[no-untyped-def]
     if step.commit is None:
         raise UsageError(f"run {step.meta.get('run')} of {step.task} has no commit on this branch",
                          hint="`agents log` lists the step commits")
-    return output_diff(root, step.commit, step.meta, run_folder(Layout(root), step.meta.get("run")))
+    # An uncertain run's outputs landed, if at all, with a person's approval: that commit's diff is theirs.
+    return output_diff(root, step.landed_by or step.commit, step.meta, run_folder(Layout(root), step.meta.get("run")))
 
 
 def _context(opts: Options, out: Output, step) -> dict:  # type: ignore[no-untyped-def,type-arg]
@@ -169,6 +170,8 @@ def _summary(out: Output, step) -> None:  # type: ignore[no-untyped-def]
         facts.append(f"finished {meta['finished']}")
     if step.commit:
         facts.append(f"commit {step.commit[:10]}")
+    if step.landed_by:
+        facts.append(f"outputs landed by approval {step.landed_by[:10]}")
     out.line("  " + "   ".join(facts))
     if meta.get("failure"):
         failure = meta["failure"]

@@ -151,7 +151,7 @@ def collect(workspace: Workspace) -> Report:
     seen: set[tuple[str, str]] = set()
     for commit in commits:
         view = StepView(task=commit.task, meta=dict(commit.handoff or {}), body=commit.handoff_body, record=None,
-                        commit=commit.sha)
+                        commit=commit.sha, landed_by=commit.landed_by)
         runs.append(Run(view, commit.date, reverted=commit.reverted))
         seen.add((commit.task, str(view.meta.get("run") or commit.trailers.get("Agents-Run", ""))))
     for step_id, entry in project.handoffs.items():  # a run with no step commit (commits off, or hand-made)
@@ -224,7 +224,7 @@ def _diffs(root: Path, runs_folder: Path, runs: list[Run]) -> None:
     jobs: list[tuple[Any, str | None, dict[str, Any], Path | None]] = []
     for run in runs:
         folder = runs_folder / run.slug if run.folder_present else None
-        jobs.append((run, run.view.commit, run.meta, folder))
+        jobs.append((run, run.view.landed_by or run.view.commit, run.meta, folder))
         before = f"{run.view.commit}^" if run.view.commit else None
         for attempt in run.attempts:
             jobs.append((attempt, before, {"status": "rejected"}, attempt.folder))

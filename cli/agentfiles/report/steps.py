@@ -213,7 +213,9 @@ def _run_facts(run: Run) -> list[tuple[str, str]]:
         ("finished", e(meta.get("finished") or "")),
         ("time", seconds(run.usage.get("duration_s"))),
         ("cost", money(run.usage.get("cost_usd"))),
-        ("commit", f"<code>{e(run.view.commit[:10])}</code>" if run.view.commit else "not committed"),
+        ("commit", (f"<code>{e(run.view.commit[:10])}</code>" if run.view.commit else "not committed")
+                   + (f"; its outputs landed with the approval <code>{e(run.view.landed_by[:10])}</code>"
+                      if run.view.landed_by else "")),
     ]
 
 

@@ -135,7 +135,8 @@ def replay(
                                     "replayed": DELETED if path in collected.deleted else None}
         changed = [p for p, v in report.outputs.items() if v["recorded"] != v["replayed"] and DELETED not in v.values()]
         if changed:
-            report.diffs = _diffs(project.layout, view.commit, view.meta, exchanges, changed, collected.outputs)
+            report.diffs = _diffs(project.layout, view.landed_by or view.commit, view.meta, exchanges, changed,
+                                  collected.outputs)
         report.identical = (
             _kind(report.failure) == _kind(report.recorded_failure)
             and not report.request_differences
@@ -201,8 +202,8 @@ def _kind(failure: str | None) -> str | None:
 
 def _diffs(layout: Any, commit: str | None, meta: dict[str, Any], folder: Path, paths: list[str],
            now: dict[str, bytes]) -> dict[str, str]:
-    """Unified diffs from each recorded output (as committed, or as proposed by a step whose outputs did
-    not land) to what the replay wrote."""
+    """Unified diffs from each recorded output (as committed: by the step, or by the approval that landed
+    an uncertain step's; or as proposed by a step whose outputs did not land) to what the replay wrote."""
     from agentfiles.core.context import unified_diff
     from agentfiles.runner.review import produced_outputs
     from agentfiles.storage.git import Git

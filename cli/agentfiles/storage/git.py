@@ -349,10 +349,16 @@ class StepCommit:
     handoff: dict[str, object] | None = None  # the handoff's frontmatter as committed
     handoff_body: str = ""  # and its markdown body
     reverted: bool = False  # undone by `agents rewind --in-place`
+    landed_by: str | None = None  # an `uncertain` step's outputs landed with this approval commit
 
     @property
     def task(self) -> str:
         return self.trailers.get("Agents-Task", "")
+
+    @property
+    def status(self) -> str | None:
+        """The step's status: as its commit says, but `done` once a person's approval landed its outputs."""
+        return "done" if self.landed_by else self.trailers.get("Agents-Status")
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -361,12 +367,13 @@ class StepCommit:
             "date": self.date,
             "task": self.task,
             "run": self.trailers.get("Agents-Run"),
-            "status": self.trailers.get("Agents-Status"),
+            "status": self.status,
             "role": self.trailers.get("Agents-Role"),
             "model": self.trailers.get("Agents-Model"),
             "executor": self.trailers.get("Agents-Executor"),
             "rollout": self.trailers.get("Agents-Rollout"),
             "reverted": self.reverted,
+            "landed_by": self.landed_by,
             **({"usage": self.handoff.get("usage") or {}} if self.handoff is not None else {}),
         }
 
@@ -388,16 +395,17 @@ def step_commits(
     root: Path, task: str | None = None, limit: int | None = None, *, handoffs: bool = False
 ) -> list[StepCommit]:
     """Step commits reachable from HEAD, newest first (only `task`'s when given); with `handoffs`, each
-    with the handoff it committed, frontmatter and body (one `git cat-file --batch` for all of them).
+    with the handoff it committed, frontmatter and body (one `git cat-file --batch` for all of them), or,
+    of an uncertain step a person approved, the handoff the approval committed with its outputs.
     Review commits (an `Agents-Review` trailer) and rewind's revert commits (`Agents-Reverts`) are not
-    steps; a step a revert commit undid is marked `reverted`."""
+    steps; a step a revert commit undid is marked `reverted`, one an approval landed `landed_by` it."""
     commits = _step_commits(root, task, limit)
     if handoffs and commits:
         from agentfiles.core.paths import Layout
         from agentfiles.storage.documents import DocumentError, parse_document
 
         layout = Layout(root)
-        specs = [f"{c.sha}:{layout.rel(layout.handoff_file(c.task))}" for c in commits]
+        specs = [f"{c.landed_by or c.sha}:{layout.rel(layout.handoff_file(c.task))}" for c in commits]
         for commit, data in zip(commits, Git(root).blobs(specs)):
             try:
                 doc = parse_document(data.decode("utf-8", "replace")) if data else None
@@ -420,6 +428,7 @@ def _step_commits(root: Path, task: str | None, limit: int | None) -> list[StepC
             kwargs["grep"] = f"^Agents-Task: {re.escape(task)}(@[^ ]+)?$"
         commits = []
         reverted: set[str] = set()
+        approvals: dict[tuple[str, str], str] = {}  # (task, run) -> its first approval not reverted
         for commit in repo.iter_commits("HEAD", **kwargs):
             if limit is not None and len(commits) >= limit:
                 break
@@ -432,8 +441,13 @@ def _step_commits(root: Path, task: str | None, limit: int | None) -> list[StepC
             if "Agents-Reverts" in trailers:  # newer than the step it reverts: met first
                 reverted.add(trailers["Agents-Reverts"])
                 continue
-            if "Agents-Review" in trailers:
+            if "Agents-Review" in trailers:  # newer than the step it reviews: met first, the first approval last
+                if trailers["Agents-Review"] == "approved" and commit.hexsha not in reverted:
+                    approvals[(trailers["Agents-Task"], trailers.get("Agents-Run", ""))] = commit.hexsha
                 continue
+            # Approving an uncertain step lands its outputs; approving a done one only records the review.
+            landed = (approvals.get((trailers["Agents-Task"], trailers.get("Agents-Run", "")))
+                      if trailers.get("Agents-Status") == "uncertain" else None)
             commits.append(
                 StepCommit(
                     sha=commit.hexsha,
@@ -441,6 +455,7 @@ def _step_commits(root: Path, task: str | None, limit: int | None) -> list[StepC
                     date=commit.committed_datetime.isoformat(),
                     trailers=trailers,
                     reverted=commit.hexsha in reverted,
+                    landed_by=landed,
                 )
             )
         return commits

@@ -26,6 +26,7 @@ class StepView:
     body: str
     record: dict[str, Any] | None
     commit: str | None = None
+    landed_by: str | None = None  # the approval commit that landed an uncertain run's outputs
     streams: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)  # model steps: exactly what was sent
 
@@ -36,6 +37,7 @@ class StepView:
             "summary": self.body,
             "record": self.record,
             "commit": self.commit,
+            "landed_by": self.landed_by,
             "stdout": self.streams.get("stdout", ""),
             "stderr": self.streams.get("stderr", ""),
         }
@@ -47,7 +49,7 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
     if not is_valid_step_id(task):
         raise UsageError(f"'{task}' is not a valid task id", hint="`agents status` lists the tasks")
     commits = [c for c in step_commits(root, task) if c.task == task]
-    commit = None
+    found = None
     if run is None:
         path = layout.handoff_file(task)
         if not os.path.lexists(path):
@@ -71,19 +73,21 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
         if not match:
             known = ", ".join(c.trailers.get("Agents-Run", "?") for c in commits[:5]) or "none"
             raise UsageError(f"no run {run} of task '{task}'", hint=f"its recent runs: {known}")
-        commit = match[0].sha
-        text = Git(root).text("show", f"{commit}:{layout.rel(layout.handoff_file(task))}")
+        found = match[0]
+        # An uncertain run a person approved: its handoff as the approval committed it, with its outputs.
+        text = Git(root).text("show", f"{found.landed_by or found.sha}:{layout.rel(layout.handoff_file(task))}")
     rel = layout.rel(layout.handoff_file(task))
-    committed = f" (as committed in {commit[:10]})" if commit else ""
+    committed = f" (as committed in {found.sha[:10]})" if found else ""
     try:
         doc = parse_document(text)
     except DocumentError as exc:
         raise UsageError(f"the handoff of '{task}' cannot be read{committed}: {exc.message}", file=rel, line=exc.line,
-                         hint="see `agents validate`" if not commit else "`agents log` lists its other runs") from None
+                         hint="see `agents validate`" if not found else "`agents log` lists its other runs") from None
     run_id = untrusted_handoff(doc.meta, task, rel).run
-    if commit is None:
-        commit = next((c.sha for c in commits if c.trailers.get("Agents-Run") == run_id), None)
-    view = StepView(task=task, meta=doc.meta, body=doc.body, record=None, commit=commit)
+    if found is None:
+        found = next((c for c in commits if c.trailers.get("Agents-Run") == run_id), None)
+    view = StepView(task=task, meta=doc.meta, body=doc.body, record=None, commit=found.sha if found else None,
+                    landed_by=found.landed_by if found else None)
     return read_run(layout, view)
 
 

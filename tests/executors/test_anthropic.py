@@ -308,3 +308,34 @@ def test_a_long_conversation_records_each_text_once(hello: Path, api: FakeAnthro
     assert agents("-C", str(hello), "replay", "hello").code == 0
     shown = agents("-C", str(hello), "show", "hello", "--context")
     assert shown.code == 0 and "Requirement 59" in shown.out
+
+
+def test_replay_of_a_record_missing_half_its_conversation_is_an_error(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    api.queue(Reply.tool_use("write_file", {"path": "src/hello.py", "content": "print('hello')\n"}), finish())
+    assert agents("-C", str(hello), "run").code == 0
+    run = agents("-C", str(hello), "show", "hello", "--json").json["handoff"]["run"]
+    folder = hello / ".agents/runs" / run
+    # Its answers deleted by hand: a damaged record (exit 2), not a replay that did not reproduce the run.
+    shutil.rmtree(folder / "responses")
+    damaged = agents("-C", str(hello), "replay", "hello")
+    assert damaged.code == 2, damaged.out + damaged.err
+    assert "the record is damaged: it holds 2 model requests and 0 answers" in damaged.err
+    assert f"hint: .agents/runs/{run}/responses/ is missing or incomplete" in damaged.err
+    assert "did not reproduce" not in damaged.out
+    git(hello, "checkout", "--", f".agents/runs/{run}")
+    # Its requests deleted: nothing to compare the replay's requests with, not "outputs identical".
+    shutil.rmtree(folder / "requests")
+    blind = agents("-C", str(hello), "replay", "hello")
+    assert blind.code == 2 and "holds no model requests to replay" in blind.err and "hint: " in blind.err
+    assert "identical" not in blind.out
+    git(hello, "checkout", "--", f".agents/runs/{run}")
+    assert agents("-C", str(hello), "replay", "hello").code == 0
+    # A call the API refused leaves a request with no answer: that record is whole, and replays as it failed.
+    (hello / "data/spec.md").write_text("Write a program that prints hello, twice.\n")
+    git(hello, "commit", "-qam", "twice")
+    api.queue(Reply.error(400, "REFUSED"))
+    assert agents("-C", str(hello), "run").code == 1
+    refused = agents("-C", str(hello), "replay", "hello")
+    assert refused.code == 0 and "it failed the same way" in refused.out, refused.out + refused.err

@@ -248,12 +248,18 @@ def _replay_model(
     the discussion's positions and the router's decision are taken from the record, never asked again."""
     requests = recorded_turns(project.layout, folder, "requests")
     responses = recorded_turns(project.layout, folder, "responses")
-    if not requests and (live or not responses):  # nothing to replay is no replay that failed
+    rel = project.layout.rel(folder)
+    restore = f"restore the run record from git (`git checkout -- {rel}`), or replay another run (`--run RUN`)"
+    if not requests:  # nothing to replay, or to compare the replay's requests with, is no replay at all
+        raise UsageError(f"run {report.run} of {report.task}: the record holds no model requests to replay",
+                         hint=f"{rel}/requests/ is missing or empty; {restore}")
+    # Every request has its answer, but for the last of a run that failed: a call that got none.
+    answered = len(requests) - (0 if meta.get("status") == "done" else 1)
+    if not live and not answered <= len(responses) <= len(requests):
         raise UsageError(
-            f"run {report.run} of {report.task}: the record holds no model requests to replay",
-            hint=f"{project.layout.rel(folder)}/requests/ is missing or empty; restore the run record from git "
-                 f"(`git checkout -- {project.layout.rel(folder)}`), or replay another run (`--run RUN`)",
-        )
+            f"run {report.run} of {report.task}: the record is damaged: it holds {len(requests)} model "
+            f"request{'s' if len(requests) != 1 else ''} and {len(responses)} answer{'s' if len(responses) != 1 else ''}",
+            hint=f"{rel}/responses/ is missing or incomplete; {restore}")
 
     read = text_reader(sandbox.path)
 

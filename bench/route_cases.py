@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentfiles.route.rank import is_test
+from agentfiles.route.corpus import is_test
 
 MAX_PY_FILES = 5
 MIN_MESSAGE = 20

@@ -42,7 +42,8 @@ from route_baselines import Baselines  # noqa: E402
 from route_cases import Case, Commit, commits, git, qualifying, read_blobs  # noqa: E402
 
 from agentfiles.route.index import HISTORY_COMMITS  # noqa: E402
-from agentfiles.route.rank import Doc, History, analyze, pack, rank  # noqa: E402
+from agentfiles.route.corpus import Doc, History, analyze  # noqa: E402
+from agentfiles.route.rank import pack, rank  # noqa: E402
 
 DESIGN = ("pallets/click", "psf/requests", "pallets/flask", "encode/httpx", "python-attrs/attrs",
           "marshmallow-code/marshmallow", "pytest-dev/pluggy")

@@ -11,7 +11,8 @@ import pytest
 from conftest import ROOT, git, make_repo, task_text, write_files
 
 from agentfiles.route.propose import inputs_block, rewrite_inputs
-from agentfiles.route.rank import History, Pick, Ranked, analyze, pack, rank
+from agentfiles.route.corpus import History, analyze
+from agentfiles.route.rank import Pick, Ranked, pack, rank
 from agentfiles.route.text import python_imports, words
 
 FILES = {

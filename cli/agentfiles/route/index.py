@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfiles.core.paths import check_repo_path
-from agentfiles.route.rank import Doc, History, analyze
+from agentfiles.route.corpus import Doc, History, analyze
 from agentfiles.storage.git import Git
 
 MAX_FILE_BYTES = 1024 * 1024

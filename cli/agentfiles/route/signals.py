@@ -10,12 +10,10 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
+from agentfiles.route.corpus import Doc, History, import_graph
 from agentfiles.route.text import words
-
-if TYPE_CHECKING:
-    from agentfiles.route.rank import Doc, History
 
 K1 = 1.2
 B = 0.75
@@ -74,8 +72,6 @@ def reciprocal_rank(values: dict[str, float]) -> dict[str, float]:
 def compute(docs: dict[str, Doc], intent: str, history: History | None = None,
             links: dict[str, set[str]] | None = None, dense: dict[str, float] | None = None) -> Signals:
     """Every signal of every file for the intent; `dense` is each file's embedding similarity, if known."""
-    from agentfiles.route.rank import import_graph
-
     query = words(intent)
     wanted = set(query)
     out: dict[str, dict[str, float]] = defaultdict(dict)

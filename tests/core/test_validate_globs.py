@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import task_text, write_files
+from conftest import git, task_text, write_files
 
 
 def errors(agents, root: Path) -> list[str]:  # type: ignore[no-untyped-def]
@@ -65,3 +65,27 @@ def test_a_task_reading_files_under_another_tasks_output_glob_needs_it(project: 
     data = agents("-C", str(project), "validate", "--json").json
     assert any("reads 'src/pkg/**/*.py', an output of 'gen', without needing 'gen'" in d["message"]
                for d in data["warnings"])
+
+
+def test_outputs_of_two_items_of_one_foreach_that_can_name_one_file_are_refused(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "notes/a.md": "a\n", "notes/ab.md": "ab\n", "notes/b.md": "b\n",
+        ".agents/tasks/each.md": task_text("Each {stem}", run="true", foreach="notes/*.md",
+                                           outputs=["out/{stem}*.txt"]),
+        ".agents/tasks/own.md": task_text("Own {stem}", run="true", foreach="notes/*.md",
+                                          outputs=["own/{stem}/**", "own/{stem}.txt", "top/{stem}.md"]),
+        ".agents/tasks/mixed.md": task_text("Mixed {stem}", run="true", foreach="notes/*.md",
+                                            outputs=["mix/{stem}.txt", "mix/{stem}/**/*.md"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    found = errors(agents, project)
+    assert found == [(
+        ".agents/tasks/each.md: foreach items 'notes/a.md' and 'notes/ab.md' write 'out/a*.txt' and 'out/ab*.txt', "
+        "which can name the same file"
+    )], found
+    head = git(project, "rev-parse", "HEAD")
+    done = agents("-C", str(project), "run", "each")
+    assert done.code == 2 and "which can name the same file" in done.err and "hint: make each item's outputs" in done.err
+    assert "Traceback" not in done.err and git(project, "rev-parse", "HEAD") == head
+    assert not (project / "out").exists()

@@ -199,3 +199,28 @@ def inside(a: str, b: str) -> bool:
     """Whether a path `a` names could lie inside a folder `b` names, or the reverse (`out` and
     `out/x.md`): one file cannot be both a file and a folder holding another."""
     return overlap(a + "/**", b) or overlap(a, b + "/**")
+
+
+def _literal_ends(path: str) -> tuple[str, str]:
+    """The text every path a glob matches starts with, and the text each ends with."""
+    first = min((i for i in map(path.find, "*?[") if i != -1), default=len(path))
+    last = max(path.rfind(c) for c in "*?]")
+    return path[:first], path[last + 1:]
+
+
+def colliding(named: list[tuple[str, str]]) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Pairs of (owner, path) of different owners, at least one path a glob, that can name one file (as
+    `overlap`): found without comparing every pair, since two such paths share their literal start (one
+    is a prefix of the other) and their literal end (one a suffix of the other). Two equal paths are
+    left to the caller, who names them as such."""
+    ends = sorted((*_literal_ends(path), owner, path) for owner, path in named)
+    found = []
+    for i, (prefix, suffix, owner, path) in enumerate(ends):
+        for other_prefix, other_suffix, other, other_path in ends[i + 1:]:
+            if not other_prefix.startswith(prefix):
+                break
+            if other == owner or other_path == path or not (has_glob(path) or has_glob(other_path)):
+                continue
+            if (other_suffix.endswith(suffix) or suffix.endswith(other_suffix)) and overlap(path, other_path):
+                found.append(((owner, path), (other, other_path)))
+    return found

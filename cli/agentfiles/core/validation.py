@@ -6,7 +6,7 @@ from typing import Union
 
 from agentfiles.core.diagnostics import Diagnostic, did_you_mean
 from agentfiles.core.fingerprint import expand_path_input
-from agentfiles.core.globs import glob_base, overlap
+from agentfiles.core.globs import colliding, glob_base, overlap
 from agentfiles.core.graph import OutputIndex, TaskGraph
 from agentfiles.core.models import Task, as_names
 from agentfiles.core.paths import AGENTS_DIR, Reach, check_repo_path, has_glob, normalize_repo_path
@@ -314,12 +314,14 @@ class _Checker:
         for rel, why in refused:
             self.error(entry, line, f"foreach item '{rel}' {why}", rename)
         writers: dict[str, str] = {}
+        named: list[tuple[str, str]] = []
         for item in items:
             for path in {substitute(p, item) for p in task.outputs}:
                 if writers.setdefault(path, item) != item:
                     self.error(entry, line, f"foreach items '{writers[path]}' and '{item}' both write '{path}'",
                                "put {stem}, {name} or {item} in each output path, so that every item writes "
                                "files of its own")
+                named.append((item, path))
             for kind, path in item_paths(task, item):
                 problem = check_repo_path(path)
                 if problem is None and not has_glob(path):
@@ -327,6 +329,14 @@ class _Checker:
                     problem = f"path '{path}' {reached}" if reached else None
                 if problem:
                     self.error(entry, line, f"foreach item '{item}' gives the {kind} {problem}", rename)
+        collisions = colliding(named)
+        for (item, path), (other, other_path) in collisions[:3]:
+            self.error(entry, line, f"foreach items '{item}' and '{other}' write '{path}' and '{other_path}', "
+                       "which can name the same file", "make each item's outputs its own: put {stem}, {name} or "
+                       "{item} where another item's cannot match it (`out/{stem}/**`, not `out/{stem}*.md`)")
+        if len(collisions) > 3:
+            self.error(entry, line, f"{len(collisions) - 3} more pairs of foreach items write outputs that can "
+                       "name the same file", "make each item's outputs its own")
         for key, command in [("run", task.run), *(("acceptance", c.run) for c in task.acceptance)]:
             unsafe = unsafe_placeholder(command) if command else None
             if unsafe:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -223,7 +224,14 @@ def test_a_cluster_run_without_dask_says_how_to_install_it(warm_project: Path, w
     without = "import sys\nsys.modules['dask'] = sys.modules['distributed'] = None  # not installed\n" + PROBE
     done = subprocess.run([sys.executable, "-c", without, *args], cwd=warm_project, capture_output=True, text=True)
     assert "CODE 2" in done.stdout, done.stderr
-    assert "error: `--cluster` needs Dask, which is not installed" in done.stderr
-    assert "hint: install the extra: pip install 'git-agentfiles[dask]'" in done.stderr
+    asked = "`--cluster local:2`" if where == "option" else "`cluster: local:2` in .agents/config.yaml"
+    assert f"error: {asked} needs Dask, which is not installed" in done.stderr
+    # git-agentfiles is not on the package index (README): the extra from a clone of the repository, or
+    # Dask itself, as pyproject's extra names it, into the environment of the Python running agents.
+    hint = done.stderr.split("hint: ", 1)[1]
+    assert "git-agentfiles[dask]" not in hint
+    assert "`pip install '.[dask]'` in a clone of agents' repository" in hint
+    extra = re.search(r'^dask = \["([^"]+)"\]$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    assert extra is not None and f"`{sys.executable} -m pip install '{extra[1]}'` into the environment" in hint
     assert "Traceback" not in done.stderr and not (warm_project / "o.txt").exists()
     assert git(warm_project, "log", "-1", "--format=%s").strip() == "a cluster run"

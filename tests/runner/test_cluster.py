@@ -296,7 +296,7 @@ def test_a_scheduler_that_cannot_keep_the_limits_stops_the_run_before_any_step(p
         scheduler.wait()
     assert result.code == 2
     assert f"error: the Dask scheduler at {address} cannot keep the run's rate limits" in result.err
-    assert "hint: install git-agentfiles[dask] where the scheduler runs too" in result.err
+    assert "hint: install agents with its extra `dask` where the scheduler runs too (`pip install '.[dask]'` in a clone)" in result.err
     assert "Traceback" not in result.err and not (project / "o.txt").exists()
     assert git(project, "log", "-1", "--format=%s").strip() == "one"
 

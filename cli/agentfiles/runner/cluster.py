@@ -9,7 +9,7 @@ Model calls on every worker and on the coordinator share one rate governor, kept
 semaphore per model for calls in flight, whose leases a dead worker loses; the token buckets and pauses in
 the scheduler's process, `SharedLimits`), so a cluster run keeps to `api.limits` as a local one does.
 
-Only imported when a run asks for a cluster: Dask is the optional extra `git-agentfiles[dask]`.
+Only imported when a run asks for a cluster: Dask is the optional extra `dask` (`pip install '.[dask]'`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,17 @@ from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
 from agentfiles.runner.execute import Execution, execute
 
-INSTALL_HINT = "install the extra: pip install 'git-agentfiles[dask]' (Dask's distributed scheduler)"
+DASK = "distributed>=2024.1"  # pyproject's extra `dask`
+
+
+def install_hint() -> str:
+    """How to add Dask where this agents runs: the extra from a clone of the repository (git-agentfiles is
+    not on the package index), or the package itself into the environment of the Python running agents."""
+    import shlex
+    import sys
+
+    return (f"install the extra `dask`: `pip install '.[dask]'` in a clone of agents' repository, or "
+            f"`{shlex.quote(sys.executable)} -m pip install '{DASK}'` into the environment agents runs in")
 KEYS_FOR_API = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")  # what the API executor reads
 SHIPPED = ("command", "agent")  # executors that run on workers; Claude Code steps stay where the login is
 
@@ -91,11 +101,12 @@ def _teller(topic: str, run_id: str) -> Callable[..., None]:
 class Cluster:
     """The coordinator's side: a Dask client (and the LocalCluster it started, for `local:N`)."""
 
-    def __init__(self, address: str, settings: ApiSettings, environ: dict[str, str]) -> None:
+    def __init__(self, address: str, settings: ApiSettings, environ: dict[str, str], asked: str = "") -> None:
         try:
             import distributed
         except ImportError:
-            raise PreconditionError("`--cluster` needs Dask, which is not installed", hint=INSTALL_HINT) from None
+            asked = asked or f"`--cluster {address}`"
+            raise PreconditionError(f"{asked} needs Dask, which is not installed", hint=install_hint()) from None
         logging.getLogger("distributed").setLevel(logging.ERROR)
         self.local: Any = None
         self.name = f"agents-{uuid.uuid4().hex[:12]}"
@@ -189,7 +200,8 @@ class Cluster:
             self.close()
             raise PreconditionError(f"the Dask scheduler at {self.address} cannot keep the run's rate limits: "
                                     f"{type(exc).__name__}: {exc}",
-                                    hint="install git-agentfiles[dask] where the scheduler runs too") from None
+                                    hint="install agents with its extra `dask` where the scheduler runs too "
+                                         "(`pip install '.[dask]'` in a clone)") from None
         limits = SharedLimits(self.name, self.settings)
         limits._made["client"] = self.client  # the run's, whichever client is the process's default
         return limits
@@ -207,15 +219,17 @@ class Cluster:
 
 
 @contextmanager
-def on_cluster(address: str | None, settings: ApiSettings, on_event: Callable[[str, object], None]) -> Iterator[Cluster | None]:
+def on_cluster(address: str | None, settings: ApiSettings, on_event: Callable[[str, object], None],
+               asked: str = "") -> Iterator[Cluster | None]:
     """The run's cluster for the steps it runs (None: none asked for), its model calls' limits shared
-    with the workers' meanwhile; closed (a LocalCluster stopped) when the run ends."""
+    with the workers' meanwhile; closed (a LocalCluster stopped) when the run ends. `asked`: where the
+    address was given, as an error should name it."""
     if not address:
         yield None
         return
     from agentfiles.executors.governor import share
 
-    cluster = Cluster(address, settings, dict(os.environ))
+    cluster = Cluster(address, settings, dict(os.environ), asked)
     on_event("note", f"steps run on the Dask cluster at {address} ({cluster.threads} worker threads)")
     share(cluster.shared_limits())
     try:

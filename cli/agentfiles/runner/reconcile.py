@@ -303,7 +303,7 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
                          rollout=result.rollout_plan.id if result.rollout_plan else None,
                          cache=_run_cache(workspace, git, options, result.rollout_plan))
         try:
-            with _cluster(options.cluster or project.config.cluster, project.config.api, emit) as cluster:
+            with _cluster(options.cluster, project.config.cluster, project.config.api, emit) as cluster:
                 if cluster is not None:
                     ctx.execute = cluster.executes(execute)
                 runner = StepRunner(ctx)
@@ -330,13 +330,17 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         lock.release()
 
 
-def _cluster(address: str | None, settings: ApiSettings, emit: Callable[[str, object], None]) -> Any:
-    """The run's Dask cluster (runner/cluster.py, which imports Dask), or a stand-in holding None."""
+def _cluster(option: str | None, configured: str | None, settings: ApiSettings,
+             emit: Callable[[str, object], None]) -> Any:
+    """The run's Dask cluster (runner/cluster.py, which imports Dask): `--cluster`'s, else the config's;
+    or a stand-in holding None."""
+    address = option or configured
     if not address:
         return nullcontext(None)
     from agentfiles.runner.cluster import on_cluster
 
-    return on_cluster(address, settings, emit)
+    asked = f"`--cluster {address}`" if option else f"`cluster: {address}` in .agents/config.yaml"
+    return on_cluster(address, settings, emit, asked)
 
 
 def _run_cache(workspace: Workspace, git: Git, options: RunOptions, rollout: RolloutPlan | None) -> RunCache | None:

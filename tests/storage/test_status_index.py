@@ -116,3 +116,39 @@ def test_reading_over_processes_gives_the_same_facts(project: Path, monkeypatch:
     forked = Workspace(project).facts()
     assert forked.to_json() == one.to_json()
     assert forked.tasks["broken"].invalid and forked.tasks["each"].family
+
+
+def test_a_task_reading_a_handoff_edited_alone_is_stale_not_invalid(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """The index re-reads only the changed task file: the task whose handoff it reads is still a task."""
+    write_files(project, {
+        ".agents/tasks/first.md": task_text("First", run="echo one > out/first.txt", outputs=["out/first.txt"]),
+        ".agents/tasks/second.md": task_text("Second", run="cat out/first.txt > out/second.txt",
+                                             inputs=["out/first.txt", {"handoff": "first"}],
+                                             outputs=["out/second.txt"], needs=["first"]),
+    })
+    (project / "out").mkdir()
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    assert agents("-C", str(project), "run").code == 0
+    age(project)
+    assert states(agents, project)["second"] == ("done", [])
+    path = project / ".agents" / "tasks" / "second.md"
+    path.write_text(path.read_text() + "\nOne more line of intent.\n")
+    old = time.time() - 30
+    os.utime(path, (old, old))  # only this file's signature changes (age() would touch every file's ctime)
+    assert states(agents, project)["second"] == ("stale", ["definition changed"])
+    assert agents("-C", str(project), "validate").code == 0
+
+
+def test_a_handoff_input_across_the_processes_split_is_known(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import agentfiles.storage.index as index
+    from agentfiles.storage.workspace import Workspace
+
+    files = {f".agents/tasks/t{i}.md": task_text(f"T{i}", run="true", needs=[f"t{i - 1}"] if i else [],
+                                                 inputs=[{"handoff": f"t{i - 1}"}] if i else [])
+             for i in range(9)}
+    write_files(project, files)
+    monkeypatch.setattr(index, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(index, "_workers", lambda: 3)
+    facts = Workspace(project).facts()
+    assert {task_id: f.invalid for task_id, f in facts.tasks.items() if f.invalid} == {}

@@ -46,6 +46,9 @@ class Project:
     # a broken task's `needs`, when readable, still count for finding cycles.
     broken_tasks: dict[str, list[str]] = field(default_factory=dict)
     broken_roles: set[str] = field(default_factory=set)
+    # Every task id in the project, where only some tasks were read (the status index re-reads the
+    # changed files only): a handoff input naming a task that was not read still names a task.
+    task_ids: frozenset[str] | None = None
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -80,9 +83,14 @@ class Project:
         if role and role not in self.roles and not entry.model.is_command:  # type: ignore[union-attr]
             return f"unknown role '{role}' (`agents validate` says more)"
         for spec in entry.model.inputs if entry else []:
-            if spec.handoff and spec.handoff.split("@", 1)[0] not in self.tasks and spec.handoff not in self.broken_tasks:
+            if spec.handoff and not self._is_task(spec.handoff.split("@", 1)[0]):
                 return f"input handoff:{spec.handoff} names no task (`agents validate` says more)"
         return None
+
+    def _is_task(self, task_id: str) -> bool:
+        if self.task_ids is not None:
+            return task_id in self.task_ids
+        return task_id in self.tasks or task_id in self.broken_tasks
 
     def doer_role(self, task: Task) -> str | None:
         """The role that carries out a task when it is named (not selected by labels)."""

@@ -372,7 +372,7 @@ def load_some(base: Project, ids: list[str], task_files: set[str], handoff_files
     return Project(
         layout=layout, config=base.config, config_entry=base.config_entry, roles=base.roles, tasks=tasks,
         handoffs=handoffs, diagnostics=[*base.diagnostics, *loader.diagnostics], broken_tasks=broken,
-        broken_roles=base.broken_roles,
+        broken_roles=base.broken_roles, task_ids=frozenset(task_files),
     )
 
 

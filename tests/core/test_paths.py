@@ -309,3 +309,24 @@ def test_a_placeholder_given_to_eval_or_a_shell_to_parse_again_is_refused(comman
                                      "cat {item} | shasum", "python3 tool.py {item}", "wc -c {item} | sort"])
 def test_a_second_shell_that_is_not_given_the_value_is_fine(command: str) -> None:
     assert unsafe_placeholder(command) is None
+
+
+def test_a_plain_path_is_one_the_checks_accept_as_it_is() -> None:
+    """PLAIN_PATH lets a path skip the checks (models.py): every string it matches, over an alphabet of the
+    characters that matter ('.', '/', '~', ':', git's names, the internal folders), is accepted and normal."""
+    import itertools
+
+    from agentfiles.core.paths import PLAIN_PATH
+
+    pieces = ["a", "G", "git", "git~1", ".", "/", "-", "_", "~", ":", "agents", "cache", "1", " "]
+    matched = 0
+    for n in range(1, 5):
+        for combo in itertools.product(pieces, repeat=n):
+            value = "".join(combo)
+            for candidate in (value, ".agents/" + value, ".git/" + value, value + "/.git"):
+                if PLAIN_PATH.fullmatch(candidate):
+                    matched += 1
+                    assert check_repo_path(candidate) is None, candidate
+                    assert normalize_repo_path(candidate) == candidate, candidate
+    assert matched > 1000
+    assert not PLAIN_PATH.fullmatch(".agents/cache/x") and not PLAIN_PATH.fullmatch("a/.git")

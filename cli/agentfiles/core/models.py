@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from agentfiles.core.globs import folder_output
 from agentfiles.core.paths import (
+    PLAIN_PATH,
     check_input_key,
     check_repo_path,
     exposes_private,
@@ -57,7 +58,7 @@ RoleNames = Annotated[str | list[str] | None, BeforeValidator(_names)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False, defer_build=True)
 
 
 # A path is checked once per process: at 10,000 tasks the same paths recur as outputs, as inputs of the
@@ -69,6 +70,8 @@ def _checked(value: str, check: Callable[[str], str | None], normal: Callable[[s
     known = _CHECKED.get(value)
     if known is not None:
         return known
+    if PLAIN_PATH.fullmatch(value):
+        return value
     problem = check(value)
     if problem:
         raise ValueError(problem)

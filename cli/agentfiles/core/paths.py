@@ -146,6 +146,12 @@ _WHY = {
 }
 
 
+# A path no check can refuse and normalising leaves as it is: names of letters, digits, '_', '-' and
+# '.' that do not start with '.' (so neither `.git`, `..` nor `.agents/` state), joined by single '/'.
+# Nearly every path of a real project is one; the checks below decide the rest.
+PLAIN_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*")
+
+
 def normalize_repo_path(value: str) -> str:
     """`./a//b/` -> `a/b`, the one form every check and every caller sees (`..` is kept: it is refused)."""
     return "/".join(p for p in value.split("/") if p not in ("", ".")) or "."

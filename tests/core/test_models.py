@@ -4,7 +4,8 @@ import pytest
 from pydantic import ValidationError
 
 from agentfiles.core.diagnostics import problems_from
-from agentfiles.core.models import Config, Handoff, Role, Task
+from agentfiles.core.handoffs import Handoff
+from agentfiles.core.models import Config, Role, Task
 
 
 def problems(model, data):  # type: ignore[no-untyped-def]

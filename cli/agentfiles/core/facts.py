@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agentfiles.core.models import Handoff, Task
+    from agentfiles.core.handoffs import Handoff
+    from agentfiles.core.models import Task
     from agentfiles.core.project import Project
 
 

@@ -1,126 +1,26 @@
-"""Typed models of the convention's files: config, role, task and handoff (CONVENTION.md sections 2-5).
+"""Typed models of the convention's files: config, role and task (CONVENTION.md
+sections 2-4; handoffs are core/handoffs.py, the field types core/fields.py).
 
 Every model forbids unknown keys, so a typo is an error that names the nearest valid key.
 """
 
-# No `from __future__ import annotations` here: pydantic would evaluate every string annotation when
-# the classes are built, which triples the import time of this module (it is on every command's path).
+# No `from __future__ import annotations` here (see core/fields.py).
 
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from agentfiles.core.globs import folder_output
-from agentfiles.core.paths import (
-    PLAIN_PATH,
-    check_input_key,
-    check_repo_path,
-    exposes_private,
-    is_valid_id,
-    is_valid_run_id,
-    is_valid_step_id,
-    normalize_repo_path,
+from agentfiles.core.fields import (
+    Executor,
+    IsolationMode,
+    RepoPath,
+    RoleNames,
+    Strict,
+    TaskId,
+    as_names,
 )
-
-Executor = Literal["auto", "agent", "command", "claude-code"]
-HandoffStatus = Literal["done", "failed", "rejected", "uncertain"]
-FailureKind = Literal[
-    "crash", "hang", "invalid_output", "missing_input", "check_failed", "rejected", "budget", "api", "interrupted",
-    "sandbox_escape", "secret_leak", "uncertain",
-]
-IsolationMode = Literal["auto", "os", "folder"]  # how a step's processes are confined (docs/convention.md)
-
-
-def as_names(value: str | list[str] | None) -> list[str]:
-    """A `verifier:` value (a role, a list of roles, or nothing) as a list of role names."""
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _names(value: Any) -> Any:
-    """A `verifier:` value is a role name or a list of them: one message in words, not one per member of
-    the union (`verifier.str: ...`, `verifier['list[str]'][1]: ...`)."""
-    if value is None or isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        return value
-    if isinstance(value, list):
-        wrong = next(n for n, name in enumerate(value, 1) if not isinstance(name, str))
-        raise ValueError(f"a role name, or a list of role names; item {wrong} is not a name (got {_shown(value[wrong - 1])})")
-    raise ValueError(f"a role name, or a list of role names (got {_shown(value)})")
-
-
-def _shown(value: Any) -> str:
-    return "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else repr(value)
-
-
-RoleNames = Annotated[str | list[str] | None, BeforeValidator(_names)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False, defer_build=True)
-
-
-# A path is checked once per process: at 10,000 tasks the same paths recur as outputs, as inputs of the
-# next step and as keys of handoffs (a cold `agents status` checked each two or three times).
-_CHECKED: dict[str, str] = {}
-
-
-def _checked(value: str, check: Callable[[str], str | None], normal: Callable[[str], str]) -> str:
-    known = _CHECKED.get(value)
-    if known is not None:
-        return known
-    if PLAIN_PATH.fullmatch(value):
-        return value
-    problem = check(value)
-    if problem:
-        raise ValueError(problem)
-    result = normal(value)
-    if len(_CHECKED) < 200_000:
-        _CHECKED[value] = result
-    return result
-
-
-def _repo_path(value: str) -> str:
-    return _checked(value, check_repo_path, normalize_repo_path)
-
-
-def _task_id(value: str) -> str:
-    if not is_valid_id(value):
-        raise ValueError(
-            f"{value!r} is not a valid task id (lowercase letters, digits, '.', '_', '-'; "
-            "starting with a letter or digit)"
-        )
-    return value
-
-
-def _step_id(value: str) -> str:
-    if not is_valid_step_id(value):
-        raise ValueError(f"{value!r} is not a valid task id (or `task@item` of a foreach task)")
-    return value
-
-
-def _run_id(value: str) -> str:
-    if not is_valid_run_id(value):
-        raise ValueError(f"{value!r} is not a valid run id (letters, digits, '.', '_', '-'; starting with a letter or digit)")
-    return value
-
-
-def _input_key(value: str) -> str:
-    if value.startswith("handoff:"):
-        problem = check_input_key(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-    return _checked(value, check_input_key, normalize_repo_path)
-
-
-RepoPath = Annotated[str, AfterValidator(_repo_path)]
-TaskId = Annotated[str, AfterValidator(_task_id)]
-StepId = Annotated[str, AfterValidator(_step_id)]
-RunId = Annotated[str, AfterValidator(_run_id)]
-Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
-InputKey = Annotated[str, AfterValidator(_input_key)]
+from agentfiles.core.globs import folder_output
+from agentfiles.core.paths import exposes_private
 
 
 class Budget(Strict):
@@ -482,98 +382,3 @@ class Task(Strict):
     @property
     def checks(self) -> list[Criterion]:
         return [c for c in self.acceptance if c.run is not None]
-
-
-# --------------------------------------------------------------------------------------------- handoff
-
-
-class Usage(Strict):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cost_usd: float = 0.0
-    turns: int = 0
-    duration_s: float = 0.0
-
-
-class Failure(Strict):
-    kind: FailureKind
-    detail: str = ""
-
-
-class CheckVerdict(Strict):
-    criterion: str
-    verdict: Literal["pass", "fail", "uncertain"]  # uncertain: the judges of a panel disagree on it
-    evidence: str = ""
-
-
-class JudgeVerdict(Strict):
-    """One judge of a verifier panel: its role, model, verdict and every check with its evidence."""
-
-    verifier: str
-    model: str | None = None
-    verdict: Literal["pass", "fail"]
-    checks: list[CheckVerdict] = Field(default_factory=list)
-
-
-class Verification(Strict):
-    verdict: Literal["pass", "fail", "uncertain"]
-    verifier: str | None = None
-    checks: list[CheckVerdict] = Field(default_factory=list)
-    agree: Literal["all", "majority"] | None = None  # a panel's rule
-    panel: list[JudgeVerdict] = Field(default_factory=list)  # a panel's judges, each as it judged
-
-
-class Candidate(Strict):
-    role: str
-    score: float
-    matched: list[str] = Field(default_factory=list)
-
-
-class Routing(Strict):
-    role: str
-    reason: str = ""
-    method: Literal["labels", "model"] = "labels"
-    candidates: list[Candidate] = Field(default_factory=list)
-
-
-class Review(Strict):
-    state: Literal["approved", "rejected"]
-    by: str | None = None
-    at: str | None = None
-    reason: str | None = None
-
-
-class Handoff(Strict):
-    """`.agents/handoffs/<task>.md` frontmatter (CONVENTION.md section 5); the body is the summary."""
-
-    schema_version: int = Field(1, alias="schema", ge=1, le=1)
-    task: StepId
-    item: RepoPath | None = None  # the file a foreach step ran for
-    run: RunId
-    status: HandoffStatus
-    role: str | None = None
-    executor: str | None = None
-    model: str | None = None
-    isolation: Literal["os", "folder"] | None = None
-    definition: Digest | None = None
-    # What the definition was made of (task, role, model, config), so a change can be named: `role changed: x`.
-    definition_parts: dict[Literal["task", "role", "model", "config"], Digest] = Field(default_factory=dict)
-    inputs: dict[InputKey, Digest] = Field(default_factory=dict)
-    outputs: dict[RepoPath, Digest] = Field(default_factory=dict)
-    deleted: list[RepoPath] = Field(default_factory=list)  # files matching its output globs that it deleted
-    upstream: dict[StepId, RunId] = Field(default_factory=dict)
-    usage: Usage | None = None
-    failure: Failure | None = None
-    verification: Verification | None = None
-    routing: Routing | None = None
-    review: Review | None = None
-    cached_from: RunId | None = None  # the earlier run whose outputs it took (the run cache)
-    started: str | None = None
-    finished: str | None = None
-
-    @field_validator("inputs", "outputs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return {} if value is None else value

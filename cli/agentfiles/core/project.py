@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Generic, TypeVar
 
 from agentfiles.core.diagnostics import Diagnostic, Loc
-from agentfiles.core.models import Config, Handoff, Role, Task, as_names
+from agentfiles.core.fields import as_names
+from agentfiles.core.handoffs import Handoff
+from agentfiles.core.models import Config, Role, Task
 from agentfiles.core.paths import Layout
 
 M = TypeVar("M")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentfiles.core.models import Candidate, Role, Routing
+from agentfiles.core.handoffs import Candidate, Routing
+from agentfiles.core.models import Role
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Union
 
 from agentfiles.core.diagnostics import Diagnostic, did_you_mean
+from agentfiles.core.fields import as_names
 from agentfiles.core.fingerprint import expand_path_input
 from agentfiles.core.globs import colliding, glob_base, overlap
 from agentfiles.core.graph import OutputIndex, TaskGraph
-from agentfiles.core.models import Task, as_names
+from agentfiles.core.models import Task
 from agentfiles.core.paths import AGENTS_DIR, Reach, check_repo_path, has_glob, normalize_repo_path
 from agentfiles.core.project import Entry, Project
 from agentfiles.core.routing import RouteProblem, route_by_labels

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from agentfiles.core.context import Brief, StepContext, assemble
 from agentfiles.core.fingerprint import expand_path_input
-from agentfiles.core.models import Budget, Candidate, Price, Routing
+from agentfiles.core.handoffs import Candidate, Routing
+from agentfiles.core.models import Budget, Price
 from agentfiles.core.prompt_cache import shared_inputs
 from agentfiles.core.routing import RouteProblem, route_by_labels, score_roles
 from agentfiles.core.tools import offered_tools, tool_schemas

@@ -16,7 +16,7 @@ from agentfiles.core.definition import definition_of
 from agentfiles.core.environment import redact, secret_values
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.globs import OutputSet
-from agentfiles.core.models import Handoff
+from agentfiles.core.handoffs import Handoff
 from agentfiles.core.project import Entry
 from agentfiles.errors import PreconditionError
 from agentfiles.runner.attempt import Attempt, Finished, RunContext, StepCancelled, StepOutcome

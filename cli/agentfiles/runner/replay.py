@@ -270,7 +270,7 @@ def _replay_model(
         extra.append(Discussion(positions=record["discussion"]).moderator_section())
     routing = None
     if (meta.get("routing") or {}).get("method") == "model":
-        from agentfiles.core.models import Routing
+        from agentfiles.core.handoffs import Routing
 
         routing = Routing.model_validate(meta["routing"])
     plan = agent_plan(project, step, read, extra, routing)

@@ -290,7 +290,7 @@ def record_review(directory: Path, task: str, state: str, reason: str | None = N
         if reason:
             review["reason"] = reason
         meta["review"] = review
-        from agentfiles.core.models import Handoff
+        from agentfiles.core.handoffs import Handoff
 
         Handoff.model_validate(meta)  # what we write must load again
         atomic_write(path, dump_document(meta, doc.body).encode("utf-8"))

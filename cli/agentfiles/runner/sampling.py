@@ -27,7 +27,7 @@ from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.attempt import Attempt, RunContext
 
 if TYPE_CHECKING:
-    from agentfiles.core.models import Routing
+    from agentfiles.core.handoffs import Routing
     from agentfiles.runner.resolve import ResolvedStep
 
 

@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from agentfiles.core.models import Routing
+from agentfiles.core.handoffs import Routing
 from agentfiles.core.conversation import CallFailed, add_usage
 from agentfiles.core.environment import leaked_secrets, step_environment
 from agentfiles.core.fingerprint import expand_path_input, handoff_digest
@@ -302,7 +302,7 @@ class StepRunner:
         """Ask a router model which role does a `route: model` task; None (and a failed attempt) if it
         gave no valid answer."""
         from agentfiles.core.conversation import Limits, RouterTools, turn_files
-        from agentfiles.core.models import Candidate
+        from agentfiles.core.handoffs import Candidate
         from agentfiles.runner.agent import router_request
 
         ctx = self.ctx

@@ -16,7 +16,7 @@ from agentfiles.storage.git import Git, step_commits
 from agentfiles.storage.records import read_blob, read_jsons, read_record, record_file, recorded_paths, run_folder
 
 if TYPE_CHECKING:
-    from agentfiles.core.models import Handoff
+    from agentfiles.core.handoffs import Handoff
 
 
 @dataclass
@@ -148,7 +148,7 @@ def untrusted_handoff(meta: dict[str, Any], task: str, rel: str | None = None) -
     from pydantic import ValidationError
 
     from agentfiles.core.diagnostics import problems_from
-    from agentfiles.core.models import Handoff
+    from agentfiles.core.handoffs import Handoff
 
     try:
         handoff = Handoff.model_validate(meta)

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agentfiles.core.diagnostics import Diagnostic, Loc, problems_from
-from agentfiles.core.models import Config, Handoff, Role, Task
+from agentfiles.core.handoffs import Handoff
+from agentfiles.core.models import Config, Role, Task
 from agentfiles.core.paths import Layout, Reach, is_valid_id
 from agentfiles.core.project import Entry, Project
 from agentfiles.storage.cache import StatCache, signature

@@ -209,6 +209,31 @@ def test_cli_reference_is_current() -> None:
     assert (ROOT / "docs" / "cli.md").read_text() == done.stdout, "regenerate: python3 docs/generate_cli_reference.py > docs/cli.md"
 
 
+def test_the_kept_help_is_current() -> None:
+    """cli/agentfiles/help_text.py is what the generator renders from the CLI as it is now."""
+    done = subprocess.run([sys.executable, str(ROOT / "docs" / "generate_cli_reference.py"), "--help-module"],
+                          capture_output=True, text=True, check=True)
+    assert (ROOT / "cli" / "agentfiles" / "help_text.py").read_text() == done.stdout, (
+        "regenerate: python3 docs/generate_cli_reference.py --help-module > cli/agentfiles/help_text.py"
+    )
+
+
+@pytest.mark.parametrize("width", [60, 79, 80, 81, 99, 100, 101, 160])
+@pytest.mark.parametrize("option", ["--help", "-h"])
+def test_help_prints_what_the_cli_renders_at_every_width(width: int, option: str) -> None:
+    """`agents --help` answers from the kept text at the widths it keeps and from the CLI at the others:
+    either way it is the CLI's own help for that width, exit 0."""
+    env = dict(os.environ, COLUMNS=str(width))
+    agents = Path(sys.executable).parent / "agents"
+    shown = subprocess.run([str(agents), option], capture_output=True, text=True, env=env)
+    rendered = subprocess.run(
+        [sys.executable, "-c", "from agentfiles.commands.app import run; run(['--help'])"],
+        capture_output=True, text=True, env=env,
+    )
+    assert shown.returncode == 0 and shown.stderr == ""
+    assert shown.stdout == rendered.stdout and shown.stdout.startswith("Usage: agents [OPTIONS] COMMAND")
+
+
 @pytest.mark.parametrize("where", ["option", "config"])
 def test_a_cluster_run_without_dask_says_how_to_install_it(warm_project: Path, where: str) -> None:
     """Dask is the optional extra `git-agentfiles[dask]`: without it, asking for a cluster (by option or

@@ -1,4 +1,5 @@
-"""The console script `agents`: answers `--version` before importing anything heavy, then hands over to the CLI."""
+"""The console script `agents`: answers `--version`, and `--help` at the terminal widths it keeps rendered,
+before importing anything heavy, then hands over to the CLI."""
 
 from __future__ import annotations
 
@@ -12,8 +13,24 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.stdout.write(f"agents {__version__}\n")
         sys.exit(0)
+    if args in (["--help"], ["-h"]):
+        text = _rendered_help()
+        if text is not None:
+            sys.stdout.write(text)
+            sys.exit(0)
     from agentfiles.commands.app import run
 
     code = run(args)
     sys.stdout.flush()
     sys.exit(code)
+
+
+def _rendered_help() -> str | None:
+    """The top-level help as the CLI would render it for this terminal, when it is one of the widths kept
+    (agentfiles/help_text.py); None otherwise. The width is found as the CLI finds it: $COLUMNS, else the
+    terminal's, else 80."""
+    import shutil
+
+    from agentfiles.help_text import HELP, WIDEST
+
+    return HELP.get(min(shutil.get_terminal_size().columns, WIDEST))

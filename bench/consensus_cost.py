@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from agentfiles.storage.documents import dump_document, parse_document  # noqa: E402
 from fake_anthropic import FakeAnthropic, RecordedRequest, Reply  # noqa: E402
-from generate import git_env  # noqa: E402
+from generate import git_env, init_for_api  # noqa: E402
 
 AGENTS = Path(sys.executable).parent / "agents"
 JUDGES = ["reviewer", "qa", "third"]
@@ -69,14 +69,7 @@ def answers(differ: bool):  # type: ignore[no-untyped-def]
 
 def project(root: Path, base_url: str, input_tokens: int, fields: dict[str, object]) -> None:
     env = git_env()
-    subprocess.run(["git", "init", "-q", str(root)], check=True, env=env)
-    subprocess.run([str(AGENTS), "-C", str(root), "init"], check=True, capture_output=True, env=env)
-    (root / ".agents" / "tasks" / "describe-project.md").unlink()
-    config = root / ".agents" / "config.yaml"
-    text = config.read_text()
-    start = text.index("api:\n")
-    end = text.index("\n\n", start)
-    config.write_text(text[:start] + f"api:\n  base_url: {json.dumps(base_url)}\n  retries: 0" + text[end:])
+    init_for_api(root, AGENTS, base_url)
     for name in JUDGES[1:]:
         (root / ".agents" / "roles" / f"{name}.md").write_text(
             f"---\nname: {name}\ndescription: A judge.\n---\nYou are {name}. You judge work against its criteria.\n")

@@ -42,6 +42,22 @@ def git_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
+def init_for_api(root: Path, agents: Path, base_url: str) -> None:
+    """A new repository at `root` after `agents init`, without the example task, whose model steps call the
+    Messages API at `base_url` with no retries (the local one of the tests, for a bench)."""
+    import json
+
+    env = git_env()
+    subprocess.run(["git", "init", "-q", str(root)], check=True, env=env)
+    subprocess.run([str(agents), "-C", str(root), "init"], check=True, capture_output=True, env=env)
+    (root / ".agents" / "tasks" / "describe-project.md").unlink()
+    config = root / ".agents" / "config.yaml"
+    text = config.read_text()
+    start = text.index("api:\n")
+    end = text.index("\n\n", start)
+    config.write_text(text[:start] + f"api:\n  base_url: {json.dumps(base_url)}\n  retries: 0" + text[end:])
+
+
 def make_agents_project(root: Path, n_tasks: int, *, commit: bool = True) -> None:
     """An initialised repository at `root` with `n_tasks` done tasks (see module docstring)."""
     root.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,6 @@ Prints medians of wall time and of CPU time (user + system of the processes); as
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -34,7 +33,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from agentfiles.storage.documents import dump_document  # noqa: E402
 from fake_anthropic import FakeAnthropic, Reply  # noqa: E402
-from generate import git_env  # noqa: E402
+from generate import git_env, init_for_api  # noqa: E402
 
 BIN = Path(sys.executable).parent
 AGENTS = BIN / "agents"
@@ -92,14 +91,7 @@ def start_costs(repeat: int) -> None:
 
 def repository(root: Path, base_url: str, task: dict[str, object]) -> None:
     env = git_env()
-    subprocess.run(["git", "init", "-q", str(root)], check=True, env=env)
-    subprocess.run([str(AGENTS), "-C", str(root), "init"], check=True, capture_output=True, env=env)
-    (root / ".agents" / "tasks" / "describe-project.md").unlink()
-    config = root / ".agents" / "config.yaml"
-    text = config.read_text()
-    start = text.index("api:\n")
-    end = text.index("\n\n", start)
-    config.write_text(text[:start] + f"api:\n  base_url: {json.dumps(base_url)}\n  retries: 0" + text[end:])
+    init_for_api(root, AGENTS, base_url)
     (root / "data").mkdir()
     (root / "data" / "notes.txt").write_text("Notes to summarise.\n" * 20)
     (root / ".agents" / "tasks" / "step.md").write_text(

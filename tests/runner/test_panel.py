@@ -264,3 +264,18 @@ def test_an_approved_uncertain_step_shows_what_its_approval_landed(panel: Path, 
     live = agents("-C", str(panel), "replay", "hello", "--live")
     assert live.code == 1, live.out + live.err
     assert "-print('hello')" in live.out and "+print('hi', input())" in live.out
+
+
+def test_an_uncertain_run_whose_last_answer_was_deleted_is_a_damaged_record(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    judges = by_judge({"You are a reviewer": verdict(("pass", "ok"), ("pass", "ok")),
+                       "You are QA": verdict(("fail", "no name"), ("pass", "ok"))})
+    api.queue(write(), finish(), judges, judges)
+    assert agents("-C", str(panel), "run").code == 1
+    run = handoff(panel)["run"]
+    # The doer finished: every request of an uncertain (or rejected) run has its answer. One deleted by
+    # hand is a damaged record (exit 2), not a replay that did not reproduce the run.
+    (panel / f".agents/runs/{run}/responses/002.json").unlink()
+    damaged = agents("-C", str(panel), "replay", "hello")
+    assert damaged.code == 2, damaged.out + damaged.err
+    assert "the record is damaged: it holds 2 model requests and 1 answer" in damaged.err
+    assert "did not reproduce" not in damaged.err + damaged.out

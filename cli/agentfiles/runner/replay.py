@@ -253,8 +253,9 @@ def _replay_model(
     if not requests:  # nothing to replay, or to compare the replay's requests with, is no replay at all
         raise UsageError(f"run {report.run} of {report.task}: the record holds no model requests to replay",
                          hint=f"{rel}/requests/ is missing or empty; {restore}")
-    # Every request has its answer, but for the last of a run that failed: a call that got none.
-    answered = len(requests) - (0 if meta.get("status") == "done" else 1)
+    # Every request has its answer, but for the last of a run that failed: a call that got none. A rejected
+    # or uncertain run's doer finished: its conversation is whole.
+    answered = len(requests) - (1 if meta.get("status") == "failed" else 0)
     if not live and not answered <= len(responses) <= len(requests):
         raise UsageError(
             f"run {report.run} of {report.task}: the record is damaged: it holds {len(requests)} model "

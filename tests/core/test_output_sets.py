@@ -33,7 +33,8 @@ def test_a_declared_output_names_the_paths_its_glob_matches(pattern: str, path: 
 def test_a_folder_output_is_every_file_under_it() -> None:
     assert folder_output("docs/") == "docs/**"
     assert folder_output("docs") == "docs"
-    assert folder_output("src/*/") == "src/*/"  # a glob is left as it is
+    assert folder_output("src/*/") == "src/*/**"  # a glob of folders: every file under them
+    assert folder_output("src/**/") == "src/**" and folder_output("**/") == "**"
     assert OutputSet(["out/a.md", "src/pkg/**/*.py"]).folders() == ["out", "src/pkg"]
 
 

@@ -89,3 +89,16 @@ def test_outputs_of_two_items_of_one_foreach_that_can_name_one_file_are_refused(
     assert done.code == 2 and "which can name the same file" in done.err and "hint: make each item's outputs" in done.err
     assert "Traceback" not in done.err and git(project, "rev-parse", "HEAD") == head
     assert not (project / "out").exists()
+
+
+def test_a_glob_that_matches_folders_says_how_to_name_the_files_under_them(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "src/pa/a.py": "", "src/pb/b.py": "", "src/pz.py": "",
+        ".agents/tasks/t.md": task_text("T", run="true", outputs=["src/p*"]),
+        ".agents/tasks/u.md": task_text("U", run="true", outputs=["lib/p*/"]),
+    })
+    data = agents("-C", str(project), "validate", "--json").json
+    assert data["errors"] == []
+    assert [(d["message"], d["hint"]) for d in data["warnings"]] == [(
+        "output 'src/p*' matches the folders src/pa, src/pb, and names only the files it matches itself",
+        "write `src/p*/` to let the step change every file under the folders it matches")]

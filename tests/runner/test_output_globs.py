@@ -154,3 +154,27 @@ def test_a_link_under_an_output_glob_is_refused_and_never_shows_the_step_its_tar
     refused: list[tuple[str, str]] = []
     assert "src/pkg/x.py" not in owned_files(package, ["src/pkg/**/*.py"], refused)  # never in a sandbox
     assert [rel for rel, _ in refused] == ["src/pkg/x.py"]
+
+
+def test_a_glob_ending_in_a_slash_is_every_file_under_the_folders_it_matches(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """`src/p*/` is to the folders `src/p*` matches what `src/pkg/` is to one folder: every file under them,
+    as an output and as an input."""
+    write_files(project, {
+        "src/pa/a.py": "A = 1\n", "src/pb/deep/b.py": "B = 1\n", "src/pz.txt": "not in a folder\n",
+        ".agents/tasks/t.md": task_text(
+            "Touch", run="cat src/pa/a.py src/pb/deep/b.py > src/pb/deep/both.txt && rm src/pa/a.py",
+            inputs=["src/p*/"], outputs=["src/p*/"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "folders")
+    from agentfiles.storage.project import load_project
+
+    task = load_project(project).tasks["t"].model
+    assert task.outputs == ["src/p*/**"] and task.inputs[0].path == "src/p*/**"
+    assert agents("-C", str(project), "validate").code == 0
+    result = agents("-C", str(project), "run")
+    assert result.code == 0, result.err
+    changed = git(project, "show", "--no-renames", "--name-status", "--format=", "HEAD").split("\n")
+    assert sorted(line for line in changed if line and ".agents/" not in line) == [
+        "A\tsrc/pb/deep/both.txt", "D\tsrc/pa/a.py"]
+    assert (project / "src/pb/deep/both.txt").read_text() == "A = 1\nB = 1\n"

@@ -16,11 +16,19 @@ FOLDER_GLOB = "**"  # `docs/` as an output is `docs/**`: every file under it
 
 
 def folder_output(value: str) -> str:
-    """An output written as a folder (`docs/`) as the glob it means (`docs/**`); others as they are."""
+    """An output written as a folder (`docs/`, or a glob of folders: `src/p*/`) as the glob it means
+    (`docs/**`, `src/p*/**`: every file under them); others as they are."""
     stripped = value.strip()
-    if stripped.endswith("/") and stripped.strip("/") and not has_glob(stripped):
-        return stripped.rstrip("/") + "/" + FOLDER_GLOB
+    if stripped.endswith("/") and stripped.strip("/"):
+        folder = stripped.rstrip("/")
+        return folder if folder.endswith("/" + FOLDER_GLOB) or folder == FOLDER_GLOB else folder + "/" + FOLDER_GLOB
     return value
+
+
+def folder_glob(value: str) -> str:
+    """An input that is a glob of folders (`src/p*/`) as the glob of the files under them (`src/p*/**`);
+    others as they are (a folder input, `src/`, is every file under it already)."""
+    return folder_output(value) if has_glob(value) else value
 
 
 @lru_cache(maxsize=4096)

@@ -19,7 +19,7 @@ from agentfiles.core.fields import (
     TaskId,
     as_names,
 )
-from agentfiles.core.globs import folder_output
+from agentfiles.core.globs import folder_glob, folder_output
 from agentfiles.core.paths import exposes_private
 
 
@@ -314,8 +314,10 @@ class Task(Strict):
         for key in ("needs", "outputs", "env", "participants", "inputs", "acceptance", "publish_secrets"):
             if isinstance(data.get(key), str):
                 data[key] = [data[key]]
-        if isinstance(data.get("inputs"), list):
-            data["inputs"] = [{"path": v} if isinstance(v, str) else v for v in data["inputs"]]
+        if isinstance(data.get("inputs"), list):  # `src/p*/`: every file under the folders it matches
+            data["inputs"] = [{"path": folder_glob(v)} if isinstance(v, str) else
+                              {**v, "path": folder_glob(v["path"])} if isinstance(v, dict) and isinstance(v.get("path"), str)
+                              else v for v in data["inputs"]]
         if isinstance(data.get("outputs"), list):  # `docs/` is every file under docs/: `docs/**`
             data["outputs"] = [folder_output(v) if isinstance(v, str) else v for v in data["outputs"]]
         if isinstance(data.get("acceptance"), list):

@@ -6,8 +6,8 @@ from typing import Union
 
 from agentfiles.core.diagnostics import Diagnostic, did_you_mean
 from agentfiles.core.fields import as_names
-from agentfiles.core.fingerprint import expand_path_input
-from agentfiles.core.globs import colliding, glob_base, overlap
+from agentfiles.core.fingerprint import expand_path_input, glob_matches
+from agentfiles.core.globs import FOLDER_GLOB, colliding, glob_base, overlap
 from agentfiles.core.graph import OutputIndex, TaskGraph
 from agentfiles.core.models import Task
 from agentfiles.core.paths import AGENTS_DIR, Reach, check_repo_path, has_glob, normalize_repo_path
@@ -241,6 +241,13 @@ class _Checker:
         if why:
             self.error(entry, line, f"output '{pattern}': its folder '{base}' {why}",
                        "outputs must stay inside the repository, and are written where declared: no symlinks")
+        if "{item}" not in pattern and not pattern.endswith("/" + FOLDER_GLOB):
+            root = self.project.layout.root
+            folders = sorted(rel for rel in glob_matches(root, pattern) if (root / rel).is_dir())
+            if folders:
+                self.warning(entry, line, f"output '{pattern}' matches the folder{'s' * (len(folders) > 1)} "
+                             f"{', '.join(folders[:3])}, and names only the files it matches itself",
+                             f"write `{pattern}/` to let the step change every file under the folders it matches")
         if "{item}" not in pattern:
             linked = [(rel, why) for rel in expand_path_input(self.project.layout.root, pattern)
                       if (why := reach.problem(rel, output=True))]

@@ -140,3 +140,9 @@ def test_what_listing_searching_and_running_give_back_is_held_to_the_context_bud
     text, error = call(tools, "run", command="make")
     assert error and text.startswith("exit code 0 in 0.10 s; refused: what run gave back (~")
     assert call(tools, "list_files")[1] is False  # small enough
+
+
+def test_disallowed_tools_take_away_what_they_name_from_what_a_role_is_given() -> None:
+    assert offered_tools(None, ["src/**"], "Bash") == [
+        "read_file", "list_files", "search", "write_file", "edit_file", "delete_file"]
+    assert offered_tools("Read, Edit, Bash", ["src/**"], ["Edit", "Read"]) == ["read_file", "run"]  # reading stays

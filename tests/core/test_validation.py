@@ -245,3 +245,30 @@ def test_samples_and_an_empty_panel_are_checked(project: Path, agents) -> None: 
     assert any(m.startswith("warning .agents/tasks/pair.md:5: two samples that disagree have no majority") for m in found)
     assert any(m.startswith("error .agents/tasks/nobody.md:6: `verifier: []` names no judge") for m in found), found
     assert not any("stamp.md" in m for m in found), found  # a command run K times: documented, not warned
+
+
+def test_a_tool_a_role_names_that_gives_a_step_nothing_is_an_error_or_in_claude_codes_roles_a_warning(
+        project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    role = "---\nname: {0}\ndescription: Changes code.\ntools: {1}\n---\nYou change code.\n"
+    write_files(project, {
+        ".agents/roles/ours.md": role.format("ours", "Read, Edit, bash, Bash(git:*), WebFetch, run"),
+        ".claude/agents/theirs.md": role.format("theirs", "Read, Grep, Glob, WebSearch, Bogus, mcp__gh__list_issues"),
+        ".agents/roles/denies.md": role.format("denies", "Read").replace("tools: Read", "disallowedTools: [Bash, Wrte]"),
+        ".agents/tasks/t.md": task_text("T", role="ours", outputs=["out.md"], acceptance=["It is there."]),
+    })
+    data = validate(agents, project).json
+    found = sorted((d["severity"], d["file"], d["line"], d["message"]) for d in data["errors"] + data["warnings"])
+    assert found == sorted([
+        ("error", ".agents/roles/denies.md", 4, "`disallowedTools`: unknown tool 'Wrte' - did you mean 'Write'?"),
+        ("error", ".agents/roles/ours.md", 4, "`tools`: unknown tool 'bash' - did you mean 'Bash'?"),
+        ("error", ".agents/roles/ours.md", 4, ("`tools`: tool 'Bash(git:*)' narrows Bash to some uses, which agents "
+                                               "cannot do: the step is not given Bash")),
+        ("error", ".agents/roles/ours.md", 4, "`tools`: tool 'WebFetch' is Claude Code's; agents gives a step no such tool"),
+        ("warning", ".claude/agents/theirs.md", 4, ("`tools`: tool 'WebSearch' is Claude Code's; agents gives a step "
+                                                    "no such tool")),
+        ("warning", ".claude/agents/theirs.md", 4, "`tools`: unknown tool 'Bogus'"),
+        ("warning", ".claude/agents/theirs.md", 4, ("`tools`: tool 'mcp__gh__list_issues' is Claude Code's; agents "
+                                                    "gives a step no such tool")),
+    ]), found
+    result = agents("-C", str(project), "run", "t")
+    assert result.code == 2 and "unknown tool 'bash'" in result.err and "Traceback" not in result.err

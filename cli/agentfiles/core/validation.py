@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 from agentfiles.core.diagnostics import Diagnostic, did_you_mean
 from agentfiles.core.fields import as_names
@@ -25,7 +25,7 @@ PLACEHOLDER_INTENT = "What outcome is wanted, and why. Not the steps."
 Where = Union[int, tuple, None]
 
 
-def _line(entry: Entry[Task] | None, where: Where) -> int | None:
+def _line(entry: Entry[Any] | None, where: Where) -> int | None:
     if isinstance(where, tuple):
         return entry.line(*where) if entry is not None else None
     return where
@@ -46,10 +46,10 @@ class _Checker:
         self.known_roles = set(project.roles) | project.broken_roles
         self.outputs = OutputIndex({t: e.model for t, e in project.tasks.items()})
 
-    def error(self, entry: Entry[Task] | None, line: Where, message: str, hint: str) -> None:
+    def error(self, entry: Entry[Any] | None, line: Where, message: str, hint: str) -> None:
         self.found.append(Diagnostic("error", message, entry.path if entry else None, _line(entry, line), hint))
 
-    def warning(self, entry: Entry[Task] | None, line: Where, message: str, hint: str) -> None:
+    def warning(self, entry: Entry[Any] | None, line: Where, message: str, hint: str) -> None:
         if self.warnings:
             self.found.append(Diagnostic("warning", message, entry.path if entry else None, _line(entry, line), hint))
 
@@ -112,6 +112,21 @@ class _Checker:
                     f"{decision.message}; candidates: {shown}",
                     "adjust the labels, give the task a `role:`, or set `route: model` to let a router decide",
                 )
+
+    def role_tools(self) -> None:
+        """Each name of a role's `tools:` and `disallowedTools:` gives or takes a tool of a step: another is an
+        error, or a warning in a role of .claude/agents/, which Claude Code owns (its other tools are
+        Claude Code's to use, not agents')."""
+        from agentfiles.core.tools import tool_names, tool_problem
+
+        for entry in self.project.roles.values():
+            claude_owned = entry.origin == ".claude/agents"
+            report = self.warning if claude_owned else self.error
+            for key in ("tools", "disallowedTools"):
+                for name in tool_names(getattr(entry.model, key)):
+                    problem = tool_problem(name, claude_owned)
+                    if problem:
+                        report(entry, (key,), f"`{key}`: {problem[0]}", problem[1])
 
     def consensus(self, entry: Entry[Task], judges: list[str]) -> None:
         """A verifier panel and sampling: each judge once; `agree` and `compare: verifier` need what they
@@ -496,6 +511,7 @@ def validate_project(project: Project, graph: TaskGraph | None = None, warnings:
     checker.runner_folders()
     checker.config()
     checker.context_files()
+    checker.role_tools()
     for task_id, entry in project.tasks.items():
         checker.roles(task_id, entry)
         checker.needs(task_id, entry)

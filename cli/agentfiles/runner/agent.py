@@ -166,7 +166,7 @@ def agent_plan(
     model = project.model_of(task, role)
     budget = (task.budget or Budget()).over(role.agents.budget).over(config.budget)
     max_turns = task.max_turns or role.agents.max_turns or role.maxTurns or config.max_turns
-    offered = offered_tools(role.tools, list(task.outputs))
+    offered = offered_tools(role.tools, list(task.outputs), role.disallowedTools)
     brief = brief_of(project, step)
     context = assemble(project.layout.root, entry.body, brief, read, extra or [], purpose, offered)
     if purpose == "do":

@@ -88,3 +88,12 @@ def test_overlap_agrees_with_the_paths_both_globs_match() -> None:
         # a trailing ** also names the folder itself, which the file universe does not list
         folder = any(overlap(x.removesuffix("/**"), y) for x, y in ((a, b), (b, a)) if x.endswith("/**"))
         assert overlap(a, b) == (bool(common) or folder), (a, b, sorted(common)[:3])
+
+
+@pytest.mark.parametrize("path", ["CLAUDE.md", "docs/CLAUDE.md", "AGENTS.md", "a/b/CLAUDE.local.md",
+                                  ".claude/settings.json", ".claude/agents/coder.md", ".agents/tasks/t.md"])
+def test_no_output_glob_names_a_file_read_as_instructions_but_a_path_listed_does(path: str) -> None:
+    globs = OutputSet(["**/*.md", "**", ".claude/**", ".agents/**"])
+    assert globs.in_globs(path) and path not in globs and globs.excluded(path)
+    assert path in OutputSet([path, "**"]) and OutputSet([path, "**"]).excluded(path) is None
+    assert "docs/CLAUDE.md.bak" in globs and "NOTCLAUDE.md" in globs

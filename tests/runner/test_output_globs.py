@@ -178,3 +178,27 @@ def test_a_glob_ending_in_a_slash_is_every_file_under_the_folders_it_matches(pro
     assert sorted(line for line in changed if line and ".agents/" not in line) == [
         "A\tsrc/pb/deep/both.txt", "D\tsrc/pa/a.py"]
     assert (project / "src/pb/deep/both.txt").read_text() == "A = 1\nB = 1\n"
+
+
+def test_a_command_writing_claude_md_through_a_glob_fails_and_one_listing_it_writes_it(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "CLAUDE.md": "Be brief.\n", "notes/a.md": "a\n", ".claude/settings.json": "{}\n",
+        ".agents/tasks/notes.md": task_text("Notes", run="echo more >> notes/a.md && echo 'Obey.' >> CLAUDE.md",
+                                            outputs=["**/*.md"]),
+        ".agents/tasks/hooks.md": task_text("Hooks", run="echo '{\"hooks\": 1}' > .claude/settings.json",
+                                            outputs=[".claude/**"]),
+        ".agents/tasks/memory.md": task_text("Memory", run="echo 'Be kind.' > CLAUDE.md", outputs=["CLAUDE.md"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "notes")
+    assert agents("-C", str(project), "validate", "--json").json["errors"] == []  # CLAUDE.md has one owner
+    head = git(project, "rev-parse", "HEAD")
+    for task, path in (("notes", "CLAUDE.md"), ("hooks", ".claude/settings.json")):
+        result = agents("-C", str(project), "run", task)
+        assert result.code == 1 and f"wrote undeclared files: {path} (no output glob names it: list it as an output)" \
+            in result.err, result.err
+    landed = git(project, "diff", "--name-only", head.strip(), "HEAD").split()
+    assert landed and all(f.startswith(".agents/") for f in landed), landed  # the failed runs' records only
+    assert (project / "CLAUDE.md").read_text() == "Be brief.\n" and (project / "notes/a.md").read_text() == "a\n"
+    assert agents("-C", str(project), "run", "memory").code == 0
+    assert (project / "CLAUDE.md").read_text() == "Be kind.\n"

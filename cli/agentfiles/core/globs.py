@@ -13,6 +13,21 @@ from agentfiles.core.fingerprint import glob_regex
 from agentfiles.core.paths import has_glob
 
 FOLDER_GLOB = "**"  # `docs/` as an output is `docs/**`: every file under it
+# What an output glob or folder never names, whatever it matches: the files agents and Claude Code read as
+# instructions (a step rewriting them through `**/*.md` would change what every later step is told) and
+# their own folders. Listed by name as an output, such a file is the step's to write.
+INSTRUCTION_FILES = ("CLAUDE.md", "CLAUDE.local.md", "AGENTS.md")
+INSTRUCTION_FOLDERS = (".agents", ".claude")
+
+
+def reserved(rel: str) -> str | None:
+    """Why no output glob names the repository path `rel` (see INSTRUCTION_FILES), or None."""
+    folder, _, name = rel.partition("/")
+    if name and folder in INSTRUCTION_FOLDERS:
+        return f"is in {folder}/, which no output glob or folder reaches"
+    if rel.rpartition("/")[2] in INSTRUCTION_FILES:
+        return "is read as instructions by agents and Claude Code, and no output glob or folder names it"
+    return None
 
 
 def folder_output(value: str) -> str:
@@ -62,7 +77,14 @@ class OutputSet:
         self.globs = [p for p in self.declared if has_glob(p)]
 
     def __contains__(self, rel: object) -> bool:
-        return isinstance(rel, str) and (rel in self.exact or any(matches(g, rel) for g in self.globs))
+        return isinstance(rel, str) and (rel in self.exact or (self.in_globs(rel) and not reserved(rel)))
+
+    def in_globs(self, rel: str) -> bool:
+        return any(matches(g, rel) for g in self.globs)
+
+    def excluded(self, rel: str) -> str | None:
+        """Why `rel`, which an output glob matches, is not the step's to write (a reserved file), or None."""
+        return reserved(rel) if rel not in self.exact and self.in_globs(rel) else None
 
     def __bool__(self) -> bool:
         return bool(self.declared)

@@ -152,7 +152,7 @@ class OutputIndex:
     def covering(self, pattern: str) -> list[tuple[str, str]]:
         """The (output path, task) pairs an input path, folder or glob covers: an output glob counts
         when a file could match both it and the input."""
-        from agentfiles.core.globs import overlap
+        from agentfiles.core.globs import overlap, reserved
 
         if has_glob(pattern):
             hits = [p for p in self._sorted if fnmatch.fnmatchcase(p, pattern)]
@@ -164,7 +164,8 @@ class OutputIndex:
             while start < len(self._sorted) and self._sorted[start].startswith(prefix):
                 hits.append(self._sorted[start])
                 start += 1
-            hits += [g for g in self.globs if overlap(pattern.rstrip("/") + "/**", g)]  # the file, or under the folder
+            if not reserved(pattern):  # no glob names CLAUDE.md
+                hits += [g for g in self.globs if overlap(pattern.rstrip("/") + "/**", g)]  # the file, or under the folder
         return [(path, owner) for path in hits for owner in self.owners[path]]
 
 

@@ -88,6 +88,9 @@ class DoerTools:
 
     def _writable(self, rel: str, entry: dict[str, Any]) -> str | None:
         """Why `rel` may not be written, or None."""
+        if check_repo_path(rel) is None and (why := self.owned.excluded(rel)):
+            entry["refused"] = "not named by an output glob"
+            return f"refused: `{rel}` {why}; only a task listing it as an output may change it"
         if check_repo_path(rel) is not None or rel not in self.owned:
             entry["refused"] = "not a declared output"
             return f"refused: `{rel}` is not a declared output of this step; declared: {', '.join(self.outputs)}"

@@ -7,7 +7,7 @@ from typing import Any, Union
 from agentfiles.core.diagnostics import Diagnostic, did_you_mean
 from agentfiles.core.fields import as_names
 from agentfiles.core.fingerprint import expand_path_input, glob_matches
-from agentfiles.core.globs import FOLDER_GLOB, colliding, glob_base, overlap
+from agentfiles.core.globs import FOLDER_GLOB, colliding, glob_base, overlap, reserved
 from agentfiles.core.graph import OutputIndex, TaskGraph
 from agentfiles.core.models import Task
 from agentfiles.core.paths import AGENTS_DIR, Reach, check_repo_path, has_glob, normalize_repo_path
@@ -386,6 +386,8 @@ class _Checker:
             for other in owners:
                 if other == pattern or not (other.startswith(base) or base.startswith(glob_base(other))):
                     continue
+                if not has_glob(other) and reserved(other):
+                    continue  # CLAUDE.md listed by one task: no glob of another names it
                 if has_glob(other) and other < pattern:
                     continue  # each pair of globs once
                 mine, theirs = [t for t in owners[pattern] if t not in owners[other]], owners[other]

@@ -96,6 +96,8 @@ def collect(folder: Path, inputs: dict[str, str], outputs: list[str]) -> Collect
                 with open(full, "rb") as handle:
                     if _digest(handle.read()) != inputs[rel]:
                         result.undeclared.append(rel)
+            elif owned.excluded(rel):
+                result.undeclared.append(f"{rel} (no output glob names it: list it as an output)")
             else:
                 result.undeclared.append(rel)
     for rel in inputs:

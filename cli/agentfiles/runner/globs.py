@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from agentfiles.core.fingerprint import expand_path_input
-from agentfiles.core.globs import OutputSet
+from agentfiles.core.globs import OutputSet, reserved
 from agentfiles.core.paths import Reach
 
 
@@ -16,12 +16,15 @@ def owned_files(root: Path, outputs: list[str], refused: list[tuple[str, str]] |
     """The files of the repository that a step's output globs match now: it may change or delete them, so
     its sandbox holds them (a step edits code it can see), and its handoff records what it saw. A match
     that is a symlink, or lies under one, is left out (and added to `refused` as (path, why)): an output
-    is written where it is declared, and a link would show the step the file it leads to."""
+    is written where it is declared, and a link would show the step the file it leads to. So is a file no
+    glob names (CLAUDE.md: core/globs.reserved)."""
     globs = OutputSet(outputs).globs
     reach = Reach(root)
     found: set[str] = set()
     for pattern in globs:
         for rel in expand_path_input(root, pattern):
+            if reserved(rel):
+                continue  # never the step's through a glob (CLAUDE.md): it does not start with it either
             why = reach.problem(rel, output=True)
             if why is None:
                 found.add(rel)

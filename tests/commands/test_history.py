@@ -122,3 +122,24 @@ def test_replay_gives_a_command_the_environment_its_step_had(project: Path, agen
     step = next(t["id"] for t in agents("-C", str(project), "status", "--json").json["tasks"] if "@" in t["id"])
     replayed = agents("-C", str(project), "replay", step)
     assert replayed.code == 0, replayed.out + replayed.err
+
+
+def test_replay_of_a_glob_step_that_creates_and_deletes_files_with_its_env(project: Path, agents, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The task's env: is given again from this environment (no value is recorded): set as it was, the replay
+    reproduces the files the step created and deleted under its glob; unset, the replay says which is missing."""
+    write_files(project, {"gen/old.txt": "old\n", ".agents/tasks/gen.md": task_text(
+        "Gen", run='echo "$GREETING" > gen/new.txt && rm gen/old.txt', env=["GREETING"], outputs=["gen/"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "gen")
+    monkeypatch.setenv("GREETING", "hello")
+    assert agents("-C", str(project), "run").code == 0
+    assert (project / "gen/new.txt").read_text() == "hello\n" and not (project / "gen/old.txt").exists()
+    same = agents("-C", str(project), "replay", "gen")
+    assert same.code == 0, same.out + same.err
+    assert "same  gen/new.txt" in same.out and "same  gen/old.txt  recorded (deleted)  replayed (deleted)" in same.out
+    monkeypatch.delenv("GREETING")
+    other = agents("-C", str(project), "replay", "gen")
+    assert other.code == 1 and "-hello\n+\n" in other.out
+    assert "warning: variable GREETING of the task's env: set when the step ran and unset now" in other.err
+    assert "did not reproduce it: gen/new.txt differs; variable GREETING set when it ran and unset now" in other.err
+    assert agents("-C", str(project), "replay", "gen", "--json").json["env_missing"] == ["GREETING"]

@@ -138,6 +138,9 @@ def replay_command(
         return 0 if report.identical else 1
     for line in report.input_differences:
         out.diagnostic("warning", f"input changed since the run: {line}")
+    if report.env_missing:
+        out.diagnostic("warning", f"{_names(report.env_missing)} of the task's env: set when the step ran and "
+                       "unset now: its commands run without", "set it as it was (no value is recorded) to replay the step")
     for path, hashes in report.outputs.items():
         same = hashes["recorded"] == hashes["replayed"]
         mark = out.paint("same", "done") if same else out.paint("DIFFERS", "failed")
@@ -160,6 +163,10 @@ def replay_command(
     return 1
 
 
+def _names(names: list[str]) -> str:
+    return ("variable " if len(names) == 1 else "variables ") + ", ".join(names)
+
+
 def _replay_verdict(report) -> tuple:  # type: ignore[no-untyped-def,type-arg]
     """What differs between a run and its replay, in words, and where to look."""
     differs = [p for p, v in report.outputs.items() if v["recorded"] != v["replayed"]]
@@ -177,6 +184,8 @@ def _replay_verdict(report) -> tuple:  # type: ignore[no-untyped-def,type-arg]
         found.append("the requests differ from the recorded ones (the inputs, task or role changed since)")
     if not report.outputs and not recorded:
         found.append("the record holds no outputs to compare")
+    if report.env_missing:
+        found.append(f"{_names(report.env_missing)} set when it ran and unset now")
     where = "the differences are above" if differs or recorded or now else "nothing was produced to compare"
     look = "; `agents show --context` prints what the step saw" if report.request_differences or differs else ""
     return "; ".join(found) or "the outputs differ", f"{where}{look}"

@@ -4,6 +4,7 @@ again. The outputs are compared with the recorded hashes, byte for byte; nothing
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class ReplayReport:
     recorded_failure: str | None = None  # how the recorded run failed, where a replay can fail the same way
     live: bool = False
     diffs: dict[str, str] = field(default_factory=dict)  # path -> unified diff, recorded -> replayed
+    env_missing: list[str] = field(default_factory=list)  # the task's `env:` the run had and this replay has not
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class ReplayReport:
             "recorded_failure": self.recorded_failure,
             "live": self.live,
             "diffs": self.diffs,
+            "env_missing": self.env_missing,
         }
 
 
@@ -93,6 +96,8 @@ def replay(
     if live and step.task.is_command:
         raise UsageError(f"{task_id} is a command step: it has no model to ask again",
                          hint=f"`agents replay {task_id}` runs its command again")
+    had = set(record.get("env") or [])  # names only: a value is never recorded
+    report.env_missing = [name for name in step.task.env if name in had and name not in os.environ]
     sandbox = Sandbox(project.layout.root, under_lock=False)
     try:
         files = sorted({p for p in (record.get("inputs") or {}) if not p.startswith("handoff:")})

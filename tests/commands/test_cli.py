@@ -198,9 +198,12 @@ def test_an_output_inside_another_output(project: Path, agents) -> None:  # type
     write_files(project, {
         ".agents/tasks/a.md": task_text("A", run="true", outputs=["out"]),
         ".agents/tasks/b.md": task_text("B", run="true", outputs=["out/x.txt"]),
+        ".agents/tasks/c.md": task_text("C", run="true", outputs=["out-x"]),  # sorts between out and out/x.txt
     })
     found = agents("-C", str(project), "validate", "--json").json["errors"]
-    assert [e["message"] for e in found] == ["output 'out/x.txt' is inside 'out', an output of 'a'"]
+    assert [(e["file"], e["message"]) for e in found] == [
+        (".agents/tasks/a.md", "output 'out' is a file, and 'out/x.txt', an output of 'b', is inside it"),
+        (".agents/tasks/b.md", "output 'out/x.txt' is inside 'out', an output of 'a'")]
 
 
 def test_a_dependency_missing_from_the_environment_is_named_with_how_to_reinstall(project: Path, tmp_path: Path) -> None:

@@ -24,8 +24,14 @@ def test_globs_of_two_tasks_that_can_match_one_path_are_refused(project: Path, a
     found = errors(agents, project)
     assert ".agents/tasks/a.md: output 'src/**/*.py' can name the same files as 'src/pkg/*.py', an output of 'b'" in found
     assert ".agents/tasks/c.md: output 'docs/**' can name the same files as 'docs/api/index.md', an output of 'd'" in found
+    assert ".agents/tasks/b.md: output 'src/pkg/*.py' can name the same files as 'src/**/*.py', an output of 'a'" in found
+    assert ".agents/tasks/d.md: output 'docs/api/index.md' can name the same files as 'docs/**', an output of 'c'" in found
     assert not any("src/**/*.txt" in m or "data.json" in m or "lib/" in m for m in found)  # no file matches both
-    assert len(found) == 2, found
+    assert len(found) == 4, found
+    for task in ("a", "b", "c", "d"):  # each task of a pair has the error: running it alone is refused too
+        done = agents("-C", str(project), "run", task)
+        assert done.code == 2 and "can name the same files as" in done.err, (task, done.err)
+    assert not (project / "src").exists() and not (project / "docs").exists()
 
 
 def test_a_glob_into_git_agents_internals_or_its_own_definition_is_refused(project: Path, agents) -> None:  # type: ignore[no-untyped-def]

@@ -370,17 +370,27 @@ class _Checker:
 
     def shared_outputs(self) -> None:
         """Each file has one owner: no two tasks declare outputs (files, globs, folders) that can name the
-        same file, or a file inside another's."""
+        same file, or a file inside another's. Each task of such a pair has the error, so that running
+        either one alone is refused too."""
         owners = self.outputs.owners
-        paths = sorted(p for p in owners if not has_glob(p))
-        for before, after in zip(paths, paths[1:]):
-            if after.startswith(before + "/"):
-                self._shared(after, owners[after][0], f"is inside '{before}', an output of '{owners[before][0]}'",
-                             "an output is a file; give each file one owner")
+        one = "each file has one owner; let one task write it and the other read it"
+        for path in owners:
+            if has_glob(path):
+                continue
+            parts = path.split("/")
+            for depth in range(1, len(parts)):
+                folder = "/".join(parts[:depth])
+                for outer in owners.get(folder, []):
+                    for inner in owners[path]:
+                        self._shared(path, inner, f"is inside '{folder}', an output of '{outer}'",
+                                     "an output is a file; give each file one owner")
+                        self._shared(folder, outer, f"is a file, and '{path}', an output of '{inner}', is inside it",
+                                     "an output is a file; give each file one owner")
         for path, found in owners.items():
-            for owner in found[1:]:
-                self._shared(path, owner, f"is also declared by task '{found[0]}'",
-                             "each file has one owner; let one task write it and the other read it")
+            for owner in found if len(found) > 1 else []:
+                others = ", ".join(f"'{t}'" for t in found if t != owner)
+                self._shared(path, owner, f"is also declared by task{'s' * (len(found) > 2)} {others}", one)
+        narrow = "narrow the globs so that no file matches both: each file has one owner"
         for pattern in self.outputs.globs:
             base = glob_base(pattern)
             for other in owners:
@@ -393,7 +403,9 @@ class _Checker:
                 mine, theirs = [t for t in owners[pattern] if t not in owners[other]], owners[other]
                 if mine and theirs and overlap(pattern, other):
                     self._shared(pattern, mine[0], f"can name the same files as '{other}', an output of '{theirs[0]}'",
-                                 "narrow the globs so that no file matches both: each file has one owner")
+                                 narrow)
+                    self._shared(other, theirs[0], f"can name the same files as '{pattern}', an output of '{mine[0]}'",
+                                 narrow)
 
     def _shared(self, path: str, owner: str, what: str, hint: str) -> None:
         entry = self.project.tasks[owner]

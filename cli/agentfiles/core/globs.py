@@ -51,6 +51,12 @@ def _matcher(pattern: str) -> re.Pattern[str]:
     return re.compile(glob_regex(pattern))
 
 
+@lru_cache(maxsize=256)
+def _any_matcher(globs: tuple[str, ...]) -> re.Pattern[str]:
+    """One expression for "matches any of these globs": a step's `run` asks it of every file it has."""
+    return re.compile("|".join(f"(?:{glob_regex(g)})" for g in globs))
+
+
 def glob_base(pattern: str) -> str:
     """The literal folders a glob starts with (`src/pkg` of `src/pkg/**/*.py`; '' for `*.md`)."""
     parts = pattern.split("/")
@@ -75,12 +81,13 @@ class OutputSet:
         self.declared = list(outputs)
         self.exact = {p for p in self.declared if not has_glob(p)}
         self.globs = [p for p in self.declared if has_glob(p)]
+        self._any = _any_matcher(tuple(self.globs)) if self.globs else None
 
     def __contains__(self, rel: object) -> bool:
         return isinstance(rel, str) and (rel in self.exact or (self.in_globs(rel) and not reserved(rel)))
 
     def in_globs(self, rel: str) -> bool:
-        return any(matches(g, rel) for g in self.globs)
+        return self._any is not None and self._any.fullmatch(rel) is not None
 
     def excluded(self, rel: str) -> str | None:
         """Why `rel`, which an output glob matches, is not the step's to write (a reserved file), or None."""

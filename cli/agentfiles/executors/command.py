@@ -4,6 +4,7 @@ by the operating system where it can be, and a timeout that kills the whole proc
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import tempfile
@@ -74,6 +75,7 @@ def run_process(
             track.add(proc.pid)
         timed_out = False
         deadline = None if timeout is None else start + timeout
+        ended = _exit_signal(proc.pid)
         try:
             while proc.poll() is None:
                 if cancel is not None and cancel.is_set():
@@ -83,8 +85,12 @@ def run_process(
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise subprocess.TimeoutExpired(argv, timeout or 0)
+                wait = 0.05 if left is None else min(0.05, left)
+                if ended is not None:
+                    select.select([ended], [], [], wait)  # wakes as the process ends
+                    continue
                 try:
-                    proc.wait(timeout=0.05 if left is None else min(0.05, left))
+                    proc.wait(timeout=wait)
                 except subprocess.TimeoutExpired:
                     continue
         except subprocess.TimeoutExpired:
@@ -100,6 +106,8 @@ def run_process(
             proc.wait()
             raise
         finally:
+            if ended is not None:
+                os.close(ended)
             _kill_group(proc.pid, signal.SIGKILL)
             LEFTOVERS.ended(proc.pid)  # and whatever it left outside its group
             if track is not None:
@@ -108,6 +116,16 @@ def run_process(
         out.seek(0)
         err.seek(0)
         return (None if timed_out else proc.returncode), _read_tail(out), _read_tail(err), seconds, timed_out
+
+
+def _exit_signal(pid: int) -> int | None:
+    """A descriptor that becomes readable when the process `pid` ends (Linux's pidfd), or None where there is
+    none: Popen.wait(timeout) polls with sleeps growing to 50 ms, which added up to 19 ms to every command
+    (a `run` call's bubblewrap ends at about 38 ms and was seen ending at 50)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _read_tail(handle) -> bytes:  # type: ignore[no-untyped-def]

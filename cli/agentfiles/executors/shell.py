@@ -63,12 +63,24 @@ def tree_of(folder: Path) -> tuple[set[str], set[str]]:
     are not followed)."""
     files: set[str] = set()
     folders: set[str] = set()
-    for here, dirs, names in os.walk(folder):
-        base = os.path.relpath(here, folder).replace(os.sep, "/")
-        prefix = "" if base == "." else base + "/"
-        files.update(prefix + name for name in names)
-        for name in dirs:
-            (files if os.path.islink(os.path.join(here, name)) else folders).add(prefix + name)
+    stack = [("", os.fspath(folder))]
+    while stack:  # os.scandir, not os.walk: a `run` call walks its folder twice, and os.walk took 3 ms a walk
+        prefix, here = stack.pop()
+        try:
+            entries = list(os.scandir(here))
+        except OSError:
+            continue  # as os.walk: a folder it cannot list holds nothing
+        for entry in entries:
+            rel = prefix + entry.name
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_folder = False
+            if is_folder:
+                folders.add(rel)
+                stack.append((rel + "/", entry.path))
+            else:
+                files.add(rel)
     return files, folders
 
 

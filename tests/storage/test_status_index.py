@@ -152,3 +152,24 @@ def test_a_handoff_input_across_the_processes_split_is_known(project: Path, monk
     monkeypatch.setattr(index, "_workers", lambda: 3)
     facts = Workspace(project).facts()
     assert {task_id: f.invalid for task_id, f in facts.tasks.items() if f.invalid} == {}
+
+
+def test_a_never_run_task_sees_its_input_appear_and_go(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """Whether a literal input exists decides a never-run task's state, so the snapshot watches it."""
+    write_files(project, {
+        "data/here.txt": "here\n",
+        ".agents/tasks/needy.md": task_text("Needy", run="cat data/in.txt > out.txt", inputs=["data/in.txt"],
+                                            outputs=["out.txt"]),
+        ".agents/tasks/fed.md": task_text("Fed", run="cat data/here.txt > fed.txt", inputs=["data/here.txt"],
+                                          outputs=["fed.txt"]),
+    })
+    age(project)
+    assert states(agents, project)["needy"] == ("blocked", ["input missing: data/in.txt (no task produces it)"])
+    assert (project / ".agents" / "cache" / "states.json").exists()
+    write_files(project, {"data/in.txt": "now\n"})
+    (project / "data" / "here.txt").unlink()
+    old = time.time() - 60
+    os.utime(project / "data" / "in.txt", (old, old))  # only the input changes (age() would touch every file)
+    found = states(agents, project)
+    assert found["needy"] == ("ready", ["never run"])
+    assert found["fed"] == ("blocked", ["input missing: data/here.txt (no task produces it)"])

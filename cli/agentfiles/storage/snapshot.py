@@ -137,6 +137,9 @@ def write_snapshot(
     documents += [".agents/config.yaml"]
     documents += [f".agents/roles/{n}" for n in markdown_names(layout.roles)]
     documents += [f".claude/agents/{n}" for n in markdown_names(layout.claude_agents)]
+    # a task that never ran is blocked or ready by whether its literal inputs exist: none of them is hashed
+    documents += [p.rstrip("/") for tid, task in facts.tasks.items() if tid not in facts.handoffs
+                  for kind, p in task.inputs if kind == "path" and not has_glob(p) and p.rstrip("/")]
     grouped = _by_folder([d for d in dict.fromkeys(documents) if d not in known])
     found = {**known, **dict(zip(_paths(grouped), _chunks(_signatures(base, grouped))))}
     files = _by_folder(list(found))

@@ -8,17 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, task_text, write_files
-
-
-def age(root: Path) -> None:
-    """Make every file older than the caches' racy window, as files edited a while ago are."""
-    old = time.time() - 60
-    for folder, _, files in os.walk(root):
-        if ".git" in folder.split(os.sep):
-            continue
-        for name in files:
-            os.utime(os.path.join(folder, name), (old, old))
+from conftest import age, git, task_text, write_files
 
 
 def states(agents, root: Path) -> dict[str, tuple[str, list[str]]]:  # type: ignore[no-untyped-def]

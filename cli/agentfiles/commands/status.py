@@ -18,15 +18,20 @@ def status_command(
     """Show each task's state: done, stale (with what changed), ready, pending, blocked, failed, rejected,
     invalid (its file, handoff or role cannot be loaded: the file and line say why).
 
+    A step that cannot start as declared is blocked, with why: a need not done, a declared input missing,
+    or a model step's context over its budget (the figures; `agents run --dry-run TASK` shows it whole).
+
     A task is done while its handoff says so and every recorded hash (definition, inputs, outputs) still
     matches and every task it needs is done and is the run it saw. One broken file does not hide the rest.
     """
     from agentfiles.core.state import STATES
+    from agentfiles.runner.preflight import with_context_budgets
     from agentfiles.storage.workspace import open_workspace
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
-    states = open_workspace(opts.directory).states()
+    workspace = open_workspace(opts.directory)
+    states = with_context_budgets(workspace, workspace.states())
     wanted = list(tasks or [])
     unknown = [t for t in wanted if t not in states]
     if unknown:

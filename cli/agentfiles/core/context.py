@@ -138,14 +138,18 @@ def _imports(text: str) -> list[tuple[int, str]]:
 
 
 def context_files(
-    root: Path, declared: list[str], refused: list[tuple[str, str, str]] | None = None
+    root: Path,
+    declared: list[str],
+    refused: list[tuple[str, str, str]] | None = None,
+    looked: list[str] | None = None,
 ) -> list[tuple[str, str]]:
     """(path, text) of every context file a step gets, in order: CLAUDE.md with its imports, then the
     nested CLAUDE.md files in the folders on the way to each declared path (shallowest first).
 
     Only files of the repository are read: a CLAUDE.md or an import that is (or leads through a
     symlink) outside it, in `.git` or in agents' machine-local state is skipped, and added to `refused`
-    as (file, import, why) when given."""
+    as (file, import, why) when given. `looked` gets every path whose existence or text decides the
+    answer, those that do not exist included (a cache of what the context holds watches them)."""
     seen: set[str] = set()
     out: list[tuple[str, str]] = []
     starts = ["CLAUDE.md"]
@@ -157,12 +161,14 @@ def context_files(
             candidate = "/".join(parts[:depth]) + "/CLAUDE.md"
             nested.add(candidate)
     starts += sorted(nested, key=lambda p: (p.count("/"), p))
+    if looked is not None:
+        looked.extend(starts)
     reach = Reach(root)
     for start in starts:
         if start not in seen and os.path.lexists(root / start):
             why = _unreadable(root, reach, start)
             if why is None:
-                _collect(_Walk(root, reach, seen, out, refused), start, [])
+                _collect(_Walk(root, reach, seen, out, refused, looked), start, [])
             elif refused is not None:
                 refused.append((start, start, why))
     return out
@@ -185,6 +191,7 @@ class _Walk:
     seen: set[str]
     out: list[tuple[str, str]]
     refused: list[tuple[str, str, str]] | None
+    looked: list[str] | None = None
 
 
 def _collect(walk: _Walk, rel: str, chain: list[str]) -> None:
@@ -208,6 +215,8 @@ def _collect(walk: _Walk, rel: str, chain: list[str]) -> None:
     base = os.path.dirname(rel)
     for _, target in _imports(text):
         joined = os.path.normpath(os.path.join(base, target)).replace(os.sep, "/")
+        if walk.looked is not None:
+            walk.looked.append(joined)
         why = _unreadable(walk.root, walk.reach, joined)
         if why is None:
             _collect(walk, joined, [*chain, rel])

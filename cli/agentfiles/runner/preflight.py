@@ -1,25 +1,29 @@
-"""What can be known about a planned step before it runs: a declared input that does not exist and that
-no step will produce, or a model step whose context (built from the files as they are) is over its
-budget. `agents run --dry-run` reports these and exits 1; a real run finds the same at the step's start
-and commits nothing for it."""
+"""What can be known about a step before it runs: a declared input that does not exist and that no step
+will produce, or a model step whose context (built from the files as they are) is over its budget.
+`agents run --dry-run` reports these and exits 1; a real run finds the same at the step's start and
+commits nothing for it; `agents status` marks such a step `blocked`, with the figures."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
-from agentfiles.core.foreach import family_of
 from agentfiles.core.paths import has_glob
-from agentfiles.runner.resolve import resolve_step
-from agentfiles.storage.files import text_reader
 
 if TYPE_CHECKING:
     from agentfiles.core.plan import PlannedStep
+    from agentfiles.core.project import Project
+    from agentfiles.core.state import TaskState
+    from agentfiles.runner.agent import AgentPlan
+    from agentfiles.runner.resolve import ResolvedStep
+    from agentfiles.storage.context_cache import ContextCache, ContextSize
     from agentfiles.storage.workspace import Workspace
 
 
 def known_failures(workspace: Workspace, plan: list[PlannedStep]) -> dict[str, str]:
     """Planned step -> why it would fail before it starts."""
-    from agentfiles.runner.agent import agent_plan
+    from agentfiles.core.foreach import family_of
+    from agentfiles.runner.resolve import resolve_step
 
     project = workspace.project
     root = workspace.root
@@ -37,8 +41,109 @@ def known_failures(workspace: Workspace, plan: list[PlannedStep]) -> dict[str, s
             continue  # its context is only known once the steps before it have run (or a router chose)
         if any(spec.handoff for spec in step.task.inputs if spec.handoff in {family_of(p.task) for p in plan}):
             continue
-        agent = agent_plan(project, step, text_reader(root, missing_ok=True))
-        over = agent.over_budget()
+        over = context_plan(project, step).over_budget()
         if over:
             found[planned.task] = over
     return found
+
+
+def context_plan(project: Project, step: ResolvedStep) -> AgentPlan:
+    """A model step's plan from the files as they are now, as the executor it would run on builds it."""
+    from agentfiles.runner.agent import agent_plan
+    from agentfiles.storage.files import text_reader
+
+    kind = step.task.executor if step.task.executor != "auto" else project.config.executor
+    read = text_reader(project.layout.root, missing_ok=True)
+    return agent_plan(project, step, read, purpose="claude-code" if kind == "claude-code" else "do")
+
+
+def with_context_budgets(workspace: Workspace, states: dict[str, TaskState]) -> dict[str, TaskState]:
+    """`states`, with each model step `agents run` would start (ready or stale) whose context is over its
+    budget `blocked`, the figures its reason: the run would refuse it before it starts. A step whose
+    context holds what a task not done yet produces is left as it is (its context is not known yet).
+
+    Sizes come from the context cache while nothing a context is built from changed (a stat per file);
+    only a step whose files changed has its context built again, which loads the whole project."""
+    from agentfiles.core.fingerprint import expand_path_input
+    from agentfiles.core.state import TaskState
+    from agentfiles.storage.context_cache import ContextCache
+
+    candidates = [s.id for s in states.values() if s.state in ("ready", "stale")]
+    if not candidates:
+        return states
+    root = workspace.root
+    cache = ContextCache(root, workspace.layout.cache / "contexts.json")
+    world = hashlib.blake2b("\n".join(f"{t} {s.definition}" for t, s in sorted(states.items())).encode(),
+                           digest_size=20).hexdigest()
+    sizes: dict[str, ContextSize] = {}
+    for step in candidates:
+        found = cache.get(step, states[step].definition, world, lambda p: expand_path_input(root, p))
+        if found is not None:
+            sizes[step] = found
+    missing = [s for s in candidates if s not in sizes]
+    if missing:
+        sizes.update(_measure(workspace, missing, states, world, cache))
+    cache.save(set(candidates))
+    out = dict(states)
+    for step, size in sizes.items():
+        if not size.over() or any(a not in states or states[a].state != "done" for a in size.after):
+            continue
+        was = states[step]
+        reason = f"context over budget: ~{size.tokens} tokens, the budget is {size.limit}; largest: {size.largest}"
+        kept = was.reasons if was.state == "stale" else []
+        out[step] = TaskState(was.id, "blocked", [reason, *kept], was.run, was.definition, was.isolation, was.parts)
+    return out
+
+
+def _measure(
+    workspace: Workspace, steps: list[str], states: dict[str, TaskState], world: str, cache: ContextCache
+) -> dict[str, ContextSize]:
+    """Build the context of each of `steps` as `agents run --dry-run` does, and record its size with the
+    files it came from."""
+    from agentfiles.core.context import context_files
+    from agentfiles.core.fingerprint import expand_path_input
+    from agentfiles.core.globs import matches
+    from agentfiles.core.paths import check_repo_path
+    from agentfiles.errors import AgentsError
+    from agentfiles.runner.agent import input_views
+    from agentfiles.runner.resolve import resolve_step
+    from agentfiles.storage.context_cache import ContextSize
+
+    project = workspace.project
+    facts = workspace.facts()
+    root = workspace.root
+    outputs = [(out, t) for t, f in facts.tasks.items() if not f.family for out in f.outputs]
+    sizes: dict[str, ContextSize] = {}
+    for step_id in steps:
+        definition = states[step_id].definition or ""
+        try:
+            step = resolve_step(project, step_id)
+        except KeyError:
+            continue
+        task = step.task
+        if task.is_command or task.select:  # no context to size (a router picks the role at run time)
+            size = ContextSize(definition, world, [], [".agents/config.yaml"], [], "", 0, None, "")
+        else:
+            patterns = [spec.path for spec in task.inputs if spec.path is not None]
+            globs = [[p, expand_path_input(root, p)] for p in patterns]
+            globs += [[p, expand_path_input(root, p)] for p in task.outputs if has_glob(p)]
+            looked: list[str] = []
+            handoffs = [spec.handoff for spec in task.inputs if spec.handoff is not None]
+            files = [".agents/config.yaml", *(f for _, found in globs for f in found),
+                     *(f".agents/handoffs/{h}.md" for h in handoffs)]
+            after = set(facts.tasks[step_id].needs if step_id in facts.tasks else []) | set(handoffs)
+            after |= {t for p in patterns for out, t in outputs  # who writes what it reads
+                      if matches(out, p) or matches(p, out) or out.startswith(p.rstrip("/") + "/")}
+            after.discard(step_id)
+            try:
+                context_files(root, [v for v, _ in input_views(root, step)] + list(task.outputs), looked=looked)
+                plan = context_plan(project, step)
+            except AgentsError:  # a broken CLAUDE.md import, an unknown role: `agents run` says so
+                plan = None
+            files += [p for p in looked if check_repo_path(p) is None]
+            parts = ", ".join(f"{p.label} (~{p.tokens} tokens)" for p in plan.context.largest(3)) if plan else ""
+            size = ContextSize(definition, world, sorted(after), list(dict.fromkeys(files)), globs, "",
+                               plan.tokens if plan else 0, plan.budget.context_tokens if plan else None, parts)
+        cache.put(step_id, size)
+        sizes[step_id] = size
+    return sizes

@@ -65,6 +65,14 @@ def _signatures(base: str, folders: list[list[Any]]) -> list[int]:
     return out
 
 
+def files_signature(root: Path, files: list[str]) -> tuple[str, int]:
+    """One digest of the stat signatures of `files` (repo-relative; zeros for one that does not exist), and
+    the newest mtime among them (a result derived from files changed within the racy window is not kept)."""
+    sigs = _signatures(f"{root}{os.sep}", _by_folder(files))
+    newest = max((sigs[i + 2] for i in range(0, len(sigs), 5) if stat.S_ISREG(sigs[i])), default=0)
+    return _fingerprint(sigs), newest
+
+
 def _chunks(sigs: list[int]) -> list[list[int]]:
     return [sigs[i : i + 5] for i in range(0, len(sigs), 5)]
 

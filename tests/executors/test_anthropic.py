@@ -138,16 +138,21 @@ def test_finish_before_writing_the_outputs_is_sent_back(hello: Path, api: FakeAn
 def test_an_oversized_input_is_refused_before_any_request(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
     write_files(hello, {"data/spec.md": "word " * 40000})
     git(hello, "commit", "-qam", "big spec")
+    path = hello / ".agents/tasks/hello.md"  # a definition not committed yet: not committed for a step that cannot start
+    path.write_text(path.read_text().replace("title: Write hello", "title: Write hello, again"))
     head = git(hello, "rev-parse", "HEAD")
     dry = agents("-C", str(hello), "run", "--dry-run")
     assert dry.code == 1
     assert "error: step hello would fail before it starts: the context is ~" in dry.err
     result = agents("-C", str(hello), "run")
     assert result.code == 1
-    assert "budget: the context is ~" in result.err and "over the budget of 40000" in result.err
+    assert "step hello would fail before it starts: the context is ~" in result.err
+    assert "over the budget of 40000" in result.err
     assert "data/spec.md (~66667 tokens)" in result.err and "view: outline" in result.err
+    assert "nothing ran and nothing was committed" in result.err and "agents show" not in result.err
     assert api.message_requests == []
     assert git(hello, "rev-parse", "HEAD") == head  # known before it started: nothing committed
+    assert git(hello, "status", "--porcelain") == " M .agents/tasks/hello.md\n"
 
 
 def test_usd_budget_ends_the_step(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
@@ -217,9 +222,13 @@ def test_precise_budgets_count_tokens_with_the_api(hello: Path, api: FakeAnthrop
     path = hello / ".agents/tasks/hello.md"
     path.write_text(path.read_text().replace("role: developer", "role: developer\nbudget: {context_tokens: 50, precise: true}"))
     git(hello, "commit", "-qam", "precise")
+    assert agents("-C", str(hello), "run", "--dry-run").code == 0  # the API counts, when the step starts
+    assert agents("-C", str(hello), "status", "--json").json["tasks"][0]["state"] == "ready"  # so status cannot tell
     result = agents("-C", str(hello), "run")
     assert result.code == 1 and "over the budget of 50" in result.err
     assert len(api.count_tokens_requests) == 1 and api.message_requests == []
+    assert "hint: nothing was committed for hello: fix what the error names" in result.err
+    assert "agents show" not in result.err
 
 
 def test_an_error_quoting_the_key_never_lands_in_git(hello: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]

@@ -105,3 +105,19 @@ def test_a_stale_step_over_its_budget_says_so_and_why_it_is_stale(project: Path,
     state, reasons = status(agents, project)["hello"]
     assert state == "blocked" and reasons[0].startswith("context over budget")
     assert reasons[1:] == ["input changed: data/spec.md"]
+
+
+def test_an_input_a_foreach_item_produces_is_not_missing(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "notes/a.md": "alpha\n",
+        ".agents/tasks/upper.md": task_text("Upper", run="tr a-z A-Z < {item} > build/{stem}.up", foreach="notes/*.md",
+                                            inputs=["{item}"], outputs=["build/{stem}.up"]),
+        ".agents/tasks/both.md": task_text("Both", run="cat build/a.up > both.txt", needs=["upper"],
+                                           inputs=["build/a.up"], outputs=["both.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    dry = agents("-C", str(project), "run", "--dry-run")
+    assert dry.code == 0, dry.err  # it was 'declared input missing: build/a.up', and the run refused on it
+    assert agents("-C", str(project), "run").code == 0
+    assert (project / "both.txt").read_text() == "ALPHA\n"

@@ -165,6 +165,39 @@ def test_missing_output_and_crash_and_missing_input(project: Path, agents) -> No
     assert not any("agents(needy)" in line for line in git(project, "log", "--format=%s").splitlines())
 
 
+def test_a_run_whose_steps_would_fail_before_they_start_commits_nothing(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """Known before anything runs (as --dry-run knows it): no definitions commit, no step; the message
+    names what to fix, not a handoff that does not exist."""
+    write_files(project, {
+        ".agents/tasks/needy.md": task_text("Needy", run="cat in.txt > n.txt", inputs=["in.txt"], outputs=["n.txt"]),
+    })
+    head = git(project, "rev-parse", "HEAD")
+    result = agents("-C", str(project), "run")
+    assert result.code == 1
+    assert "error: step needy would fail before it starts: declared input missing: in.txt" in result.err
+    assert "agents show" not in result.err and "nothing ran and nothing was committed" in result.err
+    assert git(project, "rev-parse", "HEAD") == head
+    assert git(project, "status", "--porcelain", "-uall") == "?? .agents/tasks/needy.md\n"  # as the user left it
+    assert agents("-C", str(project), "run", "--json").json["known_failures"] == {
+        "needy": "declared input missing: in.txt"}
+    # With another step that can run: without --keep-going nothing runs (the run would stop at needy) ...
+    write_files(project, {".agents/tasks/other.md": task_text("Other", run="echo hi > o.txt", outputs=["o.txt"]),
+                          ".agents/tasks/after.md": task_text("After", run="cat n.txt > a.txt", inputs=["n.txt"],
+                                                              outputs=["a.txt"], needs=["needy"])})
+    result = agents("-C", str(project), "run")
+    assert result.code == 1 and "--keep-going" in result.err
+    assert git(project, "rev-parse", "HEAD") == head
+    # ... with it, the others run, and the definitions commit holds theirs only (not needy's, nor after's).
+    result = agents("-C", str(project), "run", "--keep-going")
+    assert result.code == 1
+    assert "step needy failed: missing_input: declared input missing: in.txt" in result.err
+    assert "see `agents show needy`" not in result.err
+    defs = next(c for c in git(project, "log", "--format=%H %s").splitlines() if "commit the definitions" in c)
+    assert files_of(project, defs.split()[0]) == [".agents/tasks/other.md"]
+    assert git(project, "status", "--porcelain", "-uall", "--", ".agents/tasks").splitlines() == [
+        "?? .agents/tasks/after.md", "?? .agents/tasks/needy.md"]
+
+
 def test_secrets_are_withheld_unless_declared(project: Path, agents, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-value")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp-secret")

@@ -258,17 +258,19 @@ def run_command(
                 out.line(render_request(preview.request).rstrip())
                 for note in preview.cache:
                     out.diagnostic("warning", f"{preview.step}: {note}")
-        for step_id, why in result.known_failures.items():
-            out.diagnostic("error", f"step {step_id} would fail before it starts: {why}")
         if result.known_failures:
-            out.diagnostic("hint", "fix what each names (create the input, or declare the task that produces it "
-                           "under `needs:`; shrink the context), then run `agents run` again")
+            _known_failures(out, result.known_failures)
             return EXIT_STEP_FAILED
         return 0
     if not result.plan:
         out.line(_nothing(result.held))
         _held(out, result.held)
         return 0
+    if report is None and result.known_failures:  # the run would have stopped at one of them: it did not start
+        others = len(result.plan) - len(result.known_failures)
+        _known_failures(out, result.known_failures, "nothing ran and nothing was committed" + (
+            f"; `agents run --keep-going` runs the {plural(others, 'other step')} meanwhile" if others else ""))
+        return EXIT_STEP_FAILED
     if report is None:
         return 0
     _held(out, result.held)
@@ -290,10 +292,21 @@ def run_command(
         if first is not None and first.status == "uncertain":
             out.diagnostic("hint", f"`agents review` shows what disagrees; then `agents approve {first.task}` (of samples: "
                            f"`--sample N`) lands it, `agents reject {first.task} --reason TEXT` runs it again")
+        elif first is not None and first.commit is None:  # refused at its start: no handoff to show
+            out.diagnostic("hint", f"nothing was committed for {first.task}: fix what the error names, then run "
+                           f"`agents run` again (`agents run --dry-run {first.task}` checks it without running)")
         elif first is not None:
             out.diagnostic("hint", f"see `agents show {first.task}`; fix, then run `agents run` again")
         return EXIT_STEP_FAILED
     return 0
+
+
+def _known_failures(out: Output, failing: dict, outcome: str = "") -> None:  # type: ignore[type-arg]
+    """Each step that would fail before it starts, then what to do (after what happened, when it is said)."""
+    for step_id, why in failing.items():
+        out.diagnostic("error", f"step {step_id} would fail before it starts: {why}")
+    out.diagnostic("hint", (f"{outcome}. " if outcome else "") + "Fix what each names (create the input, or declare "
+                   "the task that produces it under `needs:`; shrink the context), then run `agents run` again")
 
 
 def _rollout_request(canary: Optional[int], canary_pick: Optional[List[str]], wave: Optional[int]):  # type: ignore[no-untyped-def]

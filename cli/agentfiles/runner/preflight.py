@@ -23,17 +23,23 @@ if TYPE_CHECKING:
 def known_failures(workspace: Workspace, plan: list[PlannedStep]) -> dict[str, str]:
     """Planned step -> why it would fail before it starts."""
     from agentfiles.core.foreach import family_of
+    from agentfiles.core.globs import matches
     from agentfiles.runner.resolve import resolve_step
 
     project = workspace.project
     root = workspace.root
-    produced = {out for entry in project.tasks.values() for out in entry.model.outputs}
+    produced = {out for facts in workspace.facts().tasks.values() for out in facts.outputs}  # each item's own
+    globs = [out for out in produced if has_glob(out)]
+
+    def no_one_makes(path: str) -> bool:
+        return path not in produced and not any(matches(g, path) for g in globs)
+
     planned_outputs = {out for p in plan for out in resolve_step(project, p.task).task.outputs}
     found: dict[str, str] = {}
     for planned in plan:
         step = resolve_step(project, planned.task)
         paths = [spec.path for spec in step.task.inputs if spec.path is not None]
-        missing = [p for p in paths if not has_glob(p) and p not in produced and not (root / p).exists()]
+        missing = [p for p in paths if not has_glob(p) and not (root / p).exists() and no_one_makes(p)]
         if missing:
             found[planned.task] = "declared input missing: " + ", ".join(missing)
             continue
@@ -41,10 +47,20 @@ def known_failures(workspace: Workspace, plan: list[PlannedStep]) -> dict[str, s
             continue  # its context is only known once the steps before it have run (or a router chose)
         if any(spec.handoff for spec in step.task.inputs if spec.handoff in {family_of(p.task) for p in plan}):
             continue
-        over = context_plan(project, step).over_budget()
+        agent = context_plan(project, step)
+        over = None if agent.budget.precise else agent.over_budget()  # else the API counts, at the step's start
         if over:
             found[planned.task] = over
     return found
+
+
+def will_start(plan: list[PlannedStep], failing: dict[str, str]) -> list[PlannedStep]:
+    """The planned steps that will start: neither known to fail before it nor waiting for one that is."""
+    out: set[str] = set(failing)
+    for step in plan:  # in dependency order
+        if any(need in out for need in step.needs):
+            out.add(step.task)
+    return [step for step in plan if step.task not in out]
 
 
 def context_plan(project: Project, step: ResolvedStep) -> AgentPlan:
@@ -143,7 +159,14 @@ def _measure(
             files += [p for p in looked if check_repo_path(p) is None]
             parts = ", ".join(f"{p.label} (~{p.tokens} tokens)" for p in plan.context.largest(3)) if plan else ""
             size = ContextSize(definition, world, sorted(after), list(dict.fromkeys(files)), globs, "",
-                               plan.tokens if plan else 0, plan.budget.context_tokens if plan else None, parts)
+                               plan.tokens if plan else 0, _judged_limit(plan), parts)
         cache.put(step_id, size)
         sizes[step_id] = size
     return sizes
+
+
+def _judged_limit(plan: AgentPlan | None) -> int | None:
+    """The context budget a status judges a step by: none for `precise: true` (the API counts, at its start)."""
+    if plan is None or plan.budget.precise:
+        return None
+    return plan.budget.context_tokens

@@ -30,6 +30,7 @@ from agentfiles.runner.execute import execute
 from agentfiles.runner.definitions import commit_definitions
 from agentfiles.runner.globs import owned_files
 from agentfiles.runner.interrupts import interrupts_cancel, terminate_interrupts
+from agentfiles.runner.preflight import known_failures, will_start
 from agentfiles.runner.rollout import RolloutResult, run_rollout
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.runner.step import StepRunner
@@ -255,8 +256,6 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
             _refuse_dirty_outputs(workspace, Git(workspace.root), plan, options.force)
         except PreconditionError as exc:
             warnings.append(f"the run would be refused: {exc.message} ({exc.hint})")
-        from agentfiles.runner.preflight import known_failures
-
         return RunResult(plan, previews=_previews(workspace, plan, options.targets), warnings=warnings,
                          known_failures=known_failures(workspace, plan), held=held, rollout_plan=rollout)
     git = Git(workspace.root)
@@ -291,7 +290,12 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
             if task.prose_criteria and project.verifier_of(task):
                 executor_for(step.task, True)
         _refuse_dirty_outputs(workspace, git, plan, options.force)
-        committed = commit_definitions(workspace, git, plan)
+        failing = known_failures(workspace, plan)
+        if failing and not options.keep_going:  # the run would stop there: nothing runs, nothing is committed
+            result.known_failures = failing
+            return result
+        starting = will_start(plan, failing)  # their definitions only: a step refused at its start commits nothing
+        committed = commit_definitions(workspace, git, starting) if starting else []
         if committed:
             emit("note", f"committed the definitions this run uses, which were not in git: {', '.join(committed)}")
         git.pin()  # the steps' commits go on HEAD as it is now, or nowhere

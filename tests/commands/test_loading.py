@@ -79,9 +79,28 @@ def test_a_claude_code_subagent_strict_yaml_rejects_is_left_out(project: Path, a
     write_files(project, {".agents/tasks/private.md": task_text("P", role="privacy-officer")})
     status = agents("-C", str(project), "status", "--json").json["tasks"]
     private = next(t for t in status if t["id"] == "private")
-    assert private["state"] == "invalid" and "role 'privacy-officer' cannot be loaded" in private["reasons"][0]
+    assert private["state"] == "invalid" and "role 'privacy-officer' was left out" in private["reasons"][0]
     found = agents("-C", str(project), "validate", "--json").json["errors"]
     assert [e["file"] for e in found] == [".agents/tasks/private.md"] and found[0]["hint"]
+
+
+def test_a_left_out_subagent_is_not_counted_and_a_task_naming_it_is_told_why(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".claude/agents/privacy-officer.md": FOREIGN_ROLE})
+    roles = len(agents("-C", str(project), "roles", "--json").json["roles"])
+    checked = agents("-C", str(project), "validate")
+    assert checked.code == 0
+    assert f"{roles} roles (1 left out: privacy-officer)" in checked.out
+    counts = agents("-C", str(project), "validate", "--json").json["counts"]
+    assert counts["roles"] == roles and counts["roles_left_out"] == ["privacy-officer"]
+    made = agents("-C", str(project), "new", "task", "private", "--role", "privacy-officer", "--intent", "Check it.")
+    assert made.code == 2 and not (project / ".agents/tasks/private.md").exists()
+    assert ("error: role 'privacy-officer' was left out, so this task cannot run: .claude/agents/privacy-officer.md:3: "
+            "YAML syntax error") in made.err
+    assert "hint: fix the YAML at that line; quote a value" in made.err
+    write_files(project, {".agents/tasks/private.md": task_text("P", role="privacy-officer")})
+    private = agents("-C", str(project), "status", "--json").json["tasks"][0]
+    assert private["reasons"] == [private["reasons"][0]]
+    assert private["reasons"][0].startswith("role 'privacy-officer' was left out: .claude/agents/privacy-officer.md:3: ")
 
 
 def test_a_broken_role_of_the_project_is_listed_as_a_problem(project: Path, agents) -> None:  # type: ignore[no-untyped-def]

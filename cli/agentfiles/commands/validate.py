@@ -28,9 +28,11 @@ def validate_command(
     warnings = [d for d in found if d.severity == "warning"]
     failed = bool(errors) or (strict and bool(warnings))
     project = workspace.project
+    # roles: those that loaded; one left out (a Claude Code subagent it could not read) or broken is named apart
+    left_out = sorted(set(project.broken_roles) - set(project.roles))
     counts = {
         "tasks": len(project.tasks) + len(project.broken_tasks),
-        "roles": len(project.roles) + len(project.broken_roles),
+        "roles": len(project.roles),
         "handoffs": len(project.handoffs),
     }
     if out.json_mode:
@@ -40,13 +42,16 @@ def validate_command(
                 "ok": not failed,
                 "errors": [d.to_json() for d in errors],
                 "warnings": [d.to_json() for d in warnings],
-                "counts": counts,
+                "counts": {**counts, "roles_left_out": left_out},
             },
         )
         return EXIT_USAGE if failed else 0
     for diag in found:
         out.diagnostic(diag.severity, f"{diag.where}{diag.message}", diag.hint)
-    summary = ", ".join(f"{n} {kind[:-1] if n == 1 else kind}" for kind, n in counts.items())
+    shown = {kind: f"{n} {kind[:-1] if n == 1 else kind}" for kind, n in counts.items()}
+    if left_out:
+        shown["roles"] += f" ({len(left_out)} left out: {', '.join(left_out)})"
+    summary = ", ".join(shown.values())
     if failed:
         out.note(f"invalid: {len(errors)} error(s), {len(warnings)} warning(s) in {summary}")
         return EXIT_USAGE

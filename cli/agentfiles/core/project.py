@@ -11,6 +11,8 @@ from agentfiles.core.handoffs import Handoff
 from agentfiles.core.models import Config, Role, Task
 from agentfiles.core.paths import Layout
 
+LEFT_OUT = "; this Claude Code subagent is left out"  # said of a file of .claude/agents/ that did not load
+
 M = TypeVar("M")
 
 
@@ -70,6 +72,17 @@ class Project:
         """The first load error of one file, if it could not be loaded."""
         return next((d for d in self.errors if d.file == rel), None)
 
+    def role_problem(self, name: str) -> tuple[str, str, str | None]:
+        """Why a role that did not load is missing: `was left out` (a Claude Code subagent agents skipped
+        with a warning) or `cannot be loaded`; where and why (empty when no problem names its file); its hint."""
+        files = (f".claude/agents/{name}.md", f".agents/roles/{name}.md")
+        found = [d for d in self.diagnostics if d.file in files]
+        problem = next((d for d in found if d.severity == "error"), found[0] if found else None)
+        if problem is None:
+            return "cannot be loaded", "", None
+        verb = "was left out" if problem.severity == "warning" else "cannot be loaded"
+        return verb, f"{problem.where}{problem.message.removesuffix(LEFT_OUT)}", problem.hint
+
     def invalid_reason(self, task_id: str) -> str | None:
         """Why a task cannot be used as it is: its file, its handoff or its named role failed to load."""
         if task_id in self.broken_tasks:
@@ -81,7 +94,8 @@ class Project:
         entry = self.tasks.get(task_id)
         role = entry.model.role if entry else None
         if role and role in self.broken_roles and role not in self.roles:
-            return f"role '{role}' cannot be loaded (`agents roles` says why)"
+            verb, why, _ = self.role_problem(role)
+            return f"role '{role}' {verb}: {why}" if why else f"role '{role}' {verb} (`agents roles` says why)"
         if role and role not in self.roles and not entry.model.is_command:  # type: ignore[union-attr]
             return f"unknown role '{role}' (`agents validate` says more)"
         for spec in entry.model.inputs if entry else []:

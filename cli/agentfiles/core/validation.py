@@ -68,8 +68,9 @@ class _Checker:
             self.error(entry, ("role",), self.unknown("role", task.role, self.known_roles), roles_hint)
         for key, name in (("role", task.role), *(("verifier", j) for j in judges)):
             if name and name in self.project.broken_roles and name not in self.project.roles:
-                self.error(entry, (key,), f"role '{name}' cannot be loaded, so this task cannot run",
-                           "fix the role file (`agents roles` says what is wrong with it)")
+                verb, why, hint = self.project.role_problem(name)
+                self.error(entry, (key,), f"role '{name}' {verb}, so this task cannot run" + (f": {why}" if why else ""),
+                           hint or "fix the role file (`agents roles` says what is wrong with it)")
         for index, name in enumerate(task.verifiers):
             if name not in self.known_roles:
                 self.error(entry, _item("verifier", task.verifier, index),

@@ -14,7 +14,7 @@ from agentfiles.core.diagnostics import Diagnostic, Loc, problems_from
 from agentfiles.core.handoffs import Handoff
 from agentfiles.core.models import Config, Role, Task
 from agentfiles.core.paths import Layout, Reach, is_valid_id
-from agentfiles.core.project import Entry, Project
+from agentfiles.core.project import LEFT_OUT, Entry, Project
 from agentfiles.storage.cache import StatCache, signature
 from agentfiles.storage.documents import (
     DocumentError,
@@ -251,7 +251,7 @@ class _Loader:
             for i in range(mark, len(self.diagnostics)):
                 d = self.diagnostics[i]
                 self.diagnostics[i] = Diagnostic(
-                    "warning", f"{d.message}; this Claude Code subagent is left out", d.file, d.line,
+                    "warning", f"{d.message}{LEFT_OUT}", d.file, d.line,
                     f"{d.hint or 'fix the file'} (a task that names this role is an error until then)",
                 )
         return entry

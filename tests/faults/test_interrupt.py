@@ -37,6 +37,7 @@ POINTS = [
     ("when the batch's first journal closed", Moment(JOURNAL, "deleted", 2), "fan", False),
 ]
 
+BEFORE_STEPS = [point[0] for point in POINTS[:3]]
 
 EXHAUSTIVE = os.environ.get("AGENTS_TEST_FAULTS") == "all"
 # SIGTERM is handled as SIGINT once steps run: by default it is sent before they start and at two moments after.
@@ -60,6 +61,12 @@ def test_interrupted(what: str, moment: Moment, pipeline: str, uncommitted: bool
     finally:
         watcher.close()
     assert_clean_failure(proc.returncode, said, 130, f"`agents run` interrupted {what}")
+    # What it says is what happened: no step is said to be stopped when none had started.
+    if what in BEFORE_STEPS:
+        assert "error: interrupted before any step started: nothing ran" in said, said
+        assert "still running" not in said and "stopped" not in said, said
+    elif what == "while seed's command runs":
+        assert "error: interrupted: seed was stopped; nothing of it landed" in said, said
     # Whatever landed, landed whole, once; nothing else is left half-done.
     assert unjournaled(root, users) == []
     assert index_behind(root, users) == []

@@ -142,6 +142,43 @@ class LiveProgress(_Setup):
         self.live.__exit__(None, None, None)
 
 
+class _Seen:
+    """The run's events, passed on to `sink` and remembered, to say what an interruption stopped."""
+
+    def __init__(self, sink) -> None:  # type: ignore[no-untyped-def]
+        self.sink = sink
+        self.started: list[str] = []
+        self.finished: list[str] = []
+        self.landed = 0
+        self.definitions = False
+
+    def __call__(self, kind: str, payload: object) -> None:
+        if kind == "start":
+            self.started.append(str(payload))
+        elif kind == "finish":
+            self.finished.append(payload.task)  # type: ignore[attr-defined]
+            self.landed += bool(payload.commit)  # type: ignore[attr-defined]
+        elif kind == "note" and str(payload).startswith("committed the definitions"):
+            self.definitions = True
+        self.sink(kind, payload)
+
+    def interrupted(self) -> str:
+        """What the interruption did: nothing had started, which steps it stopped, what landed before."""
+        if not self.started:
+            kept = "; the commit of the definitions it uses, made first, stays" if self.definitions else ""
+            return f"interrupted before any step started: nothing ran{kept}"
+        stopped = [t for t in self.started if t not in self.finished]
+        if stopped:
+            names = ", ".join(stopped[:5]) + (f" and {len(stopped) - 5} more" if len(stopped) > 5 else "")
+            one = len(stopped) == 1
+            said = f"interrupted: {names} {'was' if one else 'were'} stopped; nothing of {'it' if one else 'theirs'} landed"
+        else:
+            said = "interrupted between steps: none was running"
+        if self.landed:
+            said += f"; {plural(self.landed, 'step')} that ended first landed (`agents log`)"
+        return said
+
+
 def run_command(
     ctx: typer.Context,
     tasks: Optional[List[str]] = typer.Argument(None, metavar="[TASK]...", help="Only these tasks (and what they need)."),
@@ -195,12 +232,12 @@ def run_command(
     )
     live = not out.json_mode and not dry_run and sys.stderr.isatty()
     progress = LiveProgress(out, began) if live else PlainProgress(out, began)
+    seen = _Seen(progress if not out.json_mode else (lambda *a: None))
     try:
-        result = reconcile(opts.directory, options, progress if not out.json_mode else (lambda *a: None))
+        result = reconcile(opts.directory, options, seen)
     except KeyboardInterrupt:
         progress.close()
-        out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed",
-                       "run `agents run` again to carry on")
+        out.diagnostic("error", seen.interrupted(), "run `agents run` again to carry on")
         return EXIT_INTERRUPTED
     finally:
         progress.close()
@@ -281,8 +318,7 @@ def run_command(
     out.line(_summary(len(result.plan), report, time.monotonic() - began,
                       len(result.rollout.not_run) if result.rollout else 0))
     if report.interrupted:
-        out.diagnostic("error", "interrupted: steps still running were stopped; nothing of theirs landed",
-                       "run `agents run` again to carry on")
+        out.diagnostic("error", seen.interrupted(), "run `agents run` again to carry on")
         return EXIT_INTERRUPTED
     if failed:
         for outcome in report.failed:

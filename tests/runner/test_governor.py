@@ -67,4 +67,4 @@ def test_a_retry_after_pauses_every_step_and_the_run_says_they_wait(twenty: Path
     # One call at a time: the 429 came first, and no step's call went out before the pause it asked for.
     assert answered[1] - answered[0] >= 1.4, answered
     assert "wait  m0" in result.err and "the API asked for a pause" in result.err
-    assert "calls to claude" in result.err and "in flight, its limit (api.limits)" in result.err
+    assert ": 1 call to claude-sonnet-4-6 in flight, its limit (api.limits)" in result.err  # one call, not "1 calls"

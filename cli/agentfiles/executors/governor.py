@@ -25,6 +25,11 @@ def share(limits: Any) -> None:
     _SHARED[0] = limits
 
 
+def in_flight(count: int, model: str) -> str:
+    """`1 call to MODEL in flight`, `5 calls to MODEL in flight`."""
+    return f"{count} call{'s' if count != 1 else ''} to {model} in flight"
+
+
 class RateLimits:
     """The shared state of every model's limits; `ask` says how long a call must wait, or takes its slot."""
 
@@ -53,7 +58,7 @@ class RateLimits:
                 left = entry["paused_until"] - now
                 return left, f"the API asked for a pause: every call to {model} waits {left:.1f} s"
             if limit.concurrent and entry["in_flight"] >= limit.concurrent:
-                return WAIT_STEP_S, f"{int(entry['in_flight'])} calls to {model} in flight, its limit (api.limits)"
+                return WAIT_STEP_S, f"{in_flight(int(entry['in_flight']), model)}, its limit (api.limits)"
             need = min(estimate, limit.tokens_per_minute or 0)
             if limit.tokens_per_minute and entry["tokens"] < need:
                 left = (need - entry["tokens"]) / (limit.tokens_per_minute / 60.0)

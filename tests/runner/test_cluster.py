@@ -313,3 +313,34 @@ def test_a_step_on_a_worker_says_when_its_model_call_waits_or_is_retried(project
     assert result.code == 0, result.err
     assert "retry m0 API call, attempt 2 of 3: HTTP 429" in result.err
     assert "wait  m0: the API asked for a pause: every call to claude" in result.err
+
+
+def test_a_local_cluster_leaves_dasks_own_messages_out_of_the_runs_output(project: Path) -> None:
+    """`--cluster local:1` while port 8787 (the default of Dask's dashboard) is taken, as by another run's
+    cluster, with a step whose input makes the work order large: the run's output is its own lines only
+    (Dask warned that the port was in use and that it sent a large graph), in the singular for one worker."""
+    import socket
+
+    write_files(project, {
+        "big.txt": "0123456789abcdef\n" * 800_000,  # 13.6 MB: above Dask's large-graph warning
+        ".agents/tasks/big.md": task_text("Big", run="wc -c < big.txt > big.count", inputs=["big.txt"],
+                                          outputs=["big.count"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "big")
+    holder = socket.socket()
+    try:
+        holder.bind(("0.0.0.0", 8787))
+        holder.listen()
+    except OSError:  # another process holds it: as taken for this run
+        pass
+    try:
+        result = run_program("-C", str(project), "run", "--cluster", "local:1")
+    finally:
+        holder.close()
+    assert result.code == 0, result.err
+    assert (project / "big.count").read_text().strip() == "13600000"
+    lines = result.err.splitlines()
+    assert "note: steps run on the Dask cluster at local:1 (1 worker thread)" in lines
+    ours = re.compile(r"(note: |setup \d|run   big$|done  big in )")
+    assert [line for line in lines if not ours.match(line)] == [], result.err

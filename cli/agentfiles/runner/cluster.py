@@ -30,6 +30,7 @@ from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
+from agentfiles.executors.governor import in_flight
 from agentfiles.runner.execute import Execution, execute
 
 DASK = "distributed>=2024.1"  # pyproject's extra `dask`
@@ -107,15 +108,17 @@ class Cluster:
         except ImportError:
             asked = asked or f"`--cluster {address}`"
             raise PreconditionError(f"{asked} needs Dask, which is not installed", hint=install_hint()) from None
-        logging.getLogger("distributed").setLevel(logging.ERROR)
+        quiet_dask()
         self.local: Any = None
         self.name = f"agents-{uuid.uuid4().hex[:12]}"
         try:
             if address.startswith("local:"):
                 count = _count(address)
+                # No dashboard, and Dask's HTTP server (which it starts anyway) on a free port of this
+                # machine's loopback: dashboard_address=None means 8787 to Dask, a warning when taken.
                 self.local = distributed.LocalCluster(
-                    n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None,
-                    silence_logs=logging.ERROR,
+                    n_workers=count, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                    scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR,
                 )
                 self.client = distributed.Client(self.local)
             else:
@@ -230,13 +233,24 @@ def on_cluster(address: str | None, settings: ApiSettings, on_event: Callable[[s
     from agentfiles.executors.governor import share
 
     cluster = Cluster(address, settings, dict(os.environ), asked)
-    on_event("note", f"steps run on the Dask cluster at {address} ({cluster.threads} worker threads)")
+    threads = cluster.threads
+    on_event("note", f"steps run on the Dask cluster at {address} ({threads} worker thread{'s' if threads != 1 else ''})")
     share(cluster.shared_limits())
     try:
         yield cluster
     finally:
         share(None)
         cluster.close()
+
+
+def quiet_dask() -> None:
+    """Dask's own messages out of the run's output but for errors: its logs (to stderr, at INFO by its
+    config) and the warnings its client gives about what agents sends (a step's inputs make a large graph),
+    which a user can do nothing about. Its other warnings (a scheduler of another version) still show."""
+    import warnings
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Sending large graph", module=r"distributed\.")
 
 
 def _count(address: str) -> int:
@@ -288,7 +302,7 @@ class SharedLimits:
         limit = self.settings.limit(model)
         semaphore = self._semaphore(model, limit.concurrent) if limit.concurrent else None
         if semaphore is not None and not semaphore.acquire(timeout=0.05):
-            return 0.2, f"{limit.concurrent} calls to {model} in flight across the cluster, its limit (api.limits)"
+            return 0.2, f"{in_flight(limit.concurrent, model)} across the cluster, its limit (api.limits)"
         wait, why = 1.0, ""  # held back until the scheduler says otherwise
         try:
             wait, why = self._on_scheduler("ask", model, estimate)

@@ -230,3 +230,57 @@ def test_status_marks_invalid_a_task_that_validate_and_run_refuse(project: Path,
     assert rows["bad"]["state"] == "invalid" and said in rows["bad"]["reasons"][0]
     assert agents("-C", str(project), "validate").code == 2
     assert agents("-C", str(project), "run", "good").code == 0
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ("bogus", "`bogus` is not a Dask scheduler address: no port (HOST:PORT)"),
+    ("local:0", "`local:0` is not local:N with N workers (1-256)"),
+    ("local:two", "`local:two` is not local:N with N workers (1-256)"),
+    ("http://host:8786", "`http://host:8786` is not a Dask scheduler address: unknown protocol `http` (tcp, tls, ws, wss, ucx, inproc)"),
+    ("tcp://host:port", "`tcp://host:port` is not a Dask scheduler address: `port` is not a port (1-65535)"),
+    ("''", "an empty address names no cluster"),
+])
+def test_a_cluster_in_the_config_is_checked_as_the_option_is(project: Path, agents, value: str, said: str) -> None:  # type: ignore[no-untyped-def]
+    """`cluster: bogus` and `cluster: local:0` passed `agents validate` and stopped only the run that tried
+    them; now validate and run refuse them at their line, with a hint, as `--cluster` is refused."""
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo t > t.txt", outputs=["t.txt"])})
+    config = project / ".agents" / "config.yaml"
+    config.write_text(config.read_text() + f"cluster: {value}\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a cluster")
+    head = git(project, "rev-parse", "HEAD")
+    found = agents("-C", str(project), "validate", "--json")
+    assert found.code == 2
+    line = len(config.read_text().splitlines())
+    assert [(e["file"], e["line"], e["message"]) for e in found.json["errors"]] == [
+        (".agents/config.yaml", line, f"cluster: {said}")]
+    assert "tcp://HOST:8786" in found.json["errors"][0]["hint"] and "local:N" in found.json["errors"][0]["hint"]
+    run = agents("-C", str(project), "run")
+    assert run.code == 2 and said in run.err and "hint: " in run.err
+    if value != "''":  # the same rule for the option, a usage error
+        config.write_text(config.read_text().replace(f"cluster: {value}\n", ""))
+        option = agents("-C", str(project), "run", "--cluster", value)
+        assert option.code == 2 and option.err.startswith(f"error: {said}\nhint: give a Dask scheduler's address")
+    assert git(project, "rev-parse", "HEAD") == head and not (project / "t.txt").exists()
+
+
+@pytest.mark.parametrize("value", ["local:2", "tcp://127.0.0.1:8786", "127.0.0.1:8786", "tls://[::1]:8786",
+                                   "scheduler.example.org:8786"])
+def test_a_cluster_address_of_either_form_is_valid(project: Path, agents, value: str) -> None:  # type: ignore[no-untyped-def]
+    config = project / ".agents" / "config.yaml"
+    config.write_text(config.read_text() + f"cluster: {value}\n")
+    assert agents("-C", str(project), "validate").code == 0
+
+
+def test_an_empty_cluster_option_is_a_usage_error_not_no_option(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """`--cluster ''` (an unset variable in `--cluster "$SCHEDULER"`) ran as if the option were not given:
+    on the config's cluster, or here."""
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo t > t.txt", outputs=["t.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "t")
+    head = git(project, "rev-parse", "HEAD")
+    for args in (["run"], ["run", "--dry-run"], ["run", "t"]):
+        result = agents("-C", str(project), *args, "--cluster", "")
+        assert result.code == 2, result.err
+        assert result.err.startswith("error: `--cluster ''` names no cluster\nhint: give a scheduler's address")
+    assert git(project, "rev-parse", "HEAD") == head and not (project / "t.txt").exists()

@@ -232,7 +232,7 @@ def test_an_address_dask_cannot_read_is_a_usage_error_not_a_bug(project: Path, a
     head = git(project, "rev-parse", "HEAD")
     result = agents("-C", str(project), "run", "--cluster", address)
     assert result.code == 2, result.err
-    assert f"error: `{address}` is not a Dask scheduler address" in result.err and "hint: give one as" in result.err
+    assert f"error: `{address}` is not a Dask scheduler address" in result.err and "hint: give a Dask scheduler's address as" in result.err
     assert "bug" not in result.err and git(project, "rev-parse", "HEAD") == head
 
 

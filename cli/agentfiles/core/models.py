@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from agentfiles.core.cluster import cluster_problem
 from agentfiles.core.fields import (
     Executor,
     IsolationMode,
@@ -140,6 +141,14 @@ class Config(Strict):
     toolchain: list[str] = Field(default_factory=list)  # more folders steps see read-only (e.g. a virtualenv)
     cache: bool = True  # may a step take the outputs of an earlier run with its definition and inputs (runner/cache.py)
     cluster: str | None = None  # a Dask scheduler's address, or local:N, to run steps on (runner/cluster.py)
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster_address(cls, value: str | None) -> str | None:
+        problem = cluster_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("toolchain")
     @classmethod

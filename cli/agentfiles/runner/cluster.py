@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentfiles.core.cluster import CLUSTER_HINT, local_workers
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError, UsageError
@@ -112,8 +113,8 @@ class Cluster:
         self.local: Any = None
         self.name = f"agents-{uuid.uuid4().hex[:12]}"
         try:
-            if address.startswith("local:"):
-                count = _count(address)
+            count = local_workers(address)  # its form checked by the run (core/cluster.py), as the config's
+            if count is not None:
                 # No dashboard, and Dask's HTTP server (which it starts anyway) on a free port of this
                 # machine's loopback: dashboard_address=None means 8787 to Dask, a warning when taken.
                 self.local = distributed.LocalCluster(
@@ -125,8 +126,7 @@ class Cluster:
                 self.client = distributed.Client(address, timeout="15s")
         except ValueError as exc:  # Dask's reading of the address: no port, an unknown protocol
             self.close()
-            raise UsageError(f"`{address}` is not a Dask scheduler address: {exc}",
-                             hint="give one as `dask scheduler` prints it (tcp://HOST:8786), or local:N") from None
+            raise UsageError(f"`{address}` is not a Dask scheduler address: {exc}", hint=CLUSTER_HINT) from None
         except (OSError, TimeoutError) as exc:
             self.close()
             raise PreconditionError(f"cannot reach the Dask scheduler at {address}: {exc}",
@@ -251,18 +251,6 @@ def quiet_dask() -> None:
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Sending large graph", module=r"distributed\.")
-
-
-def _count(address: str) -> int:
-    try:
-        count = int(address.split(":", 1)[1])
-    except ValueError:
-        count = 0
-    if not 1 <= count <= 256:
-        from agentfiles.errors import UsageError
-
-        raise UsageError(f"`{address}` is not local:N with N workers (1-256)", hint="e.g. --cluster local:4")
-    return count
 
 
 class SharedLimits:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentfiles.core.cluster import CLUSTER_HINT, cluster_problem
 from agentfiles.core.models import ApiSettings
 from agentfiles.core.paths import TOOLCHAIN_HINT, has_glob, toolchain_problem
 from agentfiles.core.plan import PlannedStep, plan_run
@@ -241,6 +242,7 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
 
 
 def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, object], None]) -> RunResult:
+    _check_cluster_option(options.cluster)
     workspace = open_workspace(directory)
     if options.dry_run:
         _check_project(workspace, options.targets)
@@ -332,6 +334,17 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
     finally:
         git.close()
         lock.release()
+
+
+def _check_cluster_option(address: str | None) -> None:
+    """`--cluster` by the rules of `cluster:` in the config, before anything is read or locked; an empty
+    address (an unset variable, `--cluster "$SCHEDULER"`) is refused rather than read as no option."""
+    problem = cluster_problem(address) if address is not None else None
+    if problem and not address:
+        raise UsageError("`--cluster ''` names no cluster", hint="give a scheduler's address (tcp://HOST:8786) or "
+                         "local:N, or leave the option out to run as the config says (`cluster:`, else here)")
+    if problem:
+        raise UsageError(problem, hint=CLUSTER_HINT)
 
 
 def _cluster(option: str | None, configured: str | None, settings: ApiSettings,

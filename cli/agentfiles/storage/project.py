@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from agentfiles.core.cluster import CLUSTER_HINT
 from agentfiles.core.diagnostics import Diagnostic, Loc, problems_from
 from agentfiles.core.handoffs import Handoff
 from agentfiles.core.models import Config, Role, Task
@@ -63,6 +64,10 @@ def _hint_for(message: str) -> str | None:
     if "`sign: true`" in message:
         return "remove the key; to sign the step commits afterwards: `git rebase --exec 'git commit --amend " \
             "--no-edit -S' BASE`"
+    if "names no cluster" in message:
+        return f"leave `cluster:` out to run the steps here, or {CLUSTER_HINT}"
+    if "is not a Dask scheduler address" in message or "is not local:N" in message:
+        return CLUSTER_HINT
     if re.search(r"(greater|less) than|>=|<=", message):
         return "use a value within the range the message gives"
     return "docs/convention.md describes every key of tasks, roles, config and handoffs"

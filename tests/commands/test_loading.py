@@ -284,3 +284,54 @@ def test_an_empty_cluster_option_is_a_usage_error_not_no_option(project: Path, a
         assert result.code == 2, result.err
         assert result.err.startswith("error: `--cluster ''` names no cluster\nhint: give a scheduler's address")
     assert git(project, "rev-parse", "HEAD") == head and not (project / "t.txt").exists()
+
+
+@pytest.mark.parametrize("key", ["concurrent", "tokens_per_minute"])
+def test_a_limit_given_as_true_is_refused_not_read_as_one(project: Path, agents, key: str) -> None:  # type: ignore[no-untyped-def]
+    """`api.limits: {default: {concurrent: true}}` passed as one call at once (a bool is an int to pydantic)."""
+    config = project / ".agents" / "config.yaml"
+    text = config.read_text()
+    old = "    default: {concurrent: 5, tokens_per_minute: 400000}\n"
+    assert old in text
+    config.write_text(text.replace(old, f"    default: {{{key}: true}}\n"))
+    line = text.splitlines().index(old.rstrip("\n")) + 1
+    said = f"api.limits.default.{key}: a number is expected, not `true`"
+    found = agents("-C", str(project), "validate", "--json")
+    assert found.code == 2
+    assert [(e["file"], e["line"], e["message"]) for e in found.json["errors"]] == [(".agents/config.yaml", line, said)]
+    assert found.json["errors"][0]["hint"]
+    run = agents("-C", str(project), "run")
+    assert run.code == 2 and said in run.err
+
+
+def test_a_limit_for_a_model_nothing_calls_is_a_warning_in_validate_and_run(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """A model name in `api.limits` that is no alias and no model of the project's roles, tasks and config
+    (a typo: `sonet`) limited nothing, in silence. Model ids are open-ended, so it is a warning."""
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo t > t.txt", outputs=["t.txt"])})
+    config = project / ".agents" / "config.yaml"
+    text = config.read_text()
+    old = "    default: {concurrent: 5, tokens_per_minute: 400000}\n"
+    config.write_text(text.replace(old, old + "    sonet: {concurrent: 2}\n    haiku: {concurrent: 3}\n"
+                                   "    claude-opus-4-6: {concurrent: 1}\n"))
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "limits")
+    line = text.splitlines().index(old.rstrip("\n")) + 2
+    said = "api.limits: no model of the project is called 'sonet' - did you mean 'sonnet'?"
+    found = agents("-C", str(project), "validate", "--json")
+    assert found.code == 0 and found.json["errors"] == []
+    warned = [w for w in found.json["warnings"] if w["file"] == ".agents/config.yaml"]
+    assert [(w["line"], w["message"]) for w in warned] == [(line, said)]
+    assert "model id or alias" in warned[0]["hint"]
+    run = agents("-C", str(project), "run")
+    assert run.code == 0 and f"warning: .agents/config.yaml:{line}: {said}" in run.err
+
+
+def test_a_limit_under_an_alias_of_models_applies_to_its_model() -> None:
+    """`models: {fast: claude-haiku-4-5}` with `api.limits: {fast: ...}`: the limit is the haiku calls'."""
+    from agentfiles.core.models import Config
+
+    config = Config.model_validate({"models": {"fast": "claude-haiku-4-5", "sonnet": "claude-sonnet-4-5"},
+                                    "api": {"limits": {"fast": {"concurrent": 2}, "sonnet": {"concurrent": 3}}}})
+    assert config.api.limit("claude-haiku-4-5").concurrent == 2
+    assert config.api.limit("claude-sonnet-4-5").concurrent == 3
+    assert config.api.limit("claude-opus-4-6").concurrent == 5  # the default

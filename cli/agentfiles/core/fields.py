@@ -29,6 +29,16 @@ FailureKind = Literal[
 IsolationMode = Literal["auto", "os", "folder"]  # how a step's processes are confined (docs/convention.md)
 
 
+def _not_a_bool(value: object) -> object:
+    """A count written as `true` is refused: pydantic reads a bool as the int 1."""
+    if isinstance(value, bool):
+        raise ValueError(f"a number is expected, not `{str(value).lower()}`")  # noqa: TRY004 - pydantic reports only ValueError
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_a_bool)]  # a number of things (calls, tokens), never true or false
+
+
 def as_names(value: str | list[str] | None) -> list[str]:
     """A `verifier:` value (a role, a list of roles, or nothing) as a list of role names."""
     if value is None:

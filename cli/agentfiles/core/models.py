@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from agentfiles.core.cluster import cluster_problem
 from agentfiles.core.fields import (
+    Count,
     Executor,
     IsolationMode,
     RepoPath,
@@ -59,8 +60,8 @@ class Price(Strict):
 class ApiLimit(Strict):
     """What a model's provider allows this account at once: requests in flight, tokens a minute."""
 
-    concurrent: int | None = Field(None, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=1)
+    concurrent: Count | None = Field(None, ge=1)
+    tokens_per_minute: Count | None = Field(None, ge=1)
 
 
 # Used for a model `api.limits` says nothing of: low enough for most accounts' limits, so that parallel
@@ -141,6 +142,16 @@ class Config(Strict):
     toolchain: list[str] = Field(default_factory=list)  # more folders steps see read-only (e.g. a virtualenv)
     cache: bool = True  # may a step take the outputs of an earlier run with its definition and inputs (runner/cache.py)
     cluster: str | None = None  # a Dask scheduler's address, or local:N, to run steps on (runner/cluster.py)
+
+    @model_validator(mode="after")
+    def _limits_by_alias(self) -> "Config":
+        """A limit named by an alias of `models:` is its model's (ApiSettings.limit knows only the
+        built-in aliases, and a `models:` entry may point one of them at another id)."""
+        limits = self.api.limits
+        for alias, model_id in self.models.items():
+            if alias in limits and model_id not in limits:
+                limits[model_id] = limits[alias]
+        return self
 
     @field_validator("cluster")
     @classmethod

@@ -108,6 +108,29 @@ class Project:
             return task_id in self.task_ids
         return task_id in self.tasks or task_id in self.broken_tasks
 
+    def limits_for_no_model(self) -> list[Diagnostic]:
+        """Warnings for `api.limits` entries that name no model of the project (a typo: `sonet`), which limit
+        nothing. Not errors: model ids are open-ended, and a limit may be set before a role uses its model."""
+        from agentfiles.core.models import DEFAULT_MODELS, DEFAULT_PRICES
+        from agentfiles.core.typos import did_you_mean
+
+        config, entry = self.config, self.config_entry
+        if entry is None or self.task_ids is not None:  # not every task was read: their models are unknown
+            return []
+        named = [config.model, *(e.model.model for e in self.roles.values()), *(e.model.model for e in self.tasks.values())]
+        known = {"default", *DEFAULT_MODELS, *DEFAULT_MODELS.values(), *config.models, *config.models.values(),
+                 *DEFAULT_PRICES, *config.prices, *(n for n in named if n), *(config.resolve_model(n) for n in named if n)}
+        found = []
+        for name in config.api.limits:
+            if name not in known:
+                guess = did_you_mean(name, sorted(known))
+                found.append(Diagnostic(
+                    "warning", f"api.limits: no model of the project is called '{name}'"
+                    + (f" - did you mean '{guess}'?" if guess else ""), entry.path, entry.line("api", "limits", name),
+                    "name a model id or alias (opus, sonnet, haiku, one of `models:`) the roles, tasks or config use, "
+                    "or `default` for every other model"))
+        return found
+
     def doer_role(self, task: Task) -> str | None:
         """The role that carries out a task when it is named (not selected by labels)."""
         return task.role

@@ -507,6 +507,8 @@ class _Checker:
                 self.error(entry, ("toolchain", index),  # type: ignore[arg-type]
                            f"toolchain path {path!r} leads to {refused[0]}, which would show steps {refused[1]}",
                            TOOLCHAIN_HINT)
+        if self.warnings:
+            self.found.extend(self.project.limits_for_no_model())
         given = self.project.config.verifier
         for index, verifier in enumerate(as_names(given)):
             if entry is None or verifier in self.known_roles:

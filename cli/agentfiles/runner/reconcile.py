@@ -274,6 +274,9 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         plan = plan_run(facts, states, options.targets, force=options.force, with_needs=options.with_needs, held=held)
         result = RunResult(plan, recovered=recovered, branch=f"{switched} branch {options.branch}" if switched else None,
                            held=held)
+        for unused in workspace.project.limits_for_no_model():  # a warning validate gives, which a run skips
+            result.warnings.append(f"{unused.where}{unused.message}")
+            on_event("warning", result.warnings[-1])
         result.rollout_plan = plan_rollout(plan, states, options.rollout) if options.rollout and plan else None
         if not plan:
             return result

@@ -64,6 +64,8 @@ def _hint_for(message: str) -> str | None:
     if "`sign: true`" in message:
         return "remove the key; to sign the step commits afterwards: `git rebase --exec 'git commit --amend " \
             "--no-edit -S' BASE`"
+    if "a number is expected" in message:
+        return "write a whole number (e.g. `concurrent: 5`); without the key there is no limit of that kind"
     if "names no cluster" in message:
         return f"leave `cluster:` out to run the steps here, or {CLUSTER_HINT}"
     if "is not a Dask scheduler address" in message or "is not local:N" in message:

@@ -31,8 +31,9 @@ def cluster():  # type: ignore[no-untyped-def]
     import dask
 
     leases = {"distributed.scheduler.locks.lease-timeout": "6s", "distributed.scheduler.locks.lease-validation-interval": "1s"}
-    with dask.config.set(leases), distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as local, distributed.Client(local) as client:
+    with dask.config.set(leases), distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                                           dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
+                                                           silence_logs=logging.ERROR) as local, distributed.Client(local) as client:
         yield local, client
 
 

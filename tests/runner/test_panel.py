@@ -279,3 +279,30 @@ def test_an_uncertain_run_whose_last_answer_was_deleted_is_a_damaged_record(pane
     assert damaged.code == 2, damaged.out + damaged.err
     assert "the record is damaged: it holds 2 model requests and 1 answer" in damaged.err
     assert "did not reproduce" not in damaged.err + damaged.out
+
+
+def test_show_of_an_approved_then_rejected_run_says_it_is_rejected_now(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-17 verification: after approve then reject, `show --run RUN` showed the approval's handoff
+    (`review: approved`) while the task's handoff said rejected."""
+    judges = by_judge({"You are a reviewer": verdict(("pass", "ok"), ("pass", "ok")),
+                       "You are QA": verdict(("fail", "no name"), ("pass", "ok"))})
+    api.queue(write(), finish(), judges, judges)
+    assert agents("-C", str(panel), "run").code == 1
+    run = handoff(panel)["run"]
+    assert agents("-C", str(panel), "approve", "hello").code == 0
+    approval = git(panel, "rev-parse", "HEAD").strip()
+    assert agents("-C", str(panel), "reject", "hello", "--reason", "SECOND-THOUGHTS").code == 0
+    rejection = git(panel, "rev-parse", "HEAD").strip()
+    for args in (["show", "hello"], ["show", "hello", "--run", run]):
+        data = agents("-C", str(panel), *args, "--json").json
+        assert data["review"]["state"] == "rejected" and data["review"]["commit"] == rejection, args
+        assert data["handoff"]["review"]["state"] == "rejected", args
+        assert [(r["state"], r["commit"]) for r in data["reviews"]] == [("approved", approval), ("rejected", rejection)]
+        assert data["landed_by"] == approval  # what the approval landed stays landed: a rejection removes nothing
+        text = agents("-C", str(panel), *args).out
+        lines = [line for line in text.splitlines() if line.startswith(("review:", "  earlier:"))]
+        assert lines[0].startswith("review: rejected by Test Author") and lines[0].endswith(": SECOND-THOUGHTS"), text
+        assert lines[1].startswith("  earlier: approved by Test Author") and approval[:10] in lines[1], text
+        assert "review: approved" not in text
+    status = next(t for t in agents("-C", str(panel), "status", "--json").json["tasks"] if t["id"] == "hello")
+    assert "rejected in review: SECOND-THOUGHTS" in status["reasons"]

@@ -235,3 +235,28 @@ def test_rewind_in_place_of_a_rerun_that_changed_nothing_says_where_to_look(proj
     assert rewound.code == 0 and "`agents status` shows which are to run again" in rewound.out
     assert "runs them again" not in rewound.out
     assert agents("-C", str(project), "status", "--json").json["tasks"][0]["state"] == "done"
+
+
+def test_show_says_how_a_step_was_reviewed_by_whom_and_when(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-17 verification: `show` printed no review, approved or rejected; only `status` told of a rejection."""
+    unreviewed = agents("-C", str(pipeline), "show", "docs")
+    assert "review: none yet (`agents approve docs` or `agents reject docs --reason TEXT`)" in unreviewed.out
+    assert agents("-C", str(pipeline), "show", "docs", "--json").json["review"] is None
+    assert agents("-C", str(pipeline), "approve", "design").code == 0
+    assert agents("-C", str(pipeline), "reject", "build", "--reason", "R-REASON: greet in French").code == 0
+    approved = agents("-C", str(pipeline), "show", "design").out
+    line = next(line for line in approved.splitlines() if line.startswith("review:"))
+    assert line.startswith("review: approved by Test Author <author@example.invalid> at 20"), line
+    rejected = agents("-C", str(pipeline), "show", "build").out
+    line = next(line for line in rejected.splitlines() if line.startswith("review:"))
+    assert line.startswith("review: rejected by Test Author <author@example.invalid> at 20"), line
+    assert line.endswith(": R-REASON: greet in French"), line
+    data = agents("-C", str(pipeline), "show", "build", "--json").json
+    assert data["review"]["state"] == "rejected" and data["review"]["reason"] == "R-REASON: greet in French"
+    assert data["review"]["by"] == "Test Author <author@example.invalid>" and data["review"]["at"]
+    assert data["review"]["commit"] == git(pipeline, "rev-parse", "HEAD").strip()
+    # An earlier run, by its id, says how it was reviewed too: its step commit's handoff had no review yet.
+    run = data["handoff"]["run"]
+    by_run = agents("-C", str(pipeline), "show", "build", "--run", run, "--json").json
+    assert by_run["review"]["state"] == "rejected" and by_run["handoff"]["review"]["state"] == "rejected"
+    assert "review: rejected by" in agents("-C", str(pipeline), "show", "build", "--run", run).out

@@ -176,6 +176,7 @@ def _summary(out: Output, step) -> None:  # type: ignore[no-untyped-def]
     if meta.get("failure"):
         failure = meta["failure"]
         out.line(f"  {out.paint('failure', 'failed')} {failure.get('kind')}: {failure.get('detail')}")
+    _review(out, step)
     for title, values in (("inputs", meta.get("inputs") or {}), ("outputs", meta.get("outputs") or {})):
         if values:
             out.line(f"{title}:")
@@ -190,6 +191,26 @@ def _summary(out: Output, step) -> None:  # type: ignore[no-untyped-def]
     if step.record:
         out.line("")
         _record(out, step)
+
+
+def _review(out: Output, step) -> None:  # type: ignore[no-untyped-def]
+    """How a person reviewed the run, and the earlier reviews a later one replaced."""
+    review = step.review
+    if review is None:
+        if step.meta.get("status") in ("done", "uncertain"):
+            out.line(f"review: none yet (`agents approve {step.task}` or `agents reject {step.task} --reason TEXT`)")
+        return
+    state = str(review.get("state"))
+    out.line(f"review: {out.paint(state, 'done' if state == 'approved' else 'rejected')}{_reviewed(review)}")
+    for earlier in step.reviews[:-1] if step.reviews and review.get("commit") else []:
+        out.line(f"  earlier: {earlier['state']}{_reviewed(earlier)} (commit {str(earlier['commit'])[:10]})")
+
+
+def _reviewed(review: dict) -> str:  # type: ignore[type-arg]
+    """` by WHO at WHEN: REASON`, of what a review records."""
+    by = f" by {review['by']}" if review.get("by") else ""
+    at = f" at {review['at']}" if review.get("at") else ""
+    return by + at + (f": {review['reason']}" if review.get("reason") else "")
 
 
 def _record(out: Output, step) -> None:  # type: ignore[no-untyped-def]

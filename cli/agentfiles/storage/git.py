@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -350,6 +350,7 @@ class StepCommit:
     handoff_body: str = ""  # and its markdown body
     reverted: bool = False  # undone by `agents rewind --in-place`
     landed_by: str | None = None  # an `uncertain` step's outputs landed with this approval commit
+    reviews: list[str] = field(default_factory=list)  # the review commits of its run not reverted, newest first
 
     @property
     def task(self) -> str:
@@ -429,6 +430,7 @@ def _step_commits(root: Path, task: str | None, limit: int | None) -> list[StepC
         commits = []
         reverted: set[str] = set()
         approvals: dict[tuple[str, str], str] = {}  # (task, run) -> its first approval not reverted
+        reviews: dict[tuple[str, str], list[str]] = {}  # (task, run) -> its reviews not reverted, newest first
         for commit in repo.iter_commits("HEAD", **kwargs):
             if limit is not None and len(commits) >= limit:
                 break
@@ -442,8 +444,11 @@ def _step_commits(root: Path, task: str | None, limit: int | None) -> list[StepC
                 reverted.add(trailers["Agents-Reverts"])
                 continue
             if "Agents-Review" in trailers:  # newer than the step it reviews: met first, the first approval last
-                if trailers["Agents-Review"] == "approved" and commit.hexsha not in reverted:
-                    approvals[(trailers["Agents-Task"], trailers.get("Agents-Run", ""))] = commit.hexsha
+                key = (trailers["Agents-Task"], trailers.get("Agents-Run", ""))
+                if commit.hexsha not in reverted:
+                    reviews.setdefault(key, []).append(commit.hexsha)
+                    if trailers["Agents-Review"] == "approved":
+                        approvals[key] = commit.hexsha
                 continue
             # Approving an uncertain step lands its outputs; approving a done one only records the review.
             landed = (approvals.get((trailers["Agents-Task"], trailers.get("Agents-Run", "")))
@@ -456,6 +461,7 @@ def _step_commits(root: Path, task: str | None, limit: int | None) -> list[StepC
                     trailers=trailers,
                     reverted=commit.hexsha in reverted,
                     landed_by=landed,
+                    reviews=reviews.get((trailers["Agents-Task"], trailers.get("Agents-Run", "")), []),
                 )
             )
         return commits

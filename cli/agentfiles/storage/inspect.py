@@ -27,8 +27,18 @@ class StepView:
     record: dict[str, Any] | None
     commit: str | None = None
     landed_by: str | None = None  # the approval commit that landed an uncertain run's outputs
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # its run's reviews, oldest first, with their commits
     streams: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)  # model steps: exactly what was sent
+
+    @property
+    def review(self) -> dict[str, Any] | None:
+        """The run's review as it stands (its handoff's `review`), with the commit that recorded it."""
+        review = self.meta.get("review")
+        if not isinstance(review, dict):
+            return None
+        latest = self.reviews[-1] if self.reviews else {}
+        return {**review, "commit": latest.get("commit") if latest.get("state") == review.get("state") else None}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +48,8 @@ class StepView:
             "record": self.record,
             "commit": self.commit,
             "landed_by": self.landed_by,
+            "review": self.review,
+            "reviews": self.reviews,
             "stdout": self.streams.get("stdout", ""),
             "stderr": self.streams.get("stderr", ""),
         }
@@ -74,8 +86,10 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
             known = ", ".join(c.trailers.get("Agents-Run", "?") for c in commits[:5]) or "none"
             raise UsageError(f"no run {run} of task '{task}'", hint=f"its recent runs: {known}")
         found = match[0]
-        # An uncertain run a person approved: its handoff as the approval committed it, with its outputs.
-        text = Git(root).text("show", f"{found.landed_by or found.sha}:{layout.rel(layout.handoff_file(task))}")
+        # The run's handoff as last committed: with its latest review, and an uncertain run a person approved
+        # with the outputs that approval landed (a later rejection keeps them, and says so).
+        latest = found.reviews[0] if found.reviews else found.landed_by or found.sha
+        text = Git(root).text("show", f"{latest}:{layout.rel(layout.handoff_file(task))}")
     rel = layout.rel(layout.handoff_file(task))
     committed = f" (as committed in {found.sha[:10]})" if found else ""
     try:
@@ -88,7 +102,25 @@ def load_step(directory: Path, task: str, run: str | None) -> StepView:
         found = next((c for c in commits if c.trailers.get("Agents-Run") == run_id), None)
     view = StepView(task=task, meta=doc.meta, body=doc.body, record=None, commit=found.sha if found else None,
                     landed_by=found.landed_by if found else None)
+    if found is not None and found.reviews:
+        view.reviews = _reviews(root, layout, task, found.reviews)
     return read_run(layout, view)
+
+
+def _reviews(root: Path, layout: Layout, task: str, commits: list[str]) -> list[dict[str, Any]]:
+    """`{state, by, at, reason, commit}` of each review commit (given newest first), oldest first, from the
+    handoff each committed."""
+    rel = layout.rel(layout.handoff_file(task))
+    found = []
+    for sha, data in zip(commits, Git(root).blobs([f"{sha}:{rel}" for sha in commits])):
+        try:
+            review = parse_document(data.decode("utf-8", "replace")).meta.get("review") if data else None
+        except DocumentError:
+            review = None
+        if isinstance(review, dict):
+            fields = {k: None if review.get(k) is None else str(review[k]) for k in ("state", "by", "at", "reason")}
+            found.append({**fields, "commit": sha})
+    return found[::-1]
 
 
 def _handoff_text(layout: Layout, path: Path, task: str) -> str:

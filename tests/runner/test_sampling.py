@@ -170,6 +170,15 @@ def test_replay_live_samples_measures_drift(sampled: Path, api: FakeAnthropic, a
     assert data.code == 0 and data.json["matching"] == 2 and data.json["share"] == 1.0
     without = agents("-C", str(sampled), "replay", "summary", "--samples", "2")
     assert without.code == 2 and "needs --live" in without.err
+    # The samples are listed in their order, whichever of them match: the first (which runs before the
+    # others) drifts here, the second matches.
+    api.queue(*doers(["Thursday.\n", "Tuesday.\n", "Tuesday.\n"]))
+    listed = agents("-C", str(sampled), "replay", "summary", "--live", "--samples", "3")
+    named = [line for line in listed.out.splitlines() if line.startswith("sample")]
+    assert named == ["sample 1: differ from the recorded outputs", "samples 2, 3: match the recorded outputs"], listed.out
+    api.queue(*doers(["Thursday.\n", "Tuesday.\n"]))
+    groups = agents("-C", str(sampled), "replay", "summary", "--live", "--samples", "2", "--json").json["groups"]
+    assert [(g["samples"], g["matches"]) for g in groups] == [([1], False), ([2], True)]
 
 
 def test_replay_of_a_sampled_run_replays_the_sample_a_person_chose(sampled: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]

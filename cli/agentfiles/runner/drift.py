@@ -18,7 +18,7 @@ class Drift:
     run: str
     samples: int
     matching: int  # fresh answers whose outputs are the recorded ones, byte for byte
-    groups: list[dict[str, Any]] = field(default_factory=list)  # {samples, matches, outputs, failure, diffs}
+    groups: list[dict[str, Any]] = field(default_factory=list)  # {samples, matches, outputs, failure, diffs}, by first sample
     input_differences: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def drift(directory: Path, task: str, run: str | None, samples: int, *, force: b
                                        "outputs": {p: v["replayed"] for p, v in report.outputs.items()},
                                        "diffs": report.diffs})
         group["samples"].append(number)
-    found.groups = sorted(keyed.values(), key=lambda g: (not g["matches"], -len(g["samples"])))
+    found.groups = list(keyed.values())  # in sample order: by the first sample of each
     return found
 
 

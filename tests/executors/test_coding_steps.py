@@ -90,6 +90,10 @@ def test_edit_create_delete_under_the_glob_land_as_one_commit_and_a_write_outsid
         "list_files", "edit_file", "write_file", "delete_file", "write_file", "finish"]
     assert record["tools"][1] == {"tool": "edit_file", "path": "src/pkg/core.py", "replaced": 1, "line": 2}
     assert record["deleted"] == ["src/pkg/old.py"] and record["tool_calls"]["write_file"] == 2
+    # Replayed, the brief names what the glob matched when the step started (old.py, not util.py).
+    replayed = agents("-C", str(package), "replay", "fix", "--json")
+    assert replayed.code == 0, replayed.out + replayed.err
+    assert replayed.json["identical"] is True and replayed.json["request_differences"] == []
 
     (package / "src/pkg/util.py").write_text("def twice(x):\n    return x + x\n")  # a hand edit
     reasons = {t["id"]: t["reasons"] for t in agents("-C", str(package), "status", "--json").json["tasks"]}

@@ -108,7 +108,9 @@ def router_request(project: Project, step: ResolvedStep) -> tuple[dict[str, Any]
     return body, candidates
 
 
-def brief_of(project: Project, step: ResolvedStep) -> Brief:
+def brief_of(project: Project, step: ResolvedStep, owned: list[str] | None = None) -> Brief:
+    """The step's brief; `owned`: the files its output globs match, when not the repository's now (a
+    replay: what they matched when the step started, not what it left)."""
     task = step.task
     handoffs = []
     for spec in task.inputs:
@@ -125,7 +127,7 @@ def brief_of(project: Project, step: ResolvedStep) -> Brief:
         criteria=task.prose_criteria,
         checks=[c.run for c in task.checks if c.run],
         outputs=list(task.outputs),
-        owned=owned_files(project.layout.root, list(task.outputs)),
+        owned=owned_files(project.layout.root, list(task.outputs)) if owned is None else owned,
         inputs=[v for v in inputs if v[0] in common] + [v for v in inputs if v[0] not in common],
         handoffs=handoffs,
         shared=sum(1 for v in inputs if v[0] in common),
@@ -153,6 +155,7 @@ def agent_plan(
     extra: list[tuple[str, str]] | None = None,
     routing: Routing | None = None,
     purpose: str = "do",
+    owned: list[str] | None = None,
 ) -> AgentPlan:
     """Role, model, budget and the exact first request of a model step; `purpose` is `claude-code` for
     a step Claude Code carries out (its own tools instead of ours)."""
@@ -167,7 +170,7 @@ def agent_plan(
     budget = (task.budget or Budget()).over(role.agents.budget).over(config.budget)
     max_turns = task.max_turns or role.agents.max_turns or role.maxTurns or config.max_turns
     offered = offered_tools(role.tools, list(task.outputs), role.disallowedTools)
-    brief = brief_of(project, step)
+    brief = brief_of(project, step, owned)
     context = assemble(project.layout.root, entry.body, brief, read, extra or [], purpose, offered)
     if purpose == "do":
         context.tools = tool_schemas(offered)

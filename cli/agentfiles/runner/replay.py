@@ -279,7 +279,11 @@ def _replay_model(
         from agentfiles.core.handoffs import Routing
 
         routing = Routing.model_validate(meta["routing"])
-    plan = agent_plan(project, step, read, extra, routing)
+    # The brief names the files the output globs matched when the step started (its recorded inputs),
+    # not those the repository has now: one it created is there, one it deleted is not.
+    owned = OutputSet(step.task.outputs)
+    started = sorted(p for p in record.get("inputs") or {} if p in owned)
+    plan = agent_plan(project, step, read, extra, routing, owned=started)
     answers = iter(enumerate(responses))
 
     def call(body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:

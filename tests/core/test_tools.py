@@ -9,7 +9,7 @@ import pytest
 from agentfiles.core.context import StepContext
 from agentfiles.core.conversation import Limits, Outcome
 from agentfiles.core.tool_calls import DoerTools
-from agentfiles.core.tools import ALL, RunResult, capped, claude_tools, offered_tools, tool_schemas
+from agentfiles.core.tools import ALL, RunResult, capped, claude_tools, offered_tools, tool_problem, tool_schemas
 
 
 def test_a_role_allows_tools_by_our_names_or_claude_codes() -> None:
@@ -146,3 +146,9 @@ def test_disallowed_tools_take_away_what_they_name_from_what_a_role_is_given() -
     assert offered_tools(None, ["src/**"], "Bash") == [
         "read_file", "list_files", "search", "write_file", "edit_file", "delete_file"]
     assert offered_tools("Read, Edit, Bash", ["src/**"], ["Edit", "Read"]) == ["read_file", "run"]  # reading stays
+    # A narrowed denial (Claude Code's Bash(rm:*)) cannot be kept to some uses: it takes the whole tool away,
+    # as the warning says; it was ignored, and the step got all of `run`.
+    assert offered_tools(None, ["src/**"], "Bash(rm:*), Write(docs/**)") == ["read_file", "list_files", "search"]
+    assert tool_problem("Bash(rm:*)", True, deny=True) == (
+        "tool 'Bash(rm:*)' narrows Bash to some uses, which agents cannot do: the step is not given Bash",
+        "write `Bash` to take all of it away, or remove it")

@@ -63,8 +63,8 @@ def offered_tools(role_tools: str | list[str] | None, outputs: list[str],
         allowed = {"read_file"}  # a step reads its declared inputs, whatever else it may do
         for name in tool_names(role_tools):
             allowed.update(_ours(name))
-    for name in tool_names(disallowed):
-        allowed -= set(_ours(name)) - {"read_file"}
+    for name in tool_names(disallowed):  # a narrowed denial (Bash(rm:*)) takes the whole tool: none can be kept
+        allowed -= set(_ours(_narrowed(name) or name)) - {"read_file"}
     owned = OutputSet(outputs)
     if not owned:
         allowed -= {"write_file", "edit_file", "delete_file"}
@@ -73,7 +73,13 @@ def offered_tools(role_tools: str | list[str] | None, outputs: list[str],
     return [name for name in ALL if name in allowed]
 
 
-def tool_problem(name: str, claude_owned: bool = False) -> tuple[str, str] | None:
+def _narrowed(name: str) -> str | None:
+    """The tool a name narrowed to some uses (`Bash(git:*)`) names (`Bash`), or None."""
+    base = name.partition("(")[0].strip()
+    return base if name.endswith(")") and base in CLAUDE_NAMES else None
+
+
+def tool_problem(name: str, claude_owned: bool = False, deny: bool = False) -> tuple[str, str] | None:
     """What is wrong with a name in a role's `tools:`, as (message, hint): a name that gives a step nothing
     (Claude Code's tools that agents does not model, a narrowed `Bash(...)`, an MCP tool, a typo); None for
     our names and Claude Code's that map to ours. `claude_owned`: the role is one of .claude/agents/,
@@ -86,9 +92,9 @@ def tool_problem(name: str, claude_owned: bool = False) -> tuple[str, str] | Non
         return (f"tool '{name}' is Claude Code's; agents gives a step no such tool",
                 "keep it if Claude Code uses this subagent; a step of agents runs without it" if claude_owned
                 else f"remove it; a step's tools are {mapped}")
-    if name.endswith(")") and base in CLAUDE_NAMES:
+    if _narrowed(name):
         return (f"tool '{name}' narrows {base} to some uses, which agents cannot do: the step is not given {base}",
-                f"write `{base}` to give the step all of it, or remove it")
+                f"write `{base}` to {'take all of it away' if deny else 'give the step all of it'}, or remove it")
     guess = did_you_mean(name, [*ALL, *CLAUDE_NAMES, *CLAUDE_ONLY])
     return (f"unknown tool '{name}'" + (f" - did you mean '{guess}'?" if guess else ""),
             f"a step's tools are {mapped} (Claude Code's names or agents')")

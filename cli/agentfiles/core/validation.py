@@ -125,7 +125,7 @@ class _Checker:
             report = self.warning if claude_owned else self.error
             for key in ("tools", "disallowedTools"):
                 for name in tool_names(getattr(entry.model, key)):
-                    problem = tool_problem(name, claude_owned)
+                    problem = tool_problem(name, claude_owned, deny=key == "disallowedTools")
                     if problem:
                         report(entry, (key,), f"`{key}`: {problem[0]}", problem[1])
 

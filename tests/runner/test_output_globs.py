@@ -202,3 +202,19 @@ def test_a_command_writing_claude_md_through_a_glob_fails_and_one_listing_it_wri
     assert (project / "CLAUDE.md").read_text() == "Be brief.\n" and (project / "notes/a.md").read_text() == "a\n"
     assert agents("-C", str(project), "run", "memory").code == 0
     assert (project / "CLAUDE.md").read_text() == "Be kind.\n"
+
+
+def test_a_step_whose_glob_matches_claude_md_is_done_after_it_ran_not_stale(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "CLAUDE.md": "Be brief.\n", "docs/AGENTS.md": "Agents.\n", "notes/a.md": "a\n",
+        ".agents/tasks/notes.md": task_text("Notes", run="echo more >> notes/a.md", outputs=["**/*.md"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "notes")
+    assert agents("-C", str(project), "run", "notes").code == 0
+    tasks = {t["id"]: t for t in agents("-C", str(project), "status", "--json").json["tasks"]}
+    assert (tasks["notes"]["state"], tasks["notes"]["reasons"]) == ("done", [])  # was 'output added: CLAUDE.md'
+    (project / "CLAUDE.md").write_text("Be kind.\n")  # what no glob names is no output of the step
+    (project / "notes/b.md").write_text("b\n")
+    tasks = {t["id"]: t for t in agents("-C", str(project), "status", "--json").json["tasks"]}
+    assert tasks["notes"]["reasons"] == ["output added: notes/b.md"]

@@ -237,7 +237,7 @@ def _compare_outputs(root: Path, owned: OutputSet, handoff: HandoffFacts, hash_f
     left.update(handoff.outputs)
     for path in handoff.deleted:
         left.pop(path, None)
-    now = {rel for pattern in owned.globs for rel in expand_path_input(root, pattern)}
+    now = {rel for pattern in owned.globs for rel in expand_path_input(root, pattern) if rel in owned}  # not CLAUDE.md
     for path in sorted(now | set(left) | set(handoff.deleted)):
         if path in handoff.outputs:
             continue

@@ -23,6 +23,9 @@ def test_a_role_allows_tools_by_our_names_or_claude_codes() -> None:
     assert claude_tools(["read_file", "list_files", "search", "write_file", "edit_file", "run"], shell=True) == [
         "Read", "Glob", "Grep", "Write", "Edit", "Bash"]
     assert claude_tools(["read_file", "run", "delete_file"], shell=False) == ["Read"]  # no Bash without the OS sandbox
+    # Bash only when the role gives a shell: deleting under a glob does not bring it (a role denying Bash got it)
+    assert claude_tools(offered_tools(None, ["src/**"], "Bash"), shell=True) == ["Read", "Glob", "Grep", "Write", "Edit"]
+    assert claude_tools(offered_tools("Read, Write", ["src/**"]), shell=True) == ["Read", "Glob", "Grep", "Write", "Edit"]
 
 
 @pytest.fixture

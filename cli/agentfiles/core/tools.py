@@ -101,11 +101,9 @@ def tool_problem(name: str, claude_owned: bool = False, deny: bool = False) -> t
 
 
 def claude_tools(offered: list[str], shell: bool) -> list[str]:
-    """Claude Code's tools for what a step is offered (Bash only where its shell is confined)."""
-    found = [AS_CLAUDE[n] for n in offered if n in AS_CLAUDE and (n != "run" or shell)]
-    if "delete_file" in offered and shell and "Bash" not in found:
-        found.append("Bash")
-    return found
+    """Claude Code's tools for what a step is offered (Bash only where its shell is confined, and only when
+    the role gives a shell: `delete_file` alone does not bring it, so without it Claude Code cannot delete)."""
+    return [AS_CLAUDE[n] for n in offered if n in AS_CLAUDE and (n != "run" or shell)]
 
 
 def _path_property(what: str) -> dict[str, Any]:

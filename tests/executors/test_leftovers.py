@@ -80,3 +80,46 @@ def test_a_leftover_in_a_session_of_its_own_outlives_no_step_that_could_have_sta
         go.touch()
         other.join()
     assert not alive(setsid)
+
+
+RUNNER = """
+import sys, time
+from pathlib import Path
+from agentfiles.executors.command import run_process
+
+class Stuck:
+    '''Writing the process down takes forever: the runner is killed in between.'''
+    def add(self, pid):
+        Path("registering").write_text(str(pid))
+        time.sleep(600)
+    def remove(self, pid):
+        pass
+
+run_process(["/bin/sh", "-c", "echo $$ > ran.pid; exec sleep 60"], ".", {"PATH": "/usr/bin:/bin"}, 60, track=Stuck())
+"""
+
+
+def test_a_runner_killed_before_it_wrote_the_command_down_leaves_it_never_started(tmp_path: Path) -> None:
+    """The next run stops what the registry names; a command started but not yet written down would run on
+    unseen: it waits, before it execs, until the runner has written it down, and ends if the runner is gone."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER], cwd=tmp_path)
+    try:
+        while not (tmp_path / "registering").exists():
+            assert runner.poll() is None, "the runner ended before writing the process down"
+            time.sleep(0.01)
+        os.kill(runner.pid, signal.SIGKILL)
+    finally:
+        runner.wait()
+    pid = int((tmp_path / "registering").read_text())
+    deadline = time.monotonic() + 15  # patience, not a measure: the command's process ends at once, or never
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+        pytest.fail("the command ran on after its runner was killed, written down nowhere")
+    assert not (tmp_path / "ran.pid").exists()

@@ -3,8 +3,10 @@ by the operating system where it can be, and a timeout that kills the whole proc
 
 from __future__ import annotations
 
+import errno
 import os
 import select
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -51,32 +53,47 @@ def run_process(
     Output goes to files, not pipes, so a background child holding them open cannot keep the step
     alive. On timeout the group gets SIGTERM, then SIGKILL after a grace period; processes the command
     left behind are killed when it ends, in its group or not (executors/leftovers.py). The command is
-    cancelled (killed) when `cancel` is set."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as given:
+    cancelled (killed) when `cancel` is set.
+
+    With `track` (the run's registry of processes, which the next run stops when this one is killed) the
+    command waits, before it execs, until it is written down there: a runner killed in between leaves
+    nothing running, as the wait ends without the command when the runner is gone (`_gated`)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as given:
         if stdin is not None:
             given.write(stdin)
+            given.flush()
             given.seek(0)
         start = time.monotonic()
+        gate: tuple[int, int] | None = None
         try:
+            if track is not None:
+                gate = os.pipe()
+                argv = _gated(argv, env, cwd, given.name if stdin is not None else os.devnull)
             with LEFTOVERS.starting():
                 proc = subprocess.Popen(
                     argv,
                     cwd=cwd,
                     env=env,
-                    stdin=given if stdin is not None else subprocess.DEVNULL,
+                    stdin=gate[0] if gate else given if stdin is not None else subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
                     start_new_session=True,  # its own session: what it starts is told apart by it (leftovers.py)
                 )
                 LEFTOVERS.started(proc.pid)
         except OSError as exc:
+            _close(gate)
             return 127, b"", f"cannot start {argv[0]}: {exc.strerror}\n".encode(), 0.0, False
-        if track is not None:
-            track.add(proc.pid)
         timed_out = False
         deadline = None if timeout is None else start + timeout
         ended = _exit_signal(proc.pid)
         try:
+            if gate is not None:
+                os.close(gate[0])
+                try:
+                    track.add(proc.pid)
+                    os.write(gate[1], b"go\n")  # written down: it may run
+                finally:
+                    os.close(gate[1])  # not written down (the registry failed): it ends before it starts
             while proc.poll() is None:
                 if cancel is not None and cancel.is_set():
                     _kill_group(proc.pid, signal.SIGKILL)
@@ -126,6 +143,26 @@ def _exit_signal(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except (AttributeError, OSError):
         return None
+
+
+def _gated(argv: list[str], env: dict[str, str], cwd: str, stdin: str) -> list[str]:
+    """`argv` behind a gate: a shell that reads a line from its standard input (a pipe from the runner) and
+    only then execs the command, with `stdin` (a file) as its standard input. The runner writes the line
+    once the process is in its registry; if the runner dies first, the read finds no writer left and the
+    shell ends without running the command. The program is looked up here, so that one that cannot be
+    started still fails as Popen does (OSError: `cannot start x`)."""
+    program = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH", os.defpath))
+    if program is None or not os.path.exists(os.path.join(cwd, program)):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+    if not os.path.isfile(os.path.join(cwd, program)) or not os.access(os.path.join(cwd, program), os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), argv[0])
+    return ["/bin/sh", "-c", 'read -r go || exit 125; f=$1; shift; exec "$@" < "$f"', "agents-gate", stdin,
+            program, *argv[1:]]
+
+
+def _close(gate: tuple[int, int] | None) -> None:
+    for fd in gate or ():
+        os.close(fd)
 
 
 def _read_tail(handle) -> bytes:  # type: ignore[no-untyped-def]

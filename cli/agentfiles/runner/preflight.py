@@ -34,6 +34,7 @@ def known_failures(workspace: Workspace, plan: list[PlannedStep]) -> dict[str, s
     def no_one_makes(path: str) -> bool:
         return path not in produced and not any(matches(g, path) for g in globs)
 
+    families = {family_of(p.task) for p in plan}
     planned_outputs = {out for p in plan for out in resolve_step(project, p.task).task.outputs}
     found: dict[str, str] = {}
     for planned in plan:
@@ -45,10 +46,13 @@ def known_failures(workspace: Workspace, plan: list[PlannedStep]) -> dict[str, s
             continue
         if step.task.is_command or any(p in planned_outputs for p in paths) or step.task.select:
             continue  # its context is only known once the steps before it have run (or a router chose)
-        if any(spec.handoff for spec in step.task.inputs if spec.handoff in {family_of(p.task) for p in plan}):
+        if any(spec.handoff for spec in step.task.inputs if spec.handoff in families):
             continue
-        agent = context_plan(project, step)
-        over = None if agent.budget.precise else agent.over_budget()  # else the API counts, at the step's start
+        try:
+            agent = context_plan(project, step)
+        except OSError:  # an input it cannot read: its start says so, as it would without this check
+            continue
+        over = None if agent.budget.precise else agent.over_budget()  # else the API counts, at its start
         if over:
             found[planned.task] = over
     return found
@@ -105,9 +109,11 @@ def with_context_budgets(workspace: Workspace, states: dict[str, TaskState]) -> 
         if not size.over() or any(a not in states or states[a].state != "done" for a in size.after):
             continue
         was = states[step]
-        reason = f"context over budget: ~{size.tokens} tokens, the budget is {size.limit}; largest: {size.largest}"
+        reason = (f"context over budget: ~{size.tokens} tokens, the budget is {size.limit}; "
+                  f"largest: {size.largest}")
         kept = was.reasons if was.state == "stale" else []
-        out[step] = TaskState(was.id, "blocked", [reason, *kept], was.run, was.definition, was.isolation, was.parts)
+        out[step] = TaskState(was.id, "blocked", [reason, *kept], was.run, was.definition, was.isolation,
+                              was.parts)
     return out
 
 
@@ -152,12 +158,14 @@ def _measure(
                       if matches(out, p) or matches(p, out) or out.startswith(p.rstrip("/") + "/")}
             after.discard(step_id)
             try:
-                context_files(root, [v for v, _ in input_views(root, step)] + list(task.outputs), looked=looked)
+                declared = [v for v, _ in input_views(root, step)] + list(task.outputs)
+                context_files(root, declared, looked=looked)
                 plan = context_plan(project, step)
-            except AgentsError:  # a broken CLAUDE.md import, an unknown role: `agents run` says so
+            except (AgentsError, OSError):  # a broken CLAUDE.md import, an unreadable input: the run says so
                 plan = None
             files += [p for p in looked if check_repo_path(p) is None]
-            parts = ", ".join(f"{p.label} (~{p.tokens} tokens)" for p in plan.context.largest(3)) if plan else ""
+            largest = plan.context.largest(3) if plan else []
+            parts = ", ".join(f"{p.label} (~{p.tokens} tokens)" for p in largest)
             size = ContextSize(definition, world, sorted(after), list(dict.fromkeys(files)), globs, "",
                                plan.tokens if plan else 0, _judged_limit(plan), parts)
         cache.put(step_id, size)
@@ -166,7 +174,8 @@ def _measure(
 
 
 def _judged_limit(plan: AgentPlan | None) -> int | None:
-    """The context budget a status judges a step by: none for `precise: true` (the API counts, at its start)."""
+    """The context budget a status judges a step by: none for `precise: true` (the API counts, at the
+    step's start)."""
     if plan is None or plan.budget.precise:
         return None
     return plan.budget.context_tokens

@@ -122,3 +122,14 @@ def test_cache_false_in_the_task_or_its_role_runs_it_afresh(built: Path, api: Fa
     assert result.code == 0, result.err
     assert [(o["task"], o["cached_from"]) for o in result.json["outcomes"]] == [("build", None)]
     assert len(api.message_requests) == sent + 2 and "AGAIN" in _handoff(built, "build")
+
+
+def test_an_approval_read_from_history_is_carried_on_only_when_a_handoff_may_hold_it() -> None:
+    """A served step's handoff carries the approval behind its outputs; one from a hand-edited history that
+    would not load again (a commit that is no sha, a run id with a slash) is dropped, not landed."""
+    from agentfiles.runner.cache import _checked
+
+    good = {"run": "20261202T120000Z-abc123", "commit": "a" * 40, "by": "A <a@example.invalid>", "at": "2026-12-02T12:00:00Z"}
+    assert _checked(good) == good
+    assert _checked({**good, "commit": "HEAD"}) is None and _checked({**good, "run": "../x"}) is None
+    assert _checked({**good, "extra": 1}) is None and _checked("approved") is None and _checked(None) is None

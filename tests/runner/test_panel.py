@@ -281,16 +281,26 @@ def test_an_uncertain_run_whose_last_answer_was_deleted_is_a_damaged_record(pane
     assert "did not reproduce" not in damaged.err + damaged.out
 
 
-def test_show_of_an_approved_then_rejected_run_says_it_is_rejected_now(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
-    """The issue-17 verification: after approve then reject, `show --run RUN` showed the approval's handoff
-    (`review: approved`) while the task's handoff said rejected."""
-    judges = by_judge({"You are a reviewer": verdict(("pass", "ok"), ("pass", "ok")),
-                       "You are QA": verdict(("fail", "no name"), ("pass", "ok"))})
+def split_judges():  # type: ignore[no-untyped-def]
+    return by_judge({"You are a reviewer": verdict(("pass", "ok"), ("pass", "ok")),
+                     "You are QA": verdict(("fail", "no name"), ("pass", "ok"))})
+
+
+def approved_split_run(panel: Path, api: FakeAnthropic, agents) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """Run the step with a split panel (uncertain), then approve it: its run id and the approval commit."""
+    judges = split_judges()
     api.queue(write(), finish(), judges, judges)
     assert agents("-C", str(panel), "run").code == 1
     run = handoff(panel)["run"]
     assert agents("-C", str(panel), "approve", "hello").code == 0
-    approval = git(panel, "rev-parse", "HEAD").strip()
+    return run, git(panel, "rev-parse", "HEAD").strip()
+
+
+def test_show_of_an_approved_then_rejected_run_says_it_is_rejected_now(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-17 verification: after approve then reject, `show --run RUN` showed the approval's handoff
+    (`review: approved`) while the task's handoff said rejected."""
+    judges = split_judges()
+    run, approval = approved_split_run(panel, api, agents)
     assert agents("-C", str(panel), "reject", "hello", "--reason", "SECOND-THOUGHTS").code == 0
     rejection = git(panel, "rev-parse", "HEAD").strip()
     for args in (["show", "hello"], ["show", "hello", "--run", run]):
@@ -306,3 +316,45 @@ def test_show_of_an_approved_then_rejected_run_says_it_is_rejected_now(panel: Pa
         assert "review: approved" not in text
     status = next(t for t in agents("-C", str(panel), "status", "--json").json["tasks"] if t["id"] == "hello")
     assert "rejected in review: SECOND-THOUGHTS" in status["reasons"]
+    # The rejection withdrew the approval: the run cache does not serve the run.
+    assert agents("-C", str(panel), "rewind", "hello", "--in-place").code == 0
+    api.queue(write(), finish(), judges, judges)
+    again = agents("-C", str(panel), "run")
+    assert again.code == 1 and "from the run cache" not in again.err and len(api.message_requests) == 8
+
+
+def test_an_approved_uncertain_run_is_served_from_the_run_cache_naming_its_approval(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-17 verification: after a rewind, an approved uncertain step ran again from scratch while a
+    done step was taken from the run cache. A person approved these outputs for exactly this definition and
+    these inputs: the cache serves them, naming the run and the approval; a later rejection withdraws them."""
+    judges = split_judges()
+    run, approval = approved_split_run(panel, api, agents)
+    assert agents("-C", str(panel), "rewind", "hello", "--in-place").code == 0
+    assert not (panel / "src/hello.py").exists()
+    sent = len(api.message_requests)
+    result = agents("-C", str(panel), "run", "--json")
+    assert result.code == 0, result.err
+    assert len(api.message_requests) == sent  # no doer, no judge
+    (outcome,) = result.json["outcomes"]
+    assert outcome["status"] == "done" and outcome["cached_from"] == run and outcome["cached_approval"] == approval
+    assert (panel / "src/hello.py").read_text() == "print('hello')\n"
+    meta = handoff(panel)
+    assert meta["status"] == "done" and meta["cached_from"] == run and "review" not in meta
+    assert meta["cached_approval"]["commit"] == approval and meta["cached_approval"]["by"].startswith("Test Author")
+    record = json.loads((panel / f".agents/runs/{meta['run']}/record.json").read_text())
+    assert record["cached_from"]["run"] == run and record["cached_from"]["approval"]["commit"] == approval
+    shown = agents("-C", str(panel), "show", "hello").out
+    assert f"outputs of run {run} from the run cache, approved by Test Author" in shown and approval[:10] in shown
+    # Served again, from that served run: the approval behind its outputs goes with them.
+    served = meta["run"]
+    assert agents("-C", str(panel), "rewind", "hello", "--in-place").code == 0
+    text = agents("-C", str(panel), "run")
+    assert text.code == 0 and len(api.message_requests) == sent, text.err
+    assert f"outputs of run {served} from the run cache, approved by Test Author" in text.err
+    assert handoff(panel)["cached_approval"]["commit"] == approval
+    # A person rejects the served outputs: they are never served again.
+    assert agents("-C", str(panel), "reject", "hello", "--reason", "NOT-AFTER-ALL").code == 0
+    assert agents("-C", str(panel), "rewind", "hello", "--in-place").code == 0
+    api.queue(write(), finish(), judges, judges)
+    fresh = agents("-C", str(panel), "run")
+    assert fresh.code == 1 and "from the run cache" not in fresh.err and len(api.message_requests) == sent + 4

@@ -110,6 +110,15 @@ def test_three_different_samples_are_uncertain_and_a_person_picks_one(sampled: P
     assert meta["status"] == "done" and meta["review"]["reason"] == f"chose sample {pick}"
     row = next(t for t in agents("-C", str(sampled), "status", "--json").json["tasks"] if t["id"] == "summary")
     assert row["state"] == "done"
+    # Rewound, it is served from the run cache as the person chose it: no doer runs again.
+    approval = git(sampled, "rev-parse", "HEAD").strip()
+    assert agents("-C", str(sampled), "rewind", "summary").code == 0  # on a branch: the approval is on main
+    assert not (sampled / "out/summary.md").exists()
+    sent = len(api.message_requests)
+    again = agents("-C", str(sampled), "run")
+    assert again.code == 0, again.err
+    assert len(api.message_requests) == sent and (sampled / "out/summary.md").read_text() == "Wednesday.\n"
+    assert f"from the run cache, approved by Test Author <author@example.invalid> in {approval[:10]}" in again.err
 
 
 @pytest.fixture

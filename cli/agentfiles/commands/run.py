@@ -76,6 +76,8 @@ def _finish_line(out: Output, outcome) -> str:  # type: ignore[no-untyped-def]
     if outcome.ok:
         changed = f", changed {', '.join(outcome.changed)}" if outcome.changed else ", no output changed"
         cached = f", outputs of run {outcome.cached_from} from the run cache" if outcome.cached_from else ""
+        if outcome.cached_approval:
+            cached += f", approved by {outcome.cached_approver or 'a person'} in {outcome.cached_approval[:10]}"
         return (f"{out.paint('done', 'done', stream=sys.stderr)}  {outcome.task} in {outcome.duration_s:.2f} s "
                 f"({commit}{cached}{changed})")
     detail = f"{outcome.failure_kind}: {outcome.failure_detail}"

@@ -176,6 +176,11 @@ def _summary(out: Output, step) -> None:  # type: ignore[no-untyped-def]
     if meta.get("failure"):
         failure = meta["failure"]
         out.line(f"  {out.paint('failure', 'failed')} {failure.get('kind')}: {failure.get('detail')}")
+    if meta.get("cached_from"):
+        approval = meta.get("cached_approval") if isinstance(meta.get("cached_approval"), dict) else None
+        approved = (f", approved by {approval.get('by') or 'a person'}" + (f" at {approval['at']}" if approval.get("at") else "")
+                    + f" (run {approval.get('run')}, commit {str(approval.get('commit'))[:10]})") if approval else ""
+        out.line(f"  outputs of run {meta['cached_from']} from the run cache{approved}")
     _review(out, step)
     for title, values in (("inputs", meta.get("inputs") or {}), ("outputs", meta.get("outputs") or {})):
         if values:

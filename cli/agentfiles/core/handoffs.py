@@ -3,9 +3,9 @@
 
 # No `from __future__ import annotations` here (see core/fields.py).
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from agentfiles.core.fields import (
     Digest,
@@ -77,6 +77,16 @@ class Review(Strict):
     reason: str | None = None
 
 
+class CachedApproval(Strict):
+    """The person's approval behind outputs the run cache served: of which run, in which commit, by whom."""
+
+    run: RunId
+    commit: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
+    by: str | None = None
+    at: str | None = None
+    reason: str | None = None
+
+
 class Handoff(Strict):
     """`.agents/handoffs/<task>.md` frontmatter (CONVENTION.md section 5); the body is the summary."""
 
@@ -102,6 +112,7 @@ class Handoff(Strict):
     routing: Routing | None = None
     review: Review | None = None
     cached_from: RunId | None = None  # the earlier run whose outputs it took (the run cache)
+    cached_approval: CachedApproval | None = None  # and the approval of them, when a person approved them
     started: str | None = None
     finished: str | None = None
 

@@ -130,6 +130,8 @@ class StepOutcome:
     duration_s: float = 0.0
     changed: list[str] = field(default_factory=list)
     cached_from: str | None = None  # the earlier run whose outputs it took (the run cache)
+    cached_approval: str | None = None  # the commit of a person's approval of those outputs
+    cached_approver: str | None = None  # and who approved them
 
     @property
     def ok(self) -> bool:
@@ -145,4 +147,5 @@ class StepOutcome:
             "duration_s": self.duration_s,
             "changed": self.changed,
             "cached_from": self.cached_from,
+            "cached_approval": self.cached_approval,
         }

@@ -1,6 +1,7 @@
 """The run cache (DVC's run cache, for steps): a step whose definition and input hashes equal those of an
 earlier successful run anywhere in the repository's history (any branch, a rewound or reverted one too)
 takes that run's outputs from git instead of running again, unless a person rejected that run in review.
+An `uncertain` run a person approved counts as successful: its outputs are those the approval landed.
 
 The history is read in one pass and kept as an index in `.agents/cache/run-cache.json`, with the commits
 it has read; the next run reads only the commits that are new since (`git log --all --not <those>`).
@@ -20,7 +21,7 @@ from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.storage.files import atomic_write
 from agentfiles.storage.git import Git, parse_trailers
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: approvals of uncertain runs are indexed
 SCRATCH = "refs/agents/"  # where a batch of commits is built before it lands: not history yet
 
 
@@ -33,6 +34,7 @@ class CachedRun:
     commit: str
     meta: dict[str, Any]  # its handoff's frontmatter
     body: str  # and its markdown
+    approval: dict[str, Any] | None = None  # a person's approval of these outputs: {run, commit, by, at, reason}
     outputs: dict[str, bytes] = field(default_factory=dict)  # filled by `RunCache.outputs`
 
 
@@ -49,7 +51,7 @@ class RunCache:
         self.index = index
         self.fresh = fresh  # steps that always run afresh: those a rollout runs to compare with their previous run
         self.lock = threading.Lock()
-        self.runs: dict[str, dict[str, Any]] | None = None  # key -> {task, run, commit, meta, body}
+        self.runs: dict[str, dict[str, Any]] | None = None  # key -> {task, run, commit, meta, body, approval}
         self.reviews: dict[str, str] = {}  # run -> the state of its latest review
 
     def lookup(self, task: str, definition: str | None, inputs: dict[str, str]) -> CachedRun | None:
@@ -63,7 +65,7 @@ class RunCache:
             found = self.runs.get(cache_key(task, definition, inputs))
         if found is None or self.reviews.get(found["run"]) == "rejected":
             return None
-        cached = CachedRun(task, found["run"], found["commit"], found["meta"], found["body"])
+        cached = CachedRun(task, found["run"], found["commit"], found["meta"], found["body"], found.get("approval"))
         wanted = dict(found["meta"].get("outputs") or {})
         blobs = self.git.blobs([f"{cached.commit}:{rel}" for rel in wanted])
         for (rel, digest), data in zip(wanted.items(), blobs):
@@ -96,25 +98,30 @@ class RunCache:
             listing = "".join(f"{sha}\n" for sha in heads)
             self.runs, self.reviews = {}, {}
             done = self.git.run(*args, input=listing.encode())
-        steps: list[tuple[str, dict[str, str]]] = []
+        found: list[tuple[str, dict[str, str]]] = []  # successful steps and approvals, oldest first
         for chunk in done.stdout.decode("utf-8", "replace").split("\x1e"):
             sha, _, message = chunk.strip().partition("\x1f")
             trailers = parse_trailers(message)
             if "Agents-Review" in trailers:
                 self.reviews[trailers.get("Agents-Run", "")] = trailers["Agents-Review"]
+                if trailers["Agents-Review"] == "approved":
+                    found.append((sha, trailers))
             elif trailers.get("Agents-Status") == "done" and "Agents-Reverts" not in trailers:
-                steps.append((sha, trailers))
-        self._add(steps)
+                found.append((sha, trailers))
+        self._add(found)
         self._save(heads)
 
-    def _add(self, steps: list[tuple[str, dict[str, str]]]) -> None:
+    def _add(self, found: list[tuple[str, dict[str, str]]]) -> None:
+        """Index each step commit by its handoff's key, and each approval: of a run indexed already (a `done`
+        one), as the approval of its outputs; of an `uncertain` run, as the run, with the outputs the
+        approval commit landed."""
         from agentfiles.core.paths import Layout
         from agentfiles.storage.documents import DocumentError, parse_document
 
         assert self.runs is not None
         layout = Layout(self.git.root)
-        specs = [f"{sha}:{layout.rel(layout.handoff_file(trailers['Agents-Task']))}" for sha, trailers in steps]
-        for (sha, trailers), data in zip(steps, self.git.blobs(specs)):
+        specs = [f"{sha}:{layout.rel(layout.handoff_file(trailers['Agents-Task']))}" for sha, trailers in found]
+        for (sha, trailers), data in zip(found, self.git.blobs(specs)):
             try:
                 doc = parse_document(data.decode("utf-8", "replace")) if data else None
             except DocumentError:
@@ -123,8 +130,16 @@ class RunCache:
             if meta.get("run") != trailers.get("Agents-Run") or meta.get("status") != "done":
                 continue
             key = cache_key(str(meta.get("task")), meta.get("definition"), dict(meta.get("inputs") or {}))
+            approval = _approval(sha, meta) if "Agents-Review" in trailers else None
+            if approval is not None and self.runs.get(key, {}).get("run") == meta["run"]:
+                self.runs[key]["approval"] = approval  # a done run, approved: served from its own commit
+                continue
+            if approval is None and "Agents-Review" in trailers:
+                continue
+            carried = _checked(meta.get("cached_approval"))  # served an approved run's outputs: the approval goes on
             self.runs[key] = {"task": meta.get("task"), "run": meta["run"], "commit": sha,
-                              "meta": _plain(meta), "body": doc.body if doc is not None else ""}
+                              "meta": _plain(meta), "body": doc.body if doc is not None else "",
+                              "approval": approval or carried}
 
     def _save(self, heads: list[str]) -> None:
         data = {"version": INDEX_VERSION, "seen": heads, "runs": self.runs, "reviews": self.reviews}
@@ -132,6 +147,27 @@ class RunCache:
             atomic_write(self.index, orjson.dumps(data), sync=False)
         except OSError:
             pass  # a cache that cannot be written is read again next time
+
+
+def _approval(sha: str, meta: dict[str, Any]) -> dict[str, Any] | None:
+    """`{run, commit, by, at, reason}` of an approval commit whose handoff records it; None otherwise."""
+    review = meta.get("review")
+    if not isinstance(review, dict) or review.get("state") != "approved":
+        return None
+    said = {k: str(review[k]) for k in ("by", "at", "reason") if review.get(k) is not None}
+    return _checked({"run": str(meta["run"]), "commit": sha, **said})
+
+
+def _checked(approval: Any) -> dict[str, Any] | None:
+    """`approval` if it is one a handoff may carry as its `cached_approval` (history is untrusted input)."""
+    from pydantic import ValidationError
+
+    from agentfiles.core.handoffs import CachedApproval
+
+    try:
+        return CachedApproval.model_validate(approval).model_dump(exclude_none=True) if approval is not None else None
+    except ValidationError:
+        return None
 
 
 def _plain(meta: dict[str, Any]) -> dict[str, Any]:

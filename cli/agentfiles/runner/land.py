@@ -9,7 +9,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.conversation import add_usage
 from agentfiles.core.definition import definition_of
@@ -28,6 +28,9 @@ from agentfiles.storage.commits import HeadMoved, commit_batch
 from agentfiles.storage.journal import Journal
 from agentfiles.storage.records import PROPOSED_CAP, handoff_body, handoff_file, record_files
 from agentfiles.storage.turns import compact
+
+if TYPE_CHECKING:
+    from agentfiles.runner.cache import CachedRun
 
 
 def now() -> str:
@@ -109,6 +112,8 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
                 duration_s=round(time.monotonic() - done.clock, 3),  # start to commit; the handoff's stops earlier
                 changed=landing.changed,
                 cached_from=done.attempt.cached.run if done.attempt.cached is not None else None,
+                cached_approval=(done.attempt.cached.approval or {}).get("commit") if done.attempt.cached else None,
+                cached_approver=(done.attempt.cached.approval or {}).get("by") if done.attempt.cached else None,
             ))
     return outcomes
 
@@ -193,6 +198,7 @@ def render(
         meta["failure"] = {"kind": result.failure_kind or "crash", "detail": result.failure_detail}
     if attempt.cached is not None:
         meta["cached_from"] = attempt.cached.run
+        meta["cached_approval"] = attempt.cached.approval  # None (dropped below) unless a person approved them
     meta["started"], meta["finished"] = started, now()
     meta = {k: v for k, v in meta.items() if v is not None}
     record = {
@@ -205,7 +211,7 @@ def render(
         **result.record,
         **attempt.extra,
         **({"rollout": ctx.rollout} if ctx.rollout else {}),
-        **({"cached_from": {"run": attempt.cached.run, "commit": attempt.cached.commit}} if attempt.cached else {}),
+        **({"cached_from": _cached_from(attempt.cached)} if attempt.cached else {}),
         "attempt": attempt.number,
         "feedback": [list(section) for section in attempt.feedback],
         "env": result.record.get("env", attempt.env_names),  # an executor may say what it really passed on
@@ -273,9 +279,14 @@ def _verification_text(verification: dict[str, Any], attempt: int) -> str:
     return "\n".join(lines)
 
 
+def _cached_from(cached: CachedRun) -> dict[str, Any]:
+    """The record's `cached_from`: the run whose outputs the step took, its commit, and the approval of them."""
+    return {"run": cached.run, "commit": cached.commit, **({"approval": cached.approval} if cached.approval else {})}
+
+
 def _attempt_summary(attempt: Attempt) -> dict[str, Any]:
     return {
-        **({"cached_from": {"run": attempt.cached.run, "commit": attempt.cached.commit}} if attempt.cached else {}),
+        **({"cached_from": _cached_from(attempt.cached)} if attempt.cached else {}),
         "attempt": attempt.number,
         "failure": {"kind": attempt.result.failure_kind, "detail": attempt.result.failure_detail},
         "verification": attempt.verification,

@@ -219,3 +219,31 @@ def test_a_name_the_intent_writes_out_points_to_the_file_defining_it() -> None:
     ranked = rank(docs, "Fix get_pager_file when colour is off")
     assert ranked[0].path == "term/util.py" and "defines a name the intent writes out" in ranked[0].why
     assert ranked[0].signals["defines"] == 1.0 and "defines" not in ranked[1].signals
+
+
+def test_the_intents_first_line_is_matched_on_its_own() -> None:
+    docs = {"mail/smtp.py": analyze("mail/smtp.py", "def send_mail(host):\n    return host\n"),
+            "views/render.py": analyze("views/render.py", "def render(template):\n    return template  # html body\n")}
+    intent = "Send mail through the smtp host\n\nThe html template body was rendered twice; render it once."
+    ranked = rank(docs, intent)
+    assert ranked[0].path == "mail/smtp.py"
+    assert ranked[0].signals["subject"] == 1.0 and "subject" not in ranked[1].signals  # the body names render
+
+
+def test_past_commits_close_in_meaning_vote_for_the_files_they_changed() -> None:
+    from agentfiles.route import dense
+
+    docs = {"net/client.py": analyze("net/client.py", "def send(request):\n    return request\n"),
+            "net/codec.py": analyze("net/codec.py", "def encode(value):\n    return value\n")}
+    history = History()
+    history.add("Retry the request when the connection times out", ["net/client.py"])
+    history.add("Encode header values as latin-1", ["net/codec.py"])
+    assert dense.available() and len(history.message_vectors()) == 2
+    history.add("Document the codec", ["net/codec.py"])
+    assert len(history.message_vectors()) == 3  # grown by the new message only
+    similarity = {path: 0.1 for path in docs}
+    ranked = {r.path: r for r in rank(docs, "reconnect after network failures", history, dense=similarity)}
+    assert ranked["net/client.py"].signals["similar_dense"] == 1.0
+    assert ranked["net/codec.py"].signals.get("similar_dense", 0.0) < 1.0
+    without = {r.path: r for r in rank(docs, "reconnect after network failures", history)}
+    assert all("similar_dense" not in r.signals for r in without.values())  # only with the embeddings

@@ -111,6 +111,7 @@ class History:
     max_files: int = 30  # a commit touching more files says little about which belong together
 
     alias: dict[str, str] = field(default_factory=dict)  # an old path -> the path it was renamed to
+    vectors: Any = None  # embeddings of the messages' subjects, grown on demand (message_vectors)
 
     def rename(self, old: str, new: str) -> None:
         """Carry a file's history over to its new path (its changes and the company it kept)."""
@@ -156,6 +157,19 @@ class History:
                 for b in files:
                     if a != b:
                         self.pairs[a][b] += share
+
+    def message_vectors(self) -> Any:
+        """Unit embeddings (n x 256) of every message's subject, computed once each; the optional
+        embeddings must be installed (route/dense.py)."""
+        import numpy as np
+
+        from agentfiles.route import dense
+
+        done = 0 if self.vectors is None else len(self.vectors)
+        if done < len(self.messages):
+            fresh = dense.embed([subject for subject, _ in self.messages[done:]])
+            self.vectors = fresh if self.vectors is None else np.concatenate([self.vectors, fresh])
+        return self.vectors
 
     def similar(self, query: list[str], limit: int) -> list[tuple[int, float]]:
         """The past commits whose messages best match the query words, with their BM25 scores."""

@@ -67,12 +67,16 @@ def _why(found: Signals, path: str, doc: Doc, wanted: set[str]) -> list[str]:
         why.append("defines a name the intent writes out")
     if values.get("described", 0.0) >= 0.3:
         why.append("past commits that changed it speak of the same things")
+    if values.get("subject", 0.0) >= 0.5 and not values.get("lexical", 0.0) >= 0.5:
+        why.append("matches the intent's first line")
     if values.get("similar", 0.0) >= 0.2 and path in found.voters:
         why.append(f"changed by a similar past commit: \"{found.voters[path][:60]}\"")
     if values.get("cochange", 0.0) >= 0.2 and path in found.partners:
         why.append(f"changed together with {found.partners[path]}")
     if values.get("imports", 0.0) >= 0.2 and path in found.neighbours:
         why.append(f"import neighbour of {found.neighbours[path]}")
+    if values.get("similar_dense", 0.0) >= 0.5:
+        why.append("changed by past commits close in meaning (embeddings)")
     if values.get("dense_rr", 0.0) >= 0.2:
         why.append("close in meaning (embeddings)")
     return why or ["weak match"]

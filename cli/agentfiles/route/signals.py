@@ -1,6 +1,7 @@
 """What the router knows of each file for an intent, as numbers a learned model weighs (route/model.py):
-lexical matching by field (all words, path, defined names, docstrings and comments), the messages of
-past commits as a description of the files they changed, similar past commits, files changed together
+lexical matching by field (all words, the intent's first line alone, path, defined names, docstrings
+and comments), the messages of past commits as a description of the files they changed, similar past
+commits (by words, by recency, and by meaning with the embeddings), files changed together
 with or importing the strongest matches, recency, churn, size, and dense similarity when the optional
 embeddings are installed. Each signal is scaled per intent (to the best file's value, or as
 1/(1 + rank)), so that one set of weights holds across repositories of any size."""
@@ -21,7 +22,8 @@ SEEDS = 5  # the strongest matches whose neighbours (co-change, imports) are cre
 SIMILAR = 20  # past commits consulted for the similar-commits vote
 
 NAMES = ("lexical", "lexical_rr", "coverage", "path", "defines", "symbols", "prose", "described", "described_rr", "similar",
-         "cochange", "imports", "recency", "churn", "size", "init", "dense", "dense_rr")
+         "cochange", "imports", "recency", "churn", "size", "init", "dense", "dense_rr",
+         "subject", "rarest", "recent", "recent_rr", "similar_recent", "similar_dense", "cochange1", "samedir")
 
 
 @dataclass
@@ -89,6 +91,10 @@ def compute(docs: dict[str, Doc], intent: str, history: History | None = None,
     total = sum(idf.values()) or 1.0
     matched = {p: sorted((t for t in wanted if t in d.terms), key=lambda t: -idf[t]) for p, d in docs.items()}
     put("coverage", {p: sum(idf[t] for t in hits) / total for p, hits in matched.items()})
+    rarest = max(idf.values(), default=0.0) or 1.0
+    put("rarest", {p: idf[hits[0]] / rarest for p, hits in matched.items() if hits})
+    subject = intent.strip().splitlines()[0] if intent.strip() else ""
+    put("subject", scaled(bm25({p: d.terms for p, d in docs.items()}, words(subject))))
     put("path", scaled({p: sum(idf[t] for t in set(d.path_terms) & wanted) for p, d in docs.items()}))
     put("defines", scaled(_defines(docs, intent)))
     put("symbols", scaled(bm25({p: d.symbols for p, d in docs.items()}, query)))
@@ -100,7 +106,7 @@ def compute(docs: dict[str, Doc], intent: str, history: History | None = None,
         put("dense_rr", reciprocal_rank({p: v for p, v in dense.items() if p in docs}))
     signals = Signals(out, {p: m for p, m in matched.items() if m})
     if history is not None:
-        _history_signals(signals, docs, query, history)
+        _history_signals(signals, docs, query, history, intent if dense else None)
     strength = {p: v.get("lexical", 0.0) + v.get("described", 0.0) + v.get("similar", 0.0) + v.get("path", 0.0)
                 for p, v in out.items()}
     seeds = [p for p in sorted(strength, key=lambda p: -strength[p])[:SEEDS] if strength[p] > 0]
@@ -113,6 +119,13 @@ def compute(docs: dict[str, Doc], intent: str, history: History | None = None,
                     together[other] += strength[seed] * times / total_changes
                     signals.partners.setdefault(other, seed)
         put("cochange", scaled(together))
+        first = seeds[0] if seeds else None
+        if first is not None:
+            total_changes = history.changes.get(first) or 1
+            put("cochange1", scaled({o: t / total_changes for o, t in history.pairs.get(first, {}).items()
+                                     if o in docs and o != first}))
+            folder = first.rsplit("/", 1)[0] if "/" in first else ""
+            put("samedir", {p: 1.0 for p in docs if p != first and (p.rsplit("/", 1)[0] if "/" in p else "") == folder})
     links = import_graph(docs) if links is None else links
     imported: dict[str, float] = defaultdict(float)
     for seed in seeds:
@@ -144,7 +157,8 @@ def _defines(docs: dict[str, Doc], intent: str) -> dict[str, float]:
     return found
 
 
-def _history_signals(signals: Signals, docs: dict[str, Doc], query: list[str], history: History) -> None:
+def _history_signals(signals: Signals, docs: dict[str, Doc], query: list[str], history: History,
+                     intent: str | None = None) -> None:
     """The past as evidence: files described by the messages of the commits that changed them, files
     changed by commits like this one, recency and churn."""
     out = signals.values
@@ -165,12 +179,46 @@ def _history_signals(signals: Signals, docs: dict[str, Doc], query: list[str], h
     for path, value in voted.items():
         out[path]["similar"] = min(1.0, value)
     latest = len(history.messages) - 1
+    recent_votes: dict[str, float] = defaultdict(float)
+    for index, similarity in similar:
+        subject, files = history.messages[index]
+        present = sorted({history.current(f) for f in files} & docs.keys())
+        for path in present:
+            recent_votes[path] += similarity / best / len(present) * math.exp(-(latest - index) / 200)
+    for path, value in scaled(recent_votes).items():
+        out[path]["similar_recent"] = value
+    if intent is not None and history.messages:
+        _similar_dense(signals, docs, intent, history)
+    ordered = sorted((p for p in docs if p in history.last_change), key=lambda p: -history.last_change[p])
+    for rank, path in enumerate(ordered):
+        out[path]["recent_rr"] = 1 / (1 + rank)
+        out[path]["recent"] = math.exp(-(latest - history.last_change[path]) / 5)
     churn = scaled({p: math.log1p(history.changes[p]) for p in docs if history.changes.get(p)})
     for path in docs:
         if path in history.last_change:
             out[path]["recency"] = math.exp(-(latest - history.last_change[path]) / 50)
         if path in churn:
             out[path]["churn"] = churn[path]
+
+
+def _similar_dense(signals: Signals, docs: dict[str, Doc], intent: str, history: History) -> None:
+    """The past commits whose subjects are closest in meaning to the intent (embeddings) vote for the
+    files they modified, as `similar` does with words."""
+    import numpy as np
+
+    from agentfiles.route import dense
+
+    vectors = history.message_vectors()
+    similarity = vectors @ dense.embed([intent])[0]
+    top = np.argsort(-similarity, kind="stable")[:SIMILAR]
+    best = float(similarity[top[0]]) or 1.0
+    voted: dict[str, float] = defaultdict(float)
+    for index in top:
+        present = sorted({history.current(f) for f in history.messages[index][1]} & docs.keys())
+        for path in present:
+            voted[path] += max(0.0, float(similarity[index])) / best / len(present)
+    for path, value in scaled(voted).items():
+        signals.values[path]["similar_dense"] = value
 
 
 def score(signals: Signals, path: str, weights: Mapping[str, float]) -> float:

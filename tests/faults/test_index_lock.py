@@ -113,3 +113,19 @@ def test_index_lock_taken_mid_run(moment: Moment, hold: float | None, uncommitte
     assert {rel: (root / rel).read_text() for rel in OUTPUTS} == expected
     counts = step_commit_counts(root, head)
     assert counts == {"first|done": 1, "second|done": 1, "third|done": 1}, counts
+
+
+def test_staging_into_the_users_index_waits_for_its_lock(tmp_path: Path) -> None:
+    """Git.stage (the definitions commit stages the user's index) waits while another git process holds
+    `.git/index.lock`, as the index sync after a step commit does, instead of failing at once."""
+    import threading
+
+    from agentfiles.storage.git import Git
+
+    repo = make_repo(tmp_path / "repo")
+    write_files(repo, {"a.txt": "a\n"})
+    lock = repo / ".git" / "index.lock"
+    lock.write_text("")
+    threading.Timer(0.4, lock.unlink).start()
+    Git(repo).stage(["a.txt"])
+    assert "a.txt" in git(repo, "ls-files", "--stage")

@@ -214,7 +214,7 @@ class Git:
         for attempt in (1, 2):
             parent, ref = self._tip()
             env = {"GIT_INDEX_FILE": self._private_index(parent)}
-            self.stage(paths, env)
+            self.add_to_index(paths, env)
             tree = self.text("write-tree", env=env).strip()
             commit = self._commit_tree(tree, parent, message)
             update = ["update-ref", "-m", "agents: step commit", ref or "HEAD", commit]
@@ -310,9 +310,9 @@ class Git:
 
     def sync_index(self, paths: list[str]) -> None:
         """Make the user's index hold `paths` as they are in the work tree (after a step's commit)."""
-        self.stage(paths)
+        self.add_to_index(paths)
 
-    def stage(self, paths: list[str], env: dict[str, str] | None = None) -> None:
+    def add_to_index(self, paths: list[str], env: dict[str, str] | None = None) -> None:
         """Put `paths` in an index as the work tree has them: added, changed, or removed when a step deleted
         them (a path that is neither in the work tree nor in the index is left alone)."""
         present = [p for p in paths if os.path.lexists(self.root / p)]

@@ -108,3 +108,14 @@ def test_a_glob_that_matches_folders_says_how_to_name_the_files_under_them(proje
     assert [(d["message"], d["hint"]) for d in data["warnings"]] == [(
         "output 'src/p*' matches the folders src/pa, src/pb, and names only the files it matches itself",
         "write `src/p*/` to let the step change every file under the folders it matches")]
+
+
+def test_a_file_read_is_not_taken_for_a_folder_under_another_tasks_glob(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {
+        "data/in.txt": "1\n", "notes/x.md": "x\n",
+        ".agents/tasks/docs.md": task_text("Docs", run="true", outputs=["**/*.md"]),
+        ".agents/tasks/code.md": task_text("Code", run="true", inputs=["data/in.txt", "notes"], outputs=["out.txt"]),
+    })
+    warnings = [d["message"] for d in agents("-C", str(project), "validate", "--json").json["warnings"]]
+    # data/in.txt is a file: no file of **/*.md is under it (it was 'reads **/*.md ... a race'); notes is a folder
+    assert [w for w in warnings if "a race" in w] == ["reads '**/*.md', an output of 'docs', without needing 'docs': a race"]

@@ -149,9 +149,10 @@ class OutputIndex:
         self._sorted = sorted(p for p in self.owners if not has_glob(p))
         self.globs = sorted(p for p in self.owners if has_glob(p))  # outputs that are globs (or folders)
 
-    def covering(self, pattern: str) -> list[tuple[str, str]]:
+    def covering(self, pattern: str, folder: bool = True) -> list[tuple[str, str]]:
         """The (output path, task) pairs an input path, folder or glob covers: an output glob counts
-        when a file could match both it and the input."""
+        when a file could match both it and the input. `folder`: a plain path may be a folder (False
+        for a file of the repository: nothing is under it)."""
         from agentfiles.core.globs import overlap, reserved
 
         if has_glob(pattern):
@@ -165,7 +166,8 @@ class OutputIndex:
                 hits.append(self._sorted[start])
                 start += 1
             if not reserved(pattern):  # no glob names CLAUDE.md
-                hits += [g for g in self.globs if overlap(pattern.rstrip("/") + "/**", g)]  # the file, or under the folder
+                under = pattern.rstrip("/") + ("/**" if folder else "")  # the file, or under the folder
+                hits += [g for g in self.globs if overlap(under, g)]
         return [(path, owner) for path in hits for owner in self.owners[path]]
 
 

@@ -186,7 +186,7 @@ class _Checker:
         """A needed task's outputs are what the step waits for: reading none of them usually means an input
         was lost (a hand edit, an old `route --write`)."""
         task = entry.model
-        read = {owner for spec in task.inputs if spec.path for _, owner in self.outputs.covering(spec.path)}
+        read = {owner for spec in task.inputs if spec.path for _, owner in self._covering(spec.path)}
         for index, need in enumerate(task.needs):
             needed = self.project.tasks.get(need)
             outputs = [p for p in needed.model.outputs if "{item}" not in p] if needed else []
@@ -281,6 +281,10 @@ class _Checker:
                 self.error(entry, line, f"output '{pattern}' matches {path}, which defines this step",
                            "narrow the glob so that the step cannot rewrite its own task or role")
 
+    def _covering(self, path: str) -> list[tuple[str, str]]:
+        """Other tasks' outputs an input covers; a file of the repository has nothing under it."""
+        return self.outputs.covering(path, folder=has_glob(path) or not (self.project.layout.root / path).is_file())
+
     def _input_path(self, task_id: str, entry: Entry[Task], path: str, line: Where, reach: Reach) -> None:
         task = entry.model
         outside = "a step reads only the repository: copy what it needs into the repository, and declare that"
@@ -300,7 +304,7 @@ class _Checker:
                 "rename the file, or declare the folder or a glob that holds it"
             self.error(entry, line, f"input '{path}' {why}", hint)
             return
-        producers = self.outputs.covering(path)
+        producers = self._covering(path)
         for produced, owner in producers:
             if owner != task_id and not self._requires(task_id, owner):
                 self.warning(

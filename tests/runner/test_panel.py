@@ -358,3 +358,22 @@ def test_an_approved_uncertain_run_is_served_from_the_run_cache_naming_its_appro
     api.queue(write(), finish(), judges, judges)
     fresh = agents("-C", str(panel), "run")
     assert fresh.code == 1 and "from the run cache" not in fresh.err and len(api.message_requests) == sent + 4
+
+
+def test_rejecting_an_approved_run_withdraws_it_from_the_copies_the_cache_served(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-17 verification of the run cache: run A approved, served as run B on a rewind branch; back on
+    the first branch A is rejected and the step rewound. B still carried A's approval, and the cache served
+    it: the rejected outputs landed, `approved by` a withdrawn approval."""
+    judges = split_judges()
+    run, _approval = approved_split_run(panel, api, agents)
+    assert agents("-C", str(panel), "rewind", "hello").code == 0  # onto a branch of its own
+    sent = len(api.message_requests)
+    served = agents("-C", str(panel), "run", "--json")
+    assert served.code == 0 and served.json["outcomes"][0]["cached_from"] == run and len(api.message_requests) == sent
+    git(panel, "checkout", "-q", "-")
+    assert agents("-C", str(panel), "reject", "hello", "--reason", "WITHDRAWN").code == 0
+    assert agents("-C", str(panel), "rewind", "hello", "--in-place").code == 0
+    api.queue(write(), finish(), judges, judges)
+    fresh = agents("-C", str(panel), "run")
+    assert "from the run cache" not in fresh.err, fresh.err
+    assert fresh.code == 1 and len(api.message_requests) == sent + 4

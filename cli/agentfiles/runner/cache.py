@@ -65,6 +65,9 @@ class RunCache:
             found = self.runs.get(cache_key(task, definition, inputs))
         if found is None or self.reviews.get(found["run"]) == "rejected":
             return None
+        approval = found.get("approval")
+        if approval and self.reviews.get(approval.get("run")) == "rejected":
+            return None  # a copy served from an approved run: the approval behind it was withdrawn since
         cached = CachedRun(task, found["run"], found["commit"], found["meta"], found["body"], found.get("approval"))
         wanted = dict(found["meta"].get("outputs") or {})
         blobs = self.git.blobs([f"{cached.commit}:{rel}" for rel in wanted])

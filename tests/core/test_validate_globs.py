@@ -119,3 +119,32 @@ def test_a_file_read_is_not_taken_for_a_folder_under_another_tasks_glob(project:
     warnings = [d["message"] for d in agents("-C", str(project), "validate", "--json").json["warnings"]]
     # data/in.txt is a file: no file of **/*.md is under it (it was 'reads **/*.md ... a race'); notes is a folder
     assert [w for w in warnings if "a race" in w] == ["reads '**/*.md', an output of 'docs', without needing 'docs': a race"]
+
+
+def test_an_output_glob_that_can_write_what_claude_md_imports_is_warned_about(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-15 verification: CLAUDE.md imports docs/style.md; a step with `outputs: [docs/]` could rewrite
+    it and so every later step's instructions, and validate said ok. A CLAUDE.md that is a symlink to a file
+    under a glob is the same. Naming the file as an output says the step is meant to change it."""
+    import os
+
+    def warned() -> list[str]:
+        checked = agents("-C", str(project), "validate")
+        assert checked.code == 0, checked.err
+        return [line for line in checked.err.splitlines() if "reads as instructions" in line]
+
+    (project / "CLAUDE.md").write_text((project / "CLAUDE.md").read_text() + "\nSee @docs/style.md\n")
+    write_files(project, {
+        "docs/style.md": "Write short sentences.\n",
+        "notes/guide.md": "Be kind.\n",
+        ".agents/tasks/docs.md": task_text("Docs", run="true", outputs=["docs/"]),
+        ".agents/tasks/named.md": task_text("Named", run="true", outputs=["notes/"]),
+    })
+    (found,) = warned()
+    assert found.startswith("warning: .agents/tasks/docs.md:") and "can write docs/style.md" in found
+    (project / "CLAUDE.md").unlink()
+    os.symlink("notes/guide.md", project / "CLAUDE.md")
+    (found,) = warned()
+    assert found.startswith("warning: .agents/tasks/named.md:") and "can write notes/guide.md" in found
+    write_files(project, {".agents/tasks/named.md": task_text("Named", run="true",
+                                                              outputs=["notes/", "notes/guide.md"])})
+    assert warned() == []

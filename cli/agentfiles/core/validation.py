@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Union
 
 from agentfiles.core.diagnostics import Diagnostic, did_you_mean
 from agentfiles.core.fields import as_names
 from agentfiles.core.fingerprint import expand_path_input, glob_matches
-from agentfiles.core.globs import FOLDER_GLOB, colliding, glob_base, overlap, reserved
+from agentfiles.core.globs import FOLDER_GLOB, OutputSet, colliding, glob_base, overlap, reserved
 from agentfiles.core.graph import OutputIndex, TaskGraph
 from agentfiles.core.models import Task
 from agentfiles.core.paths import AGENTS_DIR, Reach, check_repo_path, has_glob, normalize_repo_path
@@ -483,13 +484,36 @@ class _Checker:
                                                                    if i.path and not has_glob(i.path)})
         refused: list[tuple[str, str, str]] = []
         try:
-            context_files(self.project.layout.root, declared, refused)
+            read = context_files(self.project.layout.root, declared, refused)
         except ConventionError as exc:
+            read = []
             self.found.append(Diagnostic("error", exc.message, exc.file, exc.line, exc.hint))
+        self.instructions_in_globs([rel for rel, _ in read])
         for file, target, why in refused:
             what = f"{file} is not read: it {why}" if file == target else f"{file} imports '{target}', which is not read: {why}"
             self.found.append(Diagnostic("warning", what, file, None,
                                          "context files and their @imports must be files of the repository"))
+
+    def instructions_in_globs(self, context: list[str]) -> None:
+        """An output glob or folder that can write a file every step reads as instructions, which no glob
+        reaches by name (CLAUDE.md's @imports, the file a CLAUDE.md symlink leads to): a warning on the task,
+        unless it names the file as an output (then it means to write it)."""
+        root = self.project.layout.root
+        files = {rel for rel in context if not reserved(rel)}
+        for rel in [r for r in context if reserved(r)]:
+            real = os.path.realpath(root / rel)
+            inside = os.path.relpath(real, root).replace(os.sep, "/")
+            if inside != rel and not inside.startswith("../") and not reserved(inside):
+                files.add(inside)
+        if not files:
+            return
+        for entry in self.project.tasks.values():
+            owned = OutputSet(entry.model.outputs)
+            for rel in sorted(f for f in files if f not in owned.exact and owned.in_globs(f)):
+                self.warning(entry, ("outputs",), f"an output glob can write {rel}, which every step reads as "
+                             "instructions (CLAUDE.md imports it, or links to it)",
+                             f"narrow the glob so it leaves {rel} out, or list {rel} as an output if this step is meant "
+                             "to change it")
 
     def runner_folders(self) -> None:
         """The folders the runner writes into are folders of the repository, never symlinks (a cloned

@@ -14,7 +14,7 @@ from typing import Any
 from agentfiles.route import model
 from agentfiles.route.corpus import Doc, History, is_test
 from agentfiles.route.signals import Signals, compute, score
-from agentfiles.route.text import words
+from agentfiles.route.text import spoken, words
 
 
 # ------------------------------------------------------------------------------------------ ranking
@@ -41,6 +41,7 @@ def rank(docs: dict[str, Doc], intent: str, history: History | None = None,
     found = compute(docs, intent, history, links, dense)
     weights = model.WEIGHTS if dense else model.LEXICAL_WEIGHTS
     wanted = set(words(intent))
+    said = spoken(intent)
     wants_tests = bool(wanted & {"test", "tests", "testing"})
     raw: dict[str, float] = {}
     for path, values in found.values.items():
@@ -51,18 +52,18 @@ def rank(docs: dict[str, Doc], intent: str, history: History | None = None,
         return []
     best = max(raw.values())
     ranked = [Ranked(path, math.exp(value - best), docs[path].tokens, docs[path].outline_tokens,
-                     _why(found, path, docs[path], wanted), found.values[path]) for path, value in raw.items()]
+                     _why(found, path, docs[path], wanted, said), found.values[path]) for path, value in raw.items()]
     ranked.sort(key=lambda r: (-(math.log(r.score) - model.ALPHA * math.log1p(r.tokens)), r.path))
     return ranked
 
 
-def _why(found: Signals, path: str, doc: Doc, wanted: set[str]) -> list[str]:
+def _why(found: Signals, path: str, doc: Doc, wanted: set[str], said: dict[str, str]) -> list[str]:
     values = found.values[path]
     why = []
     if found.matched.get(path):
-        why.append("mentions " + ", ".join(found.matched[path][:4]))
+        why.append("mentions " + ", ".join(said.get(t, t) for t in found.matched[path][:4]))
     if values.get("path"):
-        why.append("its path names " + ", ".join(t for t in doc.path_terms if t in wanted))
+        why.append("its path names " + ", ".join(said.get(t, t) for t in doc.path_terms if t in wanted))
     if values.get("defines"):
         why.append("defines a name the intent writes out")
     if values.get("described", 0.0) >= 0.3:

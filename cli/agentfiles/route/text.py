@@ -58,6 +58,18 @@ def words(text: str) -> list[str]:
     return out
 
 
+def spoken(text: str) -> dict[str, str]:
+    """Each matching term of `text` (as `words` gives it) to the word the text wrote it as, first one wins:
+    reasons name `prices`, not the stem `pric`."""
+    out: dict[str, str] = {}
+    for token in _WORD.findall(text):
+        for part in [token, *_CAMEL.findall(token)]:
+            lowered = part.lower()
+            if len(lowered) > 1 and lowered not in STOP:
+                out.setdefault(stem(lowered), lowered)
+    return out
+
+
 def path_words(path: str) -> list[str]:
     """Terms of a path: its folders and the file's stem, split like identifiers."""
     stem_path = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path

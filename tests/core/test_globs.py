@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from agentfiles.core.fingerprint import _translate
+from agentfiles.core.globs import glob_parts_regex as _translate
 
 CASES = {
     "a[[]b": ["a[b", "ab"], "[[]": ["["], "x[!]]y": ["xay", "x]y"], "[^a]": ["^", "a", "b"],

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from agentfiles.core.globs import glob_parts_regex
 from agentfiles.core.paths import Reach, has_glob, normalize_repo_path, off_limits
 
 if TYPE_CHECKING:
@@ -137,12 +138,12 @@ def glob_matches(root: Path, pattern: str) -> list[str]:
     top = root / base if base else root
     if not rest or not top.is_dir():
         return []
-    matcher = re.compile(_translate(rest))
+    matcher = re.compile(glob_parts_regex(rest))
     # A trailing `**` may match nothing, and then what precedes it matches folders only (`*/**` is `docs/`).
     head = list(rest)
     while head and head[-1] == "**":
         head.pop()
-    folders_only = re.compile(_translate(head)) if head and head != rest else None
+    folders_only = re.compile(glob_parts_regex(head)) if head and head != rest else None
     found = [base] if base and set(rest) == {"**"} else []  # `docs/**` is docs/ too
     hidden = any(part.startswith(".") for part in rest)
     for folder, dirs, files in os.walk(top):
@@ -158,58 +159,6 @@ def glob_matches(root: Path, pattern: str) -> list[str]:
             dirs[:] = [d for d in dirs if (hidden or not d.startswith("."))
                        and not off_limits(normalize_repo_path(f"{base}/{prefix}{d}"))]
     return found
-
-
-def glob_regex(pattern: str) -> str:
-    """A regular expression for the repo paths a whole glob matches (as `glob_matches` finds them)."""
-    return _translate(pattern.split("/"))
-
-
-def _translate(parts: list[str]) -> str:
-    """A regular expression for the slash-joined path below a glob's literal folders."""
-    name = r"(?!\.)[^/]+"  # one part that `**` matches: any name not starting with a dot
-    out, sep = "", ""
-    for index, part in enumerate(parts):
-        if part == "**" and index == len(parts) - 1:
-            out += f"(?:{sep}{name}(?:/{name})*)?"
-        elif part == "**":
-            out += f"(?:/{name})*" if sep else f"(?:{name}/)*"
-        else:
-            out += sep + ("" if part.startswith(".") else r"(?!\.)") + _wildcards(part)
-            sep = "/"
-    return out
-
-
-def _wildcards(part: str) -> str:
-    """One part of a glob as a regular expression that never matches a slash (fnmatch's syntax)."""
-    out, i = [], 0
-    while i < len(part):
-        char = part[i]
-        i += 1
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "[" and (end := part.find("]", _class_start(part, i))) != -1:
-            chars = part[i:end]
-            i = end + 1
-            negated = chars.startswith("!")
-            body = chars[1:] if negated else chars
-            body = body.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")  # literals in a glob's class
-            if negated:
-                body = "^/" + body  # a negated class never matches the slash between parts
-            elif body.startswith("^"):
-                body = "\\" + body
-            out.append(f"[{body}]")
-        else:
-            out.append(re.escape(char))
-    return "".join(out)
-
-
-def _class_start(part: str, i: int) -> int:
-    """Where the closing `]` of a class opened before `i` may be: after a leading `!`, then a leading `]`."""
-    i += part[i : i + 1] == "!"
-    return i + (part[i : i + 1] == "]")
 
 
 def _files_under(root: Path, rel: str) -> list[str]:

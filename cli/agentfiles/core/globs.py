@@ -1,6 +1,6 @@
 """A task's declared outputs as a set of paths: exact files, and globs or folders (`src/pkg/**/*.py`,
 `docs/`) whose matching files the step may create, modify and delete. Matching follows the globs of
-inputs (core/fingerprint.py); whether two globs can match one path is decided without listing files."""
+inputs (core/fingerprint.py), with the regular expressions made here; whether two globs can match one path is decided without listing files."""
 
 from __future__ import annotations
 
@@ -9,10 +9,63 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from agentfiles.core.fingerprint import glob_regex
 from agentfiles.core.paths import has_glob
 
 FOLDER_GLOB = "**"  # `docs/` as an output is `docs/**`: every file under it
+
+
+def glob_regex(pattern: str) -> str:
+    """A regular expression for the repo paths a whole glob matches (as core/fingerprint.py's `glob_matches`
+    finds them)."""
+    return glob_parts_regex(pattern.split("/"))
+
+
+def glob_parts_regex(parts: list[str]) -> str:
+    """A regular expression for the slash-joined path below a glob's literal folders."""
+    name = r"(?!\.)[^/]+"  # one part that `**` matches: any name not starting with a dot
+    out, sep = "", ""
+    for index, part in enumerate(parts):
+        if part == "**" and index == len(parts) - 1:
+            out += f"(?:{sep}{name}(?:/{name})*)?"
+        elif part == "**":
+            out += f"(?:/{name})*" if sep else f"(?:{name}/)*"
+        else:
+            out += sep + ("" if part.startswith(".") else r"(?!\.)") + _wildcards(part)
+            sep = "/"
+    return out
+
+
+def _wildcards(part: str) -> str:
+    """One part of a glob as a regular expression that never matches a slash (fnmatch's syntax)."""
+    out, i = [], 0
+    while i < len(part):
+        char = part[i]
+        i += 1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and (end := part.find("]", _class_start(part, i))) != -1:
+            chars = part[i:end]
+            i = end + 1
+            negated = chars.startswith("!")
+            body = chars[1:] if negated else chars
+            body = body.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")  # literals in a glob's class
+            if negated:
+                body = "^/" + body  # a negated class never matches the slash between parts
+            elif body.startswith("^"):
+                body = "\\" + body
+            out.append(f"[{body}]")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def _class_start(part: str, i: int) -> int:
+    """Where the closing `]` of a class opened before `i` may be: after a leading `!`, then a leading `]`."""
+    i += part[i : i + 1] == "!"
+    return i + (part[i : i + 1] == "]")
+
 # What an output glob or folder never names, whatever it matches: the files agents and Claude Code read as
 # instructions (a step rewriting them through `**/*.md` would change what every later step is told) and
 # their own folders. Listed by name as an output, such a file is the step's to write.

@@ -53,6 +53,20 @@ def test_status_blocks_a_model_step_whose_context_is_over_its_budget(big: Path, 
     assert status(agents, big)["big"] == ("ready", ["never run"])
 
 
+def test_graph_and_report_show_the_blocked_state_status_shows(big: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """`agents graph` and `agents report` agree with `agents status`: a step over its budget is blocked."""
+    reason = status(agents, big)["big"][1][0]
+    nodes = {n["id"]: n for n in agents("-C", str(big), "graph", "--json").json["nodes"]}
+    assert nodes["big"]["state"] == "blocked" and nodes["big"]["reasons"][0] == reason
+    assert nodes["small"]["state"] == "ready"
+    assert re.search(r'\["big<br/>blocked · agent[^"]*"\]:::blocked', agents("-C", str(big), "graph").out)
+    assert agents("-C", str(big), "report", "--out", "site").code == 0
+    index = (big / "site/index.html").read_text()
+    assert 'class="node state-blocked" data-task="big"' in index
+    assert 'class="node state-ready" data-task="small"' in index
+    assert "context over budget: ~" in (big / "site/tasks/big.html").read_text()
+
+
 def test_a_step_is_judged_on_what_its_upstream_produced_only_once_that_is_done(big: Path, agents) -> None:  # type: ignore[no-untyped-def]
     assert agents("-C", str(big), "run", "make").code == 0
     found = status(agents, big)

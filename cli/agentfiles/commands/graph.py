@@ -62,12 +62,13 @@ def graph_command(
 ) -> int:
     """Print the task graph: nodes labelled with state, kind and execution mode, edges with the link (needs, handoff, reads)."""
     from agentfiles.core.graph import Edge
+    from agentfiles.runner.preflight import with_context_budgets
     from agentfiles.storage.workspace import open_workspace
 
     opts: Options = ctx.obj
     out = opts.out(json_output)
     workspace = open_workspace(opts.directory)
-    states = workspace.states()
+    states = with_context_budgets(workspace, workspace.states())  # as `agents status` shows them
     project = workspace.project
     tasks = project.tasks
 

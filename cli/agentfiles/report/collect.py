@@ -15,6 +15,7 @@ from agentfiles import __version__
 from agentfiles.core.foreach import family_of
 from agentfiles.core.graph import Edge
 from agentfiles.core.usage import usage_totals
+from agentfiles.runner.preflight import with_context_budgets
 from agentfiles.runner.review import Pending, awaiting_review, output_diffs, recorded_reviews
 from agentfiles.storage.git import Git, step_commits
 from agentfiles.storage.inspect import StepView, read_run, recorded_turns
@@ -144,7 +145,7 @@ def collect(workspace: Workspace) -> Report:
     workspace.require_usable()
     project = workspace.project
     root, layout = workspace.root, project.layout
-    states = workspace.states()
+    states = with_context_budgets(workspace, workspace.states())  # as `agents status` shows them
     steps = _steps(workspace, states)
     commits = step_commits(root, handoffs=True)
     runs: list[Run] = []

@@ -159,6 +159,33 @@ def test_run_on_a_branch_keeps_main_as_it_was(project: Path, agents) -> None:  #
     assert bad.code == 2 and "not a valid branch name" in bad.err
 
 
+def test_a_run_refused_before_it_starts_leaves_no_branch_behind(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """`--branch` with a run that is refused before any step starts: back on the branch it was started on,
+    the branch it created gone, an existing branch where it was."""
+    write_files(project, {".agents/tasks/one.md": task_text("One", run="cat in.txt > one.txt", inputs=["in.txt"],
+                                                            outputs=["one.txt"])})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "one")
+    before = git(project, "rev-parse", "HEAD").strip()
+    missing = agents("-C", str(project), "run", "--branch", "agents/try-1")
+    assert missing.code == 1 and "declared input missing: in.txt" in missing.err and "Traceback" not in missing.err
+    assert "created branch" not in missing.err
+    assert git(project, "branch", "--show-current").strip() == "main"
+    assert git(project, "branch", "--list", "agents/try-1") == ""
+    write_files(project, {"one.txt": "mine\n", "in.txt": "x\n"})  # an output changed by hand: refused too
+    dirty = agents("-C", str(project), "run", "--branch", "agents/try-1")
+    assert dirty.code == 2 and "hint:" in dirty.err
+    assert git(project, "branch", "--show-current").strip() == "main"
+    assert git(project, "branch", "--list", "agents/try-1") == ""
+    git(project, "branch", "agents/old", "HEAD")  # a branch that exists is switched to, and back
+    (project / "one.txt").unlink()
+    (project / "in.txt").unlink()
+    assert agents("-C", str(project), "run", "--branch", "agents/old").code == 1
+    assert git(project, "branch", "--show-current").strip() == "main"
+    assert git(project, "rev-parse", "agents/old").strip() == before == git(project, "rev-parse", "HEAD").strip()
+    assert git(project, "status", "--porcelain") == ""
+
+
 def test_approve_refuses_a_failed_step_and_reject_needs_a_handoff(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     write_files(project, {".agents/tasks/bad.md": task_text("Bad", run="exit 3", outputs=["x.txt"])})
     git(project, "add", "-A")

@@ -194,7 +194,8 @@ def run_command(
     no_deps: bool = typer.Option(False, "--no-deps", help="Run only the named tasks, not the needs that are not done."),
     branch: Optional[str] = typer.Option(
         None, "--branch", "-b", metavar="NAME",
-        help="Run on this branch (created from the current commit if new), e.g. to review the run as a pull request.",
+        help="Run on this branch (created from the current commit if new), e.g. to review the run as a pull request. "
+        "A run refused before any step starts stays on the current branch and creates none.",
     ),
     canary: Optional[int] = typer.Option(
         None, "--canary", min=1, metavar="N",

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from agentfiles.executors.sandbox import clear_sandboxes
 from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.attempt import RunContext
+from agentfiles.runner.branch import switch_back, switch_branch
 from agentfiles.runner.cache import RunCache
 from agentfiles.runner.execute import execute
 from agentfiles.runner.definitions import commit_definitions
@@ -263,9 +265,13 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
     git = Git(workspace.root)
     lock = RunLock(workspace.layout.agents / "run.lock")
     lock.acquire(options.lock_wait_s)
+    undo: Callable[[], None] | None = None  # a run refused before it starts leaves no branch behind
     try:
         recovered = recover(workspace, git)  # before reading anything a killed run may have half-written
+        origin = (git.branch(), git.head())
         switched = switch_branch(git, options.branch) if options.branch else None
+        if switched and options.branch:
+            undo = partial(switch_back, git, origin, options.branch, switched, on_event)
         workspace = open_workspace(directory)
         _check_project(workspace, options.targets)
         facts = workspace.facts()
@@ -298,7 +304,11 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         failing = known_failures(workspace, plan)
         if failing and not options.keep_going:  # the run would stop there: nothing runs, nothing is committed
             result.known_failures = failing
+            if undo is not None:
+                undo()
+                result.branch = undo = None
             return result
+        undo = None  # from here on, what the run does is on the branch
         starting = will_start(plan, failing)  # their definitions only: a step refused at its start commits nothing
         committed = commit_definitions(workspace, git, starting) if starting else []
         if committed:
@@ -334,6 +344,10 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
                  "step(s) committed: their commits and files stand, and `git status` may show their files as "
                  "changed until the next `agents run` (or `git reset -q`) brings the index up to date")
         return result
+    except BaseException:
+        if undo is not None:
+            undo()
+        raise
     finally:
         git.close()
         lock.release()
@@ -371,27 +385,6 @@ def _run_cache(workspace: Workspace, git: Git, options: RunOptions, rollout: Rol
         return None
     fresh = frozenset(rollout.candidates) if rollout is not None else frozenset()
     return RunCache(workspace.root, workspace.layout.cache / "run-cache.json", fresh, git)
-
-
-def switch_branch(git: Git, name: str) -> str | None:
-    """Check out branch `name`, creating it at HEAD when it does not exist yet; says which it did (None:
-    already on it)."""
-    if git.run("check-ref-format", "--branch", name, check=False).returncode != 0:
-        raise UsageError(f"'{name}' is not a valid branch name", hint="e.g. agents/run-1 (see `git check-ref-format`)")
-    if git.branch() == name:
-        return None
-    exists = git.run("rev-parse", "--verify", "-q", f"refs/heads/{name}", check=False).returncode == 0
-    done = git.run("switch", "--quiet", *([name] if exists else ["-c", name]), check=False)
-    if done.returncode != 0:
-        lines = [line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-        files = [line for line in lines if not line.lower().startswith(("error", "please", "aborting", "hint"))]
-        why = lines[0].removeprefix("error: ").rstrip(":") if lines else "git switch failed"
-        raise PreconditionError(
-            f"cannot switch to branch {name}: {why}" + (f": {', '.join(files[:5])}" if files else ""),
-            hint="commit or stash your changes first (`git stash`)",
-        )
-    git.forget()  # the commits of this run go on the new branch
-    return "switched to" if exists else "created"
 
 
 def _previews(workspace: Workspace, plan: list[PlannedStep], targets: list[str]) -> list[Preview]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from conftest import run_program, task_text, write_files
@@ -107,6 +108,20 @@ def test_new_task_writes_a_valid_file(project: Path, agents) -> None:  # type: i
     assert command.code == 0, command.err
     checked = agents("-C", str(project), "validate", "--json").json
     assert checked["ok"] and checked["counts"]["tasks"] == 2
+
+
+def test_new_task_run_is_the_task_file_s_own_word_for_command(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """A task file says `run: <command>`, so `--run` writes one, as `--command` does; the help names it once."""
+    made = agents("-C", str(project), "new", "task", "count", "--run", "wc -l data/in.txt > out/n.txt",
+                  "-i", "data/in.txt", "-o", "out/n.txt")
+    assert made.code == 0, made.err
+    text = (project / ".agents/tasks/count.md").read_text()
+    assert "run: wc -l data/in.txt > out/n.txt" in text and "role:" not in text
+    assert agents("-C", str(project), "new", "task", "other", "--command", "true", "-o", "o.txt").code == 0
+    assert "run: 'true'" in (project / ".agents/tasks/other.md").read_text()
+    helps = agents("new", "task", "--help").out
+    assert re.search(r"-c, --command, --run <str> +Make a deterministic step", helps)
+    assert helps.count("--run") == 1
 
 
 def test_new_task_refusals(project: Path, agents) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ def new_task_command(
     ),
     checks: Optional[List[str]] = typer.Option(None, "--check", help="A command that must exit 0."),
     command: Optional[str] = typer.Option(
-        None, "--command", "-c", help="Make a deterministic step that runs this shell command."
+        None, "--command", "--run", "-c", help="Make a deterministic step that runs this shell command (`run:`)."
     ),
     verifier: Optional[List[str]] = typer.Option(
         None, "--verifier", help="The role that verifies the step; repeat it for a panel of judges."

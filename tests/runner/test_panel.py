@@ -377,3 +377,30 @@ def test_rejecting_an_approved_run_withdraws_it_from_the_copies_the_cache_served
     fresh = agents("-C", str(panel), "run")
     assert "from the run cache" not in fresh.err, fresh.err
     assert fresh.code == 1 and len(api.message_requests) == sent + 4
+
+
+def test_a_served_approved_run_says_so_and_show_says_when_it_is_rejected(panel: Path, api: FakeAnthropic, agents) -> None:  # type: ignore[no-untyped-def]
+    """The issue-17 leftovers: a step served an approved uncertain run's outputs kept that run's `Uncertain: ...`
+    summary while its status is done; after a rejection `show`'s header still said `done`; `show --json`'s
+    `review` had no `reason` key when there was none."""
+    run, approval = approved_split_run(panel, api, agents)
+    approved = agents("-C", str(panel), "show", "hello", "--json").json["review"]
+    assert approved["state"] == "approved" and approved["reason"] is None and approved["commit"] == approval
+    assert agents("-C", str(panel), "rewind", "hello", "--in-place").code == 0
+    assert agents("-C", str(panel), "run").code == 0
+    body = (panel / ".agents/handoffs/hello.md").read_text().split("\n---\n", 1)[1]
+    summary = body.split("## Summary", 1)[1].split("\n## ", 1)[0].strip()
+    assert not summary.startswith("Uncertain"), summary
+    assert summary.startswith(f"Approved by Test Author <author@example.invalid> (run {run}) where its verifiers "
+                              "were uncertain: the verifiers disagree"), summary
+    assert "Wrote src/hello.py." in summary
+    pending = agents("-C", str(panel), "review", "--json").json["steps"]
+    assert pending[0]["summary"] == summary
+    shown = agents("-C", str(panel), "show", "hello").out
+    assert shown.splitlines()[0].startswith("hello  done  run ")
+    assert agents("-C", str(panel), "reject", "hello", "--reason", "NOPE").code == 0
+    shown = agents("-C", str(panel), "show", "hello").out
+    assert shown.splitlines()[0].startswith("hello  done, rejected in review  run "), shown
+    data = agents("-C", str(panel), "show", "hello", "--json").json
+    assert data["handoff"]["status"] == "done" and data["review"]["state"] == "rejected"
+    assert data["review"]["reason"] == "NOPE"

@@ -157,7 +157,9 @@ def _summary(out: Output, step) -> None:  # type: ignore[no-untyped-def]
     """The handoff's facts and body, then the run record's."""
     meta, task = step.meta, step.task
     status = meta.get("status", "?")
-    out.line(f"{out.paint(task, 'bold')}  {out.paint(status, status if status in ('done', 'failed', 'rejected', 'uncertain') else 'dim')}  run {meta.get('run')}")
+    rejected = (step.review or {}).get("state") == "rejected"  # the handoff's status stands; a person overruled it
+    out.line(f"{out.paint(task, 'bold')}  {out.paint(status, status if status in ('done', 'failed', 'rejected', 'uncertain') else 'dim')}"
+             + (f", {out.paint('rejected in review', 'rejected')}" if rejected else "") + f"  run {meta.get('run')}")
     facts = [f"executor {meta.get('executor', '?')}"]
     if meta.get("role"):
         facts.append(f"role {meta['role']}")

@@ -191,3 +191,14 @@ def body_sections(body: str) -> tuple[str, dict[str, str]]:
         else:
             lines.append(line)
     return summary, sections
+
+
+def served_summary(summary: str, cached: CachedRun) -> str:
+    """The summary of a step served the outputs of an uncertain run a person approved: the approval, not
+    its verifiers, let them land, where that run's own summary opens `Uncertain: <why>`."""
+    first, _, rest = summary.partition("\n\n")
+    if not cached.approval or not first.startswith("Uncertain: "):
+        return summary
+    by = cached.approval.get("by") or "a person"
+    why = first.removeprefix("Uncertain: ")
+    return f"Approved by {by} (run {cached.run}) where its verifiers were uncertain: {why}\n\n{rest}".strip()

@@ -21,7 +21,7 @@ from agentfiles.core.definition import current_definition
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.agent import agent_plan
-from agentfiles.runner.cache import body_sections
+from agentfiles.runner.cache import body_sections, served_summary
 from agentfiles.runner.attempt import Attempt, Finished, Retry, RunContext, StepCancelled, StepOutcome, Wait
 from agentfiles.runner.checks import run_checks
 from agentfiles.runner.execute import Execution, execute, finish
@@ -232,6 +232,7 @@ class StepRunner:
         if cached is None:
             return False
         summary, sections = body_sections(cached.body)
+        summary = served_summary(summary, cached)
         attempt.cached = cached
         attempt.outputs = dict(cached.outputs)
         attempt.deleted = sorted(p for p in cached.meta.get("deleted") or [] if isinstance(p, str))  # again

@@ -38,7 +38,8 @@ class StepView:
         if not isinstance(review, dict):
             return None
         latest = self.reviews[-1] if self.reviews else {}
-        return {**review, "commit": latest.get("commit") if latest.get("state") == review.get("state") else None}
+        return {"state": None, "by": None, "at": None, "reason": None,  # the keys `reviews` has, null when unset
+                **review, "commit": latest.get("commit") if latest.get("state") == review.get("state") else None}
 
     def to_json(self) -> dict[str, Any]:
         return {

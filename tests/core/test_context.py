@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from agentfiles.core.context import Brief, assemble, context_files
+from agentfiles.core.claude_imports import context_files
+from agentfiles.core.context import Brief, assemble
 from agentfiles.core.outline import outline
 from agentfiles.core.tokens import estimate_tokens
 from agentfiles.errors import ConventionError

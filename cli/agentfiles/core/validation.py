@@ -420,7 +420,7 @@ class _Checker:
     def context_inputs(self, entry: Entry[Task]) -> None:
         """A model step gets CLAUDE.md and its @imports in its system prompt: declared as an input too, the
         same text is sent twice (and counted twice against the budget)."""
-        from agentfiles.core.context import context_files
+        from agentfiles.core.claude_imports import context_files
 
         task = entry.model
         if task.is_command:
@@ -477,7 +477,7 @@ class _Checker:
     def context_files(self) -> None:
         """CLAUDE.md @imports every model step will follow: cycles and depth are errors now, not at run time;
         a context file or import that is not read (outside the repository, in .git) is a warning."""
-        from agentfiles.core.context import context_files
+        from agentfiles.core.claude_imports import context_files
 
         tasks = [e.model for e in self.project.tasks.values()]
         declared = sorted({p for t in tasks for p in t.outputs} | {i.path for t in tasks for i in t.inputs

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agentfiles.core.context import context_files
+from agentfiles.core.claude_imports import context_files
 from agentfiles.errors import PreconditionError
 from agentfiles.runner.resolve import resolve_step
 

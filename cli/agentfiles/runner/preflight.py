@@ -122,7 +122,7 @@ def _measure(
 ) -> dict[str, ContextSize]:
     """Build the context of each of `steps` as `agents run --dry-run` does, and record its size with the
     files it came from."""
-    from agentfiles.core.context import context_files
+    from agentfiles.core.claude_imports import context_files
     from agentfiles.core.fingerprint import expand_path_input
     from agentfiles.core.globs import matches
     from agentfiles.core.paths import check_repo_path

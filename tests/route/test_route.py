@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -134,6 +135,18 @@ def test_route_usage_errors(shop: Path, agents) -> None:  # type: ignore[no-unty
     assert write.code == 2 and "--write needs a TASK" in write.err
     unknown = agents("-C", str(shop), "route", "nosuch")
     assert unknown.code == 2 and "unknown task: nosuch" in unknown.err
+
+
+def test_a_blank_intent_is_a_usage_error(shop: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    # '' said 'No file matches' and exited 0; '   ' proposed files by the embeddings alone ('weak match')
+    for blank in ("", "   ", "\n\t"):
+        done = agents("-C", str(shop), "route", "--intent", blank)
+        assert done.code == 2, (blank, done.out)
+        assert "error: the intent is empty" in done.err and "hint:" in done.err
+        assert "Traceback" not in done.err
+        assert "file(s)" not in done.out
+        as_json = agents("-C", str(shop), "route", "--intent", blank, "--json")
+        assert as_json.code == 2 and json.loads(as_json.out)["error"]["message"] == "the intent is empty"
 
 
 def test_route_eval_prints_the_table_for_a_repository(tmp_path: Path) -> None:

@@ -45,6 +45,9 @@ def route_command(
         raise UsageError("--replace goes with --write", hint="agents route TASK --write --replace")
     if write and task is None:
         raise UsageError("--write needs a TASK to write the inputs of", hint="agents route TASK --write")
+    if intent is not None and not intent.strip():
+        raise UsageError("the intent is empty",
+                         hint="say what the step should achieve, e.g. agents route --intent 'fix the parser'")
     text = intent or ""
     if task is None:
         from agentfiles.core.paths import find_git_root, require_directory

@@ -25,23 +25,30 @@ from agentfiles.storage.files import atomic_write
 
 INDEX_VERSION = 4
 PARALLEL_FROM = 2000  # tasks to read: below this a second process costs more than it saves
+# Tasks parsed into models at once: each batch's models are freed before the next is read, so its memory
+# is reused instead of fresh pages (a page fault each, which costs as much as parsing a small file).
+BATCH = 200
 Sig = list[int]
 
 
 def _sig(path: str, stats: dict[str, list[int]] | None = None, rel: str = "") -> Sig | None:
     """Size, mtime, ctime and inode of a regular file (None for anything else); with `stats`, the file's
     full signature (mode first, zeros when missing) is kept there under `rel` for the snapshot."""
+    full, sig = _stat(path)
+    if stats is not None:
+        stats[rel] = full
+    return sig
+
+
+def _stat(path: str) -> tuple[list[int], Sig | None]:
+    """A file's full signature (mode, size, mtime, ctime, inode; zeros when missing) and, for a regular
+    file, the signature the index keeps (size, mtime, ctime, inode)."""
     try:
         st = os.stat(path)
     except OSError:
-        if stats is not None:
-            stats[rel] = [0, 0, 0, 0, 0]
-        return None
-    if stats is not None:
-        stats[rel] = [st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-    if not S_ISREG(st.st_mode):
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        return [0, 0, 0, 0, 0], None
+    sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    return [st.st_mode, *sig], sig if S_ISREG(st.st_mode) else None
 
 
 def _racy(sig: Sig | None, now: int) -> bool:
@@ -60,6 +67,7 @@ class StatusIndex:
         self.docs: dict[str, list[Any]] = {}
         self.hashes: dict[str, list[Any]] = {}
         self.stats: dict[str, list[int]] = {}  # this run's signatures of the files read (for the snapshot)
+        self.found: dict[str, str | None] = {}  # sha256 of files hashed this run by the processes reading tasks
         self.dirty = False
         try:
             data = orjson.loads(path.read_bytes())
@@ -72,7 +80,7 @@ class StatusIndex:
         """sha256 of a repo file, from the index while its signature holds; each file is stat'ed once a run."""
         base = f"{root}{os.sep}"
         hashes = self.hashes
-        seen: dict[str, str | None] = {}
+        seen = self.found  # hashed (and stat'ed) already where the tasks naming them were read
         now = time.time_ns()
 
         def hash_file(rel: str) -> str | None:
@@ -158,8 +166,11 @@ def build_facts(layout: Layout, index: StatusIndex, require: Callable[[Any], Non
             lambda chunk: _hash_named(index, base, _read_docs(loaded, chunk, tasks, handoffs)), stale
         )
         for doc in read:
-            for rel, sig, digest in doc.pop():
-                index.hashes[rel] = [sig, digest]
+            for rel, full, digest in doc.pop():
+                index.stats[rel], index.found[rel] = full, digest
+                sig = full[1:] if S_ISREG(full[0]) else None
+                if digest is not None and not _racy(sig, now) and index.hashes.get(rel, [None])[0] != sig:
+                    index.hashes[rel] = [sig, digest]
             kept[doc[0]] = doc[1:]
             if not (_racy(doc[1], now) or _racy(doc[2], now)):
                 index.docs[doc[0]] = doc[1:]
@@ -195,25 +206,27 @@ def _read_docs(
     from agentfiles.core.facts import handoff_facts, task_facts
     from agentfiles.storage.project import load_some
 
-    project = load_some(frame, [c[0] for c in chunk], tasks, handoffs)
     out = []
-    for task_id, tsig, hsig in chunk:
-        found, family = task_facts(project, task_id) if task_id in tasks else ([], None)
-        entry = project.handoffs.get(task_id)
-        handoff = handoff_facts(entry.model, entry.body).to_json() if entry else None
-        out.append(
-            [task_id, tsig, hsig, [f.to_json() for f in found], list(family) if family else None, handoff]
-        )
+    for start in range(0, len(chunk), BATCH):  # a batch's models are freed before the next is read
+        part = chunk[start : start + BATCH]
+        project = load_some(frame, [c[0] for c in part], tasks, handoffs)
+        for task_id, tsig, hsig in part:
+            found, family = task_facts(project, task_id) if task_id in tasks else ([], None)
+            entry = project.handoffs.get(task_id)
+            handoff = handoff_facts(entry.model, entry.body).to_json() if entry else None
+            out.append(
+                [task_id, tsig, hsig, [f.to_json() for f in found], list(family) if family else None, handoff]
+            )
     return out
 
 
 def _hash_named(index: StatusIndex, base: str, docs: list[list[Any]]) -> list[list[Any]]:
-    """Hash the files the tasks just read name (inputs, outputs, recorded outputs) that the index does not
-    know yet, in the process that read them: a cold status hashes over the cores too. Each doc gains a
-    last element: [[rel, sig, digest], ...]."""
+    """Stat and hash the files the tasks just read name (inputs, outputs, recorded outputs), in the process
+    that read them: a cold status hashes over the cores too, and the main process derives the states
+    from these digests without a stat of its own. Each doc gains a last element: [[rel, full signature,
+    digest or None], ...]; a file the index knows unchanged is not read again."""
     from agentfiles.core.paths import has_glob
 
-    now = time.time_ns()
     done: set[str] = set()
     for doc in docs:
         found = []
@@ -224,13 +237,15 @@ def _hash_named(index: StatusIndex, base: str, docs: list[list[Any]]) -> list[li
             if rel in done or has_glob(rel):
                 continue
             done.add(rel)
-            sig = _sig(base + rel)
+            full, sig = _stat(base + rel)
             entry = index.hashes.get(rel)
-            if sig is None or _racy(sig, now) or (entry is not None and entry[0] == sig):
-                continue
-            digest = digest_file(base + rel)
-            if digest is not None:
-                found.append([rel, sig, digest])
+            if sig is None:
+                digest = None
+            elif entry is not None and entry[0] == sig:
+                digest = entry[1]
+            else:
+                digest = digest_file(base + rel)
+            found.append([rel, full, digest])
         doc.append(found)
     return docs
 

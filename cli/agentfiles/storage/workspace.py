@@ -94,6 +94,7 @@ class Workspace:
             path = self.layout.cache / "states.json"
             self._states = read_snapshot(self.layout, path)
             if self._states is None:
+                enabled = gc.isenabled()
                 gc.disable()  # many small objects, none cyclic: collecting them while deriving is all waste
                 try:
                     facts = self.facts()
@@ -101,7 +102,8 @@ class Workspace:
                     self.index.save()
                     write_snapshot(self.layout, path, facts, self._states, self.index.stats)
                 finally:
-                    gc.enable()
+                    if enabled:
+                        gc.enable()
         return self._states
 
 

@@ -12,6 +12,7 @@ import os
 import stat
 import time
 from array import array
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,25 +152,23 @@ def write_snapshot(
     grouped = _by_folder([d for d in dict.fromkeys(documents) if d not in known])
     found = {**known, **dict(zip(_paths(grouped), _chunks(_signatures(base, grouped))))}
     files = _by_folder(list(found))
-    sigs = [n for rel in _paths(files) for n in found[rel]]
+    rows = [found[rel] for rel in _paths(files)]
     # mtimes of files (a folder's changes show in its globs), as the racy window of the stat caches
-    newest = max((sigs[i + 2] for i in range(0, len(sigs), 5) if stat.S_ISREG(sigs[i])), default=0)
+    newest = max((row[2] for row in rows if stat.S_ISREG(row[0])), default=0)
     if time.time_ns() - newest < RACY_WINDOW_NS:
         return
     patterns = [glob for glob, _ in facts.foreach.values()]
-    for task in (
-        facts.tasks.values()
-    ):  # a folder input was hashed as "not a file": its signature has mode 0 or a dir's
-        patterns += [
-            p for kind, p in task.inputs if kind == "path" and (has_glob(p) or _folder(known.get(p)))
-        ]
+    for task in facts.tasks.values():
+        for kind, p in task.inputs:  # a folder input was hashed as "not a file": its mode is 0 or a dir's
+            if kind == "path" and (has_glob(p) or _folder(known.get(p))):
+                patterns.append(p)
         patterns += [p for p in task.outputs if has_glob(p)]  # a file added under an output glob
     data = {
         "version": [SNAPSHOT_VERSION, __version__],
         "names": _layout_names(layout),
         "globs": _globs(root, list(dict.fromkeys(patterns))),
         "files": files,
-        "sigs": _fingerprint(sigs),
+        "sigs": _fingerprint(list(chain.from_iterable(rows))),
         "states": [[s.id, s.state, s.reasons, s.run, s.definition, s.isolation, s.parts] for s in states.values()],
     }
     try:

@@ -163,3 +163,44 @@ def test_a_never_run_task_sees_its_input_appear_and_go(project: Path, agents) ->
     found = states(agents, project)
     assert found["needy"] == ("ready", ["never run"])
     assert found["fed"] == ("blocked", ["input missing: data/here.txt (no task produces it)"])
+
+
+def test_a_generated_project_reads_the_same_cold_over_processes_alone_and_warm(
+    tmp_path: Path, agents, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """`agents status` prints the same lines whether the files are read over several processes (a cold
+    status at scale), in one, or not at all (warm), on a generated project with every kind of state."""
+    import shutil
+    import sys
+
+    from agentfiles.storage import index
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from generate import make_agents_project
+
+    root = tmp_path / "gen"
+    make_agents_project(root, 60, commit=False)
+    (root / "data" / "in-00007.txt").write_text("changed\n")  # stale, and so its dependents
+    (root / "out" / "task-00020.txt").unlink()  # an output missing
+    (root / ".agents" / "handoffs" / "task-00030.md").unlink()  # never run (pending: a need is stale)
+    (root / ".agents" / "tasks" / "task-00041.md").write_text("---\ntitle: [unclosed\nrun: x\n---\n")
+    handoff = root / ".agents" / "handoffs" / "task-00050.md"
+    handoff.write_text(handoff.read_text().replace("status: done", "status: failed"))
+    age(root)
+
+    def cold(workers: int) -> str:
+        shutil.rmtree(root / ".agents" / "cache", ignore_errors=True)
+        monkeypatch.setattr(index, "PARALLEL_FROM", 2)
+        monkeypatch.setattr(index, "_workers", lambda: workers)
+        result = agents("-C", str(root), "status")
+        assert result.code == 0, result.err
+        return result.out
+
+    alone, forked = cold(1), cold(3)
+    assert forked == alone
+    warm = agents("-C", str(root), "status")
+    assert warm.out == forked and (root / ".agents" / "cache" / "states.json").exists()
+    lines = {line.split()[1]: line for line in forked.splitlines() if line[:1].isalpha() and " task-" in line}
+    assert lines["task-00041"].split()[0] == "invalid" and ".agents/tasks/task-00041.md:3:" in lines["task-00041"]
+    assert {lines[t].split()[0] for t in ("task-00007", "task-00020")} == {"stale"}
+    assert lines["task-00030"].split()[0] == "pending" and lines["task-00050"].split()[0] == "failed"

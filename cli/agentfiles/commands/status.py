@@ -39,6 +39,8 @@ def status_command(
 
 
 def _status(ctx: typer.Context, tasks: list[str] | None, json_output: bool) -> int:
+    from collections import Counter
+
     from agentfiles.core.state import STATES
     from agentfiles.runner.preflight import with_context_budgets
     from agentfiles.storage.workspace import open_workspace
@@ -55,7 +57,8 @@ def _status(ctx: typer.Context, tasks: list[str] | None, json_output: bool) -> i
         raise unknown_task(unknown, states)
     order = wanted or list(states)
     rows = [states[t] for t in order]
-    counts = {s: n for s in STATES if (n := sum(1 for r in rows if r.state == s))}
+    tally = Counter(r.state for r in rows)
+    counts = {s: tally[s] for s in STATES if tally[s]}
     if out.json_mode:
         out.json("status", {"tasks": [r.to_json() for r in rows], "counts": counts})
         return 0
@@ -63,13 +66,11 @@ def _status(ctx: typer.Context, tasks: list[str] | None, json_output: bool) -> i
         out.line("No tasks yet: add one with `agents new task ID`.")
         return 0
     width = max(len(r.id) for r in rows)
-    for row in rows:
-        state = out.paint(f"{row.state:<8}", row.state)
-        reasons = "; ".join(row.reasons)
-        out.line(f"{state} {row.id:<{width}}  {reasons}".rstrip())
-    out.line("")
+    paint = out.paint
+    lines = [f"{paint(f'{r.state:<8}', r.state)} {r.id:<{width}}  {'; '.join(r.reasons)}".rstrip() for r in rows]
     noun = "task" if len(rows) == 1 else "tasks"
-    out.line(f"{len(rows)} {noun}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    lines += ["", f"{len(rows)} {noun}: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
+    out.line("\n".join(lines))  # one write: a terminal (or PYTHONUNBUFFERED) would otherwise take one a line
     return 0
 
 

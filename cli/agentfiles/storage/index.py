@@ -28,6 +28,7 @@ PARALLEL_FROM = 2000  # tasks to read: below this a second process costs more th
 # Tasks parsed into models at once: each batch's models are freed before the next is read, so its memory
 # is reused instead of fresh pages (a page fault each, which costs as much as parsing a small file).
 BATCH = 200
+_DOCUMENT = "document"  # in place of a digest: a task or handoff file, stat'ed where it was read
 Sig = list[int]
 
 
@@ -150,8 +151,8 @@ def build_facts(layout: Layout, index: StatusIndex, require: Callable[[Any], Non
     ids = sorted(tasks | handoffs)
     now = time.time_ns()
     kept: dict[str, list[Any]] = {}
-    stale: list[tuple[str, Sig | None, Sig | None]] = []
-    for task_id in ids:
+    stale: list[str] = []
+    for task_id in ids if index.docs else ():  # with nothing to keep, the reading processes stat the files
         trel, hrel = f".agents/tasks/{task_id}.md", f".agents/handoffs/{task_id}.md"
         tsig = _sig(base + trel, index.stats, trel) if task_id in tasks else None
         hsig = _sig(base + hrel, index.stats, hrel) if task_id in handoffs else None
@@ -159,15 +160,20 @@ def build_facts(layout: Layout, index: StatusIndex, require: Callable[[Any], Non
         if old is not None and old[0] == tsig and old[1] == hsig and _items_hold(layout.root, old[3]):
             kept[task_id] = old
         else:
-            stale.append((task_id, tsig, hsig))
+            stale.append(task_id)
+    if not index.docs:
+        stale = ids
     if stale:
         loaded = frame()
         read = _in_parallel(
-            lambda chunk: _hash_named(index, base, _read_docs(loaded, chunk, tasks, handoffs)), stale
+            lambda chunk: _hash_named(index, base, _read_docs(loaded, base, chunk, tasks, handoffs)), stale
         )
         for doc in read:
             for rel, full, digest in doc.pop():
-                index.stats[rel], index.found[rel] = full, digest
+                index.stats[rel] = full
+                if digest == _DOCUMENT:
+                    continue
+                index.found[rel] = digest
                 sig = full[1:] if S_ISREG(full[0]) else None
                 if digest is not None and not _racy(sig, now) and index.hashes.get(rel, [None])[0] != sig:
                     index.hashes[rel] = [sig, digest]
@@ -199,24 +205,33 @@ def _items_hold(root: Path, family: list[Any] | None) -> bool:
     return items_of(root, family[0]) == family[1]
 
 
-def _read_docs(
-    frame: Any, chunk: list[tuple[str, Sig | None, Sig | None]], tasks: set[str], handoffs: set[str]
-) -> list[list[Any]]:
-    """[id, task sig, handoff sig, facts of the task, (glob, items) or None, facts of the handoff or None]."""
+def _read_docs(frame: Any, base: str, chunk: list[str], tasks: set[str], handoffs: set[str]) -> list[list[Any]]:
+    """[id, task sig, handoff sig, facts of the task, (glob, items) or None, facts of the handoff or None,
+    [[rel, full signature, _DOCUMENT] of the task and handoff files]]; each file is stat'ed before it is
+    read, so a later edit never hides behind the signature kept."""
     from agentfiles.core.facts import handoff_facts, task_facts
     from agentfiles.storage.project import load_some
 
     out = []
     for start in range(0, len(chunk), BATCH):  # a batch's models are freed before the next is read
         part = chunk[start : start + BATCH]
-        project = load_some(frame, [c[0] for c in part], tasks, handoffs)
-        for task_id, tsig, hsig in part:
+        signed = []
+        for task_id in part:
+            files = []
+            sigs: list[Sig | None] = [None, None]
+            for at, (names, rel) in enumerate(((tasks, f".agents/tasks/{task_id}.md"),
+                                               (handoffs, f".agents/handoffs/{task_id}.md"))):
+                if task_id in names:
+                    full, sigs[at] = _stat(base + rel)
+                    files.append([rel, full, _DOCUMENT])
+            signed.append((task_id, sigs, files))
+        project = load_some(frame, part, tasks, handoffs)
+        for task_id, (tsig, hsig), files in signed:
             found, family = task_facts(project, task_id) if task_id in tasks else ([], None)
             entry = project.handoffs.get(task_id)
             handoff = handoff_facts(entry.model, entry.body).to_json() if entry else None
-            out.append(
-                [task_id, tsig, hsig, [f.to_json() for f in found], list(family) if family else None, handoff]
-            )
+            facts = [f.to_json() for f in found]
+            out.append([task_id, tsig, hsig, facts, list(family) if family else None, handoff, files])
     return out
 
 
@@ -229,7 +244,7 @@ def _hash_named(index: StatusIndex, base: str, docs: list[list[Any]]) -> list[li
 
     done: set[str] = set()
     for doc in docs:
-        found = []
+        found = doc.pop()
         names = [p for f in doc[3] for kind, p in f[2] if kind == "path"] + [p for f in doc[3] for p in f[3]]
         if doc[5] is not None:
             names += [k for k in doc[5][3] if not k.startswith("handoff:")] + list(doc[5][4])

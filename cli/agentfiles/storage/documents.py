@@ -12,6 +12,7 @@ import frontmatter
 import yaml
 
 from agentfiles.core.diagnostics import Loc
+from agentfiles.core.fingerprint import read_file
 from agentfiles.storage.fastyaml import ALIAS, fast_load
 
 try:  # the C loader is several times faster; PyYAML without libyaml falls back to pure Python
@@ -192,8 +193,7 @@ def _refuse_expansion(data: Any, text: str, first_line: int) -> None:
 
 def read_text(path: Path | str) -> str:
     """A file's text as UTF-8; raises DocumentError when it is not."""
-    with open(path, "rb") as handle:
-        data = handle.read()
+    data = read_file(path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

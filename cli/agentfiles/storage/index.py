@@ -18,7 +18,7 @@ import orjson
 
 from agentfiles import __version__
 from agentfiles.core.facts import Facts, HandoffFacts, TaskFacts
-from agentfiles.core.fingerprint import FileHasher, digest_file
+from agentfiles.core.fingerprint import FileHasher, digest_fd, digest_file
 from agentfiles.core.paths import Layout
 from agentfiles.storage.cache import RACY_WINDOW_NS
 from agentfiles.storage.files import atomic_write
@@ -50,6 +50,28 @@ def _stat(path: str) -> tuple[list[int], Sig | None]:
         return [0, 0, 0, 0, 0], None
     sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
     return [st.st_mode, *sig], sig if S_ISREG(st.st_mode) else None
+
+
+def _stat_digest(path: str, entry: list[Any] | None) -> tuple[list[int], str | None]:
+    """A file's full signature and sha256 (None unless a regular file), from one open: `entry` ([sig,
+    digest] from the index) saves the read while the signature holds."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO must not block the open
+    except OSError:  # missing, or not readable: its signature still says which
+        return _stat(path)[0], None
+    try:
+        st = os.fstat(fd)
+        full = [st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        if not S_ISREG(st.st_mode):
+            return full, None
+        if entry is not None and entry[0] == full[1:]:
+            return full, entry[1]
+        try:
+            return full, digest_fd(fd, st.st_size)
+        except OSError:  # unreadable after all (an I/O error): as a missing file, it matches no record
+            return full, None
+    finally:
+        os.close(fd)
 
 
 def _racy(sig: Sig | None, now: int) -> bool:
@@ -252,15 +274,7 @@ def _hash_named(index: StatusIndex, base: str, docs: list[list[Any]]) -> list[li
             if rel in done or has_glob(rel):
                 continue
             done.add(rel)
-            full, sig = _stat(base + rel)
-            entry = index.hashes.get(rel)
-            if sig is None:
-                digest = None
-            elif entry is not None and entry[0] == sig:
-                digest = entry[1]
-            else:
-                digest = digest_file(base + rel)
-            found.append([rel, full, digest])
+            found.append([rel, *_stat_digest(base + rel, index.hashes.get(rel))])
         doc.append(found)
     return docs
 

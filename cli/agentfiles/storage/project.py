@@ -120,8 +120,8 @@ class _Loader:
         try:
             if self.escapes(path, rel):
                 return None
-            sig = signature(os.stat(path))
-            cached = self.cache.get("doc", rel, sig) if self.cache.path else None
+            sig = signature(os.stat(path)) if self.cache.path else None  # no cache: reading tells what is missing
+            cached = self.cache.get("doc", rel, sig) if sig is not None else None
             if cached is not None:
                 meta, body = cached
                 source: SourceMap = _LazySourceMap(path)

@@ -304,6 +304,44 @@ def test_a_limit_given_as_true_is_refused_not_read_as_one(project: Path, agents,
     assert run.code == 2 and said in run.err
 
 
+@pytest.mark.parametrize(("old", "new", "key", "hint"), [
+    ("jobs: 4", "jobs: true", "jobs", "`jobs: 4`"),
+    ("  retries: 4", "  retries: true", "api.retries", "`retries: 4`"),
+    ("  context_tokens: 60000", "  context_tokens: true", "budget.context_tokens", "`context_tokens: 40000`"),
+    ("jobs: 4", "jobs: 4\nmax_turns: false", "max_turns", "`max_turns: 30`"),
+    ("jobs: 4", "jobs: 4\ntimeout: true", "timeout", "`timeout: 600`"),
+])
+def test_a_count_in_the_config_given_as_true_is_refused_not_read_as_one(  # type: ignore[no-untyped-def]
+    project: Path, agents, old: str, new: str, key: str, hint: str
+) -> None:
+    """`jobs: true` ran one step at a time, `retries: true` retried once: pydantic reads a bool as the int 1."""
+    config = project / ".agents" / "config.yaml"
+    text = config.read_text()
+    lines = text.splitlines()
+    assert old in lines
+    config.write_text(text.replace(old + "\n", new + "\n", 1))
+    line = lines.index(old) + 1 + new.count("\n")
+    word = new.rsplit(": ", 1)[1]
+    said = f"{key}: a number is expected, not `{word}`"
+    found = agents("-C", str(project), "validate", "--json")
+    assert found.code == 2
+    assert [(e["file"], e["line"], e["message"]) for e in found.json["errors"]] == [(".agents/config.yaml", line, said)]
+    assert hint in found.json["errors"][0]["hint"]
+    run = agents("-C", str(project), "run")
+    assert run.code == 2 and f"error: .agents/config.yaml:{line}: {said}\nhint: " in run.err
+    assert "Traceback" not in run.err
+
+
+@pytest.mark.parametrize("key", ["retries", "max_turns", "timeout"])
+def test_a_count_in_a_task_given_as_true_is_refused(project: Path, agents, key: str) -> None:  # type: ignore[no-untyped-def]
+    write_files(project, {".agents/tasks/t.md": task_text("T", role="developer", outputs=["t.txt"]).replace(
+        "---\n", f"---\n{key}: true\n", 1)})
+    found = agents("-C", str(project), "validate", "--json")
+    assert found.code == 2
+    (error,) = [e for e in found.json["errors"] if e["file"] == ".agents/tasks/t.md"]
+    assert (error["line"], error["message"]) == (2, f"{key}: a number is expected, not `true`")
+
+
 def test_a_limit_for_a_model_nothing_calls_is_a_warning_in_validate_and_run(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     """A model name in `api.limits` that is no alias and no model of the project's roles, tasks and config
     (a typo: `sonet`) limited nothing, in silence. Model ids are open-ended, so it is a warning."""

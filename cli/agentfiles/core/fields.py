@@ -37,6 +37,7 @@ def _not_a_bool(value: object) -> object:
 
 
 Count = Annotated[int, BeforeValidator(_not_a_bool)]  # a number of things (calls, tokens), never true or false
+Amount = Annotated[float, BeforeValidator(_not_a_bool)]  # seconds, dollars: never true or false either
 
 
 def as_names(value: str | list[str] | None) -> list[str]:

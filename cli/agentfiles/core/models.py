@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from agentfiles.core.cluster import cluster_problem
 from agentfiles.core.fields import (
+    Amount,
     Count,
     Executor,
     IsolationMode,
@@ -28,9 +29,9 @@ from agentfiles.core.paths import exposes_private
 class Budget(Strict):
     """Limits of one step; a missing value falls back from task to role to config."""
 
-    context_tokens: int | None = Field(None, gt=0)
-    output_tokens: int | None = Field(None, gt=0)
-    usd: float | None = Field(None, gt=0)
+    context_tokens: Count | None = Field(None, gt=0)
+    output_tokens: Count | None = Field(None, gt=0)
+    usd: Amount | None = Field(None, gt=0)
     precise: bool | None = None  # count the context's tokens with the API instead of the local estimate
 
     def over(self, fallback: "Budget | None") -> "Budget":
@@ -72,10 +73,10 @@ DEFAULT_LIMIT = ApiLimit(concurrent=5, tokens_per_minute=400_000)
 class ApiSettings(Strict):
     provider: Literal["anthropic", "bedrock", "vertex"] = "anthropic"
     base_url: str | None = None
-    retries: int = Field(4, ge=0, le=20)
-    backoff_s: float = Field(1.0, ge=0)  # first retry waits about this long, doubling each time
-    stall_s: float = Field(60.0, gt=0)
-    timeout_s: float = Field(600.0, gt=0)
+    retries: Count = Field(4, ge=0, le=20)
+    backoff_s: Amount = Field(1.0, ge=0)  # first retry waits about this long, doubling each time
+    stall_s: Amount = Field(60.0, gt=0)
+    timeout_s: Amount = Field(600.0, gt=0)
     # Per model id (or alias: opus, sonnet, haiku), and `default` for the others: shared by every call of a run.
     limits: dict[str, ApiLimit] = Field(default_factory=dict)
 
@@ -129,9 +130,9 @@ class Config(Strict):
     model: str = "sonnet"
     models: dict[str, str] = Field(default_factory=dict)
     executor: Executor = "auto"
-    jobs: int = Field(4, ge=1, le=256)
-    max_turns: int = Field(30, ge=1)
-    timeout: float | None = Field(None, gt=0)
+    jobs: Count = Field(4, ge=1, le=256)
+    max_turns: Count = Field(30, ge=1)
+    timeout: Amount | None = Field(None, gt=0)
     verifier: RoleNames = None  # a list is a panel (docs/convention.md, "Verifier panels")
     budget: Budget = Field(default_factory=Budget)
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -194,7 +195,7 @@ class RoleExtras(Strict):
 
     labels: dict[str, str | list[str]] = Field(default_factory=dict)
     budget: Budget | None = None
-    max_turns: int | None = Field(None, ge=1)
+    max_turns: Count | None = Field(None, ge=1)
     isolation: IsolationMode | None = None  # Claude Code's own `isolation` key means something else
     network: bool | None = None
     cache: bool | None = None
@@ -279,7 +280,7 @@ class Criterion(Strict):
 
     text: str | None = None
     run: str | None = None
-    timeout: float | None = Field(None, gt=0)
+    timeout: Amount | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Criterion":
@@ -306,18 +307,18 @@ class Task(Strict):
     # The doer runs this many times; the majority output goes on. Strict: `samples: true` is not a count.
     samples: int = Field(1, ge=1, le=9, strict=True)
     compare: Literal["bytes", "verifier"] = "bytes"  # how samples are compared: byte for byte, or judged
-    retries: int = Field(0, ge=0, le=10)
+    retries: Count = Field(0, ge=0, le=10)
     budget: Budget | None = None
     executor: Executor = "auto"
     run: str | None = None
     env: list[str] = Field(default_factory=list)
-    timeout: float | None = Field(None, gt=0)
+    timeout: Amount | None = Field(None, gt=0)
     foreach: RepoPath | None = None
     mode: Literal["single", "discussion"] = "single"
     participants: list[str] = Field(default_factory=list)
-    rounds: int = Field(1, ge=1, le=20)
+    rounds: Count = Field(1, ge=1, le=20)
     model: str | None = None
-    max_turns: int | None = Field(None, ge=1)
+    max_turns: Count | None = Field(None, ge=1)
     isolation: IsolationMode | None = None
     network: bool | None = None
     publish_secrets: list[str] = Field(default_factory=list)  # secret variables its outputs may hold

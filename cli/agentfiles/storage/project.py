@@ -29,6 +29,10 @@ from agentfiles.storage.files import markdown_listing
 M = TypeVar("M", bound=BaseModel)
 
 
+_EXAMPLES = {"jobs": 4, "retries": 4, "max_turns": 30, "rounds": 2, "context_tokens": 40000, "output_tokens": 8000,
+             "usd": 0.5, "timeout": 600, "timeout_s": 600, "stall_s": 60, "backoff_s": 1}  # for the hint of a count
+
+
 def _hint_for(message: str) -> str | None:
     """What to do about the common kinds of problem in a file."""
     if message.startswith("YAML syntax error"):
@@ -65,7 +69,10 @@ def _hint_for(message: str) -> str | None:
         return "remove the key; to sign the step commits afterwards: `git rebase --exec 'git commit --amend " \
             "--no-edit -S' BASE`"
     if "a number is expected" in message:
-        return "write a whole number (e.g. `concurrent: 5`); without the key there is no limit of that kind"
+        key = message.split(":", 1)[0].rsplit(".", 1)[-1]
+        if key in ("concurrent", "tokens_per_minute"):
+            return "write a whole number (e.g. `concurrent: 5`); without the key there is no limit of that kind"
+        return f"write a number (e.g. `{key}: {_EXAMPLES.get(key, 1)}`), or leave the key out for the default"
     if "names no cluster" in message:
         return f"leave `cluster:` out to run the steps here, or {CLUSTER_HINT}"
     if "is not a Dask scheduler address" in message or "is not local:N" in message:

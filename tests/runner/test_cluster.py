@@ -166,6 +166,35 @@ def test_a_worker_killed_mid_step_costs_a_rerun_not_a_second_commit(project: Pat
     client.wait_for_workers(2, timeout=60)
 
 
+def test_no_cluster_runs_here_the_steps_the_config_sends_to_a_cluster(project: Path, cluster) -> None:  # type: ignore[no-untyped-def]
+    """`cluster:` in the config, and one run that should not use it (the cluster is down, or busy):
+    `--no-cluster` runs the steps here; without it the config's cluster carries them out."""
+    local, _client = cluster
+    config = project / ".agents/config.yaml"
+    config.write_text(config.read_text() + f"cluster: {local.scheduler_address}\n")
+    write_files(project, {
+        ".agents/tasks/a.md": task_text("A", run="echo a > out/a.txt", outputs=["out/a.txt"]),
+        ".agents/tasks/b.md": task_text("B", run="echo b > out/b.txt", outputs=["out/b.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "two")
+
+    def worker(task: str) -> str | None:
+        run = git(project, "log", "-1", "--format=%(trailers:key=Agents-Run,valueonly)", f"--grep=^Agents-Task: {task}").strip()
+        return json.loads((project / f".agents/runs/{run}/record.json").read_text()).get("worker")
+
+    here = run_program("-C", str(project), "run", "a", "--no-cluster")
+    assert here.code == 0, here.err
+    assert "Dask" not in here.err and worker("a") is None
+    there = run_program("-C", str(project), "run", "b")
+    assert there.code == 0, there.err
+    assert f"note: steps run on the Dask cluster at {local.scheduler_address}" in there.err and worker("b") == "cluster"
+    both = run_program("-C", str(project), "run", "--cluster", "local:1", "--no-cluster")
+    assert both.code == 2 and both.err.startswith("error: --cluster and --no-cluster contradict each other\nhint: ")
+    dry = run_program("-C", str(project), "run", "--dry-run", "--no-cluster", "--force", "a")
+    assert dry.code == 0 and "Dask" not in dry.err
+
+
 def test_a_worker_killed_during_a_model_call_gives_back_its_slot_and_the_step_lands_once(project: Path, api: FakeAnthropic, cluster) -> None:  # type: ignore[no-untyped-def]
     """SIGKILL to the worker whose step's model call is in flight, under a limit of one call at once: the
     dead worker's slot comes back, the step runs again on the other worker, and lands once."""

@@ -213,6 +213,9 @@ def run_command(
         help="Carry the steps out on a Dask cluster (its scheduler's address, or local:N to start N worker "
         "processes here); commits stay here. Needs the extra git-agentfiles[dask].",
     ),
+    no_cluster: bool = typer.Option(
+        False, "--no-cluster", help="Run the steps here, even if .agents/config.yaml names a `cluster:`.",
+    ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Run every step afresh, never taking an earlier run's outputs from the run cache.",
     ),
@@ -231,7 +234,7 @@ def run_command(
     options = RunOptions(
         targets=list(tasks or []), jobs=jobs, force=force, keep_going=keep_going, dry_run=dry_run,
         with_needs=not no_deps, branch=branch, rollout=_rollout_request(canary, canary_pick, wave), cache=not no_cache,
-        cluster=cluster,
+        cluster=cluster, no_cluster=no_cluster,
     )
     live = not out.json_mode and not dry_run and sys.stderr.isatty()
     progress = LiveProgress(out, began) if live else PlainProgress(out, began)

@@ -60,6 +60,7 @@ class RunOptions:
     rollout: RolloutRequest | None = None  # --canary N, --canary-pick, --wave M (core/rollout.py)
     cache: bool = True  # --no-cache: every step runs afresh
     cluster: str | None = None  # --cluster ADDRESS (or local:N): steps run on a Dask cluster
+    no_cluster: bool = False  # --no-cluster: steps run here, whatever the config's `cluster:` says
 
 
 @dataclass
@@ -244,7 +245,7 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
 
 
 def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, object], None]) -> RunResult:
-    _check_cluster_option(options.cluster)
+    _check_cluster_option(options.cluster, options.no_cluster)
     workspace = open_workspace(directory)
     if options.dry_run:
         _check_project(workspace, options.targets)
@@ -322,7 +323,8 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
                          rollout=result.rollout_plan.id if result.rollout_plan else None,
                          cache=_run_cache(workspace, git, options, result.rollout_plan))
         try:
-            with _cluster(options.cluster, project.config.cluster, project.config.api, emit) as cluster:
+            configured = None if options.no_cluster else project.config.cluster
+            with _cluster(options.cluster, configured, project.config.api, emit) as cluster:
                 if cluster is not None:
                     ctx.execute = cluster.executes(execute)
                 runner = StepRunner(ctx)
@@ -353,9 +355,12 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         lock.release()
 
 
-def _check_cluster_option(address: str | None) -> None:
+def _check_cluster_option(address: str | None, no_cluster: bool = False) -> None:
     """`--cluster` by the rules of `cluster:` in the config, before anything is read or locked; an empty
     address (an unset variable, `--cluster "$SCHEDULER"`) is refused rather than read as no option."""
+    if address is not None and no_cluster:
+        raise UsageError("--cluster and --no-cluster contradict each other",
+                         hint="give one: --cluster ADDRESS runs the steps on that cluster, --no-cluster here")
     problem = cluster_problem(address) if address is not None else None
     if problem and not address:
         raise UsageError("`--cluster ''` names no cluster", hint="give a scheduler's address (tcp://HOST:8786) or "

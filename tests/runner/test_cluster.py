@@ -158,6 +158,12 @@ def test_a_worker_killed_mid_step_costs_a_rerun_not_a_second_commit(project: Pat
     killer.join()
     assert killed, "no worker was seen running the step"
     assert result.code == 0, result.err
+    # The progress says the step runs again, and why, between its start and its end.
+    said = re.search(r"^retry slow on another worker: the worker running it \((tcp://[\d.]+:\d+)\) died mid-step; "
+                     r"nothing it did was kept$", result.err, re.MULTILINE)
+    assert said, result.err
+    lines = result.err.splitlines()
+    assert lines.index("run   slow") < lines.index(said.group(0)) < next(n for n, s in enumerate(lines) if s.startswith("done  slow"))
     assert git(project, "log", "--format=%s", "--grep=^Agents-Task: slow").splitlines() == ["agents(slow): Slow"]
     assert (project / "out/slow.txt").read_text() == "done\n"
     assert run_program("-C", str(project), "run", "--cluster", local.scheduler_address).code == 0

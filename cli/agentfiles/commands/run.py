@@ -18,6 +18,8 @@ SETUP_SHOWN_S = 1.0  # setup before the first step (checks, plan, loading the mo
 
 
 def _retry_line(retry) -> str:  # type: ignore[no-untyped-def]
+    if retry.what == "worker":  # Dask runs it again on another worker: as often as its allowed-failures let it
+        return f"retry {retry.task} on another worker: {retry.why}"
     what = "API call, attempt" if retry.what == "API call" else "attempt"
     return f"retry {retry.task} {what} {retry.number} of {retry.of}: {retry.why}"
 

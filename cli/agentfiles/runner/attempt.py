@@ -102,7 +102,8 @@ class Finished:
 @dataclass
 class Retry:
     """A step about to try again, said as it happens: its verifier rejected an attempt (`what` is
-    `attempt`), or a call to the model API failed and is retried (`API call`)."""
+    `attempt`), a call to the model API failed and is retried (`API call`), or the cluster worker it was
+    on died and Dask runs it on another (`worker`; `of` is 0, as Dask's own limit decides)."""
 
     task: str
     number: int  # the try about to start

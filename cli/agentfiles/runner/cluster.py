@@ -81,6 +81,7 @@ def run_order(order: WorkOrder) -> Execution:
 
         runtime = Runtime(sandbox, threading.Event(), ProcessRegistry(home / "processes"))
         told = _teller(order.run, request.run_id)
+        told("start")  # a second start of one run: Dask runs it again, as the worker that had it died
         retries = api_retries.set(lambda number, of, why: told("retry", number, of, why))
         waits = api_waits.set(lambda why: told("wait", why))
         try:
@@ -93,11 +94,13 @@ def run_order(order: WorkOrder) -> Execution:
 
 
 def _teller(topic: str, run_id: str) -> Callable[..., None]:
-    """On a worker: tells the coordinator's progress of a model call's retry or wait (a Dask event)."""
+    """On a worker: tells the coordinator's progress of the step's start, or a model call's retry or wait
+    (a Dask event naming this worker)."""
     from distributed import get_worker
 
     worker = get_worker()
-    return lambda kind, *args: worker.log_event(topic, {"run": run_id, "kind": kind, "args": list(args)})
+    return lambda kind, *args: worker.log_event(topic, {"run": run_id, "kind": kind, "args": list(args),
+                                                        "worker": worker.address})
 
 
 class Cluster:
@@ -135,6 +138,9 @@ class Cluster:
         self.settings = settings
         self.environ = {k: environ[k] for k in KEYS_FOR_API if k in environ}  # all a worker gets of secrets
         self.listeners: dict[str, tuple[Any, Any]] = {}  # a running step's run id -> its (waits, retries) progress
+        self.steps: dict[str, str] = {}  # a running step's run id -> its step id
+        self.workers: dict[str, list[str]] = {}  # a running step's run id -> the workers it started on
+        self.on_event: Callable[[str, object], None] | None = None  # the run's progress
         self.client.subscribe_topic(self.name, self._heard)
 
     @property
@@ -158,10 +164,13 @@ class Cluster:
         if executor.name == "agent":
             order.settings, order.environ = self.settings, self.environ
         self.listeners[request.run_id] = (api_waits.get(), api_retries.get())
+        self.steps[request.run_id] = request.task_id
         try:
             return self._carried_out(order, runtime)
         finally:
             self.listeners.pop(request.run_id, None)
+            self.steps.pop(request.run_id, None)
+            self.workers.pop(request.run_id, None)
 
     def _carried_out(self, order: WorkOrder, runtime: Runtime) -> Execution:
         request = order.request
@@ -190,10 +199,26 @@ class Cluster:
     def _heard(self, event: tuple[float, dict[str, Any]]) -> None:
         """A worker's word on a step's model call (in the client's event loop): passed to its progress."""
         message = event[1]
+        if message.get("kind") == "start":
+            self._started(message.get("run", ""), str(message.get("worker") or "?"))
+            return
         waits, retries = self.listeners.get(message.get("run", ""), (None, None))
         tell = waits if message.get("kind") == "wait" else retries
         if tell is not None:
             tell(*message.get("args", []))
+
+    def _started(self, run: str, worker: str) -> None:
+        """A step started on a worker; started again, it says so: the worker it was on died mid-step."""
+        step = self.steps.get(run)
+        if step is None:
+            return
+        earlier = self.workers.setdefault(run, [])
+        earlier.append(worker)
+        if len(earlier) > 1 and self.on_event is not None:
+            from agentfiles.runner.attempt import Retry
+
+            why = f"the worker running it ({earlier[-2]}) died mid-step; nothing it did was kept"
+            self.on_event("retry", Retry(step, len(earlier), 0, why, "worker"))
 
     def shared_limits(self) -> SharedLimits:
         """The run's limits across the cluster; stops the run first when the scheduler cannot keep them."""
@@ -233,6 +258,7 @@ def on_cluster(address: str | None, settings: ApiSettings, on_event: Callable[[s
     from agentfiles.executors.governor import share
 
     cluster = Cluster(address, settings, dict(os.environ), asked)
+    cluster.on_event = on_event
     threads = cluster.threads
     on_event("note", f"steps run on the Dask cluster at {address} ({threads} worker thread{'s' if threads != 1 else ''})")
     share(cluster.shared_limits())

@@ -195,6 +195,14 @@ def test_global_options_after_the_verb_get_a_hint(project: Path, agents) -> None
     assert result.code == 2 and "global options go before the verb" in result.err
 
 
+def test_an_unknown_option_names_the_help_of_the_command_it_was_given_to(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    result = agents("new", "task", "x", "--bogus")
+    assert result.code == 2 and "run `agents new task --help`" in result.err
+    result = agents("-C", str(project), "show", "--zzz")  # -C before the verb is where it belongs
+    assert result.code == 2 and "run `agents show --help`" in result.err
+    assert "global options go before the verb" not in result.err
+
+
 def test_handwritten_handoffs_are_checked(project: Path, agents) -> None:  # type: ignore[no-untyped-def]
     write_files(project, {
         ".agents/tasks/t.md": task_text("T", run="true"),

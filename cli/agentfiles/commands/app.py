@@ -155,7 +155,11 @@ def run(args: list[str]) -> int:
         message = exc.format_message()
         known = command in {c.name for c in app.registered_commands} | {"new"}
         hint = f"run `agents {command + ' ' if command and known else ''}--help`"
-        if "No such option" in message and any(a in ("-C", "--color", "--no-color") for a in args):
+        path = getattr(getattr(exc, "ctx", None), "command_path", "")  # the parser's own: `agents new task`
+        if known and path.startswith(f"agents {command}"):
+            hint = f"run `{path} --help`"
+        after = args[args.index(command) + 1:] if command in args else []
+        if "No such option" in message and any(a in ("-C", "--color", "--no-color") for a in after):
             hint = "global options go before the verb, as in `agents -C DIR status`"
         print_error(message, hint=hint)
         return getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agentfiles.core.fingerprint import digest_file, handoff_digest
 from agentfiles.core.models import Config, Task
+from agentfiles.core.schema import parse
 from agentfiles.storage.documents import dump_document
 from agentfiles.storage.scaffold import init_project
 
@@ -94,7 +95,7 @@ def make_agents_project(root: Path, n_tasks: int, *, commit: bool = True) -> Non
         }
         intent = f"## Intent\n\nProduce {output} from {source}.\n"
         (tasks_dir / f"{tid}.md").write_text(dump_document(meta, intent))
-        task = Task.model_validate(meta)
+        task = parse(Task, meta)
         recorded_inputs = {source: digest_file(root / source)}
         if i > 0:
             recorded_inputs[f"out/{task_id(i - 1)}.txt"] = digest_file(root / f"out/{task_id(i - 1)}.txt")

@@ -113,6 +113,28 @@ def test_warm_status_needs_neither_yaml_nor_pydantic(warm_project: Path) -> None
     assert "yaml" in third
 
 
+def test_valid_documents_are_read_without_pydantic(warm_project: Path) -> None:
+    """Valid tasks, roles, config and handoffs are read by msgspec (core/schema.py): a run, a cold status and
+    validate never import pydantic. A broken file does, and its message still names the file and line."""
+    import shutil
+
+    write_files(warm_project, {".agents/tasks/t.md": task_text("T", run="echo x > o.txt", outputs=["o.txt"], retries=1)})
+    git(warm_project, "add", "-A")
+    git(warm_project, "commit", "-qm", "tasks")
+    for args in (["run", "t"], ["status"], ["validate"], ["status", "--json"]):
+        shutil.rmtree(warm_project / ".agents/cache", ignore_errors=True)  # cold: every file parsed
+        modules, code = loaded_modules(*args, cwd=warm_project)
+        assert code == 0 and "pydantic" not in modules, args
+    assert (warm_project / ".agents/handoffs/t.md").is_file()  # the status and validate above read it
+    path = warm_project / ".agents/tasks/t.md"
+    path.write_text(path.read_text().replace("retries: 1", "retries: often"))
+    done = subprocess.run([sys.executable, "-c", PROBE, "validate"], cwd=warm_project, capture_output=True, text=True)
+    modules, code = loaded_modules("validate", cwd=warm_project)
+    assert "pydantic" in modules and code == 2
+    line = path.read_text().splitlines().index("retries: often") + 1
+    assert f"error: .agents/tasks/t.md:{line}: retries: input should be a valid integer" in done.stderr
+
+
 def test_core_imports_neither_typer_nor_anthropic() -> None:
     code = (
         "import sys, pkgutil, importlib, agentfiles.core as core\n"

@@ -367,8 +367,9 @@ def test_a_limit_for_a_model_nothing_calls_is_a_warning_in_validate_and_run(proj
 def test_a_limit_under_an_alias_of_models_applies_to_its_model() -> None:
     """`models: {fast: claude-haiku-4-5}` with `api.limits: {fast: ...}`: the limit is the haiku calls'."""
     from agentfiles.core.models import Config
+    from agentfiles.core.schema import parse
 
-    config = Config.model_validate({"models": {"fast": "claude-haiku-4-5", "sonnet": "claude-sonnet-4-5"},
+    config = parse(Config, {"models": {"fast": "claude-haiku-4-5", "sonnet": "claude-sonnet-4-5"},
                                     "api": {"limits": {"fast": {"concurrent": 2}, "sonnet": {"concurrent": 3}}}})
     assert config.api.limit("claude-haiku-4-5").concurrent == 2
     assert config.api.limit("claude-sonnet-4-5").concurrent == 3

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from agentfiles.core.graph import OutputIndex, TaskGraph
 from agentfiles.core.models import Task
+from agentfiles.core.schema import parse
 
 
 def tasks(**needs: list[str]) -> dict[str, Task]:
-    return {tid: Task.model_validate({"title": tid, "run": "true", "needs": ns}) for tid, ns in needs.items()}
+    return {tid: parse(Task, {"title": tid, "run": "true", "needs": ns}) for tid, ns in needs.items()}
 
 
 def test_order_follows_needs_with_ties_by_id() -> None:
@@ -38,8 +39,8 @@ def test_unknown_needs_are_ignored_for_order() -> None:
 
 def test_edges_name_needs_handoffs_and_reads() -> None:
     made = {
-        "a": Task.model_validate({"title": "a", "run": "x", "outputs": ["out/a.txt", "docs/a.md"]}),
-        "b": Task.model_validate(
+        "a": parse(Task, {"title": "a", "run": "x", "outputs": ["out/a.txt", "docs/a.md"]}),
+        "b": parse(Task, 
             {"title": "b", "run": "y", "needs": ["a"], "inputs": ["out/a.txt", {"handoff": "a"}, "docs/*.md"]}
         ),
     }
@@ -53,7 +54,7 @@ def test_edges_name_needs_handoffs_and_reads() -> None:
 
 
 def test_output_index_covers_files_folders_and_globs() -> None:
-    index = OutputIndex({"a": Task.model_validate({"title": "a", "run": "x", "outputs": ["out/x/1.txt", "out/y.txt"]})})
+    index = OutputIndex({"a": parse(Task, {"title": "a", "run": "x", "outputs": ["out/x/1.txt", "out/y.txt"]})})
     assert index.covering("out/y.txt") == [("out/y.txt", "a")]
     assert index.covering("out") == [("out/x/1.txt", "a"), ("out/y.txt", "a")]
     assert index.covering("out/**/*.txt") == [("out/x/1.txt", "a")]

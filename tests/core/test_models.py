@@ -1,17 +1,16 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
-from agentfiles.core.diagnostics import problems_from
+from agentfiles.core.diagnostics import Invalid
 from agentfiles.core.handoffs import Handoff
 from agentfiles.core.models import Config, Role, Task
+from agentfiles.core.schema import parse
 
 
 def problems(model, data):  # type: ignore[no-untyped-def]
-    with pytest.raises(ValidationError) as info:
-        model.model_validate(data)
-    return [p.message for p in problems_from(model, info.value)]
+    with pytest.raises(Invalid) as info:
+        parse(model, data)
+    return [p.message for p in info.value.problems]
 
 
 def test_unknown_key_names_the_nearest_valid_key() -> None:
@@ -39,7 +38,7 @@ def test_missing_required_key_and_wrong_type() -> None:
 
 
 def test_shorthands_normalise_to_the_full_form() -> None:
-    task = Task.model_validate(
+    task = parse(Task, 
         {
             "title": "t",
             "role": "dev",
@@ -67,7 +66,7 @@ def test_paths_that_leave_the_repository_are_refused(path: str, why: str) -> Non
 
 
 def test_paths_are_normalised() -> None:
-    task = Task.model_validate({"title": "t", "role": "dev", "outputs": ["./out//x.md"]})
+    task = parse(Task, {"title": "t", "role": "dev", "outputs": ["./out//x.md"]})
     assert task.outputs == ["out/x.md"]
 
 
@@ -80,7 +79,7 @@ def test_task_consistency_rules() -> None:
         "give either `role` or `select`, not both"
     ]
     assert "at least two" in problems(Task, {"title": "t", "role": "m", "mode": "discussion", "participants": ["a"]})[0]
-    assert Task.model_validate({"title": "t", "run": "make"}).is_command
+    assert parse(Task, {"title": "t", "run": "make"}).is_command
 
 
 def test_invalid_task_ids_in_needs_are_refused() -> None:
@@ -89,7 +88,7 @@ def test_invalid_task_ids_in_needs_are_refused() -> None:
 
 
 def test_config_defaults_and_model_resolution() -> None:
-    config = Config.model_validate({"models": {"fast": "claude-haiku-4-5"}})
+    config = parse(Config, {"models": {"fast": "claude-haiku-4-5"}})
     assert config.resolve_model(None) == "claude-sonnet-4-6"
     assert config.resolve_model("inherit") == "claude-sonnet-4-6"
     assert config.resolve_model("fast") == "claude-haiku-4-5"
@@ -98,13 +97,13 @@ def test_config_defaults_and_model_resolution() -> None:
 
 
 def test_handoff_schema_key_and_status() -> None:
-    handoff = Handoff.model_validate({"schema": 1, "task": "a", "run": "r1", "status": "done"})
+    handoff = parse(Handoff, {"schema": 1, "task": "a", "run": "r1", "status": "done"})
     assert handoff.schema_version == 1
     assert problems(Handoff, {"schema": 1, "task": "a", "run": "r", "status": "finished"})[0].startswith("status:")
 
 
 def test_role_labels_accept_scalars_and_lists() -> None:
-    role = Role.model_validate(
+    role = parse(Role, 
         {"name": "r", "description": "d", "agents": {"labels": {"lang": ["python", "go"], "gpu": True, "n": 2}}}
     )
     assert role.labels() == {"lang": ["python", "go"], "gpu": ["true"], "n": ["2"]}

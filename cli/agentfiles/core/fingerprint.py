@@ -97,15 +97,14 @@ def definition_with_parts(
     and, given `config`, `config` (the settings a model step takes from .agents/config.yaml). Each
     model is dumped once for both."""
     whole: dict[str, object] = {
-        "task": task.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"cache"}),
+        "task": task.dump(exclude_defaults=True, exclude={"cache"}),
         "intent": intent.strip(),
     }
     parts = {"task": digest_bytes(_canonical(whole))}
     if task.is_command:  # a command step is defined by the task alone
         return parts["task"], parts
     if role is not None:
-        whole["role"] = role.model_dump(mode="json", by_alias=True, exclude_defaults=True,
-                                        exclude={"agents": {"cache"}})
+        whole["role"] = role.dump(exclude_defaults=True, exclude={"agents": {"cache"}})
         whole["prompt"] = role_prompt.strip()
         parts["role"] = digest_bytes(_canonical({"role": whole["role"], "prompt": whole["prompt"]}))
     if model:

@@ -159,24 +159,22 @@ def item_paths(task: Task, item: str) -> list[tuple[str, str]]:
 def item_task(task: Task, item: str) -> Task:
     """The task as one of its items runs it: placeholders filled in, no `foreach`."""
     inputs = [
-        spec.model_copy(update={"path": normalize_repo_path(substitute(spec.path, item))}) if spec.path else spec
+        spec.replace(path=normalize_repo_path(substitute(spec.path, item))) if spec.path else spec
         for spec in task.inputs
     ]
     acceptance = [
-        c.model_copy(update={
+        c.replace(**{
             k: substitute(v, item, shell=k == "run") for k, v in (("text", c.text), ("run", c.run)) if v is not None
         })
         for c in task.acceptance
     ]
-    return task.model_copy(
-        update={
-            "foreach": None,
-            "inputs": inputs,
-            "outputs": [normalize_repo_path(substitute(o, item)) for o in task.outputs],
-            "title": substitute(task.title, item),
-            "run": substitute(task.run, item, shell=True) if task.run else None,
-            "acceptance": acceptance,
-        }
+    return task.replace(
+        foreach=None,
+        inputs=inputs,
+        outputs=[normalize_repo_path(substitute(o, item)) for o in task.outputs],
+        title=substitute(task.title, item),
+        run=substitute(task.run, item, shell=True) if task.run else None,
+        acceptance=acceptance,
     )
 
 

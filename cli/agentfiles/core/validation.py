@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Union
 
-from agentfiles.core.diagnostics import Diagnostic, did_you_mean
+from agentfiles.core.diagnostics import Diagnostic
 from agentfiles.core.fields import as_names
 from agentfiles.core.fingerprint import expand_path_input, glob_matches
 from agentfiles.core.globs import FOLDER_GLOB, OutputSet, colliding, glob_base, overlap, reserved
@@ -14,6 +14,7 @@ from agentfiles.core.models import Task
 from agentfiles.core.paths import AGENTS_DIR, Reach, check_repo_path, has_glob, normalize_repo_path
 from agentfiles.core.project import Entry, Project
 from agentfiles.core.routing import RouteProblem, route_by_labels
+from agentfiles.core.typos import did_you_mean
 from agentfiles.errors import ConventionError
 
 # The intent `agents new task` writes when given none: a task still holding it was never finished.
@@ -138,7 +139,7 @@ class _Checker:
         if twice:
             self.error(entry, ("verifier",), f"the verifier panel names {', '.join(twice)} more than once",
                        "name each role once: a second vote of the same role in the same context adds nothing")
-        if "agree" in task.model_fields_set and len(judges) < 2:
+        if "agree" in task.fields_set and len(judges) < 2:
             self.warning(entry, ("agree",), "`agree` decides between the judges of a panel, and this step "
                          "has at most one verifier", "list several roles under `verifier:`, or drop `agree`")
         if len(judges) == 2 and task.agree == "majority":

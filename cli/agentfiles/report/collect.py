@@ -157,7 +157,7 @@ def collect(workspace: Workspace) -> Report:
         seen.add((commit.task, str(view.meta.get("run") or commit.trailers.get("Agents-Run", ""))))
     for step_id, entry in project.handoffs.items():  # a run with no step commit (commits off, or hand-made)
         if step_id in steps and (step_id, entry.model.run) not in seen:
-            meta = entry.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+            meta = entry.model.dump(exclude_none=True)
             runs.append(Run(StepView(step_id, meta, entry.body, None), entry.model.finished or ""))
     reviews = recorded_reviews(root)
     for run in runs:
@@ -166,7 +166,7 @@ def collect(workspace: Workspace) -> Report:
         run.review = reviews.get((run.task, run.id))
         if current is not None and current.model.run == run.id and not run.reverted:
             run.latest = True
-            run.review = current.model.review.model_dump(mode="json", exclude_none=True) if current.model.review else None
+            run.review = current.model.review.dump(exclude_none=True) if current.model.review else None
         step = steps.get(run.task)
         if step is not None:
             step.runs.append(run)

@@ -79,7 +79,7 @@ def task_intent(project: Any, task_id: str, replace: bool = False) -> tuple[str,
     if task.is_command:
         return text, None
     kept, _ = kept_inputs(project, task_id, project.layout.task_file(task_id).read_text(encoding="utf-8"), replace)
-    bare = task.model_copy(update={"inputs": kept})
+    bare = task.replace(inputs=kept)
     plan = agent_plan(project, ResolvedStep(task_id, task_id, None, bare, entry.body),
                       text_reader(project.layout.root, missing_ok=True))
     if not plan.budget.context_tokens:

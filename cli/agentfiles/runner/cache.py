@@ -163,13 +163,13 @@ def _approval(sha: str, meta: dict[str, Any]) -> dict[str, Any] | None:
 
 def _checked(approval: Any) -> dict[str, Any] | None:
     """`approval` if it is one a handoff may carry as its `cached_approval` (history is untrusted input)."""
-    from pydantic import ValidationError
-
+    from agentfiles.core.diagnostics import Invalid
     from agentfiles.core.handoffs import CachedApproval
+    from agentfiles.core.schema import parse
 
     try:
-        return CachedApproval.model_validate(approval).model_dump(exclude_none=True) if approval is not None else None
-    except ValidationError:
+        return parse(CachedApproval, approval).dump(exclude_none=True) if approval is not None else None
+    except Invalid:
         return None
 
 

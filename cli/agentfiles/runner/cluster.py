@@ -348,8 +348,8 @@ def on_scheduler(name: str, settings: ApiSettings, action: str, *args: Any) -> A
         return _LIMITS.pop(name, None) is not None
     if name not in _LIMITS:
         every = {**settings.limits, "default": settings.limit("default")}
-        unlimited = {model: limit.model_copy(update={"concurrent": None}) for model, limit in every.items()}
-        _LIMITS[name] = RateLimits(settings.model_copy(update={"limits": unlimited}))
+        unlimited = {model: limit.replace(concurrent=None) for model, limit in every.items()}
+        _LIMITS[name] = RateLimits(settings.replace(limits=unlimited))
     limits = _LIMITS[name]
     if action == "ask":
         return limits.ask(*args)

@@ -18,6 +18,7 @@ from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.globs import OutputSet
 from agentfiles.core.handoffs import Handoff
 from agentfiles.core.project import Entry
+from agentfiles.core.schema import parse
 from agentfiles.errors import PreconditionError
 from agentfiles.runner.attempt import Attempt, Finished, RunContext, StepCancelled, StepOutcome
 from agentfiles.runner.globs import to_delete
@@ -99,7 +100,7 @@ def land(ctx: RunContext, batch: list[Finished]) -> list[StepOutcome]:
             if ctx.tripwire is not None:
                 ctx.tripwire.landed({**landing.files, **dict.fromkeys(landing.deleted, b"")})  # gone: forgotten
             handoff_rel = layout.rel(layout.handoff_file(step.step_id))
-            ctx.project.handoffs[step.step_id] = Entry(model=Handoff.model_validate(landing.meta), body=landing.body,
+            ctx.project.handoffs[step.step_id] = Entry(model=parse(Handoff, landing.meta), body=landing.body,
                                                        path=handoff_rel)
             result = done.attempt.result
             outcomes.append(StepOutcome(
@@ -193,7 +194,7 @@ def render(
     if attempt.verification:
         meta["verification"] = attempt.verification
     if plan is not None and plan.routing is not None:
-        meta["routing"] = plan.routing.model_dump(mode="json")
+        meta["routing"] = plan.routing.dump()
     if not result.ok:
         meta["failure"] = {"kind": result.failure_kind or "crash", "detail": result.failure_detail}
     if attempt.cached is not None:
@@ -223,7 +224,7 @@ def render(
         "deleted": attempt.deleted,
         "checks": checks,
         "context_tokens": plan.tokens if plan else None,
-        "budget": plan.budget.model_dump(exclude_none=True) if plan else None,
+        "budget": plan.budget.dump(exclude_none=True) if plan else None,
         "usage": meta["usage"],
         "failure": meta.get("failure"),
         "earlier_attempts": [_attempt_summary(a) for a in earlier],

@@ -277,8 +277,9 @@ def _replay_model(
     routing = None
     if (meta.get("routing") or {}).get("method") == "model":
         from agentfiles.core.handoffs import Routing
+        from agentfiles.core.schema import parse
 
-        routing = Routing.model_validate(meta["routing"])
+        routing = parse(Routing, meta["routing"])
     # The brief names the files the output globs matched when the step started (its recorded inputs),
     # not those the repository has now: one it created is there, one it deleted is not.
     owned = OutputSet(step.task.outputs)

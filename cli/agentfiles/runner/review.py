@@ -177,14 +177,14 @@ def awaiting_review(workspace: Workspace, history: list[StepCommit], with_diff: 
             continue
         commit = commits.get(handoff.run)
         item = Pending(task_id, handoff.run, handoff.status, summary_of(entry.body),
-                       handoff.verification.model_dump(mode="json") if handoff.verification else None, commit)
+                       handoff.verification.dump() if handoff.verification else None, commit)
         record = read_record(project.layout, handoff.run)
         item.checks = [{"run": c.get("run"), "ok": c.get("ok")} for c in (record or {}).get("checks") or []]
         if handoff.status == "uncertain" and handoff.verification is None:  # its samples disagreed
             item.samples = sample_candidates(root, run_folder(project.layout, handoff.run), record or {}, with_diff)
         found.append(item)
     if with_diff:
-        steps = [(p.commit, project.handoffs[p.task].model.model_dump(mode="json", by_alias=True),
+        steps = [(p.commit, project.handoffs[p.task].model.dump(),
                   run_folder(project.layout, p.run)) for p in found]
         for item, diff in zip(found, output_diffs(root, steps)):
             item.diff = diff
@@ -291,8 +291,9 @@ def record_review(directory: Path, task: str, state: str, reason: str | None = N
             review["reason"] = reason
         meta["review"] = review
         from agentfiles.core.handoffs import Handoff
+        from agentfiles.core.schema import parse
 
-        Handoff.model_validate(meta)  # what we write must load again
+        parse(Handoff, meta)  # what we write must load again
         atomic_write(path, dump_document(meta, doc.body).encode("utf-8"))
         for out, data in landed.items():
             (root / out).parent.mkdir(parents=True, exist_ok=True)

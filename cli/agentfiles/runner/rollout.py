@@ -137,9 +137,9 @@ def compare(ctx: RunContext, task: str, before: tuple[Entry[Any] | None, dict[st
     if outcome.status != "done":
         kind = "" if outcome.failure_kind == outcome.status else f"{outcome.failure_kind}: "
         regressions.append(f"{outcome.status}: {kind}{outcome.failure_detail}")
-    earlier = _verdicts(old.verification.model_dump(mode="json") if old and old.verification else None)
+    earlier = _verdicts(old.verification.dump() if old and old.verification else None)
     earlier.update(_checks(read_record(layout, old.run) or {} if old else {}))
-    now = _verdicts(new.verification.model_dump(mode="json") if new.verification else None)
+    now = _verdicts(new.verification.dump() if new.verification else None)
     now.update(_checks(record))
     for criterion in dict.fromkeys([*earlier, *now]):
         found.verdicts.append({"criterion": criterion, "before": earlier.get(criterion, "-"),

@@ -303,7 +303,6 @@ class StepRunner:
         """Ask a router model which role does a `route: model` task; None (and a failed attempt) if it
         gave no valid answer."""
         from agentfiles.core.conversation import Limits, RouterTools, turn_files
-        from agentfiles.core.handoffs import Candidate
         from agentfiles.runner.agent import router_request
 
         ctx = self.ctx
@@ -320,7 +319,7 @@ class StepRunner:
                                         summary="The router model gave no role; nothing else ran.", files=attempt.result.files)
             return None
         return Routing(role=tools.choice["role"], reason=tools.choice["reason"], method="model",
-                       candidates=[Candidate.model_validate(c.model_dump()) for c in candidates])
+                       candidates=list(candidates))
 
     def _verify(self, step: ResolvedStep, verifiers: list[str], runtime: Runtime, attempt: Attempt) -> None:
         from agentfiles.runner.panel import judge
@@ -370,7 +369,7 @@ class StepRunner:
                     + "\n\nProduce the outputs again so that the reason no longer applies.")
             return [("Review of the previous run", text)]
         if last.status == "rejected" and last.verification is not None:
-            return [feedback_section(last.verification.model_dump(mode="json"), 0, run=last.run)]
+            return [feedback_section(last.verification.dump(), 0, run=last.run)]
         return []
 
     # ------------------------------------------------------------------------------------------ inputs

@@ -178,15 +178,14 @@ def recorded_turns(layout: Layout, folder: Path, kind: str = "requests") -> list
 def untrusted_handoff(meta: dict[str, Any], task: str, rel: str | None = None) -> Handoff:
     """A handoff read back from a file or from history, checked as the model checks one before any of its
     paths or ids is used (a cloned repository is untrusted input)."""
-    from pydantic import ValidationError
-
-    from agentfiles.core.diagnostics import problems_from
+    from agentfiles.core.diagnostics import Invalid
     from agentfiles.core.handoffs import Handoff
+    from agentfiles.core.schema import parse
 
     try:
-        handoff = Handoff.model_validate(meta)
-    except ValidationError as exc:
-        raise UsageError(f"the handoff of '{task}' is not valid: {problems_from(Handoff, exc)[0].message}", file=rel,
+        handoff = parse(Handoff, meta)
+    except Invalid as exc:
+        raise UsageError(f"the handoff of '{task}' is not valid: {exc.problems[0].message}", file=rel,
                          hint="restore it from git, or run the task again") from None
     if handoff.task != task:
         raise UsageError(f"the handoff of '{task}' names task '{handoff.task}'", file=rel, hint="restore it from git")

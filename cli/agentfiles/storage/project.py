@@ -8,14 +8,14 @@ import re
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from agentfiles.core.cluster import CLUSTER_HINT
-from agentfiles.core.diagnostics import Diagnostic, Loc, problems_from
+from agentfiles.core.diagnostics import Diagnostic, Invalid, Loc
+from agentfiles.core.fields import Strict
 from agentfiles.core.handoffs import Handoff
 from agentfiles.core.models import Config, Role, Task
 from agentfiles.core.paths import Layout, Reach, is_valid_id
 from agentfiles.core.project import LEFT_OUT, Entry, Project
+from agentfiles.core.schema import parse
 from agentfiles.storage.cache import StatCache, signature
 from agentfiles.storage.documents import (
     DocumentError,
@@ -26,7 +26,7 @@ from agentfiles.storage.documents import (
 )
 from agentfiles.storage.files import markdown_listing
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Strict)
 
 
 _EXAMPLES = {"jobs": 4, "retries": 4, "max_turns": 30, "rounds": 2, "context_tokens": 40000, "output_tokens": 8000,
@@ -99,9 +99,9 @@ class _Loader:
         self, model: type[M], data: dict[str, Any], rel: str, source: SourceMap, *, lenient_keys: bool = False
     ) -> M | None:
         try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            problems = problems_from(model, exc)
+            return parse(model, data)
+        except Invalid as exc:
+            problems = exc.problems
         if lenient_keys and all(p.key_error for p in problems):
             # Files owned by another tool (Claude Code): keys we do not know are theirs, not typos.
             for p in problems:
@@ -111,8 +111,8 @@ class _Loader:
                 if len(p.loc) == 1:
                     trimmed.pop(str(p.loc[0]), None)
             try:
-                return model.model_validate(trimmed)
-            except ValidationError:
+                return parse(model, trimmed)
+            except Invalid:
                 return None
         for p in problems:
             self.error(p.message, rel, source.line(p.loc), _hint_for(p.message))

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 
 from agentfiles.core.claude_md import merge_block, render_block
-from agentfiles.core.diagnostics import Diagnostic, problems_from
+from agentfiles.core.diagnostics import Diagnostic, Invalid
 from agentfiles.core.project import Entry
+from agentfiles.core.schema import parse
 from agentfiles.core.validation import PLACEHOLDER_INTENT, validate_project
 from agentfiles.core.models import Role, Task
 from agentfiles.core.paths import Layout, find_git_root, find_project_root, is_valid_id, require_directory
@@ -131,9 +131,9 @@ def _check_new_id(kind: str, value: str, path: Path, layout: Layout) -> None:
 
 def _validated(model: type[Task] | type[Role], meta: dict[str, Any], rel: str) -> None:
     try:
-        model.model_validate(meta)
-    except ValidationError as exc:
-        problems = problems_from(model, exc)
+        parse(model, meta)
+    except Invalid as exc:
+        problems = exc.problems
         raise UsageError(
             f"{rel}: " + "; ".join(p.message for p in problems),
             hint="fix the flags; `agents new --help` lists them",
@@ -217,7 +217,7 @@ def new_task(
         "{intent}", (intent or PLACEHOLDER_INTENT).strip()
     )
     project = load_project(layout.root)
-    project.tasks[task_id] = Entry(model=Task.model_validate(meta), body=body, path=rel)
+    project.tasks[task_id] = Entry(model=parse(Task, meta), body=body, path=rel)
     found = [d for d in validate_project(project) if d.file == rel]
     errors = [d for d in found if d.severity == "error"]
     if errors:

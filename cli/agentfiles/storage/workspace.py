@@ -1,8 +1,8 @@
 """A project opened from disk for a command: its files loaded on demand, its state facts served from the
 status index (storage/index.py) while their files are unchanged, its files hashed through that index.
 
-Only the light modules are imported here; the loader (YAML, pydantic) is imported when a command needs
-the models, or when some facts are out of date. A warm `agents status` therefore costs a stat per file
+Only the light modules are imported here; the loader (YAML, the document Structs) is imported when a
+command needs the models, or when some facts are out of date. A warm `agents status` therefore costs a stat per file
 and no parsing.
 """
 

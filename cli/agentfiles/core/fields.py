@@ -131,13 +131,15 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         """As pydantic's `model_dump(mode="json", by_alias=True, ...)` of the same document."""
         out: dict[str, Any] = {}
         for name, key, default in layout(type(self)):
-            sub = exclude.get(name) if isinstance(exclude, dict) else None
-            if exclude is not None and name in exclude and not isinstance(sub, (set, dict)):
-                continue
+            sub = None
+            if exclude is not None and name in exclude:
+                sub = exclude[name] if isinstance(exclude, dict) else None
+                if not isinstance(sub, (set, dict)):
+                    continue
             value = getattr(self, name)
-            if (exclude_none and value is None) or (exclude_defaults and default is not REQUIRED and value == default):
+            if (exclude_none and value is None) or (exclude_defaults and value == default):
                 continue
-            out[key] = _plain(value, exclude_defaults, exclude_none, sub)
+            out[key] = value if type(value) in _SCALARS else _plain(value, exclude_defaults, exclude_none, sub)
         return out
 
     def replace(self, **changes: Any) -> Any:
@@ -150,7 +152,8 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return new
 
 
-REQUIRED = object()
+REQUIRED = object()  # the default of a field that has none: equal to no value
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def layout(cls: type) -> list[tuple[str, str, Any]]:
@@ -171,14 +174,15 @@ def layout(cls: type) -> list[tuple[str, str, Any]]:
 
 
 def _plain(value: Any, exclude_defaults: bool, exclude_none: bool, exclude: Any) -> Any:
-    if value is None or isinstance(value, (str, bool, int, float)):
+    if type(value) in _SCALARS or isinstance(value, (str, int, float)):
         return value
     if isinstance(value, Strict):
         return value.dump(exclude_defaults=exclude_defaults, exclude_none=exclude_none, exclude=exclude)
     if isinstance(value, list):
-        return [_plain(v, exclude_defaults, exclude_none, None) for v in value]
+        return [v if type(v) in _SCALARS else _plain(v, exclude_defaults, exclude_none, None) for v in value]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {k: _plain(v, exclude_defaults, exclude_none, None) for k, v in value.items()}
+        return {k: v if type(v) in _SCALARS else _plain(v, exclude_defaults, exclude_none, None)
+                for k, v in value.items()}
     # Anything else YAML can hold (a date, bytes, a set) in a key that takes any value (a role's `hooks`):
     # as pydantic writes it in JSON mode. Rare, so its serialiser is imported only then.
     from pydantic_core import to_jsonable_python

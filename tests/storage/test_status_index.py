@@ -204,3 +204,39 @@ def test_a_generated_project_reads_the_same_cold_over_processes_alone_and_warm(
     assert lines["task-00041"].split()[0] == "invalid" and ".agents/tasks/task-00041.md:3:" in lines["task-00041"]
     assert {lines[t].split()[0] for t in ("task-00007", "task-00020")} == {"stale"}
     assert lines["task-00030"].split()[0] == "pending" and lines["task-00050"].split()[0] == "failed"
+
+
+def test_work_split_over_processes_comes_back_whole_and_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches are claimed by whichever process is free; a child that fails, or dies halfway, loses nothing:
+    what it did not send is redone in the main process."""
+    from agentfiles.storage import index
+
+    monkeypatch.setattr(index, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(index, "_workers", lambda: 3)
+    items = list(range(200))
+    main = os.getpid()
+
+    def square(batch: list[int]) -> list[list[int]]:
+        if os.getpid() == main:
+            time.sleep(0.02)  # the main process is slow, as when the machine is busy: the children claim more
+        return [[i, i * i, os.getpid()] for i in batch]
+
+    found = index._in_parallel(square, items)
+    assert [row[:2] for row in found] == [[i, i * i] for i in items]
+    assert {row[2] for row in found} - {main}  # the children did some of it
+
+    def failing(batch: list[int]) -> list[list[int]]:
+        if os.getpid() != main:
+            raise RuntimeError("a child fails")
+        return square(batch)
+
+    assert [row[:2] for row in index._in_parallel(failing, items)] == [[i, i * i] for i in items]
+
+    def dying(batch: list[int]) -> list[list[int]]:
+        if os.getpid() != main and batch[0] > 100:
+            os._exit(9)  # killed halfway: some batches sent, the rest never
+        return square(batch)
+
+    found = index._in_parallel(dying, items)
+    assert [row[:2] for row in found] == [[i, i * i] for i in items]
+    assert {row[2] for row in found if row[0] < 100} - {main}  # a child sent what it did before it died

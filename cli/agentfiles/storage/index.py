@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
@@ -320,37 +320,103 @@ def _workers() -> int:
 
 
 def _in_parallel(work: Callable[[list[Any]], list[Any]], items: list[Any]) -> list[Any]:
-    """`work(items)`, split over forked processes when there is much to do; results come back as JSON.
-    A child that fails is redone here, so the answer never depends on the split."""
+    """`work(items)`, over forked processes when there is much to do. The items are cut into small batches
+    that each process claims one at a time (a batch number read from a shared pipe), so a process slowed
+    by the machine's other work does fewer. A child sends each batch's result as it finishes it (JSON),
+    and this process reads those between its own batches: when the last batch is done, little is left to
+    wait for or decode. Results are in the order of `items`; the batches a child did not send are redone
+    here, so the answer never depends on the split."""
     jobs = _workers()
     if jobs < 2 or len(items) < PARALLEL_FROM:
         return work(items)
-    size = -(-len(items) // jobs)
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    size = max(1, min(100, len(items) // (jobs * 4)), -(-len(items) // 8192))  # 8,192 numbers fill no pipe
+    batches = [items[i : i + size] for i in range(0, len(items), size)]
+    claims, claims_in = os.pipe()
+    os.write(claims_in, b"".join(n.to_bytes(4, "little") for n in range(len(batches))))
+    os.close(claims_in)  # once every number is claimed, a read says so (end of file)
+
+    def claimed() -> Iterator[int]:
+        while len(number := os.read(claims, 4)) == 4:  # a pipe hands each read of 4 bytes whole
+            yield int.from_bytes(number, "little")
+
     children = []
-    for chunk in chunks[1:]:
+    for _ in range(jobs - 1):
         read_end, write_end = os.pipe()
+        _widen(write_end)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(read_end)
             code = 0
             try:
-                data = orjson.dumps(work(chunk))
-                with os.fdopen(write_end, "wb") as out:
-                    out.write(data)
-            except BaseException:  # noqa: BLE001 - the parent redoes this chunk
+                for n in claimed():
+                    data = orjson.dumps([n, work(batches[n])])
+                    _write_all(write_end, len(data).to_bytes(4, "little") + data)
+            except BaseException:  # noqa: BLE001 - the parent redoes the batches not sent
                 code = 1
             os._exit(code)
         os.close(write_end)
-        children.append((pid, read_end, chunk))
-    results = work(chunks[0])
-    for pid, read_end, chunk in children:
-        with os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        try:
-            ok = os.waitstatus_to_exitcode(status) == 0
-            results.extend(orjson.loads(data) if ok else work(chunk))
-        except orjson.JSONDecodeError:
-            results.extend(work(chunk))
-    return results
+        os.set_blocking(read_end, False)
+        children.append(_Child(pid, read_end))
+    done: dict[int, list[Any]] = {}
+    for n in claimed():
+        done[n] = work(batches[n])
+        for child in children:
+            child.receive(done, wait=False)
+    os.close(claims)
+    for child in children:
+        child.receive(done, wait=True)
+    return [doc for n, batch in enumerate(batches) for doc in (done[n] if n in done else work(batch))]
+
+
+class _Child:
+    """The reading end of a child's results: length-prefixed JSON records `[batch number, result]`."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self.fd, self.buffer = pid, fd, bytearray()
+
+    def receive(self, done: dict[int, list[Any]], *, wait: bool) -> None:
+        """Decode the whole records sent so far into `done`; with `wait`, read until the child is gone."""
+        if self.fd < 0:
+            return
+        if wait:
+            os.set_blocking(self.fd, True)
+        while True:
+            try:
+                data = os.read(self.fd, 1 << 20)
+            except BlockingIOError:
+                break
+            if not data:
+                os.close(self.fd)
+                self.fd = -1
+                os.waitpid(self.pid, 0)  # its records are whole or left out: its exit code changes nothing
+                break
+            self.buffer += data
+        buffer, start = self.buffer, 0
+        while len(buffer) >= start + 4:
+            end = start + 4 + int.from_bytes(buffer[start : start + 4], "little")
+            if len(buffer) < end:
+                break  # the rest of this record is still on its way
+            try:
+                n, result = orjson.loads(buffer[start + 4 : end])
+                done[n] = result
+            except ValueError:  # not JSON: left out, so redone here
+                pass
+            start = end
+        del buffer[:start]
+
+
+def _widen(fd: int) -> None:
+    """A pipe of 1 MiB (Linux; the most an unprivileged process may ask by default): a child seldom
+    waits for this process to read."""
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -3,6 +3,7 @@ before importing anything heavy, then hands over to the CLI."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -22,7 +23,22 @@ def main(argv: list[str] | None = None) -> None:
 
     code = run(args)
     sys.stdout.flush()
+    if _nothing_to_finalize():
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
+
+
+def _nothing_to_finalize() -> bool:
+    """Whether the command said it leaves Python's shutdown nothing to do, and nothing else did: no exit
+    handler, no other thread. Then the process ends at once, without freeing its objects one by one."""
+    import atexit
+
+    from agentfiles.commands.output import NOTHING_TO_FINALIZE
+
+    threads = sys.modules.get("threading")
+    alone = threads is None or threads.active_count() == 1
+    return bool(NOTHING_TO_FINALIZE) and alone and getattr(atexit, "_ncallbacks", lambda: 1)() == 0
 
 
 def _rendered_help() -> str | None:

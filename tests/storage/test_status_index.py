@@ -240,3 +240,20 @@ def test_work_split_over_processes_comes_back_whole_and_in_order(monkeypatch: py
     found = index._in_parallel(dying, items)
     assert [row[:2] for row in found] == [[i, i * i] for i in items]
     assert {row[2] for row in found if row[0] < 100} - {main}  # a child sent what it did before it died
+
+
+def test_status_as_a_program_prints_everything_before_it_ends(done: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """The console script ends a status process at once (nothing left for Python's shutdown): what it
+    printed, buffered or not, and the caches it wrote, are all there."""
+    import shutil
+
+    from conftest import run_program
+
+    expected = agents("-C", str(done), "status").out
+    for buffered in ("", "1"):
+        shutil.rmtree(done / ".agents" / "cache")
+        result = run_program("-C", str(done), "status", env={"PYTHONUNBUFFERED": buffered})
+        assert (result.code, result.out, result.err) == (0, expected, "")
+        assert (done / ".agents" / "cache" / "states.json").exists()
+    as_json = run_program("-C", str(done), "status", "--json")
+    assert as_json.code == 0 and as_json.out == agents("-C", str(done), "status", "--json").out

@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 SCHEMA_VERSION = 1
+# Set by a command that leaves Python's shutdown nothing to do (no thread, file or exit handler of its own):
+# the console script then ends the process at once (agentfiles/entry.py) instead of freeing every object
+# one by one, which after a cold `agents status` at 10,000 tasks takes longer than printing it.
+NOTHING_TO_FINALIZE: list[bool] = []
 
 _COLORS = {
     "done": "32",

@@ -29,13 +29,17 @@ def status_command(
     # A cold status makes about a million small objects and no garbage in cycles: a collection while they
     # live would scan them all (0.1 s and more at 10,000 tasks) and free nothing. Once they are freed (when
     # `_status` returns) the collector is back on, as it was.
+    from agentfiles.commands.output import NOTHING_TO_FINALIZE
+
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _status(ctx, tasks, json_output)
+        code = _status(ctx, tasks, json_output)
     finally:
         if enabled:
             gc.enable()
+    NOTHING_TO_FINALIZE.append(True)
+    return code
 
 
 def _status(ctx: typer.Context, tasks: list[str] | None, json_output: bool) -> int:

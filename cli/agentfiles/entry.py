@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.stdout.write(text)
             sys.exit(0)
     from agentfiles.commands.app import run
+    from agentfiles.commands.output import ONE_COMMAND
 
+    if argv is None:  # the console script itself (a program calling main(ARGS) may catch SystemExit)
+        ONE_COMMAND.append(True)
     code = run(args)
     sys.stdout.flush()
     if _nothing_to_finalize():

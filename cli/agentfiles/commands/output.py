@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 SCHEMA_VERSION = 1
-# Set by a command that leaves Python's shutdown nothing to do (no thread, file or exit handler of its own):
-# the console script then ends the process at once (agentfiles/entry.py) instead of freeing every object
-# one by one, which after a cold `agents status` at 10,000 tasks takes longer than printing it.
-NOTHING_TO_FINALIZE: list[bool] = []
+# Set by the console script (agentfiles/entry.py): this process ends when its command does. A command may
+# then leave Python's shutdown nothing to do (no thread, file or exit handler of its own): it puts what it
+# made in NOTHING_TO_FINALIZE, and the process ends at once, without freeing those objects one by one or
+# collecting them (after a cold `agents status` at 10,000 tasks, that took longer than printing).
+ONE_COMMAND: list[bool] = []
+NOTHING_TO_FINALIZE: list[object] = []
 
 _COLORS = {
     "done": "32",

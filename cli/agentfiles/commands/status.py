@@ -26,23 +26,26 @@ def status_command(
     """
     import gc
 
-    # A cold status makes about a million small objects and no garbage in cycles: a collection while they
-    # live would scan them all (0.1 s and more at 10,000 tasks) and free nothing. Once they are freed (when
-    # `_status` returns) the collector is back on, as it was.
-    from agentfiles.commands.output import NOTHING_TO_FINALIZE
+    from agentfiles.commands.output import NOTHING_TO_FINALIZE, ONE_COMMAND
 
+    # A cold status makes about a million small objects and no garbage in cycles: a collection while they
+    # live would scan them all (0.1 s and more at 10,000 tasks) and free nothing.
+    if ONE_COMMAND:  # the process ends with this command: what it made is neither collected nor freed
+        gc.disable()
+        code, made = _status(ctx, tasks, json_output)
+        NOTHING_TO_FINALIZE[:] = [made]
+        return code
     enabled = gc.isenabled()
     gc.disable()
     try:
-        code = _status(ctx, tasks, json_output)
-    finally:
+        return _status(ctx, tasks, json_output)[0]
+    finally:  # once what it made is freed (when `_status` returns), the collector is back on, as it was
         if enabled:
             gc.enable()
-    NOTHING_TO_FINALIZE.append(True)
-    return code
 
 
-def _status(ctx: typer.Context, tasks: list[str] | None, json_output: bool) -> int:
+def _status(ctx: typer.Context, tasks: list[str] | None, json_output: bool) -> tuple[int, object]:
+    """The exit code, and what was made (left for the process's end: see NOTHING_TO_FINALIZE)."""
     from collections import Counter
 
     from agentfiles.core.state import STATES
@@ -65,17 +68,17 @@ def _status(ctx: typer.Context, tasks: list[str] | None, json_output: bool) -> i
     counts = {s: tally[s] for s in STATES if tally[s]}
     if out.json_mode:
         out.json("status", {"tasks": [r.to_json() for r in rows], "counts": counts})
-        return 0
+        return 0, (workspace, states)
     if not rows:
         out.line("No tasks yet: add one with `agents new task ID`.")
-        return 0
+        return 0, None
     width = max(len(r.id) for r in rows)
     paint = out.paint
     lines = [f"{paint(f'{r.state:<8}', r.state)} {r.id:<{width}}  {'; '.join(r.reasons)}".rstrip() for r in rows]
     noun = "task" if len(rows) == 1 else "tasks"
     lines += ["", f"{len(rows)} {noun}: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
     out.line("\n".join(lines))  # one write: a terminal (or PYTHONUNBUFFERED) would otherwise take one a line
-    return 0
+    return 0, (workspace, states, lines)
 
 
 def register(app: typer.Typer) -> None:

@@ -190,18 +190,19 @@ def build_facts(layout: Layout, index: StatusIndex, require: Callable[[Any], Non
         read = _in_parallel(
             lambda chunk: _hash_named(index, base, _read_docs(loaded, base, chunk, tasks, handoffs)), stale
         )
+        stats, found, hashes = index.stats, index.found, index.hashes
         for doc in read:
             for rel, full, digest in doc.pop():
-                index.stats[rel] = full
+                stats[rel] = full
                 if digest == _DOCUMENT:
                     continue
-                index.found[rel] = digest
-                sig = full[1:] if S_ISREG(full[0]) else None
-                if digest is not None and not _racy(sig, now) and index.hashes.get(rel, [None])[0] != sig:
-                    index.hashes[rel] = [sig, digest]
-            kept[doc[0]] = doc[1:]
+                found[rel] = digest
+                if digest is not None and not _racy(sig := full[1:], now):  # a digest: a regular file
+                    if (had := hashes.get(rel)) is None or had[0] != sig:
+                        hashes[rel] = [sig, digest]
+            kept[doc[0]] = entry = doc[1:]
             if not (_racy(doc[1], now) or _racy(doc[2], now)):
-                index.docs[doc[0]] = doc[1:]
+                index.docs[doc[0]] = entry
     if len(index.docs) != len(kept) or stale:
         index.docs = {k: v for k, v in index.docs.items() if k in kept}
         index.dirty = True

@@ -90,6 +90,7 @@ def test_warm_status_reads_the_snapshot_and_nothing_else(done: Path) -> None:
 
 def test_reading_over_processes_gives_the_same_facts(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import agentfiles.storage.index as index
+    from agentfiles.storage import parallel
     from agentfiles.storage.workspace import Workspace
 
     files = {f".agents/tasks/t{i}.md": task_text(f"T{i}", run="true", needs=[f"t{i - 1}"] if i else []) for i in range(9)}
@@ -99,7 +100,7 @@ def test_reading_over_processes_gives_the_same_facts(project: Path, monkeypatch:
     write_files(project, files)
     one = Workspace(project).facts()
     monkeypatch.setattr(index, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(index, "_workers", lambda: 3)
+    monkeypatch.setattr(parallel, "workers", lambda: 3)
     import shutil
 
     shutil.rmtree(project / ".agents" / "cache", ignore_errors=True)
@@ -132,6 +133,7 @@ def test_a_task_reading_a_handoff_edited_alone_is_stale_not_invalid(project: Pat
 
 def test_a_handoff_input_across_the_processes_split_is_known(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import agentfiles.storage.index as index
+    from agentfiles.storage import parallel
     from agentfiles.storage.workspace import Workspace
 
     files = {f".agents/tasks/t{i}.md": task_text(f"T{i}", run="true", needs=[f"t{i - 1}"] if i else [],
@@ -139,7 +141,7 @@ def test_a_handoff_input_across_the_processes_split_is_known(project: Path, monk
              for i in range(9)}
     write_files(project, files)
     monkeypatch.setattr(index, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(index, "_workers", lambda: 3)
+    monkeypatch.setattr(parallel, "workers", lambda: 3)
     facts = Workspace(project).facts()
     assert {task_id: f.invalid for task_id, f in facts.tasks.items() if f.invalid} == {}
 
@@ -173,7 +175,7 @@ def test_a_generated_project_reads_the_same_cold_over_processes_alone_and_warm(
     import shutil
     import sys
 
-    from agentfiles.storage import index
+    from agentfiles.storage import index, parallel
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     from generate import make_agents_project
@@ -186,12 +188,14 @@ def test_a_generated_project_reads_the_same_cold_over_processes_alone_and_warm(
     (root / ".agents" / "tasks" / "task-00041.md").write_text("---\ntitle: [unclosed\nrun: x\n---\n")
     handoff = root / ".agents" / "handoffs" / "task-00050.md"
     handoff.write_text(handoff.read_text().replace("status: done", "status: failed"))
+    handoff = root / ".agents" / "handoffs" / "task-00044.md"  # read in one batch, compared in the next
+    handoff.write_text(handoff.read_text() + "One more line.\n")
     age(root)
 
     def cold(workers: int) -> str:
         shutil.rmtree(root / ".agents" / "cache", ignore_errors=True)
         monkeypatch.setattr(index, "PARALLEL_FROM", 2)
-        monkeypatch.setattr(index, "_workers", lambda: workers)
+        monkeypatch.setattr(parallel, "workers", lambda: workers)
         result = agents("-C", str(root), "status")
         assert result.code == 0, result.err
         return result.out
@@ -200,19 +204,21 @@ def test_a_generated_project_reads_the_same_cold_over_processes_alone_and_warm(
     assert forked == alone
     warm = agents("-C", str(root), "status")
     assert warm.out == forked and (root / ".agents" / "cache" / "states.json").exists()
+    (root / ".agents" / "cache" / "states.json").unlink()  # derived again, by this process alone, from the index
+    assert agents("-C", str(root), "status").out == forked
     lines = {line.split()[1]: line for line in forked.splitlines() if line[:1].isalpha() and " task-" in line}
     assert lines["task-00041"].split()[0] == "invalid" and ".agents/tasks/task-00041.md:3:" in lines["task-00041"]
     assert {lines[t].split()[0] for t in ("task-00007", "task-00020")} == {"stale"}
     assert lines["task-00030"].split()[0] == "pending" and lines["task-00050"].split()[0] == "failed"
+    assert "input changed: handoff:task-00044" in lines["task-00045"]
 
 
 def test_work_split_over_processes_comes_back_whole_and_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches are claimed by whichever process is free; a child that fails, or dies halfway, loses nothing:
     what it did not send is redone in the main process."""
-    from agentfiles.storage import index
+    from agentfiles.storage import parallel
 
-    monkeypatch.setattr(index, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(index, "_workers", lambda: 3)
+    monkeypatch.setattr(parallel, "workers", lambda: 3)
     items = list(range(200))
     main = os.getpid()
 
@@ -221,7 +227,7 @@ def test_work_split_over_processes_comes_back_whole_and_in_order(monkeypatch: py
             time.sleep(0.02)  # the main process is slow, as when the machine is busy: the children claim more
         return [[i, i * i, os.getpid()] for i in batch]
 
-    found = index._in_parallel(square, items)
+    found = parallel.in_parallel(square, items, 2)
     assert [row[:2] for row in found] == [[i, i * i] for i in items]
     assert {row[2] for row in found} - {main}  # the children did some of it
 
@@ -230,14 +236,14 @@ def test_work_split_over_processes_comes_back_whole_and_in_order(monkeypatch: py
             raise RuntimeError("a child fails")
         return square(batch)
 
-    assert [row[:2] for row in index._in_parallel(failing, items)] == [[i, i * i] for i in items]
+    assert [row[:2] for row in parallel.in_parallel(failing, items, 2)] == [[i, i * i] for i in items]
 
     def dying(batch: list[int]) -> list[list[int]]:
         if os.getpid() != main and batch[0] > 100:
             os._exit(9)  # killed halfway: some batches sent, the rest never
         return square(batch)
 
-    found = index._in_parallel(dying, items)
+    found = parallel.in_parallel(dying, items, 2)
     assert [row[:2] for row in found] == [[i, i * i] for i in items]
     assert {row[2] for row in found if row[0] < 100} - {main}  # a child sent what it did before it died
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from agentfiles.core.facts import Facts, HandoffFacts, TaskFacts
 from agentfiles.core.fingerprint import FileHasher, expand_path_input, input_digests
@@ -159,6 +159,25 @@ def _compare_done(
     body_digests: dict[str, str],
 ) -> list[str]:
     task = facts.tasks[task_id]
+    return local_reasons(root, task, handoff, hash_file, body_digests) + _upstream_reasons(task, handoff, states)
+
+
+# The digest of a handoff input that the process comparing does not know (see local_reasons).
+UNKNOWN = "?"
+
+
+def local_reasons(
+    root: Path,
+    task: TaskFacts,
+    handoff: HandoffFacts,
+    hash_file: FileHasher,
+    body_digests: dict[str, str],
+    assumed: list[list[str | None]] | None = None,
+) -> list[str]:
+    """Why a done step is stale by what it is and what it read and wrote, all but its upstream steps. With
+    `assumed`, a handoff input whose task `body_digests` maps to UNKNOWN is taken to be as recorded, and
+    noted there ([task, recorded digest]): a process that read only some handoffs compares the rest, and
+    the caller checks those notes against every handoff (the reasons hold only if each one does)."""
     reasons: list[str] = []
     if handoff.review_rejected is not None:
         why = f": {handoff.review_rejected}" if handoff.review_rejected else ""
@@ -170,7 +189,9 @@ def _compare_done(
         current.pop(key)
     for key, digest in current.items():
         recorded = handoff.inputs.get(key)
-        if digest is None:
+        if digest == UNKNOWN and assumed is not None:
+            assumed.append([key[len("handoff:"):], recorded])
+        elif digest is None:
             if recorded is not None:
                 reasons.append(f"input missing: {key}")
         elif recorded is None:
@@ -180,7 +201,11 @@ def _compare_done(
     for key in handoff.inputs:
         if key not in current and key not in owned:
             reasons.append(f"input removed: {key}")
-    reasons += _compare_outputs(root, owned, handoff, hash_file)
+    return reasons + _compare_outputs(root, owned, handoff, hash_file)
+
+
+def _upstream_reasons(task: TaskFacts, handoff: HandoffFacts, states: dict[str, TaskState]) -> list[str]:
+    reasons = []
     for need in task.needs:
         upstream = states.get(need)
         if upstream is None or upstream.state != "done":
@@ -252,8 +277,13 @@ def _compare_outputs(root: Path, owned: OutputSet, handoff: HandoffFacts, hash_f
     return reasons
 
 
-def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, TaskState]:
-    """The state of every task, in dependency order (tasks on or after a cycle are `blocked`)."""
+def derive_states(
+    root: Path, facts: Facts, hash_file: FileHasher, local: dict[str, list[Any]] | None = None
+) -> dict[str, TaskState]:
+    """The state of every task, in dependency order (tasks on or after a cycle are `blocked`). `local`
+    may hold, per done step, what `local_reasons` found in the process that read it: [reasons, assumed];
+    those stand while every assumed handoff digest is the one recorded."""
+    local = local or {}
     states: dict[str, TaskState] = {}
     body_digests = {tid: h.body_digest for tid, h in facts.handoffs.items()}
     graph = TaskGraph.from_needs({t: f.needs for t, f in facts.tasks.items()})
@@ -288,7 +318,11 @@ def derive_states(root: Path, facts: Facts, hash_file: FileHasher) -> dict[str, 
             detail = (handoff.failure or "").removeprefix("uncertain: ") or "its judges or samples disagree"
             state = TaskState(task_id, "uncertain", [detail, "awaiting review: `agents review`"])
         else:
-            reasons = _compare_done(root, facts, task_id, handoff, states, hash_file, body_digests)
+            found = local.get(task_id)
+            if found is not None and all(body_digests.get(t) == d for t, d in found[1]):
+                reasons = found[0] + _upstream_reasons(task, handoff, states)
+            else:
+                reasons = _compare_done(root, facts, task_id, handoff, states, hash_file, body_digests)
             refused = _out_of_reach(root, task, reasons) if reasons else []
             state = TaskState(task_id, "blocked" if refused else "stale" if reasons else "done", refused or reasons)
         state.run = handoff.run

@@ -7,9 +7,8 @@ cold one parses them all, over the cores when there are many.
 from __future__ import annotations
 
 import os
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
@@ -22,6 +21,7 @@ from agentfiles.core.fingerprint import FileHasher, digest_fd, digest_file
 from agentfiles.core.paths import Layout
 from agentfiles.storage.cache import RACY_WINDOW_NS
 from agentfiles.storage.files import atomic_write
+from agentfiles.storage.parallel import in_parallel
 
 INDEX_VERSION = 4
 PARALLEL_FROM = 2000  # tasks to read: below this a second process costs more than it saves
@@ -91,6 +91,7 @@ class StatusIndex:
         self.hashes: dict[str, list[Any]] = {}
         self.stats: dict[str, list[int]] = {}  # this run's signatures of the files read (for the snapshot)
         self.found: dict[str, str | None] = {}  # sha256 of files hashed this run by the processes reading tasks
+        self.judged: dict[str, list[Any]] = {}  # per done step read this run: [local reasons, assumed] (_judge)
         self.dirty = False
         try:
             data = orjson.loads(path.read_bytes())
@@ -187,19 +188,24 @@ def build_facts(layout: Layout, index: StatusIndex, require: Callable[[Any], Non
         stale = ids
     if stale:
         loaded = frame()
-        read = _in_parallel(
-            lambda chunk: _hash_named(index, base, _read_docs(loaded, base, chunk, tasks, handoffs)), stale
-        )
+
+        def work(chunk: list[str]) -> list[list[Any]]:
+            docs = _hash_named(index, base, _read_docs(loaded, base, chunk, tasks, handoffs))
+            return _judge(layout.root, base, index, docs, handoffs)
+
+        read = in_parallel(work, stale, PARALLEL_FROM)
         stats, found, hashes = index.stats, index.found, index.hashes
         for doc in read:
+            if (judged := doc.pop()) is not None:
+                index.judged[doc[0]] = judged
             for rel, full, digest in doc.pop():
                 stats[rel] = full
                 if digest == _DOCUMENT:
                     continue
                 found[rel] = digest
-                if digest is not None and not _racy(sig := full[1:], now):  # a digest: a regular file
-                    if (had := hashes.get(rel)) is None or had[0] != sig:
-                        hashes[rel] = [sig, digest]
+                sig = full[1:]  # with a digest, a regular file's
+                if digest is not None and not _racy(sig, now) and ((had := hashes.get(rel)) is None or had[0] != sig):
+                    hashes[rel] = [sig, digest]
             kept[doc[0]] = entry = doc[1:]
             if not (_racy(doc[1], now) or _racy(doc[2], now)):
                 index.docs[doc[0]] = entry
@@ -280,6 +286,39 @@ def _hash_named(index: StatusIndex, base: str, docs: list[list[Any]]) -> list[li
     return docs
 
 
+def _judge(root: Path, base: str, index: StatusIndex, docs: list[list[Any]], handoffs: set[str]) -> list[list[Any]]:
+    """Compare each step just read with its handoff as far as this process can (core/state.py's
+    local_reasons: all but its upstream steps), from the digests just taken, so that the main process
+    only adds the upstream steps. Each doc gains a last element: [reasons, assumed] or None; a file
+    hashed for it beyond those named (a glob's matches) joins its list of files."""
+    from agentfiles.core.facts import HandoffFacts, TaskFacts
+    from agentfiles.core.state import UNKNOWN, local_reasons
+
+    known = {rel: digest for doc in docs for rel, _, digest in doc[-1] if digest != _DOCUMENT}
+    bodies = {doc[0]: doc[5][6] if doc[5] is not None else None for doc in docs}
+    files: list[list[Any]] = []
+
+    def hash_file(rel: str) -> str | None:
+        if rel not in known:
+            full, known[rel] = _stat_digest(base + rel, index.hashes.get(rel))
+            files.append([rel, full, known[rel]])
+        return known[rel]
+
+    for doc in docs:
+        facts = doc[3]
+        if doc[5] is None or len(facts) != 1 or facts[0][0] != doc[0] or facts[0][7] or facts[0][8] is not None:
+            doc.append(None)  # no handoff, a foreach task, or an invalid one: the main process decides
+            continue
+        task = TaskFacts.from_json(facts[0])
+        digests = {value: bodies.get(value, UNKNOWN if value in handoffs else None)
+                   for kind, value in task.inputs if kind == "handoff"}
+        files = doc[-1]
+        assumed: list[list[str | None]] = []
+        reasons = local_reasons(root, task, HandoffFacts.from_json(doc[5]), hash_file, digests, assumed)
+        doc.append([reasons, assumed])
+    return docs
+
+
 def _assemble(frame: Any, ids: list[str], docs: dict[str, list[Any]]) -> Facts:
     tasks: dict[str, TaskFacts] = {}
     foreach: dict[str, tuple[str, list[str]]] = {}
@@ -305,119 +344,3 @@ def _assemble(frame: Any, ids: list[str], docs: dict[str, list[Any]]) -> Facts:
         if handoff is not None:
             handoffs[task_id] = HandoffFacts.from_json(handoff)
     return Facts(tasks, handoffs, foreach)
-
-
-def _workers() -> int:
-    import threading
-
-    if sys.platform != "linux":  # fork is what makes a second process cheap; elsewhere read in one
-        return 1
-    if threading.active_count() > 1:  # a lock another thread holds would stay held in the child forever
-        return 1
-    try:
-        return min(4, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return 1
-
-
-def _in_parallel(work: Callable[[list[Any]], list[Any]], items: list[Any]) -> list[Any]:
-    """`work(items)`, over forked processes when there is much to do. The items are cut into small batches
-    that each process claims one at a time (a batch number read from a shared pipe), so a process slowed
-    by the machine's other work does fewer. A child sends each batch's result as it finishes it (JSON),
-    and this process reads those between its own batches: when the last batch is done, little is left to
-    wait for or decode. Results are in the order of `items`; the batches a child did not send are redone
-    here, so the answer never depends on the split."""
-    jobs = _workers()
-    if jobs < 2 or len(items) < PARALLEL_FROM:
-        return work(items)
-    size = max(1, min(100, len(items) // (jobs * 4)), -(-len(items) // 8192))  # 8,192 numbers fill no pipe
-    batches = [items[i : i + size] for i in range(0, len(items), size)]
-    claims, claims_in = os.pipe()
-    os.write(claims_in, b"".join(n.to_bytes(4, "little") for n in range(len(batches))))
-    os.close(claims_in)  # once every number is claimed, a read says so (end of file)
-
-    def claimed() -> Iterator[int]:
-        while len(number := os.read(claims, 4)) == 4:  # a pipe hands each read of 4 bytes whole
-            yield int.from_bytes(number, "little")
-
-    children = []
-    for _ in range(jobs - 1):
-        read_end, write_end = os.pipe()
-        _widen(write_end)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            os.close(read_end)
-            code = 0
-            try:
-                for n in claimed():
-                    data = orjson.dumps([n, work(batches[n])])
-                    _write_all(write_end, len(data).to_bytes(4, "little") + data)
-            except BaseException:  # noqa: BLE001 - the parent redoes the batches not sent
-                code = 1
-            os._exit(code)
-        os.close(write_end)
-        os.set_blocking(read_end, False)
-        children.append(_Child(pid, read_end))
-    done: dict[int, list[Any]] = {}
-    for n in claimed():
-        done[n] = work(batches[n])
-        for child in children:
-            child.receive(done, wait=False)
-    os.close(claims)
-    for child in children:
-        child.receive(done, wait=True)
-    return [doc for n, batch in enumerate(batches) for doc in (done[n] if n in done else work(batch))]
-
-
-class _Child:
-    """The reading end of a child's results: length-prefixed JSON records `[batch number, result]`."""
-
-    def __init__(self, pid: int, fd: int) -> None:
-        self.pid, self.fd, self.buffer = pid, fd, bytearray()
-
-    def receive(self, done: dict[int, list[Any]], *, wait: bool) -> None:
-        """Decode the whole records sent so far into `done`; with `wait`, read until the child is gone."""
-        if self.fd < 0:
-            return
-        if wait:
-            os.set_blocking(self.fd, True)
-        while True:
-            try:
-                data = os.read(self.fd, 1 << 20)
-            except BlockingIOError:
-                break
-            if not data:
-                os.close(self.fd)
-                self.fd = -1
-                os.waitpid(self.pid, 0)  # its records are whole or left out: its exit code changes nothing
-                break
-            self.buffer += data
-        buffer, start = self.buffer, 0
-        while len(buffer) >= start + 4:
-            end = start + 4 + int.from_bytes(buffer[start : start + 4], "little")
-            if len(buffer) < end:
-                break  # the rest of this record is still on its way
-            try:
-                n, result = orjson.loads(buffer[start + 4 : end])
-                done[n] = result
-            except ValueError:  # not JSON: left out, so redone here
-                pass
-            start = end
-        del buffer[:start]
-
-
-def _widen(fd: int) -> None:
-    """A pipe of 1 MiB (Linux; the most an unprivileged process may ask by default): a child seldom
-    waits for this process to read."""
-    import fcntl
-
-    try:
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except OSError:
-        pass
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]

@@ -98,7 +98,7 @@ class Workspace:
                 gc.disable()  # many small objects, none cyclic: collecting them while deriving is all waste
                 try:
                     facts = self.facts()
-                    self._states = derive_states(self.root, facts, self.index.hasher(self.root))
+                    self._states = derive_states(self.root, facts, self.index.hasher(self.root), self.index.judged)
                     self.index.save()
                     write_snapshot(self.layout, path, facts, self._states, self.index.stats)
                 finally:

@@ -1,0 +1,127 @@
+"""Work over forked processes: a cold `agents status` reads and hashes thousands of files, and a second
+process on a second core halves that. Results come back as JSON over pipes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+
+
+def workers() -> int:
+    import threading
+
+    if sys.platform != "linux":  # fork is what makes a second process cheap; elsewhere read in one
+        return 1
+    if threading.active_count() > 1:  # a lock another thread holds would stay held in the child forever
+        return 1
+    try:
+        return min(4, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return 1
+
+
+def in_parallel(work: Callable[[list[Any]], list[Any]], items: list[Any], least: int) -> list[Any]:
+    """`work(items)`, over forked processes when there is much to do. The items are cut into small batches
+    that each process claims one at a time (a batch number read from a shared pipe), so a process slowed
+    by the machine's other work does fewer. A child sends each batch's result as it finishes it (JSON),
+    and this process reads those between its own batches: when the last batch is done, little is left to
+    wait for or decode. Results are in the order of `items`; the batches a child did not send are redone
+    here, so the answer never depends on the split."""
+    jobs = workers()
+    if jobs < 2 or len(items) < least:
+        return work(items)
+    size = max(1, min(100, len(items) // (jobs * 4)), -(-len(items) // 8192))  # 8,192 numbers fill no pipe
+    batches = [items[i : i + size] for i in range(0, len(items), size)]
+    claims, claims_in = os.pipe()
+    os.write(claims_in, b"".join(n.to_bytes(4, "little") for n in range(len(batches))))
+    os.close(claims_in)  # once every number is claimed, a read says so (end of file)
+
+    def claimed() -> Iterator[int]:
+        while len(number := os.read(claims, 4)) == 4:  # a pipe hands each read of 4 bytes whole
+            yield int.from_bytes(number, "little")
+
+    children = []
+    for _ in range(jobs - 1):
+        read_end, write_end = os.pipe()
+        _widen(write_end)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            os.close(read_end)
+            code = 0
+            try:
+                for n in claimed():
+                    data = orjson.dumps([n, work(batches[n])])
+                    _write_all(write_end, len(data).to_bytes(4, "little") + data)
+            except BaseException:  # noqa: BLE001 - the parent redoes the batches not sent
+                code = 1
+            os._exit(code)
+        os.close(write_end)
+        os.set_blocking(read_end, False)
+        children.append(_Child(pid, read_end))
+    done: dict[int, list[Any]] = {}
+    for n in claimed():
+        done[n] = work(batches[n])
+        for child in children:
+            child.receive(done, wait=False)
+    os.close(claims)
+    for child in children:
+        child.receive(done, wait=True)
+    return [doc for n, batch in enumerate(batches) for doc in (done[n] if n in done else work(batch))]
+
+
+class _Child:
+    """The reading end of a child's results: length-prefixed JSON records `[batch number, result]`."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self.fd, self.buffer = pid, fd, bytearray()
+
+    def receive(self, done: dict[int, list[Any]], *, wait: bool) -> None:
+        """Decode the whole records sent so far into `done`; with `wait`, read until the child is gone."""
+        if self.fd < 0:
+            return
+        if wait:
+            os.set_blocking(self.fd, True)
+        while True:
+            try:
+                data = os.read(self.fd, 1 << 20)
+            except BlockingIOError:
+                break
+            if not data:
+                os.close(self.fd)
+                self.fd = -1
+                os.waitpid(self.pid, 0)  # its records are whole or left out: its exit code changes nothing
+                break
+            self.buffer += data
+        buffer, start = self.buffer, 0
+        while len(buffer) >= start + 4:
+            end = start + 4 + int.from_bytes(buffer[start : start + 4], "little")
+            if len(buffer) < end:
+                break  # the rest of this record is still on its way
+            try:
+                n, result = orjson.loads(buffer[start + 4 : end])
+                done[n] = result
+            except ValueError:  # not JSON: left out, so redone here
+                pass
+            start = end
+        del buffer[:start]
+
+
+def _widen(fd: int) -> None:
+    """A pipe of 1 MiB (Linux; the most an unprivileged process may ask by default): a child seldom
+    waits for this process to read."""
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

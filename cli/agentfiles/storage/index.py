@@ -174,6 +174,7 @@ def build_facts(layout: Layout, index: StatusIndex, require: Callable[[Any], Non
     ids = sorted(tasks | handoffs)
     now = time.time_ns()
     kept: dict[str, list[Any]] = {}
+    made: dict[str, Made] = {}  # the facts of the tasks read this run, made as each batch came in
     stale: list[str] = []
     for task_id in ids if index.docs else ():  # with nothing to keep, the reading processes stat the files
         trel, hrel = f".agents/tasks/{task_id}.md", f".agents/handoffs/{task_id}.md"
@@ -193,26 +194,30 @@ def build_facts(layout: Layout, index: StatusIndex, require: Callable[[Any], Non
             docs = _hash_named(index, base, _read_docs(loaded, base, chunk, tasks, handoffs))
             return _judge(layout.root, base, index, docs, handoffs)
 
-        read = in_parallel(work, stale, PARALLEL_FROM)
         stats, found, hashes = index.stats, index.found, index.hashes
-        for doc in read:
-            if (judged := doc.pop()) is not None:
-                index.judged[doc[0]] = judged
-            for rel, full, digest in doc.pop():
-                stats[rel] = full
-                if digest == _DOCUMENT:
-                    continue
-                found[rel] = digest
-                sig = full[1:]  # with a digest, a regular file's
-                if digest is not None and not _racy(sig, now) and ((had := hashes.get(rel)) is None or had[0] != sig):
-                    hashes[rel] = [sig, digest]
-            kept[doc[0]] = entry = doc[1:]
-            if not (_racy(doc[1], now) or _racy(doc[2], now)):
-                index.docs[doc[0]] = entry
+
+        def absorb(docs: list[list[Any]]) -> None:  # in this process, as each batch comes in
+            for doc in docs:
+                if (judged := doc.pop()) is not None:
+                    index.judged[doc[0]] = judged
+                for rel, full, digest in doc.pop():
+                    stats[rel] = full
+                    if digest == _DOCUMENT:
+                        continue
+                    found[rel] = digest
+                    sig = full[1:]  # with a digest, a regular file's
+                    if digest is not None and not _racy(sig, now) and ((had := hashes.get(rel)) is None or had[0] != sig):
+                        hashes[rel] = [sig, digest]
+                kept[doc[0]] = entry = doc[1:]
+                made[doc[0]] = _facts_of(entry)
+                if not (_racy(doc[1], now) or _racy(doc[2], now)):
+                    index.docs[doc[0]] = entry
+
+        in_parallel(work, stale, PARALLEL_FROM, absorb)
     if len(index.docs) != len(kept) or stale:
         index.docs = {k: v for k, v in index.docs.items() if k in kept}
         index.dirty = True
-    return _assemble(frames[0] if frames else None, ids, kept)
+    return _assemble(frames[0] if frames else None, ids, kept, made)
 
 
 def _env_files(layout: Layout) -> list[str]:
@@ -319,7 +324,16 @@ def _judge(root: Path, base: str, index: StatusIndex, docs: list[list[Any]], han
     return docs
 
 
-def _assemble(frame: Any, ids: list[str], docs: dict[str, list[Any]]) -> Facts:
+Made = tuple[list[TaskFacts], "list[Any] | None", "HandoffFacts | None"]
+
+
+def _facts_of(entry: list[Any]) -> Made:
+    """The facts of an index entry: [task sig, handoff sig, task facts, (glob, items), handoff facts]."""
+    handoff = entry[4]
+    return [TaskFacts.from_json(f) for f in entry[2]], entry[3], HandoffFacts.from_json(handoff) if handoff else None
+
+
+def _assemble(frame: Any, ids: list[str], docs: dict[str, list[Any]], made: dict[str, Made]) -> Facts:
     tasks: dict[str, TaskFacts] = {}
     foreach: dict[str, tuple[str, list[str]]] = {}
     handoffs: dict[str, HandoffFacts] = {}
@@ -335,12 +349,11 @@ def _assemble(frame: Any, ids: list[str], docs: dict[str, list[Any]]) -> Facts:
             invalid=f"{reason.where}{reason.message}" if reason else "cannot be loaded",
         )
     for task_id in ids:
-        _tsig, _hsig, found, family, handoff = docs[task_id]
-        for data in found:
-            facts = TaskFacts.from_json(data)
+        found, family, handoff = made.get(task_id) or _facts_of(docs[task_id])
+        for facts in found:
             tasks[facts.id] = facts
         if family:
             foreach[task_id] = (family[0], family[1])
         if handoff is not None:
-            handoffs[task_id] = HandoffFacts.from_json(handoff)
+            handoffs[task_id] = handoff
     return Facts(tasks, handoffs, foreach)

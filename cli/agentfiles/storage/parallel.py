@@ -24,16 +24,19 @@ def workers() -> int:
         return 1
 
 
-def in_parallel(work: Callable[[list[Any]], list[Any]], items: list[Any], least: int) -> list[Any]:
-    """`work(items)`, over forked processes when there is much to do. The items are cut into small batches
-    that each process claims one at a time (a batch number read from a shared pipe), so a process slowed
-    by the machine's other work does fewer. A child sends each batch's result as it finishes it (JSON),
-    and this process reads those between its own batches: when the last batch is done, little is left to
-    wait for or decode. Results are in the order of `items`; the batches a child did not send are redone
+def in_parallel(
+    work: Callable[[list[Any]], list[Any]], items: list[Any], least: int, absorb: Callable[[list[Any]], None]
+) -> None:
+    """`absorb(work(batch))` for batches of `items`, over forked processes when there are `least` items or
+    more. Each process claims one batch at a time (a batch number read from a shared pipe), so a process
+    slowed by the machine's other work does fewer. A child sends each batch's result as it finishes it
+    (JSON), and this process absorbs those between its own batches: when the last batch is done, little
+    is left to wait for. Batches are absorbed in no set order; those a child did not send are redone
     here, so the answer never depends on the split."""
     jobs = workers()
     if jobs < 2 or len(items) < least:
-        return work(items)
+        absorb(work(items))
+        return
     size = max(1, min(100, len(items) // (jobs * 4)), -(-len(items) // 8192))  # 8,192 numbers fill no pipe
     batches = [items[i : i + size] for i in range(0, len(items), size)]
     claims, claims_in = os.pipe()
@@ -62,15 +65,18 @@ def in_parallel(work: Callable[[list[Any]], list[Any]], items: list[Any], least:
         os.close(write_end)
         os.set_blocking(read_end, False)
         children.append(_Child(pid, read_end))
-    done: dict[int, list[Any]] = {}
+    done: set[int] = set()
     for n in claimed():
-        done[n] = work(batches[n])
+        absorb(work(batches[n]))
+        done.add(n)
         for child in children:
-            child.receive(done, wait=False)
+            child.receive(done, absorb, wait=False)
     os.close(claims)
     for child in children:
-        child.receive(done, wait=True)
-    return [doc for n, batch in enumerate(batches) for doc in (done[n] if n in done else work(batch))]
+        child.receive(done, absorb, wait=True)
+    for n, batch in enumerate(batches):
+        if n not in done:
+            absorb(work(batch))
 
 
 class _Child:
@@ -79,8 +85,9 @@ class _Child:
     def __init__(self, pid: int, fd: int) -> None:
         self.pid, self.fd, self.buffer = pid, fd, bytearray()
 
-    def receive(self, done: dict[int, list[Any]], *, wait: bool) -> None:
-        """Decode the whole records sent so far into `done`; with `wait`, read until the child is gone."""
+    def receive(self, done: set[int], absorb: Callable[[list[Any]], None], *, wait: bool) -> None:
+        """Absorb the whole records sent so far (noting their batches in `done`); with `wait`, read until
+        the child is gone."""
         if self.fd < 0:
             return
         if wait:
@@ -103,10 +110,12 @@ class _Child:
                 break  # the rest of this record is still on its way
             try:
                 n, result = orjson.loads(buffer[start + 4 : end])
-                done[n] = result
             except ValueError:  # not JSON: left out, so redone here
-                pass
+                n = None
             start = end
+            if n is not None and n not in done:
+                done.add(n)
+                absorb(result)
         del buffer[:start]
 
 

@@ -151,12 +151,20 @@ def write_snapshot(
                   for kind, p in task.inputs if kind == "path" and not has_glob(p) and p.rstrip("/")]
     grouped = _by_folder([d for d in dict.fromkeys(documents) if d not in known])
     found = {**known, **dict(zip(_paths(grouped), _chunks(_signatures(base, grouped))))}
-    files = _by_folder(list(found))
-    rows = [found[rel] for rel in _paths(files)]
-    # mtimes of files (a folder's changes show in its globs), as the racy window of the stat caches
-    newest = max((row[2] for row in rows if stat.S_ISREG(row[0])), default=0)
+    folders: dict[str, tuple[list[str], list[list[int]]]] = {}  # in one pass: each folder's names and rows
+    newest = 0  # the newest mtime of a file (a folder's changes show in its globs): the caches' racy window
+    for rel, row in found.items():
+        folder, _, name = rel.rpartition("/")
+        if (group := folders.get(folder)) is None:
+            group = folders[folder] = ([], [])
+        group[0].append(name)
+        group[1].append(row)
+        if row[2] > newest and stat.S_ISREG(row[0]):
+            newest = row[2]
     if time.time_ns() - newest < RACY_WINDOW_NS:
         return
+    files = [[folder, names] for folder, (names, _) in folders.items()]
+    sigs = list(chain.from_iterable(row for _, rows in folders.values() for row in rows))
     patterns = [glob for glob, _ in facts.foreach.values()]
     for task in facts.tasks.values():
         for kind, p in task.inputs:  # a folder input was hashed as "not a file": its mode is 0 or a dir's
@@ -168,7 +176,7 @@ def write_snapshot(
         "names": _layout_names(layout),
         "globs": _globs(root, list(dict.fromkeys(patterns))),
         "files": files,
-        "sigs": _fingerprint(list(chain.from_iterable(rows))),
+        "sigs": _fingerprint(sigs),
         "states": [[s.id, s.state, s.reasons, s.run, s.definition, s.isolation, s.parts] for s in states.values()],
     }
     try:

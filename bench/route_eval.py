@@ -8,7 +8,8 @@
 Protocol (bench/route_cases.py): per repository, the newest `--limit` (100) qualifying commits (not a
 merge, 1-5 changed `.py` files, a message of at least 20 characters); intent = the whole message;
 truth = the modified or renamed non-test `.py` files that exist at the parent; corpus = the parent's
-non-test `.py` files; the router sees the history before the commit only. Every ranking is packed by
+non-test `.py` files; the router sees the history its parent can reach (as in a checkout of the parent,
+the newest 3,000 non-merge commits). Every ranking is packed by
 one packer: greedily in rank order with `len(path + "\\n" + text) // 4` tokens per file, a file that
 does not fit skipped. Reported per repository and pooled over the commits of all of them: all-found
 (every changed file in the packed context) and recall at 4k/8k/16k/32k, Acc@1/3/5 (a changed file
@@ -90,9 +91,14 @@ BUDGETS = (4000, 8000, 16000, 32000)
 LEAD_OVER = "bm25-strong"
 
 
+# In the keys of cached rankings and signals: changed whenever the replayed history changes. replay-3: the
+# commits reachable from the parent, not every commit dated before the case (replay-2 leaked merged branches').
+REPLAY = b"replay-3"
+
+
 def router_key() -> str:
     """Changes whenever the router's code or the replay does: cached router rankings are then recomputed."""
-    digest = hashlib.sha256(b"replay-2")
+    digest = hashlib.sha256(REPLAY)
     for path in sorted((ROOT / "cli/agentfiles/route").glob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
@@ -154,20 +160,24 @@ class Repository:
         return orders
 
     def replay(self) -> Iterator[tuple[Case, History]]:
-        """Each case with the history `agents route` would read at its parent: the newest
-        HISTORY_COMMITS non-merge commits before it, messages cut as index.py cuts them."""
-        by_index = {c.index: c for c in self.cases}
-        past, start = History(), 0
-        for index, commit in enumerate(self.history):
-            case = by_index.get(index)
-            if case is not None:
-                if index - start > HISTORY_COMMITS:  # the window slid: rebuild it from its first commit
-                    start = index - HISTORY_COMMITS
-                    past = History()
-                    for older in self.history[start:index]:
-                        _add(past, older)
-                yield case, past
-            _add(past, commit)
+        """Each case with the history `agents route` reads in a checkout of its parent (index.py's _log):
+        the newest HISTORY_COMMITS non-merge commits reachable from the parent, in git log's order,
+        messages cut at 500 characters. Not every commit dated before the case: in a repository that
+        merges branches, those include commits its parent cannot reach (a backport's original on the
+        other branch, with the same message and files: the answer). The history is extended from the
+        previous case's when that is a prefix of this one's, rebuilt otherwise."""
+        by_sha = {c.sha: c for c in self.history}
+        past, shown = History(), []
+        for case in self.cases:
+            parent = self.history[case.index].parent
+            reach = git(self.path, "rev-list", "--no-merges", f"--max-count={HISTORY_COMMITS}", parent).decode().split()
+            reach.reverse()  # oldest first, as index.py adds them
+            if reach[: len(shown)] != shown:
+                past, shown = History(), []
+            for sha in reach[len(shown) :]:
+                _add(past, by_sha[sha])
+            shown = reach
+            yield case, past
 
     def route(self) -> dict[str, list[str]]:
         """The router's ranking of every case."""

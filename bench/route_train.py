@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "cli"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from route_eval import DESIGN, Repository, metrics  # noqa: E402
+from route_eval import DESIGN, REPLAY, Repository, metrics  # noqa: E402
 
 from agentfiles.route.signals import NAMES, compute  # noqa: E402
 
@@ -38,7 +38,7 @@ def case_features(repo: Repository) -> list[dict[str, Any]]:
     """Per case: paths, the signal matrix, which paths are the truth, their sizes."""
     import hashlib
 
-    key = hashlib.sha256(b"replay-2" + b"".join((ROOT / "cli/agentfiles/route" / f).read_bytes()
+    key = hashlib.sha256(REPLAY + b"".join((ROOT / "cli/agentfiles/route" / f).read_bytes()
                                   for f in ("signals.py", "rank.py", "text.py", "dense.py", "corpus.py"))).hexdigest()[:12]
     file = repo.cache / f"signals-{key}-{len(repo.cases)}.pkl"
     if file.exists():

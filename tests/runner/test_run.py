@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, task_text, write_files
+from conftest import git, run_program, task_text, write_files
 
 
 def commits(root: Path) -> list[str]:
@@ -231,6 +231,16 @@ def test_the_sandbox_holds_only_the_declared_inputs(project: Path, agents) -> No
     git(project, "commit", "-qm", "s")
     assert agents("-C", str(project), "run").code == 0
     assert (project / "seen.txt").read_text() == "./data/in.txt\n"
+
+
+def test_a_run_leaves_nothing_in_the_temporary_folder(greet: Path) -> None:
+    """Each step removes its sandbox, and the run the repository's folder of sandboxes once it is empty: a
+    folder left per run piled up by the thousand in /tmp."""
+    tmp = Path(os.environ["TMPDIR"])
+    ran = run_program("-C", str(greet), "run", "--jobs", "2")
+    assert ran.code == 0, ran.err
+    assert (greet / "out/shout.txt").read_text() == "HELLO ADA\n"
+    assert sorted(p.name for p in tmp.iterdir() if p.name.startswith("agents-")) == []
 
 
 def test_uncommitted_edits_to_outputs_are_refused_unless_forced(greet: Path, agents) -> None:  # type: ignore[no-untyped-def]

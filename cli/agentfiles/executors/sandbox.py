@@ -36,6 +36,16 @@ def clear_sandboxes(root: Path) -> None:
     shutil.rmtree(sandbox_home(root), ignore_errors=True)
 
 
+def release_sandboxes(root: Path) -> None:
+    """Remove the repository's sandbox folder at the end of a run when nothing is left in it (only call this
+    while holding the run lock): each step removed its own sandbox, and an empty folder per run would pile
+    up in the temporary folder. What a step could not remove stays there for the next run to clear."""
+    try:
+        sandbox_home(root).rmdir()
+    except OSError:
+        pass  # not there, or not empty
+
+
 class Sandbox:
     def __init__(self, root: Path, *, under_lock: bool = True) -> None:
         """`under_lock`: made by a run holding the repository's lock (the next run clears leftovers);

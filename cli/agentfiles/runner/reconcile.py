@@ -23,7 +23,7 @@ from agentfiles.errors import ConventionError, PreconditionError, UsageError
 from agentfiles.executors.base import Executor
 from agentfiles.executors.command import CommandExecutor
 from agentfiles.executors.isolation import Isolation, choose_mode
-from agentfiles.executors.sandbox import clear_sandboxes
+from agentfiles.executors.sandbox import clear_sandboxes, release_sandboxes
 from agentfiles.runner.scheduler import Report, run_steps
 from agentfiles.core.foreach import family_of
 from agentfiles.runner.attempt import RunContext
@@ -352,6 +352,7 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         raise
     finally:
         git.close()
+        release_sandboxes(workspace.root)
         lock.release()
 
 

@@ -174,6 +174,23 @@ def test_without_bwrap_auto_falls_back_to_folder_isolation_and_says_so_once(priv
     assert record["isolation"]["mode"] == "folder"
 
 
+def test_a_bwrap_that_cannot_confine_falls_back_with_its_reason(private: Path, tmp_path: Path) -> None:
+    """The probe runs in the background from the start of the run; its answer is the same: bubblewrap
+    installed where user namespaces are refused gives folder isolation, and says why in bwrap's words."""
+    folder = bin_without_bwrap(tmp_path)
+    fake = Path(folder) / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    add_task(private, "one", run="echo 1 > one.txt", outputs=["one.txt"])
+    result = run(private, env={"PATH": folder})
+    assert result.code == 0, result.err
+    assert result.err.count("setting up uid map: Permission denied") == 1, result.err
+    assert handoff(private, "one")["isolation"] == "folder"
+    add_task(private, "strict", run="echo 2 > two.txt", outputs=["two.txt"], isolation="os")
+    refused = run(private, env={"PATH": folder})
+    assert refused.code == 2 and "setting up uid map: Permission denied" in refused.err, refused.err
+
+
 def test_isolation_os_without_bwrap_stops_the_run_before_any_step(private: Path, tmp_path: Path) -> None:
     add_task(private, "strict", run="echo 1 > one.txt", outputs=["one.txt"], isolation="os")
     before = git(private, "rev-parse", "HEAD")

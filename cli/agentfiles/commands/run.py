@@ -228,9 +228,13 @@ def run_command(
     A step sees only its declared inputs and may write only its declared outputs; its `run:` checks must
     pass before anything lands. A failed step commits its handoff and run record only.
     """
+    began = time.monotonic()
+    if not dry_run:  # whether the OS sandbox works here, found out while the runner's modules load
+        from agentfiles.executors.isolation import start_probe
+
+        start_probe()
     from agentfiles.runner.reconcile import RunOptions, reconcile
 
-    began = time.monotonic()
     opts: Options = ctx.obj
     out = opts.out(json_output)
     options = RunOptions(

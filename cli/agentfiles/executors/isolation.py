@@ -10,8 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from agentfiles.errors import PreconditionError
@@ -61,20 +61,55 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-@lru_cache(maxsize=4)
+def start_probe() -> None:
+    """Start finding out whether the OS sandbox works here, without waiting: a run calls this as it starts,
+    so that the probe (a confined process, 10-20 ms) overlaps its planning; `choose_mode` takes its answer."""
+    bwrap = bwrap_path() if sys.platform.startswith("linux") else None
+    if bwrap is not None:
+        _probe(bwrap)
+
+
 def os_sandbox_works(bwrap: str) -> str | None:
     """None when `bwrap` can start a confined process here, else why not (user namespaces disabled, a
-    container without the privileges, ...)."""
+    container without the privileges, ...). Asked once per process."""
+    probe = _probe(bwrap)
+    with _PROBES_LOCK:
+        if bwrap not in _ANSWERS:
+            _ANSWERS[bwrap] = _answer(probe)
+        return _ANSWERS[bwrap]
+
+
+_PROBES: dict[str, subprocess.Popen[bytes] | str] = {}  # bwrap -> its probe, or why it could not start
+_ANSWERS: dict[str, str | None] = {}
+_PROBES_LOCK = threading.Lock()
+
+
+def _probe(bwrap: str) -> subprocess.Popen[bytes] | str:
+    with _PROBES_LOCK:
+        if bwrap not in _PROBES:
+            try:
+                _PROBES[bwrap] = subprocess.Popen(
+                    [bwrap, *_base_args(Isolation("os"), Mounts()), "--", "/bin/sh", "-c", "exit 0"],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                    env={"PATH": "/usr/bin:/bin"},
+                )
+            except OSError as exc:
+                _PROBES[bwrap] = str(exc)
+        return _PROBES[bwrap]
+
+
+def _answer(probe: subprocess.Popen[bytes] | str) -> str | None:
+    if isinstance(probe, str):
+        return probe
     try:
-        done = subprocess.run(
-            [bwrap, *_base_args(Isolation("os"), Mounts()), "--", "/bin/sh", "-c", "exit 0"],
-            capture_output=True, timeout=20, env={"PATH": "/usr/bin:/bin"},
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
+        _, stderr = probe.communicate(timeout=20)
+    except subprocess.TimeoutExpired as exc:
+        probe.kill()
+        probe.communicate()
         return str(exc)
-    if done.returncode != 0:
-        return done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:][0] if done.stderr.strip() else (
-            f"bwrap exited {done.returncode}")
+    if probe.returncode != 0:
+        return stderr.decode("utf-8", "replace").strip().splitlines()[-1:][0] if stderr.strip() else (
+            f"bwrap exited {probe.returncode}")
     return None
 
 

@@ -3,6 +3,7 @@ before importing anything heavy, then hands over to the CLI."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -29,6 +30,11 @@ def main(argv: list[str] | None = None) -> None:
     if _nothing_to_finalize():
         sys.stderr.flush()
         os._exit(code)
+    if argv is None:
+        # The interpreter's last garbage collection at exit walks every object left (a few hundred thousand
+        # after a run's imports: 50-100 ms of CPU) to free what the process's end frees anyway; frozen, it
+        # skips them. Not in a program that calls main(ARGS) and goes on.
+        gc.freeze()
     sys.exit(code)
 
 

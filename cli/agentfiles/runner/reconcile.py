@@ -336,7 +336,7 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
                     else:
                         result.report = run_steps(
                             plan, runner.execute, runner.land, jobs=jobs, keep_going=options.keep_going,
-                            on_event=on_event, cancelled=ctx.cancelled,
+                            on_event=on_event, cancelled=ctx.cancelled, prepare=runner.prepare_landing,
                         )
         finally:
             ctx.check_trees.close()

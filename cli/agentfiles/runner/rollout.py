@@ -79,7 +79,7 @@ def run_rollout(
         inside = set(phase)
         steps = [PlannedStep(t, planned[t].reasons, [n for n in planned[t].needs if n in inside]) for t in phase]
         done = run_steps(steps, runner.execute, runner.land, jobs=jobs, keep_going=keep_going, on_event=on_event,
-                         cancelled=ctx.cancelled)
+                         cancelled=ctx.cancelled, prepare=runner.prepare_landing)
         report.outcomes += done.outcomes
         report.skipped += done.skipped
         report.interrupted = report.interrupted or done.interrupted

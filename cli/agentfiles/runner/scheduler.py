@@ -42,10 +42,12 @@ def run_steps(
     keep_going: bool,
     on_event: EventSink,
     cancelled: threading.Event,
+    prepare: Callable[[], object] | None = None,
 ) -> Report:
     """Execute up to `jobs` steps at once; a step's slot frees as soon as it is executed, and a committer
     lands the executed steps while others run (all those waiting, together). A step starts once every
-    planned step it needs has landed and succeeded."""
+    planned step it needs has landed and succeeded. `prepare`, the committer's first job, fetches what
+    every landing needs while the first steps run (its errors are left to the landings to meet)."""
     state = _Run(plan, on_event, keep_going)
     running: dict[Future[Finished | StepOutcome], str] = {}
     queued: list[Finished] = []  # executed, waiting for the committer
@@ -54,6 +56,8 @@ def run_steps(
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="agents-step")
     committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agents-commit")
     try:
+        if prepare is not None:
+            committer.submit(prepare)
         while True:
             if not state.stopped and not cancelled.is_set():
                 for task in state.ready(jobs - len(running)):

@@ -30,6 +30,7 @@ from agentfiles.runner.land import land, now
 from agentfiles.runner.resolve import ResolvedStep, resolve_step, upstream_runs
 from agentfiles.runner.verify import feedback_section
 from agentfiles.storage.files import text_reader
+from agentfiles.storage.commits import identity
 from agentfiles.storage.records import handoff_body
 
 if TYPE_CHECKING:
@@ -111,6 +112,10 @@ class StepRunner:
                 for done in batch:
                     self.ctx.tripwire.abandon(done.task)
             raise
+
+    def prepare_landing(self) -> None:
+        """What the first landing would otherwise wait for (who commits), asked of git ahead of it."""
+        identity(self.ctx.git)
 
     def run(self, step_id: str) -> StepOutcome:
         """Execute the step and land it at once."""

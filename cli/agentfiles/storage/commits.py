@@ -40,7 +40,7 @@ def commit_batch(git: Git, commits: list[tuple[list[str], str]]) -> list[str]:
     out = git.run("hash-object", "-w", "--stdin-paths", input="".join(f"{_quoted(p)}\n" for p in present).encode()).stdout
     blobs = dict(zip(present, out.decode().split()))
     modes = {rel: "100755" if os.lstat(git.root / rel).st_mode & 0o100 else "100644" for rel in present}
-    author, committer = _identity(git)
+    author, committer = identity(git)
     parent, ref = git._tip()
     for attempt in (1, 2):
         marks = os.path.join(git._scratch(), "marks")
@@ -78,7 +78,7 @@ def commit_batch(git: Git, commits: list[tuple[list[str], str]]) -> list[str]:
     raise AssertionError("unreachable")
 
 
-def _identity(git: Git) -> tuple[str, str]:
+def identity(git: Git) -> tuple[str, str]:
     """The author and committer lines of a commit made now (`agents` when git has no identity); who
     they are is asked of git once, the time is now unless the environment sets it."""
     if git._ident is None or "GIT_AUTHOR_DATE" in os.environ or "GIT_COMMITTER_DATE" in os.environ:

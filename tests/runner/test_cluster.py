@@ -288,6 +288,32 @@ def test_the_workers_share_the_runs_rate_limits(project: Path, api: FakeAnthropi
     assert api.peak == 1 and api.limited == 0 and len(api.message_requests) == 4
 
 
+def test_a_coordinator_whose_model_steps_all_run_on_workers_never_loads_the_sdk(project: Path, api: FakeAnthropic, cluster) -> None:  # type: ignore[no-untyped-def]
+    """The model SDK's import (seconds of CPU) is for the workers to pay when the coordinator holds no
+    conversation itself; one with a verifier there loads it as a local run does."""
+    local, _ = cluster
+    write_files(project, {f".agents/tasks/m{i}.md": task_text(f"M{i}", role="developer") for i in range(2)})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "two")
+    api.queue(*[Reply.tool_use("finish", {"summary": "done"})] * 2)
+    configure(project, api)
+    program = ("import sys\nfrom agentfiles.commands.app import run\n"
+               f"code = run(['-C', {str(project)!r}, 'run', '--cluster', {local.scheduler_address!r}])\n"
+               "print('exit', code, 'sdk', 'anthropic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=os.environ.copy())
+    assert done.stdout.splitlines()[-1] == "exit 0 sdk False", done.stdout + done.stderr
+    assert len(api.message_requests) == 2
+    write_files(project, {".agents/tasks/judged.md": task_text("Judged", role="developer", acceptance=["It says done."],
+                                                                      verifier="reviewer")})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "judged")
+    api.queue(Reply.tool_use("finish", {"summary": "done"}),
+              Reply.tool_use("verdict", {"checks": [{"criterion": "1", "verdict": "pass", "evidence": "it does"}]}))
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=os.environ.copy())
+    assert done.stdout.splitlines()[-1] == "exit 0 sdk True", done.stdout + done.stderr
+    assert "The verifier `reviewer` passed attempt 1" in (project / ".agents/handoffs/judged.md").read_text()
+
+
 def test_the_workers_share_the_runs_tokens_a_minute(project: Path, api: FakeAnthropic, agents, cluster) -> None:  # type: ignore[no-untyped-def]
     """Two model steps on two workers at once, under a tokens-a-minute limit that holds one call's tokens
     but not two: the second call waits until the first's tokens have come back, wherever it runs."""

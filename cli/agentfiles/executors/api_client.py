@@ -14,23 +14,32 @@ from agentfiles.executors.endpoint import api_endpoint
 
 class LazyAnthropicExecutor:
     """Stands for executors.anthropic.AnthropicExecutor until a step first needs it; the SDK is imported
-    by a background thread started when this is made."""
+    by a background thread started when this is made (with `preload`) or by `preload` later."""
 
     name = "agent"
 
-    def __init__(self, settings: ApiSettings, environ: dict[str, str]) -> None:
+    def __init__(self, settings: ApiSettings, environ: dict[str, str], *, preload: bool = True) -> None:
         api_endpoint(settings, environ)  # fail now, not at the first model step
         self._settings = settings
         self._environ = environ
         self._real: Any = None
         self._lock = threading.Lock()
-        self._loader = threading.Thread(target=_load, name="agents-sdk-import", daemon=True)
-        self._loader.start()
+        self._loader: threading.Thread | None = None
+        if preload:
+            self.preload()
+
+    def preload(self) -> None:
+        """Start importing the SDK in the background, unless that has begun."""
+        with self._lock:
+            if self._loader is None and self._real is None:
+                self._loader = threading.Thread(target=_load, name="agents-sdk-import", daemon=True)
+                self._loader.start()
 
     def _executor(self) -> Any:
         with self._lock:
             if self._real is None:
-                self._loader.join()
+                if self._loader is not None:
+                    self._loader.join()
                 from agentfiles.executors.anthropic import AnthropicExecutor
 
                 self._real = AnthropicExecutor(self._settings, self._environ)

@@ -141,26 +141,33 @@ def recover(workspace: Workspace, git: Git) -> list[str]:
     return [run_id for run_id, _, _ in found]
 
 
-def executor_resolver(workspace: Workspace, environ: dict[str, str] | None = None) -> Callable[[str], Executor]:
+def executor_resolver(
+    workspace: Workspace, environ: dict[str, str] | None = None, *, shipped: bool = False
+) -> Callable[[str], Executor]:
     """Which executor carries out each step: `command` for `run:` steps; for model steps the task's
     `executor`, else the config's; `auto` is the API when a key or base URL is configured, else a
-    `claude` CLI on PATH. Executors are made once and shared by the run's steps."""
+    `claude` CLI on PATH. Executors are made once and shared by the run's steps. `shipped`: the API's
+    steps are carried out elsewhere (on a cluster's workers), so the SDK is loaded here only for the
+    conversations held here (a verifier's, a router's, a discussion's)."""
     environ = dict(os.environ if environ is None else environ)
     config = workspace.project.config
     made: dict[str, Executor] = {"command": CommandExecutor()}
 
-    def make(kind: str) -> Executor:
+    def make(kind: str, here: bool) -> Executor:
         if kind not in made:
             if kind == "agent":
                 from agentfiles.executors.api_client import LazyAnthropicExecutor
 
                 # Checks the key and base URL now (before any step) and starts importing the SDK in the
-                # background, so the first model step does not wait for all of it.
-                made[kind] = LazyAnthropicExecutor(config.api, environ)
+                # background, so the first model step does not wait for all of it (not when a cluster's
+                # workers hold the conversations: seconds of CPU the coordinator would spend for nothing).
+                made[kind] = LazyAnthropicExecutor(config.api, environ, preload=here)
             else:
                 from agentfiles.executors.claude_code import ClaudeCodeExecutor
 
                 made[kind] = ClaudeCodeExecutor(environ, config.api.retries, config.isolation, workspace.root)
+        elif here and kind == "agent":
+            made[kind].preload()  # type: ignore[attr-defined]  # a conversation held here after all
         return made[kind]
 
     def executor_for(task_id: str, model: bool = False) -> Executor:
@@ -195,7 +202,7 @@ def executor_resolver(workspace: Workspace, environ: dict[str, str] | None = Non
                     f"step {task_id} runs with Claude Code (`executor: claude-code`), and `claude` is not on PATH",
                     hint="install Claude Code and log in (https://docs.claude.com/claude-code), or use `executor: auto`",
                 )
-        return make(kind)
+        return make(kind, here=model or not shipped)
 
     return executor_for
 
@@ -287,7 +294,8 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         result.rollout_plan = plan_rollout(plan, states, options.rollout) if options.rollout and plan else None
         if not plan:
             return result
-        executor_for = executor_resolver(workspace)
+        cluster_address = options.cluster or (None if options.no_cluster else workspace.project.config.cluster)
+        executor_for = executor_resolver(workspace, shipped=bool(cluster_address))
 
         def emit(kind: str, payload: object) -> None:
             if kind == "warning":

@@ -4,7 +4,9 @@ answering each call after a fixed delay) with 1, 2, 4 and 8 workers of a Dask Lo
 step served from the run cache against the same step run fresh.
 
 Usage (with the project's .venv, which has the dask extra): .venv/bin/python bench/cluster_bench.py
-    [--steps 32] [--delay 1.0]
+    [--steps 32] [--delay 1.0] [--agents PATH]
+
+`--agents` times another install's `agents` as the coordinator (the workers run this checkout's code).
 
 Prints figures; asserts nothing. Throughput is steps per second between the first step's start and the
 last step's commit (as `agents run` reports them on stderr, timestamped as they arrive), so the cluster's
@@ -29,6 +31,7 @@ import argparse
 import json
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -85,15 +88,14 @@ def cpu_of(pids: list[int]) -> float:
 
 def own_cpu() -> float:
     """CPU seconds of this process: its threads hold the endpoint, and a LocalCluster's scheduler and nannies."""
-    import resource
-
     me = resource.getrusage(resource.RUSAGE_SELF)
     return me.ru_utime + me.ru_stime
 
 
-def timed_run(root: Path, args: list[str], workers: list[int] | None = None) -> tuple[float, float, float]:
+def timed_run(root: Path, args: list[str], workers: list[int] | None = None) -> tuple[float, float, float, float]:
     """(wall time of the command, seconds from the first step's start to the last step's commit, CPU seconds
-    taken in that span by the command, the `workers` processes and this process)."""
+    taken in that span by the command, the `workers` processes and this process, CPU seconds of the command
+    alone over its whole run: the coordinator's)."""
     env = {**git_env(), "ANTHROPIC_API_KEY": "bench-key"}
     start = time.perf_counter()
     proc = subprocess.Popen([str(AGENTS), "-C", str(root), "run", *args], stdout=subprocess.DEVNULL,
@@ -109,24 +111,30 @@ def timed_run(root: Path, args: list[str], workers: list[int] | None = None) -> 
             last, cpu_last = now, own_cpu() + cpu_of([proc.pid, *(workers or [])])
         elif line.startswith(("failed", "error")):
             print("  " + line.rstrip(), file=sys.stderr)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # a child's CPU counts once it is waited for
     code = proc.wait()
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    coordinator = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if code != 0 or first is None or last is None:
         raise SystemExit(f"agents run {' '.join(args)} failed (exit {code})")
-    return wall, last - first, cpu_last - cpu_first
+    return wall, last - first, cpu_last - cpu_first, coordinator
 
 
 def main() -> int:
+    global AGENTS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=32)
     parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--agents", type=Path, default=AGENTS, help="the `agents` to time (default: this venv's)")
     args = parser.parse_args()
+    AGENTS = args.agents
     import distributed
 
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "cli")], check=False,
                    stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="agents-cluster-bench-"))
-    results: dict[tuple[str, int], tuple[float, float, float]] = {}
+    results: dict[tuple[str, int], tuple[float, float, float, float]] = {}
     load = os.getloadavg()[0]
     with FakeAnthropic(delay_s=args.delay) as api:
         api.queue(*[finish] * (args.steps * 8 + 40))
@@ -149,14 +157,15 @@ def main() -> int:
         for kind in ("jobs", "cluster"):
             base = args.steps / results[(kind, 1)][1]
             for n in (1, 2, 4, 8):
-                wall, span, cpu = results[(kind, n)]
+                wall, span, cpu, coordinator = results[(kind, n)]
                 rate = args.steps / span
                 model_floor = -(-args.steps // n) * args.delay
                 floor = max(model_floor, cpu / CORES)
                 bound = "CPU" if cpu / CORES > model_floor else "model"
                 print(f"  {kind:7} {n}: {rate:5.2f} steps/s, {rate / (n * base):4.0%} of linear, {floor / span:4.0%} of "
                       f"floor {floor:.1f} s ({bound}-bound: {cpu:.1f} CPU s over {CORES} cores, "
-                      f"{model_floor:g} s of model) (span {span:.2f} s, wall {wall:.2f} s)")
+                      f"{model_floor:g} s of model) (span {span:.2f} s, wall {wall:.2f} s; the command's own CPU {coordinator:.2f} s, "
+                      f"{coordinator / args.steps * 1000:.0f} ms a step)")
         for kind in ("jobs", "cluster"):
             per_step = statistics.median(results[(kind, n)][2] / args.steps for n in (1, 2, 4, 8))
             reach = CORES * args.delay / per_step

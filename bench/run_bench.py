@@ -2,7 +2,12 @@
 scratch, and 16 independent `sleep 1` steps with --jobs 8; the first two with folder isolation and with
 the OS sandbox (bubblewrap) side by side, when bwrap is installed.
 
-Usage (with the project's .venv): .venv/bin/python bench/run_bench.py [--repeat 7]
+Usage (with the project's .venv): .venv/bin/python bench/run_bench.py [--repeat 7] [--agents PATH]
+
+`--agents` times another install's `agents` (say a checkout of an earlier commit in its own virtual
+environment) with the same fixtures, for a before and after from the same hour. Wall times come with
+the CPU time (user + system) of the command and the processes it waited for; the 16 sleeps are split into
+the time before the first step started, the steps' own span, and the time after the last step's commit.
 
 Prints figures; asserts nothing. Targets (2-core machine): overhead < 0.3 s per trivial step; the
 100-step chain < 30 s of overhead in total; the 16 sleeps with --jobs 8 at 95% of the ideal 2.0 s (2.1 s or
@@ -14,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -55,10 +62,36 @@ def task(run: str, outputs: list[str], inputs: list[str] = (), needs: list[str] 
     return "\n".join(lines)
 
 
-def wall(args: list[str], cwd: Path) -> float:
+def wall(args: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, with the processes it waited for) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(args, cwd=cwd, check=True, capture_output=True, env=git_env())
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def phases(args: list[str], cwd: Path) -> tuple[float, float, float, float]:
+    """(wall, CPU, seconds before the first step started, seconds after the last step's commit) of an
+    `agents run`, from its progress lines on stderr as they arrive (`run   x`, `done  x in ...`)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=git_env())
+    assert proc.stderr is not None
+    first = last = None
+    for line in proc.stderr:
+        now = time.perf_counter()
+        if line.startswith("run ") and first is None:
+            first = now
+        elif line.startswith("done "):
+            last = now
+    if proc.wait() != 0 or first is None or last is None:
+        raise SystemExit(f"{' '.join(args)} failed")
+    end = time.perf_counter()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return end - start, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, first - start, end - last
 
 
 def command_seconds(root: Path) -> float:
@@ -73,12 +106,15 @@ def command_seconds(root: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--agents", type=Path, default=AGENTS, help="the `agents` to time (default: this venv's)")
     args = parser.parse_args()
+    agents = str(args.agents)
     # Byte-compile the package as a wheel install does (an editable install under
     # PYTHONDONTWRITEBYTECODE=1 would otherwise recompile every module on every start).
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "cli")], check=False,
                    stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="agents-run-bench-"))
+    print(f"timing {agents}; load average {os.getloadavg()[0]:.1f} at the start")
 
     modes = ["folder", "os"] if shutil.which("bwrap") else ["folder"]
     trivial: dict[str, float] = {}
@@ -86,17 +122,19 @@ def main() -> int:
     for mode in modes:
         # 1. One trivial step, forced again and again: wall time minus the shell command's own time.
         root = project(work / f"trivial-{mode}", {"t": task("echo hi > o.txt", ["o.txt"])}, mode)
-        wall([str(AGENTS), "run"], root)
-        walls, own = [], []
+        wall([agents, "run"], root)
+        walls, cpus, own = [], [], []
         for _ in range(args.repeat):
-            walls.append(wall([str(AGENTS), "run", "--force"], root))
+            seconds, cpu = wall([agents, "run", "--force"], root)
+            walls.append(seconds)
+            cpus.append(cpu)
             start = time.perf_counter()
             subprocess.run(["/bin/sh", "-c", "echo hi > /dev/null"], check=True)
             own.append(time.perf_counter() - start)
         overhead = [w - o for w, o in zip(walls, own)]
         trivial[mode] = statistics.median(overhead)
-        print(f"[{mode}] trivial step: wall median {statistics.median(walls):.3f} s, overhead median "
-              f"{statistics.median(overhead):.3f} s, min {min(overhead):.3f} s (n={args.repeat})")
+        print(f"[{mode}] trivial step: wall median {statistics.median(walls):.3f} s (CPU {statistics.median(cpus):.3f} s), "
+              f"overhead median {statistics.median(overhead):.3f} s, min {min(overhead):.3f} s (n={args.repeat})")
 
         # 2. A chain of 100 steps, each reading the previous one's output.
         tasks = {"s000": task("echo 0 > out/s000.txt", ["out/s000.txt"])}
@@ -105,12 +143,12 @@ def main() -> int:
             tasks[cur] = task(f"cat out/{prev}.txt > out/{cur}.txt; echo {i} >> out/{cur}.txt",
                               [f"out/{cur}.txt"], [f"out/{prev}.txt"], [prev])
         root = project(work / f"chain-{mode}", tasks, mode)
-        seconds = wall([str(AGENTS), "run"], root)
+        seconds, cpu = wall([agents, "run"], root)
         commits = int(subprocess.run(["git", "-C", str(root), "rev-list", "--count", "HEAD"], capture_output=True,
                                      text=True, check=True).stdout) - 1
         spent = command_seconds(root)
         chain[mode] = seconds
-        print(f"[{mode}] 100-step chain: wall {seconds:.2f} s for {commits} step commits; the commands (with their "
+        print(f"[{mode}] 100-step chain: wall {seconds:.2f} s (CPU {cpu:.2f} s) for {commits} step commits; the commands (with their "
               f"sandbox) took {spent:.2f} s; overhead {seconds - spent:.2f} s in total, "
               f"{(seconds - spent) / 100:.3f} s per step")
     if "os" in chain:
@@ -121,15 +159,21 @@ def main() -> int:
     # 3. Sixteen independent one-second sleeps, eight at a time, against `xargs -P 8` running the same
     # sixteen commands in the same run (its floor: 2.0 s).
     sleeps = {f"z{i:02d}": task(f"sleep 1; echo {i} > out/z{i:02d}.txt", [f"out/z{i:02d}.txt"]) for i in range(16)}
-    ours, peer = [], []
+    ours, cpus, starts, ends, peer = [], [], [], [], []
     for n in range(max(3, args.repeat // 2)):
         root = project(work / f"sleeps-{n}", sleeps)
-        ours.append(wall([str(AGENTS), "run", "--jobs", "8"], root))
-        peer.append(wall(["/bin/sh", "-c", "seq 16 | xargs -P 8 -I{} sh -c 'sleep 1'"], root))
+        seconds, cpu, first, after = phases([agents, "run", "--jobs", "8"], root)
+        ours.append(seconds)
+        cpus.append(cpu)
+        starts.append(first)
+        ends.append(after)
+        peer.append(wall(["/bin/sh", "-c", "seq 16 | xargs -P 8 -I{} sh -c 'sleep 1'"], root)[0])
     ideal, median, xargs = 2.0, statistics.median(ours), statistics.median(peer)
-    print(f"16 x `sleep 1` with --jobs 8: wall median {median:.2f} s (min {min(ours):.2f}), `xargs -P 8` median "
-          f"{xargs:.2f} s; efficiency {ideal / median:.0%} of the ideal 2.0 s ({ideal / xargs:.0%} for xargs), "
-          f"{xargs / median:.0%} of xargs (n={len(ours)})")
+    print(f"16 x `sleep 1` with --jobs 8: wall median {median:.2f} s (min {min(ours):.2f}; CPU {statistics.median(cpus):.2f} s), "
+          f"`xargs -P 8` median {xargs:.2f} s; efficiency {ideal / median:.0%} of the ideal 2.0 s ({ideal / xargs:.0%} for "
+          f"xargs), {xargs / median:.0%} of xargs (n={len(ours)}); medians: {statistics.median(starts):.3f} s before the "
+          f"first step started, {statistics.median(ends):.3f} s after the last step's commit")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 
 

@@ -17,7 +17,6 @@ descendants and are not found; elsewhere than Linux only the step's process grou
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -25,6 +24,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from agentfiles.executors.libc import libc
 
 PR_SET_CHILD_SUBREAPER = 36
 PROBE_LIMIT = 256  # fewer pids handed out than this since the oldest step started: look each up, else list /proc
@@ -204,11 +205,11 @@ def _prctl():  # type: ignore[no-untyped-def]
     """libc's prctl, where a child subreaper can be had (Linux); None elsewhere."""
     if not sys.platform.startswith("linux") or not os.path.isdir("/proc"):
         return None
+    found = libc()
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl = libc.prctl
+        prctl = found.prctl  # type: ignore[union-attr]
         prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    except (OSError, AttributeError):
+    except AttributeError:  # no C library (None), or one without prctl
         return None
     return prctl
 

@@ -6,11 +6,11 @@ the event queue overflowed) it answers None and the tripwire walks the tree."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import struct
-import sys
 from pathlib import Path
+
+from agentfiles.executors.libc import libc
 
 _MODIFY, _ATTRIB, _CLOSE_WRITE, _MOVED_FROM, _MOVED_TO = 0x2, 0x4, 0x8, 0x40, 0x80
 _CREATE, _DELETE, _DELETE_SELF, _MOVE_SELF = 0x100, 0x200, 0x400, 0x800
@@ -104,12 +104,10 @@ class Watch:
 
 
 def _libc():  # type: ignore[no-untyped-def]
-    if not sys.platform.startswith("linux"):
-        return None
+    found = libc()
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.inotify_init1.argtypes = [ctypes.c_int]
-        libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
-    except (OSError, AttributeError):
+        found.inotify_init1.argtypes = [ctypes.c_int]  # type: ignore[union-attr]
+        found.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]  # type: ignore[union-attr]
+    except AttributeError:  # no C library (None), or one without inotify
         return None
-    return libc
+    return found

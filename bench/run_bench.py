@@ -5,7 +5,8 @@ the OS sandbox (bubblewrap) side by side, when bwrap is installed.
 Usage (with the project's .venv): .venv/bin/python bench/run_bench.py [--repeat 7] [--agents PATH]
 
 `--agents` times another install's `agents` (say a checkout of an earlier commit in its own virtual
-environment) with the same fixtures, for a before and after from the same hour. Wall times come with
+environment) with the same fixtures; given twice, the two installs are timed in turns (run for run, the
+chain one after the other), for a before and after from the same minutes. Wall times come with
 the CPU time (user + system) of the command and the processes it waited for; the 16 sleeps are split into
 the time before the first step started, the steps' own span, and the time after the last step's commit.
 
@@ -106,35 +107,44 @@ def command_seconds(root: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--agents", type=Path, default=AGENTS, help="the `agents` to time (default: this venv's)")
+    parser.add_argument("--agents", type=Path, action="append",
+                        help="an `agents` to time (default: this venv's); given twice, the two are timed in turns")
     args = parser.parse_args()
-    agents = str(args.agents)
+    installs = [str(a) for a in args.agents or [AGENTS]]
+    label = {a: f"[{a}] " if len(installs) > 1 else "" for a in installs}
     # Byte-compile the package as a wheel install does (an editable install under
     # PYTHONDONTWRITEBYTECODE=1 would otherwise recompile every module on every start).
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "cli")], check=False,
                    stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="agents-run-bench-"))
-    print(f"timing {agents}; load average {os.getloadavg()[0]:.1f} at the start")
+    print(f"timing {', '.join(installs)}; load average {os.getloadavg()[0]:.1f} at the start")
 
     modes = ["folder", "os"] if shutil.which("bwrap") else ["folder"]
-    trivial: dict[str, float] = {}
-    chain: dict[str, float] = {}
+    trivial: dict[tuple[str, str], float] = {}
+    chain: dict[tuple[str, str], float] = {}
     for mode in modes:
-        # 1. One trivial step, forced again and again: wall time minus the shell command's own time.
+        # 1. One trivial step, forced again and again (each install in turn): wall time minus the shell
+        # command's own time.
         root = project(work / f"trivial-{mode}", {"t": task("echo hi > o.txt", ["o.txt"])}, mode)
-        wall([agents, "run"], root)
-        walls, cpus, own = [], [], []
+        walls: dict[str, list[float]] = {a: [] for a in installs}
+        cpus: dict[str, list[float]] = {a: [] for a in installs}
+        own: dict[str, list[float]] = {a: [] for a in installs}
+        for agents in installs:
+            wall([agents, "run", "--force"], root)
         for _ in range(args.repeat):
-            seconds, cpu = wall([agents, "run", "--force"], root)
-            walls.append(seconds)
-            cpus.append(cpu)
-            start = time.perf_counter()
-            subprocess.run(["/bin/sh", "-c", "echo hi > /dev/null"], check=True)
-            own.append(time.perf_counter() - start)
-        overhead = [w - o for w, o in zip(walls, own)]
-        trivial[mode] = statistics.median(overhead)
-        print(f"[{mode}] trivial step: wall median {statistics.median(walls):.3f} s (CPU {statistics.median(cpus):.3f} s), "
-              f"overhead median {statistics.median(overhead):.3f} s, min {min(overhead):.3f} s (n={args.repeat})")
+            for agents in installs:
+                seconds, cpu = wall([agents, "run", "--force"], root)
+                walls[agents].append(seconds)
+                cpus[agents].append(cpu)
+                start = time.perf_counter()
+                subprocess.run(["/bin/sh", "-c", "echo hi > /dev/null"], check=True)
+                own[agents].append(time.perf_counter() - start)
+        for agents in installs:
+            overhead = [w - o for w, o in zip(walls[agents], own[agents])]
+            trivial[(agents, mode)] = statistics.median(overhead)
+            print(f"{label[agents]}[{mode}] trivial step: wall median {statistics.median(walls[agents]):.3f} s (CPU "
+                  f"{statistics.median(cpus[agents]):.3f} s), overhead median {statistics.median(overhead):.3f} s, min "
+                  f"{min(overhead):.3f} s (n={args.repeat})")
 
         # 2. A chain of 100 steps, each reading the previous one's output.
         tasks = {"s000": task("echo 0 > out/s000.txt", ["out/s000.txt"])}
@@ -142,37 +152,42 @@ def main() -> int:
             prev, cur = f"s{i - 1:03d}", f"s{i:03d}"
             tasks[cur] = task(f"cat out/{prev}.txt > out/{cur}.txt; echo {i} >> out/{cur}.txt",
                               [f"out/{cur}.txt"], [f"out/{prev}.txt"], [prev])
-        root = project(work / f"chain-{mode}", tasks, mode)
-        seconds, cpu = wall([agents, "run"], root)
-        commits = int(subprocess.run(["git", "-C", str(root), "rev-list", "--count", "HEAD"], capture_output=True,
-                                     text=True, check=True).stdout) - 1
-        spent = command_seconds(root)
-        chain[mode] = seconds
-        print(f"[{mode}] 100-step chain: wall {seconds:.2f} s (CPU {cpu:.2f} s) for {commits} step commits; the commands (with their "
-              f"sandbox) took {spent:.2f} s; overhead {seconds - spent:.2f} s in total, "
-              f"{(seconds - spent) / 100:.3f} s per step")
-    if "os" in chain:
-        print(f"the OS sandbox adds {(chain['os'] - chain['folder']) / 100 * 1000:.1f} ms per step over folder "
-              f"isolation in the 100-step chain (ratio {chain['os'] / chain['folder']:.2f}), "
-              f"{(trivial['os'] - trivial['folder']) * 1000:.1f} ms to a single trivial run")
+        for number, agents in enumerate(installs):
+            root = project(work / f"chain-{mode}-{number}", tasks, mode)
+            seconds, cpu = wall([agents, "run"], root)
+            commits = int(subprocess.run(["git", "-C", str(root), "rev-list", "--count", "HEAD"], capture_output=True,
+                                         text=True, check=True).stdout) - 1
+            spent = command_seconds(root)
+            chain[(agents, mode)] = seconds
+            print(f"{label[agents]}[{mode}] 100-step chain: wall {seconds:.2f} s (CPU {cpu:.2f} s) for {commits} step "
+                  f"commits; the commands (with their sandbox) took {spent:.2f} s; overhead {seconds - spent:.2f} s in "
+                  f"total, {(seconds - spent) / 100:.3f} s per step")
+    if "os" in modes:
+        for agents in installs:
+            os_chain, folder_chain = chain[(agents, "os")], chain[(agents, "folder")]
+            print(f"{label[agents]}the OS sandbox adds {(os_chain - folder_chain) / 100 * 1000:.1f} ms per step over "
+                  f"folder isolation in the 100-step chain (ratio {os_chain / folder_chain:.2f}), "
+                  f"{(trivial[(agents, 'os')] - trivial[(agents, 'folder')]) * 1000:.1f} ms to a single trivial run")
 
     # 3. Sixteen independent one-second sleeps, eight at a time, against `xargs -P 8` running the same
     # sixteen commands in the same run (its floor: 2.0 s).
     sleeps = {f"z{i:02d}": task(f"sleep 1; echo {i} > out/z{i:02d}.txt", [f"out/z{i:02d}.txt"]) for i in range(16)}
-    ours, cpus, starts, ends, peer = [], [], [], [], []
+    runs: dict[str, list[tuple[float, float, float, float]]] = {a: [] for a in installs}
+    peer = []
     for n in range(max(3, args.repeat // 2)):
-        root = project(work / f"sleeps-{n}", sleeps)
-        seconds, cpu, first, after = phases([agents, "run", "--jobs", "8"], root)
-        ours.append(seconds)
-        cpus.append(cpu)
-        starts.append(first)
-        ends.append(after)
+        for number, agents in enumerate(installs):
+            root = project(work / f"sleeps-{n}-{number}", sleeps)
+            runs[agents].append(phases([agents, "run", "--jobs", "8"], root))
         peer.append(wall(["/bin/sh", "-c", "seq 16 | xargs -P 8 -I{} sh -c 'sleep 1'"], root)[0])
-    ideal, median, xargs = 2.0, statistics.median(ours), statistics.median(peer)
-    print(f"16 x `sleep 1` with --jobs 8: wall median {median:.2f} s (min {min(ours):.2f}; CPU {statistics.median(cpus):.2f} s), "
-          f"`xargs -P 8` median {xargs:.2f} s; efficiency {ideal / median:.0%} of the ideal 2.0 s ({ideal / xargs:.0%} for "
-          f"xargs), {xargs / median:.0%} of xargs (n={len(ours)}); medians: {statistics.median(starts):.3f} s before the "
-          f"first step started, {statistics.median(ends):.3f} s after the last step's commit")
+    ideal, xargs = 2.0, statistics.median(peer)
+    for agents in installs:
+        ours, cpus_, starts, ends = zip(*runs[agents])
+        median = statistics.median(ours)
+        print(f"{label[agents]}16 x `sleep 1` with --jobs 8: wall median {median:.2f} s (min {min(ours):.2f}; CPU "
+              f"{statistics.median(cpus_):.2f} s), `xargs -P 8` median {xargs:.2f} s; efficiency {ideal / median:.0%} of the "
+              f"ideal 2.0 s ({ideal / xargs:.0%} for xargs), {xargs / median:.0%} of xargs (n={len(ours)}); medians: "
+              f"{statistics.median(starts):.3f} s before the first step started, {statistics.median(ends):.3f} s after the "
+              f"last step's commit")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 

@@ -11,6 +11,7 @@ import os
 import stat
 import threading
 from collections.abc import Container
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,12 +88,16 @@ class Tripwire:
     def __init__(self, root: Path, git: Git, cancelled: threading.Event | None = None) -> None:
         self.root = root
         self.lock = threading.Lock()
-        self.watch = Watch(root, SKIPPED)  # before the walk: nothing slips between them
-        self.baseline = scan(root)
-        self.blobs = git.index_blobs()  # what a tracked file held; a stat change to the same bytes is no change
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="agents-tripwire") as asking:
+            # git's answers (its own processes: 5-15 ms) while the tree is watched and walked here
+            blobs = asking.submit(git.index_blobs)
+            files = asking.submit(GitFiles.of, git)
+            self.watch = Watch(root, SKIPPED)  # before the walk: nothing slips between them
+            self.baseline = scan(root)
+            self.blobs = blobs.result()  # what a tracked file held; a stat change to the same bytes is no change
+            self.git_files = files.result()
         self.running: set[str] = set()
         self.tainted: dict[str, list[str]] = {}  # step -> undeclared changes found while it ran
-        self.git_files = GitFiles.of(git)
         self.git_state = self.git_files.state()  # never updated: a change to these stops the run
         self.cancelled = cancelled
         self.git = git

@@ -261,3 +261,17 @@ def test_past_commits_close_in_meaning_vote_for_the_files_they_changed() -> None
     assert ranked["net/codec.py"].signals.get("similar_dense", 0.0) < 1.0
     without = {r.path: r for r in rank(docs, "reconnect after network failures", history)}
     assert all("similar_dense" not in r.signals for r in without.values())  # only with the embeddings
+
+
+def test_an_intent_without_a_word_to_match_is_a_usage_error(shop: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    # stop words and punctuation only: the files were proposed by the embeddings alone ('weak match'),
+    # which docs/routing.md says is never a reason to propose a file
+    for wordless in ("the a of to", "!!!???", "to be or not"):
+        done = agents("-C", str(shop), "route", "--intent", wordless)
+        assert done.code == 2, (wordless, done.out)
+        assert "error: the intent has no word to match" in done.err and "hint:" in done.err
+        assert "Traceback" not in done.err and "file(s)" not in done.out
+    assert agents("-C", str(shop), "route", "--intent", "the prices of the cart").code == 0
+    write_files(shop, {".agents/tasks/t.md": task_text("To do", role="developer", outputs=["x.md"], body="- the\n- a\n")})
+    task = agents("-C", str(shop), "route", "t")
+    assert task.code == 2 and "error: the task's title and body have no word to match" in task.err

@@ -77,3 +77,23 @@ def test_validate_warns_when_a_task_reads_nothing_a_needed_task_produces(pipelin
     shown = warned.out + warned.err
     assert "needs 'count' but reads none of its outputs (build/count.txt)" in shown
     assert "discount.md" in shown
+
+
+def test_write_does_not_propose_a_file_a_kept_input_already_covers(pipeline: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    # a kept glob gives the step every file it matches: proposing one of them again spent its tokens twice
+    write_files(pipeline, {"tests/test_prices.py": "from shop.prices import apply_discount\n\n"
+                                                   "def test_discount_rate():\n    assert apply_discount(10, 0.5) == 5\n"})
+    text = (pipeline / ".agents/tasks/discount.md").read_text().replace("- docs/guide.md", "- docs/guide.md\n- tests/**")
+    write_files(pipeline, {".agents/tasks/discount.md": text.replace("Let the cart", "Test that the cart can")})
+    git(pipeline, "add", "-A")
+    git(pipeline, "commit", "-qm", "tests of the prices")
+    assert "tests/**" in inputs_of(pipeline, "discount")
+    shown = agents("-C", str(pipeline), "route", "discount", "--json")
+    assert shown.code == 0, shown.err
+    assert "shop/prices.py" in [f["path"] for f in shown.json["files"]]
+    assert "tests/test_prices.py" not in [f["path"] for f in shown.json["files"]]
+    assert agents("-C", str(pipeline), "route", "discount", "--write").code == 0
+    inputs = inputs_of(pipeline, "discount")
+    assert "tests/**" in inputs and "tests/test_prices.py" not in inputs and "shop/prices.py" in inputs
+    replaced = agents("-C", str(pipeline), "route", "discount", "--json", "--replace", "--write")
+    assert "tests/test_prices.py" in [f["path"] for f in replaced.json["files"]]  # tests/** is no longer kept

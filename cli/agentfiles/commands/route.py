@@ -48,7 +48,9 @@ def route_command(
     if intent is not None and not intent.strip():
         raise UsageError("the intent is empty",
                          hint="say what the step should achieve, e.g. agents route --intent 'fix the parser'")
-    text = intent or ""
+    text, covered = intent or "", frozenset[str]()
+    if intent is not None:
+        _require_words(intent, "the intent has no word to match")
     if task is None:
         from agentfiles.core.paths import find_git_root, require_directory
 
@@ -70,7 +72,8 @@ def route_command(
         if write and workspace.project.tasks[task].model.is_command:
             raise UsageError(f"{task} is a command step: its inputs are what its command reads, not a context",
                              hint="route proposes the context of a model step; edit a command step's inputs by hand")
-        text, available = task_intent(workspace.project, task, replace)
+        text, available, covered = task_intent(workspace.project, task, replace)
+        _require_words(text, "the task's title and body have no word to match")
         if budget is None and available is not None:
             if available <= 0:
                 raise PreconditionError(
@@ -78,7 +81,8 @@ def route_command(
                     hint="raise `budget.context_tokens` of the task (or its role), or pass --budget N",
                 )
             budget = available
-    proposal = propose(root, text, budget if budget is not None else DEFAULT_BUDGET, outlines=outlines)
+    proposal = propose(root, text, budget if budget is not None else DEFAULT_BUDGET, outlines=outlines,
+                       covered=covered)
     written = write_proposal(opts.directory, task, proposal, replace) if write and task else None
     if out.json_mode:
         out.json("route", {**proposal.to_json(explain), "task": task, "written": written, "seconds": proposal.seconds})
@@ -96,6 +100,17 @@ def route_command(
     if written:
         out.line(f"wrote the inputs of {written}; review it with `git diff {written}`")
     return 0
+
+
+def _require_words(text: str, message: str) -> None:
+    """Refuse an intent of common words and punctuation only: nothing in it to match, and a file
+    proposed for it would be proposed by the embeddings alone."""
+    from agentfiles.errors import UsageError
+    from agentfiles.route.text import words
+
+    if not words(text):
+        raise UsageError(message, hint="common words (the, a, of, to, fix, add...) and punctuation are not matched; name "
+                                       "what the step is about, e.g. agents route --intent 'retry the upload when the session expires'")
 
 
 def register(app: typer.Typer) -> None:

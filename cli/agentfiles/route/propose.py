@@ -37,7 +37,10 @@ class Proposal:
         return {"intent": self.intent, "budget": self.budget, "used": self.used, "files": files}
 
 
-def propose(root: Path, intent: str, budget: int, outlines: bool = True) -> Proposal:
+def propose(root: Path, intent: str, budget: int, outlines: bool = True,
+            covered: frozenset[str] | set[str] = frozenset()) -> Proposal:
+    """The ranked files packed into `budget`. A file in `covered` (one an input the step keeps already
+    gives it, say a kept `tests/**`) is ranked as any other but never packed: its tokens count once."""
     import time
 
     from agentfiles.route.index import dense_similarity, repo_docs, repo_history, tracked_files
@@ -50,7 +53,8 @@ def propose(root: Path, intent: str, budget: int, outlines: bool = True) -> Prop
     history = repo_history(root, git)
     ranked = rank(docs, intent, history, dense=dense_similarity(root, docs, intent, files))
     top = ranked[0].score if ranked else 0.0
-    picks = pack([r for r in ranked if r.score >= MIN_SHARE * top], budget, outlines=outlines, wrapped=True)
+    picks = pack([r for r in ranked if r.score >= MIN_SHARE * top and r.path not in covered], budget,
+                 outlines=outlines, wrapped=True)
     return Proposal(intent, budget, picks, ranked, round(time.monotonic() - started, 3))
 
 
@@ -65,10 +69,12 @@ def context_tokens(project: Any, task_id: str) -> tuple[int, int | None]:
     return plan.tokens, plan.budget.context_tokens
 
 
-def task_intent(project: Any, task_id: str, replace: bool = False) -> tuple[str, int | None]:
-    """A task's intent as routing text (title and body), and the tokens its context budget leaves for
+def task_intent(project: Any, task_id: str, replace: bool = False) -> tuple[str, int | None, frozenset[str]]:
+    """A task's intent as routing text (title and body); the tokens its context budget leaves for
     proposed inputs once the rest of its context (prompt, CLAUDE.md, brief, the inputs `--write` keeps)
-    is counted."""
+    is counted; and the files those kept inputs already give the step (a kept glob's or folder's
+    files), which a proposal should not name again."""
+    from agentfiles.core.fingerprint import expand_path_input
     from agentfiles.runner.agent import agent_plan
     from agentfiles.runner.resolve import ResolvedStep
     from agentfiles.storage.files import text_reader
@@ -77,14 +83,16 @@ def task_intent(project: Any, task_id: str, replace: bool = False) -> tuple[str,
     task = entry.model
     text = f"{task.title}\n\n{entry.body}"
     if task.is_command:
-        return text, None
+        return text, None, frozenset()
     kept, _ = kept_inputs(project, task_id, project.layout.task_file(task_id).read_text(encoding="utf-8"), replace)
+    root = project.layout.root
+    covered = frozenset(f for spec in kept if spec.path is not None for f in expand_path_input(root, str(spec.path)))
     bare = task.replace(inputs=kept)
     plan = agent_plan(project, ResolvedStep(task_id, task_id, None, bare, entry.body),
                       text_reader(project.layout.root, missing_ok=True))
     if not plan.budget.context_tokens:
-        return text, None
-    return text, max(0, plan.budget.context_tokens - plan.tokens)
+        return text, None, covered
+    return text, max(0, plan.budget.context_tokens - plan.tokens), covered
 
 
 _TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")

@@ -310,6 +310,9 @@ def test_a_limit_given_as_true_is_refused_not_read_as_one(project: Path, agents,
     ("  context_tokens: 60000", "  context_tokens: true", "budget.context_tokens", "`context_tokens: 40000`"),
     ("jobs: 4", "jobs: 4\nmax_turns: false", "max_turns", "`max_turns: 30`"),
     ("jobs: 4", "jobs: 4\ntimeout: true", "timeout", "`timeout: 600`"),
+    ("  claude-haiku-4-5: {input: 1.0, output: 5.0, cache_write: 1.25, cache_read: 0.1}",
+     "  claude-haiku-4-5: {input: true, output: 5.0, cache_write: 1.25, cache_read: 0.1}",
+     "prices['claude-haiku-4-5'].input", "`input: 3.0`"),
 ])
 def test_a_count_in_the_config_given_as_true_is_refused_not_read_as_one(  # type: ignore[no-untyped-def]
     project: Path, agents, old: str, new: str, key: str, hint: str
@@ -321,7 +324,7 @@ def test_a_count_in_the_config_given_as_true_is_refused_not_read_as_one(  # type
     assert old in lines
     config.write_text(text.replace(old + "\n", new + "\n", 1))
     line = lines.index(old) + 1 + new.count("\n")
-    word = new.rsplit(": ", 1)[1]
+    word = "false" if "false" in new else "true"
     said = f"{key}: a number is expected, not `{word}`"
     found = agents("-C", str(project), "validate", "--json")
     assert found.code == 2

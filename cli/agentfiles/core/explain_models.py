@@ -39,10 +39,10 @@ class Budget(Strict):
 class Price(Strict):
     """US dollars per million tokens."""
 
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-    cache_write: float = Field(0.0, ge=0)
-    cache_read: float = Field(0.0, ge=0)
+    input: Amount = Field(ge=0)
+    output: Amount = Field(ge=0)
+    cache_write: Amount = Field(0.0, ge=0)
+    cache_read: Amount = Field(0.0, ge=0)
 
 
 class ApiLimit(Strict):

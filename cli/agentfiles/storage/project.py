@@ -30,7 +30,8 @@ M = TypeVar("M", bound=Strict)
 
 
 _EXAMPLES = {"jobs": 4, "retries": 4, "max_turns": 30, "rounds": 2, "context_tokens": 40000, "output_tokens": 8000,
-             "usd": 0.5, "timeout": 600, "timeout_s": 600, "stall_s": 60, "backoff_s": 1}  # for the hint of a count
+             "usd": 0.5, "timeout": 600, "timeout_s": 600, "stall_s": 60, "backoff_s": 1,
+             "input": 3.0, "output": 15.0, "cache_write": 3.75, "cache_read": 0.3}  # for the hint of a count
 
 
 def _hint_for(message: str) -> str | None:

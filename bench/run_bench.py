@@ -2,10 +2,12 @@
 scratch, and 16 independent `sleep 1` steps with --jobs 8; the first two with folder isolation and with
 the OS sandbox (bubblewrap) side by side, when bwrap is installed.
 
-Usage (with the project's .venv): .venv/bin/python bench/run_bench.py [--repeat 7] [--agents PATH]
+Usage (with the project's .venv): .venv/bin/python bench/run_bench.py [--repeat 7] [--agents PATH|wheel:DIR]
 
 `--agents` times another install's `agents` (say a checkout of an earlier commit in its own virtual
-environment) with the same fixtures; given twice, the two installs are timed in turns (run for run, the
+environment) with the same fixtures; `wheel:DIR` builds a regular (non-editable) install of the checkout
+DIR first, as users get it (bench/installs.py; `--wheel` is `--agents wheel:.` for this checkout), since the
+.venv's editable install adds about 22 ms to every start. Given twice, the two installs are timed in turns (run for run, the
 chain one after the other), for a before and after from the same minutes. Wall times come with
 the CPU time (user + system) of the command and the processes it waited for; the 16 sleeps are split into
 the time before the first step started, the steps' own span, and the time after the last step's commit.
@@ -34,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from generate import git_env  # noqa: E402
+from installs import resolve
 
 AGENTS = Path(sys.executable).parent / "agents"
 
@@ -107,10 +110,14 @@ def command_seconds(root: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--agents", type=Path, action="append",
-                        help="an `agents` to time (default: this venv's); given twice, the two are timed in turns")
+    parser.add_argument("--agents", action="append",
+                        help="an `agents` to time (default: this venv's), or wheel:CHECKOUT for a regular install "
+                        "built from that checkout; given twice, the two are timed in turns")
+    parser.add_argument("--wheel", action="store_true",
+                        help="time a regular install built from this checkout instead of the editable .venv")
     args = parser.parse_args()
-    installs = [str(a) for a in args.agents or [AGENTS]]
+    specs = (args.agents or []) + ([f"wheel:{HERE.parent}"] if args.wheel else [])
+    installs = [resolve(a) for a in specs or [str(AGENTS)]]
     label = {a: f"[{a}] " if len(installs) > 1 else "" for a in installs}
     # Byte-compile the package as a wheel install does (an editable install under
     # PYTHONDONTWRITEBYTECODE=1 would otherwise recompile every module on every start).

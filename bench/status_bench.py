@@ -7,6 +7,10 @@ floors and peers from the same run: `cat` of every task and handoff file (the fl
 Usage (from the repository, after `python3 dev.py test` or `python3 dev.py demo` made .venv):
 
     .venv/bin/python bench/status_bench.py [--tasks 1000 10000] [--repeat 7] [--no-backlog] [--dvc PATH]
+                                           [--wheel | --agents PATH]
+
+`--wheel` times a regular (non-editable) install built from this checkout, as users get it (the .venv's
+editable install adds about 22 ms to every start; bench/installs.py); `--agents` another install's `agents`.
 
 Prints figures and ratios; asserts nothing. Targets (issue 14, 2-core machine, medians): cold status at
 10,000 tasks under 1.5 s and within 4x of `cat`; warm status at 10,000 tasks under 0.3 s and within 4x
@@ -30,6 +34,7 @@ sys.path.insert(0, str(HERE))
 
 from backlog_md import install_backlog, make_backlog_project, time_backlog_list  # noqa: E402
 from generate import make_agents_project  # noqa: E402
+from installs import resolve
 
 AGENTS = Path(sys.executable).parent / "agents"
 
@@ -102,7 +107,13 @@ def main() -> int:
     parser.add_argument("--no-backlog", action="store_true", help="skip Backlog.md (needs npm)")
     parser.add_argument("--cache", type=Path, default=HERE / ".cache", help="where npm installs Backlog.md")
     parser.add_argument("--dvc", type=Path, help="a dvc executable (from a separate venv) to time as a peer")
+    parser.add_argument("--agents", help="another install's `agents` to time, or wheel:CHECKOUT")
+    parser.add_argument("--wheel", action="store_true",
+                        help="time a regular install built from this checkout instead of the editable .venv")
     args = parser.parse_args()
+    global AGENTS
+    if args.agents or args.wheel:
+        AGENTS = Path(resolve(args.agents or f"wheel:{HERE.parent}"))
     # Byte-compile the package as a wheel install does (an editable install under
     # PYTHONDONTWRITEBYTECODE=1 would otherwise recompile every module on every start).
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "cli")], check=False,

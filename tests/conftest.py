@@ -99,7 +99,7 @@ class Result:
 @pytest.fixture
 def agents(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     """Run the CLI in-process through its real entry handler: `agents(*args) -> Result`."""
-    from agentfiles.commands.app import run
+    from agentfiles.commands.cli import run
 
     def call(*args: str) -> Result:
         capsys.readouterr()

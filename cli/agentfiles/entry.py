@@ -1,5 +1,5 @@
 """The console script `agents`: answers `--version`, and `--help` at the terminal widths it keeps rendered,
-before importing anything heavy, then hands over to the CLI."""
+before importing anything heavy, then hands over to the CLI (commands/cli.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
         if text is not None:
             sys.stdout.write(text)
             sys.exit(0)
-    from agentfiles.commands.app import run
+    from agentfiles.commands.cli import run  # `agents run` in its common forms is read without typer there
     from agentfiles.commands.output import ONE_COMMAND
 
     if argv is None:  # the console script itself (a program calling main(ARGS) may catch SystemExit)

@@ -6,24 +6,15 @@
 
 import os
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from agentfiles import __version__
-from agentfiles.commands.output import Options, Output, print_error
-from agentfiles.errors import (
-    EXIT_INTERRUPTED,
-    EXIT_STEP_FAILED,
-    EXIT_USAGE,
-    AgentsError,
-    ConventionError,
-    PreconditionError,
-    storage_error,
-)
+from agentfiles.commands.outcome import guarded, verb_of
+from agentfiles.commands.output import Options, print_error
+from agentfiles.errors import EXIT_USAGE
 
 HELP = """Coordinate AI agent steps through files in a git repository.
 
@@ -74,84 +65,23 @@ def _register() -> None:
 _register()
 
 
-def _report_unexpected(exc: BaseException) -> str:
-    fd, path = tempfile.mkstemp(prefix="agents-crash-", suffix=".txt")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"agents {__version__}\nargv: {sys.argv!r}\n\n")
-        handle.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-    return path
-
-
-def missing_module(exc: Exception) -> AgentsError | None:
-    """A module agents imports that is not installed (an environment made before a dependency was added,
-    a package removed by hand): the install's fault, said so with how to mend it."""
-    if not isinstance(exc, ModuleNotFoundError) or not exc.name or exc.name.split(".")[0] == "agentfiles":
-        return None
-    return PreconditionError(
-        f"the Python module `{exc.name}` that agents needs is not installed in {sys.prefix}",
-        hint="reinstall agents into this environment: `pip install -e .` in a clone (`python3 dev.py test` "
-        "does it for the clone's .venv), or `pipx reinstall git-agentfiles`",
-    )
-
-
-def render_error(exc: AgentsError) -> None:
-    out = Output()
-    if isinstance(exc, ConventionError) and exc.diagnostics:
-        for diag in exc.diagnostics:
-            out.diagnostic(diag.severity, f"{diag.where}{diag.message}", diag.hint)
-    out.diagnostic("error", str(exc), exc.hint)
-
-
-def _verb(args: list[str]) -> str:
-    """The command word of `args` (global options and their values skipped)."""
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == "-C":
-            skip = True
-        elif not arg.startswith("-"):
-            return arg
-    return ""
-
-
-def _json_error(args: list[str], exc: AgentsError) -> None:
-    """With --json, an error is also one JSON object on stdout, so a program reading it gets an answer."""
-    if "--json" not in args:
-        return
-    import json
-
-    verb = _verb(args) or "agents"
-    payload = {
-        "schema_version": 1,
-        "kind": "error",
-        "command": verb,
-        "error": {"message": str(exc), "hint": exc.hint, "exit_code": exc.exit_code},
-        "problems": [d.to_json() for d in getattr(exc, "diagnostics", [])],
-    }
-    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-
-
 def run(args: list[str]) -> int:
     """Run the CLI with `args`; returns the exit code. Every failure ends here, without a traceback."""
-    debug = os.environ.get("AGENTS_DEBUG") == "1"
+    return guarded(lambda: _parsed(args), args)
+
+
+def _parsed(args: list[str]) -> int:
+    """The command `args` names, run through the parser: its exit code, and usage errors as theirs."""
     try:
         result = app(args=args, prog_name="agents", standalone_mode=False)
-    except AgentsError as exc:
-        if debug:
-            raise
-        render_error(exc)
-        _json_error(args, exc)
-        return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        print_error("interrupted")
-        return EXIT_INTERRUPTED
+    except typer.Abort:
+        raise KeyboardInterrupt from None
     except typer.TyperException as exc:  # bad usage found by the parser
-        if debug:
+        if os.environ.get("AGENTS_DEBUG") == "1":
             raise
-        command = _verb(args)
+        command = verb_of(args)
         message = exc.format_message()
         known = command in {c.name for c in app.registered_commands} | {"new"}
         hint = f"run `agents {command + ' ' if command and known else ''}--help`"
@@ -163,21 +93,4 @@ def run(args: list[str]) -> int:
             hint = "global options go before the verb, as in `agents -C DIR status`"
         print_error(message, hint=hint)
         return getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
-    except BrokenPipeError:
-        sys.stderr.close()
-        return 0
-    except Exception as exc:  # noqa: BLE001 - the last resort: one line and a report, never a traceback
-        if debug:
-            raise
-        known = storage_error(exc) or missing_module(exc)  # a full disk or a broken install: not a bug
-        if known is not None:
-            render_error(known)
-            _json_error(args, known)
-            return known.exit_code
-        report = _report_unexpected(exc)
-        print_error(
-            f"unexpected {type(exc).__name__}: {exc}",
-            hint=f"this is a bug in agents; the full report is in {report} (AGENTS_DEBUG=1 shows it here)",
-        )
-        return EXIT_STEP_FAILED
     return result if isinstance(result, int) else 0

@@ -293,15 +293,6 @@ def as_json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def add_usage(total: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
-    """`total` plus `usage`, key by key (tokens, turns and cost)."""
-    out = dict(total)
-    for key, value in usage.items():
-        if isinstance(value, (int, float)) and key != "duration_s":
-            out[key] = round(out.get(key, 0) + value, 6) if key == "cost_usd" else out.get(key, 0) + value
-    return out
-
-
 def match_criterion(text: str, criteria: list[str]) -> str | None:
     """The criterion a check names: its exact text, its number (`2`, `2.`), or a unique prefix."""
     text = text.strip()

@@ -11,6 +11,15 @@ USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache
               "cost_usd", "duration_s")
 
 
+def add_usage(total: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+    """`total` plus `usage`, key by key (tokens, turns and cost)."""
+    out = dict(total)
+    for key, value in usage.items():
+        if isinstance(value, (int, float)) and key != "duration_s":
+            out[key] = round(out.get(key, 0) + value, 6) if key == "cost_usd" else out.get(key, 0) + value
+    return out
+
+
 def _amounts(usage: dict[str, Any] | None) -> dict[str, float]:
     return {key: float((usage or {}).get(key) or 0) for key in USAGE_KEYS}
 

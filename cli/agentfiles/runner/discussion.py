@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from agentfiles.core.context import assemble
-from agentfiles.core.conversation import Limits, add_usage, turn_files
+from agentfiles.core.conversation import Limits, turn_files
+from agentfiles.core.usage import add_usage
 from agentfiles.runner.agent import brief_of, role_plan
 
 if TYPE_CHECKING:

@@ -11,20 +11,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from agentfiles.core.conversation import add_usage
 from agentfiles.core.definition import definition_of
 from agentfiles.core.environment import redact, secret_values
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.globs import OutputSet
 from agentfiles.core.handoffs import Handoff
 from agentfiles.core.project import Entry
+from agentfiles.core.usage import add_usage
 from agentfiles.core.schema import parse
 from agentfiles.errors import PreconditionError
 from agentfiles.runner.attempt import Attempt, Finished, RunContext, StepCancelled, StepOutcome
 from agentfiles.runner.globs import to_delete
 from agentfiles.runner.resolve import ResolvedStep
 from agentfiles.runner.tripwire import steps_named
-from agentfiles.runner.verify import judged_by
 from agentfiles.storage.commits import HeadMoved, commit_batch
 from agentfiles.storage.journal import Journal
 from agentfiles.storage.records import PROPOSED_CAP, handoff_body, handoff_file, record_files
@@ -273,6 +272,8 @@ def _usage_fields(usage: dict[str, Any]) -> dict[str, Any]:
 
 def _verification_text(verification: dict[str, Any], attempt: int) -> str:
     verdict = {"pass": "passed", "uncertain": "split on"}.get(str(verification.get("verdict")), "failed")
+    from agentfiles.runner.verify import judged_by  # a verified step's: not loaded by command runs
+
     who = judged_by(verification)
     lines = [f"{who[0].upper()}{who[1:]} {verdict} attempt {attempt}:"]
     for check in verification.get("checks", []):

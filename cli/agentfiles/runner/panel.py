@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.consensus import disagreement, panel_verdict
-from agentfiles.core.conversation import add_usage
+from agentfiles.core.usage import add_usage
 from agentfiles.runner.verify import VerifyOutcome, verify
 
 if TYPE_CHECKING:

@@ -20,8 +20,9 @@ from agentfiles.core.consensus import (
     group_outputs,
     merge_groups,
 )
-from agentfiles.core.conversation import Limits, add_usage, turn_files
+from agentfiles.core.conversation import Limits, turn_files
 from agentfiles.core.fingerprint import digest_bytes
+from agentfiles.core.usage import add_usage
 from agentfiles.executors.base import Runtime, StepRequest, StepResult
 from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.attempt import Attempt, RunContext

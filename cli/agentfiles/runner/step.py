@@ -13,14 +13,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from agentfiles.core.handoffs import Routing
-from agentfiles.core.conversation import CallFailed, add_usage
 from agentfiles.core.environment import leaked_secrets, step_environment
 from agentfiles.core.fingerprint import expand_path_input, handoff_digest
 from agentfiles.core.paths import has_glob
 from agentfiles.core.definition import current_definition
+from agentfiles.core.usage import add_usage
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
 from agentfiles.executors.sandbox import Sandbox
-from agentfiles.runner.agent import agent_plan
 from agentfiles.runner.cache import body_sections, served_summary
 from agentfiles.runner.attempt import Attempt, Finished, Retry, RunContext, StepCancelled, StepOutcome, Wait
 from agentfiles.runner.checks import run_checks
@@ -28,7 +27,6 @@ from agentfiles.runner.execute import Execution, execute, finish
 from agentfiles.runner.globs import owned_files
 from agentfiles.runner.land import land, now
 from agentfiles.runner.resolve import ResolvedStep, resolve_step, upstream_runs
-from agentfiles.runner.verify import feedback_section
 from agentfiles.storage.files import text_reader
 from agentfiles.storage.commits import identity
 from agentfiles.storage.records import handoff_body
@@ -93,6 +91,8 @@ class StepRunner:
                 earlier.append(attempt)
                 ctx.on_event("retry", Retry(step_id, number + 1, tries, attempt.result.failure_detail))
                 assert attempt.verification is not None
+                from agentfiles.runner.verify import feedback_section  # a model step's: not loaded by command runs
+
                 feedback = [*feedback, feedback_section(attempt.verification, number)]
             return Finished(step, run_id, started, clock, attempt, earlier)
         except BaseException:
@@ -276,6 +276,9 @@ class StepRunner:
                 return
             extra = [*extra, discussion.moderator_section()]
         executor = ctx.executor_for(step.task_id)
+        from agentfiles.core.conversation import CallFailed
+        from agentfiles.runner.agent import agent_plan
+
         plan = agent_plan(ctx.project, step, read, extra, routing, purpose=_purpose(executor))
         attempt.plan = plan
         if plan.budget.precise and hasattr(executor, "count_tokens"):
@@ -374,6 +377,8 @@ class StepRunner:
                     + "\n\nProduce the outputs again so that the reason no longer applies.")
             return [("Review of the previous run", text)]
         if last.status == "rejected" and last.verification is not None:
+            from agentfiles.runner.verify import feedback_section
+
             return [feedback_section(last.verification.dump(), 0, run=last.run)]
         return []
 

@@ -4,9 +4,13 @@ answering each call after a fixed delay) with 1, 2, 4 and 8 workers of a Dask Lo
 step served from the run cache against the same step run fresh.
 
 Usage (with the project's .venv, which has the dask extra): .venv/bin/python bench/cluster_bench.py
-    [--steps 32] [--delay 1.0] [--agents PATH]
+    [--steps 32] [--delay 1.0] [--agents PATH] [--sizes 1,2,4,8] [--only jobs|cluster] [--dask-defaults]
+    [--no-cache-step]
 
-`--agents` times another install's `agents` as the coordinator (the workers run this checkout's code).
+`--agents` times another install's `agents` as the coordinator (the workers, and the LocalCluster's scheduler
+in this process, run the code this Python imports: PYTHONPATH=OTHER/cli times another checkout's there too).
+The LocalClusters are started as `agents run --cluster local:N` starts its own (runner/cluster.py), or with
+Dask's own settings (`--dask-defaults`, and for code from before that function).
 
 Prints figures; asserts nothing. Throughput is steps per second between the first step's start and the
 last step's commit (as `agents run` reports them on stderr, timestamped as they arrive), so the cluster's
@@ -21,6 +25,7 @@ and this process, which holds the endpoint and the LocalCluster's scheduler) spr
 use, or the model's time (steps / N rounds of the delay), whichever is longer. `of floor` is that floor over the span:
 how close the run came to what this machine allows, whatever the runner's scaling. The bench says where
 the machine, not the runner, is the limit: past cores x delay / CPU-per-step at once, linear is out of reach.
+The CPU per step is split between the `agents run` (the coordinator), the workers and this process.
 Two things the floor leaves out, and the figures show: other work on a shared machine (its load average is
 printed), and that `--jobs` keeps the runner's own Python work in one process, on one core at a time.
 """
@@ -37,7 +42,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -92,33 +100,67 @@ def own_cpu() -> float:
     return me.ru_utime + me.ru_stime
 
 
-def timed_run(root: Path, args: list[str], workers: list[int] | None = None) -> tuple[float, float, float, float]:
-    """(wall time of the command, seconds from the first step's start to the last step's commit, CPU seconds
-    taken in that span by the command, the `workers` processes and this process, CPU seconds of the command
-    alone over its whole run: the coordinator's)."""
+@dataclass
+class Timed:
+    """One `agents run`: its wall time, its span (the first step's start to the last step's commit), and the
+    CPU seconds taken in that span by the command (the coordinator, with the git it waited for), the
+    `workers` processes, and this process (the endpoint; with a LocalCluster, its scheduler and nannies),
+    with the command's CPU over its whole run."""
+
+    wall: float
+    span: float
+    coordinator: float
+    workers: float
+    this: float
+    command: float
+
+    @property
+    def cpu(self) -> float:
+        return self.coordinator + self.workers + self.this
+
+
+def timed_run(root: Path, args: list[str], workers: list[int] | None = None) -> Timed:
     env = {**git_env(), "ANTHROPIC_API_KEY": "bench-key"}
     start = time.perf_counter()
     proc = subprocess.Popen([str(AGENTS), "-C", str(root), "run", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stderr is not None
+
+    def sample() -> tuple[float, float, float]:
+        return cpu_of([proc.pid]), cpu_of(workers or []), own_cpu()
+
     first = last = None
-    cpu_first = cpu_last = 0.0
+    cpu_first = cpu_last = (0.0, 0.0, 0.0)
     for line in proc.stderr:
         now = time.perf_counter()
         if line.startswith("run ") and first is None:
-            first, cpu_first = now, own_cpu() + cpu_of([proc.pid, *(workers or [])])
+            first, cpu_first = now, sample()
         elif line.startswith("done"):
-            last, cpu_last = now, own_cpu() + cpu_of([proc.pid, *(workers or [])])
+            last, cpu_last = now, sample()
         elif line.startswith(("failed", "error")):
             print("  " + line.rstrip(), file=sys.stderr)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)  # a child's CPU counts once it is waited for
     code = proc.wait()
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    coordinator = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    command = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if code != 0 or first is None or last is None:
         raise SystemExit(f"agents run {' '.join(args)} failed (exit {code})")
-    return wall, last - first, cpu_last - cpu_first, coordinator
+    spent = [b - a for a, b in zip(cpu_first, cpu_last)]
+    return Timed(wall, last - first, spent[0], spent[1], spent[2], command)
+
+
+def start_cluster(n: int, dask_defaults: bool) -> Any:
+    """A LocalCluster of `n` worker processes as `agents run --cluster local:N` starts it (runner/cluster.py),
+    or with Dask's own settings."""
+    import distributed
+
+    if not dask_defaults:
+        from agentfiles.runner.cluster import local_cluster
+
+        return local_cluster(n)
+    return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                                    scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
 
 
 def main() -> int:
@@ -127,66 +169,86 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=32)
     parser.add_argument("--delay", type=float, default=1.0)
     parser.add_argument("--agents", type=Path, default=AGENTS, help="the `agents` to time (default: this venv's)")
+    parser.add_argument("--sizes", default="1,2,4,8", help="the worker counts (and --jobs) to run, 1 first")
+    parser.add_argument("--only", choices=("jobs", "cluster"), help="time only `--jobs` or only the cluster")
+    parser.add_argument("--dask-defaults", action="store_true",
+                        help="the LocalClusters with Dask's own settings, not those `--cluster local:N` starts with")
+    parser.add_argument("--no-cache-step", action="store_true", help="leave out the cached step against a fresh one")
     args = parser.parse_args()
     AGENTS = args.agents
+    sizes = [int(n) for n in args.sizes.split(",")]
+    kinds = [args.only] if args.only else ["jobs", "cluster"]
     import distributed
 
+    dask_defaults = args.dask_defaults or not hasattr(import_module("agentfiles.runner.cluster"), "local_cluster")
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "cli")], check=False,
                    stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="agents-cluster-bench-"))
-    results: dict[tuple[str, int], tuple[float, float, float, float]] = {}
+    results: dict[tuple[str, int], Timed] = {}
     load = os.getloadavg()[0]
+    loads = [load]
     with FakeAnthropic(delay_s=args.delay) as api:
-        api.queue(*[finish] * (args.steps * 8 + 40))
-        for n in (1, 2, 4, 8):
-            root = project(work / f"jobs-{n}", args.steps, api.base_url)
-            results[("jobs", n)] = timed_run(root, ["--jobs", str(n)])
-            with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
-                                          scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR) as local, \
-                    distributed.Client(local) as client:
+        api.queue(*[finish] * (args.steps * 2 * len(sizes) + sum(sizes) + 40))
+        for n in sizes:
+            if "jobs" in kinds:
+                root = project(work / f"jobs-{n}", args.steps, api.base_url)
+                results[("jobs", n)] = timed_run(root, ["--jobs", str(n)])
+                loads.append(os.getloadavg()[0])
+            if "cluster" not in kinds:
+                continue
+            with start_cluster(n, dask_defaults) as local, distributed.Client(local) as client:
                 workers = list(client.run(os.getpid).values())
                 # A cluster's workers outlive a run: one run first, so that each has loaded the model SDK.
                 timed_run(project(work / f"warm-{n}", n, api.base_url), ["--cluster", local.scheduler_address])
                 root = project(work / f"cluster-{n}", args.steps, api.base_url)
                 results[("cluster", n)] = timed_run(root, ["--cluster", local.scheduler_address], workers)
-        load = max(load, os.getloadavg()[0])
+                loads.append(os.getloadavg()[0])
         print(f"{args.steps} model steps, each one call answered after {args.delay:g} s; throughput in steps/s "
               "from the first step's start to the last step's commit (wall time of the whole command beside it)")
-        print(f"this machine: {CORES} cores for this process, load average up to {load:.1f} during the bench "
-              "(a shared machine's other work takes cores from these runs too)")
-        for kind in ("jobs", "cluster"):
-            base = args.steps / results[(kind, 1)][1]
-            for n in (1, 2, 4, 8):
-                wall, span, cpu, coordinator = results[(kind, n)]
-                rate = args.steps / span
+        print(f"this machine: {CORES} cores for this process, load average {min(loads):.1f} to {max(loads):.1f} during "
+              "the bench (a shared machine's other work takes cores from these runs too)")
+        if "cluster" in kinds:
+            print("LocalClusters with " + ("Dask's own settings" if dask_defaults else
+                                           "the settings `--cluster local:N` starts them with (runner/cluster.py)"))
+        for kind in kinds:
+            base = args.steps / results[(kind, sizes[0])].span / sizes[0]
+            for n in sizes:
+                r = results[(kind, n)]
+                rate = args.steps / r.span
                 model_floor = -(-args.steps // n) * args.delay
-                floor = max(model_floor, cpu / CORES)
-                bound = "CPU" if cpu / CORES > model_floor else "model"
-                print(f"  {kind:7} {n}: {rate:5.2f} steps/s, {rate / (n * base):4.0%} of linear, {floor / span:4.0%} of "
-                      f"floor {floor:.1f} s ({bound}-bound: {cpu:.1f} CPU s over {CORES} cores, "
-                      f"{model_floor:g} s of model) (span {span:.2f} s, wall {wall:.2f} s; the command's own CPU {coordinator:.2f} s, "
-                      f"{coordinator / args.steps * 1000:.0f} ms a step)")
-        for kind in ("jobs", "cluster"):
-            per_step = statistics.median(results[(kind, n)][2] / args.steps for n in (1, 2, 4, 8))
+                floor = max(model_floor, r.cpu / CORES)
+                bound = "CPU" if r.cpu / CORES > model_floor else "model"
+                print(f"  {kind:7} {n}: {rate:5.2f} steps/s, {rate / (n * base):4.0%} of linear, {floor / r.span:4.0%} of "
+                      f"floor {floor:.1f} s ({bound}-bound: {r.cpu:.1f} CPU s over {CORES} cores, "
+                      f"{model_floor:g} s of model) (span {r.span:.2f} s, wall {r.wall:.2f} s; the command's own CPU "
+                      f"{r.command:.2f} s, {r.command / args.steps * 1000:.0f} ms a step)")
+        for kind in kinds:
+            per_step = statistics.median(results[(kind, n)].cpu / args.steps for n in sizes)
+            parts = {part: statistics.median(getattr(results[(kind, n)], part) / args.steps for n in sizes)
+                     for part in ("coordinator", "workers", "this")}
+            named = {"coordinator": "the `agents run`", "workers": "the workers",
+                     "this": "the endpoint" + (", scheduler and nannies" if kind == "cluster" else "")}
+            split = ", ".join(f"{named[part]} {ms * 1000:.0f}" for part, ms in parts.items() if kind == "cluster" or part != "workers")
             reach = CORES * args.delay / per_step
-            print(f"  {kind}: {per_step * 1000:.0f} ms of CPU per step (median over the runs), so at most "
-                  f"{CORES} cores x {args.delay:g} s / {per_step:.2f} s = {reach:.1f} steps at once can scale "
-                  f"linearly here{'' if reach >= 8 else '; linear up to 8 needs more cores than this machine has'}")
-        for n in (1, 8):
-            local_s, cluster_s = results[("jobs", n)][1], results[("cluster", n)][1]
+            print(f"  {kind}: {per_step * 1000:.0f} ms of CPU per step (median over the runs: {split}), so at most "
+                  f"{CORES} cores x {args.delay:g} s / {per_step:.3f} s = {reach:.1f} steps at once can scale "
+                  f"linearly here{'' if reach >= max(sizes) else f'; linear up to {max(sizes)} needs more cores than this machine has'}")
+        for n in sorted({sizes[0], sizes[-1]}):
             ideal = args.steps * args.delay / n
-            print(f"  runner overhead per step at {n} at once: {(local_s - ideal) / args.steps * n * 1000:.0f} ms in one "
-                  f"process, {(cluster_s - ideal) / args.steps * n * 1000:.0f} ms through the cluster "
+            said = [f"{(results[(kind, n)].span - ideal) / args.steps * n * 1000:.0f} ms "
+                    f"{'in one process' if kind == 'jobs' else 'through the cluster'}" for kind in kinds]
+            print(f"  runner overhead per step at {n} at once: {', '.join(said)} "
                   f"(span less {ideal:.1f} s of model time, per step and slot)")
-
+        if args.no_cache_step:
+            return 0
         # A cached step against a fresh one: the same model step run, rewound, and run again.
         fresh, cached = [], []
         for n in range(5):
             root = project(work / f"cache-{n}", 1, api.base_url)
-            fresh.append(timed_run(root, [])[0])
+            fresh.append(timed_run(root, []).wall)
             subprocess.run([str(AGENTS), "-C", str(root), "rewind", "m000", "--in-place"], check=True,
                            capture_output=True, env=git_env())
-            cached.append(timed_run(root, [])[0])
+            cached.append(timed_run(root, []).wall)
         f, c = statistics.median(fresh), statistics.median(cached)
         print(f"one model step ({args.delay:g} s of model time): fresh {f:.2f} s, from the run cache {c:.2f} s "
               f"(ratio {c / f:.2f}), medians of {len(fresh)}")

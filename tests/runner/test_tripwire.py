@@ -186,3 +186,39 @@ def test_a_hooks_folder_that_is_a_link_is_watched_as_a_link_and_where_it_leads(t
         assert "git's own files changed: .git/hooks;" in git_changes(wire)  # the link itself
     finally:
         wire.close()
+
+
+def test_an_ignored_tree_is_watched_without_a_stat_of_each_file_and_still_tells_every_change(  # type: ignore[no-untyped-def]
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A `.venv` (or `node_modules`) is listed at the start, not stat'ed file by file; a file inotify names
+    is judged by its inode's change time: older than the run, it is unchanged (opened for writing and closed
+    without a write); newer, it changed (written, its mode changed), unless it holds git's bytes."""
+    from agentfiles.runner.tripwire import Tripwire
+    from agentfiles.storage.git import Git
+
+    root = make_repo(tmp_path / "repo", {".gitignore": ".venv/\n", "a.txt": "a\n"})
+    for n in range(50):
+        (root / f".venv/lib/pkg{n % 5}").mkdir(parents=True, exist_ok=True)
+        (root / f".venv/lib/pkg{n % 5}/m{n}.py").write_text(f"x = {n}\n")
+    old = os.stat(root / ".venv/lib/pkg0/m0.py").st_ctime_ns
+    while os.stat(root / "a.txt").st_ctime_ns <= old:  # the run starts a clock tick after the files were made
+        os.utime(root / "a.txt", None)
+    wire = Tripwire(root, Git(root))
+    request.addfinalizer(wire.close)
+    if wire.watch.broken:
+        pytest.skip("no inotify here: every file is stat'ed at the start instead (the walk tests cover it)")
+    assert wire.baseline == {}  # names only
+    with open(root / ".venv/lib/pkg0/m0.py", "ab"):
+        pass  # opened for writing, nothing written: inotify names it, its inode is unchanged
+    (root / ".venv/lib/pkg1/m1.py").write_text("planted = True\n")
+    os.chmod(root / ".venv/lib/pkg2/m2.py", 0o755)
+    (root / ".venv/lib/pkg3/m3.py").unlink()
+    (root / ".venv/lib/pkg4/new.py").write_text("new\n")
+    (root / ".venv/lib/pkg4/gone.tmp").write_text("t\n")
+    (root / ".venv/lib/pkg4/gone.tmp").unlink()  # made and removed again: nothing left to find
+    assert changes(wire) == [".venv/lib/pkg1/m1.py", ".venv/lib/pkg2/m2.py", ".venv/lib/pkg3/m3.py",
+                             ".venv/lib/pkg4/new.py"]
+    assert changes(wire) == []
+    (root / ".venv/lib/pkg4/new.py").write_text("again\n")  # taken in once found: a later change is found again
+    assert changes(wire) == [".venv/lib/pkg4/new.py"]

@@ -1,6 +1,10 @@
 """A tripwire that does not depend on the sandbox: the repository's files (tracked, untracked and ignored,
-outside `.git`) are compared by stat around every step, and hashed where a stat changed; a change no step
-declared fails every step that was running when it was found, and nothing of theirs lands. Git's own files
+outside `.git`) are compared around every step; a change no step declared fails every step that was running
+when it was found, and nothing of theirs lands. With inotify (Linux), the run's start lists the tree's names
+without a stat of any file (a `.venv` or `node_modules` of 100,000 files costs its folders' listing, not a
+stat each): a path inotify names is then changed unless its inode's change time (ctime, which only the
+kernel sets) is older than the run, or its bytes are still git's, or it is as the runner left it. Without
+inotify, every file's stat is kept at the start and compared, and hashed where a stat changed. Git's own files
 that make it run programs (its config, hooks and info, wherever git keeps them: storage/gitfiles.py) are
 compared before each of agents' git calls during the run: once they changed, the run stops before git runs."""
 
@@ -9,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import sys
 import threading
+import time
 from collections.abc import Container
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,6 +83,14 @@ def _signature(st: os.stat_result) -> Signature:
     return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
+def _coarse_now_ns() -> int:
+    """The kernel's clock as it stamps files (coarse: it lags the precise clock by up to a tick), so that a
+    file changed from now on has a ctime at or after this."""
+    if sys.platform.startswith("linux"):  # Python names the clock from 3.13 on; Linux numbers it 5
+        return time.clock_gettime_ns(getattr(time, "CLOCK_REALTIME_COARSE", 5))
+    return time.time_ns() - 50_000_000  # no inotify either: every file is stat'ed and this goes unused
+
+
 def blob_id(data: bytes) -> str:
     """git's object id of a file with these bytes."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's own id
@@ -92,8 +106,15 @@ class Tripwire:
             # git's answers (its own processes: 5-15 ms) while the tree is watched and walked here
             blobs = asking.submit(git.index_blobs)
             files = asking.submit(GitFiles.of, git)
-            self.watch = Watch(root, SKIPPED)  # before the walk: nothing slips between them
-            self.baseline = scan(root)
+            self.since = _coarse_now_ns()  # a change from now on has a ctime at or after this
+            existed: set[str] = set()
+            self.watch = Watch(root, SKIPPED, existed)  # watched first: nothing slips between the two
+            # the files as the runner last left them (a stat each, None: absent). With inotify only what the
+            # runner itself wrote or took in later; without, every file, from a walk now
+            self.baseline: dict[str, Signature | None] = {}
+            self.existed: set[str] | None = existed  # the names at the start, where only names are kept
+            if self.watch.broken:
+                self.baseline, self.existed = dict(scan(root)), None
             self.blobs = blobs.result()  # what a tracked file held; a stat change to the same bytes is no change
             self.git_files = files.result()
         self.running: set[str] = set()
@@ -139,11 +160,8 @@ class Tripwire:
                 for other in self.running:
                     self.tainted.setdefault(other, []).extend(changed)
                 for rel in changed:
-                    if rel in now:
-                        self.baseline[rel] = now[rel]
-                        self.blobs.pop(rel, None)
-                    else:
-                        self.baseline.pop(rel, None)
+                    self.baseline[rel] = now.get(rel)
+                    self.blobs.pop(rel, None)
             self.running.discard(step)
             return sorted(set(self.tainted.pop(step, [])))
 
@@ -160,7 +178,7 @@ class Tripwire:
                 try:
                     st = os.lstat(self.root / rel)
                 except OSError:
-                    self.baseline.pop(rel, None)
+                    self.baseline[rel] = None
                     continue
                 self.baseline[rel] = _signature(st)
                 self.blobs[rel] = blob_id(data)
@@ -177,7 +195,7 @@ class Tripwire:
             if rel.endswith("/") or rel == "":
                 folder = rel.rstrip("/")
                 prefix = folder + "/" if folder else ""
-                paths.update(p for p in self.baseline if p.startswith(prefix))
+                paths.update(p for p in self._known() if p.startswith(prefix))
                 found = scan(self.root, folder) if folder else scan(self.root)
                 now.update(found)
                 paths.update(found)
@@ -196,22 +214,36 @@ class Tripwire:
         if self.git.guard == self.guard:
             self.git.guard = None
 
+    def _known(self) -> set[str]:
+        """Every path the tripwire knows a state of: the runner's, and the names at the start."""
+        return set(self.baseline) | (self.existed or set())
+
     def _changed(self, now: dict[str, Signature], paths: set[str] | None = None) -> list[str]:
         found = []
-        for rel in (set(self.baseline) | set(now)) if paths is None else paths:
-            before, after = self.baseline.get(rel), now.get(rel)
-            if before == after:
-                continue
-            if before is not None and after is not None and self._same_bytes(rel, before, after):
-                self.baseline[rel] = after
+        for rel in (self._known() | set(now)) if paths is None else paths:
+            after = now.get(rel)
+            if rel in self.baseline or self.existed is None:
+                before = self.baseline.get(rel)
+                if before == after:
+                    continue
+                if before is not None and after is not None and self._same_bytes(rel, before, after):
+                    self.baseline[rel] = after
+                    continue
+            elif rel not in self.existed:
+                if after is None:  # made and removed since the start (a temporary file): nothing left
+                    continue
+            elif after is not None and (after[3] < self.since or self._same_bytes(rel, None, after)):
+                self.baseline[rel] = after  # not changed since the start: its inode is older, or git's bytes
                 continue
             found.append(rel)
         return sorted(found)
 
-    def _same_bytes(self, rel: str, before: Signature, after: Signature) -> bool:
+    def _same_bytes(self, rel: str, before: Signature | None, after: Signature) -> bool:
         """A file whose stat changed but whose bytes are still those git has for it (touched, not changed)."""
         known = self.blobs.get(rel)
-        if known is None or not stat.S_ISREG(after[0]) or before[0] != after[0] or before[1] != after[1]:
+        if known is None or not stat.S_ISREG(after[0]):
+            return False
+        if before is not None and (before[0] != after[0] or before[1] != after[1]):
             return False
         try:
             data = (self.root / rel).read_bytes()

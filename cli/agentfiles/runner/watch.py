@@ -25,7 +25,8 @@ class Watch:
     `changed()` drains the events: the repo-relative paths that may have changed, or None when it cannot
     tell (then walk)."""
 
-    def __init__(self, root: Path, skip: frozenset[str]) -> None:
+    def __init__(self, root: Path, skip: frozenset[str], names: set[str] | None = None) -> None:
+        """`names`, when given, receives every file and link the first walk lists (no stat: their names only)."""
         self.root = str(root)
         self.skip = skip
         self.fd = -1
@@ -40,7 +41,7 @@ class Watch:
         if self.fd < 0:
             self.broken = True
             return
-        self._watch_tree("")
+        self._watch_tree("", names)
 
     def changed(self) -> set[str] | None:
         if self.broken:
@@ -81,7 +82,7 @@ class Watch:
             os.close(self.fd)
             self.fd = -1
 
-    def _watch_tree(self, rel: str) -> None:
+    def _watch_tree(self, rel: str, names: set[str] | None = None) -> None:
         if self.broken or rel in self.skip:
             return
         self._add(rel)
@@ -89,9 +90,14 @@ class Watch:
             entries = list(os.scandir(os.path.join(self.root, rel) if rel else self.root))
         except OSError:
             return
+        prefix = rel + "/" if rel else ""
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False) and entry.name != ".git":
-                self._watch_tree(f"{rel}/{entry.name}" if rel else entry.name)
+            if entry.name == ".git":
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                self._watch_tree(prefix + entry.name, names)
+            elif names is not None and prefix + entry.name not in self.skip:
+                names.add(prefix + entry.name)
 
     def _add(self, rel: str) -> None:
         path = os.path.join(self.root, rel) if rel else self.root

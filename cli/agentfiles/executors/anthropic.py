@@ -166,10 +166,10 @@ def accumulate(events: Any) -> dict[str, Any]:
 class AnthropicExecutor:
     name = "agent"
 
-    def __init__(self, settings: ApiSettings, environ: dict[str, str] | None = None) -> None:
+    def __init__(self, settings: ApiSettings, environ: dict[str, str] | None = None, client: Any = None) -> None:
         self.settings = settings
         self.environ = dict(os.environ if environ is None else environ)
-        self._client: Any = None
+        self._client: Any = client  # made from the settings on first use, unless given (a cluster worker's own)
         self.governor = Governor(RateLimits(settings))  # shared by every conversation of the run (one executor)
 
     @property

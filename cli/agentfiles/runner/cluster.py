@@ -14,6 +14,7 @@ Only imported when a run asks for a cluster: Dask is the optional extra `dask` (
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -380,14 +381,31 @@ def on_scheduler(name: str, settings: ApiSettings, action: str, *args: Any) -> A
 
 
 _WORKER: dict[tuple[str, str], Any] = {}  # a worker process's executor per run and kind, reused step after step
+_CLIENTS: dict[str, Any] = {}  # a worker process's SDK clients, by what makes one (endpoint, credentials): kept across runs
+KEPT = 8  # runs' executors (and SDK clients) a long-lived worker keeps; the oldest goes first
+
+
+def _sdk_client(settings: ApiSettings, environ: dict[str, str]) -> Any:
+    """The SDK client for `settings`' endpoint and `environ`'s credentials in this worker process, made once
+    whatever the run: making one loads the machine's TLS certificates (40-90 ms of CPU on each worker, at
+    each run's first step there), and its open connections serve the next run's steps too."""
+    from agentfiles.executors.anthropic import make_client
+
+    made = [settings.provider, settings.base_url, settings.timeout_s, settings.stall_s, sorted(environ.items())]
+    key = digest_bytes(json.dumps(made).encode())  # the credentials are not kept as a key in the clear
+    if key not in _CLIENTS:
+        if len(_CLIENTS) >= KEPT:
+            _CLIENTS.pop(next(iter(_CLIENTS)))
+        _CLIENTS[key] = make_client(settings, environ)
+    return _CLIENTS[key]
 
 
 def _executor(order: WorkOrder) -> Executor:
-    """The executor of `order` in this worker process, made once per run (the API client's connections and
-    the shared limits' handles are reused by the run's later steps here)."""
+    """The executor of `order` in this worker process, made once per run (the shared limits' handles are
+    reused by the run's later steps here, the SDK client by later runs too)."""
     key = (order.run, order.executor)
     if key not in _WORKER:
-        if len(_WORKER) >= 8:  # a long-lived worker serves many runs: the oldest run's goes
+        if len(_WORKER) >= KEPT:  # a long-lived worker serves many runs: the oldest run's goes
             _WORKER.pop(next(iter(_WORKER)))
         if order.executor == "command":
             from agentfiles.executors.command import CommandExecutor
@@ -398,7 +416,7 @@ def _executor(order: WorkOrder) -> Executor:
             from agentfiles.executors.governor import Governor
 
             assert order.settings is not None
-            executor = AnthropicExecutor(order.settings, order.environ)
+            executor = AnthropicExecutor(order.settings, order.environ, _sdk_client(order.settings, order.environ))
             executor.governor = Governor(SharedLimits(order.run, order.settings))
             _WORKER[key] = executor
     return _WORKER[key]

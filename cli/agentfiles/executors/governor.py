@@ -3,7 +3,7 @@
 429s, and a `retry-after` the API sends one call holds back every call to that model until it has passed.
 
 The state lives in `RateLimits`, kept by one lock: in this process for a run's threads; a cluster run keeps it
-in the Dask scheduler's process, which the workers and the coordinator ask (runner/cluster.py).
+in the Dask scheduler's process, which the workers and the coordinator ask (runner/shared_limits.py).
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ runs the executor there (with OS isolation where the worker has it) and returns 
 Judging, applying and committing stay with the coordinator (runner/step.py, runner/land.py). A task whose
 worker dies is run again by Dask on another; only the coordinator commits, once per step.
 
-Model calls on every worker and on the coordinator share one rate governor, kept in the scheduler (a
-semaphore per model for calls in flight, whose leases a dead worker loses; the token buckets and pauses in
-the scheduler's process, `SharedLimits`), so a cluster run keeps to `api.limits` as a local one does.
+Model calls on every worker and on the coordinator share one rate governor, kept in the scheduler's
+process (runner/shared_limits.py), so a cluster run keeps to `api.limits` as a local one does.
 
 Only imported when a run asks for a cluster: Dask is the optional extra `dask` (`pip install '.[dask]'`).
 """
@@ -32,8 +31,8 @@ from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.models import ApiSettings
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
-from agentfiles.executors.governor import in_flight
 from agentfiles.runner.execute import Execution, execute
+from agentfiles.runner.shared_limits import SharedLimits
 
 DASK = "distributed>=2024.1"  # pyproject's extra `dask`
 
@@ -218,23 +217,23 @@ class Cluster:
 
     def shared_limits(self) -> SharedLimits:
         """The run's limits across the cluster; stops the run first when the scheduler cannot keep them."""
+        limits = SharedLimits(self.name, self.settings)
+        limits._made["client"] = self.client  # the run's, whichever client is the process's default
         try:
-            self.client.run_on_scheduler(on_scheduler, self.name, self.settings, "forget")
+            limits.forget(self.client)
         except Exception as exc:  # noqa: BLE001 - whatever the scheduler's process failed with
             self.close()
             raise PreconditionError(f"the Dask scheduler at {self.address} cannot keep the run's rate limits: "
                                     f"{type(exc).__name__}: {exc}",
                                     hint="install agents with its extra `dask` where the scheduler runs too "
                                          "(`pip install '.[dask]'` in a clone)") from None
-        limits = SharedLimits(self.name, self.settings)
-        limits._made["client"] = self.client  # the run's, whichever client is the process's default
         return limits
 
     def close(self) -> None:
         client, local = getattr(self, "client", None), self.local
         if client is not None:
             try:  # the run's limits leave the scheduler with it (a long-lived one serves many runs)
-                client.run_on_scheduler(on_scheduler, self.name, self.settings, "forget")
+                SharedLimits(self.name, self.settings).forget(client)
             except Exception:  # noqa: BLE001,S110 - a scheduler gone or unable: nothing is left to forget
                 pass
             client.close()
@@ -299,85 +298,6 @@ def quiet_dask() -> None:
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Sending large graph", module=r"distributed\.")
-
-
-class SharedLimits:
-    """The run's rate limits (executors/governor.py `RateLimits`) across the cluster, one state for every
-    worker and the coordinator: calls in flight per model through a Dask `Semaphore` (whose leases a dead
-    worker loses), token buckets and pauses in a `RateLimits` kept in the scheduler's process and asked
-    through `run_on_scheduler` (one round trip, and atomic: the scheduler runs it in its event loop).
-    Picklable: it holds only the run's name and settings."""
-
-    def __init__(self, name: str, settings: ApiSettings) -> None:
-        self.name = name
-        self.settings = settings
-        self._made: dict[str, Any] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"name": self.name, "settings": self.settings}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["name"], state["settings"])  # type: ignore[misc]
-
-    def _semaphore(self, model: str, leases: int) -> Any:
-        from distributed import Semaphore
-
-        key = f"semaphore:{model}"
-        if key not in self._made:
-            self._made[key] = Semaphore(max_leases=leases, name=f"{self.name}-{model}")
-        return self._made[key]
-
-    def _on_scheduler(self, action: str, *args: Any) -> Any:
-        from distributed import get_client
-
-        if "client" not in self._made:
-            self._made["client"] = get_client()
-        return self._made["client"].run_on_scheduler(on_scheduler, self.name, self.settings, action, *args)
-
-    def ask(self, model: str, estimate: int) -> tuple[float, str]:
-        limit = self.settings.limit(model)
-        semaphore = self._semaphore(model, limit.concurrent) if limit.concurrent else None
-        if semaphore is not None and not semaphore.acquire(timeout=0.05):
-            return 0.2, f"{in_flight(limit.concurrent, model)} across the cluster, its limit (api.limits)"
-        wait, why = 1.0, ""  # held back until the scheduler says otherwise
-        try:
-            wait, why = self._on_scheduler("ask", model, estimate)
-        finally:
-            if wait > 0 and semaphore is not None:  # held back (or the scheduler failed): the slot goes back
-                semaphore.release()
-        return wait, why
-
-    def done(self, model: str, estimate: int, used: int | None) -> None:
-        limit = self.settings.limit(model)
-        if limit.concurrent:
-            self._semaphore(model, limit.concurrent).release()
-        if limit.tokens_per_minute:  # the bucket learns the tokens the call really used
-            self._on_scheduler("done", model, estimate, used)
-
-    def pause(self, model: str, seconds: float) -> None:
-        self._on_scheduler("pause", model, seconds)
-
-
-_LIMITS: dict[str, Any] = {}  # in the scheduler's process: each cluster run's RateLimits, by its name
-
-
-def on_scheduler(name: str, settings: ApiSettings, action: str, *args: Any) -> Any:
-    """In the Dask scheduler (sent there by `SharedLimits`): `action` (ask, done, pause; forget at the
-    run's end) on the run's `RateLimits`, made on first use. Calls in flight are left to the semaphores."""
-    from agentfiles.executors.governor import RateLimits
-
-    if action == "forget":
-        return _LIMITS.pop(name, None) is not None
-    if name not in _LIMITS:
-        every = {**settings.limits, "default": settings.limit("default")}
-        unlimited = {model: limit.replace(concurrent=None) for model, limit in every.items()}
-        _LIMITS[name] = RateLimits(settings.replace(limits=unlimited))
-    limits = _LIMITS[name]
-    if action == "ask":
-        return limits.ask(*args)
-    if action == "done":
-        return limits.done(*args)
-    return limits.pause(*args)
 
 
 _WORKER: dict[tuple[str, str], Any] = {}  # a worker process's executor per run and kind, reused step after step

@@ -246,6 +246,18 @@ def test_the_tripwire_ignores_a_touch_that_changes_no_bytes(private: Path) -> No
     assert result.code == 0, result.err
 
 
+def test_a_touch_of_a_definition_the_run_itself_committed_changes_no_bytes(private: Path) -> None:
+    """The tripwire asks git for the index's blobs while the run plans; a run that commits the definitions
+    it uses asks again, so a touch of one of those files (same bytes) is still no change."""
+    root = private.resolve()
+    write_files(private, {".agents/tasks/toucher.md": task_text(
+        "Toucher", isolation="folder", run=f"touch {root}/.agents/tasks/toucher.md; echo ok > out.txt",
+        outputs=["out.txt"])})
+    result = run(private)
+    assert result.code == 0, result.err
+    assert "committed the definitions this run uses" in result.err
+
+
 # ------------------------------------------------------------------------------------------ secrets
 
 

@@ -37,7 +37,7 @@ from agentfiles.runner.preflight import known_failures, will_start
 from agentfiles.runner.rollout import RolloutResult, run_rollout
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.runner.step import StepRunner
-from agentfiles.runner.tripwire import Tripwire
+from agentfiles.runner.tripwire import GitAnswers, Tripwire
 from agentfiles.storage.checkouts import CheckTrees
 from agentfiles.storage.git import Git
 from agentfiles.storage.files import text_reader
@@ -274,12 +274,14 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
     lock = RunLock(workspace.layout.agents / "run.lock")
     lock.acquire(options.lock_wait_s)
     undo: Callable[[], None] | None = None  # a run refused before it starts leaves no branch behind
+    asked: GitAnswers | None = None
     try:
         recovered = recover(workspace, git)  # before reading anything a killed run may have half-written
         origin = (git.branch(), git.head())
         switched = switch_branch(git, options.branch) if options.branch else None
         if switched and options.branch:
             undo = partial(switch_back, git, origin, options.branch, switched, on_event)
+        asked = GitAnswers(git)  # the tripwire's questions to git, answered while the run checks and plans
         workspace = open_workspace(directory)
         _check_project(workspace, options.targets)
         facts = workspace.facts()
@@ -321,12 +323,13 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         starting = will_start(plan, failing)  # their definitions only: a step refused at its start commits nothing
         committed = commit_definitions(workspace, git, starting) if starting else []
         if committed:
+            asked.index_changed()
             emit("note", f"committed the definitions this run uses, which were not in git: {', '.join(committed)}")
         git.pin()  # the steps' commits go on HEAD as it is now, or nowhere
         cancelled = threading.Event()
         ctx = RunContext(project=workspace.project, git=git, executor_for=executor_for, isolation_for=isolation_for,
                          check_trees=CheckTrees(git), cancelled=cancelled,
-                         tripwire=Tripwire(workspace.root, git, cancelled),  # guards git's calls from now on
+                         tripwire=Tripwire(workspace.root, git, cancelled, asked),  # guards git's calls from now on
                          processes=ProcessRegistry(workspace.layout.agents / "tmp" / "processes"), on_event=on_event,
                          rollout=result.rollout_plan.id if result.rollout_plan else None,
                          cache=_run_cache(workspace, git, options, result.rollout_plan))
@@ -359,6 +362,8 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
             undo()
         raise
     finally:
+        if asked is not None:
+            asked.close()
         git.close()
         release_sandboxes(workspace.root)
         lock.release()

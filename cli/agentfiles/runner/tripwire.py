@@ -96,16 +96,35 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's own id
 
 
+class GitAnswers:
+    """What the tripwire asks git (each file of the index with its blob; where git's own files are), asked in
+    threads from the moment a run holds its lock, so that git's processes (four, 15-130 ms here depending
+    on the load) overlap the run's checks and planning instead of delaying its first step. Ask the index
+    again (`index_changed`) after the run itself changed it."""
+
+    def __init__(self, git: Git) -> None:
+        self.git = git
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agents-tripwire")
+        self.blobs = self.pool.submit(git.index_blobs)
+        self.files = self.pool.submit(GitFiles.of, git)
+
+    def index_changed(self) -> None:
+        self.blobs = self.pool.submit(self.git.index_blobs)
+
+    def close(self) -> None:
+        """Wait for what is still being asked (a run that ends before its steps did not need it)."""
+        self.pool.shutdown(wait=True)
+
+
 class Tripwire:
     """The repository as the runner last left it, and the steps running since."""
 
-    def __init__(self, root: Path, git: Git, cancelled: threading.Event | None = None) -> None:
+    def __init__(self, root: Path, git: Git, cancelled: threading.Event | None = None,
+                 asked: GitAnswers | None = None) -> None:
         self.root = root
         self.lock = threading.Lock()
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="agents-tripwire") as asking:
-            # git's answers (its own processes: 5-15 ms) while the tree is watched and walked here
-            blobs = asking.submit(git.index_blobs)
-            files = asking.submit(GitFiles.of, git)
+        answers = asked or GitAnswers(git)  # git's answers while the tree is watched and walked here
+        try:
             self.since = _coarse_now_ns()  # a change from now on has a ctime at or after this
             existed: set[str] = set()
             self.watch = Watch(root, SKIPPED, existed)  # watched first: nothing slips between the two
@@ -115,8 +134,11 @@ class Tripwire:
             self.existed: set[str] | None = existed  # the names at the start, where only names are kept
             if self.watch.broken:
                 self.baseline, self.existed = dict(scan(root)), None
-            self.blobs = blobs.result()  # what a tracked file held; a stat change to the same bytes is no change
-            self.git_files = files.result()
+            self.blobs = answers.blobs.result()  # what a tracked file held; a stat change to the same bytes is no change
+            self.git_files = answers.files.result()
+        finally:
+            if asked is None:
+                answers.close()
         self.running: set[str] = set()
         self.tainted: dict[str, list[str]] = {}  # step -> undeclared changes found while it ran
         self.git_state = self.git_files.state()  # never updated: a change to these stops the run

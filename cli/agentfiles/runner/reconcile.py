@@ -277,7 +277,7 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
     asked: GitAnswers | None = None
     try:
         recovered = recover(workspace, git)  # before reading anything a killed run may have half-written
-        origin = (git.branch(), git.head())
+        origin = (git.branch(), git.head()) if options.branch else (None, None)  # where `--branch` goes back to
         switched = switch_branch(git, options.branch) if options.branch else None
         if switched and options.branch:
             undo = partial(switch_back, git, origin, options.branch, switched, on_event)

@@ -3,6 +3,7 @@ same key order, or leaves the document to PyYAML."""
 
 from __future__ import annotations
 
+import itertools
 from importlib import resources
 
 import pytest
@@ -19,6 +20,9 @@ DIFFERENT = [
     "a: 017\nb: 17\n", "a: x\n---\nb: 1\n", "%YAML 1.1\n---\na: 1\n", "a: 1\na: 2\n", "x:\n  a: 1\n  a: 2\n",
     "a: '\x07'\n", "a: b: c\n", "a:\n\t- b\n", "a: [1, 2\n",
     "description: Reviews data. Triggers on: 'GDPR', 'privacy'\n",
+    # a word after a longer string: the scan for short strings must not start inside or between strings
+    "a: [abcdefg, yes]\n", "title: Implement stuff\nnetwork: yes\n", "k: [long-string, 0x1_0, On]\n",
+    "a: 'x,'\nb: [no]\n", "a: {'k:': off}\n", "a: ['x,', yes]\n", "a: ['[', abcdefgh, Off]\n",
     "a: &x [1]\nb: *x\n",  # an alias: yaml-rs would copy what it names (PyYAML shares it, and it is measured)
 ]
 SAME = [
@@ -67,3 +71,15 @@ def test_errors_keep_pyyamls_message_and_line() -> None:
     with pytest.raises(DocumentError) as dup:
         load_yaml_text("a: 1\nb: 2\na: 3\n", 5)
     assert dup.value.line == 7 and "duplicate key 'a'" in dup.value.message
+
+
+def test_words_are_seen_wherever_they_stand() -> None:
+    """Every short scalar among longer ones and strings ending in JSON's punctuation, in flow lists and in
+    block mappings: the fast path answers as PyYAML does, or stands aside (a scan of the serialised data
+    once lost a word that followed a string of six or more characters)."""
+    pool = ["yes", "Off", "x", "abcdefgh", "'a,'", "'k:'", "'['", "'{'", "'yes'", '"on"', "017"]
+    for a, b, c in itertools.product(pool, repeat=3):
+        for text in (f"k: [{a}, {b}, {c}]\n", f"a: {a}\nb: {b}\nc: {c}\n", f"{{p: {a}, q: [{b}], r: {c}}}\n"):
+            fast = fast_load(text)
+            if fast is not None:
+                assert repr(fast) == repr(yaml.load(text, Loader=yaml.SafeLoader)), text

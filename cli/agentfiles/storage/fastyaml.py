@@ -22,7 +22,10 @@ except ImportError:  # pragma: no cover - both are dependencies; without them Py
 _WORDS = frozenset(
     b"yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF ~ null Null NULL << = ! & *".split()
 ) | {b""}
-_SHORT_STRING = re.compile(rb'"([^"\\]{0,5})"')
+# A JSON string of up to five characters: its opening quote follows `[`, `{`, `,` or `:` and its closing one
+# comes before `]`, `}`, `,` or `:`. Without both, a match could start at a string's closing quote and take
+# the next string's opening one (`"abcdefg","yes"` read as `","`), and the word after it would go unseen.
+_SHORT_STRING = re.compile(rb'[\[{,:]"([^"\\]{0,5})"(?=[\]},:])')
 _NUMERIC_STRING = re.compile(rb'"([-+.0-9][^"\\]*)"')
 # PyYAML's implicit int, float and timestamp forms (yaml/resolver.py), to test those strings against.
 _NUMBER_11 = re.compile(
@@ -34,7 +37,8 @@ _NUMBER_11 = re.compile(
 _JSON_NUMBER = re.compile(rb"[:,\[]-?[0-9]")
 # Number forms the two YAML versions read differently (leading zero, 0o, exponent, signed leading dot),
 # and tags, which yaml-rs ignores.
-_RISKY_TEXT = re.compile(rb"[\s\[{,](?:[-+]?0[0-9oO_]|[-+]?\.?[0-9][0-9.]*[eE][0-9]|[-+]\.[0-9]|!)")
+# The look-ahead lets the many blanks before other tokens fail at once.
+_RISKY_TEXT = re.compile(r"[ \t\n\r\f\v\[{,](?=[-+.0-9!])(?:[-+]?0[0-9oO_]|[-+]?\.?[0-9][0-9.]*[eE][0-9]|[-+]\.[0-9]|!)")
 # An alias (`*name`) where a YAML token may start: yaml-rs would copy what it names, however often.
 ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s\[\]{},]")
 _CONTROL = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -65,11 +69,17 @@ def fast_load(text: str) -> Any:
     except TypeError:
         return None
     for short in _SHORT_STRING.findall(dumped):
-        if short in _WORDS:
+        if short in _WORDS and not _only_quoted(short.decode(), text):
             return None
     for number in _NUMERIC_STRING.findall(dumped):
         if _NUMBER_11.fullmatch(number.decode()):
             return None
-    if (_JSON_NUMBER.search(dumped) or "!" in text) and _RISKY_TEXT.search(text.encode()):
+    if (_JSON_NUMBER.search(dumped) or "!" in text) and _RISKY_TEXT.search(text):
         return None
     return data
+
+
+def _only_quoted(word: str, text: str) -> bool:
+    """Whether every occurrence of `word` in the text is a quoted scalar of its own ('yes' or "yes"), which
+    both versions read as that string; a plain `yes` is never next to a quote."""
+    return bool(word) and text.count(word) == text.count(f"'{word}'") + text.count(f'"{word}"')

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,10 @@ COMPLETION = "_AGENTS_COMPLETE"  # set by a shell asking for completions: the ty
 
 def run(args: list[str]) -> int:
     """Run the CLI with `args`; returns the exit code."""
+    if args == ["status"] and not os.environ.get(COMPLETION):  # a bare status: no option to read
+        from agentfiles.commands.status_report import run_status
+
+        return run_status(args)
     parsed = run_arguments(args)
     if parsed is None:
         from agentfiles.commands.app import run as run_parsed
@@ -102,16 +107,23 @@ def _readable(directory: str) -> bool:
 
 
 def _run(options: dict[str, Any], params: dict[str, Any]) -> int:
-    """`agents run` with what run_arguments read, converted as typer converts it, and its exceptions
-    answered as typer's command runner answers them."""
+    """`agents run` with what run_arguments read, converted as typer converts it."""
     from agentfiles.commands.running import run_verb
 
-    try:
+    def call() -> int:
         directory = options["directory"]
         opts = Options(directory=Path(directory) if directory is not None else Path.cwd(),
                        json=options["json_output"], color=options["color"])
         return run_verb(opts, **{**params, "tasks": list(params["tasks"]) or None,
                                  "canary_pick": list(params["canary_pick"]) or None})
+
+    return as_typer(call)
+
+
+def as_typer(call: Callable[[], int]) -> int:
+    """`call()`'s exit code, with its exceptions answered as typer's command runner answers them."""
+    try:
+        return call()
     except EOFError:
         sys.stderr.write("\n")
         sys.stderr.flush()

@@ -265,3 +265,35 @@ def test_status_as_a_program_prints_everything_before_it_ends(done: Path, agents
         assert (done / ".agents" / "cache" / "states.json").exists()
     as_json = run_program("-C", str(done), "status", "--json")
     assert as_json.code == 0 and as_json.out == agents("-C", str(done), "status", "--json").out
+
+
+def test_a_file_dated_before_1970_does_not_hide_changes(done: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    """Its negative mtime cannot be packed as the other signatures are; the snapshot still sees every change."""
+    old = done / "docs" / "one.md"
+    os.utime(old, ns=(-86_400 * 10**9, -86_400 * 10**9))
+    states(agents, done)
+    states(agents, done)  # warm
+    path = done / "data" / "a.txt"
+    path.write_text("bbb\n")
+    then = time.time() - 30
+    os.utime(path, (then, then))
+    assert states(agents, done)["copy"] == ("stale", ["input changed: data/a.txt"])
+
+
+def test_a_warm_status_stating_over_two_processes_sees_a_change(done: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentfiles.storage import parallel, snapshot
+    from agentfiles.storage.workspace import Workspace
+
+    monkeypatch.setattr(snapshot, "PARALLEL_STATS", 2)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    workspace = Workspace(done)
+    assert {s.state for s in workspace.states().values()} == {"done"}
+    assert workspace._facts is None  # read from the snapshot, stat'ed in two halves
+    for rel in ("data/a.txt", ".agents/tasks/docs.md"):  # one file of each half
+        path = done / rel
+        before = path.stat()
+        path.write_text(path.read_text().replace("a", "b") if rel.startswith("data") else path.read_text() + "\n")
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        workspace = Workspace(done)
+        assert workspace.states()["copy" if rel.startswith("data") else "docs"].state == "stale"
+        assert workspace._facts is not None  # derived again

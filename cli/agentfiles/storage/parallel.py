@@ -79,6 +79,33 @@ def in_parallel(
             absorb(work(batch))
 
 
+def in_background(call: Callable[[], bytes]) -> Callable[[], bytes | None]:
+    """Start `call` in a forked process (where `workers` allows one) and return what waits for its answer:
+    the bytes it returned, or None when no process was started or it failed (the caller does it then)."""
+    if workers() < 2:
+        return lambda: None
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        code = 0
+        try:
+            _write_all(write_end, call())
+        except BaseException:  # noqa: BLE001 - the parent does the work itself
+            code = 1
+        os._exit(code)
+    os.close(write_end)
+
+    def answer() -> bytes | None:
+        chunks = []
+        while data := os.read(read_end, 1 << 16):
+            chunks.append(data)
+        os.close(read_end)
+        return b"".join(chunks) if os.waitpid(pid, 0)[1] == 0 else None
+
+    return answer
+
+
 class _Child:
     """The reading end of a child's results: length-prefixed JSON records `[batch number, result]`."""
 

@@ -27,7 +27,8 @@ from agentfiles.storage.files import atomic_write, markdown_names
 if TYPE_CHECKING:
     from agentfiles.core.facts import Facts
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
+PARALLEL_STATS = 8000  # files to stat: below this, a second process costs more than it saves
 _MISSING = (0, 0, 0, 0, 0)
 
 
@@ -35,8 +36,8 @@ def _fingerprint(sigs: list[int]) -> str:
     """One digest of all signatures: the snapshot stays small, and comparing it is one string compare."""
     try:
         packed = array("Q", sigs).tobytes()
-    except OverflowError:  # a negative timestamp: never equal, so the states are derived
-        return ""
+    except OverflowError:  # a negative timestamp (before 1970): the numbers as text (an empty digest matched)
+        packed = repr(sigs).encode()
     return hashlib.blake2b(packed, digest_size=20).hexdigest()
 
 
@@ -64,6 +65,48 @@ def _signatures(base: str, folders: list[list[Any]]) -> list[int]:
         finally:
             os.close(fd)
     return out
+
+
+def _halves(folders: list[list[Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The files cut at the middle one (a folder's names may be split): the first half, the second."""
+    half = sum(len(names) for _, names in folders) // 2
+    first: list[list[Any]] = []
+    second: list[list[Any]] = []
+    seen = 0
+    for folder, names in folders:
+        if seen >= half:
+            second.append([folder, names])
+        elif seen + len(names) <= half:
+            first.append([folder, names])
+        else:
+            first.append([folder, names[: half - seen]])
+            second.append([folder, names[half - seen :]])
+        seen += len(names)
+    return first, second
+
+
+def _in_halves(first: str, second: str) -> str:
+    return hashlib.blake2b(f"{first} {second}".encode(), digest_size=20).hexdigest()
+
+
+def _halves_fingerprint(sigs: list[int]) -> str:
+    """The snapshot's fingerprint of the signatures (5 numbers a file) of its files: one digest of each half."""
+    cut = len(sigs) // 10 * 5
+    return _in_halves(_fingerprint(sigs[:cut]), _fingerprint(sigs[cut:]))
+
+
+def _files_fingerprint(base: str, folders: list[list[Any]]) -> str:
+    """`_halves_fingerprint` of the files as they are now. Each stat is a system call: with many files, a
+    forked process on another core stats the second half (as git stats its index with several threads)."""
+    first, second = _halves(folders)
+    theirs = None
+    if sum(len(names) for _, names in second) * 2 >= PARALLEL_STATS:
+        from agentfiles.storage.parallel import in_background
+
+        theirs = in_background(lambda: _fingerprint(_signatures(base, second)).encode())
+    mine = _fingerprint(_signatures(base, first))
+    answer = theirs() if theirs is not None else None
+    return _in_halves(mine, answer.decode() if answer else _fingerprint(_signatures(base, second)))
 
 
 def files_signature(root: Path, files: list[str]) -> tuple[str, int]:
@@ -95,11 +138,12 @@ def _by_folder(files: list[str]) -> list[list[Any]]:
 
 
 def _layout_names(layout: Layout) -> list[Any]:
-    """Which names the convention folders hold (a new or removed file changes them)."""
+    """Which names the convention folders hold (a new or removed file changes them), in the order the folder
+    lists them: the same list is the same names, and a folder listed in another order is merely derived again."""
     found: list[Any] = []
     for folder in (layout.tasks, layout.handoffs, layout.roles, layout.claude_agents):
         try:
-            found.append(sorted(os.listdir(folder)))
+            found.append(os.listdir(folder))
         except FileNotFoundError:
             found.append(None)
         except OSError:
@@ -126,7 +170,7 @@ def read_snapshot(layout: Layout, path: Path) -> dict[str, TaskState] | None:
             return None
         if data["globs"] and _globs(layout.root, [g[0] for g in data["globs"]]) != data["globs"]:
             return None
-        if _fingerprint(_signatures(f"{layout.root}{os.sep}", data["files"])) != data["sigs"]:
+        if _files_fingerprint(f"{layout.root}{os.sep}", data["files"]) != data["sigs"]:
             return None
         return {row[0]: TaskState(*row) for row in data["states"]}
     except (KeyError, TypeError, ValueError):
@@ -176,7 +220,7 @@ def write_snapshot(
         "names": _layout_names(layout),
         "globs": _globs(root, list(dict.fromkeys(patterns))),
         "files": files,
-        "sigs": _fingerprint(sigs),
+        "sigs": _halves_fingerprint(sigs),
         "states": [[s.id, s.state, s.reasons, s.run, s.definition, s.isolation, s.parts] for s in states.values()],
     }
     try:

@@ -63,3 +63,33 @@ def test_dump_keeps_key_order_and_round_trips() -> None:
     assert "note: |-\n  multi\n  line\n" in text
     doc = parse_document(text)
     assert doc.meta == meta and doc.body == "## Intent\n\nWhy.\n"
+
+
+def test_the_frontmatter_is_cut_where_python_frontmatter_cuts_it() -> None:
+    """parse_document finds the closing line itself (not trying the pattern at every character): the same
+    frontmatter and body as python-frontmatter's split, or the same refusal, for lines of dashes, blanks and
+    text in every order."""
+    import itertools
+
+    import frontmatter
+
+    handler = frontmatter.YAMLHandler()
+    pieces = ["---", "----  ", "--- x", " ---", "", "  ", "a: 1", "-- -", "---\t"]
+    for count in (2, 3, 4):
+        for lines in itertools.product(pieces, repeat=count):
+            for end in ("", "\n"):
+                text = "\n".join(lines) + end
+                try:
+                    expected: tuple[str, str] | None = handler.split(text) if handler.detect(text) else None
+                except ValueError:
+                    expected = None
+                try:
+                    doc = parse_document(text)
+                except DocumentError as exc:
+                    if expected is None:
+                        assert "frontmatter" in exc.message, text
+                    else:
+                        assert "YAML" in exc.message or "mapping" in exc.message, text
+                    continue
+                assert expected is not None, text
+                assert (doc.source.yaml_text, doc.body) == (expected[0], expected[1].lstrip("\n")), text

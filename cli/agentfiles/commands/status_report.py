@@ -65,8 +65,8 @@ def _status(opts: Options, tasks: list[str] | None, json_output: bool) -> tuple[
         out.line("No tasks yet: add one with `agents new task ID`.")
         return 0, None
     width = max(len(r.id) for r in rows)
-    paint = out.paint
-    lines = [f"{paint(f'{r.state:<8}', r.state)} {r.id:<{width}}  {'; '.join(r.reasons)}".rstrip() for r in rows]
+    painted = {state: out.paint(f"{state:<8}", state) for state in tally}
+    lines = [f"{painted[r.state]} {r.id:<{width}}  {'; '.join(r.reasons)}".rstrip() for r in rows]
     noun = "task" if len(rows) == 1 else "tasks"
     lines += ["", f"{len(rows)} {noun}: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
     out.line("\n".join(lines))  # one write: a terminal (or PYTHONUNBUFFERED) would otherwise take one a line

@@ -11,6 +11,8 @@ from pathlib import Path
 from stat import S_ISDIR
 from typing import TYPE_CHECKING, Callable
 
+import orjson
+
 from agentfiles.core.globs import glob_parts_regex
 from agentfiles.core.paths import Reach, has_glob, normalize_repo_path, off_limits
 
@@ -41,9 +43,10 @@ def read_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_file(path: str | os.PathLike[str]) -> bytes:
-    """A file's bytes (OSError as `open` raises it: a folder is IsADirectoryError)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+def read_file(path: str | os.PathLike[str], *, follow: bool = True) -> bytes:
+    """A file's bytes (OSError as `open` raises it: a folder is IsADirectoryError; a symlink, when not to
+    `follow` it, is ELOOP)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
     try:
         return read_all(fd, os.fstat(fd).st_size)
     finally:
@@ -75,7 +78,21 @@ def digest_file(path: str | os.PathLike[str]) -> str | None:
         os.close(fd)
 
 
+# A float, as orjson writes it: the one value whose text differs from json's (`2.5e-05` there, `0.000025`
+# here; NaN and infinities are null). Found in a string too, it only sends the data to json.
+_FLOAT = re.compile(rb"[:,\[]-?[0-9]+[.eE]|null")
+
+
 def _canonical(data: object) -> bytes:
+    """Sorted keys, no blanks, UTF-8 (json's `sort_keys`, `separators=(",", ":")`, `ensure_ascii=False`):
+    what the definition digests recorded in every handoff hash. orjson writes the same bytes several times
+    faster, except floats, big integers and keys that are not strings, which json still writes."""
+    try:
+        text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError: an integer over 64 bits, a key that is not a string
+        text = b"null"
+    if _FLOAT.search(text) is None:
+        return text
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader  # type: ignore[assignment]
 
 _HANDLER = frontmatter.YAMLHandler()
+_BOUNDARY = _HANDLER.FM_BOUNDARY  # `^-{3,}\s*$`, multi-line: a line of three dashes or more
 
 
 class DocumentError(Exception):
@@ -81,12 +82,13 @@ def parse_document(text: str) -> Document:
     """Split and parse a frontmatter document; raises DocumentError with the file line of the problem."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    if not _HANDLER.detect(text):
+    opening = _BOUNDARY.match(text)
+    if opening is None:
         raise DocumentError("the file does not start with a '---' frontmatter line", line=1)
-    try:
-        fm, body = _HANDLER.split(text)
-    except ValueError:
-        raise DocumentError("the frontmatter is not closed by a '---' line", line=1) from None
+    closing = _closing(text, opening.end())
+    if closing is None:
+        raise DocumentError("the frontmatter is not closed by a '---' line", line=1)
+    fm, body = text[opening.end() : closing.start()], text[closing.end() :]
     offset = text.find(fm) if fm else text.find("\n") + 1
     first_line = text.count("\n", 0, offset) + 1
     meta = load_yaml_text(fm, first_line)
@@ -96,6 +98,18 @@ def parse_document(text: str) -> Document:
         raise DocumentError("the frontmatter must be a mapping of keys to values",
                             line=SourceMap(fm, first_line).line(()))
     return Document(meta=meta, body=body.lstrip("\n"), source=SourceMap(fm, first_line))
+
+
+def _closing(text: str, start: int) -> re.Match[str] | None:
+    """The first boundary line at or after `start`: what python-frontmatter's split finds (its pattern,
+    tried only where a line starts with `---` rather than at every character)."""
+    at = text.find("\n---", start - 1)
+    while at >= 0:
+        found = _BOUNDARY.match(text, at + 1)
+        if found is not None:
+            return found
+        at = text.find("\n---", at + 1)
+    return None
 
 
 def load_yaml_text(text: str, first_line: int = 1) -> Any:
@@ -191,9 +205,9 @@ def _refuse_expansion(data: Any, text: str, first_line: int) -> None:
         raise DocumentError(f"YAML aliases: the aliases expand to more than {EXPANSION_LIMIT:,} values", line=line)
 
 
-def read_text(path: Path | str) -> str:
-    """A file's text as UTF-8; raises DocumentError when it is not."""
-    data = read_file(path)
+def read_text(path: Path | str, *, follow: bool = True) -> str:
+    """A file's text as UTF-8; raises DocumentError when it is not (and OSError as `read_file`)."""
+    data = read_file(path, follow=follow)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

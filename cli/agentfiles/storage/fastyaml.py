@@ -25,7 +25,8 @@ _WORDS = frozenset(
 # A JSON string of up to five characters: its opening quote follows `[`, `{`, `,` or `:` and its closing one
 # comes before `]`, `}`, `,` or `:`. Without both, a match could start at a string's closing quote and take
 # the next string's opening one (`"abcdefg","yes"` read as `","`), and the word after it would go unseen.
-_SHORT_STRING = re.compile(rb'[\[{,:]"([^"\\]{0,5})"(?=[\]},:])')
+# The quote first (then a look behind it) lets the search skip from quote to quote.
+_SHORT_STRING = re.compile(rb'"(?<=[\[{,:]")([^"\\]{0,5})"(?=[\]},:])')
 _NUMERIC_STRING = re.compile(rb'"([-+.0-9][^"\\]*)"')
 # PyYAML's implicit int, float and timestamp forms (yaml/resolver.py), to test those strings against.
 _NUMBER_11 = re.compile(

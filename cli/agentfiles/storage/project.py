@@ -3,6 +3,7 @@ at the first."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,7 +78,8 @@ class _Loader:
         else:
             rel = self.layout.rel(path)
         try:
-            if self.escapes(path, rel):
+            text = None if self.cache.path else _unless_symlink(path)  # saves a look (lstat) at each file
+            if text is None and self.escapes(path, rel):
                 return None
             sig = signature(os.stat(path)) if self.cache.path else None  # no cache: reading tells what is missing
             cached = self.cache.get("doc", rel, sig) if sig is not None else None
@@ -85,7 +87,7 @@ class _Loader:
                 meta, body = cached
                 source: SourceMap = _LazySourceMap(path)
             else:
-                doc = parse_document(read_text(path))
+                doc = parse_document(read_text(path) if text is None else text)
                 meta, body, source = doc.meta, doc.body, doc.source
         except DocumentError as exc:
             self.error(exc.message, rel, exc.line, _hint_for(exc.message))
@@ -274,6 +276,16 @@ class _Loader:
             )
             return None
         return entry
+
+
+def _unless_symlink(path: Path | str) -> str | None:
+    """A convention file's text, or None when it is a symlink (whose target `escapes` must judge first)."""
+    try:
+        return read_text(path, follow=False)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
+        raise
 
 
 class _LazySourceMap(SourceMap):

@@ -12,9 +12,10 @@ import os
 import stat
 import time
 from array import array
+from collections.abc import Callable
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -27,9 +28,10 @@ from agentfiles.storage.files import atomic_write, markdown_names
 if TYPE_CHECKING:
     from agentfiles.core.facts import Facts
 
-SNAPSHOT_VERSION = 3
+SNAPSHOT_VERSION = 4
 PARALLEL_STATS = 8000  # files to stat: below this, a second process costs more than it saves
 _MISSING = (0, 0, 0, 0, 0)
+T = TypeVar("T")
 
 
 def _fingerprint(sigs: list[int]) -> str:
@@ -67,46 +69,56 @@ def _signatures(base: str, folders: list[list[Any]]) -> list[int]:
     return out
 
 
-def _halves(folders: list[list[Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
-    """The files cut at the middle one (a folder's names may be split): the first half, the second."""
-    half = sum(len(names) for _, names in folders) // 2
+def _cut(count: int) -> int:
+    """Where the files are cut in two: this process takes the first two fifths, as it also checks the
+    folders and builds the states while a second one stats the rest."""
+    return count * 2 // 5
+
+
+def _split(folders: list[list[Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The files cut at `_cut` (a folder's names may be split): the first part, the second."""
+    cut = _cut(sum(len(names) for _, names in folders))
     first: list[list[Any]] = []
     second: list[list[Any]] = []
     seen = 0
     for folder, names in folders:
-        if seen >= half:
+        if seen >= cut:
             second.append([folder, names])
-        elif seen + len(names) <= half:
+        elif seen + len(names) <= cut:
             first.append([folder, names])
         else:
-            first.append([folder, names[: half - seen]])
-            second.append([folder, names[half - seen :]])
+            first.append([folder, names[: cut - seen]])
+            second.append([folder, names[cut - seen :]])
         seen += len(names)
     return first, second
 
 
-def _in_halves(first: str, second: str) -> str:
+def _in_parts(first: str, second: str) -> str:
     return hashlib.blake2b(f"{first} {second}".encode(), digest_size=20).hexdigest()
 
 
-def _halves_fingerprint(sigs: list[int]) -> str:
-    """The snapshot's fingerprint of the signatures (5 numbers a file) of its files: one digest of each half."""
-    cut = len(sigs) // 10 * 5
-    return _in_halves(_fingerprint(sigs[:cut]), _fingerprint(sigs[cut:]))
+def _parts_fingerprint(sigs: list[int]) -> str:
+    """The snapshot's fingerprint of the signatures (5 numbers a file) of its files: one digest of each part."""
+    cut = _cut(len(sigs) // 5) * 5
+    return _in_parts(_fingerprint(sigs[:cut]), _fingerprint(sigs[cut:]))
 
 
-def _files_fingerprint(base: str, folders: list[list[Any]]) -> str:
-    """`_halves_fingerprint` of the files as they are now. Each stat is a system call: with many files, a
-    forked process on another core stats the second half (as git stats its index with several threads)."""
-    first, second = _halves(folders)
+def _files_fingerprint(base: str, folders: list[list[Any]], meanwhile: Callable[[], T]) -> tuple[str, T]:
+    """`_parts_fingerprint` of the files as they are now, and what `meanwhile()` returned. Each stat is a
+    system call: with many files, a forked process on another core stats the second part while this one
+    runs `meanwhile` and stats the first (git stats its index with several threads for the same reason)."""
+    first, second = _split(folders)
     theirs = None
-    if sum(len(names) for _, names in second) * 2 >= PARALLEL_STATS:
+    if sum(len(names) for _, names in folders) >= PARALLEL_STATS:
         from agentfiles.storage.parallel import in_background
 
         theirs = in_background(lambda: _fingerprint(_signatures(base, second)).encode())
-    mine = _fingerprint(_signatures(base, first))
-    answer = theirs() if theirs is not None else None
-    return _in_halves(mine, answer.decode() if answer else _fingerprint(_signatures(base, second)))
+    try:
+        found = meanwhile()
+        mine = _fingerprint(_signatures(base, first))
+    finally:
+        answer = theirs() if theirs is not None else None  # the process is waited for, whatever happened
+    return _in_parts(mine, answer.decode() if answer else _fingerprint(_signatures(base, second))), found
 
 
 def files_signature(root: Path, files: list[str]) -> tuple[str, int]:
@@ -165,16 +177,19 @@ def read_snapshot(layout: Layout, path: Path) -> dict[str, TaskState] | None:
         return None
     if not isinstance(data, dict) or data.get("version") != [SNAPSHOT_VERSION, __version__]:
         return None
-    try:
+
+    def recorded() -> dict[str, TaskState] | None:  # while the files are stat'ed
         if _layout_names(layout) != data["names"]:
             return None
         if data["globs"] and _globs(layout.root, [g[0] for g in data["globs"]]) != data["globs"]:
             return None
-        if _files_fingerprint(f"{layout.root}{os.sep}", data["files"]) != data["sigs"]:
-            return None
         return {row[0]: TaskState(*row) for row in data["states"]}
+
+    try:
+        sigs, states = _files_fingerprint(f"{layout.root}{os.sep}", data["files"], recorded)
     except (KeyError, TypeError, ValueError):
         return None
+    return states if sigs == data["sigs"] else None
 
 
 def write_snapshot(
@@ -220,7 +235,7 @@ def write_snapshot(
         "names": _layout_names(layout),
         "globs": _globs(root, list(dict.fromkeys(patterns))),
         "files": files,
-        "sigs": _halves_fingerprint(sigs),
+        "sigs": _parts_fingerprint(sigs),
         "states": [[s.id, s.state, s.reasons, s.run, s.definition, s.isolation, s.parts] for s in states.values()],
     }
     try:

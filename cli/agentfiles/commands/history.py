@@ -29,7 +29,7 @@ def log_command(
     """List step commits, newest first, from their Agents-* trailers and the handoffs they committed:
     task, status, role, model, tokens, cost and duration."""
     from agentfiles.core.paths import find_project_root, is_valid_step_id
-    from agentfiles.storage.git import step_commits
+    from agentfiles.storage.history import step_commits
 
     opts: Options = ctx.obj
     out = opts.out(json_output)

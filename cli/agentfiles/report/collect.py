@@ -17,7 +17,8 @@ from agentfiles.core.graph import Edge
 from agentfiles.core.usage import usage_totals
 from agentfiles.runner.preflight import with_context_budgets
 from agentfiles.runner.review import Pending, awaiting_review, output_diffs, recorded_reviews
-from agentfiles.storage.git import Git, step_commits
+from agentfiles.storage.git import Git
+from agentfiles.storage.history import step_commits
 from agentfiles.storage.inspect import StepView, read_run, recorded_turns
 
 if TYPE_CHECKING:

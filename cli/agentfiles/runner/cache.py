@@ -19,7 +19,8 @@ import orjson
 
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.storage.files import atomic_write
-from agentfiles.storage.git import Git, parse_trailers
+from agentfiles.storage.git import Git
+from agentfiles.storage.history import parse_trailers
 
 INDEX_VERSION = 2  # 2: approvals of uncertain runs are indexed
 SCRATCH = "refs/agents/"  # where a batch of commits is built before it lands: not history yet

@@ -14,7 +14,8 @@ from agentfiles.core.context import unified_diff
 from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
 from agentfiles.core.typos import unknown_task
 from agentfiles.errors import PreconditionError, UsageError
-from agentfiles.storage.git import Git, StepCommit, step_commits
+from agentfiles.storage.git import Git
+from agentfiles.storage.history import StepCommit, step_commits
 from agentfiles.storage.records import read_record, record_file, run_folder
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def recorded_reviews(root: Path) -> dict[tuple[str, str], dict[str, Any]]:
     commits and the handoff each committed (one `git log`, one `git cat-file --batch`); a review that a
     rewind reverted does not count."""
     from agentfiles.storage.documents import DocumentError, parse_document
-    from agentfiles.storage.git import parse_trailers
+    from agentfiles.storage.history import parse_trailers
 
     git = Git(root)
     if git.head() is None:

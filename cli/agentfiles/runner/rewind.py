@@ -11,7 +11,8 @@ from typing import Any
 from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
 from agentfiles.core.typos import unknown_task
 from agentfiles.errors import PreconditionError, UsageError
-from agentfiles.storage.git import Git, StepCommit, step_commits
+from agentfiles.storage.git import Git
+from agentfiles.storage.history import StepCommit, step_commits
 
 REWIND_PREFIX = "agents/rewind/"
 
@@ -33,7 +34,7 @@ def task_commits(git: Git, span: str, tasks: set[str]) -> list[tuple[str, str]]:
     """(sha, task) of the commits in `span`, newest first, that belong to one of `tasks`: its steps and
     the reviews of them (reverts of earlier rewinds too)."""
     from agentfiles.core.foreach import family_of
-    from agentfiles.storage.git import parse_trailers
+    from agentfiles.storage.history import parse_trailers
 
     raw = git.text("log", "--format=%H%x00%B%x01", span)
     found = []

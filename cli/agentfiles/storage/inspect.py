@@ -12,7 +12,8 @@ from agentfiles.core.paths import Layout, Reach, find_project_root, is_valid_ste
 from agentfiles.core.typos import unknown_task
 from agentfiles.errors import UsageError
 from agentfiles.storage.documents import DocumentError, parse_document, read_text
-from agentfiles.storage.git import Git, step_commits
+from agentfiles.storage.git import Git
+from agentfiles.storage.history import step_commits
 from agentfiles.storage.records import read_blob, read_jsons, read_record, record_file, recorded_paths, run_folder
 
 if TYPE_CHECKING:

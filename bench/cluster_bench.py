@@ -163,6 +163,29 @@ def start_cluster(n: int, dask_defaults: bool) -> Any:
                                     scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
 
 
+TARGET = 0.90  # of linear, up to the largest size (issue 16)
+
+
+def verdict(kind: str, sizes: list[int], linear: dict[tuple[str, int], float],
+            of_floor: dict[tuple[str, int], tuple[float, str]], load: float, reach: float) -> str:
+    """Whether `kind` met the target here and, where it did not, what held it back: the machine's cores (a
+    run that came within 10% of its CPU floor), the machine's other work (a load average above its cores),
+    or the runner."""
+    worst = min(sizes, key=lambda n: linear[(kind, n)])
+    said = f"{linear[(kind, worst)]:.0%} of linear at {worst}"
+    if linear[(kind, worst)] >= TARGET:
+        return f"{TARGET:.0%} of linear up to {max(sizes)}: met here (lowest {said})"
+    share, bound = of_floor[(kind, worst)]
+    if bound == "CPU" and share >= TARGET:
+        why = f"this machine's {CORES} cores are the limit: that run took {share:.0%} of its CPU floor"
+    elif load > CORES:
+        why = (f"other work on this machine (load average up to {load:.1f} on {CORES} cores) took cores from the "
+               f"runs, whose own CPU would allow {reach:.0f} steps at once: time it again at a quieter moment")
+    else:
+        why = "the runner's overhead per step is the limit (below)"
+    return f"{TARGET:.0%} of linear up to {max(sizes)}: not met here ({said}): {why}"
+
+
 def main() -> int:
     global AGENTS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -210,6 +233,8 @@ def main() -> int:
         if "cluster" in kinds:
             print("LocalClusters with " + ("Dask's own settings" if dask_defaults else
                                            "the settings `--cluster local:N` starts them with (runner/cluster.py)"))
+        linear: dict[tuple[str, int], float] = {}
+        of_floor: dict[tuple[str, int], tuple[float, str]] = {}
         for kind in kinds:
             base = args.steps / results[(kind, sizes[0])].span / sizes[0]
             for n in sizes:
@@ -218,6 +243,7 @@ def main() -> int:
                 model_floor = -(-args.steps // n) * args.delay
                 floor = max(model_floor, r.cpu / CORES)
                 bound = "CPU" if r.cpu / CORES > model_floor else "model"
+                linear[(kind, n)], of_floor[(kind, n)] = rate / (n * base), (floor / r.span, bound)
                 print(f"  {kind:7} {n}: {rate:5.2f} steps/s, {rate / (n * base):4.0%} of linear, {floor / r.span:4.0%} of "
                       f"floor {floor:.1f} s ({bound}-bound: {r.cpu:.1f} CPU s over {CORES} cores, "
                       f"{model_floor:g} s of model) (span {r.span:.2f} s, wall {r.wall:.2f} s; the command's own CPU "
@@ -233,6 +259,7 @@ def main() -> int:
             print(f"  {kind}: {per_step * 1000:.0f} ms of CPU per step (median over the runs: {split}), so at most "
                   f"{CORES} cores x {args.delay:g} s / {per_step:.3f} s = {reach:.1f} steps at once can scale "
                   f"linearly here{'' if reach >= max(sizes) else f'; linear up to {max(sizes)} needs more cores than this machine has'}")
+            print(f"  {kind}: {verdict(kind, sizes, linear, of_floor, max(loads), reach)}")
         for n in sorted({sizes[0], sizes[-1]}):
             ideal = args.steps * args.delay / n
             said = [f"{(results[(kind, n)].span - ideal) / args.steps * n * 1000:.0f} ms "

@@ -24,16 +24,12 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def cluster():  # type: ignore[no-untyped-def]
-    """Two worker processes (each with a nanny that restarts it), one thread each; a dead worker's slots
-    of the rate limits come back after 6 s instead of Dask's 30."""
+    """Two worker processes (each with a nanny that restarts it), one thread each, with Dask's own settings."""
     import logging
 
-    import dask
-
-    leases = {"distributed.scheduler.locks.lease-timeout": "6s", "distributed.scheduler.locks.lease-validation-interval": "1s"}
-    with dask.config.set(leases), distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                                           dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
-                                                           silence_logs=logging.ERROR) as local, distributed.Client(local) as client:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                                  scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR) as local, \
+            distributed.Client(local) as client:
         yield local, client
 
 

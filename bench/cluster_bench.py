@@ -178,9 +178,13 @@ def verdict(kind: str, sizes: list[int], linear: dict[tuple[str, int], float],
     share, bound = of_floor[(kind, worst)]
     if bound == "CPU" and share >= TARGET:
         why = f"this machine's {CORES} cores are the limit: that run took {share:.0%} of its CPU floor"
+    elif kind == "jobs":
+        why = (f"one process carries the runner's Python work for every step, on one core at a time (its CPU "
+               f"alone would allow {reach:.0f} steps at once; load average up to {load:.1f} on {CORES} cores)")
     elif load > CORES:
-        why = (f"other work on this machine (load average up to {load:.1f} on {CORES} cores) took cores from the "
-               f"runs, whose own CPU would allow {reach:.0f} steps at once: time it again at a quieter moment")
+        why = (f"other work on this machine (load average up to {load:.1f} on {CORES} cores, this bench's own "
+               f"processes among it) took cores from the runs, whose own CPU would allow {reach:.0f} steps at once: "
+               "time it again at a quieter moment")
     else:
         why = "the runner's overhead per step is the limit (below)"
     return f"{TARGET:.0%} of linear up to {max(sizes)}: not met here ({said}): {why}"

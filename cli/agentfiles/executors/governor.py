@@ -8,6 +8,7 @@ in the Dask scheduler's process, which the workers and the coordinator ask (runn
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -95,17 +96,19 @@ class Governor:
     def call(self, model: str, estimate: int, cancel: threading.Event | None = None,
              told: Callable[[str], None] | None = None) -> Iterator[dict[str, int | None]]:
         """Wait until a call to `model` of about `estimate` tokens may go, then hold its slot; set
-        `["used"]` of what it yields to the tokens it really used. `told` hears once why it waits.
+        `["used"]` of what it yields to the tokens it really used. `told` hears why it waits, and again when
+        the reason changes (a pause, then the calls in flight).
         Yields nothing (raises `Interrupted`) when `cancel` is set while it waits."""
-        said = False
+        said = ""
         limits = _SHARED[0] if _SHARED[0] is not None else self.limits
         while True:
             wait, why = limits.ask(model, estimate)
             if wait <= 0:
                 break
-            if not said and told is not None:
+            kind = re.sub(r"[0-9.]+", "", why)  # the same wait with other figures is not told again
+            if kind != said and told is not None:
                 told(why)
-                said = True
+                said = kind
             if cancel is not None and cancel.is_set():
                 raise Interrupted(why)
             time.sleep(min(wait, WAIT_STEP_S)) if cancel is None else cancel.wait(min(wait, WAIT_STEP_S))

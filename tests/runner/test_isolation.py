@@ -238,6 +238,24 @@ def test_a_step_that_changes_gits_hooks_or_config_stops_the_run_before_git_runs_
     assert not ran.exists()  # agents never ran the fsmonitor command a step planted
 
 
+def test_the_tripwire_fails_a_step_that_swaps_in_a_folder_made_before_the_run_or_chmods_a_file(
+    private: Path, tmp_path: Path
+) -> None:
+    """The files of a folder renamed into the repository keep their inodes' change times, older than the
+    run; a chmod leaves git's bytes: both are still changes."""
+    root = private.resolve()
+    (tmp_path / "elsewhere/data").mkdir(parents=True)
+    (tmp_path / "elsewhere/data/in.txt").write_text("planted\n")
+    add_task(private, "swapper", isolation="folder",
+             run=f"mv {root}/data {tmp_path}/data.old && mv {tmp_path}/elsewhere/data {root}/data; "
+                 f"chmod 777 {root}/private.txt; echo ok > out.txt",
+             outputs=["out.txt"])
+    result = run(private)
+    assert result.code == 1
+    assert "sandbox_escape" in result.err and "data/in.txt" in result.err and "private.txt" in result.err
+    assert not (private / "out.txt").exists()
+
+
 def test_the_tripwire_ignores_a_touch_that_changes_no_bytes(private: Path) -> None:
     root = private.resolve()
     add_task(private, "toucher", isolation="folder", run=f"touch {root}/private.txt; echo ok > out.txt",

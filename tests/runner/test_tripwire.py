@@ -188,27 +188,36 @@ def test_a_hooks_folder_that_is_a_link_is_watched_as_a_link_and_where_it_leads(t
         wire.close()
 
 
-def test_an_ignored_tree_is_watched_without_a_stat_of_each_file_and_still_tells_every_change(  # type: ignore[no-untyped-def]
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    """A `.venv` (or `node_modules`) is listed at the start, not stat'ed file by file; a file inotify names
-    is judged by its inode's change time: older than the run, it is unchanged (opened for writing and closed
-    without a write); newer, it changed (written, its mode changed), unless it holds git's bytes."""
+def watching_a_tick_after(  # type: ignore[no-untyped-def]
+    root: Path, made: Path, ticking: Path, request: pytest.FixtureRequest
+):
+    """A tripwire on `root` started a clock tick after `made` was (`ticking` is touched until then), with
+    inotify (else the test is skipped: the walk tests cover that case)."""
     from agentfiles.runner.tripwire import Tripwire
     from agentfiles.storage.git import Git
 
-    root = make_repo(tmp_path / "repo", {".gitignore": ".venv/\n", "a.txt": "a\n"})
-    for n in range(50):
-        (root / f".venv/lib/pkg{n % 5}").mkdir(parents=True, exist_ok=True)
-        (root / f".venv/lib/pkg{n % 5}/m{n}.py").write_text(f"x = {n}\n")
-    old = os.stat(root / ".venv/lib/pkg0/m0.py").st_ctime_ns
-    while os.stat(root / "a.txt").st_ctime_ns <= old:  # the run starts a clock tick after the files were made
-        os.utime(root / "a.txt", None)
+    old = os.stat(made).st_ctime_ns
+    while os.stat(ticking).st_ctime_ns <= old:
+        os.utime(ticking, None)
     wire = Tripwire(root, Git(root))
     request.addfinalizer(wire.close)
     if wire.watch.broken:
         pytest.skip("no inotify here: every file is stat'ed at the start instead (the walk tests cover it)")
-    assert wire.baseline == {}  # names only
+    return wire
+
+
+def test_an_ignored_tree_is_watched_without_a_stat_of_each_file_and_still_tells_every_change(  # type: ignore[no-untyped-def]
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A `.venv` (or `node_modules`) is listed at the start, not stat'ed file by file; a file inotify names
+    is judged by its inode: the same as the listing gave and its change time older than the run, it is
+    unchanged (opened for writing and closed without a write); else it changed (written, its mode changed)."""
+    root = make_repo(tmp_path / "repo", {".gitignore": ".venv/\n", "a.txt": "a\n"})
+    for n in range(50):
+        (root / f".venv/lib/pkg{n % 5}").mkdir(parents=True, exist_ok=True)
+        (root / f".venv/lib/pkg{n % 5}/m{n}.py").write_text(f"x = {n}\n")
+    wire = watching_a_tick_after(root, root / ".venv/lib/pkg0/m0.py", root / "a.txt", request)
+    assert set(wire.baseline) == {".gitignore", "a.txt"}  # the tracked files; of the rest, names only
     with open(root / ".venv/lib/pkg0/m0.py", "ab"):
         pass  # opened for writing, nothing written: inotify names it, its inode is unchanged
     (root / ".venv/lib/pkg1/m1.py").write_text("planted = True\n")
@@ -222,3 +231,49 @@ def test_an_ignored_tree_is_watched_without_a_stat_of_each_file_and_still_tells_
     assert changes(wire) == []
     (root / ".venv/lib/pkg4/new.py").write_text("again\n")  # taken in once found: a later change is found again
     assert changes(wire) == [".venv/lib/pkg4/new.py"]
+
+
+def test_folders_renamed_into_place_chmods_and_reverted_edits_are_changes_though_ctimes_are_old(  # type: ignore[no-untyped-def]
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Files renamed into place with their folder keep their ctimes, older than the run; a chmod or a reverted
+    uncommitted edit leaves git's bytes: each is still a change (a stat at the start would have told)."""
+    root = make_repo(tmp_path / "repo", {".gitignore": ".venv/\n", "a.txt": "a\n", "run.sh": "echo\n",
+                                         "src/x.py": "x = 1\n", "alt/x.py": "x = 2\n"})
+    (root / ".venv/lib").mkdir(parents=True)
+    (root / ".venv/lib/m.py").write_text("m = 1\n")
+    (tmp_path / "elsewhere/lib").mkdir(parents=True)
+    (tmp_path / "elsewhere/lib/m.py").write_text("m = 'planted'\n")
+    (root / "a.txt").write_text("the user's uncommitted edit\n")
+    wire = watching_a_tick_after(root, root / "a.txt", root / "run.sh", request)
+    os.rename(root / ".venv/lib", tmp_path / "lib.old")  # a venv swapped for one from elsewhere
+    os.rename(tmp_path / "elsewhere/lib", root / ".venv/lib")
+    os.rename(root / "src", root / "tmp")  # two tracked folders swapped
+    os.rename(root / "alt", root / "src")
+    os.rename(root / "tmp", root / "alt")
+    os.chmod(root / "run.sh", 0o777)
+    git(root, "checkout", "--", "a.txt")  # git's bytes again: the user's edit is lost
+    assert changes(wire) == [".venv/lib/m.py", "a.txt", "alt/x.py", "run.sh", "src/x.py"]
+    assert changes(wire) == []
+
+
+def test_a_folder_swapped_in_after_events_were_lost_is_still_a_change(  # type: ignore[no-untyped-def]
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A step can overflow inotify's queue (files made and removed again: nothing left to find) so that the
+    next look is a walk; a folder it then swaps in from elsewhere holds files with ctimes older than the run,
+    but other inodes than the listing at the start gave."""
+    root = make_repo(tmp_path / "repo", {".gitignore": ".venv/\n", "a.txt": "a\n"})
+    (root / ".venv/lib").mkdir(parents=True)
+    (root / ".venv/lib/m.py").write_text("m = 1\n")
+    (tmp_path / "elsewhere/lib").mkdir(parents=True)
+    (tmp_path / "elsewhere/lib/m.py").write_text("m = 'planted'\n")
+    wire = watching_a_tick_after(root, tmp_path / "elsewhere/lib/m.py", root / "a.txt", request)
+    queue = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    for n in range(queue // 2 + 100):  # two events each
+        (root / ".venv/flood").write_bytes(b"")
+        (root / ".venv/flood").unlink()
+    os.rename(root / ".venv/lib", tmp_path / "lib.old")
+    os.rename(tmp_path / "elsewhere/lib", root / ".venv/lib")
+    assert changes(wire) == [".venv/lib/m.py"]
+    assert wire.watch.broken  # the look was a walk

@@ -1,12 +1,14 @@
 """A tripwire that does not depend on the sandbox: the repository's files (tracked, untracked and ignored,
 outside `.git`) are compared around every step; a change no step declared fails every step that was running
-when it was found, and nothing of theirs lands. With inotify (Linux), the run's start lists the tree's names
-without a stat of any file (a `.venv` or `node_modules` of 100,000 files costs its folders' listing, not a
-stat each): a path inotify names is then changed unless its inode's change time (ctime, which only the
-kernel sets) is older than the run, or its bytes are still git's, or it is as the runner left it. Without
-inotify, every file's stat is kept at the start and compared, and hashed where a stat changed. Git's own files
-that make it run programs (its config, hooks and info, wherever git keeps them: storage/gitfiles.py) are
-compared before each of agents' git calls during the run: once they changed, the run stops before git runs."""
+when it was found, and nothing of theirs lands. With inotify (Linux), the run's start stats the tracked files
+(git's bytes alone cannot tell a chmod, or an uncommitted edit reverted) and lists the other names without a
+stat (a `.venv` or `node_modules` of 100,000 files costs its folders' listing, not a stat each): such a path
+inotify names, or a walk finds, is then changed unless it is the inode the listing gave (a file renamed
+into place, alone or with its folder, keeps its ctime) and that inode's change time (ctime, which only the
+kernel sets) is older than the run, or it is as the runner left it. Without inotify, every file's stat is
+kept at the start and compared, and hashed where a stat changed. Git's own files that make it run programs
+(its config, hooks and info, wherever git keeps them: storage/gitfiles.py) are compared before each of
+agents' git calls during the run: once they changed, the run stops before git runs."""
 
 from __future__ import annotations
 
@@ -83,6 +85,21 @@ def _signature(st: os.stat_result) -> Signature:
     return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
+def _tracked_stats(root: Path, tracked: dict[str, str]) -> dict[str, Signature | None]:
+    """The start's stat of each tracked file (None: absent); not its folders (a submodule is one)."""
+    found: dict[str, Signature | None] = {}
+    for rel in tracked:
+        if watched(rel):
+            try:
+                st = os.lstat(root / rel)
+            except OSError:
+                found[rel] = None
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                found[rel] = _signature(st)
+    return found
+
+
 def _coarse_now_ns() -> int:
     """The kernel's clock as it stamps files (coarse: it lags the precise clock by up to a tick), so that a
     file changed from now on has a ctime at or after this."""
@@ -126,16 +143,18 @@ class Tripwire:
         answers = asked or GitAnswers(git)  # git's answers while the tree is watched and walked here
         try:
             self.since = _coarse_now_ns()  # a change from now on has a ctime at or after this
-            existed: set[str] = set()
+            existed: dict[str, int] = {}
             self.watch = Watch(root, SKIPPED, existed)  # watched first: nothing slips between the two
-            # the files as the runner last left them (a stat each, None: absent). With inotify only what the
-            # runner itself wrote or took in later; without, every file, from a walk now
+            # the files as the runner last left them (a stat each, None: absent). With inotify the tracked
+            # files now, and what the runner itself wrote or took in later; without, every file, from a walk now
             self.baseline: dict[str, Signature | None] = {}
-            self.existed: set[str] | None = existed  # the names at the start, where only names are kept
+            self.existed: dict[str, int] | None = existed  # the names at the start (and inodes), if only those
             if self.watch.broken:
                 self.baseline, self.existed = dict(scan(root)), None
             self.blobs = answers.blobs.result()  # what a tracked file held; a stat change to the same bytes is no change
             self.git_files = answers.files.result()
+            if self.existed is not None:
+                self.baseline.update(_tracked_stats(root, self.blobs))
         finally:
             if asked is None:
                 answers.close()
@@ -238,7 +257,7 @@ class Tripwire:
 
     def _known(self) -> set[str]:
         """Every path the tripwire knows a state of: the runner's, and the names at the start."""
-        return set(self.baseline) | (self.existed or set())
+        return set(self.baseline) | set(self.existed or ())
 
     def _changed(self, now: dict[str, Signature], paths: set[str] | None = None) -> list[str]:
         found = []
@@ -254,18 +273,16 @@ class Tripwire:
             elif rel not in self.existed:
                 if after is None:  # made and removed since the start (a temporary file): nothing left
                     continue
-            elif after is not None and (after[3] < self.since or self._same_bytes(rel, None, after)):
-                self.baseline[rel] = after  # not changed since the start: its inode is older, or git's bytes
+            elif after is not None and after[4] == self.existed[rel] and after[3] < self.since:
+                self.baseline[rel] = after  # not changed since the start: the same inode, unchanged since
                 continue
             found.append(rel)
         return sorted(found)
 
-    def _same_bytes(self, rel: str, before: Signature | None, after: Signature) -> bool:
+    def _same_bytes(self, rel: str, before: Signature, after: Signature) -> bool:
         """A file whose stat changed but whose bytes are still those git has for it (touched, not changed)."""
         known = self.blobs.get(rel)
-        if known is None or not stat.S_ISREG(after[0]):
-            return False
-        if before is not None and (before[0] != after[0] or before[1] != after[1]):
+        if known is None or not stat.S_ISREG(after[0]) or before[0] != after[0] or before[1] != after[1]:
             return False
         try:
             data = (self.root / rel).read_bytes()

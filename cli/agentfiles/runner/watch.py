@@ -25,8 +25,9 @@ class Watch:
     `changed()` drains the events: the repo-relative paths that may have changed, or None when it cannot
     tell (then walk)."""
 
-    def __init__(self, root: Path, skip: frozenset[str], names: set[str] | None = None) -> None:
-        """`names`, when given, receives every file and link the first walk lists (no stat: their names only)."""
+    def __init__(self, root: Path, skip: frozenset[str], names: dict[str, int] | None = None) -> None:
+        """`names`, when given, receives every file and link the first walk lists, with the inode number the
+        listing gives (no stat)."""
         self.root = str(root)
         self.skip = skip
         self.fd = -1
@@ -82,7 +83,7 @@ class Watch:
             os.close(self.fd)
             self.fd = -1
 
-    def _watch_tree(self, rel: str, names: set[str] | None = None) -> None:
+    def _watch_tree(self, rel: str, names: dict[str, int] | None = None) -> None:
         if self.broken or rel in self.skip:
             return
         self._add(rel)
@@ -97,7 +98,7 @@ class Watch:
             if entry.is_dir(follow_symlinks=False):
                 self._watch_tree(prefix + entry.name, names)
             elif names is not None and prefix + entry.name not in self.skip:
-                names.add(prefix + entry.name)
+                names[prefix + entry.name] = entry.inode()
 
     def _add(self, rel: str) -> None:
         path = os.path.join(self.root, rel) if rel else self.root

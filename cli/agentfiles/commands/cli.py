@@ -6,16 +6,12 @@ through the same handler (commands/outcome.py)."""
 
 from __future__ import annotations
 
-import errno
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentfiles.commands.outcome import guarded
-from agentfiles.commands.output import Options, print_error
-from agentfiles.errors import EXIT_INTERRUPTED
+from agentfiles.commands.outcome import as_typer, guarded
+from agentfiles.commands.output import Options
 
 GLOBAL_FLAGS = {"--json": ("json_output", True), "--color": ("color", True), "--no-color": ("color", False)}
 RUN_FLAGS = {"--dry-run": "dry_run", "-n": "dry_run", "--force": "force", "--keep-going": "keep_going",
@@ -118,24 +114,3 @@ def _run(options: dict[str, Any], params: dict[str, Any]) -> int:
                                  "canary_pick": list(params["canary_pick"]) or None})
 
     return as_typer(call)
-
-
-def as_typer(call: Callable[[], int]) -> int:
-    """`call()`'s exit code, with its exceptions answered as typer's command runner answers them."""
-    try:
-        return call()
-    except EOFError:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
-        print_error("interrupted")
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:  # typer ends the command with exit code 130, saying nothing
-        return EXIT_INTERRUPTED
-    except OSError as exc:
-        if exc.errno != errno.EPIPE:
-            raise
-        from typer._click.utils import PacifyFlushWrapper  # as typer does: no complaint from the closed pipe
-
-        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
-        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
-        sys.exit(1)

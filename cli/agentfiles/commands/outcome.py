@@ -4,6 +4,7 @@ ends the same way."""
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -113,3 +114,24 @@ def _json_error(args: list[str], exc: AgentsError) -> None:
         "problems": [d.to_json() for d in getattr(exc, "diagnostics", [])],
     }
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def as_typer(call: Callable[[], int]) -> int:
+    """`call()`'s exit code, with its exceptions answered as typer's command runner answers them."""
+    try:
+        return call()
+    except EOFError:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+        print_error("interrupted")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # typer ends the command with exit code 130, saying nothing
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        from typer._click.utils import PacifyFlushWrapper  # as typer does: no complaint from the closed pipe
+
+        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
+        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
+        sys.exit(1)

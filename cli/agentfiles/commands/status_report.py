@@ -12,8 +12,7 @@ from agentfiles.commands.output import Options
 def run_status(args: list[str]) -> int:
     """`agents status` with no option or argument, as the CLI would run it: its exit code, every error as
     the CLI reports it (commands/outcome.py, and typer's own answers to an interrupt or a closed pipe)."""
-    from agentfiles.commands.cli import as_typer
-    from agentfiles.commands.outcome import guarded
+    from agentfiles.commands.outcome import as_typer, guarded
 
     return guarded(lambda: as_typer(lambda: show_status(Options(), None, False)), args)
 

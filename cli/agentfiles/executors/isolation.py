@@ -6,10 +6,13 @@ steps run with folder isolation (a clean folder, the same environment scrubbing,
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,9 +151,12 @@ def confine(argv: list[str], sandbox: Path, isolation: Isolation, mounts: Mounts
     if bwrap is None:  # choose_mode said "os": bubblewrap went away since
         raise PreconditionError("bubblewrap (bwrap) is no longer on PATH", hint=INSTALL_HINT)
     mounts = mounts or Mounts()
-    args = [bwrap, *_base_args(isolation, mounts)]
+    hidden = [os.path.realpath(p) for p in (*isolation.hide, *mounts.hide)]
+    under_etc = [p for p in (*isolation.toolchain, *mounts.read_only, *mounts.files, *hidden) if p.startswith("/etc/")]
+    etc = None if under_etc else etc_view()  # bubblewrap cannot make a mount's place in the read-only view
+    args = [bwrap, *_base_args(isolation, mounts, etc)]
     real = os.path.realpath(sandbox)
-    for path in [os.path.realpath(p) for p in (*isolation.hide, *mounts.hide)]:  # a toolchain path holding the repository (a venv's parent, /usr/src/...) shows nothing of it
+    for path in hidden:  # a toolchain path holding the repository (a venv's parent, /usr/src/...) shows nothing of it
         if any(path == m or path.startswith(m.rstrip("/") + "/") for m in _mounted(isolation, mounts)):
             args += ["--tmpfs", path]
     args += ["--bind", real, real, "--chdir", real]
@@ -176,7 +182,74 @@ def _mounted(isolation: Isolation, mounts: Mounts) -> list[str]:
     return [*SYSTEM_DIRS, *interpreter_paths(), *isolation.toolchain, *mounts.read_only]
 
 
-def _base_args(isolation: Isolation, mounts: Mounts) -> list[str]:
+def etc_view() -> tuple[str, list[str]]:
+    """The sandbox's /etc: a view holding copies of the files of SYSTEM_ETC, their symlinks that lead into
+    the toolchain, and an empty folder for each of its folders, which are mounted there. Returns (the view,
+    the folders to mount over it). One mount of the view instead of one per file: mounts take a lock the
+    kernel holds for every namespace's mounts, so eight steps starting at once waited on each other's 23
+    mounts of /etc (eight bubblewraps at once: 55 ms with them, 32 ms with the view; one alone 8.3 -> 5.9 ms).
+
+    The view is made once for what /etc holds now (its name carries the size, time and inode of each
+    entry) in the temporary folder, shared by runs and replays, and only used when it is this user's."""
+    marks = []
+    for path in SYSTEM_ETC:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        marks.append(f"{path}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_mode}")
+    digest = hashlib.sha256("\n".join(marks).encode()).hexdigest()[:16]
+    known = _VIEWS.get(digest)
+    if known is not None and os.path.isdir(known[0]):
+        return known
+    view = Path(tempfile.gettempdir()) / f"agents-etc-{os.getuid()}-{digest}"
+    if not _ours(view):
+        _make_view(view)
+    folders = sorted("/etc/" + e.name for e in os.scandir(view) if e.is_dir(follow_symlinks=False)
+                     and f"/etc/{e.name}" in SYSTEM_ETC)
+    _VIEWS[digest] = (str(view), folders)
+    return _VIEWS[digest]
+
+
+_VIEWS: dict[str, tuple[str, list[str]]] = {}
+
+
+def _ours(view: Path) -> bool:
+    """Whether `view` is a folder this user made (the temporary folder is shared: another user's is refused)."""
+    try:
+        info = os.lstat(view)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise PreconditionError(f"{view} is not a folder of yours that only you can change",
+                                hint="remove it; agents makes it again")
+    return True
+
+
+def _make_view(view: Path) -> None:
+    making = Path(tempfile.mkdtemp(prefix=view.name + ".", dir=view.parent))
+    toolchain = tuple(os.path.realpath(p) + "/" for p in SYSTEM_DIRS if os.path.isdir(p))
+    for path in SYSTEM_ETC:
+        name = making / path.removeprefix("/etc/")
+        real = os.path.realpath(path)
+        if os.path.islink(path) and real.startswith(toolchain) and os.path.exists(real):
+            os.symlink(os.readlink(path), name)  # resolves inside the sandbox as outside
+        elif os.path.isdir(real):
+            name.mkdir()  # where the folder is mounted
+        elif os.path.isfile(real):
+            try:
+                shutil.copy(real, name)  # with its mode: a file only some may read stays so
+            except OSError:
+                continue  # unreadable here: not readable inside either
+    making.chmod(0o755)
+    try:
+        os.rename(making, view)
+    except OSError:  # made meanwhile by another process: keep that one
+        shutil.rmtree(making, ignore_errors=True)
+        _ours(view)
+
+
+def _base_args(isolation: Isolation, mounts: Mounts, etc: tuple[str, list[str]] | None = None) -> list[str]:
     args = [
         "--unshare-all", *(["--share-net"] if isolation.network else []),
         "--die-with-parent", "--new-session", "--cap-drop", "ALL",
@@ -187,12 +260,18 @@ def _base_args(isolation: Isolation, mounts: Mounts) -> list[str]:
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
-    for path in SYSTEM_ETC:
-        if os.path.lexists(path):
-            args += ["--ro-bind-try", path, path]
+    if etc is not None:
+        args += ["--ro-bind", etc[0], "/etc"]
+        for path in etc[1]:
+            args += ["--ro-bind", path, path]
+    else:  # the probe: no folder to make a view in
+        for path in SYSTEM_ETC:
+            if os.path.lexists(path):
+                args += ["--ro-bind-try", path, path]
     for path in [*interpreter_paths(), *isolation.toolchain, *mounts.read_only]:
         if os.path.exists(path) and not any(path == d or path.startswith(d + "/") for d in SYSTEM_DIRS):
             args += ["--ro-bind", path, path]
     for inside, host in mounts.files.items():
         args += ["--ro-bind", host, inside]
     return args
+

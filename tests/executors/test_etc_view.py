@@ -1,0 +1,83 @@
+"""The OS sandbox's /etc: one read-only mount of a view made beside the step's sandbox (copies of the few
+files programs need, the toolchain's symlinks, its folders mounted), instead of a mount per file, which
+made eight steps starting at once wait on each other in the kernel. Real bubblewrap, real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from agentfiles.executors.isolation import SYSTEM_ETC, Isolation, Mounts, choose_mode, confine, etc_view
+
+pytestmark = pytest.mark.skipif(choose_mode("auto")[0] != "os", reason="the OS sandbox cannot run here")
+
+
+def inside(tmp_path: Path, script: str, mounts: Mounts | None = None) -> subprocess.CompletedProcess[str]:
+    work = tmp_path / "step" / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    argv = confine(["/bin/sh", "-c", script], work, Isolation("os"), mounts)
+    return subprocess.run(argv, cwd=work, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60,
+                          check=False)
+
+
+def test_the_sandbox_sees_the_files_of_etc_it_needs_and_cannot_change_them(tmp_path: Path) -> None:
+    wanted = [p for p in SYSTEM_ETC if os.path.isfile(p) and os.access(p, os.R_OK)]
+    assert "/etc/passwd" in wanted  # a machine these tests run on has it
+    shown = inside(tmp_path, "for f in " + " ".join(wanted) + '; do printf "%s " "$f"; cksum < "$f"; done; '
+                   "echo x > /etc/passwd || echo refused; touch /etc/new || echo refused; id -un")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    for path, line in zip(wanted, lines):
+        with open(path, "rb") as handle:
+            host = subprocess.run(["cksum"], stdin=handle, capture_output=True, text=True, check=True).stdout
+        assert line == f"{path} {host.strip()}", path  # the same bytes as the host's, symlinks followed
+    assert lines[len(wanted):len(wanted) + 2] == ["refused", "refused"]
+    assert lines[-1] == subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()  # passwd works
+
+
+def test_etc_is_one_mount_and_its_folders(tmp_path: Path) -> None:
+    shown = inside(tmp_path, "cat /proc/self/mountinfo")
+    assert shown.returncode == 0, shown.stderr
+    points = [line.split()[4] for line in shown.stdout.splitlines()]
+    under = sorted(p for p in points if p == "/etc" or p.startswith("/etc/"))
+    folders = sorted(p for p in SYSTEM_ETC if os.path.isdir(p) and not os.path.islink(p))
+    assert under == ["/etc", *folders]
+
+
+def test_nothing_else_of_the_hosts_etc_is_there(tmp_path: Path) -> None:
+    shown = inside(tmp_path, "ls -A /etc")
+    names = set(shown.stdout.split())
+    assert names <= {p.removeprefix("/etc/") for p in SYSTEM_ETC}
+    assert "shadow" not in names and "hostname" not in names
+
+
+def test_a_mount_under_etc_still_has_its_place(tmp_path: Path) -> None:
+    conf = tmp_path / "policy.json"
+    conf.write_text('{"managed": true}\n')
+    mounts = Mounts(files={"/etc/agents-test/policy.json": str(conf)})
+    shown = inside(tmp_path, "cat /etc/agents-test/policy.json; cat /etc/passwd > /dev/null && echo ok", mounts)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == '{"managed": true}\nok\n'
+
+
+def test_the_view_is_made_once_for_what_etc_holds_and_only_a_folder_of_ours_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentfiles.errors import PreconditionError
+    from agentfiles.executors import isolation
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(isolation, "_VIEWS", {})
+    first = etc_view()
+    made = os.stat(first[0]).st_ino
+    assert Path(first[0]).parent == tmp_path and Path(first[0]).name.startswith(f"agents-etc-{os.getuid()}-")
+    monkeypatch.setattr(isolation, "_VIEWS", {})  # another process: finds it
+    assert etc_view() == first and os.stat(first[0]).st_ino == made
+    assert [p.name for p in tmp_path.iterdir()] == [Path(first[0]).name]  # nothing half-made beside it
+    os.chmod(first[0], 0o777)  # another user could have put something in it
+    monkeypatch.setattr(isolation, "_VIEWS", {})
+    with pytest.raises(PreconditionError, match="not a folder of yours"):
+        etc_view()

@@ -69,15 +69,30 @@ def test_the_view_is_made_once_for_what_etc_holds_and_only_a_folder_of_ours_is_u
     from agentfiles.errors import PreconditionError
     from agentfiles.executors import isolation
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(isolation, "_VIEWS", {})
-    first = etc_view()
+    first = etc_view(tmp_path)
     made = os.stat(first[0]).st_ino
-    assert Path(first[0]).parent == tmp_path and Path(first[0]).name.startswith(f"agents-etc-{os.getuid()}-")
+    assert Path(first[0]).parent == tmp_path and Path(first[0]).name.startswith("etc-")
     monkeypatch.setattr(isolation, "_VIEWS", {})  # another process: finds it
-    assert etc_view() == first and os.stat(first[0]).st_ino == made
+    assert etc_view(tmp_path) == first and os.stat(first[0]).st_ino == made
     assert [p.name for p in tmp_path.iterdir()] == [Path(first[0]).name]  # nothing half-made beside it
     os.chmod(first[0], 0o777)  # another user could have put something in it
     monkeypatch.setattr(isolation, "_VIEWS", {})
     with pytest.raises(PreconditionError, match="not a folder of yours"):
-        etc_view()
+        etc_view(tmp_path)
+
+
+def test_a_runs_steps_share_one_view_which_goes_with_the_run(project: Path, tmp_path: Path) -> None:
+    from conftest import git, run_program, task_text, write_files
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    write_files(project, {
+        f".agents/tasks/t{i}.md": task_text(f"T{i}", run=f"stat -c %d:%i /etc > seen{i}.txt", outputs=[f"seen{i}.txt"])
+        for i in range(3)
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    assert run_program("run", "--jobs", "3", cwd=project, env={"TMPDIR": str(tmp)}).code == 0
+    seen = {(project / f"seen{i}.txt").read_text().split()[0] for i in range(3)}
+    assert len(seen) == 1  # the same folder (device and inode) mounted at /etc in each
+    assert list(tmp.iterdir()) == []  # nothing of the run left in the temporary folder

@@ -153,7 +153,7 @@ def confine(argv: list[str], sandbox: Path, isolation: Isolation, mounts: Mounts
     mounts = mounts or Mounts()
     hidden = [os.path.realpath(p) for p in (*isolation.hide, *mounts.hide)]
     under_etc = [p for p in (*isolation.toolchain, *mounts.read_only, *mounts.files, *hidden) if p.startswith("/etc/")]
-    etc = None if under_etc else etc_view()  # bubblewrap cannot make a mount's place in the read-only view
+    etc = None if under_etc else etc_view(views_folder(sandbox))  # bubblewrap cannot make a mount's place in the read-only view
     args = [bwrap, *_base_args(isolation, mounts, etc)]
     real = os.path.realpath(sandbox)
     for path in hidden:  # a toolchain path holding the repository (a venv's parent, /usr/src/...) shows nothing of it
@@ -182,15 +182,17 @@ def _mounted(isolation: Isolation, mounts: Mounts) -> list[str]:
     return [*SYSTEM_DIRS, *interpreter_paths(), *isolation.toolchain, *mounts.read_only]
 
 
-def etc_view() -> tuple[str, list[str]]:
-    """The sandbox's /etc: a view holding copies of the files of SYSTEM_ETC, their symlinks that lead into
-    the toolchain, and an empty folder for each of its folders, which are mounted there. Returns (the view,
-    the folders to mount over it). One mount of the view instead of one per file: mounts take a lock the
-    kernel holds for every namespace's mounts, so eight steps starting at once waited on each other's 23
-    mounts of /etc (eight bubblewraps at once: 55 ms with them, 32 ms with the view; one alone 8.3 -> 5.9 ms).
+def etc_view(folder: Path) -> tuple[str, list[str]]:
+    """The sandbox's /etc: a view in `folder` holding copies of the files of SYSTEM_ETC, their symlinks that
+    lead into the toolchain, and an empty folder for each of its folders, which are mounted there. Returns
+    (the view, the folders to mount over it). One mount of the view instead of one per file: mounts take a
+    lock the kernel holds for every namespace's mounts, so eight steps starting at once waited on each
+    other's 23 mounts of /etc (eight bubblewraps at once: 55 ms with them, 32 ms with the view; one alone
+    8.3 -> 5.9 ms).
 
-    The view is made once for what /etc holds now (its name carries the size, time and inode of each
-    entry) in the temporary folder, shared by runs and replays, and only used when it is this user's."""
+    A run's steps share one view in its sandbox folder (made in 2.5 ms, removed with that folder at the end
+    of the run); its name carries the size, time and inode of each entry, so a change to /etc meanwhile
+    makes a new one."""
     marks = []
     for path in SYSTEM_ETC:
         try:
@@ -198,24 +200,31 @@ def etc_view() -> tuple[str, list[str]]:
         except OSError:
             continue
         marks.append(f"{path}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_mode}")
-    digest = hashlib.sha256("\n".join(marks).encode()).hexdigest()[:16]
-    known = _VIEWS.get(digest)
-    if known is not None and os.path.isdir(known[0]):
+    view = folder / f"etc-{hashlib.sha256(chr(10).join(marks).encode()).hexdigest()[:16]}"
+    known = _VIEWS.get(view)
+    if known is not None and os.path.isdir(view):
         return known
-    view = Path(tempfile.gettempdir()) / f"agents-etc-{os.getuid()}-{digest}"
     if not _ours(view):
         _make_view(view)
     folders = sorted("/etc/" + e.name for e in os.scandir(view) if e.is_dir(follow_symlinks=False)
                      and f"/etc/{e.name}" in SYSTEM_ETC)
-    _VIEWS[digest] = (str(view), folders)
-    return _VIEWS[digest]
+    _VIEWS[view] = (str(view), folders)
+    return _VIEWS[view]
 
 
-_VIEWS: dict[str, tuple[str, list[str]]] = {}
+def views_folder(sandbox: Path) -> Path:
+    """Where the /etc view of a step's sandbox is made: a run's folder of sandboxes (executors/sandbox.py's
+    `sandbox_home`, holding `step-*/work`), shared by its steps; else the folder holding the sandbox (a
+    replay's, a cluster worker's), which goes with it."""
+    step = sandbox.parent
+    return step.parent if step.name.startswith("step-") and step.parent.name.startswith("agents-") else step
+
+
+_VIEWS: dict[Path, tuple[str, list[str]]] = {}
 
 
 def _ours(view: Path) -> bool:
-    """Whether `view` is a folder this user made (the temporary folder is shared: another user's is refused)."""
+    """Whether `view` is a folder this user made (in the shared temporary folder: another user's is refused)."""
     try:
         info = os.lstat(view)
     except FileNotFoundError:

@@ -40,8 +40,11 @@ def release_sandboxes(root: Path) -> None:
     """Remove the repository's sandbox folder at the end of a run when nothing is left in it (only call this
     while holding the run lock): each step removed its own sandbox, and an empty folder per run would pile
     up in the temporary folder. What a step could not remove stays there for the next run to clear."""
+    home = sandbox_home(root)
+    for view in home.glob("etc-*"):  # the steps' /etc (executors/isolation.py's etc_view)
+        shutil.rmtree(view, ignore_errors=True)
     try:
-        sandbox_home(root).rmdir()
+        home.rmdir()
     except OSError:
         pass  # not there, or not empty
 

@@ -108,10 +108,15 @@ def make_agents_project(root: Path, n_tasks: int, *, commit: bool = True) -> Non
             "run": RUN_ID,
             "status": "done",
             "executor": "command",
-            "definition": definition_digest(task, intent, None, "", config.resolve_model(None)),
+            "isolation": "os",
+            "definition": (definition := definition_digest(task, intent, None, "", config.resolve_model(None))),
+            "definition_parts": {"task": definition},
             "inputs": recorded_inputs,
             "outputs": {output: digest_file(root / output)},
             "upstream": {n: RUN_ID for n in needs},
+            "usage": {"duration_s": 0.012},
+            "started": "2026-11-24T12:00:00Z",  # as the runner writes them (quoted: YAML would read a date)
+            "finished": "2026-11-24T12:00:01Z",
         }
         (handoffs_dir / f"{tid}.md").write_text(dump_document(handoff, body))
     if commit:

@@ -24,13 +24,19 @@ DIFFERENT = [
     "a: [abcdefg, yes]\n", "title: Implement stuff\nnetwork: yes\n", "k: [long-string, 0x1_0, On]\n",
     "a: 'x,'\nb: [no]\n", "a: {'k:': off}\n", "a: ['x,', yes]\n", "a: ['[', abcdefgh, Off]\n",
     "a: &x [1]\nb: *x\n",  # an alias: yaml-rs would copy what it names (PyYAML shares it, and it is measured)
+    # a date or number that is plain somewhere, or not in the text as it is (folded, escaped), though quoted too
+    "a: '2026-01-05'\nb: 2026-01-05\n", "a: '017'\nb: [017]\n",
+    "a: 2001-12-14\n  21:59:43.10\nb: '2001-12-14 21:59:43.10'\n", 'a: "\\x32026-01-05"\n',
 ]
 SAME = [
     "title: Turn on the light\nrun: 'true'\n", "a: 0b11\n", "a: 1_000\n", "a: 1.5\nb: 12\nc: -3\nd: 0x1F\ne: 1.0e+5\n",
     "t: 'Task 5: step 5'\nd: sha256:0123abc\n", "run: 20261124T120000Z-bench0\n",
     "inputs:\n- data/in.txt\n- {handoff: t}\n- {path: src/x.py, view: outline}\n",
     "a: null\nb: ~\nc:\nd: true\ne: False\n", "a: |\n  t\n  u\nb: >\n  f\n  g\n",
-    "z: 1\ny: 2\nx: {c: 1, b: 2, a: 3}\n", "a: \"x\\ny\"\nb: 'it''s'\n", "a: ünïcode ✓\n",
+    "z: 1\ny: 2\nx: {c: 1, b: 2, a: 3}\n",
+    # a handoff's times, quoted as the runner writes them (they once sent every handoff to PyYAML)
+    "started: '2026-12-03T01:17:47Z'\nfinished: \"2026-12-03T01:17:48Z\"\nusage: {duration_s: 1.012}\n",
+    "a: '017'\nb: ['1:30', \"0o17\"]\n", "a: \"x\\ny\"\nb: 'it''s'\n", "a: ünïcode ✓\n",
 ]
 
 
@@ -83,3 +89,15 @@ def test_words_are_seen_wherever_they_stand() -> None:
             fast = fast_load(text)
             if fast is not None:
                 assert repr(fast) == repr(yaml.load(text, Loader=yaml.SafeLoader)), text
+
+
+def test_a_handoff_the_runner_writes_takes_the_fast_path(project) -> None:  # type: ignore[no-untyped-def]
+    """Every handoff records when its step started and finished, quoted; the fast path reads it."""
+    from conftest import run_program, task_text, write_files
+
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo hi > o.txt", outputs=["o.txt"])})
+    assert run_program("run", "t", cwd=project).code == 0
+    text = (project / ".agents/handoffs/t.md").read_text()
+    fm = text.split("---\n")[1]
+    assert "started: '" in fm and "finished: '" in fm
+    assert fast_load(fm) == yaml.load(fm, Loader=yaml.SafeLoader)

@@ -75,3 +75,12 @@ def format_loc(loc: Loc) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text
+
+
+class DocumentError(Exception):
+    """A document that cannot be parsed; `line` is 1-based in the file."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line

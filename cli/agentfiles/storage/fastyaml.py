@@ -9,6 +9,7 @@ at the parsed data (its strings, serialised once with orjson) and, when it holds
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -42,7 +43,11 @@ _JSON_NUMBER = re.compile(rb"[:,\[]-?[0-9]")
 _RISKY_TEXT = re.compile(r"[ \t\n\r\f\v\[{,](?=[-+.0-9!])(?:[-+]?0[0-9oO_]|[-+]?\.?[0-9][0-9.]*[eE][0-9]|[-+]\.[0-9]|!)")
 # An alias (`*name`) where a YAML token may start: yaml-rs would copy what it names, however often.
 ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s\[\]{},]")
-_CONTROL = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What PyYAML refuses in non-ASCII text; compiled at first use (5 ms: its ranges span all of Unicode), as
+# most documents are ASCII and never need it.
+@functools.cache
+def _control() -> re.Pattern[str]:
+    return re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def fast_load(text: str) -> Any:
@@ -53,7 +58,7 @@ def fast_load(text: str) -> Any:
     if text.isascii():  # PyYAML refuses control characters: ASCII text is printable once \t \n \r are out
         if not text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable():
             return None
-    elif _CONTROL.search(text):
+    elif _control().search(text):
         return None
     if "*" in text and ALIAS.search(text):
         return None  # PyYAML shares what an alias names; the caller then checks what it would grow to
@@ -73,8 +78,10 @@ def fast_load(text: str) -> Any:
         if short in _WORDS and not _only_quoted(short.decode(), text):
             return None
     for number in _NUMERIC_STRING.findall(dumped):
-        if _NUMBER_11.fullmatch(number.decode()):
-            return None
+        found = number.decode()
+        if _NUMBER_11.fullmatch(found) and (" " in found or "\t" in found or not _only_quoted(found, text)):
+            return None  # a plain 017 or 2026-01-05: PyYAML reads a number or a date; quoted, both a string
+            # (one with a blank could also be a plain scalar folded over two lines, which the text never shows)
     if (_JSON_NUMBER.search(dumped) or "!" in text) and _RISKY_TEXT.search(text):
         return None
     return data
@@ -82,5 +89,7 @@ def fast_load(text: str) -> Any:
 
 def _only_quoted(word: str, text: str) -> bool:
     """Whether every occurrence of `word` in the text is a quoted scalar of its own ('yes' or "yes"), which
-    both versions read as that string; a plain `yes` is never next to a quote."""
-    return bool(word) and text.count(word) == text.count(f"'{word}'") + text.count(f'"{word}"')
+    both versions read as that string; a plain `yes` is never next to a quote. A word the text does not
+    hold as it is (written with escapes, or folded from a plain scalar over several lines) is not."""
+    seen = text.count(word)
+    return bool(word) and seen > 0 and seen == text.count(f"'{word}'") + text.count(f'"{word}"')

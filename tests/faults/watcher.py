@@ -98,7 +98,11 @@ class Watcher:
             wd = self._libc.inotify_add_watch(self.fd, os.fsencode(here), _MASK)
             if wd >= 0:
                 self._folders[wd] = (root, Path(here))
-            for name in os.listdir(here) if wd >= 0 and new else []:
+            try:
+                names = os.listdir(here) if wd >= 0 and new else []
+            except FileNotFoundError:  # renamed or removed since (a folder made under a temporary name)
+                names = []
+            for name in names:
                 if os.path.isfile(os.path.join(here, name)):
                     for kind in ("created", "in place", "written"):
                         self._note(kind, root, Path(here) / name)

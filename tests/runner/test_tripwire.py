@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -189,16 +190,18 @@ def test_a_hooks_folder_that_is_a_link_is_watched_as_a_link_and_where_it_leads(t
 
 
 def watching_a_tick_after(  # type: ignore[no-untyped-def]
-    root: Path, made: Path, ticking: Path, request: pytest.FixtureRequest
+    root: Path, made: Path, request: pytest.FixtureRequest
 ):
-    """A tripwire on `root` started a clock tick after `made` was (`ticking` is touched until then), with
-    inotify (else the test is skipped: the walk tests cover that case)."""
-    from agentfiles.runner.tripwire import Tripwire
+    """A tripwire on `root` started once the kernel's coarse clock (the one it starts from) is past `made`'s
+    change time, with inotify (else the test is skipped: the walk tests cover that case). Touching another
+    file until its ctime moves is not enough: with multigrain timestamps (Linux 6.13 on) a file whose ctime
+    was read gets a fine-grained one, ahead of the coarse clock."""
+    from agentfiles.runner.tripwire import Tripwire, _coarse_now_ns
     from agentfiles.storage.git import Git
 
     old = os.stat(made).st_ctime_ns
-    while os.stat(ticking).st_ctime_ns <= old:
-        os.utime(ticking, None)
+    while _coarse_now_ns() <= old:
+        time.sleep(0.001)
     wire = Tripwire(root, Git(root))
     request.addfinalizer(wire.close)
     if wire.watch.broken:
@@ -216,7 +219,7 @@ def test_an_ignored_tree_is_watched_without_a_stat_of_each_file_and_still_tells_
     for n in range(50):
         (root / f".venv/lib/pkg{n % 5}").mkdir(parents=True, exist_ok=True)
         (root / f".venv/lib/pkg{n % 5}/m{n}.py").write_text(f"x = {n}\n")
-    wire = watching_a_tick_after(root, root / ".venv/lib/pkg0/m0.py", root / "a.txt", request)
+    wire = watching_a_tick_after(root, root / ".venv/lib/pkg0/m0.py", request)
     assert set(wire.baseline) == {".gitignore", "a.txt"}  # the tracked files; of the rest, names only
     with open(root / ".venv/lib/pkg0/m0.py", "ab"):
         pass  # opened for writing, nothing written: inotify names it, its inode is unchanged
@@ -245,7 +248,7 @@ def test_folders_renamed_into_place_chmods_and_reverted_edits_are_changes_though
     (tmp_path / "elsewhere/lib").mkdir(parents=True)
     (tmp_path / "elsewhere/lib/m.py").write_text("m = 'planted'\n")
     (root / "a.txt").write_text("the user's uncommitted edit\n")
-    wire = watching_a_tick_after(root, root / "a.txt", root / "run.sh", request)
+    wire = watching_a_tick_after(root, root / "a.txt", request)
     os.rename(root / ".venv/lib", tmp_path / "lib.old")  # a venv swapped for one from elsewhere
     os.rename(tmp_path / "elsewhere/lib", root / ".venv/lib")
     os.rename(root / "src", root / "tmp")  # two tracked folders swapped
@@ -268,7 +271,7 @@ def test_a_folder_swapped_in_after_events_were_lost_is_still_a_change(  # type: 
     (root / ".venv/lib/m.py").write_text("m = 1\n")
     (tmp_path / "elsewhere/lib").mkdir(parents=True)
     (tmp_path / "elsewhere/lib/m.py").write_text("m = 'planted'\n")
-    wire = watching_a_tick_after(root, tmp_path / "elsewhere/lib/m.py", root / "a.txt", request)
+    wire = watching_a_tick_after(root, tmp_path / "elsewhere/lib/m.py", request)
     queue = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
     for n in range(queue // 2 + 100):  # two events each
         (root / ".venv/flood").write_bytes(b"")

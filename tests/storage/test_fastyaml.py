@@ -101,3 +101,32 @@ def test_a_handoff_the_runner_writes_takes_the_fast_path(project) -> None:  # ty
     fm = text.split("---\n")[1]
     assert "started: '" in fm and "finished: '" in fm
     assert fast_load(fm) == yaml.load(fm, Loader=yaml.SafeLoader)
+
+
+def test_generated_documents_agree_with_pyyaml_or_go_to_it() -> None:
+    """Thousands of small documents mixing the forms the two versions read differently (words, octals,
+    exponents, dates, times, tags of nothing but quotes) with plain ones, as keys and values, in block and
+    flow style: whatever the fast path answers is what PyYAML builds, and it still answers for many."""
+    import random
+
+    values = ["yes", "Off", "x", "abcdefgh", "'a,'", "'k:'", "'['", "'yes'", '"on"', "017", "1", "1.5", "-3", "0x1F",
+              "1e5", "1.0e+5", "'2026-01-05'", "2026-01-05", "20261124T120000Z-bench0", "'017'", "~", "null", "''",
+              '""', "sha256:abc", "1:30", "'1:30'", "-.5", "+1", "0b11", "1_000", "'x y'", "true", "False", "=", "<<",
+              ".inf", "'.5'", "abc def", "!!str 5", "'2026-12-03T01:17:47Z'"]
+    keys = ["a", "yes", "1", "'1'", "on", "'on'", "~", "017", "k", "'2026-01-05'"]
+    rng = random.Random(14)
+    answered = 0
+    for _ in range(4000):
+        ks = rng.sample(keys, k=rng.randint(1, 4))
+        vs = [rng.choice(values) for _ in ks]
+        text = rng.choice([
+            "".join(f"{k}: {v}\n" for k, v in zip(ks, vs)),
+            f"{ks[0]}: [{', '.join(vs)}]\n",
+            "{" + ", ".join(f"{k}: {v}" for k, v in zip(ks, vs)) + "}\n",
+            f"{ks[0]}:\n" + "".join(f"- {v}\n" for v in vs) + f"z: {{q: [{vs[0]}]}}\n",
+        ])
+        fast = fast_load(text)
+        if fast is not None:
+            answered += 1
+            assert repr(fast) == repr(yaml.load(text, Loader=yaml.SafeLoader)), text
+    assert answered > 400

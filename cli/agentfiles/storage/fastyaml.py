@@ -3,8 +3,9 @@ when PyYAML (YAML 1.1, the reference) would certainly have built the same data; 
 parses with PyYAML, which also explains every error with its line.
 
 yaml-rs follows YAML 1.2, which reads some plain scalars differently (`yes`, `on`, `017`, `0o17`, `1e5`,
-`-.5`, `1:30`, dates) and ignores tags. Such a document is handed back to PyYAML: the checks below look
-at the parsed data (its strings, serialised once with orjson) and, when it holds numbers, at the text.
+`-.5`, `1:30`, dates) and ignores tags. Such a document is handed back to PyYAML: the checks below walk
+the parsed data (each key and string, and whether it holds numbers) and, when it holds numbers or tags,
+look at the text.
 """
 
 from __future__ import annotations
@@ -14,21 +15,16 @@ import re
 from typing import Any
 
 try:
-    import orjson
     import yaml_rs
-except ImportError:  # pragma: no cover - both are dependencies; without them PyYAML does all the work
+except ImportError:  # pragma: no cover - a dependency; without it PyYAML does all the work
     yaml_rs = None
 
 # Strings PyYAML would have read as something else had they been plain: bools, nulls, merge and value keys.
-_WORDS = frozenset(
-    b"yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF ~ null Null NULL << = ! & *".split()
-) | {b""}
-# A JSON string of up to five characters: its opening quote follows `[`, `{`, `,` or `:` and its closing one
-# comes before `]`, `}`, `,` or `:`. Without both, a match could start at a string's closing quote and take
-# the next string's opening one (`"abcdefg","yes"` read as `","`), and the word after it would go unseen.
-# The quote first (then a look behind it) lets the search skip from quote to quote.
-_SHORT_STRING = re.compile(rb'"(?<=[\[{,:]")([^"\\]{0,5})"(?=[\]},:])')
-_NUMERIC_STRING = re.compile(rb'"([-+.0-9][^"\\]*)"')
+_WORDS = frozenset((
+    "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+    "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null", "NULL", "<<", "=", "!", "&", "*", "",
+))
+_NUMERIC_START = frozenset("-+.0123456789")  # how each of PyYAML's implicit number and date forms starts
 # PyYAML's implicit int, float and timestamp forms (yaml/resolver.py), to test those strings against.
 _NUMBER_11 = re.compile(
     r"[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
@@ -36,7 +32,6 @@ _NUMBER_11 = re.compile(
     r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
     r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:(?:[Tt]|[ \t]+).*)?"
 )
-_JSON_NUMBER = re.compile(rb"[:,\[]-?[0-9]")
 # Number forms the two YAML versions read differently (leading zero, 0o, exponent, signed leading dot),
 # and tags, which yaml-rs ignores.
 # The look-ahead lets the many blanks before other tokens fail at once.
@@ -68,23 +63,72 @@ def fast_load(text: str) -> Any:
         data = yaml_rs.loads(text, parse_datetime=False)
     except Exception:  # noqa: BLE001 - any refusal is PyYAML's to explain
         return None
-    if data is None or isinstance(data, (str, int, float, bool)):
+    if type(data) is not dict and type(data) is not list:
         return None  # not a mapping: PyYAML says what it is
     try:
-        dumped = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
-    except TypeError:
+        numbers = _holds_numbers(data, text)
+    except _PyYAMLDecides:
         return None
-    for short in _SHORT_STRING.findall(dumped):
-        if short in _WORDS and not _only_quoted(short.decode(), text):
-            return None
-    for number in _NUMERIC_STRING.findall(dumped):
-        found = number.decode()
-        if _NUMBER_11.fullmatch(found) and (" " in found or "\t" in found or not _only_quoted(found, text)):
-            return None  # a plain 017 or 2026-01-05: PyYAML reads a number or a date; quoted, both a string
-            # (one with a blank could also be a plain scalar folded over two lines, which the text never shows)
-    if (_JSON_NUMBER.search(dumped) or "!" in text) and _RISKY_TEXT.search(text):
+    if (numbers or "!" in text) and _RISKY_TEXT.search(text):
         return None
     return data
+
+
+class _PyYAMLDecides(Exception):
+    """A key or string the two versions may read differently, or a value the walk does not know."""
+
+
+def _holds_numbers(data: dict[Any, Any] | list[Any], text: str) -> bool:
+    """Whether `data` holds an int or a float; raises _PyYAMLDecides at a key that is not a string (PyYAML
+    reads `1:`, `true:` or `~:` as it will) or a string that a plain scalar would make something else.
+    A walk, not a scan of the data serialised: a string is judged whole, wherever it stands."""
+    numbers = False
+    stack: list[Any] = [data]
+    pop, push, words, starts = stack.pop, stack.append, _WORDS, _NUMERIC_START
+    while stack:
+        node = pop()
+        if type(node) is dict:
+            for key in node:
+                if type(key) is not str:
+                    raise _PyYAMLDecides
+                if key in words or key[:1] in starts:
+                    _check(key, text)
+            values = node.values()
+        else:
+            values = node
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                if value in words or value[:1] in starts:
+                    _check(value, text)
+            elif kind is dict or kind is list:
+                push(value)
+            elif kind is int or kind is float:
+                numbers = True
+            elif kind is not bool and value is not None:
+                raise _PyYAMLDecides
+    return numbers
+
+
+def _check(word: str, text: str) -> None:
+    """Raise _PyYAMLDecides unless `word` reads as this string in both versions wherever it stands."""
+    if word in _WORDS and not _only_quoted(word, text):
+        raise _PyYAMLDecides
+    if word[:1] in _NUMERIC_START and _number_11(word) and (" " in word or "\t" in word or not _only_quoted(word, text)):
+        raise _PyYAMLDecides  # a plain 017 or 2026-01-05: PyYAML reads a number or a date; quoted, both a string
+        # (one with a blank could also be a plain scalar folded over two lines, which the text never shows)
+
+
+_NUMBER_FORMS: dict[str, bool] = {}  # run ids, dates and numbers recur across a project's handoffs
+
+
+def _number_11(word: str) -> bool:
+    known = _NUMBER_FORMS.get(word)
+    if known is None:
+        known = _NUMBER_11.fullmatch(word) is not None
+        if len(_NUMBER_FORMS) < 100_000:
+            _NUMBER_FORMS[word] = known
+    return known
 
 
 def _only_quoted(word: str, text: str) -> bool:

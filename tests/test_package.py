@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, git, make_repo, task_text, write_files
+from conftest import ROOT, git, make_repo, run_program, task_text, write_files
 
 PROBE = textwrap.dedent(
     """
@@ -21,7 +21,7 @@ PROBE = textwrap.dedent(
     code = run(sys.argv[1:])
     heavy = sorted(m for m in ("anthropic", "git", "pydantic", "yaml", "typer", "rich", "numpy", "tokenizers",
                                "safetensors", "agentfiles.route", "dask", "distributed", "agentfiles.runner.cluster",
-                               "agentfiles.storage.documents")
+                               "agentfiles.storage.documents", "agentfiles.runner.resolve")
                    if m in sys.modules)
     print("MODULES", ",".join(heavy), "CODE", code)
     """
@@ -113,6 +113,30 @@ def test_warm_status_needs_neither_yaml_nor_pydantic(warm_project: Path) -> None
     path.write_text(path.read_text().replace("title: T", "title: T2"))
     third, _ = loaded_modules("status", cwd=warm_project)
     assert "agentfiles.storage.documents" in third
+
+
+def test_a_status_after_an_edit_sizes_no_context_of_a_command_step(warm_project: Path) -> None:
+    """Stale or ready command steps have no model context to hold to a budget: a status after an edit of a
+    task early in a chain of them neither loads the whole project to size contexts (1.9 s at 10,000 tasks
+    once) nor records their sizes; a model step among them still has its context sized."""
+    (warm_project / ".agents/tasks/describe-project.md").unlink()  # the starter task is a model step
+    write_files(warm_project, {
+        ".agents/tasks/t.md": task_text("T", run="cp data/in.txt o.txt", inputs=["data/in.txt"], outputs=["o.txt"]),
+        ".agents/tasks/u.md": task_text("U", run="cp o.txt p.txt", needs=["t"], inputs=["o.txt"], outputs=["p.txt"]),
+    })
+    git(warm_project, "add", "-A")
+    git(warm_project, "commit", "-qm", "tasks")
+    assert run_program("run", cwd=warm_project).code == 0
+    path = warm_project / ".agents/tasks/t.md"
+    path.write_text(path.read_text().replace("title: T", "title: T2"))
+    modules, code = loaded_modules("status", cwd=warm_project)
+    assert code == 0 and "agentfiles.runner.resolve" not in modules
+    assert "stale" in run_program("status", cwd=warm_project).out
+    contexts = warm_project / ".agents/cache/contexts.json"
+    assert not contexts.exists() or '"t"' not in contexts.read_text()
+    write_files(warm_project, {".agents/tasks/m.md": task_text("M", role="developer", outputs=["m.txt"])})
+    modules, code = loaded_modules("status", cwd=warm_project)
+    assert code == 0 and "agentfiles.runner.resolve" in modules  # a model step's context is still sized
 
 
 def test_valid_documents_are_read_without_pydantic(warm_project: Path) -> None:

@@ -42,6 +42,7 @@ class TaskState:
     definition: str | None = None
     isolation: str | None = None  # how the processes of its last run were confined: os | folder
     parts: dict[str, str] = field(default_factory=dict)  # the definition's parts (task, role, model, config)
+    command: bool = False  # a command step (set where the task could run: ready, stale, done)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -304,6 +305,7 @@ def derive_states(
             state = _never_run(task_id, task.needs, states, missing_inputs(root, task.inputs, produced))
             state.definition = task.definition
             state.parts = task.parts
+            state.command = task.command
             states[task_id] = state
             continue
         if handoff.status == "failed":
@@ -328,6 +330,7 @@ def derive_states(
         state.run = handoff.run
         state.definition = task.definition
         state.parts = task.parts
+        state.command = task.command
         state.isolation = handoff.isolation
         states[task_id] = state
     for task_id in cyclic:

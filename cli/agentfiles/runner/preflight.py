@@ -80,7 +80,8 @@ def context_plan(project: Project, step: ResolvedStep) -> AgentPlan:
 def with_context_budgets(workspace: Workspace, states: dict[str, TaskState]) -> dict[str, TaskState]:
     """`states`, with each model step `agents run` would start (ready or stale) whose context is over its
     budget `blocked`, the figures its reason: the run would refuse it before it starts. A step whose
-    context holds what a task not done yet produces is left as it is (its context is not known yet).
+    context holds what a task not done yet produces is left as it is (its context is not known yet); a
+    command step has none (sizing it would load the whole project for nothing).
 
     Sizes come from the context cache while nothing a context is built from changed (a stat per file);
     only a step whose files changed has its context built again, which loads the whole project."""
@@ -88,7 +89,7 @@ def with_context_budgets(workspace: Workspace, states: dict[str, TaskState]) -> 
     from agentfiles.core.state import TaskState
     from agentfiles.storage.context_cache import ContextCache
 
-    candidates = [s.id for s in states.values() if s.state in ("ready", "stale")]
+    candidates = [s.id for s in states.values() if s.state in ("ready", "stale") and not s.command]
     if not candidates:
         return states
     root = workspace.root
@@ -113,7 +114,7 @@ def with_context_budgets(workspace: Workspace, states: dict[str, TaskState]) -> 
                   f"largest: {size.largest}")
         kept = was.reasons if was.state == "stale" else []
         out[step] = TaskState(was.id, "blocked", [reason, *kept], was.run, was.definition, was.isolation,
-                              was.parts)
+                              was.parts, was.command)
     return out
 
 

@@ -28,7 +28,7 @@ from agentfiles.storage.files import atomic_write, markdown_names
 if TYPE_CHECKING:
     from agentfiles.core.facts import Facts
 
-SNAPSHOT_VERSION = 4
+SNAPSHOT_VERSION = 5
 PARALLEL_STATS = 8000  # files to stat: below this, a second process costs more than it saves
 _MISSING = (0, 0, 0, 0, 0)
 T = TypeVar("T")
@@ -236,7 +236,8 @@ def write_snapshot(
         "globs": _globs(root, list(dict.fromkeys(patterns))),
         "files": files,
         "sigs": _parts_fingerprint(sigs),
-        "states": [[s.id, s.state, s.reasons, s.run, s.definition, s.isolation, s.parts] for s in states.values()],
+        "states": [[s.id, s.state, s.reasons, s.run, s.definition, s.isolation, s.parts, s.command]
+                   for s in states.values()],
     }
     try:
         atomic_write(path, orjson.dumps(data), sync=False)

@@ -1,5 +1,6 @@
 """Times `agents --version`, `agents --help` and `agents status` (cold: no caches, as after a clone;
-warm: unchanged since the last run) on generated projects of 1,000 and 10,000 tasks, beside their
+warm: unchanged since the last run; right after an edit of one task early in the chain, which leaves
+every task after it stale) on generated projects of 1,000 and 10,000 tasks, beside their
 floors and peers from the same run: `cat` of every task and handoff file (the floor of a cold status),
 `git status --porcelain` (of a warm one), Backlog.md's `backlog task list --plain` on the same
 1,000-task DAG, and `dvc status` on 1,000 reproduced stages when a `dvc` executable is given.
@@ -85,6 +86,26 @@ def ratio(label: str, times: list[float], floor: list[float], target: float) -> 
     return f"  {label}: {value:.1f}x (target: within {target:g}x)"
 
 
+def after_an_edit(root: Path, repeat: int) -> list[float]:
+    """status right after a person edits one task near the start of the chain (a new line in its intent
+    before each run), as the daily loop goes: the task and everything downstream of it turn stale."""
+    path = root / ".agents" / "tasks" / "task-00010.md"
+    before = path.read_bytes()
+    times, cpu = [], []
+    try:
+        for n in range(repeat):
+            path.write_bytes(before + f"\nEdit {n}.\n".encode())
+            started_cpu = _children_cpu()
+            start = time.perf_counter()
+            subprocess.run([str(AGENTS), "status"], cwd=root, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+            cpu.append(_children_cpu() - started_cpu)
+    finally:
+        path.write_bytes(before)
+    CPU[id(times)] = statistics.median(cpu)
+    return times
+
+
 def broken_file_check(root: Path) -> str:
     """A cold status with one broken task file: it must still name that file and line."""
     path = root / ".agents" / "tasks" / "task-00005.md"
@@ -146,6 +167,9 @@ def main() -> int:
         print(row(f"agents status, {n} tasks, warm", warm))
         print(ratio("warm status / git status --porcelain", warm, git, 4))
         print(f"  warm status per task: {medians[n] / n * 1e6:.0f} us")
+        edited = after_an_edit(root, args.repeat)
+        print(row(f"agents status, {n} tasks, right after an edit", edited))
+        print("  (one task early in the chain edited before each run: every task after it is stale)")
         check = subprocess.run([str(AGENTS), "status"], cwd=root, capture_output=True, text=True, check=True)
         print(f"  ({check.stdout.strip().splitlines()[-1]})")
         sizes = sum(f.stat().st_size for f in (root / ".agents" / "cache").glob("*") if f.is_file())

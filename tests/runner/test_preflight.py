@@ -135,3 +135,24 @@ def test_an_input_a_foreach_item_produces_is_not_missing(project: Path, agents) 
     assert dry.code == 0, dry.err  # it was 'declared input missing: build/a.up', and the run refused on it
     assert agents("-C", str(project), "run").code == 0
     assert (project / "both.txt").read_text() == "ALPHA\n"
+
+
+def test_the_producers_of_an_input_are_those_a_comparison_with_every_output_finds() -> None:
+    """The index of outputs `agents status` looks inputs up in (instead of comparing each input with every
+    output of the project) names the same tasks as that comparison, for paths, folders and globs either side."""
+    import random
+
+    from agentfiles.core.globs import matches
+    from agentfiles.runner.preflight import Producers
+
+    pool = ["out/a.md", "out/b.md", "out/sub/c.md", "out/*.md", "out/**/*.md", "out", "out/sub", "*.md", "docs/x.txt",
+            "docs/*", "docs", "out/sub/*.md", "report.md", "out/a.md/", "d/e/f/g.txt", "d/**", "d/e/*/g.txt", "o?t/a.md",
+            "out/[ab].md", "docs/x.txt/y"]
+    rng = random.Random(5)
+    for _ in range(400):
+        outputs = [(rng.choice(pool), f"t{n}") for n in range(rng.randint(1, 12))]
+        producers = Producers(outputs)
+        for path in pool:
+            expected = {t for out, t in outputs
+                        if matches(out, path) or matches(path, out) or out.startswith(path.rstrip("/") + "/")}
+            assert producers.of(path) == expected, (path, outputs)

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 from agentfiles.core.paths import has_glob
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from agentfiles.core.models import Task
     from agentfiles.core.project import Project
 
 # Minimum cacheable prompt length in tokens, from Anthropic's prompt caching documentation; the first
@@ -76,24 +79,45 @@ def cache_notes(request: dict[str, Any]) -> list[str]:
     ]
 
 
-def shared_inputs(project: Project, task_id: str, foreach_item: bool) -> set[str]:
-    """The input files of a task that other steps of its role read too: the literal path inputs another
-    task with the same role declares, and, for an item of a foreach task, the inputs every item reads.
-    The context puts them first, so that consecutive steps of the role share that prefix in the cache."""
+def shared_inputs(project: Project, task_id: str, foreach_item: bool, files: Iterable[str]) -> set[str]:
+    """Which of a step's input `files` other steps of its role read too: a literal path input another task
+    with the same role declares, and, for an item of a foreach task, an input every item reads. The context
+    puts them first, so that consecutive steps of the role share that prefix in the cache. The role's
+    inputs are counted once per project (`_role_inputs`), not by reading every task for every step."""
     from agentfiles.core.fingerprint import expand_path_input
 
     task = project.tasks[task_id].model
     if task.role is None:
         return set()
-    found: set[str] = set()
-    for other_id, entry in project.tasks.items():
-        other = entry.model
-        if other_id != task_id and other.role == task.role:
-            found.update(
-                s.path for s in other.inputs if s.path and "{item}" not in s.path and not has_glob(s.path)
-            )
+    declared = _role_inputs(project).get(task.role, {})
+    own = _literal_inputs(task)
+    found = {f for f in files if declared.get(f, 0) > (f in own)}  # declared by a task other than this one
     if foreach_item:
+        every = set()
         for spec in task.inputs:
             if spec.path and "{item}" not in spec.path:
-                found.update(expand_path_input(project.layout.root, spec.path))
+                every.update(expand_path_input(project.layout.root, spec.path))
+        found.update(f for f in files if f in every)
     return found
+
+
+def _literal_inputs(task: Task) -> set[str]:
+    """The path inputs of a task that name one file for every step of it: no glob, no `{item}`."""
+    return {s.path for s in task.inputs if s.path and "{item}" not in s.path and not has_glob(s.path)}
+
+
+def _role_inputs(project: Project) -> dict[str, dict[str, int]]:
+    """Per role, each literal path input of its tasks and how many of them declare it; kept on the project
+    while its tasks are the same."""
+    kept = project.__dict__.get("_role_inputs")
+    if kept is not None and kept[0] is project.tasks and kept[1] == len(project.tasks):
+        return kept[2]
+    counts: dict[str, dict[str, int]] = {}
+    for entry in project.tasks.values():
+        role = entry.model.role
+        if role is not None:
+            mine = counts.setdefault(role, {})
+            for path in _literal_inputs(entry.model):
+                mine[path] = mine.get(path, 0) + 1
+    project.__dict__["_role_inputs"] = (project.tasks, len(project.tasks), counts)
+    return counts

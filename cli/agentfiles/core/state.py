@@ -8,6 +8,7 @@ facts (core/facts.py) so that a warm `agents status` never needs pydantic.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -79,7 +80,21 @@ def _family(task_id: str, items: list[str], states: dict[str, TaskState]) -> Tas
     return TaskState(task_id, worst, reasons, run)
 
 
-def missing_inputs(root: Path, inputs: list[list[str]], produced: set[str]) -> list[str]:
+@dataclass
+class Produced:
+    """Every output the project's tasks declare: the paths, and apart the globs among them (found once for
+    all the tasks that never ran, not once for each)."""
+
+    paths: set[str]
+    globs: list[str]
+
+    @classmethod
+    def of(cls, outputs: Iterable[str]) -> Produced:
+        paths = set(outputs)
+        return cls(paths, [p for p in paths if has_glob(p)])
+
+
+def missing_inputs(root: Path, inputs: list[list[str]], produced: Produced) -> list[str]:
     """Why a task that never ran cannot start, one reason per literal path input: it does not exist and
     no task declares it as an output, exactly or by a glob (no step will create it), or it is out of a
     step's reach (a symlink into .git or out of the repository), which `agents run` refuses."""
@@ -87,11 +102,11 @@ def missing_inputs(root: Path, inputs: list[list[str]], produced: set[str]) -> l
 
     reasons: list[str] = []
     reach: Reach | None = None
-    globs = [p for p in produced if has_glob(p)]
+    globs = produced.globs
     for kind, value in inputs:
         if kind == "path" and has_glob(value):
             reasons += _glob_out_of_reach(root, value)
-        if kind != "path" or has_glob(value) or value in produced:
+        if kind != "path" or has_glob(value) or value in produced.paths:
             continue
         if not os.path.lexists(root / value):
             if not any(matches(g, value) for g in globs):
@@ -289,7 +304,7 @@ def derive_states(
     body_digests = {tid: h.body_digest for tid, h in facts.handoffs.items()}
     graph = TaskGraph.from_needs({t: f.needs for t, f in facts.tasks.items()})
     order, cyclic = graph.order()
-    produced: set[str] | None = None  # every declared output, once a task that never ran needs it
+    produced: Produced | None = None  # every declared output, once a task that never ran needs it
     for task_id in order:
         task = facts.tasks[task_id]
         if task.family:
@@ -301,7 +316,7 @@ def derive_states(
         handoff = facts.handoffs.get(task_id)
         if handoff is None:
             if produced is None:
-                produced = {out for t in facts.tasks.values() for out in t.outputs}
+                produced = Produced.of(out for t in facts.tasks.values() for out in t.outputs)
             state = _never_run(task_id, task.needs, states, missing_inputs(root, task.inputs, produced))
             state.definition = task.definition
             state.parts = task.parts

@@ -117,7 +117,7 @@ def brief_of(project: Project, step: ResolvedStep, owned: list[str] | None = Non
         if spec.handoff is not None and spec.handoff in project.handoffs:
             handoffs.append((spec.handoff, project.handoffs[spec.handoff].body))
     inputs = input_views(project.layout.root, step)
-    common = shared_inputs(project, step.task_id, step.item is not None)  # first: the role's steps share them
+    common = shared_inputs(project, step.task_id, step.item is not None, [v[0] for v in inputs])  # first
     from agentfiles.runner.globs import owned_files
 
     return Brief(

@@ -125,7 +125,6 @@ def _measure(
     files it came from."""
     from agentfiles.core.claude_imports import context_files
     from agentfiles.core.fingerprint import expand_path_input
-    from agentfiles.core.globs import matches
     from agentfiles.core.paths import check_repo_path
     from agentfiles.errors import AgentsError
     from agentfiles.runner.agent import input_views
@@ -135,7 +134,7 @@ def _measure(
     project = workspace.project
     facts = workspace.facts()
     root = workspace.root
-    outputs = [(out, t) for t, f in facts.tasks.items() if not f.family for out in f.outputs]
+    producers = Producers([(out, t) for t, f in facts.tasks.items() if not f.family for out in f.outputs])
     sizes: dict[str, ContextSize] = {}
     for step_id in steps:
         definition = states[step_id].definition or ""
@@ -155,8 +154,7 @@ def _measure(
             files = [".agents/config.yaml", *(f for _, found in globs for f in found),
                      *(f".agents/handoffs/{h}.md" for h in handoffs)]
             after = set(facts.tasks[step_id].needs if step_id in facts.tasks else []) | set(handoffs)
-            after |= {t for p in patterns for out, t in outputs  # who writes what it reads
-                      if matches(out, p) or matches(p, out) or out.startswith(p.rstrip("/") + "/")}
+            after |= {t for p in patterns for t in producers.of(p)}  # who writes what it reads
             after.discard(step_id)
             try:
                 declared = [v for v, _ in input_views(root, step)] + list(task.outputs)
@@ -180,3 +178,56 @@ def _judged_limit(plan: AgentPlan | None) -> int | None:
     if plan is None or plan.budget.precise:
         return None
     return plan.budget.context_tokens
+
+
+class Producers:
+    """The tasks whose declared outputs a path input may hold: an output that is the path, one its glob
+    matches, one under it (a folder), or an output glob that matches it. Indexed once for all the steps
+    sized, so that each input is looked up rather than compared with every output of the project."""
+
+    def __init__(self, outputs: list[tuple[str, str]]) -> None:
+        from agentfiles.core.globs import glob_base
+
+        self.exact: dict[str, set[str]] = {}
+        for out, task in outputs:
+            self.exact.setdefault(out, set()).add(task)
+        self.names = sorted(self.exact)  # every output as written: a prefix's are side by side
+        self.globs: dict[str, list[tuple[str, str]]] = {}  # output globs by their literal folders
+        for out, task in outputs:
+            if has_glob(out):
+                self.globs.setdefault(glob_base(out), []).append((out, task))
+        self.found: dict[str, set[str]] = {}
+
+    def of(self, path: str) -> set[str]:
+        known = self.found.get(path)
+        if known is None:
+            known = self.found[path] = self._of(path)
+        return known
+
+    def _of(self, path: str) -> set[str]:
+        from agentfiles.core.globs import glob_base, matches
+
+        glob = has_glob(path)
+        found = set() if glob else set(self.exact.get(path, ()))  # two globs are compared as globs only
+        for out in self._starting(path.rstrip("/") + "/"):  # under it, a folder
+            found |= self.exact[out]
+        if glob:  # what its glob matches
+            base = glob_base(path)
+            for out in self._starting(base + "/") if base else self.names:
+                if matches(path, out):
+                    found |= self.exact[out]
+        parts = path.split("/")
+        for depth in range(len(parts)):  # output globs whose literal folders hold it (or none: any)
+            for out, task in self.globs.get("/".join(parts[:depth]), ()):
+                if matches(out, path):
+                    found.add(task)
+        return found
+
+    def _starting(self, prefix: str) -> list[str]:
+        import bisect
+
+        at = bisect.bisect_left(self.names, prefix)
+        end = at
+        while end < len(self.names) and self.names[end].startswith(prefix):
+            end += 1
+        return self.names[at:end]

@@ -23,7 +23,7 @@ COUNT = textwrap.dedent(
         if event == "call":
             calls += 1
     sys.setprofile(count)
-    code = run(["status"])
+    code = run(sys.argv[1:])
     sys.setprofile(None)
     print("CALLS", calls, "CODE", code)
     """
@@ -47,18 +47,19 @@ def _project(root: Path, tasks: int, *, model: bool) -> Path:
     return root
 
 
-def _calls(root: Path) -> int:
-    done = subprocess.run([sys.executable, "-c", COUNT], cwd=root, capture_output=True, text=True, check=True)
+def _calls(root: Path, *args: str) -> int:
+    done = subprocess.run([sys.executable, "-c", COUNT, *args], cwd=root, capture_output=True, text=True, check=True)
     line = next(x for x in done.stdout.splitlines() if x.startswith("CALLS"))
-    assert line.endswith("CODE 0"), done.stdout + done.stderr
+    assert line.endswith(("CODE 0", "CODE 1")), done.stdout + done.stderr
     return int(line.split()[1])
 
 
+@pytest.mark.parametrize("args", [["status"], ["run", "--dry-run"]], ids=["status", "run --dry-run"])
 @pytest.mark.parametrize("model", [True, False], ids=["model steps", "command steps"])
-def test_a_first_status_grows_linearly_with_the_tasks(tmp_path: Path, model: bool) -> None:
+def test_a_first_status_and_a_dry_run_grow_linearly_with_the_tasks(tmp_path: Path, model: bool, args: list[str]) -> None:
     """Every task ready to run: a model step's context is sized (its inputs, the role's shared ones, what
     other tasks produce into them), a never-run step's inputs are looked for among the outputs declared."""
-    base = _calls(_project(tmp_path / "none", 0, model=model))  # start-up, imports: the same for any size
-    small = _calls(_project(tmp_path / "small", 100, model=model)) - base
-    large = _calls(_project(tmp_path / "large", 400, model=model)) - base
+    base = _calls(_project(tmp_path / "none", 0, model=model), *args)  # start-up, imports: any size has them
+    small = _calls(_project(tmp_path / "small", 100, model=model), *args) - base
+    large = _calls(_project(tmp_path / "large", 400, model=model), *args) - base
     assert large / small < 5, (base, small, large)  # 4x the tasks; quadratic work makes it 8x and more

@@ -123,3 +123,25 @@ def make_agents_project(root: Path, n_tasks: int, *, commit: bool = True) -> Non
         env = git_env()
         subprocess.run(["git", "-C", str(root), "add", "-A"], check=True, env=env)
         subprocess.run(["git", "-C", str(root), "commit", "-qm", "bench fixture"], check=True, env=env)
+
+
+def make_model_project(root: Path, n_tasks: int) -> None:
+    """An initialised repository at `root` with `n_tasks` model steps of one role that never ran, all ready:
+    each reads its own file and one the role's steps share, and writes its own output. A status sizes the
+    context of each (what `agents run` would send), which no project of command steps exercises."""
+    root.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True, env=git_env())
+    init_project(root)
+    (root / ".agents" / "tasks" / "describe-project.md").unlink()
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data" / "style.md").write_text("# Style\n\nShort sentences.\n")
+    for i in range(n_tasks):
+        source = f"data/in-{i:05d}.txt"
+        (root / source).write_text(f"input {i}\n" * 20)
+        meta = {"title": f"Summarise {i}", "role": "developer", "inputs": ["data/style.md", source],
+                "outputs": [f"out/summary-{i:05d}.md"]}
+        intent = f"## Intent\n\nSummarise {source} in the house style.\n"
+        (root / ".agents" / "tasks" / f"summary-{i:05d}.md").write_text(dump_document(meta, intent))
+    env = git_env()
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "-C", str(root), "commit", "-qm", "bench fixture"], check=True, env=env)

@@ -1,6 +1,7 @@
 """Times `agents --version`, `agents --help` and `agents status` (cold: no caches, as after a clone;
 warm: unchanged since the last run; right after an edit of one task early in the chain, which leaves
-every task after it stale) on generated projects of 1,000 and 10,000 tasks, beside their
+every task after it stale) on generated projects of 1,000 and 10,000 tasks, and on 2,000 model steps
+that never ran (a first status sizes each one's context against its budget), beside their
 floors and peers from the same run: `cat` of every task and handoff file (the floor of a cold status),
 `git status --porcelain` (of a warm one), Backlog.md's `backlog task list --plain` on the same
 1,000-task DAG, and `dvc status` on 1,000 reproduced stages when a `dvc` executable is given.
@@ -8,7 +9,7 @@ floors and peers from the same run: `cat` of every task and handoff file (the fl
 Usage (from the repository, after `python3 dev.py test` or `python3 dev.py demo` made .venv):
 
     .venv/bin/python bench/status_bench.py [--tasks 1000 10000] [--repeat 7] [--no-backlog] [--dvc PATH]
-                                           [--wheel | --agents PATH]
+                                           [--model-steps 2000] [--wheel | --agents PATH]
 
 `--wheel` times a regular (non-editable) install built from this checkout, as users get it (the .venv's
 editable install adds about 22 ms to every start; bench/installs.py); `--agents` another install's `agents`.
@@ -34,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from backlog_md import install_backlog, make_backlog_project, time_backlog_list  # noqa: E402
-from generate import make_agents_project  # noqa: E402
+from generate import make_agents_project, make_model_project  # noqa: E402
 from installs import resolve
 
 AGENTS = Path(sys.executable).parent / "agents"
@@ -125,6 +126,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--model-steps", type=int, default=2000,
+                        help="ready model steps whose contexts a first status sizes (0: skip)")
     parser.add_argument("--no-backlog", action="store_true", help="skip Backlog.md (needs npm)")
     parser.add_argument("--cache", type=Path, default=HERE / ".cache", help="where npm installs Backlog.md")
     parser.add_argument("--dvc", type=Path, help="a dvc executable (from a separate venv) to time as a peer")
@@ -175,6 +178,16 @@ def main() -> int:
         sizes = sum(f.stat().st_size for f in (root / ".agents" / "cache").glob("*") if f.is_file())
         print(f"  caches after a status: {sizes / 1e6:.1f} MB")
         print(f"  one broken task file, cold: {broken_file_check(root)[:120]}")
+    if args.model_steps:
+        root = work / f"model-{args.model_steps}"
+        make_model_project(root, args.model_steps)
+        time.sleep(2.1)
+        first = cold_status(root, max(1, min(3, args.repeat)))
+        print(row(f"agents status, {args.model_steps} ready model steps, cold", first))
+        print(f"  ({statistics.median(first) / args.model_steps * 1e3:.2f} ms a step: its context built and sized "
+              "against its budget)")
+        warm = timed([str(AGENTS), "status"], root, args.repeat)
+        print(row(f"agents status, {args.model_steps} ready model steps, warm", warm))
     if len(medians) > 1:
         small, large = min(medians), max(medians)
         per = [medians[small] / small, medians[large] / large]

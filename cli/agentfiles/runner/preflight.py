@@ -165,7 +165,10 @@ def _measure(
             files += [p for p in looked if check_repo_path(p) is None]
             largest = plan.context.largest(3) if plan else []
             parts = ", ".join(f"{p.label} (~{p.tokens} tokens)" for p in largest)
-            size = ContextSize(definition, world, sorted(after), list(dict.fromkeys(files)), globs, "",
+            # a path input that is one file is watched by its signature among `files`; the others (globs,
+            # folders, a path missing or out of reach) by what they expand to as well
+            watched = [g for g in globs if has_glob(g[0]) or g[1] != [g[0]]]
+            size = ContextSize(definition, world, sorted(after), list(dict.fromkeys(files)), watched, "",
                                plan.tokens if plan else 0, _judged_limit(plan), parts)
         cache.put(step_id, size)
         sizes[step_id] = size

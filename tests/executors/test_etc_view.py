@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(choose_mode("auto")[0] != "os", reason="the OS s
 
 
 def inside(tmp_path: Path, script: str, mounts: Mounts | None = None) -> subprocess.CompletedProcess[str]:
-    work = tmp_path / "step" / "work"
+    work = tmp_path / "agents-test" / "work"  # as a replay's or a conversation's folder
     work.mkdir(parents=True, exist_ok=True)
     argv = confine(["/bin/sh", "-c", script], work, Isolation("os"), mounts)
     return subprocess.run(argv, cwd=work, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60,
@@ -95,3 +95,15 @@ def test_a_runs_steps_share_one_view_which_goes_with_the_run(project: Path, tmp_
     seen = {(project / f"seen{i}.txt").read_text().split()[0] for i in range(3)}
     assert len(seen) == 1  # the same folder (device and inode) mounted at /etc in each
     assert list(tmp.iterdir()) == []  # nothing of the run left in the temporary folder
+
+
+def test_a_sandbox_in_no_folder_of_agents_leaves_no_view_behind(tmp_path: Path) -> None:
+    """A sandbox right in the temporary folder (as a Claude Code conversation's once was): nothing would
+    remove a view beside it, so /etc is shown file by file and nothing is left there."""
+    work = tmp_path / "agents-claude-x"
+    work.mkdir()
+    argv = confine(["/bin/sh", "-c", "cat /etc/passwd > /dev/null && echo ok"], work, Isolation("os"))
+    shown = subprocess.run(argv, cwd=work, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60,
+                           check=False)
+    assert shown.stdout == "ok\n", shown.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["agents-claude-x"]

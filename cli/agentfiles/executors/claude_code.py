@@ -150,14 +150,15 @@ class ClaudeCodeExecutor:
             args += ["--json-schema", json.dumps(schema)]
         timeout = max(1.0, limits.deadline - time.monotonic()) if limits.deadline else CONVERSE_TIMEOUT_S
         env = session_env(self.environ, self.credentials, self.retries)
-        folder = Path(tempfile.mkdtemp(prefix="agents-claude-"))
+        folder = Path(tempfile.mkdtemp(prefix="agents-claude-")) / "work"  # its /etc view goes beside it
+        folder.mkdir()
         try:
             for rel, text in files.items():
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 (folder / rel).write_text(text, encoding="utf-8")
             session = run_session(self.program, args, prompt, folder, self.converse_isolation(), env, timeout, cancel)
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(folder.parent, ignore_errors=True)
         data = session.data or {}
         outcome.turns.append(Turn(body, data))
         outcome.usage = usage_of(data) if data else {}

@@ -153,7 +153,8 @@ def confine(argv: list[str], sandbox: Path, isolation: Isolation, mounts: Mounts
     mounts = mounts or Mounts()
     hidden = [os.path.realpath(p) for p in (*isolation.hide, *mounts.hide)]
     under_etc = [p for p in (*isolation.toolchain, *mounts.read_only, *mounts.files, *hidden) if p.startswith("/etc/")]
-    etc = None if under_etc else etc_view(views_folder(sandbox))  # bubblewrap cannot make a mount's place in the read-only view
+    views = None if under_etc else views_folder(sandbox)  # bubblewrap cannot make a mount's place in the view
+    etc = etc_view(views) if views is not None else None
     args = [bwrap, *_base_args(isolation, mounts, etc)]
     real = os.path.realpath(sandbox)
     for path in hidden:  # a toolchain path holding the repository (a venv's parent, /usr/src/...) shows nothing of it
@@ -212,12 +213,15 @@ def etc_view(folder: Path) -> tuple[str, list[str]]:
     return _VIEWS[view]
 
 
-def views_folder(sandbox: Path) -> Path:
+def views_folder(sandbox: Path) -> Path | None:
     """Where the /etc view of a step's sandbox is made: a run's folder of sandboxes (executors/sandbox.py's
-    `sandbox_home`, holding `step-*/work`), shared by its steps; else the folder holding the sandbox (a
-    replay's, a cluster worker's), which goes with it."""
+    `sandbox_home`, holding `step-*/work`), shared by its steps and removed at the run's end; else the
+    `agents-*` folder holding the sandbox (a replay's, a conversation's), removed with it. Anywhere else
+    (the temporary folder itself, say) nothing would remove it: None, and /etc is shown file by file."""
     step = sandbox.parent
-    return step.parent if step.name.startswith("step-") and step.parent.name.startswith("agents-") else step
+    if step.name.startswith("step-") and step.parent.name.startswith("agents-"):
+        return step.parent
+    return step if step.name.startswith("agents-") else None
 
 
 _VIEWS: dict[Path, tuple[str, list[str]]] = {}

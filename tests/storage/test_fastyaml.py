@@ -27,6 +27,10 @@ DIFFERENT = [
     # a date or number that is plain somewhere, or not in the text as it is (folded, escaped), though quoted too
     "a: '2026-01-05'\nb: 2026-01-05\n", "a: '017'\nb: [017]\n",
     "a: 2001-12-14\n  21:59:43.10\nb: '2001-12-14 21:59:43.10'\n", 'a: "\\x32026-01-05"\n',
+    # tabs PyYAML refuses and yaml-rs takes: the file would be valid only where yaml-rs is installed
+    "a: 1\n\t\nb: 2\n", "a: 1\n \t\nb: 2\n", "a: x\t\nb: 2\n", "a: [1,\t2]\n", "a: 1 \t# c\n", "\t\na: 1\n",
+    "a:\n  - 1\n\t\n  - 2\n", "a: b\n  \tc\n",
+    "a: ._5\n", "a: 1e+5\n", "a: [2, 1E-5]\n", "a: \u2028\n", "a: x\u2029y\n", "a: \x85\n",
 ]
 SAME = [
     "title: Turn on the light\nrun: 'true'\n", "a: 0b11\n", "a: 1_000\n", "a: 1.5\nb: 12\nc: -3\nd: 0x1F\ne: 1.0e+5\n",
@@ -112,7 +116,8 @@ def test_generated_documents_agree_with_pyyaml_or_go_to_it() -> None:
     values = ["yes", "Off", "x", "abcdefgh", "'a,'", "'k:'", "'['", "'yes'", '"on"', "017", "1", "1.5", "-3", "0x1F",
               "1e5", "1.0e+5", "'2026-01-05'", "2026-01-05", "20261124T120000Z-bench0", "'017'", "~", "null", "''",
               '""', "sha256:abc", "1:30", "'1:30'", "-.5", "+1", "0b11", "1_000", "'x y'", "true", "False", "=", "<<",
-              ".inf", "'.5'", "abc def", "!!str 5", "'2026-12-03T01:17:47Z'"]
+              ".inf", "'.5'", "abc def", "!!str 5", "'2026-12-03T01:17:47Z'", "|", ">", "._5", "1e+5", "1.0e5", "&a x",
+              "x:y", "\u2028", "-0", "1."]
     keys = ["a", "yes", "1", "'1'", "on", "'on'", "~", "017", "k", "'2026-01-05'"]
     rng = random.Random(14)
     answered = 0
@@ -124,6 +129,8 @@ def test_generated_documents_agree_with_pyyaml_or_go_to_it() -> None:
             f"{ks[0]}: [{', '.join(vs)}]\n",
             "{" + ", ".join(f"{k}: {v}" for k, v in zip(ks, vs)) + "}\n",
             f"{ks[0]}:\n" + "".join(f"- {v}\n" for v in vs) + f"z: {{q: [{vs[0]}]}}\n",
+            "".join(f"{k}: {v}\n\t\n" for k, v in zip(ks, vs)),  # a line of a tab
+            f"{ks[0]}: [" + ",\t".join(vs) + "]\n",
         ])
         fast = fast_load(text)
         if fast is not None:

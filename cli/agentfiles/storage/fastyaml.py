@@ -25,6 +25,10 @@ _WORDS = frozenset((
     "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null", "NULL", "<<", "=", "!", "&", "*", "",
 ))
 _NUMERIC_START = frozenset("-+.0123456789")  # how each of PyYAML's implicit number and date forms starts
+# What a string that needs a look starts with: a number or date form, a block scalar's indicator (no plain
+# scalar starts so: yaml-rs reads one in a flow collection that PyYAML refuses), a newline (an empty block
+# scalar is "\n" to yaml-rs, "" to PyYAML).
+_LOOKED_AT = _NUMERIC_START | {"|", ">", "\n"}
 # PyYAML's implicit int, float and timestamp forms (yaml/resolver.py), to test those strings against.
 _NUMBER_11 = re.compile(
     r"[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
@@ -32,12 +36,17 @@ _NUMBER_11 = re.compile(
     r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
     r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:(?:[Tt]|[ \t]+).*)?"
 )
-# Number forms the two YAML versions read differently (leading zero, 0o, exponent, signed leading dot),
-# and tags, which yaml-rs ignores.
+# Number forms the two YAML versions read differently (leading zero, 0o, exponent without a dot or without
+# its sign, signed leading dot, `._5`), and tags, which yaml-rs ignores.
 # The look-ahead lets the many blanks before other tokens fail at once.
-_RISKY_TEXT = re.compile(r"[ \t\n\r\f\v\[{,](?=[-+.0-9!])(?:[-+]?0[0-9oO_]|[-+]?\.?[0-9][0-9.]*[eE][0-9]|[-+]\.[0-9]|!)")
+_RISKY_TEXT = re.compile(
+    r"[ \t\n\r\f\v\[{,](?=[-+.0-9!])"
+    r"(?:[-+]?0[0-9oO_]|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]|[-+]?\.?[0-9][0-9.]*[eE][0-9]|[-+]\.[0-9]|[-+]?\._|!)"
+)
 # An alias (`*name`) where a YAML token may start: yaml-rs would copy what it names, however often.
 ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s\[\]{},]")
+# An anchor (`&name`): PyYAML refuses one given twice, or with nothing after it in a flow mapping.
+ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s\[\]{},]")
 # What PyYAML refuses in non-ASCII text; compiled at first use (5 ms: its ranges span all of Unicode), as
 # most documents are ASCII and never need it.
 @functools.cache
@@ -50,13 +59,18 @@ def fast_load(text: str) -> Any:
     several documents, directives, tags, characters PyYAML refuses)."""
     if yaml_rs is None:
         return None
-    if text.isascii():  # PyYAML refuses control characters: ASCII text is printable once \t \n \r are out
-        if not text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable():
+    if "\t" in text:
+        return None  # PyYAML refuses a tab in most places outside quotes (a line of blanks, before a comment,
+        # in a flow list) where yaml-rs takes it: a file must not be valid only where yaml-rs is installed
+    if text.isascii():  # PyYAML refuses control characters: ASCII text is printable once \n \r are out
+        if not text.replace("\n", "").replace("\r", "").isprintable():
             return None
-    elif _control().search(text):
-        return None
+    elif _control().search(text) or "\x85" in text or "\u2028" in text or "\u2029" in text:
+        return None  # ... and these three are line breaks to PyYAML (YAML 1.1), to yaml-rs characters
     if "*" in text and ALIAS.search(text):
         return None  # PyYAML shares what an alias names; the caller then checks what it would grow to
+    if "&" in text and ANCHOR.search(text):
+        return None
     if text.startswith(("---", "...", "%", "!")) or "\n---" in text or "\n..." in text or "\n%" in text:
         return None
     try:
@@ -84,7 +98,7 @@ def _holds_numbers(data: dict[Any, Any] | list[Any], text: str) -> bool:
     A walk, not a scan of the data serialised: a string is judged whole, wherever it stands."""
     numbers = False
     stack: list[Any] = [data]
-    pop, push, words, starts = stack.pop, stack.append, _WORDS, _NUMERIC_START
+    pop, push, words, starts = stack.pop, stack.append, _WORDS, _LOOKED_AT
     while stack:
         node = pop()
         if type(node) is dict:
@@ -113,6 +127,8 @@ def _holds_numbers(data: dict[Any, Any] | list[Any], text: str) -> bool:
 def _check(word: str, text: str) -> None:
     """Raise _PyYAMLDecides unless `word` reads as this string in both versions wherever it stands."""
     if word in _WORDS and not _only_quoted(word, text):
+        raise _PyYAMLDecides
+    if word[:1] in "|>" or (word[:1] == "\n" and not word.strip("\n")):
         raise _PyYAMLDecides
     if word[:1] in _NUMERIC_START and _number_11(word) and (" " in word or "\t" in word or not _only_quoted(word, text)):
         raise _PyYAMLDecides  # a plain 017 or 2026-01-05: PyYAML reads a number or a date; quoted, both a string

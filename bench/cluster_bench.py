@@ -33,10 +33,12 @@ printed), and that `--jobs` keeps the runner's own Python work in one process, o
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -211,6 +213,7 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "cli")], check=False,
                    stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="agents-cluster-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # generated projects: hundreds of MB
     results: dict[tuple[str, int], Timed] = {}
     load = os.getloadavg()[0]
     loads = [load]

@@ -9,6 +9,7 @@ dependencies (as `pipx install .` would, byte-compiled), and returns its `agents
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -26,7 +27,9 @@ NOT_COPIED = ("__editable__", "_distutils_hack", "distutils-precedence.pth", "gi
 def wheel_install(checkout: Path, into: Path | None = None) -> Path:
     """The `agents` of a fresh non-editable install of `checkout` (a source tree with pyproject.toml)."""
     checkout = checkout.resolve()
-    into = into or Path(tempfile.mkdtemp(prefix="agents-wheel-"))
+    if into is None:  # a temporary install: removed when the bench ends (about 280 MB each)
+        into = Path(tempfile.mkdtemp(prefix="agents-wheel-"))
+        atexit.register(shutil.rmtree, into, ignore_errors=True)
     wheels, source = into / "wheels", into / "source"
     # Built from a copy: setuptools leaves build/ and *.egg-info in the tree it builds, and reuses a build/
     # it finds there (a stale one could hold modules the checkout no longer has).

@@ -23,6 +23,7 @@ adds under 30 ms to a step.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
@@ -143,6 +144,7 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "cli")], check=False,
                    stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="agents-run-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # generated projects: hundreds of MB
     print(f"timing {', '.join(installs)}; load average {os.getloadavg()[0]:.1f} at the start")
     for agents in installs:
         started, bare = python_start(agents)

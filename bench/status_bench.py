@@ -22,6 +22,7 @@ of `git status --porcelain`, linear in tasks; a cold status with one broken task
 from __future__ import annotations
 
 import argparse
+import atexit
 import resource
 import shutil
 import statistics
@@ -148,6 +149,7 @@ def main() -> int:
 
     print(f"agents: {AGENTS}")
     work = Path(tempfile.mkdtemp(prefix="agents-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # generated projects: hundreds of MB
     print(row("agents --version", timed([str(AGENTS), "--version"], work, args.repeat)))
     print(row("agents --help", timed([str(AGENTS), "--help"], work, args.repeat)))
     medians: dict[int, float] = {}

@@ -31,6 +31,7 @@ DIFFERENT = [
     "a: 1\n\t\nb: 2\n", "a: 1\n \t\nb: 2\n", "a: x\t\nb: 2\n", "a: [1,\t2]\n", "a: 1 \t# c\n", "\t\na: 1\n",
     "a:\n  - 1\n\t\n  - 2\n", "a: b\n  \tc\n",
     "a: ._5\n", "a: 1e+5\n", "a: [2, 1E-5]\n", "a: \u2028\n", "a: x\u2029y\n", "a: \x85\n",
+    "k: {x: 0 ? x}\n", "k: [on ? x, 1]\n", "? a\n: 1\n",
 ]
 SAME = [
     "title: Turn on the light\nrun: 'true'\n", "a: 0b11\n", "a: 1_000\n", "a: 1.5\nb: 12\nc: -3\nd: 0x1F\ne: 1.0e+5\n",

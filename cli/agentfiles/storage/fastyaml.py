@@ -47,6 +47,8 @@ _RISKY_TEXT = re.compile(
 ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s\[\]{},]")
 # An anchor (`&name`): PyYAML refuses one given twice, or with nothing after it in a flow mapping.
 ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s\[\]{},]")
+# A `?` standing alone (a complex key): PyYAML refuses one inside a flow scalar that yaml-rs reads as text.
+QUESTION = re.compile(r"(?:^|[\s\[{,])\?(?=[\s\[\]{},]|$)", re.MULTILINE)
 # What PyYAML refuses in non-ASCII text; compiled at first use (5 ms: its ranges span all of Unicode), as
 # most documents are ASCII and never need it.
 @functools.cache
@@ -69,7 +71,7 @@ def fast_load(text: str) -> Any:
         return None  # ... and these three are line breaks to PyYAML (YAML 1.1), to yaml-rs characters
     if "*" in text and ALIAS.search(text):
         return None  # PyYAML shares what an alias names; the caller then checks what it would grow to
-    if "&" in text and ANCHOR.search(text):
+    if ("&" in text and ANCHOR.search(text)) or ("?" in text and QUESTION.search(text)):
         return None
     if text.startswith(("---", "...", "%", "!")) or "\n---" in text or "\n..." in text or "\n%" in text:
         return None

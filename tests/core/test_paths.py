@@ -330,3 +330,20 @@ def test_a_plain_path_is_one_the_checks_accept_as_it_is() -> None:
                     assert normalize_repo_path(candidate) == candidate, candidate
     assert matched > 1000
     assert not PLAIN_PATH.fullmatch(".agents/cache/x") and not PLAIN_PATH.fullmatch("a/.git")
+
+
+def test_one_reach_shares_the_folders_real_paths_only_within_its_scope(tmp_path: Path) -> None:
+    """A status sizing thousands of contexts finds each folder's real path once (`one_reach`); outside that
+    scope every check looks again, so a link made between two checks is seen."""
+    from agentfiles.core.paths import one_reach, reach_of
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_text("a\n")
+    assert reach_of(tmp_path) is not reach_of(tmp_path)
+    with one_reach():
+        shared = reach_of(tmp_path)
+        assert reach_of(tmp_path) is shared and reach_of(str(tmp_path)) is shared
+        assert shared.problem("data/a.txt") is None
+    (tmp_path / "data").rename(tmp_path / "elsewhere")
+    (tmp_path / "data").symlink_to("/tmp")
+    assert reach_of(tmp_path).problem("data/a.txt") == "leaves the repository through a symlink"

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentfiles.core.paths import Reach, check_repo_path, has_glob, normalize_repo_path
+from agentfiles.core.paths import Reach, check_repo_path, has_glob, normalize_repo_path, reach_of
 from agentfiles.errors import ConventionError
 
 MAX_IMPORT_DEPTH = 5
@@ -61,7 +61,7 @@ def context_files(
     starts += sorted(nested, key=lambda p: (p.count("/"), p))
     if looked is not None:
         looked.extend(starts)
-    reach = Reach(root)
+    reach = reach_of(root)
     for start in starts:
         if start not in seen and os.path.lexists(root / start):
             why = _unreadable(root, reach, start)

@@ -7,14 +7,15 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from stat import S_ISDIR
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import orjson
 
 from agentfiles.core.globs import glob_parts_regex
-from agentfiles.core.paths import Reach, has_glob, normalize_repo_path, off_limits
+from agentfiles.core.paths import has_glob, normalize_repo_path, off_limits, reach_of
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Role, Task
@@ -144,7 +145,7 @@ def expand_path_input(root: Path, pattern: str, refused: list[tuple[str, str]] |
     `.agents/` is never a match, and a file whose name has a control character, or that a symlink
     leads out of the repository or into `.git`, is left out and added to `refused` as (path, why).
     """
-    reach = Reach(root)
+    reach = reach_of(root)
 
     def allowed(rel: str) -> bool:
         if off_limits(rel):

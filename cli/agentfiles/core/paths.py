@@ -5,6 +5,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,6 +209,32 @@ def check_input_key(key: str) -> str | None:
         valid = is_valid_step_id(step)
         return None if valid else f"{step!r} is not a valid task id (or `task@item` of a foreach task)"
     return check_repo_path(key)
+
+
+# Within `one_reach()`: one Reach per repository, shared by every check (see there).
+_SHARED_REACH: ContextVar[dict[str, Reach] | None] = ContextVar("agents_shared_reach", default=None)
+
+
+@contextmanager
+def one_reach() -> Iterator[None]:
+    """While nothing in the repository changes (a status sizing thousands of contexts): `reach_of` gives
+    one Reach per repository, so each folder's real path is found once, not once per step and input."""
+    token = _SHARED_REACH.set({})
+    try:
+        yield
+    finally:
+        _SHARED_REACH.reset(token)
+
+
+def reach_of(root: Path | str) -> Reach:
+    """A Reach of `root`: shared within `one_reach()`, else a new one."""
+    shared = _SHARED_REACH.get()
+    if shared is None:
+        return Reach(Path(root))
+    found = shared.get(str(root))
+    if found is None:
+        found = shared[str(root)] = Reach(Path(root))
+    return found
 
 
 class Reach:

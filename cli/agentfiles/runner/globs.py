@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agentfiles.core.fingerprint import expand_path_input
 from agentfiles.core.globs import OutputSet, reserved
-from agentfiles.core.paths import Reach
+from agentfiles.core.paths import reach_of
 
 
 def owned_files(root: Path, outputs: list[str], refused: list[tuple[str, str]] | None = None) -> list[str]:
@@ -19,7 +19,7 @@ def owned_files(root: Path, outputs: list[str], refused: list[tuple[str, str]] |
     is written where it is declared, and a link would show the step the file it leads to. So is a file no
     glob names (CLAUDE.md: core/globs.reserved)."""
     globs = OutputSet(outputs).globs
-    reach = Reach(root)
+    reach = reach_of(root)
     found: set[str] = set()
     for pattern in globs:
         for rel in expand_path_input(root, pattern):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from agentfiles.core.paths import has_glob
+from agentfiles.core.paths import has_glob, one_reach
 
 if TYPE_CHECKING:
     from agentfiles.core.plan import PlannedStep
@@ -97,13 +97,14 @@ def with_context_budgets(workspace: Workspace, states: dict[str, TaskState]) -> 
     world = hashlib.blake2b("\n".join(f"{t} {s.definition}" for t, s in sorted(states.items())).encode(),
                            digest_size=20).hexdigest()
     sizes: dict[str, ContextSize] = {}
-    for step in candidates:
-        found = cache.get(step, states[step].definition, world, lambda p: expand_path_input(root, p))
-        if found is not None:
-            sizes[step] = found
-    missing = [s for s in candidates if s not in sizes]
-    if missing:
-        sizes.update(_measure(workspace, missing, states, world, cache))
+    with one_reach():  # nothing is written meanwhile: each folder's real path is found once for all steps
+        for step in candidates:
+            found = cache.get(step, states[step].definition, world, lambda p: expand_path_input(root, p))
+            if found is not None:
+                sizes[step] = found
+        missing = [s for s in candidates if s not in sizes]
+        if missing:
+            sizes.update(_measure(workspace, missing, states, world, cache))
     cache.save(set(candidates))
     out = dict(states)
     for step, size in sizes.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from agentfiles.core.paths import Reach, check_repo_path, has_glob, normalize_repo_path, reach_of
@@ -16,7 +17,8 @@ _IMPORT = re.compile(r"(?:^|(?<=\s))@([^\s`]+)")
 _TRAILING = ".,;:!?)]}>\"'"
 
 
-def _imports(text: str) -> list[tuple[int, str]]:
+@lru_cache(maxsize=64)  # the same CLAUDE.md is read for every step of a run, or of a status sizing contexts
+def _imports(text: str) -> tuple[tuple[int, str], ...]:
     """`@path` imports of a markdown text with their line numbers, outside code blocks and code spans."""
     found: list[tuple[int, str]] = []
     fenced = False
@@ -32,7 +34,7 @@ def _imports(text: str) -> list[tuple[int, str]]:
             path = match.group(1).rstrip(_TRAILING)
             if path:
                 found.append((number, path))
-    return found
+    return tuple(found)
 
 
 def context_files(

@@ -93,6 +93,10 @@ class Produced:
         paths = set(outputs)
         return cls(paths, [p for p in paths if has_glob(p)])
 
+    def makes(self, path: str) -> bool:
+        """Whether some task declares `path` as an output, exactly or by a glob."""
+        return path in self.paths or any(matches(g, path) for g in self.globs)
+
 
 def missing_inputs(root: Path, inputs: list[list[str]], produced: Produced) -> list[str]:
     """Why a task that never ran cannot start, one reason per literal path input: it does not exist and
@@ -102,14 +106,13 @@ def missing_inputs(root: Path, inputs: list[list[str]], produced: Produced) -> l
 
     reasons: list[str] = []
     reach: Reach | None = None
-    globs = produced.globs
     for kind, value in inputs:
         if kind == "path" and has_glob(value):
             reasons += _glob_out_of_reach(root, value)
         if kind != "path" or has_glob(value) or value in produced.paths:
             continue
         if not os.path.lexists(root / value):
-            if not any(matches(g, value) for g in globs):
+            if not produced.makes(value):
                 reasons.append(f"input missing: {value} (no task produces it)")
             continue
         reach = reach or Reach(root)

@@ -5,6 +5,7 @@ commits nothing for it; `agents status` marks such a step `blocked`, with the fi
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from typing import TYPE_CHECKING
 
@@ -23,16 +24,12 @@ if TYPE_CHECKING:
 def known_failures(workspace: Workspace, plan: list[PlannedStep]) -> dict[str, str]:
     """Planned step -> why it would fail before it starts."""
     from agentfiles.core.foreach import family_of
-    from agentfiles.core.globs import matches
+    from agentfiles.core.state import Produced
     from agentfiles.runner.resolve import resolve_step
 
     project = workspace.project
     root = workspace.root
-    produced = {out for facts in workspace.facts().tasks.values() for out in facts.outputs}  # each item's own
-    globs = [out for out in produced if has_glob(out)]
-
-    def no_one_makes(path: str) -> bool:
-        return path not in produced and not any(matches(g, path) for g in globs)
+    produced = Produced.of(out for facts in workspace.facts().tasks.values() for out in facts.outputs)  # items' own
 
     families = {family_of(p.task) for p in plan}
     planned_outputs = {out for p in plan for out in resolve_step(project, p.task).task.outputs}
@@ -40,7 +37,7 @@ def known_failures(workspace: Workspace, plan: list[PlannedStep]) -> dict[str, s
     for planned in plan:
         step = resolve_step(project, planned.task)
         paths = [spec.path for spec in step.task.inputs if spec.path is not None]
-        missing = [p for p in paths if not has_glob(p) and not (root / p).exists() and no_one_makes(p)]
+        missing = [p for p in paths if not has_glob(p) and not (root / p).exists() and not produced.makes(p)]
         if missing:
             found[planned.task] = "declared input missing: " + ", ".join(missing)
             continue
@@ -228,8 +225,6 @@ class Producers:
         return found
 
     def _starting(self, prefix: str) -> list[str]:
-        import bisect
-
         at = bisect.bisect_left(self.names, prefix)
         end = at
         while end < len(self.names) and self.names[end].startswith(prefix):

@@ -130,7 +130,7 @@ def _check(word: str, text: str) -> None:
     """Raise _PyYAMLDecides unless `word` reads as this string in both versions wherever it stands."""
     if word in _WORDS and not _only_quoted(word, text):
         raise _PyYAMLDecides
-    if word[:1] in "|>" or (word[:1] == "\n" and not word.strip("\n")):
+    if word[:1] in ("|", ">") or (word[:1] == "\n" and not word.strip("\n")):
         raise _PyYAMLDecides
     if word[:1] in _NUMERIC_START and _number_11(word) and (" " in word or "\t" in word or not _only_quoted(word, text)):
         raise _PyYAMLDecides  # a plain 017 or 2026-01-05: PyYAML reads a number or a date; quoted, both a string

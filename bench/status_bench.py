@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -64,18 +65,24 @@ def timed(args: list[str], cwd: Path, repeat: int, *, warm_up: bool = True) -> l
     return times
 
 
-def cold_status(root: Path, repeat: int) -> list[float]:
-    """status with the machine-local caches removed before each run (as right after a clone)."""
+def timed_each(args: list[str], cwd: Path, repeat: int, before: Callable[[int], None]) -> list[float]:
+    """`args` timed `repeat` times, `before(n)` run (untimed) ahead of the n-th."""
     times, cpu = [], []
-    for _ in range(repeat):
-        shutil.rmtree(root / ".agents" / "cache", ignore_errors=True)
-        before = _children_cpu()
+    for n in range(repeat):
+        before(n)
+        started_cpu = _children_cpu()
         start = time.perf_counter()
-        subprocess.run([str(AGENTS), "status"], cwd=root, check=True, capture_output=True)
+        subprocess.run(args, cwd=cwd, check=True, capture_output=True)
         times.append(time.perf_counter() - start)
-        cpu.append(_children_cpu() - before)
+        cpu.append(_children_cpu() - started_cpu)
     CPU[id(times)] = statistics.median(cpu)
     return times
+
+
+def cold_status(root: Path, repeat: int) -> list[float]:
+    """status with the machine-local caches removed before each run (as right after a clone)."""
+    return timed_each([str(AGENTS), "status"], root, repeat,
+                      lambda _: shutil.rmtree(root / ".agents" / "cache", ignore_errors=True))
 
 
 def row(label: str, times: list[float]) -> str:
@@ -93,19 +100,11 @@ def after_an_edit(root: Path, repeat: int) -> list[float]:
     before each run), as the daily loop goes: the task and everything downstream of it turn stale."""
     path = root / ".agents" / "tasks" / "task-00010.md"
     before = path.read_bytes()
-    times, cpu = [], []
     try:
-        for n in range(repeat):
-            path.write_bytes(before + f"\nEdit {n}.\n".encode())
-            started_cpu = _children_cpu()
-            start = time.perf_counter()
-            subprocess.run([str(AGENTS), "status"], cwd=root, check=True, capture_output=True)
-            times.append(time.perf_counter() - start)
-            cpu.append(_children_cpu() - started_cpu)
+        return timed_each([str(AGENTS), "status"], root, repeat,
+                          lambda n: path.write_bytes(before + f"\nEdit {n}.\n".encode()))
     finally:
         path.write_bytes(before)
-    CPU[id(times)] = statistics.median(cpu)
-    return times
 
 
 def broken_file_check(root: Path) -> str:
@@ -179,7 +178,7 @@ def main() -> int:
         print(f"  ({check.stdout.strip().splitlines()[-1]})")
         sizes = sum(f.stat().st_size for f in (root / ".agents" / "cache").glob("*") if f.is_file())
         print(f"  caches after a status: {sizes / 1e6:.1f} MB")
-        print(f"  one broken task file, cold: {broken_file_check(root)[:120]}")
+        print(f"  one broken task file, cold: {broken_file_check(root)}")
     if args.model_steps:
         root = work / f"model-{args.model_steps}"
         make_model_project(root, args.model_steps)

@@ -107,3 +107,37 @@ def test_a_sandbox_in_no_folder_of_agents_leaves_no_view_behind(tmp_path: Path) 
                            check=False)
     assert shown.stdout == "ok\n", shown.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["agents-claude-x"]
+
+
+def test_steps_starting_at_once_make_the_view_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight steps of a run start together and each asks for the run's view: one makes it and the others
+    wait for it (each making its own and throwing all but one away cost 80 ms a step of the first wave)."""
+    import threading
+
+    from agentfiles.executors import isolation
+
+    monkeypatch.setattr(isolation, "_VIEWS", {})
+    made: list[Path] = []
+    real = isolation._make_view
+
+    def making(view: Path) -> None:
+        made.append(view)
+        threading.Event().wait(0.05)  # the others arrive meanwhile
+        real(view)
+
+    monkeypatch.setattr(isolation, "_make_view", making)
+    start = threading.Barrier(8)
+    views: list[tuple[str, list[str]]] = []
+
+    def step() -> None:
+        start.wait()
+        views.append(etc_view(tmp_path))
+
+    threads = [threading.Thread(target=step) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1
+    assert len(views) == 8 and all(v == views[0] for v in views)
+    assert [p.name for p in tmp_path.iterdir()] == [Path(views[0][0]).name]

@@ -205,12 +205,16 @@ def etc_view(folder: Path) -> tuple[str, list[str]]:
     known = _VIEWS.get(view)
     if known is not None and os.path.isdir(view):
         return known
-    if not _ours(view):
-        _make_view(view)
-    folders = sorted("/etc/" + e.name for e in os.scandir(view) if e.is_dir(follow_symlinks=False)
-                     and f"/etc/{e.name}" in SYSTEM_ETC)
-    _VIEWS[view] = (str(view), folders)
-    return _VIEWS[view]
+    with _MAKING:  # the steps of a run start together: one makes the view, the others wait for it
+        known = _VIEWS.get(view)
+        if known is not None and os.path.isdir(view):
+            return known
+        if not _ours(view):
+            _make_view(view)
+        folders = sorted("/etc/" + e.name for e in os.scandir(view) if e.is_dir(follow_symlinks=False)
+                         and f"/etc/{e.name}" in SYSTEM_ETC)
+        _VIEWS[view] = (str(view), folders)
+        return _VIEWS[view]
 
 
 def views_folder(sandbox: Path) -> Path | None:
@@ -225,6 +229,7 @@ def views_folder(sandbox: Path) -> Path | None:
 
 
 _VIEWS: dict[Path, tuple[str, list[str]]] = {}
+_MAKING = threading.Lock()
 
 
 def _ours(view: Path) -> bool:

@@ -40,12 +40,14 @@ def _status(opts: Options, tasks: list[str] | None, json_output: bool) -> tuple[
     """The exit code, and what was made (left for the process's end: see NOTHING_TO_FINALIZE)."""
     from collections import Counter
 
+    from agentfiles.commands.output import ONE_COMMAND
     from agentfiles.core.state import STATES
     from agentfiles.runner.preflight import with_context_budgets
     from agentfiles.storage.workspace import open_workspace
 
     out = opts.out(json_output)
     workspace = open_workspace(opts.directory)
+    workspace.write_later = bool(ONE_COMMAND)  # this process ends once it has printed
     states = with_context_budgets(workspace, workspace.states())
     wanted = list(tasks or [])
     unknown = [t for t in wanted if t not in states]

@@ -93,6 +93,7 @@ class StatusIndex:
         self.found: dict[str, str | None] = {}  # sha256 of files hashed this run by the processes reading tasks
         self.judged: dict[str, list[Any]] = {}  # per done step read this run: [local reasons, assumed] (_judge)
         self.dirty = False
+        self.read = 0  # tasks whose files were read this run (build_facts)
         try:
             data = orjson.loads(path.read_bytes())
         except (OSError, orjson.JSONDecodeError):
@@ -187,6 +188,7 @@ def build_facts(layout: Layout, index: StatusIndex, require: Callable[[Any], Non
             stale.append(task_id)
     if not index.docs:
         stale = ids
+    index.read = len(stale)
     if stale:
         loaded = frame()
 

@@ -1,11 +1,13 @@
 """Work over forked processes: a cold `agents status` reads and hashes thousands of files, and a second
-process on a second core halves that. Results come back as JSON over pipes."""
+process on a second core halves that. Results come back as JSON over pipes. And work left to a process of
+its own after a command has answered (`detached`): a cold status's caches are written while it prints."""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -104,6 +106,55 @@ def in_background(call: Callable[[], bytes]) -> Callable[[], bytes | None]:
         return b"".join(chunks) if os.waitpid(pid, 0)[1] == 0 else None
 
     return answer
+
+
+def detached(call: Callable[[], None], lock: Path) -> bool:
+    """Start `call` in a forked process that this one does not wait for, and return True; False where no
+    process may be forked (the caller then calls it itself). The process holds an exclusive lock on the
+    file `lock` until `call` is done (the file stays, so that a writer and its readers always meet on one):
+    a reader that waits for that lock (`settled`) never works from what it is still writing. Its standard streams are /dev/null, so that nothing reading this
+    process's output waits for it, and it has a session of its own (a Ctrl-C at the terminal is not for it)."""
+    import fcntl
+
+    if workers() < 2:
+        return False
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the writer before this one has finished
+    except OSError:  # a file system without locks
+        os.close(fd)
+        return False
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            for stream in (0, 1, 2):
+                os.dup2(null, stream)
+            call()
+        finally:
+            os._exit(0)
+    os.close(fd)  # the lock stays the child's
+    return True
+
+
+def settled(lock: Path) -> None:
+    """Wait until no process started by `detached` with this `lock` is still at work (at once when none is)."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except OSError:
+        pass  # a file system without locks: nothing was written detached there
+    finally:
+        os.close(fd)
 
 
 class _Child:

@@ -9,6 +9,7 @@ and no parsing.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,10 @@ from agentfiles.core.paths import Layout, find_project_root
 from agentfiles.core.state import TaskState, derive_states
 from agentfiles.errors import ConventionError
 from agentfiles.storage.cache import StatCache
+from agentfiles.storage.parallel import settled
+
+WRITING = "writing.lock"  # held by the process writing the status caches after its command answered
+DETACH_FROM = 2000  # tasks read afresh: with fewer, the caches are small and written at once
 
 if TYPE_CHECKING:
     from agentfiles.core.diagnostics import Diagnostic
@@ -33,6 +38,10 @@ class Workspace:
         self._graph: TaskGraph | None = None
         self._facts: Facts | None = None
         self._states: dict[str, TaskState] | None = None
+        # Set by a command whose process ends once it has answered (`agents status`): caches it must write
+        # after many files were read are written by a process of their own meanwhile (storage/parallel.py).
+        self.write_later = False
+
     @property
     def root(self) -> Path:
         return self.layout.root
@@ -75,6 +84,7 @@ class Workspace:
         if self._index is None:
             from agentfiles.storage.index import StatusIndex
 
+            settled(self.layout.cache / WRITING)
             self._index = StatusIndex(self.layout.cache / "status.json")
         return self._index
 
@@ -92,19 +102,36 @@ class Workspace:
             from agentfiles.storage.snapshot import read_snapshot, write_snapshot
 
             path = self.layout.cache / "states.json"
+            settled(self.layout.cache / WRITING)
             self._states = read_snapshot(self.layout, path)
             if self._states is None:
                 enabled = gc.isenabled()
                 gc.disable()  # many small objects, none cyclic: collecting them while deriving is all waste
                 try:
                     facts = self.facts()
-                    self._states = derive_states(self.root, facts, self.index.hasher(self.root), self.index.judged)
-                    self.index.save()
-                    write_snapshot(self.layout, path, facts, self._states, self.index.stats)
+                    states = self._states = derive_states(self.root, facts, self.index.hasher(self.root),
+                                                          self.index.judged)
+
+                    def write() -> None:
+                        self.index.save()
+                        write_snapshot(self.layout, path, facts, states, self.index.stats)
+
+                    if not (self.write_later and self.index.read >= DETACH_FROM and self._detach(write)):
+                        write()
                 finally:
                     if enabled:
                         gc.enable()
         return self._states
+
+    def _detach(self, write: Callable[[], None]) -> bool:
+        """Leave `write` to a process of its own (a cold status at 10,000 tasks writes 18 MB of caches)."""
+        from agentfiles.storage.parallel import detached
+
+        try:
+            self.layout.cache.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
+        return detached(write, self.layout.cache / WRITING)
 
 
 def _refuse(errors: list[Diagnostic]) -> None:

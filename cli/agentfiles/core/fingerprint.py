@@ -44,12 +44,17 @@ def read_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_file(path: str | os.PathLike[str], *, follow: bool = True) -> bytes:
+def read_file(
+    path: str | os.PathLike[str], *, follow: bool = True, seen: list[os.stat_result] | None = None
+) -> bytes:
     """A file's bytes (OSError as `open` raises it: a folder is IsADirectoryError; a symlink, when not to
-    `follow` it, is ELOOP)."""
+    `follow` it, is ELOOP). `seen` gets the file's stat, taken before it is read (no stat call of its own)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
     try:
-        return read_all(fd, os.fstat(fd).st_size)
+        st = os.fstat(fd)
+        if seen is not None:
+            seen.append(st)
+        return read_all(fd, st.st_size)
     finally:
         os.close(fd)
 

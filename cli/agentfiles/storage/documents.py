@@ -3,6 +3,7 @@ writing with a stable key order."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,9 +143,10 @@ def _refuse_expansion(data: Any, text: str, first_line: int) -> None:
         raise DocumentError(f"YAML aliases: the aliases expand to more than {EXPANSION_LIMIT:,} values", line=line)
 
 
-def read_text(path: Path | str, *, follow: bool = True) -> str:
-    """A file's text as UTF-8; raises DocumentError when it is not (and OSError as `read_file`)."""
-    data = read_file(path, follow=follow)
+def read_text(path: Path | str, *, follow: bool = True, seen: list[os.stat_result] | None = None) -> str:
+    """A file's text as UTF-8; raises DocumentError when it is not (and OSError as `read_file`, which puts
+    the file's stat in `seen`)."""
+    data = read_file(path, follow=follow, seen=seen)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -48,6 +48,10 @@ def _stat(path: str) -> tuple[list[int], Sig | None]:
         st = os.stat(path)
     except OSError:
         return [0, 0, 0, 0, 0], None
+    return _signed(st)
+
+
+def _signed(st: os.stat_result) -> tuple[list[int], Sig | None]:
     sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
     return [st.st_mode, *sig], sig if S_ISREG(st.st_mode) else None
 
@@ -243,26 +247,26 @@ def _items_hold(root: Path, family: list[Any] | None) -> bool:
 
 def _read_docs(frame: Any, base: str, chunk: list[str], tasks: set[str], handoffs: set[str]) -> list[list[Any]]:
     """[id, task sig, handoff sig, facts of the task, (glob, items) or None, facts of the handoff or None,
-    [[rel, full signature, _DOCUMENT] of the task and handoff files]]; each file is stat'ed before it is
-    read, so a later edit never hides behind the signature kept."""
+    [[rel, full signature, _DOCUMENT] of the task and handoff files]]; a file's signature is the stat of
+    the file opened to be read, taken before it was read, so a later edit never hides behind it."""
     from agentfiles.core.facts import handoff_facts, task_facts
     from agentfiles.storage.project import load_some
 
     out = []
     for start in range(0, len(chunk), BATCH):  # a batch's models are freed before the next is read
         part = chunk[start : start + BATCH]
-        signed = []
+        seen: dict[str, os.stat_result] = {}
+        project = load_some(frame, part, tasks, handoffs, seen)
         for task_id in part:
             files = []
             sigs: list[Sig | None] = [None, None]
             for at, (names, rel) in enumerate(((tasks, f".agents/tasks/{task_id}.md"),
                                                (handoffs, f".agents/handoffs/{task_id}.md"))):
                 if task_id in names:
-                    full, sigs[at] = _stat(base + rel)
+                    st = seen.get(rel)  # as it was read; else (not read: gone, a folder) as it is now
+                    full, sigs[at] = _stat(base + rel) if st is None else _signed(st)
                     files.append([rel, full, _DOCUMENT])
-            signed.append((task_id, sigs, files))
-        project = load_some(frame, part, tasks, handoffs)
-        for task_id, (tsig, hsig), files in signed:
+            tsig, hsig = sigs
             found, family = task_facts(project, task_id) if task_id in tasks else ([], None)
             entry = project.handoffs.get(task_id)
             handoff = handoff_facts(entry.model, entry.body).to_json() if entry else None

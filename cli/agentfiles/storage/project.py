@@ -41,6 +41,7 @@ class _Loader:
         self.cache = cache
         self.diagnostics: list[Diagnostic] = []
         self.odd: list[Path] = []  # entries named like convention files that are not files
+        self.seen: dict[str, os.stat_result] | None = None  # given: each document's stat as it was read
 
     def error(self, message: str, file: str | None, line: int | None = None, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic("error", message, file, line, hint or _hint_for(message)))
@@ -77,8 +78,9 @@ class _Loader:
             rel, path = path, f"{self.layout.root}{os.sep}{path}"
         else:
             rel = self.layout.rel(path)
+        seen: list[os.stat_result] = []
         try:
-            text = None if self.cache.path else _unless_symlink(path)  # saves a look (lstat) at each file
+            text = None if self.cache.path else _unless_symlink(path, seen)  # saves a look (lstat) at a file
             if text is None and self.escapes(path, rel):
                 return None
             sig = signature(os.stat(path)) if self.cache.path else None  # no cache: reading tells what is missing
@@ -87,7 +89,7 @@ class _Loader:
                 meta, body = cached
                 source: SourceMap = _LazySourceMap(path)
             else:
-                doc = parse_document(read_text(path) if text is None else text)
+                doc = parse_document(read_text(path, seen=seen) if text is None else text)
                 meta, body, source = doc.meta, doc.body, doc.source
         except DocumentError as exc:
             self.error(exc.message, rel, exc.line, _hint_for(exc.message))
@@ -95,6 +97,9 @@ class _Loader:
         except OSError as exc:
             self.error(f"cannot read: {exc.strerror}", rel)
             return None
+        finally:
+            if seen and self.seen is not None:
+                self.seen[rel] = seen[-1]  # a symlink's: that of the file it leads to
         parsed = self.validate(model, meta, rel, source, lenient_keys=lenient_keys)
         if parsed is None:
             return None
@@ -278,10 +283,11 @@ class _Loader:
         return entry
 
 
-def _unless_symlink(path: Path | str) -> str | None:
-    """A convention file's text, or None when it is a symlink (whose target `escapes` must judge first)."""
+def _unless_symlink(path: Path | str, seen: list[os.stat_result] | None = None) -> str | None:
+    """A convention file's text, or None when it is a symlink (whose target `escapes` must judge first);
+    `seen` gets its stat (read_text)."""
     try:
-        return read_text(path, follow=False)
+        return read_text(path, follow=False, seen=seen)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return None
@@ -329,11 +335,16 @@ def load_project(root: Path, cache: StatCache | None = None) -> Project:
     )
 
 
-def load_some(base: Project, ids: list[str], task_files: set[str], handoff_files: set[str]) -> Project:
+def load_some(
+    base: Project, ids: list[str], task_files: set[str], handoff_files: set[str],
+    seen: dict[str, os.stat_result] | None = None,
+) -> Project:
     """The tasks and handoffs of `ids` only, with the config and roles of `base`: what the status index
-    re-reads when some files changed (and what each process reads when many did)."""
+    re-reads when some files changed (and what each process reads when many did). `seen` gets the stat of
+    each file read, taken as it was read (by repo-relative path)."""
     layout = base.layout
     loader = _Loader(layout, StatCache(None))
+    loader.seen = seen
     tasks: dict[str, Entry[Task]] = {}
     handoffs: dict[str, Entry[Handoff]] = {}
     broken: dict[str, list[str]] = {}

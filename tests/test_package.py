@@ -62,6 +62,8 @@ def test_a_run_without_model_steps_never_imports_the_sdk(warm_project: Path) -> 
     git(warm_project, "commit", "-qam", "make o.txt")
     modules, code = loaded_modules("run", cwd=warm_project)
     assert code == 0 and "anthropic" not in modules
+    # nor a model step's tools and context (10 ms): checking a role's `tools:` needs only their names
+    assert not modules & {"agentfiles.core.tools", "agentfiles.core.context"}
 
 
 def test_a_run_with_model_steps_imports_the_sdk_while_it_plans(warm_project: Path) -> None:

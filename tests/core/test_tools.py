@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from agentfiles.core.context import StepContext
 from agentfiles.core.conversation import Limits, Outcome
 from agentfiles.core.tool_calls import DoerTools
-from agentfiles.core.tools import ALL, RunResult, capped, claude_tools, offered_tools, tool_problem, tool_schemas
+from agentfiles.core.tool_names import ALL, tool_problem
+from agentfiles.core.tools import RunResult, capped, claude_tools, offered_tools, tool_schemas
 
 
 def test_a_role_allows_tools_by_our_names_or_claude_codes() -> None:

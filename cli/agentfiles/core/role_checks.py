@@ -68,7 +68,7 @@ class RoleChecks(Checker):
         """Each name of a role's `tools:` and `disallowedTools:` gives or takes a tool of a step: another is an
         error, or a warning in a role of .claude/agents/, which Claude Code owns (its other tools are
         Claude Code's to use, not agents')."""
-        from agentfiles.core.tools import tool_names, tool_problem
+        from agentfiles.core.tool_names import tool_names, tool_problem
 
         for entry in self.project.roles.values():
             claude_owned = entry.origin == ".claude/agents"

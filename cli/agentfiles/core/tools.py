@@ -1,6 +1,6 @@
-"""The doer's tools: which a role allows (its `tools:` field, in our names or Claude Code's), what they map
-to in Claude Code, their schemas and limits, and what a `run` call gives back. How each call is carried out
-on the step's folder is core/tool_calls.py."""
+"""The doer's tools: which a role allows (its `tools:` field, in our names or Claude Code's, which
+core/tool_names.py knows), what they map to in Claude Code, their schemas and limits, and what a `run` call
+gives back. How each call is carried out on the step's folder is core/tool_calls.py."""
 
 from __future__ import annotations
 
@@ -10,27 +10,8 @@ from typing import Any
 
 from agentfiles.core.context import TOOLS
 from agentfiles.core.globs import OutputSet
-from agentfiles.core.typos import did_you_mean
+from agentfiles.core.tool_names import ALL, AS_CLAUDE, narrowed, ours, tool_names
 
-ALL = ("read_file", "list_files", "search", "write_file", "edit_file", "delete_file", "run")
-# Claude Code's tool names in a role's `tools:`, as ours: reading is reading declared files (Read, Glob,
-# Grep), writing is writing declared outputs (Write, Edit), a shell is `run` (Bash).
-CLAUDE_NAMES = {
-    "Read": ("read_file", "list_files", "search"), "Glob": ("list_files",), "LS": ("list_files",),
-    "Grep": ("search",), "Write": ("write_file", "edit_file", "delete_file"), "Edit": ("edit_file",),
-    "MultiEdit": ("edit_file",), "Bash": ("run",),
-}
-# Claude Code's other tools (its tools reference): a role of .claude/agents/ may list them for Claude Code's
-# own use; a step of agents is given none of them.
-CLAUDE_ONLY = frozenset({
-    "Agent", "Task", "AskUserQuestion", "BashOutput", "KillShell", "CronCreate", "CronDelete", "CronList",
-    "EnterPlanMode", "ExitPlanMode", "exit_plan_mode", "EnterWorktree", "ExitWorktree", "ListMcpResourcesTool",
-    "ReadMcpResourceTool", "LSP", "Monitor", "NotebookEdit", "NotebookRead", "PowerShell", "SendMessage", "Skill",
-    "SlashCommand", "TaskCreate", "TaskGet", "TaskList", "TaskOutput", "TaskStop", "TaskUpdate", "TodoRead",
-    "TodoWrite", "ToolSearch", "WebFetch", "WebSearch",
-})
-AS_CLAUDE = {"read_file": "Read", "list_files": "Glob", "search": "Grep", "write_file": "Write", "edit_file": "Edit",
-             "run": "Bash"}  # delete_file has no tool of its own in Claude Code: Bash's `rm`
 RUN_TIMEOUT_S = 120.0  # a `run` call without a timeout of its own
 RUN_TIMEOUT_MAX_S = 600.0
 RUN_OUTPUT_CAP = 12_000  # characters of a command's output given back: its start and its end
@@ -38,18 +19,6 @@ LIST_CAP = 500
 SEARCH_CAP = 100
 SEARCH_FILE_CAP = 1 << 20  # larger files are not searched
 LINE_CAP = 240
-
-
-def tool_names(value: str | list[str] | None) -> list[str]:
-    """The names of a role's `tools:` (or `disallowedTools:`): a comma-separated text or a list."""
-    if value is None:
-        return []
-    names = value.split(",") if isinstance(value, str) else [str(n) for n in value]
-    return [n.strip() for n in names if n.strip()]
-
-
-def _ours(name: str) -> tuple[str, ...]:
-    return CLAUDE_NAMES.get(name, (name,) if name in ALL else ())
 
 
 def offered_tools(role_tools: str | list[str] | None, outputs: list[str],
@@ -62,42 +31,15 @@ def offered_tools(role_tools: str | list[str] | None, outputs: list[str],
     else:
         allowed = {"read_file"}  # a step reads its declared inputs, whatever else it may do
         for name in tool_names(role_tools):
-            allowed.update(_ours(name))
+            allowed.update(ours(name))
     for name in tool_names(disallowed):  # a narrowed denial (Bash(rm:*)) takes the whole tool: none can be kept
-        allowed -= set(_ours(_narrowed(name) or name)) - {"read_file"}
+        allowed -= set(ours(narrowed(name) or name)) - {"read_file"}
     owned = OutputSet(outputs)
     if not owned:
         allowed -= {"write_file", "edit_file", "delete_file"}
     if not owned.has_globs:
         allowed.discard("delete_file")
     return [name for name in ALL if name in allowed]
-
-
-def _narrowed(name: str) -> str | None:
-    """The tool a name narrowed to some uses (`Bash(git:*)`) names (`Bash`), or None."""
-    base = name.partition("(")[0].strip()
-    return base if name.endswith(")") and base in CLAUDE_NAMES else None
-
-
-def tool_problem(name: str, claude_owned: bool = False, deny: bool = False) -> tuple[str, str] | None:
-    """What is wrong with a name in a role's `tools:`, as (message, hint): a name that gives a step nothing
-    (Claude Code's tools that agents does not model, a narrowed `Bash(...)`, an MCP tool, a typo); None for
-    our names and Claude Code's that map to ours. `claude_owned`: the role is one of .claude/agents/,
-    which Claude Code uses too."""
-    if name in ALL or name in CLAUDE_NAMES:
-        return None
-    mapped = ", ".join([*CLAUDE_NAMES, *ALL])
-    base = name.partition("(")[0].strip()
-    if base in CLAUDE_ONLY or name.startswith("mcp__"):
-        return (f"tool '{name}' is Claude Code's; agents gives a step no such tool",
-                "keep it if Claude Code uses this subagent; a step of agents runs without it" if claude_owned
-                else f"remove it; a step's tools are {mapped}")
-    if _narrowed(name):
-        return (f"tool '{name}' narrows {base} to some uses, which agents cannot do: the step is not given {base}",
-                f"write `{base}` to {'take all of it away' if deny else 'give the step all of it'}, or remove it")
-    guess = did_you_mean(name, [*ALL, *CLAUDE_NAMES, *CLAUDE_ONLY])
-    return (f"unknown tool '{name}'" + (f" - did you mean '{guess}'?" if guess else ""),
-            f"a step's tools are {mapped} (Claude Code's names or agents')")
 
 
 def claude_tools(offered: list[str], shell: bool) -> list[str]:

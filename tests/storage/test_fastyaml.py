@@ -32,6 +32,9 @@ DIFFERENT = [
     "a:\n  - 1\n\t\n  - 2\n", "a: b\n  \tc\n",
     "a: ._5\n", "a: 1e+5\n", "a: [2, 1E-5]\n", "a: \u2028\n", "a: x\u2029y\n", "a: \x85\n",
     "k: {x: 0 ? x}\n", "k: [on ? x, 1]\n", "? a\n: 1\n",
+    # every ASCII control character PyYAML refuses, in a plain scalar and in a quoted one
+    *(f"a: x{chr(c)}y\n" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]),
+    *(f"a: 'x{chr(c)}y'\n" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]),
 ]
 SAME = [
     "title: Turn on the light\nrun: 'true'\n", "a: 0b11\n", "a: 1_000\n", "a: 1.5\nb: 12\nc: -3\nd: 0x1F\ne: 1.0e+5\n",

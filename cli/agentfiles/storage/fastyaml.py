@@ -29,6 +29,7 @@ _NUMERIC_START = frozenset("-+.0123456789")  # how each of PyYAML's implicit num
 # scalar starts so: yaml-rs reads one in a flow collection that PyYAML refuses), a newline (an empty block
 # scalar is "\n" to yaml-rs, "" to PyYAML).
 _LOOKED_AT = _NUMERIC_START | {"|", ">", "\n"}
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n\r"  # (a bytes translate: 5x faster than str.isprintable)
 # PyYAML's implicit int, float and timestamp forms (yaml/resolver.py), to test those strings against.
 _NUMBER_11 = re.compile(
     r"[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
@@ -64,8 +65,8 @@ def fast_load(text: str) -> Any:
     if "\t" in text:
         return None  # PyYAML refuses a tab in most places outside quotes (a line of blanks, before a comment,
         # in a flow list) where yaml-rs takes it: a file must not be valid only where yaml-rs is installed
-    if text.isascii():  # PyYAML refuses control characters: ASCII text is printable once \n \r are out
-        if not text.replace("\n", "").replace("\r", "").isprintable():
+    if text.isascii():  # PyYAML refuses control characters: ASCII text holds none when deleting the
+        if text.encode("ascii").translate(None, _PRINTABLE):  # printable ones and \n \r leaves nothing
             return None
     elif _control().search(text) or "\x85" in text or "\u2028" in text or "\u2029" in text:
         return None  # ... and these three are line breaks to PyYAML (YAML 1.1), to yaml-rs characters

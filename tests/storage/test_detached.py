@@ -5,10 +5,14 @@ for that process before it reads them. Real processes, a real FIFO, the real con
 from __future__ import annotations
 
 import os
+import select
+import shutil
 import subprocess
 import sys
 import textwrap
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -66,3 +70,127 @@ def test_a_small_status_writes_its_caches_itself(project: Path) -> None:
     assert run_program("status", cwd=project).code == 0
     cache = project / ".agents" / "cache"
     assert (cache / "states.json").exists() and not (cache / WRITING).exists()
+
+
+def later(monkeypatch: pytest.MonkeyPatch) -> list[Callable[[], None]]:
+    """Workspaces leave their cache writing to the list returned (not to a process), even for one task: the
+    test then changes the repository before the writing, as a person may while a real writer is at work."""
+    from agentfiles.storage import parallel, workspace
+
+    left: list[Callable[[], None]] = []
+    monkeypatch.setattr(workspace, "DETACH_FROM", 1)
+    monkeypatch.setattr(parallel, "detached", lambda call, lock: left.append(call) or True)
+    return left
+
+
+def states_of(root: Path, write_later: bool = False) -> dict[str, str]:
+    from agentfiles.storage.workspace import Workspace
+
+    ws = Workspace(root)
+    ws.write_later = write_later
+    return {t: s.state for t, s in ws.states().items()}
+
+
+def test_the_snapshot_vouches_for_what_was_read_not_what_is_there_when_it_is_written(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task file added and a file added under a glob input, right after the answer and before the writer
+    wrote: the next status sees them (an input made then is seen already: its absence was recorded when
+    the status looked for it)."""
+    write_files(project, {
+        ".agents/tasks/globby.md": task_text("Globby", run="cat extra/*.txt > g.txt", inputs=["extra/*.txt"],
+                                             outputs=["g.txt"]),
+        ".agents/tasks/needy.md": task_text("Needy", run="cat in.txt > n.txt", inputs=["in.txt"], outputs=["n.txt"]),
+        "extra/a.txt": "a\n",
+    })
+    age(project)
+    left = later(monkeypatch)
+    assert states_of(project, write_later=True) == {"globby": "ready", "needy": "blocked"}
+    added = {".agents/tasks/zz-new.md": task_text("New", run="echo > z.txt", outputs=["z.txt"]),
+             "extra/b.txt": "b\n"}
+    write_files(project, added)
+    old = time.time() - 60  # as old as the rest: only the names and the files themselves tell
+    for rel in added:
+        os.utime(project / rel, (old, old))
+    [write] = left
+    write()
+    assert (project / ".agents" / "cache" / "states.json").exists()
+    assert states_of(project) == {"globby": "ready", "needy": "blocked", "zz-new": "ready"}
+
+
+def test_a_writer_makes_no_folder_again(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caches removed, or the project moved, before the writer wrote: nothing is made again there."""
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo > o.txt", outputs=["o.txt"])})
+    age(project)
+    left = later(monkeypatch)
+    states_of(project, write_later=True)
+    moved = tmp_path / "moved"
+    project.rename(moved)
+    left.pop()()
+    assert not project.exists() and not (moved / ".agents" / "cache" / "states.json").exists()
+    states_of(moved, write_later=True)
+    shutil.rmtree(moved / ".agents" / "cache")
+    left.pop()()
+    assert not (moved / ".agents" / "cache").exists()
+
+
+def test_a_writer_holds_no_descriptor_of_the_command_but_its_lock(tmp_path: Path) -> None:
+    """A caller reading the command's other descriptors (`3>&1` in a shell) sees them close when the command
+    ends, not when its writer does."""
+    fifo, lock = tmp_path / "go", tmp_path / "writing.lock"
+    os.mkfifo(fifo)
+    program = textwrap.dedent(f"""
+        import os, subprocess, sys
+        from pathlib import Path
+        from agentfiles.storage.parallel import detached
+
+        extra = int(sys.argv[1])
+        detached(lambda: Path({str(fifo)!r}).read_text(), Path({str(lock)!r}))
+    """)
+    read_end, write_end = os.pipe()
+    try:
+        done = subprocess.run([sys.executable, "-c", program, str(write_end)], pass_fds=[write_end],
+                              capture_output=True, text=True, timeout=60, check=False)
+        os.close(write_end)
+        assert done.returncode == 0, done.stderr
+        ready, _, _ = select.select([read_end], [], [], 5)
+        assert ready and os.read(read_end, 1) == b""  # closed: the writer, still waiting, does not hold it
+    finally:
+        os.close(read_end)
+        fifo.write_text("go")
+        settled(lock)
+
+
+def test_a_stopped_writer_delays_the_next_command_only_so_long(project: Path) -> None:
+    """A writer that never finishes (stopped, say) holds the next command up for SETTLE_PATIENCE_S; then the
+    command reads what is there (each cache entry is checked against its file) and answers."""
+    import fcntl
+
+    from agentfiles.storage.parallel import SETTLE_PATIENCE_S
+
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo > o.txt", outputs=["o.txt"])})
+    lock = project / ".agents" / "cache" / WRITING
+    lock.parent.mkdir(parents=True)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        start = time.monotonic()
+        shown = run_program("status", cwd=project)
+        waited = time.monotonic() - start
+    assert shown.code == 0 and "1 task: 1 ready" in shown.out
+    assert SETTLE_PATIENCE_S <= waited
+
+
+def test_what_a_killed_writer_half_wrote_is_removed_by_the_next_writer(project: Path) -> None:
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo > o.txt", outputs=["o.txt"])})
+    age(project)
+    cache = project / ".agents" / "cache"
+    cache.mkdir(parents=True)
+    half, young, other = cache / ".status.json.k1ll3d.tmp", cache / ".states.json.wr1t1ng.tmp", cache / "keep.tmp"
+    for path in (half, young, other):
+        path.write_bytes(b'{"version": [4, ')
+    old = time.time() - 120
+    os.utime(half, (old, old))
+    os.utime(other, (old, old))
+    assert run_program("status", cwd=project).code == 0
+    assert not half.exists() and young.exists() and other.exists()
+    assert (cache / "states.json").exists()

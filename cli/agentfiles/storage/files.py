@@ -10,11 +10,13 @@ from pathlib import Path
 SKIPPED_NAMES = frozenset({"README.md", "readme.md"})
 
 
-def atomic_write(path: Path, data: str | bytes, *, sync: bool = True) -> None:
+def atomic_write(path: Path, data: str | bytes, *, sync: bool = True, make_folders: bool = True) -> None:
     """Replace `path` with `data` so that readers see the old file or the new one, never a part. Without
     `sync` the data is not forced to disk first: for caches, which a crash may lose but never corrupt
-    (a reader that finds one empty or cut short rebuilds it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    (a reader that finds one empty or cut short rebuilds it). Without `make_folders`, a missing folder is
+    FileNotFoundError."""
+    if make_folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -132,7 +132,8 @@ class StatusIndex:
 
         return hash_file
 
-    def save(self) -> None:
+    def save(self, make_folders: bool = True) -> None:
+        """Write the index when it changed; without `make_folders`, not when its folder is gone meanwhile."""
         if not self.dirty:
             return
         payload = {
@@ -142,7 +143,7 @@ class StatusIndex:
             "hashes": self.hashes,
         }
         try:
-            atomic_write(self.path, orjson.dumps(payload), sync=False)
+            atomic_write(self.path, orjson.dumps(payload), sync=False, make_folders=make_folders)
             self.dirty = False
         except OSError:
             pass

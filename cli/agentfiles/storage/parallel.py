@@ -112,7 +112,8 @@ def detached(call: Callable[[], None], lock: Path) -> bool:
     """Start `call` in a forked process that this one does not wait for, and return True; False where no
     process may be forked (the caller then calls it itself). The process holds an exclusive lock on the
     file `lock` until `call` is done (the file stays, so that a writer and its readers always meet on one):
-    a reader that waits for that lock (`settled`) never works from what it is still writing. Its standard streams are /dev/null, so that nothing reading this
+    a reader that waits for that lock (`settled`) never works from what it is still writing. It keeps no
+    other descriptor of this process (its standard streams are /dev/null), so that nothing reading this
     process's output waits for it, and it has a session of its own (a Ctrl-C at the terminal is not for it)."""
     import fcntl
 
@@ -134,6 +135,7 @@ def detached(call: Callable[[], None], lock: Path) -> bool:
             null = os.open(os.devnull, os.O_RDWR)
             for stream in (0, 1, 2):
                 os.dup2(null, stream)
+            _close_all_but(0, 1, 2, fd)  # what the command's caller reads ends with the command
             call()
         finally:
             os._exit(0)
@@ -141,20 +143,48 @@ def detached(call: Callable[[], None], lock: Path) -> bool:
     return True
 
 
+SETTLE_PATIENCE_S = 5.0  # how long a command waits for a writer that does not finish (stopped, say)
+
+
 def settled(lock: Path) -> None:
-    """Wait until no process started by `detached` with this `lock` is still at work (at once when none is)."""
+    """Wait until no process started by `detached` with this `lock` is still at work (at once when none is),
+    for SETTLE_PATIENCE_S at most: what it writes is a cache, each entry checked against its file, and a
+    command that reads the caches as they are meanwhile answers the same, only slower."""
+    import fcntl
+    import time
+
     try:
         fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return
     try:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_SH)
-    except OSError:
-        pass  # a file system without locks: nothing was written detached there
+        deadline = time.monotonic() + SETTLE_PATIENCE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(0.005)
+            except OSError:
+                return  # a file system without locks: nothing was written detached there
     finally:
         os.close(fd)
+
+
+def _close_all_but(*keep: int) -> None:
+    """Close every descriptor of this process but `keep`."""
+    try:
+        open_now = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        open_now = list(range(3, 1024))
+    for fd in open_now:
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the listing's own descriptor, closed already
 
 
 class _Child:

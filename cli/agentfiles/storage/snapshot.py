@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import time
 from array import array
 from collections.abc import Callable
 from itertools import chain
@@ -192,12 +191,19 @@ def read_snapshot(layout: Layout, path: Path) -> dict[str, TaskState] | None:
     return states if sigs == data["sigs"] else None
 
 
-def write_snapshot(
-    layout: Layout, path: Path, facts: Facts, states: dict[str, TaskState], known: dict[str, list[int]]
-) -> None:
-    """Record `states` with the signatures of what they were derived from (`known`: those of the files
-    hashed, taken when they were hashed), unless a file changed so recently that a later edit might keep
-    its signature (then the next run derives again)."""
+def layout_names(layout: Layout) -> list[Any]:
+    """The convention folders' names as a snapshot records them: taken before the files are read, so a file
+    added while (or after) a status reads makes the names differ next time."""
+    return _layout_names(layout)
+
+
+def snapshot_sources(
+    layout: Layout, facts: Facts, known: dict[str, list[int]], names: list[Any]
+) -> dict[str, Any]:
+    """What the snapshot of states derived from `facts` vouches for, as the status found it: the folders'
+    `names` (`layout_names`, taken before reading), each glob's matches, and the signature of each file
+    (`known`: those taken as the files were read or hashed; the few others now). Taken by the status
+    itself; the writing (`write_snapshot`) may come later, in another process."""
     root = layout.root
     base = f"{root}{os.sep}"
     documents = [f".agents/tasks/{t}.md" for t in facts.tasks if "@" not in t]
@@ -210,9 +216,25 @@ def write_snapshot(
                   for kind, p in task.inputs if kind == "path" and not has_glob(p) and p.rstrip("/")]
     grouped = _by_folder([d for d in dict.fromkeys(documents) if d not in known])
     found = {**known, **dict(zip(_paths(grouped), _chunks(_signatures(base, grouped))))}
+    patterns = [glob for glob, _ in facts.foreach.values()]
+    for task in facts.tasks.values():
+        for kind, p in task.inputs:  # a folder input was hashed as "not a file": its mode is 0 or a dir's
+            if kind == "path" and (has_glob(p) or _folder(known.get(p))):
+                patterns.append(p)
+        patterns += [p for p in task.outputs if has_glob(p)]  # a file added under an output glob
+    return {"names": names, "globs": _globs(root, list(dict.fromkeys(patterns))), "found": found}
+
+
+def write_snapshot(
+    path: Path, sources: dict[str, Any], states: dict[str, TaskState], since_ns: int, make_folders: bool = True
+) -> None:
+    """Record `states` with what they were derived from (`snapshot_sources`), unless a file changed so
+    recently before `since_ns` (when the status began to look) that a later edit might keep its signature:
+    then the next run derives again. Without `make_folders`, nothing is written where the cache folder is
+    gone meanwhile (removed, or the project moved)."""
     folders: dict[str, tuple[list[str], list[list[int]]]] = {}  # in one pass: each folder's names and rows
     newest = 0  # the newest mtime of a file (a folder's changes show in its globs): the caches' racy window
-    for rel, row in found.items():
+    for rel, row in sources["found"].items():
         folder, _, name = rel.rpartition("/")
         if (group := folders.get(folder)) is None:
             group = folders[folder] = ([], [])
@@ -220,26 +242,20 @@ def write_snapshot(
         group[1].append(row)
         if row[2] > newest and stat.S_ISREG(row[0]):
             newest = row[2]
-    if time.time_ns() - newest < RACY_WINDOW_NS:
+    if since_ns - newest < RACY_WINDOW_NS:
         return
     files = [[folder, names] for folder, (names, _) in folders.items()]
     sigs = list(chain.from_iterable(row for _, rows in folders.values() for row in rows))
-    patterns = [glob for glob, _ in facts.foreach.values()]
-    for task in facts.tasks.values():
-        for kind, p in task.inputs:  # a folder input was hashed as "not a file": its mode is 0 or a dir's
-            if kind == "path" and (has_glob(p) or _folder(known.get(p))):
-                patterns.append(p)
-        patterns += [p for p in task.outputs if has_glob(p)]  # a file added under an output glob
     data = {
         "version": [SNAPSHOT_VERSION, __version__],
-        "names": _layout_names(layout),
-        "globs": _globs(root, list(dict.fromkeys(patterns))),
+        "names": sources["names"],
+        "globs": sources["globs"],
         "files": files,
         "sigs": _parts_fingerprint(sigs),
         "states": [[s.id, s.state, s.reasons, s.run, s.definition, s.isolation, s.parts, s.command]
                    for s in states.values()],
     }
     try:
-        atomic_write(path, orjson.dumps(data), sync=False)
+        atomic_write(path, orjson.dumps(data), sync=False, make_folders=make_folders)
     except OSError:
         pass

@@ -9,6 +9,8 @@ and no parsing.
 from __future__ import annotations
 
 import gc
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,7 +101,12 @@ class Workspace:
     def states(self) -> dict[str, TaskState]:
         """Every task's state: as recorded when none of the files it came from changed, else derived."""
         if self._states is None:
-            from agentfiles.storage.snapshot import read_snapshot, write_snapshot
+            from agentfiles.storage.snapshot import (
+                layout_names,
+                read_snapshot,
+                snapshot_sources,
+                write_snapshot,
+            )
 
             path = self.layout.cache / "states.json"
             settled(self.layout.cache / WRITING)
@@ -108,15 +115,19 @@ class Workspace:
                 enabled = gc.isenabled()
                 gc.disable()  # many small objects, none cyclic: collecting them while deriving is all waste
                 try:
+                    since, names = time.time_ns(), layout_names(self.layout)  # before a file is read
                     facts = self.facts()
                     states = self._states = derive_states(self.root, facts, self.index.hasher(self.root),
                                                           self.index.judged)
+                    sources = snapshot_sources(self.layout, facts, self.index.stats, names)
+                    later = self.write_later and self.index.read >= DETACH_FROM
 
-                    def write() -> None:
-                        self.index.save()
-                        write_snapshot(self.layout, path, facts, states, self.index.stats)
+                    def write() -> None:  # what it writes was taken above, whenever this runs
+                        _clear_leftovers(self.layout.cache)
+                        self.index.save(make_folders=not later)
+                        write_snapshot(path, sources, states, since, make_folders=not later)
 
-                    if not (self.write_later and self.index.read >= DETACH_FROM and self._detach(write)):
+                    if not (later and self._detach(write)):
                         write()
                 finally:
                     if enabled:
@@ -132,6 +143,23 @@ class Workspace:
         except OSError:
             return False
         return detached(write, self.layout.cache / WRITING)
+
+
+def _clear_leftovers(cache: Path, now: float | None = None) -> None:
+    """Remove the half-written copies of the status caches that a killed writer left (`.status.json.*.tmp`,
+    atomic_write's), once a minute old: a writer at work now is younger."""
+    try:
+        names = [n for n in os.listdir(cache)
+                 if n.startswith((".status.json.", ".states.json.")) and n.endswith(".tmp")]
+    except OSError:
+        return
+    now = time.time() if now is None else now
+    for name in names:
+        try:
+            if now - os.lstat(cache / name).st_mtime > 60:
+                os.unlink(cache / name)
+        except OSError:
+            pass
 
 
 def _refuse(errors: list[Diagnostic]) -> None:

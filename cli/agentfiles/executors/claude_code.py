@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from agentfiles.core.conversation import Limits, Outcome, Turn
 from agentfiles.core.environment import is_secret
 from agentfiles.core.globs import OutputSet
+from agentfiles.core.scratch import scratch_folder
 from agentfiles.core.tools import claude_tools
 from agentfiles.executors.base import Runtime, StepRequest, StepResult
 from agentfiles.executors.claude_session import (
@@ -150,7 +150,7 @@ class ClaudeCodeExecutor:
             args += ["--json-schema", json.dumps(schema)]
         timeout = max(1.0, limits.deadline - time.monotonic()) if limits.deadline else CONVERSE_TIMEOUT_S
         env = session_env(self.environ, self.credentials, self.retries)
-        folder = Path(tempfile.mkdtemp(prefix="agents-claude-")) / "work"  # its /etc view goes beside it
+        folder = Path(scratch_folder("claude")) / "work"  # its /etc view goes beside it
         folder.mkdir()
         try:
             for rel, text in files.items():

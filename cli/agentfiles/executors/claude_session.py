@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfiles.core.environment import is_secret, redact, secret_values
+from agentfiles.core.scratch import scratch_folder
 from agentfiles.errors import PreconditionError
 from agentfiles.executors.command import run_process
 from agentfiles.executors.isolation import SANDBOX_HOME, Isolation, Mounts, confine, confined_env
@@ -63,7 +63,7 @@ def find_claude(environ: dict[str, str]) -> Program:
 
 @lru_cache(maxsize=8)
 def _probe(path: str, search: str) -> Program:
-    home = tempfile.mkdtemp(prefix="agents-claude-probe-")
+    home = scratch_folder("claude-probe")
     env = {"PATH": search, "HOME": home, **QUIET}
     try:
         version = subprocess.run([path, "--version"], capture_output=True, text=True, env=env, timeout=60,
@@ -180,7 +180,7 @@ def run_session(
         argv = confine(argv, folder, view, Mounts(read_only=[*program.mounts, *managed], protect=protect or []))
         env = {**env, "HOME": SANDBOX_HOME}
     else:
-        home = tempfile.mkdtemp(prefix="agents-claude-home-")
+        home = scratch_folder("claude-home")
         os.mkdir(os.path.join(home, "tmp"))
         env = {**env, "HOME": home, "TMPDIR": os.path.join(home, "tmp")}  # whatever it leaves goes with it
     try:

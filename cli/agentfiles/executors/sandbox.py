@@ -14,6 +14,7 @@ from pathlib import Path
 
 from agentfiles.core.fingerprint import PREFIX
 from agentfiles.core.globs import OutputSet
+from agentfiles.core.scratch import scratch_folder
 
 
 @dataclass
@@ -59,7 +60,7 @@ class Sandbox:
             home.mkdir(parents=True, exist_ok=True)
             self.path = Path(tempfile.mkdtemp(prefix="step-", dir=home)) / "work"
         else:
-            self.path = Path(tempfile.mkdtemp(prefix="agents-replay-")) / "work"
+            self.path = Path(scratch_folder("replay")) / "work"
         self.path.mkdir()
         self.inputs: dict[str, str] = {}  # rel -> sha256 of the copy the step sees
 

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from typing import Any
 from agentfiles.core.cluster import CLUSTER_HINT, local_workers
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.models import ApiSettings
+from agentfiles.core.scratch import scratch_folder
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
 from agentfiles.runner.execute import Execution, execute
@@ -63,7 +63,7 @@ class WorkOrder:
 
 def run_order(order: WorkOrder) -> Execution:
     """On a worker: a fresh sandbox holding the inputs, the executor run in it, what it left collected."""
-    home = Path(tempfile.mkdtemp(prefix="agents-worker-"))
+    home = Path(scratch_folder("worker"))
     sandbox = home / "work"
     try:
         request = order.request

@@ -14,14 +14,13 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agentfiles.core.scratch import scratch_folder
 from agentfiles.errors import STORAGE_HINT, AgentsError, GitError, PreconditionError, StorageFull
-
 
 INDEX_LOCK_PATIENCE_S = 5.0  # how long a step's commit waits for another git process to free the index
 
@@ -236,7 +235,7 @@ class Git:
 
     def _scratch(self) -> str:
         if self._index_dir is None:
-            self._index_dir = tempfile.mkdtemp(prefix="agents-index-")
+            self._index_dir = scratch_folder("index")
         return self._index_dir
 
     def _tip(self) -> tuple[str | None, str | None]:

@@ -1,5 +1,6 @@
 """Which step a step id names: a plain task, or one item of a foreach task with its placeholders filled
-in; and the runs of the tasks it needs, as its handoff records them."""
+in; the files it is given and their hashes, and the runs of the tasks it needs, as its handoff records
+them."""
 
 from __future__ import annotations
 
@@ -52,3 +53,48 @@ def upstream_runs(project: Project, needs: list[str]) -> dict[str, str]:
         elif need in project.handoffs:
             runs[need] = project.handoffs[need].model.run
     return runs
+
+
+def input_files(project: Project, task: Task) -> tuple[list[str], list[str]]:
+    """The repo files a step gets (expanded, sorted, handoff files included) and missing literal inputs."""
+    from agentfiles.core.fingerprint import expand_path_input
+    from agentfiles.core.paths import has_glob
+    from agentfiles.runner.globs import owned_files
+
+    root = project.layout.root
+    files: list[str] = []
+    missing: list[str] = []
+    for spec in task.inputs:
+        if spec.handoff is not None:
+            rel = project.layout.rel(project.layout.handoff_file(spec.handoff))
+            if (root / rel).is_file():
+                files.append(rel)
+            else:
+                missing.append(f"handoff:{spec.handoff}")
+            continue
+        assert spec.path is not None
+        found = expand_path_input(root, spec.path)
+        if not found and not has_glob(spec.path):
+            missing.append(spec.path)
+        files.extend(found)
+    files.extend(owned_files(root, task.outputs))  # what its output globs match: it may change them
+    return sorted(set(files)), missing
+
+
+def input_hashes(project: Project, task: Task, seen: dict[str, str]) -> dict[str, str]:
+    """As a handoff records them: each path input file (`seen`: as copied into the sandbox), and
+    `handoff:x` as the digest of x's body."""
+    from agentfiles.core.fingerprint import handoff_digest
+
+    hashes: dict[str, str] = {}
+    handoff_files = {}
+    for spec in task.inputs:
+        if spec.handoff is not None:
+            entry = project.handoffs.get(spec.handoff)
+            if entry is not None:
+                hashes[spec.key] = handoff_digest(entry.body)
+                handoff_files[project.layout.rel(project.layout.handoff_file(spec.handoff))] = True
+    for rel, digest in seen.items():
+        if rel not in handoff_files:
+            hashes[rel] = digest
+    return dict(sorted(hashes.items()))

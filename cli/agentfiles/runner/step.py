@@ -10,12 +10,9 @@ import secrets
 import sys
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
 from agentfiles.core.handoffs import Routing
 from agentfiles.core.environment import leaked_secrets, step_environment
-from agentfiles.core.fingerprint import expand_path_input, handoff_digest
-from agentfiles.core.paths import has_glob
 from agentfiles.core.definition import current_definition
 from agentfiles.core.usage import add_usage
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
@@ -23,16 +20,12 @@ from agentfiles.executors.sandbox import Sandbox
 from agentfiles.runner.cache import body_sections, served_summary
 from agentfiles.runner.attempt import Attempt, Finished, Retry, RunContext, StepCancelled, StepOutcome, Wait
 from agentfiles.runner.checks import run_checks
-from agentfiles.runner.execute import Execution, execute, finish
-from agentfiles.runner.globs import owned_files
+from agentfiles.runner.execute import Execution, execute
 from agentfiles.runner.land import land, now
-from agentfiles.runner.resolve import ResolvedStep, resolve_step, upstream_runs
+from agentfiles.runner.resolve import ResolvedStep, input_files, input_hashes, resolve_step, upstream_runs
 from agentfiles.storage.files import text_reader
 from agentfiles.storage.commits import identity
 from agentfiles.storage.records import handoff_body
-
-if TYPE_CHECKING:
-    from agentfiles.core.models import Task
 
 __all__ = ["Finished", "RunContext", "StepCancelled", "StepOutcome", "StepRunner", "new_run_id", "resolve_step"]
 
@@ -140,7 +133,7 @@ class StepRunner:
         isolation = ctx.isolation_for(task_id)
         sandbox = Sandbox(project.layout.root)
         try:
-            files, missing = self._input_files(task)
+            files, missing = input_files(project, task)
             seen = sandbox.populate(files, task.outputs)
             env, withheld = step_environment(
                 dict(os.environ),
@@ -161,7 +154,7 @@ class StepRunner:
                 isolation=isolation,
             )
             runtime = Runtime(sandbox.path, ctx.cancelled, ctx.processes)
-            attempt = Attempt(number, StepResult(ok=False), None, {}, [], self._input_hashes(task, seen),
+            attempt = Attempt(number, StepResult(ok=False), None, {}, [], input_hashes(project, task, seen),
                               upstream_runs(project, task.needs), sorted(env), withheld, list(feedback), isolation)
             if missing:
                 attempt.result = StepResult(
@@ -383,46 +376,6 @@ class StepRunner:
 
             return [feedback_section(last.verification.dump(), 0, run=last.run)]
         return []
-
-    # ------------------------------------------------------------------------------------------ inputs
-
-    def _input_files(self, task: Task) -> tuple[list[str], list[str]]:
-        """The repo files a step gets (expanded, sorted, handoff files included) and missing literal inputs."""
-        project = self.ctx.project
-        root = project.layout.root
-        files: list[str] = []
-        missing: list[str] = []
-        for spec in task.inputs:
-            if spec.handoff is not None:
-                rel = project.layout.rel(project.layout.handoff_file(spec.handoff))
-                if (root / rel).is_file():
-                    files.append(rel)
-                else:
-                    missing.append(f"handoff:{spec.handoff}")
-                continue
-            assert spec.path is not None
-            found = expand_path_input(root, spec.path)
-            if not found and not has_glob(spec.path):
-                missing.append(spec.path)
-            files.extend(found)
-        files.extend(owned_files(root, task.outputs))  # what its output globs match: it may change them
-        return sorted(set(files)), missing
-
-    def _input_hashes(self, task: Task, seen: dict[str, str]) -> dict[str, str]:
-        """As a handoff records them: each path input file, and `handoff:x` as the digest of x's body."""
-        project = self.ctx.project
-        hashes: dict[str, str] = {}
-        handoff_files = {}
-        for spec in task.inputs:
-            if spec.handoff is not None:
-                entry = project.handoffs.get(spec.handoff)
-                if entry is not None:
-                    hashes[spec.key] = handoff_digest(entry.body)
-                    handoff_files[project.layout.rel(project.layout.handoff_file(spec.handoff))] = True
-        for rel, digest in seen.items():
-            if rel not in handoff_files:
-                hashes[rel] = digest
-        return dict(sorted(hashes.items()))
 
 
 def _refused_before_start(attempt: Attempt) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from agentfiles.storage.parallel import settled, workers
 from agentfiles.storage.workspace import DETACH_FROM, WRITING
-from conftest import age, run_program, task_text, write_files
+from conftest import age, git, run_program, task_text, write_files
 
 pytestmark = pytest.mark.skipif(workers() < 2, reason="no second core, or no fork: caches are written at once")
 
@@ -75,11 +75,11 @@ def test_a_small_status_writes_its_caches_itself(project: Path) -> None:
 def later(monkeypatch: pytest.MonkeyPatch) -> list[Callable[[], None]]:
     """Workspaces leave their cache writing to the list returned (not to a process), even for one task: the
     test then changes the repository before the writing, as a person may while a real writer is at work."""
-    from agentfiles.storage import parallel, workspace
+    from agentfiles.storage import workspace
 
     left: list[Callable[[], None]] = []
     monkeypatch.setattr(workspace, "DETACH_FROM", 1)
-    monkeypatch.setattr(parallel, "detached", lambda call, lock: left.append(call) or True)
+    monkeypatch.setattr(workspace, "detached", lambda call, lock: left.append(call) or True)
     return left
 
 
@@ -177,7 +177,84 @@ def test_a_stopped_writer_delays_the_next_command_only_so_long(project: Path) ->
         shown = run_program("status", cwd=project)
         waited = time.monotonic() - start
     assert shown.code == 0 and "1 task: 1 ready" in shown.out
-    assert SETTLE_PATIENCE_S <= waited
+    assert SETTLE_PATIENCE_S <= waited < 2 * SETTLE_PATIENCE_S  # once, for the index and the snapshot together
+
+
+def test_a_writer_still_at_work_is_never_waited_for_by_the_next_writer(tmp_path: Path) -> None:
+    """The lock held (a stopped writer, say): the next one is not started and the caller writes itself."""
+    import fcntl
+
+    from agentfiles.storage.parallel import detached
+
+    lock = tmp_path / "writing.lock"
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        start = time.monotonic()
+        assert detached(lambda: None, lock) is False
+        assert time.monotonic() - start < 1
+
+
+def test_a_file_a_glob_matches_made_while_the_status_ran_is_seen_next_time(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A done step's glob input gains a file after the step's inputs were hashed but before the snapshot's
+    sources were taken: the snapshot is not written, and the next status finds the step stale."""
+    from agentfiles.storage import snapshot
+
+    write_files(project, {
+        ".agents/tasks/globby.md": task_text("Globby", run="cat extra/*.txt > g.txt", inputs=["extra/*.txt"],
+                                             outputs=["g.txt"]),
+        "extra/a.txt": "a\n",
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "task")
+    assert run_program("run", cwd=project).code == 0
+    shutil.rmtree(project / ".agents" / "cache", ignore_errors=True)
+    age(project)
+    real = snapshot._globs
+
+    def meanwhile(root: Path, patterns: list[str]) -> list[list[object]]:
+        (project / "extra" / "b.txt").write_text("b\n")
+        old = time.time() - 60  # an old mtime (a copy keeping it): its inode's change still tells
+        os.utime(project / "extra" / "b.txt", (old, old))
+        return real(root, patterns)
+
+    monkeypatch.setattr(snapshot, "_globs", meanwhile)
+    assert states_of(project) == {"globby": "done"}  # as read, before the file came
+    monkeypatch.setattr(snapshot, "_globs", real)
+    assert states_of(project) == {"globby": "stale"}
+
+
+def test_a_project_moved_while_its_status_ran_is_not_made_again(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentfiles.storage import snapshot
+
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo > o.txt", outputs=["o.txt"])})
+    age(project)
+    moved = tmp_path / "moved"
+    real = snapshot.snapshot_sources
+
+    def moving(*args: object, **kwargs: object) -> dict[str, object]:
+        found = real(*args, **kwargs)  # type: ignore[arg-type]
+        project.rename(moved)
+        return found
+
+    monkeypatch.setattr(snapshot, "snapshot_sources", moving)
+    assert states_of(project) == {"t": "ready"}
+    assert not project.exists()
+
+
+def test_a_half_written_copy_goes_even_when_nothing_is_written_again(project: Path) -> None:
+    write_files(project, {".agents/tasks/t.md": task_text("T", run="echo > o.txt", outputs=["o.txt"])})
+    age(project)
+    assert run_program("status", cwd=project).code == 0  # the caches are written
+    half = project / ".agents" / "cache" / ".status.json.k1ll3d.tmp"
+    half.write_bytes(b"{")
+    old = time.time() - 120
+    os.utime(half, (old, old))
+    assert run_program("status", cwd=project).code == 0  # a warm one: it writes nothing
+    assert not half.exists()
 
 
 def test_what_a_killed_writer_half_wrote_is_removed_by_the_next_writer(project: Path) -> None:

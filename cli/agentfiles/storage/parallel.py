@@ -124,9 +124,9 @@ def detached(call: Callable[[], None], lock: Path) -> bool:
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # the writer before this one has finished
-    except OSError:  # a file system without locks
-        os.close(fd)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # a writer before this one still at work (stopped, say), or a file system without locks:
+        os.close(fd)  # the caller writes itself (each write replaces its file whole), never waiting for it
         return False
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child

@@ -214,15 +214,19 @@ def snapshot_sources(
     # a task that never ran is blocked or ready by whether its literal inputs exist: none of them is hashed
     documents += [p.rstrip("/") for tid, task in facts.tasks.items() if tid not in facts.handoffs
                   for kind, p in task.inputs if kind == "path" and not has_glob(p) and p.rstrip("/")]
-    grouped = _by_folder([d for d in dict.fromkeys(documents) if d not in known])
-    found = {**known, **dict(zip(_paths(grouped), _chunks(_signatures(base, grouped))))}
     patterns = [glob for glob, _ in facts.foreach.values()]
     for task in facts.tasks.values():
         for kind, p in task.inputs:  # a folder input was hashed as "not a file": its mode is 0 or a dir's
             if kind == "path" and (has_glob(p) or _folder(known.get(p))):
                 patterns.append(p)
         patterns += [p for p in task.outputs if has_glob(p)]  # a file added under an output glob
-    return {"names": names, "globs": _globs(root, list(dict.fromkeys(patterns))), "found": found}
+    globs = _globs(root, list(dict.fromkeys(patterns)))
+    matched = [rel for _, found in globs for rel in found if rel not in known]  # not seen while reading
+    grouped = _by_folder([d for d in dict.fromkeys([*documents, *matched]) if d not in known])
+    found = {**known, **dict(zip(_paths(grouped), _chunks(_signatures(base, grouped))))}
+    # A glob's match that is new since the status began (its inode changed after `since`, whatever its mtime
+    # says) may be missing from the states: `write_snapshot` writes nothing then.
+    return {"names": names, "globs": globs, "found": found, "matched": matched}
 
 
 def write_snapshot(
@@ -244,6 +248,9 @@ def write_snapshot(
             newest = row[2]
     if since_ns - newest < RACY_WINDOW_NS:
         return
+    found = sources["found"]
+    if any(found[rel][3] >= since_ns for rel in sources.get("matched", ())):
+        return  # a file a glob matches appeared (or changed) after the status began: derive next time
     files = [[folder, names] for folder, (names, _) in folders.items()]
     sigs = list(chain.from_iterable(row for _, rows in folders.values() for row in rows))
     data = {

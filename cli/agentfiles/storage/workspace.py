@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ from agentfiles.core.paths import Layout, find_project_root
 from agentfiles.core.state import TaskState, derive_states
 from agentfiles.errors import ConventionError
 from agentfiles.storage.cache import StatCache
-from agentfiles.storage.parallel import settled
+from agentfiles.storage.parallel import detached, settled
 
 WRITING = "writing.lock"  # held by the process writing the status caches after its command answered
 DETACH_FROM = 2000  # tasks read afresh: with fewer, the caches are small and written at once
@@ -43,6 +42,7 @@ class Workspace:
         # Set by a command whose process ends once it has answered (`agents status`): caches it must write
         # after many files were read are written by a process of their own meanwhile (storage/parallel.py).
         self.write_later = False
+        self._settled = False
 
     @property
     def root(self) -> Path:
@@ -86,7 +86,7 @@ class Workspace:
         if self._index is None:
             from agentfiles.storage.index import StatusIndex
 
-            settled(self.layout.cache / WRITING)
+            self._settle()
             self._index = StatusIndex(self.layout.cache / "status.json")
         return self._index
 
@@ -109,7 +109,8 @@ class Workspace:
             )
 
             path = self.layout.cache / "states.json"
-            settled(self.layout.cache / WRITING)
+            self._settle()
+            _clear_leftovers(self.layout.cache)
             self._states = read_snapshot(self.layout, path)
             if self._states is None:
                 enabled = gc.isenabled()
@@ -123,31 +124,38 @@ class Workspace:
                     later = self.write_later and self.index.read >= DETACH_FROM
 
                     def write() -> None:  # what it writes was taken above, whenever this runs
-                        _clear_leftovers(self.layout.cache)
-                        self.index.save(make_folders=not later)
-                        write_snapshot(path, sources, states, since, make_folders=not later)
+                        self.index.save(make_folders=False)
+                        write_snapshot(path, sources, states, since, make_folders=False)
 
-                    if not (later and self._detach(write)):
+                    if _cache_folder(self.layout) and not (later and detached(write, self.layout.cache / WRITING)):
                         write()
                 finally:
                     if enabled:
                         gc.enable()
         return self._states
 
-    def _detach(self, write: Callable[[], None]) -> bool:
-        """Leave `write` to a process of its own (a cold status at 10,000 tasks writes 18 MB of caches)."""
-        from agentfiles.storage.parallel import detached
 
-        try:
-            self.layout.cache.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            return False
-        return detached(write, self.layout.cache / WRITING)
+    def _settle(self) -> None:
+        """Wait for a writer of the caches at work (once: the index and the snapshot are read after it)."""
+        if not self._settled:
+            self._settled = True
+            settled(self.layout.cache / WRITING)
+
+
+def _cache_folder(layout: Layout) -> bool:
+    """Whether `.agents/cache` is there to write the caches in, made if need be, but only in an `.agents`
+    folder that is still there (not again where a project was moved from while a status ran)."""
+    try:
+        layout.cache.mkdir(exist_ok=True)
+    except OSError:
+        return False
+    return True
 
 
 def _clear_leftovers(cache: Path, now: float | None = None) -> None:
     """Remove the half-written copies of the status caches that a killed writer left (`.status.json.*.tmp`,
-    atomic_write's), once a minute old: a writer at work now is younger."""
+    atomic_write's), once a minute old: a writer at work now is younger. Every status looks (a listing of a
+    folder of a few files), so one is gone a minute later even when nothing is written again."""
     try:
         names = [n for n in os.listdir(cache)
                  if n.startswith((".status.json.", ".states.json.")) and n.endswith(".tmp")]

@@ -88,3 +88,17 @@ def test_a_killed_runs_private_index_is_cleared_by_a_later_run(project: Path, tm
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert not leftovers[0].exists()
+
+
+def test_a_folder_changed_deep_inside_is_kept(tmp: Path) -> None:
+    """A step of a process this one cannot see, writing a file deep in its folder: not left behind."""
+    gone = dead_pid()
+    folder = left(tmp, "worker", gone, LEFT_ALONE_S + 60)
+    deep = folder / "inner" / "work" / "src"
+    deep.mkdir(parents=True)
+    (deep / "f.py").write_text("print(1)\n")
+    old = time.time() - LEFT_ALONE_S - 60
+    for path in (deep, deep.parent, folder / "inner", folder):
+        os.utime(path, (old, old))
+    assert sweep("agents-worker-") == []
+    assert folder.exists()

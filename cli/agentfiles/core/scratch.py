@@ -3,7 +3,7 @@ step, a Claude Code conversation): each named for the process that made it, `age
 process killed outright (SIGKILL, an out-of-memory kill, a lost machine) runs no `finally` and leaves its
 folder behind; the next process of agents that makes a folder of that kind removes those of processes that
 no longer exist, once they have been left alone for an hour (a process in another pid namespace sharing the
-temporary folder looks gone from here, and its folders still change while it works)."""
+temporary folder looks gone from here, and what is in its folders still changes while it works)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import tempfile
 import time
 
 LEFT_ALONE_S = 3600.0  # unchanged this long, in a folder of a process that is gone: left behind
+WALK_CAP = 20_000  # entries looked at in such a folder before it is taken for one in use
 _SWEPT: set[str] = set()  # the kinds whose leftovers this process has looked for
 
 
@@ -63,16 +64,22 @@ def _alive(pid: int) -> bool:
 
 
 def _ours_and_idle(path: str, now: float) -> bool:
-    """A folder (not a link) of this user in which nothing was added, removed or renamed, itself or a
-    folder right in it, for LEFT_ALONE_S."""
+    """A folder (not a link) of this user in which nothing was added, removed, renamed or written, at any
+    depth, for LEFT_ALONE_S (a folder of more than WALK_CAP entries counts as busy: kept)."""
     try:
         info = os.lstat(path)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-            return False
-        newest = info.st_mtime
-        with os.scandir(path) as entries:
-            for entry in entries:
-                newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
     except OSError:
         return False
-    return now - newest >= LEFT_ALONE_S
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return False
+    seen = 0
+    for folder, names, files in os.walk(path):  # links are not followed
+        for name in (*names, *files):
+            seen += 1
+            try:
+                entry = os.lstat(os.path.join(folder, name))
+            except OSError:
+                return False  # changing now
+            if seen > WALK_CAP or now - entry.st_mtime < LEFT_ALONE_S:
+                return False
+    return now - info.st_mtime >= LEFT_ALONE_S

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from agentfiles.core.globs import OutputSet
 from agentfiles.executors.shell import read_only_parts
 
@@ -67,3 +68,24 @@ def test_a_command_leaves_no_descriptor_open(tmp_path: Path) -> None:
         code, out, _, _, _ = run_process(["/bin/sh", "-c", "echo hi; exit 3"], str(tmp_path), {"PATH": "/usr/bin:/bin"}, 30)
         assert (code, out) == (3, b"hi\n")
     assert set(os.listdir("/proc/self/fd")) <= before
+
+
+def test_a_command_without_input_has_no_named_file_in_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner killed outright runs no `finally`: a command step (no input) leaves nothing named in the
+    temporary folder while it runs; one given an input has its file there only for the while."""
+    import os
+    import tempfile
+
+    from agentfiles.executors.command import run_process
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    listing = ["/bin/sh", "-c", f"ls -A {temp}"]
+    code, out, _, _, _ = run_process(listing, str(tmp_path), {"PATH": "/usr/bin:/bin"}, 30)
+    assert (code, out) == (0, b"")
+    code, out, _, _, _ = run_process(listing, str(tmp_path), {"PATH": "/usr/bin:/bin"}, 30, stdin=b"x")
+    assert code == 0 and out.startswith(b"tmp")  # the input's own file, removed after
+    assert os.listdir(temp) == []

@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,10 @@ def run_process(
     With `track` (the run's registry of processes, which the next run stops when this one is killed) the
     command waits, before it execs, until it is written down there: a runner killed in between leaves
     nothing running, as the wait ends without the command when the runner is gone (`_gated`)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as given:
+    # The input, when there is one, is a named file (the gate reopens it by name), which a runner killed
+    # outright leaves behind; without one there is none to leave. Output goes to files without a name.
+    named = tempfile.NamedTemporaryFile() if stdin is not None else nullcontext(None)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, named as given:
         if stdin is not None:
             given.write(stdin)
             given.flush()

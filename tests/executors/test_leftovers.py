@@ -4,6 +4,7 @@ command is (executors/command.run_process), without the OS sandbox (whose pid na
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -123,3 +124,43 @@ def test_a_runner_killed_before_it_wrote_the_command_down_leaves_it_never_starte
         os.killpg(pid, signal.SIGKILL)
         pytest.fail("the command ran on after its runner was killed, written down nowhere")
     assert not (tmp_path / "ran.pid").exists()
+
+
+def _subreaper() -> int:
+    """PR_GET_CHILD_SUBREAPER of this process (1 while the runner adopts what steps leave)."""
+    import ctypes
+
+    flag = ctypes.c_int(-1)
+    assert ctypes.CDLL("libc.so.6").prctl(37, ctypes.byref(flag), 0, 0, 0) == 0  # a handle of its own: no argtypes
+    return flag.value
+
+
+def test_a_command_in_the_os_sandbox_is_left_to_its_pid_namespace(tmp_path: Path, leave: str) -> None:
+    """The sandbox's pid namespace ends whatever the command leaves: the runner neither adopts nor sweeps
+    for it (a sweep would find nothing, and would hold other steps' starts and ends for its while)."""
+    from agentfiles.executors.command import run_shell
+    from agentfiles.executors.isolation import Isolation, choose_mode
+    from agentfiles.executors.leftovers import LEFTOVERS
+
+    mode, note = choose_mode("auto")
+    if mode != "os":
+        pytest.skip(f"no OS sandbox: {note}")
+    go = tmp_path / "go"
+    script = (f"setsid {leave} setsid.pid </dev/null >/dev/null 2>&1 & {WAIT.format(f='setsid.pid')}; "
+              f"echo $$ > started; while [ ! -e go ]; do sleep 0.01; done")
+    done: list[tuple[int | None, bytes]] = []
+    step = threading.Thread(target=lambda: done.append(run_shell(script, str(tmp_path), {"PATH": "/usr/bin:/bin"}, 30,
+                                                                 isolation=Isolation("os"))[:3:2]))
+    step.start()
+    try:
+        while not (tmp_path / "started").exists():
+            assert step.is_alive(), done
+        assert LEFTOVERS.running == set() and _subreaper() == 0  # nothing tracked while it runs
+        leftover = pids(tmp_path, "setsid.pid")[0]  # its pid in the namespace: not one to look up outside
+    finally:
+        go.touch()
+        step.join()
+    assert done[0][0] == 0, done
+    assert leftover > 0
+    alive_inside = subprocess.run(["pgrep", "-f", f"sh {tmp_path}/leave.sh setsid.pid"], capture_output=True, check=False)
+    assert alive_inside.returncode == 1, alive_inside.stdout  # nothing it started outlived it

@@ -185,7 +185,8 @@ def run_session(
         env = {**env, "HOME": home, "TMPDIR": os.path.join(home, "tmp")}  # whatever it leaves goes with it
     try:
         code, out, err, seconds, timed_out = run_process(
-            argv, str(folder), env, timeout, cancel, stdin=prompt.encode("utf-8"), track=track)
+            argv, str(folder), env, timeout, cancel, stdin=prompt.encode("utf-8"), track=track,
+            contained=isolation.mode == "os")
     finally:
         if home is not None:
             shutil.rmtree(home, ignore_errors=True)

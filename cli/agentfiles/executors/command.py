@@ -38,6 +38,7 @@ def run_shell(
     argv = ["/bin/sh", "-c", command]
     if isolation is not None and isolation.mode == "os":
         argv, env = confine(argv, Path(cwd), isolation), confined_env(env)
+        return run_process(argv, cwd, env, timeout, cancel, track=track, contained=True)
     return run_process(argv, cwd, env, timeout, cancel, track=track)
 
 
@@ -49,11 +50,14 @@ def run_process(
     cancel: threading.Event | None = None,
     stdin: bytes | None = None,
     track: Any = None,
+    contained: bool = False,
 ) -> tuple[int | None, bytes, bytes, float, bool]:
     """Run `argv` in its own session; returns (exit code, stdout, stderr, seconds, timed out).
     Output goes to files, not pipes, so a background child holding them open cannot keep the step
     alive. On timeout the group gets SIGTERM, then SIGKILL after a grace period; processes the command
-    left behind are killed when it ends, in its group or not (executors/leftovers.py). The command is
+    left behind are killed when it ends, in its group or not (executors/leftovers.py), unless it is
+    `contained`: run by `confine` in the OS sandbox, whose pid namespace ends them all with it (a sweep
+    there would find nothing, and holds every other step's start and end for its while). The command is
     cancelled (killed) when `cancel` is set.
 
     With `track` (the run's registry of processes, which the next run stops when this one is killed) the
@@ -73,7 +77,7 @@ def run_process(
             if track is not None:
                 gate = os.pipe()
                 argv = _gated(argv, env, cwd, given.name if stdin is not None else os.devnull)
-            with LEFTOVERS.starting():
+            with nullcontext() if contained else LEFTOVERS.starting():
                 proc = subprocess.Popen(
                     argv,
                     cwd=cwd,
@@ -83,7 +87,8 @@ def run_process(
                     stderr=err,
                     start_new_session=True,  # its own session: what it starts is told apart by it (leftovers.py)
                 )
-                LEFTOVERS.started(proc.pid)
+                if not contained:
+                    LEFTOVERS.started(proc.pid)
         except OSError as exc:
             _close(gate)
             return 127, b"", f"cannot start {argv[0]}: {exc.strerror}\n".encode(), 0.0, False
@@ -130,7 +135,8 @@ def run_process(
             if ended is not None:
                 os.close(ended)
             _kill_group(proc.pid, signal.SIGKILL)
-            LEFTOVERS.ended(proc.pid)  # and whatever it left outside its group
+            if not contained:
+                LEFTOVERS.ended(proc.pid)  # and whatever it left outside its group
             if track is not None:
                 track.remove(proc.pid)
         seconds = time.monotonic() - start

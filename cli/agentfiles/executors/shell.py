@@ -52,7 +52,7 @@ class StepShell:
         protect = read_only_parts(self.folder, self.owned, (before, folders))
         argv = confine(["/bin/sh", "-c", "exec 2>&1\n" + command], self.folder, self.isolation, Mounts(protect=protect))
         code, out, err, seconds, timed_out = run_process(argv, str(self.folder), self.env, timeout, self.cancel,
-                                                         track=self.track)
+                                                         track=self.track, contained=True)
         discarded = discard_undeclared(self.folder, before, folders, self.owned)
         text = (out + err).decode("utf-8", "replace")
         return RunResult(None if timed_out else code, text, seconds, timed_out, discarded)

@@ -327,7 +327,6 @@ def _known_failures(out: Output, failing: dict, outcome: str = "") -> None:  # t
 
 def _rollout_request(canary: int | None, canary_pick: list[str] | None, wave: int | None):  # type: ignore[no-untyped-def]
     """The rollout `--canary`, `--canary-pick` and `--wave` ask for, or None without them."""
-    from agentfiles.core.rollout import RolloutRequest
     from agentfiles.errors import UsageError
 
     picked = [t.strip() for given in canary_pick or [] for t in given.split(",") if t.strip()]
@@ -337,7 +336,11 @@ def _rollout_request(canary: int | None, canary_pick: list[str] | None, wave: in
     if canary and picked:
         raise UsageError("give either --canary N or --canary-pick TASK, not both",
                          hint="--canary 2 runs the first two in dependency order; --canary-pick names them")
-    return RolloutRequest(canary, picked, wave) if canary or picked or wave else None
+    if not (canary or picked or wave):
+        return None
+    from agentfiles.core.rollout import RolloutRequest
+
+    return RolloutRequest(canary, picked, wave)
 
 
 def _nothing(held: dict) -> str:  # type: ignore[type-arg]

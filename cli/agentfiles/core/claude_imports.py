@@ -86,6 +86,8 @@ def _unreadable(root: Path, reach: Reach, rel: str) -> str | None:
 
 @dataclass
 class _Walk:
+    """The state of one walk over CLAUDE.md files and their imports."""
+
     root: Path
     reach: Reach
     seen: set[str]

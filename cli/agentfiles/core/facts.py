@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class TaskFacts:
+    """What decides a task's state, from its definition: what it needs, reads and writes, and its digest."""
+
     id: str
     needs: list[str]
     inputs: list[list[str]]  # ["path", "docs/*.md"] or ["handoff", "api-design"]
@@ -42,6 +44,8 @@ class TaskFacts:
 
 @dataclass
 class HandoffFacts:
+    """What decides a task's state, from its last handoff: the run, its status, what it read and wrote."""
+
     run: str
     status: str
     definition: str | None
@@ -82,6 +86,8 @@ class HandoffFacts:
 
 @dataclass
 class Facts:
+    """The facts of every task and handoff of a project (what the status index keeps)."""
+
     tasks: dict[str, TaskFacts]
     handoffs: dict[str, HandoffFacts]
     foreach: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # task -> (glob, items)

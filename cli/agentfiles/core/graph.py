@@ -28,6 +28,8 @@ class Edge:
 
 @dataclass
 class TaskGraph:
+    """The tasks and their `needs:` as a graph: order, cycles, ancestors (each worked out once)."""
+
     tasks: dict[str, Task]
     _needs: dict[str, list[str]] | None = None
     _edges: list[Edge] | None = None

@@ -12,6 +12,8 @@ from agentfiles.errors import PreconditionError
 
 @dataclass
 class PlannedStep:
+    """A step a run will start, why, and the planned steps it waits for."""
+
     task: str
     reasons: list[str]
     needs: list[str] = field(default_factory=list)  # planned steps this one waits for

@@ -39,6 +39,8 @@ def _in_one_document(rel: str | None) -> bool:
 
 @dataclass
 class Project:
+    """A loaded project: its layout, config, roles, tasks and handoffs, and what could not be loaded."""
+
     layout: Layout
     config: Config
     config_entry: Entry[Config] | None

@@ -27,6 +27,8 @@ class RolloutRequest:
 
 @dataclass
 class RolloutPlan:
+    """A rollout's phases: the canaries first, then each wave."""
+
     id: str
     candidates: list[str]  # stale only because their role, model or config changed
     canaries: list[str]

@@ -36,6 +36,8 @@ STATE_FILL = {  # the fill of each state in pictures of the graph (Mermaid, DOT,
 
 @dataclass
 class TaskState:
+    """A task's state (done, stale, ready, ...) and the reasons for it."""
+
     id: str
     state: State
     reasons: list[str] = field(default_factory=list)

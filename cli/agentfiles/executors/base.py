@@ -32,6 +32,8 @@ api_waits: ContextVar[Callable[[str], None] | None] = ContextVar("api_waits", de
 
 @dataclass
 class StepRequest:
+    """Everything a step's execution needs, serialisable: what the step is, what it reads, how it is done."""
+
     task_id: str
     run_id: str
     task: Task
@@ -63,6 +65,8 @@ class Runtime:
 
 @dataclass
 class StepResult:
+    """How a step's execution went: success or the kind of failure, and what it cost."""
+
     ok: bool
     failure_kind: str | None = None  # crash | hang | api | budget | invalid_output | ...
     failure_detail: str = ""

@@ -19,6 +19,8 @@ from agentfiles.core.scratch import scratch_folder
 
 @dataclass
 class Collected:
+    """What a step left in its sandbox, sorted against what it declared."""
+
     outputs: dict[str, bytes] = field(default_factory=dict)  # declared outputs the step wrote
     undeclared: list[str] = field(default_factory=list)  # files written (or inputs changed) beyond them
     missing: list[str] = field(default_factory=list)  # declared outputs not written

@@ -122,6 +122,8 @@ class Wait:
 
 @dataclass
 class StepOutcome:
+    """A landed step, as the run reports it: its status, commit and what it changed."""
+
     task: str
     run_id: str
     status: str  # done | failed | rejected | uncertain

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agentfiles.core.claude_imports import context_files
 from agentfiles.errors import PreconditionError
 from agentfiles.runner.resolve import resolve_step
 
@@ -34,6 +33,8 @@ def definition_files(workspace: Workspace, plan: list[PlannedStep]) -> list[str]
         if task.select:
             roles.update(project.roles)  # any of them may be chosen
         if not task.is_command:
+            from agentfiles.core.claude_imports import context_files  # CLAUDE.md files and their imports
+
             declared = [s.path for s in task.inputs if s.path] + list(task.outputs)
             files.update(path for path, _ in context_files(layout.root, declared))
     for name in roles:

@@ -12,6 +12,8 @@ from agentfiles.executors.sandbox import Collected, collect
 
 @dataclass
 class Execution:
+    """A step's result with the outputs it wrote and the files it deleted."""
+
     result: StepResult
     outputs: dict[str, bytes] = field(default_factory=dict)  # the declared outputs it wrote
     deleted: list[str] = field(default_factory=list)  # the files under its output globs it deleted

@@ -11,13 +11,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.cluster import CLUSTER_HINT, cluster_problem
 from agentfiles.core.models import ApiSettings
 from agentfiles.core.paths import has_glob
 from agentfiles.core.plan import PlannedStep, plan_run
-from agentfiles.core.rollout import RolloutPlan, RolloutRequest, plan_rollout
 from agentfiles.errors import ConventionError, PreconditionError, UsageError
 from agentfiles.executors.sandbox import clear_sandboxes, release_sandboxes
 from agentfiles.runner.scheduler import Report, run_steps
@@ -31,7 +30,6 @@ from agentfiles.runner.globs import owned_files
 from agentfiles.runner.interrupts import interrupts_cancel, terminate_interrupts
 from agentfiles.runner.preflight import known_failures, will_start
 from agentfiles.runner.resolvers import executor_resolver, isolation_resolver
-from agentfiles.runner.rollout import RolloutResult, run_rollout
 from agentfiles.runner.resolve import resolve_step
 from agentfiles.runner.step import StepRunner
 from agentfiles.runner.tripwire import GitAnswers, Tripwire
@@ -43,9 +41,15 @@ from agentfiles.storage.processes import ProcessRegistry
 from agentfiles.storage.lock import RunLock
 from agentfiles.storage.workspace import Workspace, open_workspace
 
+if TYPE_CHECKING:  # a rollout's modules are imported by the runs that ask for one (--canary, --wave)
+    from agentfiles.core.rollout import RolloutPlan, RolloutRequest
+    from agentfiles.runner.rollout import RolloutResult
+
 
 @dataclass
 class RunOptions:
+    """What `agents run` was asked to do."""
+
     targets: list[str] = field(default_factory=list)
     jobs: int | None = None
     force: bool = False
@@ -75,6 +79,8 @@ class Preview:
 
 @dataclass
 class RunResult:
+    """What `agents run` did (or, with --dry-run, would do)."""
+
     plan: list[PlannedStep]
     report: Report | None = None
     recovered: list[str] = field(default_factory=list)
@@ -152,7 +158,7 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         held: dict[str, str] = {}
         states = workspace.states()
         plan = plan_run(facts, states, options.targets, force=options.force, with_needs=options.with_needs, held=held)
-        rollout = plan_rollout(plan, states, options.rollout) if options.rollout and plan else None
+        rollout = _plan_rollout(plan, states, options)
         warnings = []
         if options.branch and Git(workspace.root).branch() != options.branch:
             warnings.append(f"this plan is for the current branch; the run would first switch to {options.branch}")
@@ -185,7 +191,7 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         for unused in workspace.project.limits_for_no_model():  # a warning validate gives, which a run skips
             result.warnings.append(f"{unused.where}{unused.message}")
             on_event("warning", result.warnings[-1])
-        result.rollout_plan = plan_rollout(plan, states, options.rollout) if options.rollout and plan else None
+        result.rollout_plan = _plan_rollout(plan, states, options)
         if not plan:
             return result
         cluster_address = options.cluster or (None if options.no_cluster else workspace.project.config.cluster)
@@ -234,6 +240,8 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
                 jobs = options.jobs or (cluster.threads if cluster is not None else project.config.jobs)
                 with interrupts_cancel(ctx.cancelled):
                     if result.rollout_plan is not None:
+                        from agentfiles.runner.rollout import run_rollout
+
                         result.rollout, result.report = run_rollout(ctx, plan, result.rollout_plan, runner, jobs,
                                                                     options.keep_going, on_event)
                     else:
@@ -286,6 +294,15 @@ def _cluster(option: str | None, configured: str | None, settings: ApiSettings,
 
     asked = f"`--cluster {address}`" if option else f"`cluster: {address}` in .agents/config.yaml"
     return on_cluster(address, settings, emit, asked)
+
+
+def _plan_rollout(plan: list[PlannedStep], states: Any, options: RunOptions) -> RolloutPlan | None:
+    """The rollout the options ask for (--canary, --wave), if there are steps to roll out."""
+    if options.rollout is None or not plan:
+        return None
+    from agentfiles.core.rollout import plan_rollout
+
+    return plan_rollout(plan, states, options.rollout)
 
 
 def _run_cache(workspace: Workspace, git: Git, options: RunOptions, rollout: RolloutPlan | None) -> RunCache | None:

@@ -41,6 +41,8 @@ class Comparison:
 
 @dataclass
 class RolloutResult:
+    """What a rollout did: the phases run, the comparisons made, and why it halted."""
+
     plan: RolloutPlan
     compared: list[Comparison] = field(default_factory=list)
     halted: str | None = None  # why the rollout stopped before its last phase

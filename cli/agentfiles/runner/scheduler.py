@@ -15,12 +15,16 @@ from agentfiles.runner.step import Finished, StepCancelled, StepOutcome
 
 @dataclass
 class Skipped:
+    """A planned step that did not run, and why."""
+
     task: str
     reason: str
 
 
 @dataclass
 class Report:
+    """What a run's steps came to: their outcomes and the steps skipped."""
+
     outcomes: list[StepOutcome] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     interrupted: bool = False

@@ -24,7 +24,7 @@ def dead_pid() -> int:
     return int(done.stdout)
 
 
-def left(tmp: Path, kind: str, pid: int, age_s: float, tail: str = "abcd1234") -> Path:
+def left(tmp: Path, kind: str, pid: int | str, age_s: float, tail: str = "abcd1234") -> Path:
     folder = tmp / f"agents-{kind}-{pid}-{tail}"
     (folder / "inner").mkdir(parents=True)
     (folder / "inner" / "index").write_text("x")
@@ -61,6 +61,16 @@ def test_only_a_gone_processs_idle_folders_of_that_kind_are_removed(tmp: Path) -
     scratch_folder("index")
     assert again.exists()  # a process looks once per kind
     assert sweep("agents-index-") == [str(again)]
+
+
+def test_names_it_never_makes_are_left_alone_and_never_stop_it(tmp: Path) -> None:
+    """Anyone may make a folder in the temporary folder: a name that only looks like one of its own (a pid
+    too large for the system, digits that are not ASCII, pid 0) is neither removed nor a reason to fail."""
+    odd = [left(tmp, "index", pid, LEFT_ALONE_S + 60) for pid in ("99999999999999999999", "\u00b2", "0", "12345678")]
+    made = Path(scratch_folder("index"))
+    assert made.is_dir()
+    assert all(folder.exists() for folder in odd)
+    assert sweep("agents-index-") == []
 
 
 def test_a_killed_runs_private_index_is_cleared_by_a_later_run(project: Path, tmp: Path) -> None:

@@ -14,6 +14,7 @@ import tempfile
 import time
 
 LEFT_ALONE_S = 3600.0  # unchanged this long, in a folder of a process that is gone: left behind
+PID_DIGITS = 7  # a pid has at most 7 digits (Linux's limit is 4,194,304)
 WALK_CAP = 20_000  # entries looked at in such a folder before it is taken for one in use
 _SWEPT: set[str] = set()  # the kinds whose leftovers this process has looked for
 
@@ -42,8 +43,8 @@ def sweep(prefix: str, now: float | None = None) -> list[str]:
         if not name.startswith(prefix):
             continue
         pid, _, rest = name[len(prefix):].partition("-")
-        if not pid.isdigit() or not rest or _alive(int(pid)):
-            continue
+        if not (pid.isascii() and pid.isdigit() and len(pid) <= PID_DIGITS) or not rest or _alive(int(pid)):
+            continue  # not a name scratch_folder makes (any user may make one here), or its process lives
         path = os.path.join(folder, name)
         if _ours_and_idle(path, now):
             shutil.rmtree(path, ignore_errors=True)
@@ -52,7 +53,7 @@ def sweep(prefix: str, now: float | None = None) -> list[str]:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
+    if pid in (0, os.getpid()):  # 0 would ask about this process's group
         return True
     try:
         os.kill(pid, 0)

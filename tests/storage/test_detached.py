@@ -194,6 +194,45 @@ def test_a_writer_still_at_work_is_never_waited_for_by_the_next_writer(tmp_path:
         assert time.monotonic() - start < 1
 
 
+FORK_FAILS = """
+import errno, os, sys
+real, failing = os.fork, sys.argv.pop(1).split(",")
+def fork():  # the kernel's answer at a process limit (EAGAIN), for the forks of the functions named
+    if sys._getframe(1).f_code.co_name in failing:
+        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+    return real()
+os.fork = fork
+from agentfiles.entry import main
+main()
+"""
+
+
+@pytest.mark.parametrize("failing", ["detached", "in_parallel,in_background,detached"])
+def test_a_process_that_cannot_be_forked_leaves_the_caller_to_do_its_work(project: Path, tmp_path: Path,
+                                                                          failing: str) -> None:
+    """No process to be had (a process limit, no memory for a copy of a large status), for the writer or for
+    any of the forks a status makes: it reads, writes its caches itself and answers as ever, and the
+    writer's lock is not left held."""
+    import fcntl
+
+    tasks = {f".agents/tasks/t{n:04d}.md": task_text(f"T{n}", run=f"echo {n} > o{n}.txt", outputs=[f"o{n}.txt"])
+             for n in range(DETACH_FROM)}
+    write_files(project, tasks)
+    age(project)
+    script = tmp_path / "fork_fails.py"
+    script.write_text(FORK_FAILS)
+    done = subprocess.run([sys.executable, str(script), failing, "status"], cwd=project, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"{DETACH_FROM} tasks: {DETACH_FROM} ready" in done.stdout and done.stderr == ""
+    cache = project / ".agents" / "cache"
+    assert (cache / "states.json").exists() and (cache / "status.json").exists()
+    with open(cache / WRITING) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: nothing holds it
+    again = run_program("status", cwd=project)
+    assert again.code == 0 and again.out == done.stdout
+
+
 def test_a_file_a_glob_matches_made_while_the_status_ran_is_seen_next_time(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

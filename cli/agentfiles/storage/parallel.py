@@ -53,7 +53,12 @@ def in_parallel(
     for _ in range(jobs - 1):
         read_end, write_end = os.pipe()
         _widen(write_end)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # a process limit reached, or no memory: those made (if any) and this one do it all
+            os.close(read_end)
+            os.close(write_end)
+            break
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(read_end)
             code = 0
@@ -87,7 +92,12 @@ def in_background(call: Callable[[], bytes]) -> Callable[[], bytes | None]:
     if workers() < 2:
         return lambda: None
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # a process limit reached, or no memory: the caller does it
+        os.close(read_end)
+        os.close(write_end)
+        return lambda: None
     if pid == 0:  # pragma: no cover - runs in the child
         os.close(read_end)
         code = 0
@@ -128,7 +138,11 @@ def detached(call: Callable[[], None], lock: Path) -> bool:
     except OSError:  # a writer before this one still at work (stopped, say), or a file system without locks:
         os.close(fd)  # the caller writes itself (each write replaces its file whole), never waiting for it
         return False
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # a process limit reached, or no memory for a copy of this (large) process
+        os.close(fd)
+        return False
     if pid == 0:  # pragma: no cover - runs in the child
         try:
             os.setsid()

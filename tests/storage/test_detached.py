@@ -118,6 +118,23 @@ def test_the_snapshot_vouches_for_what_was_read_not_what_is_there_when_it_is_wri
     assert states_of(project) == {"globby": "ready", "needy": "blocked", "zz-new": "ready"}
 
 
+def test_a_task_added_after_the_facts_were_read_is_seen_by_the_next_status(project: Path) -> None:
+    """`agents run` reads the facts before it asks for the states: the snapshot's folder names are those from
+    before the facts were read, so a task file added in between is not vouched for as absent."""
+    from agentfiles.storage.workspace import Workspace
+
+    write_files(project, {".agents/tasks/a.md": task_text("A", run="echo > a.txt", outputs=["a.txt"])})
+    age(project)
+    ws = Workspace(project)
+    ws.facts()  # as runner/reconcile.py does, before the plan asks for the states
+    write_files(project, {".agents/tasks/b.md": task_text("B", run="echo > b.txt", outputs=["b.txt"])})
+    old = time.time() - 60  # as old as the rest: only the folder's names tell
+    os.utime(project / ".agents/tasks/b.md", (old, old))
+    assert set(ws.states()) == {"a"}  # as read
+    assert (project / ".agents/cache/states.json").exists()
+    assert states_of(project) == {"a": "ready", "b": "ready"}
+
+
 def test_a_writer_makes_no_folder_again(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The caches removed, or the project moved, before the writer wrote: nothing is made again there."""
     write_files(project, {".agents/tasks/t.md": task_text("T", run="echo > o.txt", outputs=["o.txt"])})

@@ -60,8 +60,11 @@ def _signatures(base: str, folders: list[list[Any]]) -> list[int]:
                 try:
                     st = stat(name, dir_fd=fd)
                 except OSError:
-                    extend(_MISSING)
-                    continue
+                    try:  # a link to nothing exists for the states (an input that is there, unreadable)
+                        st = os.lstat(name, dir_fd=fd)
+                    except OSError:
+                        extend(_MISSING)
+                        continue
                 extend((st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
         finally:
             os.close(fd)
@@ -202,8 +205,11 @@ def snapshot_sources(
 ) -> dict[str, Any]:
     """What the snapshot of states derived from `facts` vouches for, as the status found it: the folders'
     `names` (`layout_names`, taken before reading), each glob's matches, and the signature of each file
-    (`known`: those taken as the files were read or hashed; the few others now). Taken by the status
-    itself; the writing (`write_snapshot`) may come later, in another process."""
+    the states depend on that was not read or hashed for the facts, taken now: before the states are
+    derived (what changes after this is seen next time: the signatures differ), after the facts were read
+    (a foreach task's items found different from those read keep the snapshot unwritten). `vouched`
+    completes it once the states are derived, with the signatures of the files read or hashed (`known`);
+    the writing (`write_snapshot`) may come later, in another process."""
     root = layout.root
     base = f"{root}{os.sep}"
     documents = [f".agents/tasks/{t}.md" for t in facts.tasks if "@" not in t]
@@ -221,12 +227,24 @@ def snapshot_sources(
                 patterns.append(p)
         patterns += [p for p in task.outputs if has_glob(p)]  # a file added under an output glob
     globs = _globs(root, list(dict.fromkeys(patterns)))
-    matched = [rel for _, found in globs for rel in found if rel not in known]  # not seen while reading
-    grouped = _by_folder([d for d in dict.fromkeys([*documents, *matched]) if d not in known])
-    found = {**known, **dict(zip(_paths(grouped), _chunks(_signatures(base, grouped))))}
-    # A glob's match that is new since the status began (its inode changed after `since`, whatever its mtime
-    # says) may be missing from the states: `write_snapshot` writes nothing then.
-    return {"names": names, "globs": globs, "found": found, "matched": matched}
+    listed = dict(globs)
+    items_differ = any(listed[glob] != items for glob, items in facts.foreach.values())
+    late = [d for d in dict.fromkeys(documents) if d not in known]
+    matched = [rel for _, found in globs for rel in found if rel not in known and rel not in late]
+    grouped = _by_folder([*late, *dict.fromkeys(matched)])
+    taken = dict(zip(_paths(grouped), _chunks(_signatures(base, grouped))))
+    # A glob's match not read or hashed for the states: its content decides nothing (the listing of its glob
+    # records it); one new since the status began (its inode changed after `since`, whatever its mtime says)
+    # may be missing from what was hashed: `write_snapshot` writes nothing then.
+    newest = max((taken[rel][3] for rel in matched), default=0)
+    return {"names": names, "globs": globs, "found": {rel: taken[rel] for rel in late}, "matched_ctime": newest,
+            "items_differ": items_differ}
+
+
+def vouched(sources: dict[str, Any], known: dict[str, list[int]]) -> dict[str, Any]:
+    """`snapshot_sources` once the states are derived: with the signature of every file read or hashed for
+    them (`known`: those the derivation hashed too), each taken as the file was read."""
+    return {**sources, "found": {**sources["found"], **known}}
 
 
 def write_snapshot(
@@ -248,8 +266,7 @@ def write_snapshot(
             newest = row[2]
     if since_ns - newest < RACY_WINDOW_NS:
         return
-    found = sources["found"]
-    if any(found[rel][3] >= since_ns for rel in sources.get("matched", ())):
+    if sources["matched_ctime"] >= since_ns or sources["items_differ"]:
         return  # a file a glob matches appeared (or changed) after the status began: derive next time
     files = [[folder, names] for folder, (names, _) in folders.items()]
     sigs = list(chain.from_iterable(row for _, rows in folders.values() for row in rows))

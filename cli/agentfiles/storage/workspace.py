@@ -12,7 +12,7 @@ import gc
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.facts import Facts
 from agentfiles.core.paths import Layout, find_project_root
@@ -38,6 +38,7 @@ class Workspace:
         self._project: Project | None = None
         self._graph: TaskGraph | None = None
         self._facts: Facts | None = None
+        self._read_since: tuple[int, list[Any]] = (0, [])  # when the facts began to be read, and the names then
         self._states: dict[str, TaskState] | None = None
         # Set by a command whose process ends once it has answered (`agents status`): caches it must write
         # after many files were read are written by a process of their own meanwhile (storage/parallel.py).
@@ -94,19 +95,18 @@ class Workspace:
         """The state-deciding facts: from the index for unchanged files, read afresh for the others."""
         if self._facts is None:
             from agentfiles.storage.index import build_facts
+            from agentfiles.storage.snapshot import layout_names
 
+            # What a snapshot of states derived from these facts vouches for is taken before a file is read:
+            # a file added meanwhile makes the folders' names differ next time (`states`).
+            self._read_since = time.time_ns(), layout_names(self.layout)
             self._facts = build_facts(self.layout, self.index, lambda frame: _refuse(frame.fatal))
         return self._facts
 
     def states(self) -> dict[str, TaskState]:
         """Every task's state: as recorded when none of the files it came from changed, else derived."""
         if self._states is None:
-            from agentfiles.storage.snapshot import (
-                layout_names,
-                read_snapshot,
-                snapshot_sources,
-                write_snapshot,
-            )
+            from agentfiles.storage.snapshot import read_snapshot, snapshot_sources, vouched, write_snapshot
 
             path = self.layout.cache / "states.json"
             self._settle()
@@ -116,11 +116,12 @@ class Workspace:
                 enabled = gc.isenabled()
                 gc.disable()  # many small objects, none cyclic: collecting them while deriving is all waste
                 try:
-                    since, names = time.time_ns(), layout_names(self.layout)  # before a file is read
-                    facts = self.facts()
+                    facts = self.facts()  # perhaps read earlier (`agents run` reads them first)
+                    since, names = self._read_since  # as they were before the facts were read
+                    sources = snapshot_sources(self.layout, facts, self.index.stats, names)  # before deriving
                     states = self._states = derive_states(self.root, facts, self.index.hasher(self.root),
                                                           self.index.judged)
-                    sources = snapshot_sources(self.layout, facts, self.index.stats, names)
+                    sources = vouched(sources, self.index.stats)
                     later = self.write_later and self.index.read >= DETACH_FROM
 
                     def write() -> None:  # what it writes was taken above, whenever this runs

@@ -459,3 +459,54 @@ def test_definitions_outside_git_can_be_refused_instead(project: Path, agents) -
     assert "error: the steps would run from definitions that are not committed: .agents/tasks/hi.md" in result.err
     assert "hint: commit them first" in result.err
     assert git(project, "rev-parse", "HEAD") == head
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+@pytest.mark.parametrize("change", ["a task added", "a foreach item removed"])
+def test_tasks_changed_while_the_run_read_them_are_refused_clearly(  # type: ignore[no-untyped-def]
+    project: Path, agents, monkeypatch: pytest.MonkeyPatch, dry_run: bool, change: str
+) -> None:
+    """A run checks the project's files, then reads the facts its plan comes from, then resolves each step, a
+    moment apart: a task file added in between (a `git pull`, an editor), or a foreach item removed, is said
+    so, with nothing run and nothing committed, and the next run goes ahead."""
+    from agentfiles.storage import project as loading
+    from agentfiles.storage import workspace
+
+    write_files(project, {
+        ".agents/tasks/each.md": task_text("Each", run="cp docs/{name} out/{stem}.txt", foreach="docs/*.md",
+                                           inputs=["docs/{name}"], outputs=["out/{stem}.txt"]),
+        "docs/a.md": "a\n",
+        "docs/b.md": "b\n",
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    before = commits(project)
+    if change == "a task added":  # after the project's files were checked, before the facts are read
+        listing = loading.markdown_listing
+
+        def checked(folder, *args, **kwargs):  # type: ignore[no-untyped-def]
+            found = listing(folder, *args, **kwargs)
+            if str(folder).endswith("tasks") and not (project / ".agents/tasks/late.md").exists():
+                write_files(project, {".agents/tasks/late.md": task_text("Late", run="echo > late.txt",
+                                                                          outputs=["late.txt"])})
+            return found
+
+        monkeypatch.setattr(loading, "markdown_listing", checked)
+    else:  # after the facts were read, before the steps are resolved
+        derive = workspace.derive_states
+
+        def deriving(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if (project / "docs/b.md").exists():
+                (project / "docs/b.md").unlink()
+            return derive(*args, **kwargs)
+
+        monkeypatch.setattr(workspace, "derive_states", deriving)
+    result = agents("-C", str(project), "run", *(["--dry-run"] if dry_run else []))
+    monkeypatch.undo()
+    assert result.code == 2, result.err
+    assert "changed while the run read them" in result.err and "is gone" in result.err, result.err
+    assert "hint:" in result.err
+    assert "unexpected" not in result.err and "Traceback" not in result.err
+    assert commits(project) == before
+    again = agents("-C", str(project), "run")
+    assert again.code == 0, again.err

@@ -30,7 +30,7 @@ from agentfiles.runner.globs import owned_files
 from agentfiles.runner.interrupts import interrupts_cancel, terminate_interrupts
 from agentfiles.runner.preflight import known_failures, will_start
 from agentfiles.runner.resolvers import executor_resolver, isolation_resolver
-from agentfiles.runner.resolve import resolve_step
+from agentfiles.runner.resolve import StepGone, resolve_step
 from agentfiles.runner.step import StepRunner
 from agentfiles.runner.tripwire import GitAnswers, Tripwire
 from agentfiles.storage.checkouts import CheckTrees
@@ -146,7 +146,14 @@ def recover(workspace: Workspace, git: Git) -> list[str]:
 
 def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, object], None]) -> RunResult:
     with terminate_interrupts():
-        return _reconcile(directory, options, on_event)
+        try:
+            return _reconcile(directory, options, on_event)
+        except StepGone as gone:  # the plan comes from the facts, each step from the files, read moments apart
+            raise PreconditionError(
+                f"the project's files changed while the run read them: {gone.args[0]} was planned and is gone "
+                "(a task file added or removed, or a foreach item, meanwhile)",
+                hint="run again once the files are as you want them",
+            ) from None
 
 
 def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, object], None]) -> RunResult:
@@ -158,6 +165,7 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         held: dict[str, str] = {}
         states = workspace.states()
         plan = plan_run(facts, states, options.targets, force=options.force, with_needs=options.with_needs, held=held)
+        _still_there(workspace, plan)
         rollout = _plan_rollout(plan, states, options)
         warnings = []
         if options.branch and Git(workspace.root).branch() != options.branch:
@@ -186,6 +194,7 @@ def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, ob
         held = {}
         states = workspace.states()
         plan = plan_run(facts, states, options.targets, force=options.force, with_needs=options.with_needs, held=held)
+        _still_there(workspace, plan)
         result = RunResult(plan, recovered=recovered, branch=f"{switched} branch {options.branch}" if switched else None,
                            held=held)
         for unused in workspace.project.limits_for_no_model():  # a warning validate gives, which a run skips
@@ -294,6 +303,14 @@ def _cluster(option: str | None, configured: str | None, settings: ApiSettings,
 
     asked = f"`--cluster {address}`" if option else f"`cluster: {address}` in .agents/config.yaml"
     return on_cluster(address, settings, emit, asked)
+
+
+def _still_there(workspace: Workspace, plan: list[PlannedStep]) -> None:
+    """Each planned step's task is in the project as checked (the facts the plan comes from are read after)."""
+    tasks = workspace.project.tasks
+    for step in plan:
+        if family_of(step.task) not in tasks:
+            raise StepGone(step.task)
 
 
 def _plan_rollout(plan: list[PlannedStep], states: Any, options: RunOptions) -> RolloutPlan | None:

@@ -23,18 +23,25 @@ class ResolvedStep:
     intent: str
 
 
+class StepGone(KeyError):
+    """The step's task, or its foreach item, is not in the project as read now: the files changed since the
+    step was planned (a KeyError, as callers that skip such a step expect)."""
+
+
 def resolve_step(project: Project, step_id: str) -> ResolvedStep:
     from agentfiles.core.foreach import family_of, item_slug, item_task, items_of, substitute
 
     task_id = family_of(step_id)
-    entry = project.tasks[task_id]
+    entry = project.tasks.get(task_id)
+    if entry is None:
+        raise StepGone(step_id)
     if step_id == task_id:
         return ResolvedStep(step_id, task_id, None, entry.model, entry.body)
     slug = step_id.split("@", 1)[1]
     items = items_of(project.layout.root, entry.model.foreach or "")
     item = next((i for i in items if item_slug(i) == slug), None)
     if item is None:
-        raise KeyError(step_id)
+        raise StepGone(step_id)
     return ResolvedStep(step_id, task_id, item, item_task(entry.model, item), substitute(entry.body, item))
 
 

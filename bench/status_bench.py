@@ -3,6 +3,8 @@ warm: unchanged since the last run; right after an edit of one task early in the
 every task after it stale) on generated projects of 1,000 and 10,000 tasks, and on 2,000 model steps
 that never ran (a first status sizes each one's context against its budget), beside their
 floors and peers from the same run: `cat` of every task and handoff file (the floor of a cold status),
+a Python reader's floor (the same files read, their frontmatters parsed by yaml-rs, the inputs and outputs
+hashed, over as many processes as the status uses, and nothing else),
 `git status --porcelain` (of a warm one), Backlog.md's `backlog task list --plain` on the same
 1,000-task DAG, and `dvc status` on 1,000 reproduced stages when a `dvc` executable is given.
 
@@ -115,6 +117,52 @@ def cold_status(root: Path, repeat: int) -> list[float]:
     return times
 
 
+# The least a status in Python does on a cold project, in the interpreter agents runs in, over as many
+# processes as its cold status forks (storage/parallel.py `workers`): read each task and handoff file and
+# parse its frontmatter with the compiled YAML parser, read and sha256 every other file it must hash (the
+# generated project's inputs and outputs: every file outside .git and .agents). No checking, no models, no
+# states, no caches: what is left above this is agents' own work on each document.
+READER_FLOOR = r"""
+import hashlib, os, sys
+import yaml_rs
+from agentfiles.storage.parallel import workers
+
+root = sys.argv[1]
+documents = sorted(os.path.join(root, ".agents", d, n) for d in ("tasks", "handoffs")
+                   for n in os.listdir(os.path.join(root, ".agents", d)) if n.endswith(".md"))
+others = sorted(os.path.join(top, n) for top, dirs, names in os.walk(root)
+                if not (dirs.__setitem__(slice(None), [d for d in dirs if d not in (".git", ".agents")]))
+                for n in names)
+
+def read(path):
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, os.fstat(fd).st_size + 1)
+    finally:
+        os.close(fd)
+
+def work(share, of):
+    for path in documents[share::of]:
+        text = read(path).decode()
+        yaml_rs.loads(text[4:text.index("\n---", 3)], parse_datetime=False)
+    for path in others[share::of]:
+        hashlib.sha256(read(path)).hexdigest()
+
+jobs, share, children = workers(), 0, []
+for n in range(1, jobs):
+    pid = os.fork()
+    if pid == 0:
+        share, children = n, None
+        break
+    children.append(pid)
+work(share, jobs)
+if children is None:  # a child: its share done
+    os._exit(0)
+for pid in children:
+    os.waitpid(pid, 0)
+"""
+
+
 def row(label: str, times: list[float]) -> str:
     cpu = f"   cpu {CPU[id(times)]:6.3f} s" if id(times) in CPU else ""
     return f"{label:<52} median {statistics.median(times):7.3f} s   min {min(times):7.3f} s{cpu}   (n={len(times)})"
@@ -193,9 +241,12 @@ def main() -> int:
         files = sorted(str(p) for d in ("tasks", "handoffs") for p in (root / ".agents" / d).glob("*.md"))
         cat = timed(["cat", *files], root, args.repeat)
         print(row(f"cat of the {len(files)} task and handoff files", cat))
+        floor = timed([sys.executable, "-c", READER_FLOOR, str(root)], root, args.repeat)
+        print(row("a Python reader's floor: the same files read, frontmatters parsed, inputs hashed", floor))
         cold = cold_status(root, max(1, min(5, args.repeat)))
         print(row(f"agents status, {n} tasks, cold (no caches)", cold))
         print(ratio("cold status / cat", cold, cat, 4))
+        print(f"  cold status / the Python reader's floor: {statistics.median(cold) / statistics.median(floor):.1f}x")
         if any(WRITER):
             print("  (its caches are written by a process of its own after the answer: "
                   f"{statistics.median(WRITER):.3f} s more, median, timed apart)")

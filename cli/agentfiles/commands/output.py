@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, TextIO
+
+from agentfiles.core.records import record
 
 SCHEMA_VERSION = 1
 # Set by the console script (agentfiles/entry.py): this process ends when its command does. A command may
@@ -42,7 +44,7 @@ def _wants_color(stream: TextIO) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-@dataclass
+@record
 class Options:
     """Global options, shared by every command through typer's context object."""
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from agentfiles.core.paths import Reach, check_repo_path, has_glob, normalize_repo_path, reach_of
+from agentfiles.core.records import record
 from agentfiles.errors import ConventionError
 
 MAX_IMPORT_DEPTH = 5
@@ -84,7 +84,7 @@ def _unreadable(root: Path, reach: Reach, rel: str) -> str | None:
     return problem
 
 
-@dataclass
+@record
 class _Walk:
     """The state of one walk over CLAUDE.md files and their imports."""
 

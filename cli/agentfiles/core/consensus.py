@@ -4,8 +4,10 @@ judges or samples do not agree on is `uncertain`: a person decides."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from agentfiles.core.records import record
 
 # ------------------------------------------------------------------------------------------ panels
 
@@ -63,7 +65,7 @@ def disagreement(verification: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------------------- samples
 
 
-@dataclass
+@record
 class Sampled:
     """What the samples of one attempt came to: each sample's group (None for a failed one), the groups
     (sample numbers, from 1), and the group more than half of all samples are in, if any."""
@@ -130,7 +132,7 @@ def equivalence_tool(count: int) -> dict[str, Any]:
     }
 
 
-@dataclass
+@record
 class EquivalenceTools:
     """`equivalence`: a judge's grouping of `count` candidates, each in exactly one group."""
 

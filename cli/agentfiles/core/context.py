@@ -11,13 +11,14 @@ from the cache. Long material before the question is also the order Anthropic ad
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Callable
 
 from agentfiles.core.claude_imports import context_files
 from agentfiles.core.outline import outline
 from agentfiles.core.paths import has_glob
+from agentfiles.core.records import record
 from agentfiles.core.tokens import estimate_request, estimate_tokens
 
 TOOLS: list[dict[str, Any]] = [
@@ -62,7 +63,7 @@ TOOLS: list[dict[str, Any]] = [
 ]
 
 
-@dataclass
+@record
 class Part:
     """One piece of the context, for budget reports: what it is and what it costs."""
 
@@ -71,7 +72,7 @@ class Part:
     tokens: int
 
 
-@dataclass
+@record
 class StepContext:
     system: list[str]  # role prompt, then context files
     brief: str  # the first user message, whole
@@ -158,7 +159,7 @@ def _fenced(text: str) -> str:
     return f"{fence}\n{text}{'' if text.endswith(chr(10)) else chr(10)}{fence}"
 
 
-@dataclass
+@record
 class Brief:
     """What a step is asked, before it becomes text."""
 

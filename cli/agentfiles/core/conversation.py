@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
 from agentfiles.core.context import StepContext
 from agentfiles.core.models import Price
+from agentfiles.core.records import record
 from agentfiles.core.tokens import estimate_tokens
 
 FINISH_FIELDS = {
@@ -34,14 +35,14 @@ class CallFailed(Exception):
         self.attempts = attempts or []
 
 
-@dataclass
+@record
 class Turn:
     request: dict[str, Any]
     response: dict[str, Any]
     attempts: list[dict[str, Any]] = field(default_factory=list)  # failed tries before this answer
 
 
-@dataclass
+@record
 class Outcome:
     ok: bool
     failure_kind: str | None = None
@@ -84,7 +85,7 @@ def _clean_block(block: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in block.items() if v is not None}
 
 
-@dataclass
+@record
 class Limits:
     max_turns: int
     usd: float | None = None
@@ -187,7 +188,7 @@ def read_declared(
     return text, False, False
 
 
-@dataclass
+@record
 class VerifierTools:
     """read_file (the step's inputs and proposed outputs) and verdict (one check per criterion)."""
 
@@ -244,7 +245,7 @@ class VerifierTools:
         return "verdict recorded", False, True
 
 
-@dataclass
+@record
 class RouterTools:
     """choose_role (one of the candidates, with the reason): a router's one structured answer."""
 

@@ -4,10 +4,10 @@ a status derives (core/facts.py) and by the runner when it records a step."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agentfiles.core.fingerprint import definition_with_parts
+from agentfiles.core.records import record
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Role, Task
@@ -26,7 +26,7 @@ def role_for(project: Project, task_id: str, routed: str | None = None) -> Role 
     return entry.model if entry else None
 
 
-@dataclass
+@record
 class Definition:
     """What a run of a step would record as its definition now: the digest and its parts (core/fingerprint.py),
     with the names a changed part is reported by."""

@@ -4,8 +4,10 @@ warm `agents status` needs neither YAML parsing nor pydantic."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
+
+from agentfiles.core.records import record
 
 if TYPE_CHECKING:
     from agentfiles.core.handoffs import Handoff
@@ -13,7 +15,7 @@ if TYPE_CHECKING:
     from agentfiles.core.project import Project
 
 
-@dataclass
+@record
 class TaskFacts:
     """What decides a task's state, from its definition: what it needs, reads and writes, and its digest."""
 
@@ -42,7 +44,7 @@ class TaskFacts:
         return cls(*data)
 
 
-@dataclass
+@record
 class HandoffFacts:
     """What decides a task's state, from its last handoff: the run, its status, what it read and wrote."""
 
@@ -84,7 +86,7 @@ class HandoffFacts:
         return cls(*data)
 
 
-@dataclass
+@record
 class Facts:
     """The facts of every task and handoff of a project (what the status index keeps)."""
 

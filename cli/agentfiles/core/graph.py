@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from agentfiles.core.paths import has_glob
+from agentfiles.core.records import record
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Task
@@ -26,7 +27,7 @@ class Edge:
     detail: str = ""
 
 
-@dataclass
+@record
 class TaskGraph:
     """The tasks and their `needs:` as a graph: order, cycles, ancestors (each worked out once)."""
 

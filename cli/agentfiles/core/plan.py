@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from agentfiles.core.facts import Facts
 from agentfiles.core.graph import TaskGraph
+from agentfiles.core.records import record
 from agentfiles.core.state import TaskState
 from agentfiles.errors import PreconditionError
 
 
-@dataclass
+@record
 class PlannedStep:
     """A step a run will start, why, and the planned steps it waits for."""
 

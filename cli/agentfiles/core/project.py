@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable, Generic, TypeVar
 
 from agentfiles.core.diagnostics import Diagnostic, Loc
@@ -10,13 +10,14 @@ from agentfiles.core.fields import as_names
 from agentfiles.core.handoffs import Handoff
 from agentfiles.core.models import Config, Role, Task
 from agentfiles.core.paths import Layout
+from agentfiles.core.records import record
 
 LEFT_OUT = "; this Claude Code subagent is left out"  # said of a file of .claude/agents/ that did not load
 
 M = TypeVar("M")
 
 
-@dataclass
+@record
 class Entry(Generic[M]):
     """One parsed file: its model, its body text, its repo-relative path and a way to find lines in it."""
 
@@ -37,7 +38,7 @@ def _in_one_document(rel: str | None) -> bool:
     return bool(rel) and rel.startswith(_DOCUMENT_FOLDERS) and rel.count("/") == 2  # type: ignore[union-attr]
 
 
-@dataclass
+@record
 class Project:
     """A loaded project: its layout, config, roles, tasks and handoffs, and what could not be loaded."""
 

@@ -4,10 +4,11 @@ waves; every other planned step runs in the first phase whose steps it needs, or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from agentfiles.core.records import record
 from agentfiles.core.state import ROLLOUT_REASONS
 from agentfiles.errors import UsageError
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from agentfiles.core.state import TaskState
 
 
-@dataclass
+@record
 class RolloutRequest:
     """What the user asked for: `canary` steps first (or those named by `pick`), then waves of `wave`."""
 
@@ -25,7 +26,7 @@ class RolloutRequest:
     wave: int | None = None
 
 
-@dataclass
+@record
 class RolloutPlan:
     """A rollout's phases: the canaries first, then each wave."""
 

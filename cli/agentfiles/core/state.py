@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +18,7 @@ from agentfiles.core.fingerprint import FileHasher, expand_path_input, input_dig
 from agentfiles.core.globs import OutputSet, matches
 from agentfiles.core.graph import TaskGraph
 from agentfiles.core.paths import has_glob
+from agentfiles.core.records import record
 
 State = Literal["pending", "blocked", "ready", "done", "stale", "failed", "rejected", "uncertain", "invalid"]
 STATES: tuple[State, ...] = ("done", "stale", "ready", "pending", "blocked", "failed", "rejected", "uncertain", "invalid")
@@ -34,7 +35,7 @@ STATE_FILL = {  # the fill of each state in pictures of the graph (Mermaid, DOT,
 }
 
 
-@dataclass
+@record
 class TaskState:
     """A task's state (done, stale, ready, ...) and the reasons for it."""
 
@@ -82,7 +83,7 @@ def _family(task_id: str, items: list[str], states: dict[str, TaskState]) -> Tas
     return TaskState(task_id, worst, reasons, run)
 
 
-@dataclass
+@record
 class Produced:
     """Every output the project's tasks declare: the paths, and apart the globs among them (found once for
     all the tasks that never ran, not once for each)."""

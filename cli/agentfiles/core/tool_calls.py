@@ -9,7 +9,7 @@ import os
 import re
 import stat
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,14 @@ from agentfiles.core.context import StepContext
 from agentfiles.core.conversation import Limits, Outcome, read_declared
 from agentfiles.core.globs import OutputSet, matches
 from agentfiles.core.paths import check_repo_path, has_glob, normalize_repo_path
+from agentfiles.core.records import record
 from agentfiles.core.tokens import estimate_tokens
 from agentfiles.core.tools import (
     LINE_CAP, LIST_CAP, RUN_TIMEOUT_MAX_S, RUN_TIMEOUT_S, SEARCH_CAP, SEARCH_FILE_CAP, Shell, capped,
 )
 
 
-@dataclass
+@record
 class DoerTools:
     """The doer's tools on its folder: read_file (declared inputs; files its outputs name), write_file,
     edit_file and delete_file (files its outputs name), list_files and search (its files), run (a shell

@@ -5,11 +5,12 @@ gives back. How each call is carried out on the step's folder is core/tool_calls
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfiles.core.context import TOOLS
 from agentfiles.core.globs import OutputSet
+from agentfiles.core.records import record
 from agentfiles.core.tool_names import ALL, AS_CLAUDE, narrowed, ours, tool_names
 
 RUN_TIMEOUT_S = 120.0  # a `run` call without a timeout of its own
@@ -116,7 +117,7 @@ def tool_schemas(offered: list[str]) -> list[dict[str, Any]]:
     return [_SCHEMAS[name] for name in offered] + [_SCHEMAS["finish"]]
 
 
-@dataclass
+@record
 class RunResult:
     """How one `run` call went."""
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from agentfiles.core.records import record
 from agentfiles.executors.isolation import Isolation
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ api_retries: ContextVar[Callable[[int, int, str], None] | None] = ContextVar("ap
 api_waits: ContextVar[Callable[[str], None] | None] = ContextVar("api_waits", default=None)
 
 
-@dataclass
+@record
 class StepRequest:
     """Everything a step's execution needs, serialisable: what the step is, what it reads, how it is done."""
 
@@ -54,7 +55,7 @@ class StepRequest:
     tools: list[str] = field(default_factory=list)  # the doer's tools its role allows (core/tools.py)
 
 
-@dataclass
+@record
 class Runtime:
     """Where a request runs on this machine: its sandbox, and what stops and tracks its processes."""
 
@@ -63,7 +64,7 @@ class Runtime:
     track: Any = None  # where started processes are written down (a ProcessRegistry)
 
 
-@dataclass
+@record
 class StepResult:
     """How a step's execution went: success or the kind of failure, and what it cost."""
 

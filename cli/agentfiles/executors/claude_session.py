@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfiles.core.environment import is_secret, redact, secret_values
+from agentfiles.core.records import record
 from agentfiles.core.scratch import scratch_folder
 from agentfiles.errors import PreconditionError
 from agentfiles.executors.command import run_process
@@ -143,7 +144,7 @@ def lockdown(read: bool, outputs: list[str], tools: list[str] | None = None) -> 
     ]
 
 
-@dataclass
+@record
 class Session:
     """How one `claude -p` process went."""
 

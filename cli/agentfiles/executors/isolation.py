@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentfiles.core.records import record
 from agentfiles.errors import PreconditionError
 
 INSTALL_HINT = (
@@ -50,7 +51,7 @@ class Isolation:
         return {"mode": self.mode, "network": self.network, "toolchain": list(self.toolchain)}
 
 
-@dataclass
+@record
 class Mounts:
     """Extra things one confined process needs (Claude Code: its program and its credentials)."""
 

@@ -9,15 +9,16 @@ import os
 import shutil
 import stat
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from agentfiles.core.fingerprint import PREFIX
 from agentfiles.core.globs import OutputSet
+from agentfiles.core.records import record
 from agentfiles.core.scratch import scratch_folder
 
 
-@dataclass
+@record
 class Collected:
     """What a step left in its sandbox, sorted against what it declared."""
 

@@ -6,7 +6,7 @@ totals and the steps awaiting review."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agentfiles import __version__
 from agentfiles.core.foreach import family_of
 from agentfiles.core.graph import Edge
+from agentfiles.core.records import record
 from agentfiles.core.usage import usage_totals
 from agentfiles.runner.preflight import with_context_budgets
 from agentfiles.runner.review import Pending, awaiting_review, output_diffs, recorded_reviews
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
-@dataclass
+@record
 class Attempt:
     """An earlier attempt of a run, rejected by its verifier (or failed) before the last one."""
 
@@ -41,7 +42,7 @@ class Attempt:
     diff: str = ""
 
 
-@dataclass
+@record
 class Run:
     """One run of a step: its handoff as committed, its run folder, and where it stands now."""
 
@@ -96,7 +97,7 @@ class Run:
         return "run-" + hashlib.sha256(self.id.encode()).hexdigest()[:16]
 
 
-@dataclass
+@record
 class Step:
     """A task, or one item of a foreach task, with its state and its runs, newest first."""
 
@@ -121,7 +122,7 @@ class Step:
         return next((r for r in self.runs if r.latest), None)
 
 
-@dataclass
+@record
 class Report:
     root: Path
     head: str | None

@@ -4,9 +4,9 @@ node a link to its step's page. Nothing is laid out in the browser."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from html import escape
 
+from agentfiles.core.records import record
 from agentfiles.report.html import plural
 
 NODE_H = 46
@@ -19,7 +19,7 @@ CAPTION_CHAR_W = 6.2  # 11px sans-serif, on average
 SWEEPS = 4
 
 
-@dataclass
+@record
 class Node:
     id: str
     state: str

@@ -12,13 +12,13 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from agentfiles import __version__
 from agentfiles.core.paths import find_project_root
+from agentfiles.core.records import record
 from agentfiles.errors import UsageError
 from agentfiles.storage.git import Git
 
@@ -28,7 +28,7 @@ ASSETS = ("report.css", "report.js")
 DEFAULT_OUT = ".agents/report"
 
 
-@dataclass
+@record
 class ReportResult:
     out: Path
     rebuilt: bool

@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 import posixpath
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from agentfiles.core.records import record
 from agentfiles.route.text import path_words, prose, python_imports, python_symbols, words
 
 K1 = 1.2
@@ -19,7 +20,7 @@ B = 0.75
 # ------------------------------------------------------------------------------------------ documents
 
 
-@dataclass
+@record
 class Doc:
     path: str
     tokens: int  # the runner's estimate of the full text
@@ -96,7 +97,7 @@ def import_graph(docs: dict[str, Doc]) -> dict[str, set[str]]:
 # ------------------------------------------------------------------------------------------ history
 
 
-@dataclass
+@record
 class History:
     """Past commits, oldest first: the files each modified and the words of its message; built
     incrementally."""

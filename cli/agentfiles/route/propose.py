@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from agentfiles.core.records import record
 from agentfiles.route.rank import Pick, Ranked, pack, rank
 
 DEFAULT_BUDGET = 16000
 MIN_SHARE = 0.1  # a file scoring under this share of the best file's score is not proposed
 
 
-@dataclass
+@record
 class Proposal:
     intent: str
     budget: int

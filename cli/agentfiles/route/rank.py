@@ -8,9 +8,10 @@ bench/route_train.py) weighs it. A test file is weighed down unless the intent s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from agentfiles.core.records import record
 from agentfiles.route import model
 from agentfiles.route.corpus import Doc, History, is_test
 from agentfiles.route.signals import Signals, compute, score
@@ -20,7 +21,7 @@ from agentfiles.route.text import spoken, words
 # ------------------------------------------------------------------------------------------ ranking
 
 
-@dataclass
+@record
 class Ranked:
     path: str
     score: float
@@ -83,7 +84,7 @@ def _why(found: Signals, path: str, doc: Doc, wanted: set[str], said: dict[str, 
     return why or ["weak match"]
 
 
-@dataclass
+@record
 class Pick:
     ranked: Ranked
     view: str  # full | outline

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Mapping
 
+from agentfiles.core.records import record
 from agentfiles.route.corpus import Doc, History, import_graph
 from agentfiles.route.text import words
 
@@ -26,7 +27,7 @@ NAMES = ("lexical", "lexical_rr", "coverage", "path", "defines", "symbols", "pro
          "subject", "rarest", "recent", "recent_rr", "similar_recent", "similar_dense", "cochange1", "samedir")
 
 
-@dataclass
+@record
 class Signals:
     values: dict[str, dict[str, float]]  # path -> signal -> value (absent = 0)
     matched: dict[str, list[str]] = field(default_factory=dict)  # path -> intent words it contains

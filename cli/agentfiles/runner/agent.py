@@ -4,7 +4,7 @@ context it is sent. Used by a run, by `agents run --dry-run` and by `agents repl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -13,6 +13,7 @@ from agentfiles.core.fingerprint import expand_path_input
 from agentfiles.core.handoffs import Candidate, Routing
 from agentfiles.core.models import Budget, Price
 from agentfiles.core.prompt_cache import shared_inputs
+from agentfiles.core.records import record
 from agentfiles.core.routing import RouteProblem, route_by_labels, score_roles
 from agentfiles.core.tools import offered_tools, tool_schemas
 from agentfiles.errors import ConventionError
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 DEFAULT_OUTPUT_TOKENS = 8000
 
 
-@dataclass
+@record
 class AgentPlan:
     role: str
     model: str
@@ -200,7 +201,7 @@ def role_plan(project: Project, role_name: str, task: Task | None = None) -> tup
     return model, budget, config.price(model), max_turns
 
 
-@dataclass
+@record
 class Section:
     """One part of a recorded conversation as a person reads it: a system block, one block of a message,
     the tools line of a request, or the start of a later request (`turn`, with `text` None)."""

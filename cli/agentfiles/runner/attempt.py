@@ -4,8 +4,10 @@ a landed step reports (its outcome)."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Callable
+
+from agentfiles.core.records import record
 
 if TYPE_CHECKING:
     from agentfiles.executors.base import Executor, StepResult
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from agentfiles.storage.git import Git
 
 
-@dataclass
+@record
 class RunContext:
     """What the steps of one `agents run` share."""
 
@@ -46,7 +48,7 @@ class StepCancelled(Exception):
     """The run was interrupted before this step committed anything."""
 
 
-@dataclass
+@record
 class Attempt:
     """One go at a step: the doer (or command), its collected outputs, its checks and its verdict."""
 
@@ -83,7 +85,7 @@ class Attempt:
             self.result.ok, self.result.failure_kind, self.result.failure_detail = False, kind, detail
 
 
-@dataclass
+@record
 class Finished:
     """A step carried out and judged, waiting to land: its last attempt and the earlier ones."""
 
@@ -99,7 +101,7 @@ class Finished:
         return self.step.step_id
 
 
-@dataclass
+@record
 class Retry:
     """A step about to try again, said as it happens: its verifier rejected an attempt (`what` is
     `attempt`), a call to the model API failed and is retried (`API call`), or the cluster worker it was
@@ -112,7 +114,7 @@ class Retry:
     what: str = "attempt"
 
 
-@dataclass
+@record
 class Wait:
     """A step's model call held back by the run's rate governor (api.limits, or a pause the API asked for)."""
 
@@ -120,7 +122,7 @@ class Wait:
     why: str
 
 
-@dataclass
+@record
 class StepOutcome:
     """A landed step, as the run reports it: its status, commit and what it changed."""
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from agentfiles.core.fingerprint import digest_bytes
+from agentfiles.core.records import record
 from agentfiles.storage.files import atomic_write
 from agentfiles.storage.git import Git
 from agentfiles.storage.history import parse_trailers
@@ -26,7 +27,7 @@ INDEX_VERSION = 2  # 2: approvals of uncertain runs are indexed
 SCRATCH = "refs/agents/"  # where a batch of commits is built before it lands: not history yet
 
 
-@dataclass
+@record
 class CachedRun:
     """An earlier successful run of a step: where it landed and what its handoff said."""
 

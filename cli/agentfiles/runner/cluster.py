@@ -21,13 +21,14 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agentfiles.core.cluster import CLUSTER_HINT, local_workers
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.models import ApiSettings
+from agentfiles.core.records import record
 from agentfiles.core.scratch import scratch_folder
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult, api_retries, api_waits
@@ -49,7 +50,7 @@ KEYS_FOR_API = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL
 SHIPPED = ("command", "agent")  # executors that run on workers; Claude Code steps stay where the login is
 
 
-@dataclass
+@record
 class WorkOrder:
     """What a worker needs to carry out one step: the request, its inputs' bytes by digest, its executor."""
 

@@ -5,11 +5,12 @@ never anyone's conversation. The final round's positions become a section of the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Callable
 
 from agentfiles.core.context import assemble
 from agentfiles.core.conversation import Limits, turn_files
+from agentfiles.core.records import record
 from agentfiles.core.usage import add_usage
 from agentfiles.runner.agent import brief_of, role_plan
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 DEFAULT_POSITION_TOKENS = 2000
 
 
-@dataclass
+@record
 class Discussion:
     ok: bool = True
     failure_kind: str | None = None

@@ -5,14 +5,15 @@ their bytes and compared with the recorded ones. Nothing is committed."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from agentfiles.core.records import record
 from agentfiles.runner.replay import ReplayReport, replay
 
 
-@dataclass
+@record
 class Drift:
     task: str
     run: str

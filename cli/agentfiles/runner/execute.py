@@ -4,13 +4,14 @@ same request can run here, on another machine, or be answered from a cache."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from agentfiles.core.records import record
 from agentfiles.executors.base import Executor, Runtime, StepRequest, StepResult
 from agentfiles.executors.sandbox import Collected, collect
 
 
-@dataclass
+@record
 class Execution:
     """A step's result with the outputs it wrote and the files it deleted."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.globs import OutputSet
 from agentfiles.core.handoffs import Handoff
 from agentfiles.core.project import Entry
+from agentfiles.core.records import record
 from agentfiles.core.usage import add_usage
 from agentfiles.core.schema import parse
 from agentfiles.errors import PreconditionError
@@ -37,7 +38,7 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
+@record
 class Landing:
     """A step rendered for the repository: every file to write (outputs only when it succeeded) and its
     commit message."""

@@ -8,7 +8,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,7 @@ from agentfiles.core.cluster import CLUSTER_HINT, cluster_problem
 from agentfiles.core.models import ApiSettings
 from agentfiles.core.paths import has_glob
 from agentfiles.core.plan import PlannedStep, plan_run
+from agentfiles.core.records import record
 from agentfiles.errors import ConventionError, PreconditionError, UsageError
 from agentfiles.executors.sandbox import clear_sandboxes, release_sandboxes
 from agentfiles.runner.scheduler import Report, run_steps
@@ -46,7 +47,7 @@ if TYPE_CHECKING:  # a rollout's modules are imported by the runs that ask for o
     from agentfiles.runner.rollout import RolloutResult
 
 
-@dataclass
+@record
 class RunOptions:
     """What `agents run` was asked to do."""
 
@@ -64,7 +65,7 @@ class RunOptions:
     no_cluster: bool = False  # --no-cluster: steps run here, whatever the config's `cluster:` says
 
 
-@dataclass
+@record
 class Preview:
     """What a model step would be sent now, for `--dry-run`."""
 
@@ -77,7 +78,7 @@ class Preview:
     cache: list[str] = field(default_factory=list)  # breakpoints below the model's minimum (core/prompt_cache.py)
 
 
-@dataclass
+@record
 class RunResult:
     """What `agents run` did (or, with --dry-run, would do)."""
 

@@ -5,11 +5,12 @@ again. The outputs are compared with the recorded hashes, byte for byte; nothing
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agentfiles.core.conversation import CallFailed, Limits, converse
+from agentfiles.core.records import record
 from agentfiles.core.tool_calls import DoerTools
 from agentfiles.core.fingerprint import digest_bytes
 from agentfiles.core.globs import OutputSet
@@ -32,7 +33,7 @@ JUDGED_AFTER = ("rejected", "check_failed", "secret_leak", "sandbox_escape")
 DELETED = "(deleted)"  # what a replay report says of a file the step deleted
 
 
-@dataclass
+@record
 class ReplayReport:
     task: str
     run: str

@@ -4,15 +4,16 @@ them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from agentfiles.core.records import record
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Task
     from agentfiles.core.project import Project
 
 
-@dataclass
+@record
 class ResolvedStep:
     """A step as it runs: a plain task, or one item of a foreach task with its placeholders filled in."""
 

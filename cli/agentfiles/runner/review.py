@@ -5,13 +5,14 @@ runner/rewind.py."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.context import unified_diff
 from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
+from agentfiles.core.records import record
 from agentfiles.core.typos import unknown_task
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.storage.git import Git
@@ -132,7 +133,7 @@ def _file_diff(rel: str, old: bytes | None, new: bytes | None, proposed: bool) -
 # ------------------------------------------------------------------------------------------ review
 
 
-@dataclass
+@record
 class Pending:
     task: str
     run: str
@@ -212,7 +213,7 @@ def sample_candidates(root: Path, folder: Path, record: dict[str, Any], with_dif
     return found
 
 
-@dataclass
+@record
 class ReviewResult:
     task: str
     run: str

@@ -4,11 +4,12 @@ later step downstream of it, reviews included)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agentfiles.core.paths import Layout, find_project_root, is_valid_step_id
+from agentfiles.core.records import record
 from agentfiles.core.typos import unknown_task
 from agentfiles.errors import PreconditionError, UsageError
 from agentfiles.storage.git import Git
@@ -46,7 +47,7 @@ def task_commits(git: Git, span: str, tasks: set[str]) -> list[tuple[str, str]]:
     return found
 
 
-@dataclass
+@record
 class RewindResult:
     task: str  # the task, or `rollout <id>`
     step: str  # the step commit rewound (of a rollout: its first)

@@ -7,10 +7,11 @@ left as it was, with the steps of the phases not started."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.plan import PlannedStep
+from agentfiles.core.records import record
 from agentfiles.runner.scheduler import Report, run_steps
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from agentfiles.runner.attempt import RunContext, StepOutcome
 
 
-@dataclass
+@record
 class Comparison:
     """One step of the rollout against its previous run."""
 
@@ -39,7 +40,7 @@ class Comparison:
                 "wrote": self.wrote}
 
 
-@dataclass
+@record
 class RolloutResult:
     """What a rollout did: the phases run, the comparisons made, and why it halted."""
 

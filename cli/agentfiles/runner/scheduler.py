@@ -7,13 +7,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from agentfiles.core.plan import PlannedStep
+from agentfiles.core.records import record
 from agentfiles.runner.step import Finished, StepCancelled, StepOutcome
 
 
-@dataclass
+@record
 class Skipped:
     """A planned step that did not run, and why."""
 
@@ -21,7 +22,7 @@ class Skipped:
     reason: str
 
 
-@dataclass
+@record
 class Report:
     """What a run's steps came to: their outcomes and the steps skipped."""
 

@@ -6,12 +6,13 @@ next attempt, or the step's rejection."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Callable
 
 from agentfiles.core.context import assemble_verification
 from agentfiles.core.conversation import Limits, VerifierTools, turn_files
 from agentfiles.core.paths import has_glob
+from agentfiles.core.records import record
 from agentfiles.runner.agent import brief_of, role_plan
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ DEFAULT_VERDICT_TOKENS = 4000
 MAX_VERIFIER_TURNS = 10  # reading a few files and giving a verdict; more turns means it is stuck
 
 
-@dataclass
+@record
 class VerifyOutcome:
     ok: bool  # a verdict was given (pass or fail)
     passed: bool = False

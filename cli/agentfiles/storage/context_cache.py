@@ -8,13 +8,14 @@ a status does it only for a step one of whose files, or whose definition, change
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from agentfiles import __version__
+from agentfiles.core.records import record
 from agentfiles.storage.cache import RACY_WINDOW_NS
 from agentfiles.storage.files import atomic_write
 from agentfiles.storage.snapshot import files_signature
@@ -22,7 +23,7 @@ from agentfiles.storage.snapshot import files_signature
 CACHE_VERSION = 1
 
 
-@dataclass
+@record
 class ContextSize:
     definition: str  # the step's definition digest when it was computed
     world: str  # one digest of every task's definition: other tasks of the role decide the order of the inputs

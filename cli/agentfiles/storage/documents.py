@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agentfiles.core.diagnostics import DocumentError, Loc
 from agentfiles.core.fingerprint import read_file
+from agentfiles.core.records import record
 from agentfiles.storage.fastyaml import ALIAS, fast_load
 
 _BOUNDARY = re.compile(r"^-{3,}\s*$", re.MULTILINE)  # python-frontmatter's: a line of three dashes or more
 
 
-@dataclass
+@record
 class SourceMap:
     """Finds the line of a key or list item inside a YAML text, composing the node tree on demand."""
 
@@ -50,7 +51,7 @@ class SourceMap:
         return line
 
 
-@dataclass
+@record
 class Document:
     """A parsed markdown-with-frontmatter file."""
 

@@ -4,13 +4,14 @@ and the handoffs they committed (storage/git.py walks the history)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from agentfiles.core.records import record
 from agentfiles.storage.git import Git, grep_log
 
 
-@dataclass
+@record
 class StepCommit:
     """A step's commit, read back from its trailers (and, when asked, the handoff it committed)."""
 

@@ -4,11 +4,12 @@ and captured output, and the commit that landed it."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentfiles.core.paths import Layout, Reach, find_project_root, is_valid_step_id
+from agentfiles.core.records import record
 from agentfiles.core.typos import unknown_task
 from agentfiles.errors import UsageError
 from agentfiles.storage.documents import DocumentError, parse_document, read_text
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from agentfiles.core.handoffs import Handoff
 
 
-@dataclass
+@record
 class StepView:
     task: str
     meta: dict[str, Any]

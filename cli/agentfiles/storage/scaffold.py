@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ from typing import Any
 from agentfiles.core.claude_md import merge_block, render_block
 from agentfiles.core.diagnostics import Diagnostic, Invalid
 from agentfiles.core.project import Entry
+from agentfiles.core.records import record
 from agentfiles.core.schema import parse
 from agentfiles.core.validation import PLACEHOLDER_INTENT, validate_project
 from agentfiles.core.models import Role, Task
@@ -21,7 +22,7 @@ from agentfiles.storage.project import load_project
 from agentfiles.storage.templates import template_names, template_text
 
 
-@dataclass
+@record
 class InitResult:
     root: Path
     created: list[str] = field(default_factory=list)

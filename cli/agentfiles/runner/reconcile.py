@@ -150,9 +150,9 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
         try:
             return _reconcile(directory, options, on_event)
         except StepGone as gone:  # the plan comes from the facts, each step from the files, read moments apart
+            step, why = gone.args
             raise PreconditionError(
-                f"the project's files changed while the run read them: {gone.args[0]} was planned and is gone "
-                "(a task file added or removed, or a foreach item, meanwhile)",
+                f"the project's files changed while the run read them, before any step started: {step}: {why}",
                 hint="run again once the files are as you want them",
             ) from None
 
@@ -311,7 +311,7 @@ def _still_there(workspace: Workspace, plan: list[PlannedStep]) -> None:
     tasks = workspace.project.tasks
     for step in plan:
         if family_of(step.task) not in tasks:
-            raise StepGone(step.task)
+            raise StepGone(step.task, "its task file appeared after the run checked the project")
 
 
 def _plan_rollout(plan: list[PlannedStep], states: Any, options: RunOptions) -> RolloutPlan | None:

@@ -26,7 +26,10 @@ class ResolvedStep:
 
 class StepGone(KeyError):
     """The step's task, or its foreach item, is not in the project as read now: the files changed since the
-    step was planned (a KeyError, as callers that skip such a step expect)."""
+    step was planned (a KeyError, as callers that skip such a step expect). `args`: the step, and why."""
+
+    def __init__(self, step_id: str, why: str) -> None:
+        super().__init__(step_id, why)
 
 
 def resolve_step(project: Project, step_id: str) -> ResolvedStep:
@@ -35,14 +38,15 @@ def resolve_step(project: Project, step_id: str) -> ResolvedStep:
     task_id = family_of(step_id)
     entry = project.tasks.get(task_id)
     if entry is None:
-        raise StepGone(step_id)
+        raise StepGone(step_id, "its task file is not in the project as the run checked it (added since)")
     if step_id == task_id:
         return ResolvedStep(step_id, task_id, None, entry.model, entry.body)
     slug = step_id.split("@", 1)[1]
     items = items_of(project.layout.root, entry.model.foreach or "")
     item = next((i for i in items if item_slug(i) == slug), None)
     if item is None:
-        raise StepGone(step_id)
+        raise StepGone(step_id, f"its item is gone: `{entry.model.foreach}` no longer matches it (removed since the "
+                                "step was planned)")
     return ResolvedStep(step_id, task_id, item, item_task(entry.model, item), substitute(entry.body, item))
 
 

@@ -22,7 +22,14 @@ from agentfiles.runner.attempt import Attempt, Finished, Retry, RunContext, Step
 from agentfiles.runner.checks import run_checks
 from agentfiles.runner.execute import Execution, execute
 from agentfiles.runner.land import land, now
-from agentfiles.runner.resolve import ResolvedStep, input_files, input_hashes, resolve_step, upstream_runs
+from agentfiles.runner.resolve import (
+    ResolvedStep,
+    StepGone,
+    input_files,
+    input_hashes,
+    resolve_step,
+    upstream_runs,
+)
 from agentfiles.storage.files import text_reader
 from agentfiles.storage.commits import identity
 from agentfiles.storage.records import handoff_body
@@ -55,7 +62,10 @@ class StepRunner:
         its record. A step that could not start is reported as it is: nothing of it lands."""
         ctx = self.ctx
         project = ctx.project
-        step = resolve_step(project, step_id)
+        try:
+            step = resolve_step(project, step_id)
+        except StepGone as gone:  # a foreach item removed while earlier steps ran: this one cannot start
+            return StepOutcome(step_id, new_run_id(), "failed", "missing_input", gone.args[1], duration_s=0.0)
         run_id = new_run_id()
         started, clock = now(), time.monotonic()
         if ctx.tripwire is not None:

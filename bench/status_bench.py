@@ -16,7 +16,8 @@ Usage (from the repository, after `python3 dev.py test` or `python3 dev.py demo`
 `--wheel` times a regular (non-editable) install built from this checkout, as users get it (the .venv's
 editable install adds about 22 ms to every start; bench/installs.py); `--agents` another install's `agents`.
 
-Prints figures and ratios; asserts nothing. Targets (issue 14, 2-core machine, medians): cold status at
+Prints figures and ratios; asserts nothing. Targets (issue 14, 2-core machine, medians): `--version` within
+1.5x and `--help` within 3x of `python -c pass` (the same interpreter, timed in the same run); cold status at
 10,000 tasks under 1.5 s and within 4x of `cat`; warm status at 10,000 tasks under 0.3 s and within 4x
 of `git status --porcelain`, linear in tasks; a cold status with one broken task file names it.
 """
@@ -229,8 +230,15 @@ def main() -> int:
     print(f"agents: {AGENTS}")
     work = Path(tempfile.mkdtemp(prefix="agents-bench-"))
     atexit.register(shutil.rmtree, work, ignore_errors=True)  # generated projects: hundreds of MB
-    print(row("agents --version", timed([str(AGENTS), "--version"], work, args.repeat)))
-    print(row("agents --help", timed([str(AGENTS), "--help"], work, args.repeat)))
+    python = Path(AGENTS).read_text().splitlines()[0].removeprefix("#!").strip()  # the interpreter it starts
+    started = timed([python, "-c", "pass"], work, max(args.repeat, 9))
+    print(row("python -c pass (the interpreter of agents)", started))
+    version = timed([str(AGENTS), "--version"], work, args.repeat)
+    print(row("agents --version", version))
+    print(ratio("agents --version / python -c pass", version, started, 1.5))
+    shown = timed([str(AGENTS), "--help"], work, args.repeat)
+    print(row("agents --help", shown))
+    print(ratio("agents --help / python -c pass", shown, started, 3))
     medians: dict[int, float] = {}
     for n in args.tasks:
         root = work / f"agents-{n}"

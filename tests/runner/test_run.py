@@ -546,3 +546,37 @@ def test_a_foreach_item_removed_while_the_run_is_under_way_fails_that_step_only(
     assert len(commits(project)) > before  # what ran before landed
     # a step running as the file went (b) is failed by the tripwire (sandbox_escape): a removal it was not
     # told of, which it cannot tell from the step's own; that is the tripwire's rule, tested elsewhere
+
+
+def test_a_task_file_removed_before_the_steps_start_is_not_committed_as_a_definition(  # type: ignore[no-untyped-def]
+    project: Path, agents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removed after the run read it, as the run commits the definitions its steps use: the run is refused
+    (it would run a step whose definition it then committed away), nothing is committed, and the next run
+    goes ahead without it."""
+    from agentfiles.runner import reconcile
+
+    write_files(project, {
+        ".agents/tasks/one.md": task_text("One", run="echo 1 > one.txt", outputs=["one.txt"]),
+        ".agents/tasks/other.md": task_text("Other", run="echo 2 > other.txt", outputs=["other.txt"]),
+    })
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tasks")
+    before = commits(project)
+    commit_definitions = reconcile.commit_definitions
+
+    def removed_meanwhile(workspace, git_, plan):  # type: ignore[no-untyped-def]
+        (project / ".agents/tasks/other.md").unlink()
+        return commit_definitions(workspace, git_, plan)
+
+    monkeypatch.setattr(reconcile, "commit_definitions", removed_meanwhile)
+    result = agents("-C", str(project), "run")
+    monkeypatch.undo()
+    assert result.code == 2, result.err
+    assert ("changed while the run read them, before any step started: .agents/tasks/other.md is gone since the "
+            "run read it") in result.err, result.err
+    assert "hint:" in result.err and "unexpected" not in result.err
+    assert commits(project) == before
+    again = agents("-C", str(project), "run")
+    assert again.code == 0, again.err
+    assert (project / "one.txt").exists() and not (project / "other.txt").exists()

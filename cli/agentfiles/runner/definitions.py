@@ -5,6 +5,7 @@ own, or (with `commit: {definitions: false}`) the run is refused."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from agentfiles.errors import PreconditionError
@@ -50,6 +51,14 @@ def commit_definitions(workspace: Workspace, git: Git, plan: list[PlannedStep]) 
     dirty = git.dirty(definition_files(workspace, plan))
     if not dirty:
         return []
+    gone = [path for path in dirty if not os.path.lexists(workspace.root / path)]
+    if gone:  # removed since the run read it: the steps would run from what is no longer there
+        raise PreconditionError(
+            f"the project's files changed while the run read them, before any step started: "
+            f"{', '.join(gone[:6])}{f' and {len(gone) - 6} more' if len(gone) > 6 else ''} "
+            f"{'is' if len(gone) == 1 else 'are'} gone since the run read {'it' if len(gone) == 1 else 'them'}",
+            hint="run again once the files are as you want them",
+        )
     shown = ", ".join(dirty[:6]) + (f" and {len(dirty) - 6} more" if len(dirty) > 6 else "")
     if not workspace.project.config.commit.definitions:
         raise PreconditionError(

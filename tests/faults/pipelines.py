@@ -4,8 +4,9 @@ come a known number of times:
 - CHAIN, five command steps each waiting for the one before (a foreach of two items in the middle, a
   `run:` check on the second), run with `--jobs 1`, lands one step per commit batch;
 - FAN, three independent steps and one that joins them, run with `--jobs 3` while the test holds git's
-  index lock until all three have executed (as an editor's `git status` may): the first lands alone
-  and the two others land together, one fast-import and one ref update for both;
+  index lock until all three have executed (as an editor's `git status` may): the first, which ends a
+  moment before the others, lands alone and the two others land together, one fast-import and one ref
+  update for both;
 - CACHED, CHAIN where each step ran before on another branch: the run cache lands each step's earlier
   outputs from git instead of running it, one step per commit batch."""
 
@@ -38,8 +39,9 @@ CHAIN = {
         needs=["double", "words"], inputs=["out/double.txt", "out/words/a.txt", "out/words/b.txt"],
         outputs=["out/summary.txt"]),
 }
-FAN = {
-    **{f".agents/tasks/f{n}.md": task_text(f"Part {n}", run=f"seq {n} {n * 100} > out/f{n}.txt", outputs=[f"out/f{n}.txt"])
+FAN = {  # f2 and f3 end a moment after f1, so that f1's landing starts alone, whatever the machine's speed
+    **{f".agents/tasks/f{n}.md": task_text(f"Part {n}", outputs=[f"out/f{n}.txt"],
+                                           run=("" if n == 1 else "sleep 0.3; ") + f"seq {n} {n * 100} > out/f{n}.txt")
        for n in (1, 2, 3)},
     ".agents/tasks/join.md": task_text(
         "Join", run="cat out/f1.txt out/f2.txt out/f3.txt | wc -l > out/all.txt", needs=["f1", "f2", "f3"],

@@ -9,7 +9,7 @@ import os
 from typing import TYPE_CHECKING
 
 from agentfiles.errors import PreconditionError
-from agentfiles.runner.resolve import resolve_step
+from agentfiles.runner.resolve import changed_meanwhile, resolve_step
 
 if TYPE_CHECKING:
     from agentfiles.core.plan import PlannedStep
@@ -53,12 +53,9 @@ def commit_definitions(workspace: Workspace, git: Git, plan: list[PlannedStep]) 
         return []
     gone = [path for path in dirty if not os.path.lexists(workspace.root / path)]
     if gone:  # removed since the run read it: the steps would run from what is no longer there
-        raise PreconditionError(
-            f"the project's files changed while the run read them, before any step started: "
-            f"{', '.join(gone[:6])}{f' and {len(gone) - 6} more' if len(gone) > 6 else ''} "
-            f"{'is' if len(gone) == 1 else 'are'} gone since the run read {'it' if len(gone) == 1 else 'them'}",
-            hint="run again once the files are as you want them",
-        )
+        raise changed_meanwhile(f"{', '.join(gone[:6])}{f' and {len(gone) - 6} more' if len(gone) > 6 else ''} "
+                                f"{'is' if len(gone) == 1 else 'are'} gone since the run read "
+                                f"{'it' if len(gone) == 1 else 'them'}")
     shown = ", ".join(dirty[:6]) + (f" and {len(dirty) - 6} more" if len(dirty) > 6 else "")
     if not workspace.project.config.commit.definitions:
         raise PreconditionError(

@@ -31,7 +31,7 @@ from agentfiles.runner.globs import owned_files
 from agentfiles.runner.interrupts import interrupts_cancel, terminate_interrupts
 from agentfiles.runner.preflight import known_failures, will_start
 from agentfiles.runner.resolvers import executor_resolver, isolation_resolver
-from agentfiles.runner.resolve import StepGone, resolve_step
+from agentfiles.runner.resolve import StepGone, changed_meanwhile, resolve_step
 from agentfiles.runner.step import StepRunner
 from agentfiles.runner.tripwire import GitAnswers, Tripwire
 from agentfiles.storage.checkouts import CheckTrees
@@ -151,10 +151,7 @@ def reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, obj
             return _reconcile(directory, options, on_event)
         except StepGone as gone:  # the plan comes from the facts, each step from the files, read moments apart
             step, why = gone.args
-            raise PreconditionError(
-                f"the project's files changed while the run read them, before any step started: {step}: {why}",
-                hint="run again once the files are as you want them",
-            ) from None
+            raise changed_meanwhile(f"{step}: {why}") from None
 
 
 def _reconcile(directory: Path, options: RunOptions, on_event: Callable[[str, object], None]) -> RunResult:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentfiles.core.records import record
+from agentfiles.errors import PreconditionError
 
 if TYPE_CHECKING:
     from agentfiles.core.models import Task
@@ -22,6 +23,12 @@ class ResolvedStep:
     item: str | None
     task: Task
     intent: str
+
+
+def changed_meanwhile(what: str) -> PreconditionError:
+    """The refusal of a run whose project's files changed between its check and its first step (`what`)."""
+    return PreconditionError(f"the project's files changed while the run read them, before any step started: {what}",
+                             hint="run again once the files are as you want them")
 
 
 class StepGone(KeyError):
